@@ -1,0 +1,155 @@
+import type { Command } from 'commander';
+import { readHeader, headerLength } from '../../formats/read.js';
+import type { ValueInfo } from '../../formats/model.js';
+import { engines, load } from '../../runtime/node.js';
+import { openDataset } from '../data/spec.js';
+import { agreement, evaluateClassifier, type EvalResult, type Runner } from '../evaluate.js';
+import { CompileOptionError } from '../errors.js';
+import { importOnnx } from '../import/onnx.js';
+import { formatBytes, formatCount, table } from './format.js';
+import { parseNormalisation } from './normalisation.js';
+import { parseWholeNumber } from './options.js';
+import { ProgressBar } from './progress.js';
+import { readInputBytes } from './read-input.js';
+
+interface EvalCliOptions {
+  data: string;
+  reference?: string;
+  allTiers?: boolean;
+  tier?: string;
+  engine: string;
+  limit?: string;
+  offset?: string;
+  batch?: string;
+  mean?: string;
+  std?: string;
+  labels?: string;
+  output?: string;
+  json?: boolean;
+}
+
+interface Row {
+  accuracy: number | null;
+  params: number;
+  bytes: number;
+  latencyMsP50: number;
+}
+
+export function registerEval(program: Command): void {
+  program
+    .command('eval')
+    .description('measure top-1 accuracy, agreement with the original, size and latency, per tier')
+    .argument('<model>', 'an .lrm file or an .onnx model')
+    .requiredOption('--data <spec>', 'mnist:<dir> | imagenet:<dir> | images:<dir> (unlabelled: agreement only)')
+    .option('--reference <model.onnx>', 'original model to compare with (agreement = same top-1)')
+    .option('--all-tiers', 'evaluate every tier prefix')
+    .option('--tier <K>', 'evaluate tiers 0..K-1 (default: all tiers)')
+    .option('--engine <id>', 'ort-node-cpu or ort-wasm', 'ort-node-cpu')
+    .option('--limit <N>', 'evaluate at most N samples')
+    .option('--offset <N>', 'skip the first N samples (for splits disjoint from calibration)')
+    .option('--batch <N>', 'batch size when the model takes any batch size', '64')
+    .option('--mean <values>', 'mean after scaling pixels to 0..1 (one value or one per channel)')
+    .option('--std <values>', 'standard deviation (one value or one per channel)')
+    .option('--labels <synset.txt>', 'imagenet: class order file (default: the standard 1000-class order)')
+    .option('--output <name>', 'which model output holds the class scores (default: the first)')
+    .option('--json', 'print one JSON object')
+    .action(async (modelPath: string, opts: EvalCliOptions) => {
+      const engine = engines.get(opts.engine);
+      const bytes = await readInputBytes(modelPath);
+      const isOnnx = !isLrm(bytes);
+      const referencePath = isOnnx ? modelPath : opts.reference;
+      if (isOnnx && (opts.allTiers || opts.tier)) throw new CompileOptionError('--all-tiers and --tier apply to .lrm files; this is an ONNX model', 'bad-option');
+      if (opts.allTiers && opts.tier) throw new CompileOptionError('give --all-tiers or --tier, not both', 'bad-option');
+
+      const input = await modelInput(bytes, modelPath, isOnnx);
+      const { mean, std } = parseNormalisation(opts.mean, opts.std);
+      const dataset = await openDataset(opts.data, {
+        mean, std, labels: opts.labels,
+        limit: opts.limit === undefined ? undefined : parseWholeNumber('--limit', opts.limit),
+        offset: opts.offset === undefined ? undefined : parseWholeNumber('--offset', opts.offset, 0),
+        layout: input.shape,
+      });
+      const fixedBatch = typeof input.shape[0] === 'number' ? input.shape[0] : undefined;
+      const batchSize = fixedBatch ?? parseWholeNumber('--batch', opts.batch ?? '64');
+      const bar = new ProgressBar();
+      const run = async (label: string, runner: Runner): Promise<EvalResult> => {
+        const r = await evaluateClassifier(runner, dataset, {
+          inputName: input.name, outputName: opts.output, batchSize,
+          onBatch: (done, total) => bar.update(label, done, total),
+        });
+        bar.stop();
+        return r;
+      };
+
+      let reference: (Row & { predictions: Int32Array }) | null = null;
+      if (referencePath) {
+        const refBytes = referencePath === modelPath ? bytes : await readInputBytes(referencePath);
+        const session = await engine.create(refBytes);
+        try {
+          const r = await run('reference', session);
+          reference = { accuracy: r.accuracy, params: onnxParams(refBytes, referencePath), bytes: refBytes.length, latencyMsP50: r.latencyMsP50, predictions: r.predictions };
+        } finally {
+          await session.release();
+        }
+      }
+
+      const tiers: Array<Row & { tier: number; agreement: number | null }> = [];
+      if (!isOnnx) {
+        const { header } = await readHeader(bytes.subarray(0, headerLength(bytes)), { fileName: modelPath, totalLength: bytes.length });
+        const counts = opts.allTiers
+          ? header.tiers.map((t) => t.index + 1)
+          : [opts.tier ? parseWholeNumber('--tier', opts.tier) : header.tiers.length];
+        for (const count of counts) {
+          const session = await load(bytes, { engine: engine.id, tiers: count });
+          try {
+            const r = await run(`tier ${count - 1}`, session);
+            tiers.push({
+              tier: count - 1,
+              params: header.tiers[count - 1].params,
+              bytes: session.bytesLoaded,
+              accuracy: r.accuracy,
+              agreement: reference ? agreement(r.predictions, reference.predictions) : null,
+              latencyMsP50: r.latencyMsP50,
+            });
+          } finally {
+            await session.release();
+          }
+        }
+      }
+
+      const refOut = reference && { accuracy: reference.accuracy, params: reference.params, bytes: reference.bytes, latencyMsP50: reference.latencyMsP50 };
+      if (opts.json) {
+        console.log(JSON.stringify({ engine: engine.id, samples: dataset.size, reference: refOut, tiers }));
+        return;
+      }
+      const pct = (v: number | null) => (v === null ? '-' : `${v.toFixed(2)}%`);
+      console.log(`${modelPath} on ${opts.data}: ${dataset.size} samples, engine ${engine.id}`);
+      console.log(
+        table([
+          ['model', 'params', 'bytes', 'accuracy', 'agreement', 'p50 ms'],
+          ...(refOut ? [['original', formatCount(refOut.params), formatBytes(refOut.bytes), pct(refOut.accuracy), '-', refOut.latencyMsP50.toFixed(3)]] : []),
+          ...tiers.map((t) => [`tier ${t.tier}`, formatCount(t.params), formatBytes(t.bytes), pct(t.accuracy), pct(t.agreement), t.latencyMsP50.toFixed(3)]),
+        ]),
+      );
+    });
+}
+
+/** An .lrm starts with a size prefix, a root offset, then the identifier "LRM1". */
+function isLrm(bytes: Uint8Array): boolean {
+  return bytes.length >= 12 && String.fromCharCode(...bytes.subarray(8, 12)) === 'LRM1';
+}
+
+async function modelInput(bytes: Uint8Array, path: string, isOnnx: boolean): Promise<ValueInfo> {
+  const inputs = isOnnx
+    ? importOnnx(bytes, path).inputs
+    : (await readHeader(bytes.subarray(0, headerLength(bytes)), { fileName: path })).header.graph.inputs;
+  if (inputs.length !== 1) {
+    throw new CompileOptionError(`eval needs a model with one input; ${path} has ${inputs.length} (${inputs.map((i) => i.name).join(', ')})`, 'inputs');
+  }
+  return inputs[0];
+}
+
+/** Weights in an ONNX model: every initializer element. */
+function onnxParams(bytes: Uint8Array, path: string): number {
+  return importOnnx(bytes, path).initializers.reduce((s, t) => s + t.dims.reduce((a, b) => a * b, 1), 0);
+}

@@ -1,0 +1,50 @@
+import type { Command } from 'commander';
+import { load } from '../../runtime/node.js';
+import { readInputFile } from '../data/tensor-file.js';
+import { parseNormalisation } from './normalisation.js';
+import { parseWholeNumber } from './options.js';
+
+export function registerRun(program: Command): void {
+  program
+    .command('run')
+    .description('run an .lrm model on one input file (.npy, .json or .jpg)')
+    .argument('<model.lrm>')
+    .requiredOption('--input <file>', 'input tensor(s): .npy, .json ({"name": {"dims", "dataType", "data"}}) or a JPEG image')
+    .option('--engine <id>', 'engine: ort-node-cpu or ort-wasm', 'ort-node-cpu')
+    .option('--tier <K>', 'load tiers 0..K-1 (default: all)')
+    .option('--preset <name>', 'load the tiers a named preset says')
+    .option('--mean <values>', 'image inputs: mean after scaling pixels to 0..1 (one value or one per channel)')
+    .option('--std <values>', 'image inputs: standard deviation (one value or one per channel)')
+    .option('--top <k>', 'show the top-k classes of 2-D outputs', '5')
+    .option('--json', 'print one JSON object')
+    .action(async (path: string, opts: { input: string; engine: string; tier?: string; preset?: string; mean?: string; std?: string; top: string; json?: boolean }) => {
+      const tiers = opts.tier === undefined ? undefined : parseWholeNumber('--tier', opts.tier);
+      const session = await load(path, { engine: opts.engine as never, tiers, preset: opts.preset });
+      try {
+        const feeds = await readInputFile(opts.input, { inputs: session.inputs }, parseNormalisation(opts.mean, opts.std));
+        const started = performance.now();
+        const outputs = await session.run(feeds);
+        const ms = performance.now() - started;
+        const top = parseWholeNumber('--top', opts.top);
+        const summary = Object.fromEntries(
+          Object.entries(outputs).map(([name, t]) => {
+            const values = Array.from(t.data as ArrayLike<number | bigint>, Number);
+            const topk = t.dims.length === 2 && t.dims[0] === 1 ? values.map((v, i) => [i, v] as const).sort((a, b) => b[1] - a[1]).slice(0, top) : undefined;
+            return [name, { dims: t.dims, dataType: t.dataType, values, top: topk?.map(([index, score]) => ({ index, score })) }];
+          }),
+        );
+        if (opts.json) {
+          console.log(JSON.stringify({ engine: session.engine, tiers: session.tiers, ranks: session.ranks, latencyMs: ms, outputs: summary }));
+          return;
+        }
+        console.log(`${path}: ${session.tiers}/${session.header.tiers.length} tiers on ${session.engine}, ${ms.toFixed(2)} ms`);
+        for (const [name, o] of Object.entries(summary)) {
+          const preview = o.values.slice(0, 8).map((v) => Number(v.toPrecision(5))).join(', ');
+          console.log(`${name} [${o.dims.join(',')}] ${o.dataType}: ${preview}${o.values.length > 8 ? ', …' : ''}`);
+          if (o.top) console.log(`  top-${o.top.length}: ${o.top.map((t) => `#${t.index} (${t.score.toPrecision(4)})`).join('  ')}`);
+        }
+      } finally {
+        await session.release();
+      }
+    });
+}

@@ -1,0 +1,19 @@
+/** Errors the compiler raises for bad input. Messages are one line and say what to do. */
+export class CompileError extends Error {
+  constructor(
+    message: string,
+    readonly code: string,
+  ) {
+    super(message);
+    this.name = new.target.name;
+  }
+}
+
+/** The input is not an ONNX model we can read (bad protobuf, external data, ...). */
+export class OnnxImportError extends CompileError {}
+
+/** onnxruntime itself refuses the model, so nothing we produced from it could run either. */
+export class ModelNotRunnableError extends CompileError {}
+
+/** Bad compile options (tier budgets, dtypes). */
+export class CompileOptionError extends CompileError {}

@@ -1,0 +1,87 @@
+import type { Dataset } from './data/spec.js';
+import type { Feeds, HostTensor } from '../runtime/tensor.js';
+
+/** Something that runs a batch: an LrmSession or a raw engine session. */
+export interface Runner {
+  run(feeds: Feeds): Promise<Record<string, HostTensor>>;
+}
+
+export interface EvalResult {
+  /** Top-1 class of every sample, in dataset order. */
+  predictions: Int32Array;
+  /** Percent top-1 correct, or null for unlabelled data. */
+  accuracy: number | null;
+  /** Median single-sample latency in ms. */
+  latencyMsP50: number;
+}
+
+export interface EvalOptions {
+  inputName: string;
+  /** Which output holds the class scores (default: the first). */
+  outputName?: string;
+  batchSize: number;
+  onBatch?: (done: number, total: number) => void;
+}
+
+/** Top-1 of every row of a [N, C] (or [N, C, 1, 1]) score tensor. */
+export function argmaxRows(t: HostTensor): Int32Array {
+  const n = t.dims[0] ?? 1;
+  const c = t.data.length / n;
+  const out = new Int32Array(n);
+  const d = t.data as Float32Array;
+  for (let i = 0; i < n; i++) {
+    let best = 0;
+    for (let j = 1; j < c; j++) if (d[i * c + j] > d[i * c + best]) best = j;
+    out[i] = best;
+  }
+  return out;
+}
+
+/** Run a classifier over a dataset: top-1 predictions, accuracy against labels, and single-sample latency. */
+export async function evaluateClassifier(runner: Runner, data: Dataset, options: EvalOptions): Promise<EvalResult> {
+  const predictions = new Int32Array(data.size);
+  let correct = 0;
+  let labelled = 0;
+  let seen = 0;
+  let firstSample: HostTensor | undefined;
+  for await (const batch of data.batches(options.batchSize)) {
+    const out = await runner.run({ [options.inputName]: batch.input });
+    const scores = options.outputName ? out[options.outputName] : Object.values(out)[0];
+    const top = argmaxRows(scores);
+    predictions.set(top, seen);
+    if (batch.labels) {
+      for (let i = 0; i < top.length; i++) if (top[i] === batch.labels[i]) correct++;
+      labelled += top.length;
+    }
+    if (!firstSample) firstSample = sliceFirst(batch.input);
+    seen += top.length;
+    options.onBatch?.(seen, data.size);
+  }
+  const latencyMsP50 = firstSample ? await medianLatency(runner, { [options.inputName]: firstSample }) : NaN;
+  return { predictions, accuracy: labelled > 0 ? (100 * correct) / labelled : null, latencyMsP50 };
+}
+
+/** Percent of samples whose top-1 equals the reference's. */
+export function agreement(a: Int32Array, b: Int32Array): number {
+  let same = 0;
+  for (let i = 0; i < a.length; i++) if (a[i] === b[i]) same++;
+  return (100 * same) / a.length;
+}
+
+function sliceFirst(t: HostTensor): HostTensor {
+  const per = t.data.length / t.dims[0];
+  return { dataType: t.dataType, dims: [1, ...t.dims.slice(1)], data: t.data.slice(0, per) as HostTensor['data'] };
+}
+
+/** Median of repeated single-sample runs after a warm-up: engines allocate and tune on the first runs. */
+export async function medianLatency(runner: Runner, feeds: Feeds, warmup = 5, runs = 30): Promise<number> {
+  for (let i = 0; i < warmup; i++) await runner.run(feeds);
+  const times: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    const t0 = performance.now();
+    await runner.run(feeds);
+    times.push(performance.now() - t0);
+  }
+  times.sort((a, b) => a - b);
+  return times[Math.floor(times.length / 2)];
+}

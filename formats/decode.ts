@@ -1,0 +1,275 @@
+/**
+ * Size-prefixed FlatBuffer → plain ModelHeader objects.
+ *
+ * The TypeScript flatbuffers runtime has no verifier, and out-of-range reads there return zeros instead of
+ * throwing, so this decoder guards what could make it loop or lie: every vector length is bounded by the
+ * buffer size, every 64-bit number must be a safe integer, every enum must be known, required tables must
+ * be present. Semantic checks (ranges, graph, ranks) live in validate.ts.
+ */
+import * as flatbuffers from 'flatbuffers';
+import {
+  lrm_Attribute as FbAttribute,
+  lrm_AttributeKind as FbAttributeKind,
+  lrm_ByteRange as FbByteRange,
+  lrm_DenseTensor as FbDenseTensor,
+  lrm_FactoredLayer as FbFactoredLayer,
+  lrm_Graph as FbGraph,
+  lrm_Model as FbModel,
+  lrm_Node as FbNode,
+  lrm_Preset as FbPreset,
+  lrm_Section as FbSection,
+  lrm_SourceInfo as FbSourceInfo,
+  lrm_Tier as FbTier,
+  lrm_ValueInfo as FbValueInfo,
+} from './generated/lrm_generated.js';
+import { FACTOR_DTYPE_CODE, LAYER_KIND_CODE, NOT_MEASURED } from './codes.js';
+import { LrmCorruptHeaderError } from './errors.js';
+import type {
+  Attribute,
+  ByteRange,
+  DenseTensor,
+  FactorBlock,
+  FactorDType,
+  FactoredLayer,
+  Graph,
+  LayerKind,
+  ModelHeader,
+  NodeDef,
+  Preset,
+  SourceInfo,
+  Tier,
+  ValueInfo,
+} from './model.js';
+import { toHex } from './sha256.js';
+
+const SHA256_BYTES = 32;
+/** Smallest encoding of one vector element, used to bound lengths: a table or string offset is 4 bytes. */
+const OFFSET_BYTES = 4;
+
+/** The root table of a size-prefixed buffer (`bytes` holds at least the size prefix and the FlatBuffer). */
+export function rootTable(bytes: Uint8Array): FbModel {
+  return FbModel.getSizePrefixedRootAsModel(new flatbuffers.ByteBuffer(bytes));
+}
+
+export function decodeHeader(root: FbModel, bufferBytes: number, fileName: string): ModelHeader {
+  return new Decoder(fileName, bufferBytes).model(root);
+}
+
+function invert<K extends string, V extends number>(table: Record<K, V>): Map<number, K> {
+  return new Map(Object.entries(table).map(([k, v]) => [v as number, k as K]));
+}
+const FACTOR_DTYPES = invert<FactorDType, number>(FACTOR_DTYPE_CODE);
+const LAYER_KINDS = invert<LayerKind, number>(LAYER_KIND_CODE);
+
+class Decoder {
+  constructor(
+    private readonly fileName: string,
+    private readonly bufferBytes: number,
+  ) {}
+
+  private fail(problem: string): never {
+    throw new LrmCorruptHeaderError(this.fileName, problem);
+  }
+
+  /** A vector length that fits in the buffer: a damaged length must not make us loop for billions of steps. */
+  private bound(length: number, elementBytes: number, where: string): number {
+    if (length < 0 || length * elementBytes > this.bufferBytes) {
+      this.fail(`${where} claims ${length} entries, more than the header can hold`);
+    }
+    return length;
+  }
+
+  private list<T>(length: number, elementBytes: number, where: string, get: (i: number) => T): T[] {
+    return Array.from({ length: this.bound(length, elementBytes, where) }, (_, i) => get(i));
+  }
+
+  private int(v: bigint | null, where: string): number {
+    const n = Number(v ?? 0n);
+    if (!Number.isSafeInteger(n)) this.fail(`${where} = ${v} is too large`);
+    return n;
+  }
+
+  private table<T>(t: T | null, where: string): T {
+    if (t === null) this.fail(`${where} is missing`);
+    return t;
+  }
+
+  private range(r: FbByteRange | null, where: string): ByteRange {
+    const t = this.table(r, where);
+    return { offset: this.int(t.offset(), `${where}.offset`), length: this.int(t.length(), `${where}.length`) };
+  }
+
+  private digest(length: number, bytes: Uint8Array | null, where: string): string {
+    if (length !== SHA256_BYTES || bytes === null) this.fail(`${where} has ${length} bytes, expected ${SHA256_BYTES}`);
+    return toHex(bytes);
+  }
+
+  model(m: FbModel): ModelHeader {
+    const factorDType = FACTOR_DTYPES.get(m.factorDtype());
+    if (factorDType === undefined) this.fail(`factor dtype code ${m.factorDtype()} is unknown`);
+    const dense = this.section(this.table(m.dense(), 'dense section'), 'dense section');
+    return {
+      formatVersion: m.formatVersion(),
+      compilerVersion: m.compilerVersion() ?? '',
+      source: this.source(this.table(m.source(), 'source info')),
+      graph: this.graph(this.table(m.graph(), 'graph')),
+      factorDType,
+      layers: this.list(m.layersLength(), OFFSET_BYTES, 'layers', (i) => this.layer(m.layers(i)!, `layers[${i}]`)),
+      dense,
+      tiers: this.list(m.tiersLength(), OFFSET_BYTES, 'tiers', (i) => this.tier(m.tiers(i)!, `tiers[${i}]`)),
+      presets: this.list(m.presetsLength(), OFFSET_BYTES, 'presets', (i) => this.preset(m.presets(i)!, `presets[${i}]`)),
+      payloadLength: this.int(m.payloadLength(), 'payload length'),
+    };
+  }
+
+  private source(s: FbSourceInfo): SourceInfo {
+    return {
+      sha256: this.digest(s.sha256Length(), s.sha256Array(), 'source SHA-256'),
+      fileName: s.fileName() ?? '',
+      bytes: this.int(s.bytes(), 'source size'),
+      irVersion: this.int(s.irVersion(), 'source IR version'),
+      producer: s.producer() ?? '',
+      opsets: this.list(s.opsetsLength(), OFFSET_BYTES, 'source opsets', (i) => {
+        const o = s.opsets(i)!;
+        return { domain: o.domain() ?? '', version: this.int(o.version(), `opset ${i} version`) };
+      }),
+    };
+  }
+
+  private graph(g: FbGraph): Graph {
+    return {
+      inputs: this.list(g.inputsLength(), OFFSET_BYTES, 'graph inputs', (i) => this.valueInfo(g.inputs(i)!, `graph input ${i}`)),
+      outputs: this.list(g.outputsLength(), OFFSET_BYTES, 'graph outputs', (i) => this.valueInfo(g.outputs(i)!, `graph output ${i}`)),
+      nodes: this.list(g.nodesLength(), OFFSET_BYTES, 'graph nodes', (i) => this.node(g.nodes(i)!, `node ${i}`)),
+      initializers: this.list(g.initializersLength(), OFFSET_BYTES, 'initializers', (i) =>
+        this.denseTensor(g.initializers(i)!, `initializer ${i}`),
+      ),
+    };
+  }
+
+  private valueInfo(v: FbValueInfo, where: string): ValueInfo {
+    return {
+      name: v.name() ?? '',
+      dataType: v.dataType(),
+      shape: this.list(v.shapeLength(), OFFSET_BYTES, `${where} shape`, (i) => {
+        const d = v.shape(i)!;
+        return d.param() ?? this.int(d.value(), `${where} dim ${i}`);
+      }),
+    };
+  }
+
+  private node(n: FbNode, where: string): NodeDef {
+    return {
+      name: n.name() ?? '',
+      opType: n.opType() ?? '',
+      domain: n.domain() ?? '',
+      inputs: this.list(n.inputsLength(), OFFSET_BYTES, `${where} inputs`, (i) => n.inputs(i) ?? ''),
+      outputs: this.list(n.outputsLength(), OFFSET_BYTES, `${where} outputs`, (i) => n.outputs(i) ?? ''),
+      attributes: this.list(n.attributesLength(), OFFSET_BYTES, `${where} attributes`, (i) =>
+        this.attribute(n.attributes(i)!, `${where} attribute ${i}`),
+      ),
+    };
+  }
+
+  private attribute(a: FbAttribute, where: string): Attribute {
+    const name = a.name() ?? '';
+    switch (a.kind()) {
+      case FbAttributeKind.Int:
+        return { name, kind: 'int', value: a.i() };
+      case FbAttributeKind.Float:
+        return { name, kind: 'float', value: a.f() };
+      case FbAttributeKind.String:
+        return { name, kind: 'string', value: a.s() ?? '' };
+      case FbAttributeKind.Ints:
+        return { name, kind: 'ints', value: this.list(a.intsLength(), 8, `${where} ints`, (i) => a.ints(i) ?? 0n) };
+      case FbAttributeKind.Floats:
+        return { name, kind: 'floats', value: this.list(a.floatsLength(), 4, `${where} floats`, (i) => a.floats(i) ?? 0) };
+      case FbAttributeKind.Strings:
+        return { name, kind: 'strings', value: this.list(a.stringsLength(), OFFSET_BYTES, `${where} strings`, (i) => a.strings(i) ?? '') };
+      case FbAttributeKind.Onnx: {
+        this.bound(a.onnxLength(), 1, `${where} onnx bytes`);
+        // Copy, so a kept header does not pin the whole file buffer in memory.
+        return { name, kind: 'onnx', value: (a.onnxArray() ?? new Uint8Array(0)).slice() };
+      }
+      default:
+        return this.fail(`${where} ("${name}") has unknown kind code ${a.kind()}`);
+    }
+  }
+
+  private dims(length: number, get: (i: number) => bigint | null, where: string): number[] {
+    return this.list(length, 8, where, (i) => this.int(get(i), `${where}[${i}]`));
+  }
+
+  private denseTensor(t: FbDenseTensor, where: string): DenseTensor {
+    return {
+      name: t.name() ?? '',
+      dataType: t.dataType(),
+      dims: this.dims(t.dimsLength(), (i) => t.dims(i), `${where} dims`),
+      range: this.range(t.range(), `${where} byte range`),
+    };
+  }
+
+  private layer(l: FbFactoredLayer, where: string): FactoredLayer {
+    const kind = LAYER_KINDS.get(l.kind());
+    if (kind === undefined) this.fail(`${where} has unknown layer kind code ${l.kind()}`);
+    return {
+      name: l.name() ?? '',
+      nodeIndex: l.nodeIndex(),
+      kind,
+      weight: l.weight() ?? '',
+      weightDims: this.dims(l.weightDimsLength(), (i) => l.weightDims(i), `${where} weight dims`),
+      rows: this.int(l.rows(), `${where} rows`),
+      cols: this.int(l.cols(), `${where} cols`),
+      maxRank: this.int(l.maxRank(), `${where} max rank`),
+      sigma: this.list(l.sigmaLength(), 4, `${where} sigma`, (i) => l.sigma(i) ?? 0),
+      blocks: this.list(l.blocksLength(), OFFSET_BYTES, `${where} blocks`, (i): FactorBlock => {
+        const b = l.blocks(i)!;
+        return {
+          tier: b.tier(),
+          rankBegin: b.rankBegin(),
+          rankEnd: b.rankEnd(),
+          left: this.range(b.left(), `${where} block ${i} left range`),
+          right: this.range(b.right(), `${where} block ${i} right range`),
+        };
+      }),
+    };
+  }
+
+  private section(s: FbSection, where: string): { range: ByteRange; sha256: string } {
+    return {
+      range: this.range(s.range(), `${where} byte range`),
+      sha256: this.digest(s.sha256Length(), s.sha256Array(), `${where} SHA-256`),
+    };
+  }
+
+  private tier(t: FbTier, where: string): Tier {
+    const section = this.section(this.table(t.section(), `${where} section`), where);
+    return {
+      index: t.index(),
+      budget: t.budget(),
+      range: section.range,
+      sha256: section.sha256,
+      ranks: this.list(t.ranksLength(), 8, `${where} ranks`, (i) => this.int(t.ranks(i), `${where} rank ${i}`)),
+      params: this.int(t.params(), `${where} params`),
+    };
+  }
+
+  private preset(p: FbPreset, where: string): Preset {
+    const preset: Preset = {
+      name: p.name() ?? '',
+      deviceClass: p.deviceClass() ?? '',
+      engine: p.engine() ?? '',
+      tiers: p.tiers(),
+    };
+    // Absent and "not measured" both read as NOT_MEASURED; leave the optional field out then.
+    const measured = (v: number): number | undefined => (v === NOT_MEASURED ? undefined : v);
+    const fields = {
+      latencyMsP50: measured(p.latencyMsP50()),
+      latencyMsP95: measured(p.latencyMsP95()),
+      peakMemoryMb: measured(p.peakMemoryMb()),
+      fidelity: measured(p.fidelity()),
+    };
+    for (const [k, v] of Object.entries(fields)) if (v !== undefined) preset[k as keyof typeof fields] = v;
+    return preset;
+  }
+}

@@ -1,0 +1,217 @@
+/**
+ * ModelHeader → size-prefixed FlatBuffer. No validation here: the writer validates by reading back,
+ * and tests need to encode deliberately wrong headers.
+ */
+import * as flatbuffers from 'flatbuffers';
+import {
+  lrm_Attribute as FbAttribute,
+  lrm_AttributeKind as FbAttributeKind,
+  lrm_ByteRange as FbByteRange,
+  lrm_DenseTensor as FbDenseTensor,
+  lrm_Dim as FbDim,
+  lrm_FactorBlock as FbFactorBlock,
+  lrm_FactoredLayer as FbFactoredLayer,
+  lrm_Graph as FbGraph,
+  lrm_Model as FbModel,
+  lrm_Node as FbNode,
+  lrm_Opset as FbOpset,
+  lrm_Preset as FbPreset,
+  lrm_Section as FbSection,
+  lrm_SourceInfo as FbSourceInfo,
+  lrm_Tier as FbTier,
+  lrm_ValueInfo as FbValueInfo,
+} from './generated/lrm_generated.js';
+import type {
+  Attribute,
+  ByteRange,
+  DenseTensor,
+  FactoredLayer,
+  Graph,
+  ModelHeader,
+  NodeDef,
+  Preset,
+  SourceInfo,
+  Tier,
+  ValueInfo,
+} from './model.js';
+import { FACTOR_DTYPE_CODE, LAYER_KIND_CODE, NOT_MEASURED } from './codes.js';
+import { FILE_IDENTIFIER } from './model.js';
+import { fromHex } from './sha256.js';
+
+type Offset = flatbuffers.Offset;
+type B = flatbuffers.Builder;
+
+/** Encodes the header; the result is exactly what finishSizePrefixed produces (size prefix included). */
+export function encodeHeader(header: ModelHeader): Uint8Array {
+  const b = new flatbuffers.Builder(4096);
+  const compilerVersion = b.createString(header.compilerVersion);
+  const source = sourceInfo(b, header.source);
+  const graph = graphTable(b, header.graph);
+  const layers = FbModel.createLayersVector(b, header.layers.map((l) => factoredLayer(b, l)));
+  const dense = section(b, header.dense.range, header.dense.sha256);
+  const tiers = FbModel.createTiersVector(b, header.tiers.map((t) => tier(b, t)));
+  const presets = FbModel.createPresetsVector(b, header.presets.map((p) => preset(b, p)));
+  FbModel.startModel(b);
+  FbModel.addFormatVersion(b, header.formatVersion);
+  FbModel.addCompilerVersion(b, compilerVersion);
+  FbModel.addSource(b, source);
+  FbModel.addGraph(b, graph);
+  FbModel.addFactorDtype(b, FACTOR_DTYPE_CODE[header.factorDType]);
+  FbModel.addLayers(b, layers);
+  FbModel.addDense(b, dense);
+  FbModel.addTiers(b, tiers);
+  FbModel.addPresets(b, presets);
+  FbModel.addPayloadLength(b, BigInt(header.payloadLength));
+  b.finishSizePrefixed(FbModel.endModel(b), FILE_IDENTIFIER);
+  // asUint8Array is a view into the builder's oversized buffer: copy out just the FlatBuffer.
+  return b.asUint8Array().slice();
+}
+
+function strings(b: B, values: string[]): Offset[] {
+  return values.map((s) => b.createString(s));
+}
+
+function sourceInfo(b: B, s: SourceInfo): Offset {
+  const opsets = s.opsets.map((o) => FbOpset.createOpset(b, b.createString(o.domain), BigInt(o.version)));
+  return FbSourceInfo.createSourceInfo(
+    b,
+    FbSourceInfo.createSha256Vector(b, fromHex(s.sha256)),
+    b.createString(s.fileName),
+    BigInt(s.bytes),
+    BigInt(s.irVersion),
+    b.createString(s.producer),
+    FbSourceInfo.createOpsetsVector(b, opsets),
+  );
+}
+
+function graphTable(b: B, g: Graph): Offset {
+  return FbGraph.createGraph(
+    b,
+    FbGraph.createInputsVector(b, g.inputs.map((v) => valueInfo(b, v))),
+    FbGraph.createOutputsVector(b, g.outputs.map((v) => valueInfo(b, v))),
+    FbGraph.createNodesVector(b, g.nodes.map((n) => node(b, n))),
+    FbGraph.createInitializersVector(b, g.initializers.map((t) => denseTensor(b, t))),
+  );
+}
+
+function valueInfo(b: B, v: ValueInfo): Offset {
+  const dims = v.shape.map((d) =>
+    typeof d === 'string' ? FbDim.createDim(b, 0n, b.createString(d)) : FbDim.createDim(b, BigInt(d), 0),
+  );
+  return FbValueInfo.createValueInfo(b, b.createString(v.name), v.dataType, FbValueInfo.createShapeVector(b, dims));
+}
+
+function node(b: B, n: NodeDef): Offset {
+  return FbNode.createNode(
+    b,
+    b.createString(n.name),
+    b.createString(n.opType),
+    b.createString(n.domain),
+    FbNode.createInputsVector(b, strings(b, n.inputs)),
+    FbNode.createOutputsVector(b, strings(b, n.outputs)),
+    FbNode.createAttributesVector(b, n.attributes.map((a) => attribute(b, a))),
+  );
+}
+
+function attribute(b: B, a: Attribute): Offset {
+  const name = b.createString(a.name);
+  switch (a.kind) {
+    case 'int':
+      return FbAttribute.createAttribute(b, name, FbAttributeKind.Int, a.value, 0, 0, 0, 0, 0, 0);
+    case 'float':
+      return FbAttribute.createAttribute(b, name, FbAttributeKind.Float, 0n, a.value, 0, 0, 0, 0, 0);
+    case 'string':
+      return FbAttribute.createAttribute(b, name, FbAttributeKind.String, 0n, 0, b.createString(a.value), 0, 0, 0, 0);
+    case 'ints':
+      return FbAttribute.createAttribute(
+        b, name, FbAttributeKind.Ints, 0n, 0, 0, FbAttribute.createIntsVector(b, a.value), 0, 0, 0,
+      );
+    case 'floats':
+      return FbAttribute.createAttribute(
+        b, name, FbAttributeKind.Floats, 0n, 0, 0, 0, FbAttribute.createFloatsVector(b, a.value), 0, 0,
+      );
+    case 'strings':
+      return FbAttribute.createAttribute(
+        b, name, FbAttributeKind.Strings, 0n, 0, 0, 0, 0, FbAttribute.createStringsVector(b, strings(b, a.value)), 0,
+      );
+    case 'onnx':
+      return FbAttribute.createAttribute(
+        b, name, FbAttributeKind.Onnx, 0n, 0, 0, 0, 0, 0, FbAttribute.createOnnxVector(b, a.value),
+      );
+  }
+}
+
+function denseTensor(b: B, t: DenseTensor): Offset {
+  const name = b.createString(t.name);
+  const dims = FbDenseTensor.createDimsVector(b, t.dims.map((d) => BigInt(d)));
+  FbDenseTensor.startDenseTensor(b);
+  FbDenseTensor.addName(b, name);
+  FbDenseTensor.addDataType(b, t.dataType);
+  FbDenseTensor.addDims(b, dims);
+  // Structs are written inline, right before they are added to their table.
+  FbDenseTensor.addRange(b, byteRange(b, t.range));
+  return FbDenseTensor.endDenseTensor(b);
+}
+
+function byteRange(b: B, r: ByteRange): Offset {
+  return FbByteRange.createByteRange(b, BigInt(r.offset), BigInt(r.length));
+}
+
+function factoredLayer(b: B, l: FactoredLayer): Offset {
+  const blocks = l.blocks.map((blk) => {
+    FbFactorBlock.startFactorBlock(b);
+    FbFactorBlock.addTier(b, blk.tier);
+    FbFactorBlock.addRankBegin(b, blk.rankBegin);
+    FbFactorBlock.addRankEnd(b, blk.rankEnd);
+    FbFactorBlock.addLeft(b, byteRange(b, blk.left));
+    FbFactorBlock.addRight(b, byteRange(b, blk.right));
+    return FbFactorBlock.endFactorBlock(b);
+  });
+  return FbFactoredLayer.createFactoredLayer(
+    b,
+    b.createString(l.name),
+    l.nodeIndex,
+    LAYER_KIND_CODE[l.kind],
+    b.createString(l.weight),
+    FbFactoredLayer.createWeightDimsVector(b, l.weightDims.map((d) => BigInt(d))),
+    BigInt(l.rows),
+    BigInt(l.cols),
+    BigInt(l.maxRank),
+    FbFactoredLayer.createSigmaVector(b, l.sigma),
+    FbFactoredLayer.createBlocksVector(b, blocks),
+  );
+}
+
+function section(b: B, range: ByteRange, sha256Hex: string): Offset {
+  const digest = FbSection.createSha256Vector(b, fromHex(sha256Hex));
+  FbSection.startSection(b);
+  FbSection.addRange(b, byteRange(b, range));
+  FbSection.addSha256(b, digest);
+  return FbSection.endSection(b);
+}
+
+function tier(b: B, t: Tier): Offset {
+  const sec = section(b, t.range, t.sha256);
+  const ranks = FbTier.createRanksVector(b, t.ranks.map((r) => BigInt(r)));
+  FbTier.startTier(b);
+  FbTier.addIndex(b, t.index);
+  FbTier.addBudget(b, t.budget);
+  FbTier.addSection(b, sec);
+  FbTier.addRanks(b, ranks);
+  FbTier.addParams(b, BigInt(t.params));
+  return FbTier.endTier(b);
+}
+
+function preset(b: B, p: Preset): Offset {
+  return FbPreset.createPreset(
+    b,
+    b.createString(p.name),
+    b.createString(p.deviceClass),
+    b.createString(p.engine),
+    p.tiers,
+    p.latencyMsP50 ?? NOT_MEASURED,
+    p.latencyMsP95 ?? NOT_MEASURED,
+    p.peakMemoryMb ?? NOT_MEASURED,
+    p.fidelity ?? NOT_MEASURED,
+  );
+}

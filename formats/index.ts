@@ -1,0 +1,10 @@
+/** The .lrm format: the shared model types, typed errors, reader and writer. */
+export * from './model.js';
+export * from './errors.js';
+export { HEADER_PREFIX_BYTES } from './framing.js';
+export { FACTOR_ELEMENT_BYTES } from './codes.js';
+export { sha256Hex } from './sha256.js';
+export { headerLength, MIN_FORMAT_VERSION, readHeader, readLrm, verifySections } from './read.js';
+export type { HeaderView, ReadOptions } from './read.js';
+export { completeHeader, frameHeader, PayloadBuilder, writeLrm } from './write.js';
+export type { LrmHeaderInput, WriteOptions } from './write.js';

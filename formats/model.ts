@@ -1,0 +1,181 @@
+/**
+ * The in-memory model that the compiler writes and the runtime reads.
+ * Both sides meet here: the compiler never reaches into the runtime and vice versa.
+ *
+ * Conventions
+ * - Every factored layer is a matrix M (rows = outputs m, cols = inputs n) with y = M·x:
+ *   MatMul x·W (W: K×N) → M = Wᵀ (N×K); Gemm → M = alpha·op(B)ᵀ; Conv W[O,I,kh,kw] → M = reshape(W, O, I·kh·kw).
+ * - M ≈ A·B with A (m×r, output side) and B (r×n, input side). Component i is column i of A and row i of B,
+ *   components are sorted by importance (σ descending), so any rank prefix is a valid layer.
+ * - The payload stores, for each tier, each layer's new components: a "left" block (Δr×m, i.e. rows of Aᵀ)
+ *   and a "right" block (Δr×n, rows of B). Byte ranges are relative to the start of the payload.
+ */
+
+/** ONNX TensorProto.DataType codes: we keep ONNX's numbering so no mapping table can drift. */
+export const DataType = {
+  FLOAT: 1,
+  UINT8: 2,
+  INT8: 3,
+  UINT16: 4,
+  INT16: 5,
+  INT32: 6,
+  INT64: 7,
+  STRING: 8,
+  BOOL: 9,
+  FLOAT16: 10,
+  DOUBLE: 11,
+  UINT32: 12,
+  UINT64: 13,
+} as const;
+export type DataType = (typeof DataType)[keyof typeof DataType];
+
+/** Bytes per element of each data type we can store in the payload (STRING cannot be). */
+export const DATA_TYPE_SIZE: Readonly<Record<number, number>> = {
+  1: 4, 2: 1, 3: 1, 4: 2, 5: 2, 6: 4, 7: 8, 9: 1, 10: 2, 11: 8, 12: 4, 13: 8,
+};
+
+/** How factor values are stored in the payload. */
+export type FactorDType = 'fp32' | 'fp16';
+
+export interface ByteRange {
+  /** Offset from the start of the payload (which begins 64-byte aligned after the header). */
+  offset: number;
+  length: number;
+}
+
+/** A graph input or output. A dimension is a number (fixed) or a symbolic name such as "batch". */
+export interface ValueInfo {
+  name: string;
+  dataType: number;
+  shape: Array<number | string>;
+}
+
+/**
+ * A node attribute. Integers are bigint because ONNX uses int64 sentinels (e.g. Slice ends = 2^63-1).
+ * Tensor and graph attributes (Constant values, If branches) are kept as serialized ONNX AttributeProto
+ * bytes: we carry them through untouched instead of re-modelling ONNX subgraphs.
+ */
+export type Attribute =
+  | { name: string; kind: 'int'; value: bigint }
+  | { name: string; kind: 'float'; value: number }
+  | { name: string; kind: 'string'; value: string }
+  | { name: string; kind: 'ints'; value: bigint[] }
+  | { name: string; kind: 'floats'; value: number[] }
+  | { name: string; kind: 'strings'; value: string[] }
+  | { name: string; kind: 'onnx'; value: Uint8Array };
+
+export interface NodeDef {
+  name: string;
+  opType: string;
+  domain: string;
+  inputs: string[];
+  outputs: string[];
+  attributes: Attribute[];
+}
+
+/** A weight that is stored as it is (not factored). Its bytes are little-endian, row-major. */
+export interface DenseTensor {
+  name: string;
+  dataType: number;
+  dims: number[];
+  range: ByteRange;
+}
+
+export interface Graph {
+  inputs: ValueInfo[];
+  outputs: ValueInfo[];
+  nodes: NodeDef[];
+  initializers: DenseTensor[];
+}
+
+export type LayerKind = 'matmul' | 'gemm' | 'conv';
+
+/** One tier's worth of new components of one layer. */
+export interface FactorBlock {
+  tier: number;
+  rankBegin: number;
+  rankEnd: number;
+  /** (rankEnd - rankBegin) × rows values: the new columns of A, stored as rows. */
+  left: ByteRange;
+  /** (rankEnd - rankBegin) × cols values: the new rows of B. */
+  right: ByteRange;
+}
+
+export interface FactoredLayer {
+  /** Name of the node this layer replaces (also unique in the graph). */
+  name: string;
+  /** Index of that node in graph.nodes: the node stays in the graph, the engine substitutes it. */
+  nodeIndex: number;
+  kind: LayerKind;
+  /** Name of the weight initializer that the factors replace (it is not in graph.initializers). */
+  weight: string;
+  /** Original dims of the weight tensor, so the engine can rebuild it densely when that is cheaper. */
+  weightDims: number[];
+  /** m: outputs. */
+  rows: number;
+  /** n: inputs (for conv: I·kh·kw). */
+  cols: number;
+  /** Number of stored components (≤ min(rows, cols)). */
+  maxRank: number;
+  /** Singular values (or their equivalent for whitened factorisation), σ descending, one per component. */
+  sigma: number[];
+  blocks: FactorBlock[];
+}
+
+export interface Tier {
+  index: number;
+  /** The budget this tier was cut at: fraction of the factorable layers' dense parameter count. */
+  budget: number;
+  range: ByteRange;
+  /** Hex SHA-256 of the tier's bytes. */
+  sha256: string;
+  /** Rank of every factored layer when tiers 0..index are loaded (same order as `layers`). */
+  ranks: number[];
+  /** Weights in the model as it runs at this tier (factored layers beyond break-even run dense). */
+  params: number;
+}
+
+export interface Preset {
+  name: string;
+  /** Device class id this preset was measured on, or "any" when it was not measured. */
+  deviceClass: string;
+  /** Engine id, or "any". */
+  engine: string;
+  /** Number of tiers to load (1..tiers.length). */
+  tiers: number;
+  latencyMsP50?: number;
+  latencyMsP95?: number;
+  peakMemoryMb?: number;
+  /** Fidelity to the original on calibration data (0..1), when measured. */
+  fidelity?: number;
+}
+
+export interface SourceInfo {
+  /** Hex SHA-256 of the original model file. */
+  sha256: string;
+  fileName: string;
+  bytes: number;
+  irVersion: number;
+  producer: string;
+  opsets: Array<{ domain: string; version: number }>;
+}
+
+/** Everything in the header. Weight bytes live in the payload, addressed by ByteRange. */
+export interface ModelHeader {
+  formatVersion: number;
+  compilerVersion: string;
+  source: SourceInfo;
+  graph: Graph;
+  factorDType: FactorDType;
+  layers: FactoredLayer[];
+  /** The section holding every dense initializer, before tier 0. */
+  dense: { range: ByteRange; sha256: string };
+  tiers: Tier[];
+  presets: Preset[];
+  /** Total payload length in bytes. */
+  payloadLength: number;
+}
+
+export const FORMAT_VERSION = 1;
+export const FILE_IDENTIFIER = 'LRM1';
+export const PAYLOAD_ALIGNMENT = 64;

@@ -1,0 +1,169 @@
+/**
+ * Reading .lrm files: verify before trusting. The header is checked on its own (so a browser can fetch just
+ * the header, choose a preset, then fetch tiers 0..k), and sections are checked against their SHA-256s.
+ */
+import { decodeHeader, rootTable } from './decode.js';
+import {
+  DEFAULT_FILE_NAME,
+  formatBytes as fmt,
+  LrmBadIdentifierError,
+  LrmChecksumError,
+  LrmCorruptHeaderError,
+  LrmFormatError,
+  LrmTruncatedError,
+  LrmVersionError,
+} from './errors.js';
+import {
+  HEADER_PREFIX_BYTES,
+  headerEnd,
+  IDENTIFIER_OFFSET,
+  MAX_FLATBUFFER_BYTES,
+  MIN_FLATBUFFER_BYTES,
+  payloadStartFor,
+  SIZE_PREFIX_BYTES,
+} from './framing.js';
+import type { ByteRange, ModelHeader } from './model.js';
+import { FILE_IDENTIFIER, FORMAT_VERSION } from './model.js';
+import { sha256, sha256Hex } from './sha256.js';
+import { validateHeader } from './validate.js';
+
+/** The oldest format version this reader understands. */
+export const MIN_FORMAT_VERSION = 1;
+
+export interface ReadOptions {
+  /** Used in error messages, e.g. "kiosk.lrm". */
+  fileName?: string;
+  /** Size of the whole file, when known: it must match what the header says. */
+  totalLength?: number;
+}
+
+export interface HeaderView {
+  header: ModelHeader;
+  /** File offset of the payload; ByteRange offsets are relative to it. */
+  payloadStart: number;
+}
+
+const RECOPY = 're-download or re-copy the file';
+
+/**
+ * Bytes needed to read the header (size prefix, FlatBuffer and its hash) from the first
+ * HEADER_PREFIX_BYTES (12) bytes of a file, so a browser can fetch exactly that with one Range request.
+ */
+export function headerLength(prefix: Uint8Array, options: { fileName?: string } = {}): number {
+  return headerEnd(flatBufferSize(prefix, options.fileName ?? DEFAULT_FILE_NAME));
+}
+
+/** Verifies and decodes the header. `bytes` is a prefix of the file holding at least headerLength() bytes. */
+export async function readHeader(bytes: Uint8Array, options: ReadOptions = {}): Promise<HeaderView> {
+  const fileName = options.fileName ?? DEFAULT_FILE_NAME;
+  const { totalLength } = options;
+  const size = flatBufferSize(bytes, fileName);
+  const end = headerEnd(size);
+  if (totalLength !== undefined && totalLength < end) throw new LrmTruncatedError(fileName, end, totalLength, 'its header needs');
+  if (bytes.length < end) throw new LrmTruncatedError(fileName, end, bytes.length, 'its header needs');
+
+  const flatBuffer = bytes.subarray(0, SIZE_PREFIX_BYTES + size);
+  if (!equalBytes(await sha256(flatBuffer), bytes.subarray(flatBuffer.length, end))) {
+    throw new LrmChecksumError(fileName, 'header');
+  }
+  const payloadStart = payloadStartFor(size);
+  if (bytes.subarray(end, payloadStart).some((b) => b !== 0)) {
+    throw new LrmCorruptHeaderError(fileName, 'the padding after the header is not zero', RECOPY);
+  }
+
+  const root = rootTable(flatBuffer);
+  const version = root.formatVersion();
+  if (version < MIN_FORMAT_VERSION || version > FORMAT_VERSION) {
+    throw new LrmVersionError(fileName, version, MIN_FORMAT_VERSION, FORMAT_VERSION);
+  }
+  let header: ModelHeader;
+  try {
+    header = decodeHeader(root, flatBuffer.length, fileName);
+  } catch (e) {
+    if (e instanceof LrmFormatError) throw e;
+    // The flatbuffers runtime can throw RangeError on offsets that point outside the buffer.
+    throw new LrmCorruptHeaderError(fileName, `the header cannot be decoded (${(e as Error).message})`);
+  }
+  validateHeader(header, fileName);
+
+  if (totalLength !== undefined) {
+    const expected = payloadStart + header.payloadLength;
+    if (totalLength < expected) throw new LrmTruncatedError(fileName, expected, totalLength);
+    if (totalLength > expected) {
+      throw new LrmCorruptHeaderError(fileName, `the file is ${fmt(totalLength - expected)} bytes longer than its header says`, RECOPY);
+    }
+  }
+  return { header, payloadStart };
+}
+
+/**
+ * Checks the SHA-256 of the dense section and of tiers 0..tierCount-1. `bytes` is a prefix of the file
+ * (from byte 0) that must reach the end of the last of those tiers.
+ */
+export async function verifySections(
+  bytes: Uint8Array,
+  header: ModelHeader,
+  payloadStart: number,
+  tierCount: number,
+  options: { fileName?: string } = {},
+): Promise<void> {
+  const fileName = options.fileName ?? DEFAULT_FILE_NAME;
+  if (!Number.isInteger(tierCount) || tierCount < 0 || tierCount > header.tiers.length) {
+    throw new RangeError(`tierCount must be an integer in 0..${header.tiers.length}, got ${tierCount}`);
+  }
+  const sections: Array<{ range: ByteRange; sha256: string; tier?: number }> = [
+    header.dense,
+    ...header.tiers.slice(0, tierCount).map((t) => ({ range: t.range, sha256: t.sha256, tier: t.index })),
+  ];
+  const last = sections[sections.length - 1].range;
+  const needed = payloadStart + last.offset + last.length;
+  if (bytes.length < needed) {
+    const what = tierCount === 0 ? 'its dense section needs' : `its tiers 0..${tierCount - 1} need`;
+    throw new LrmTruncatedError(fileName, needed, bytes.length, what);
+  }
+  // Hash in parallel, then report the first bad section in file order so the message is deterministic.
+  const digests = await Promise.all(
+    sections.map((s) => sha256Hex(bytes.subarray(payloadStart + s.range.offset, payloadStart + s.range.offset + s.range.length))),
+  );
+  sections.forEach((s, i) => {
+    if (digests[i] !== s.sha256) throw new LrmChecksumError(fileName, s.tier === undefined ? 'dense' : 'tier', s.tier);
+  });
+}
+
+/** Reads a whole file: header, every section's checksum, exact length. The payload is a view, not a copy. */
+export async function readLrm(
+  bytes: Uint8Array,
+  options: { fileName?: string } = {},
+): Promise<HeaderView & { payload: Uint8Array }> {
+  const { header, payloadStart } = await readHeader(bytes, { fileName: options.fileName, totalLength: bytes.length });
+  await verifySections(bytes, header, payloadStart, header.tiers.length, options);
+  return { header, payloadStart, payload: bytes.subarray(payloadStart, payloadStart + header.payloadLength) };
+}
+
+/** S, the FlatBuffer size, after checking the identifier and that S is plausible. */
+function flatBufferSize(prefix: Uint8Array, fileName: string): number {
+  if (prefix.length < HEADER_PREFIX_BYTES) {
+    throw new LrmTruncatedError(fileName, HEADER_PREFIX_BYTES, prefix.length, 'the start of its header needs');
+  }
+  const id = prefix.subarray(IDENTIFIER_OFFSET, IDENTIFIER_OFFSET + FILE_IDENTIFIER.length);
+  const found = String.fromCharCode(...id);
+  if (found !== FILE_IDENTIFIER) {
+    // "LRM2", "LRM3"...: a .lrm file from a newer (or older) format generation.
+    const generation = /^LRM([0-9])$/.exec(found);
+    if (generation) throw new LrmVersionError(fileName, Number(generation[1]), MIN_FORMAT_VERSION, FORMAT_VERSION);
+    throw new LrmBadIdentifierError(fileName, printable(id), FILE_IDENTIFIER);
+  }
+  const size = (prefix[0] | (prefix[1] << 8) | (prefix[2] << 16) | (prefix[3] << 24)) >>> 0;
+  if (size < MIN_FLATBUFFER_BYTES || size > MAX_FLATBUFFER_BYTES) {
+    throw new LrmCorruptHeaderError(fileName, `its header size field says ${fmt(size)} bytes, which is impossible`, RECOPY);
+  }
+  return size;
+}
+
+function printable(bytes: Uint8Array): string {
+  return Array.from(bytes, (b) => (b >= 0x20 && b < 0x7f && b !== 0x22 && b !== 0x5c ? String.fromCharCode(b) : `\\x${b.toString(16).padStart(2, '0')}`)).join('');
+}
+
+function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && a.every((v, i) => v === b[i]);
+}

@@ -1,0 +1,217 @@
+/**
+ * Semantic checks on a decoded header: everything the runtime will later index with must be in range,
+ * so that a bad file fails here with a clear message instead of deep inside an engine.
+ */
+import { FACTOR_ELEMENT_BYTES } from './codes.js';
+import { formatBytes as fmt, LrmCorruptHeaderError } from './errors.js';
+import type { ByteRange, FactoredLayer, ModelHeader } from './model.js';
+import { DATA_TYPE_SIZE, PAYLOAD_ALIGNMENT } from './model.js';
+
+export function validateHeader(header: ModelHeader, fileName: string): void {
+  new Validator(header, fileName).run();
+}
+
+class Validator {
+  private readonly denseNames = new Set<string>();
+  private readonly factoredWeights = new Set<string>();
+
+  constructor(
+    private readonly h: ModelHeader,
+    private readonly fileName: string,
+  ) {}
+
+  private fail(problem: string): never {
+    throw new LrmCorruptHeaderError(this.fileName, problem);
+  }
+
+  run(): void {
+    this.sections();
+    this.initializers();
+    this.graph();
+    this.h.layers.forEach((l, i) => this.layer(l, `factored layer ${i} ("${l.name}")`));
+    this.tierRanks();
+    this.presets();
+  }
+
+  /** Checks alignment and that the range lies inside the payload, without overflowing. */
+  private inPayload(r: ByteRange, what: string): void {
+    const total = this.h.payloadLength;
+    if (r.offset % PAYLOAD_ALIGNMENT !== 0) {
+      this.fail(`${what} starts at payload offset ${fmt(r.offset)}, not a multiple of ${PAYLOAD_ALIGNMENT}`);
+    }
+    if (r.length > total || r.offset > total - r.length) {
+      this.fail(`${what} (${fmt(r.length)} bytes at offset ${fmt(r.offset)}) lies past the end of the ${fmt(total)}-byte payload`);
+    }
+  }
+
+  private inside(r: ByteRange, outer: ByteRange, what: string, outerName: string): void {
+    if (r.offset < outer.offset || r.offset + r.length > outer.offset + outer.length) {
+      this.fail(`${what} (${fmt(r.length)} bytes at offset ${fmt(r.offset)}) lies outside ${outerName}`);
+    }
+  }
+
+  private product(factors: number[], what: string): number {
+    let n = 1;
+    for (const [i, d] of factors.entries()) {
+      if (!Number.isSafeInteger(d) || d < 0) this.fail(`${what} dim ${i} is ${d}; dims must be non-negative integers`);
+      n *= d;
+      if (!Number.isSafeInteger(n)) this.fail(`${what} has more elements than can be addressed`);
+    }
+    return n;
+  }
+
+  /** The payload is dense section, tier 0, tier 1, ... back to back, so tiers 0..k are one contiguous read. */
+  private sections(): void {
+    const { dense, tiers, payloadLength } = this.h;
+    this.inPayload(dense.range, 'the dense section');
+    if (dense.range.offset !== 0) this.fail(`the dense section starts at payload offset ${fmt(dense.range.offset)}, expected 0`);
+    let end = dense.range.length;
+    tiers.forEach((t, k) => {
+      if (t.index !== k) this.fail(`tier ${k} says it is tier ${t.index}`);
+      this.inPayload(t.range, `tier ${k}`);
+      const previous = k === 0 ? 'the dense section' : `tier ${k - 1}`;
+      if (t.range.offset !== end) {
+        this.fail(`tier ${k} starts at payload offset ${fmt(t.range.offset)}, but ${previous} ends at ${fmt(end)}`);
+      }
+      end = t.range.offset + t.range.length;
+    });
+    if (end !== payloadLength) {
+      this.fail(`the last section ends at payload offset ${fmt(end)}, but the payload is ${fmt(payloadLength)} bytes`);
+    }
+  }
+
+  private initializers(): void {
+    this.h.graph.initializers.forEach((t, i) => {
+      const what = `initializer ${i} ("${t.name}")`;
+      if (t.name === '') this.fail(`initializer ${i} has no name`);
+      if (this.denseNames.has(t.name)) this.fail(`${what} is defined twice`);
+      this.denseNames.add(t.name);
+      const size = DATA_TYPE_SIZE[t.dataType];
+      if (size === undefined) this.fail(`${what} has data type code ${t.dataType}, which cannot be stored in a .lrm payload`);
+      const bytes = this.product(t.dims, what) * size;
+      if (!Number.isSafeInteger(bytes)) this.fail(`${what} has more bytes than can be addressed`);
+      if (t.range.length !== bytes) {
+        this.fail(`${what} dims [${t.dims.join(', ')}] need ${fmt(bytes)} bytes, but its byte range holds ${fmt(t.range.length)}`);
+      }
+      this.inPayload(t.range, what);
+      this.inside(t.range, this.h.dense.range, what, 'the dense section');
+    });
+  }
+
+  /** Nodes must be in topological order: each input is a graph input, a weight, or an earlier node's output. */
+  private graph(): void {
+    const { graph, layers } = this.h;
+    const defined = new Set<string>();
+    for (const [kind, values] of [['graph input', graph.inputs], ['graph output', graph.outputs]] as const) {
+      values.forEach((v, i) => {
+        if (v.name === '') this.fail(`${kind} ${i} has no name`);
+        v.shape.forEach((d, j) => {
+          if (typeof d === 'number' && (!Number.isSafeInteger(d) || d < 0)) {
+            this.fail(`${kind} "${v.name}" dim ${j} is ${d}; dims must be non-negative integers or names`);
+          }
+        });
+      });
+    }
+    for (const v of graph.inputs) defined.add(v.name);
+    for (const t of graph.initializers) defined.add(t.name);
+    for (const l of layers) defined.add(l.weight);
+
+    const producer = new Map<string, number>();
+    graph.nodes.forEach((n, i) => {
+      const what = `node ${i} ("${n.name}")`;
+      if (n.opType === '') this.fail(`${what} has no op type`);
+      for (const out of n.outputs) {
+        if (out === '') continue; // an omitted optional output
+        if (defined.has(out) || producer.has(out)) this.fail(`${what} output "${out}" is already defined elsewhere`);
+        producer.set(out, i);
+      }
+    });
+    graph.nodes.forEach((n, i) => {
+      for (const input of n.inputs) {
+        if (input === '' || defined.has(input)) continue;
+        const p = producer.get(input);
+        if (p === undefined) this.fail(`node ${i} ("${n.name}") input "${input}" names no graph input, weight or node output`);
+        if (p >= i) {
+          this.fail(`node ${i} ("${n.name}") uses "${input}" before node ${p} produces it (nodes out of order, or a cycle)`);
+        }
+      }
+    });
+    for (const v of graph.outputs) {
+      if (!defined.has(v.name) && !producer.has(v.name)) this.fail(`graph output "${v.name}" is never produced`);
+    }
+  }
+
+  private layer(l: FactoredLayer, what: string): void {
+    const { graph, tiers, factorDType } = this.h;
+    if (l.weight === '') this.fail(`${what} has no weight name`);
+    if (this.factoredWeights.has(l.weight)) this.fail(`${what} weight "${l.weight}" is factored twice`);
+    this.factoredWeights.add(l.weight);
+    if (this.denseNames.has(l.weight)) this.fail(`${what} weight "${l.weight}" is also stored dense`);
+    if (l.nodeIndex >= graph.nodes.length) this.fail(`${what} points to node ${l.nodeIndex}, but the graph has ${graph.nodes.length} nodes`);
+    if (!graph.nodes[l.nodeIndex].inputs.includes(l.weight)) {
+      this.fail(`${what} points to node ${l.nodeIndex} ("${graph.nodes[l.nodeIndex].name}"), which does not use weight "${l.weight}"`);
+    }
+    if (l.rows < 1 || l.cols < 1) this.fail(`${what} is ${l.rows}×${l.cols}; both sides must be at least 1`);
+    const elements = this.product(l.weightDims, `${what} weight`);
+    if (!Number.isSafeInteger(l.rows * l.cols) || elements !== l.rows * l.cols) {
+      this.fail(`${what} weight dims [${l.weightDims.join(', ')}] do not hold a ${l.rows}×${l.cols} matrix`);
+    }
+    if (l.maxRank > Math.min(l.rows, l.cols)) this.fail(`${what} rank ${l.maxRank} exceeds min(${l.rows}, ${l.cols})`);
+    if (l.sigma.length !== l.maxRank) this.fail(`${what} has ${l.sigma.length} singular values for rank ${l.maxRank}`);
+    if (!l.sigma.every(Number.isFinite)) this.fail(`${what} has a singular value that is not a finite number`);
+
+    const elementBytes = FACTOR_ELEMENT_BYTES[factorDType];
+    let rank = 0;
+    let lastTier = 0;
+    l.blocks.forEach((b, i) => {
+      const blk = `${what} block ${i}`;
+      if (b.rankBegin !== rank) this.fail(`${blk} starts at rank ${b.rankBegin}, expected ${rank} (blocks must be contiguous)`);
+      if (b.rankEnd < b.rankBegin) this.fail(`${blk} ends at rank ${b.rankEnd}, before it begins (${b.rankBegin})`);
+      if (b.tier < lastTier) this.fail(`${blk} belongs to tier ${b.tier}, after a block of tier ${lastTier}`);
+      if (b.tier >= tiers.length) this.fail(`${blk} belongs to tier ${b.tier}, but the file has ${tiers.length} tiers`);
+      const delta = b.rankEnd - b.rankBegin;
+      for (const [side, r, n] of [['left', b.left, l.rows], ['right', b.right, l.cols]] as const) {
+        const bytes = delta * n * elementBytes;
+        if (r.length !== bytes) {
+          const unit = side === 'left' ? 'rows' : 'cols';
+          this.fail(`${blk} ${side} factor holds ${fmt(r.length)} bytes, expected ${fmt(bytes)} bytes for ${delta} components × ${n} ${unit} of ${factorDType}`);
+        }
+        this.inPayload(r, `${blk} ${side} factor`);
+        this.inside(r, tiers[b.tier].range, `${blk} ${side} factor`, `tier ${b.tier}`);
+      }
+      rank = b.rankEnd;
+      lastTier = b.tier;
+    });
+    if (rank !== l.maxRank) this.fail(`${what} blocks end at rank ${rank}, but its rank is ${l.maxRank}`);
+  }
+
+  /** tier k's rank of a layer must be what its blocks of tiers 0..k add up to. */
+  private tierRanks(): void {
+    const { tiers, layers } = this.h;
+    tiers.forEach((t, k) => {
+      if (!Number.isFinite(t.budget) || t.budget < 0) this.fail(`tier ${k} budget ${t.budget} is not a non-negative number`);
+      if (t.ranks.length !== layers.length) this.fail(`tier ${k} lists ${t.ranks.length} ranks for ${layers.length} factored layers`);
+      layers.forEach((l, i) => {
+        const expected = l.blocks.filter((b) => b.tier <= k).reduce((r, b) => Math.max(r, b.rankEnd), 0);
+        if (t.ranks[i] !== expected) {
+          this.fail(`tier ${k} gives factored layer ${i} ("${l.name}") rank ${t.ranks[i]}, but its blocks up to tier ${k} add up to ${expected}`);
+        }
+      });
+    });
+  }
+
+  private presets(): void {
+    const tierCount = this.h.tiers.length;
+    this.h.presets.forEach((p, i) => {
+      const what = `preset ${i} ("${p.name}")`;
+      if (!Number.isInteger(p.tiers) || p.tiers < 1 || p.tiers > tierCount) {
+        this.fail(`${what} loads ${p.tiers} tiers, but the file has ${tierCount}`);
+      }
+      for (const key of ['latencyMsP50', 'latencyMsP95', 'peakMemoryMb', 'fidelity'] as const) {
+        const v = p[key];
+        if (v !== undefined && (!Number.isFinite(v) || v < 0)) this.fail(`${what} ${key} is ${v}, not a non-negative number`);
+      }
+      if (p.fidelity !== undefined && p.fidelity > 1) this.fail(`${what} fidelity is ${p.fidelity}, above 1`);
+    });
+  }
+}

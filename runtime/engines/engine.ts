@@ -1,0 +1,21 @@
+import type { Feeds, HostTensor } from '../tensor.js';
+
+/** Every engine id the runtime knows. Issue-by-issue more become real; the rest stay typed stubs. */
+export const ENGINE_IDS = ['ort-node-cpu', 'ort-wasm'] as const;
+export type EngineId = (typeof ENGINE_IDS)[number];
+
+/** A model built for one engine, ready to run. */
+export interface EngineSession {
+  readonly inputNames: readonly string[];
+  readonly outputNames: readonly string[];
+  run(feeds: Feeds): Promise<Record<string, HostTensor>>;
+  release(): Promise<void>;
+}
+
+/** Turns an ONNX graph into something that runs. Engines see only the graph we built, never the compiler. */
+export interface Engine {
+  readonly id: EngineId;
+  /** What it runs on, for messages and reports. */
+  readonly description: string;
+  create(onnxModel: Uint8Array): Promise<EngineSession>;
+}

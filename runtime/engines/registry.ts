@@ -1,0 +1,28 @@
+import { LoadOptionError } from '../errors.js';
+import type { Engine, EngineId } from './engine.js';
+
+/**
+ * One typed registry of engines (after tfjs-core's kernel registry): registering an id twice or asking
+ * for an id nobody registered is a loud error, never a silent fallback.
+ */
+export class EngineRegistry {
+  private readonly engines = new Map<EngineId, Engine>();
+
+  register(engine: Engine): this {
+    if (this.engines.has(engine.id)) throw new Error(`engine ${engine.id} is registered twice`);
+    this.engines.set(engine.id, engine);
+    return this;
+  }
+
+  get(id: string): Engine {
+    const engine = this.engines.get(id as EngineId);
+    if (!engine) {
+      throw new LoadOptionError(`unknown engine "${id}"; this runtime has: ${[...this.engines.keys()].join(', ')}`, 'unknown-engine');
+    }
+    return engine;
+  }
+
+  ids(): EngineId[] {
+    return [...this.engines.keys()];
+  }
+}

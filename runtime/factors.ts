@@ -1,0 +1,50 @@
+import { decodeHalf } from '../formats/float16.js';
+import type { FactoredLayer, FactorDType } from '../formats/model.js';
+
+/** A layer's factors at a chosen rank, as float32: left is r×rows (columns of A as rows), right is r×cols. */
+export interface LayerFactors {
+  rank: number;
+  left: Float32Array;
+  right: Float32Array;
+}
+
+/** Gather the first `rank` components of a layer from its per-tier blocks in the payload. */
+export function gatherFactors(layer: FactoredLayer, rank: number, payload: Uint8Array, dtype: FactorDType): LayerFactors {
+  const left = new Float32Array(rank * layer.rows);
+  const right = new Float32Array(rank * layer.cols);
+  for (const b of layer.blocks) {
+    if (b.rankBegin >= rank) break;
+    const take = Math.min(rank, b.rankEnd) - b.rankBegin;
+    left.set(decode(payload, b.left.offset, take * layer.rows, dtype), b.rankBegin * layer.rows);
+    right.set(decode(payload, b.right.offset, take * layer.cols, dtype), b.rankBegin * layer.cols);
+  }
+  return { rank, left, right };
+}
+
+function decode(payload: Uint8Array, offset: number, count: number, dtype: FactorDType): Float32Array {
+  if (dtype === 'fp16') return decodeHalf(payload.subarray(offset, offset + count * 2));
+  // Copy into a fresh buffer: payload offsets are 64-byte aligned but the payload view itself may not be.
+  return new Float32Array(payload.slice(offset, offset + count * 4).buffer);
+}
+
+/** M = Σᵢ aᵢ·bᵢᵀ (rows×cols): used when the rank is past break-even and a dense layer is cheaper. */
+export function multiplyOut(f: LayerFactors, rows: number, cols: number): Float32Array {
+  const M = new Float32Array(rows * cols);
+  for (let i = 0; i < f.rank; i++) {
+    const a = f.left.subarray(i * rows, (i + 1) * rows);
+    const b = f.right.subarray(i * cols, (i + 1) * cols);
+    for (let r = 0; r < rows; r++) {
+      const ar = a[r];
+      if (ar === 0) continue;
+      const row = r * cols;
+      for (let c = 0; c < cols; c++) M[row + c] += ar * b[c];
+    }
+  }
+  return M;
+}
+
+export function transposeF32(a: Float32Array, rows: number, cols: number): Float32Array {
+  const out = new Float32Array(a.length);
+  for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) out[c * rows + r] = a[r * cols + c];
+  return out;
+}

@@ -1,0 +1,34 @@
+/**
+ * Node entry point: `import { load } from 'lowrank-edge'`.
+ * Engines in priority order: onnxruntime-node on the CPU, then onnxruntime-web's WASM build.
+ */
+import type { EngineId } from './engines/engine.js';
+import { ortNodeCpu } from './engines/ort-node-cpu.js';
+import { ortWasm } from './engines/ort-wasm.js';
+import { EngineRegistry } from './engines/registry.js';
+import { LrmSession, type LoadOptions } from './session.js';
+import { bytesSource } from './source/bytes.js';
+import { fileSource } from './source/file.js';
+import type { ByteSource } from './source/source.js';
+import { urlSource } from './source/url.js';
+
+export const engines = new EngineRegistry().register(ortNodeCpu).register(ortWasm);
+export const ENGINE_PRIORITY: readonly EngineId[] = ['ort-node-cpu', 'ort-wasm'];
+
+/** Load an .lrm from bytes, a file path, or an http(s) URL. */
+export async function load(source: Uint8Array | string | URL | ByteSource, options: LoadOptions = {}): Promise<LrmSession> {
+  return LrmSession.open(toSource(source), engines, options.engine ?? ENGINE_PRIORITY[0], options);
+}
+
+export function toSource(source: Uint8Array | string | URL | ByteSource): ByteSource {
+  if (source instanceof Uint8Array) return bytesSource(source);
+  if (source instanceof URL) return source.protocol === 'file:' ? fileSource(source.pathname) : urlSource(source.href);
+  if (typeof source === 'string') return /^https?:\/\//.test(source) ? urlSource(source) : fileSource(source);
+  return source;
+}
+
+export { LrmSession, type LoadOptions } from './session.js';
+export * from './errors.js';
+export * from './tensor.js';
+export type { EngineId } from './engines/engine.js';
+export type { ByteSource } from './source/source.js';

@@ -1,0 +1,172 @@
+import type { Attribute, FactoredLayer, ModelHeader, NodeDef, ValueInfo } from '../../formats/model.js';
+import { DataType } from '../../formats/model.js';
+import { gatherFactors, multiplyOut, transposeF32, type LayerFactors } from '../factors.js';
+import { onnx, type AttributeProto, type NodeProto, type TensorProto, type ValueInfoProto } from './proto.js';
+
+/** Whether a layer at this rank runs as two thin nodes (true) or is multiplied back to one dense weight. */
+export function runsFactored(layer: FactoredLayer, rank: number): boolean {
+  return rank * (layer.rows + layer.cols) < layer.rows * layer.cols;
+}
+
+/**
+ * Rebuild an ONNX model from the header, the payload and one rank per factored layer.
+ * Factored layers become two nodes (input-side factor first), the original node's outputs unchanged,
+ * so everything downstream stays as the source model had it.
+ */
+export function buildOnnxModel(header: ModelHeader, payload: Uint8Array, ranks: number[]): Uint8Array {
+  const { graph } = header;
+  const initializers: TensorProto[] = graph.initializers.map((t) => ({
+    name: t.name,
+    dataType: t.dataType,
+    dims: t.dims,
+    rawData: payload.subarray(t.range.offset, t.range.offset + t.range.length),
+  }));
+  const replacement = new Map<number, NodeProto[]>();
+  header.layers.forEach((layer, i) => {
+    const node = graph.nodes[layer.nodeIndex];
+    const f = gatherFactors(layer, ranks[i], payload, header.factorDType);
+    if (runsFactored(layer, ranks[i])) {
+      const { nodes, tensors } = factoredNodes(layer, node, f);
+      replacement.set(layer.nodeIndex, nodes);
+      initializers.push(...tensors);
+    } else {
+      const { node: dense, tensor } = denseNode(layer, node, f);
+      replacement.set(layer.nodeIndex, [dense]);
+      initializers.push(tensor);
+    }
+  });
+  const nodes: NodeProto[] = [];
+  graph.nodes.forEach((n, i) => nodes.push(...(replacement.get(i) ?? [toNodeProto(n)])));
+
+  const model = onnx.ModelProto.create({
+    // Initializers are not graph inputs in our graphs, which IR 3 would reject.
+    irVersion: Math.max(header.source.irVersion, 4),
+    producerName: 'lowrank-edge',
+    opsetImport: header.source.opsets.map((o) => ({ domain: o.domain, version: o.version })),
+    graph: {
+      name: 'lowrank',
+      node: nodes,
+      initializer: initializers,
+      input: graph.inputs.map(toValueInfo),
+      output: graph.outputs.map(toValueInfo),
+    },
+  });
+  return onnx.ModelProto.encode(model).finish();
+}
+
+function floatTensor(name: string, dims: number[], values: Float32Array): TensorProto {
+  return { name, dataType: DataType.FLOAT, dims, rawData: new Uint8Array(values.buffer, values.byteOffset, values.byteLength) };
+}
+
+/** Two nodes: h = B·x (r outputs), y = A·h + bias, written in each op's own layout. */
+function factoredNodes(layer: FactoredLayer, node: NodeDef, f: LayerFactors): { nodes: NodeProto[]; tensors: TensorProto[] } {
+  const { rows: m, cols: n } = layer;
+  const r = f.rank;
+  const mid = `${node.outputs[0]}__lowrank_r${r}`;
+  const inName = `${layer.weight}__lowrank_in`;
+  const outName = `${layer.weight}__lowrank_out`;
+  const attrs = (keep: (a: Attribute) => boolean): AttributeProto[] => node.attributes.filter(keep).map(toAttribute);
+  switch (layer.kind) {
+    case 'matmul':
+      return {
+        nodes: [
+          { name: `${node.name}/in`, opType: 'MatMul', input: [node.inputs[0], inName], output: [mid] },
+          { name: `${node.name}/out`, opType: 'MatMul', input: [mid, outName], output: node.outputs },
+        ],
+        // x·W with W = Mᵀ ≈ Bᵀ·Aᵀ: first Bᵀ (n×r), then Aᵀ (r×m), which is `left` as stored.
+        tensors: [floatTensor(inName, [n, r], transposeF32(f.right, r, n)), floatTensor(outName, [r, m], f.left)],
+      };
+    case 'gemm': {
+      const transA = node.attributes.filter((a) => a.name === 'transA').map(toAttribute);
+      const beta = node.attributes.filter((a) => a.name === 'beta').map(toAttribute);
+      const c = node.inputs[2];
+      return {
+        nodes: [
+          { name: `${node.name}/in`, opType: 'Gemm', input: [node.inputs[0], inName], output: [mid], attribute: [...transA, intAttr('transB', 1)] },
+          { name: `${node.name}/out`, opType: 'Gemm', input: c ? [mid, outName, c] : [mid, outName], output: node.outputs, attribute: beta },
+        ],
+        // alpha was folded into M at compile time.
+        tensors: [floatTensor(inName, [r, n], f.right), floatTensor(outName, [r, m], f.left)],
+      };
+    }
+    case 'conv': {
+      const spatial = layer.weightDims.slice(2);
+      const ones = spatial.map(() => 1);
+      return {
+        nodes: [
+          {
+            name: `${node.name}/in`, opType: 'Conv', input: [node.inputs[0], inName], output: [mid],
+            attribute: attrs((a) => a.name !== 'group'),
+          },
+          {
+            name: `${node.name}/out`, opType: 'Conv', input: node.inputs[2] ? [mid, outName, node.inputs[2]] : [mid, outName],
+            output: node.outputs, attribute: [intsAttr('kernel_shape', ones)],
+          },
+        ],
+        tensors: [
+          floatTensor(inName, [r, ...layer.weightDims.slice(1)], f.right),
+          floatTensor(outName, [m, r, ...ones], transposeF32(f.left, r, m)),
+        ],
+      };
+    }
+  }
+}
+
+/** Past break-even the dense weight is cheaper: multiply out and put it back in the op's original layout. */
+function denseNode(layer: FactoredLayer, node: NodeDef, f: LayerFactors): { node: NodeProto; tensor: TensorProto } {
+  const M = multiplyOut(f, layer.rows, layer.cols);
+  const proto = toNodeProto(node);
+  switch (layer.kind) {
+    case 'matmul':
+      return { node: proto, tensor: floatTensor(layer.weight, [layer.cols, layer.rows], transposeF32(M, layer.rows, layer.cols)) };
+    case 'gemm': {
+      // M already includes alpha: run as transB=1 with alpha 1.
+      const rest = node.attributes.filter((a) => a.name !== 'alpha' && a.name !== 'transB').map(toAttribute);
+      proto.attribute = [...rest, intAttr('transB', 1)];
+      return { node: proto, tensor: floatTensor(layer.weight, [layer.rows, layer.cols], M) };
+    }
+    case 'conv':
+      return { node: proto, tensor: floatTensor(layer.weight, layer.weightDims, M) };
+  }
+}
+
+const intAttr = (name: string, value: number): AttributeProto => ({ name, type: onnx.AttributeProto.AttributeType.INT, i: value });
+const intsAttr = (name: string, value: number[]): AttributeProto => ({ name, type: onnx.AttributeProto.AttributeType.INTS, ints: value });
+
+function toNodeProto(n: NodeDef): NodeProto {
+  return { name: n.name, opType: n.opType, domain: n.domain, input: n.inputs, output: n.outputs, attribute: n.attributes.map(toAttribute) };
+}
+
+const utf8 = new TextEncoder();
+
+function toAttribute(a: Attribute): AttributeProto {
+  const T = onnx.AttributeProto.AttributeType;
+  switch (a.kind) {
+    case 'int':
+      return { name: a.name, type: T.INT, i: a.value.toString() as unknown as number };
+    case 'float':
+      return { name: a.name, type: T.FLOAT, f: a.value };
+    case 'string':
+      return { name: a.name, type: T.STRING, s: utf8.encode(a.value) };
+    case 'ints':
+      return { name: a.name, type: T.INTS, ints: a.value.map((v) => v.toString() as unknown as number) };
+    case 'floats':
+      return { name: a.name, type: T.FLOATS, floats: a.value };
+    case 'strings':
+      return { name: a.name, type: T.STRINGS, strings: a.value.map((s) => utf8.encode(s)) };
+    case 'onnx':
+      return onnx.AttributeProto.decode(a.value);
+  }
+}
+
+function toValueInfo(v: ValueInfo): ValueInfoProto {
+  return {
+    name: v.name,
+    type: {
+      tensorType: {
+        elemType: v.dataType,
+        shape: { dim: v.shape.map((d) => (typeof d === 'number' ? { dimValue: d } : d === '?' ? {} : { dimParam: d })) },
+      },
+    },
+  };
+}

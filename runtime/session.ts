@@ -1,0 +1,72 @@
+import type { ModelHeader, ValueInfo } from '../formats/model.js';
+import { HEADER_PREFIX_BYTES } from '../formats/framing.js';
+import { headerLength, readHeader, verifySections } from '../formats/read.js';
+import { LoadOptionError } from './errors.js';
+import { chooseTiers } from './choose.js';
+import type { EngineId, EngineSession } from './engines/engine.js';
+import type { EngineRegistry } from './engines/registry.js';
+import { buildOnnxModel } from './onnx/build-model.js';
+import type { ByteSource } from './source/source.js';
+import type { Feeds, HostTensor } from './tensor.js';
+
+export interface LoadOptions {
+  /** Engine id; defaults to the first engine of this entry point's priority list. */
+  engine?: EngineId;
+  /** Load tiers 0..tiers-1 (default: all). */
+  tiers?: number;
+  /** Load as many tiers as this named preset says. */
+  preset?: string;
+}
+
+/** A loaded model at one choice of ranks on one engine. */
+export class LrmSession {
+  private constructor(
+    readonly header: ModelHeader,
+    /** Number of tiers loaded. */
+    readonly tiers: number,
+    /** Rank of each factored layer (header.layers order). */
+    readonly ranks: readonly number[],
+    readonly engine: EngineId,
+    /** Bytes read from the source: header plus the loaded tiers. */
+    readonly bytesLoaded: number,
+    private readonly session: EngineSession,
+  ) {}
+
+  static async open(source: ByteSource, registry: EngineRegistry, engineId: EngineId, options: LoadOptions = {}): Promise<LrmSession> {
+    const engine = registry.get(engineId);
+    const size = await source.size();
+    const prefix = await source.read(0, Math.min(HEADER_PREFIX_BYTES, size ?? HEADER_PREFIX_BYTES));
+    const headerBytes = await source.read(0, headerLength(prefix));
+    const { header, payloadStart } = await readHeader(headerBytes, { fileName: source.name, totalLength: size });
+    const choice = chooseTiers(header, options);
+    const last = header.tiers[choice.tiers - 1];
+    const end = payloadStart + last.range.offset + last.range.length;
+    const bytes = await source.read(0, end);
+    await verifySections(bytes, header, payloadStart, choice.tiers);
+    const ranks = last.ranks;
+    const onnxModel = buildOnnxModel(header, bytes.subarray(payloadStart), ranks);
+    const session = await engine.create(onnxModel);
+    return new LrmSession(header, choice.tiers, ranks, engine.id, end, session);
+  }
+
+  get inputs(): ValueInfo[] {
+    return this.header.graph.inputs;
+  }
+
+  get outputs(): ValueInfo[] {
+    return this.header.graph.outputs;
+  }
+
+  /** Run once. Every graph input must be given; outputs are returned by name. */
+  async run(feeds: Feeds): Promise<Record<string, HostTensor>> {
+    const missing = this.header.graph.inputs.map((i) => i.name).filter((n) => !(n in feeds));
+    if (missing.length > 0) {
+      throw new LoadOptionError(`missing model input(s): ${missing.join(', ')} (the model takes ${this.header.graph.inputs.map((i) => i.name).join(', ')})`, 'missing-input');
+    }
+    return this.session.run(feeds);
+  }
+
+  async release(): Promise<void> {
+    await this.session.release();
+  }
+}

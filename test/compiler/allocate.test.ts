@@ -1,0 +1,47 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { allocateTiers, parseTierBudgets, runtimeParams } from '../../compiler/allocate.js';
+import { CompileOptionError } from '../../compiler/errors.js';
+
+const layerArb = fc
+  .record({ rows: fc.integer({ min: 2, max: 64 }), cols: fc.integer({ min: 2, max: 64 }), seed: fc.array(fc.float({ min: Math.fround(0.001), max: 10, noNaN: true }), { minLength: 1, maxLength: 64 }) })
+  .map(({ rows, cols, seed }) => {
+    const k = Math.min(rows, cols, seed.length);
+    return { rows, cols, sigma: Float64Array.from(seed.slice(0, k)).sort().reverse() };
+  });
+
+describe('allocateTiers', () => {
+  it('is nested, respects each budget and reaches full rank at budget 1', () => {
+    fc.assert(
+      fc.property(fc.array(layerArb, { minLength: 1, maxLength: 6 }), (layers) => {
+        const budgets = [0.1, 0.3, 0.6, 1];
+        const cuts = allocateTiers(layers, budgets);
+        const dense = layers.reduce((s, l) => s + l.rows * l.cols, 0);
+        const floor = layers.reduce((s, l) => s + runtimeParams(l.rows, l.cols, 1), 0);
+        cuts.forEach((cut, t) => {
+          expect(cut.params).toBeLessThanOrEqual(Math.max(floor, budgets[t] * dense) + 1e-9);
+          cut.ranks.forEach((r, i) => {
+            expect(r).toBeGreaterThanOrEqual(1);
+            if (t > 0) expect(r).toBeGreaterThanOrEqual(cuts[t - 1].ranks[i]);
+          });
+        });
+        cuts[cuts.length - 1].ranks.forEach((r, i) => expect(r).toBe(layers[i].sigma.length));
+      }),
+      { numRuns: 200 },
+    );
+  });
+
+  it('gives more rank to the layer whose spectrum decays slowly', () => {
+    const flat = { rows: 32, cols: 32, sigma: Float64Array.from({ length: 32 }, () => 1) };
+    const steep = { rows: 32, cols: 32, sigma: Float64Array.from({ length: 32 }, (_, i) => 2 ** -i) };
+    const [cut] = allocateTiers([flat, steep], [0.4]);
+    expect(cut.ranks[0]).toBeGreaterThan(cut.ranks[1]);
+  });
+
+  it('rejects budgets that are not increasing positive numbers', () => {
+    expect(() => parseTierBudgets('0.5,0.2')).toThrow(CompileOptionError);
+    expect(() => parseTierBudgets('0,1')).toThrow(CompileOptionError);
+    expect(() => parseTierBudgets('a,1')).toThrow(/not a number/);
+    expect(parseTierBudgets('0.1, 0.2,1')).toEqual([0.1, 0.2, 1]);
+  });
+});

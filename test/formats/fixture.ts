@@ -1,0 +1,111 @@
+/** A small hand-built model for format tests: two dense initializers, one factored layer in two tiers. */
+import type { FactorDType, ModelHeader } from '../../formats/model.js';
+import { DataType, FORMAT_VERSION } from '../../formats/model.js';
+import { completeHeader, PayloadBuilder, writeLrm, type LrmHeaderInput } from '../../formats/write.js';
+
+export const INT64_MAX = 9223372036854775807n;
+
+/** Bytes 0, 1, 2, ... offset by `seed`, so every block has distinct, recognisable content. */
+export function filled(length: number, seed: number): Uint8Array {
+  return Uint8Array.from({ length }, (_, i) => (i * 31 + seed * 7 + 1) & 0xff);
+}
+
+export function smallModel(factorDType: FactorDType = 'fp32'): { input: LrmHeaderInput; payload: Uint8Array } {
+  const es = factorDType === 'fp32' ? 4 : 2;
+  const [rows, cols] = [4, 8];
+  const p = new PayloadBuilder();
+  const bias = p.append(filled(4 * 4, 1));
+  const shape = p.append(filled(2 * 8, 2));
+  const dense = p.seal(0);
+
+  const t0 = p.length;
+  const b0 = { tier: 0, rankBegin: 0, rankEnd: 2, left: p.append(filled(2 * rows * es, 3)), right: p.append(filled(2 * cols * es, 4)) };
+  const tier0 = p.seal(t0);
+  const t1 = p.length;
+  const b1 = { tier: 1, rankBegin: 2, rankEnd: 4, left: p.append(filled(2 * rows * es, 5)), right: p.append(filled(2 * cols * es, 6)) };
+  const tier1 = p.seal(t1);
+
+  const input: LrmHeaderInput = {
+    formatVersion: FORMAT_VERSION,
+    compilerVersion: 'lowrank-edge test 0.0.0',
+    source: {
+      sha256: 'ab'.repeat(32),
+      fileName: 'tiny.onnx',
+      bytes: 12345,
+      irVersion: 8,
+      producer: 'pytorch',
+      opsets: [{ domain: '', version: 17 }, { domain: 'com.microsoft', version: 1 }],
+    },
+    graph: {
+      inputs: [{ name: 'x', dataType: DataType.FLOAT, shape: ['batch', 8] }],
+      outputs: [
+        { name: 'y', dataType: DataType.FLOAT, shape: ['batch', 4] },
+        { name: 'h', dataType: DataType.FLOAT, shape: ['batch', 4] },
+      ],
+      nodes: [
+        { name: 'fc', opType: 'MatMul', domain: '', inputs: ['x', 'W'], outputs: ['h'], attributes: [] },
+        { name: 'add', opType: 'Add', domain: '', inputs: ['h', 'bias'], outputs: ['y0'], attributes: [] },
+        {
+          name: 'const',
+          opType: 'Constant',
+          domain: '',
+          inputs: [],
+          outputs: ['c'],
+          attributes: [{ name: 'value', kind: 'onnx', value: Uint8Array.from([0x0a, 0x05, 0x76, 0x61, 0x6c, 0x75, 0x65, 0x2a, 0x00]) }],
+        },
+        {
+          name: 'slice',
+          opType: 'Slice',
+          domain: '',
+          inputs: ['y0', 'c', '', 'shape'],
+          outputs: ['y', ''],
+          attributes: [
+            { name: 'ends', kind: 'int', value: INT64_MAX },
+            { name: 'axes', kind: 'ints', value: [-1n, 0n, INT64_MAX, -(2n ** 63n)] },
+            { name: 'alpha', kind: 'float', value: 0.25 },
+            { name: 'scales', kind: 'floats', value: [0.5, -2, 1e-3].map(Math.fround) },
+            { name: 'layout', kind: 'string', value: 'NCHW · ünïcode' },
+            { name: 'names', kind: 'strings', value: ['a', '', 'b'] },
+          ],
+        },
+      ],
+      initializers: [
+        { name: 'bias', dataType: DataType.FLOAT, dims: [4], range: bias },
+        { name: 'shape', dataType: DataType.INT64, dims: [2], range: shape },
+      ],
+    },
+    factorDType,
+    layers: [
+      {
+        name: 'fc',
+        nodeIndex: 0,
+        kind: 'matmul',
+        weight: 'W',
+        weightDims: [cols, rows],
+        rows,
+        cols,
+        maxRank: 4,
+        sigma: [4, 3, 2.5, 0.125],
+        blocks: [b0, b1],
+      },
+    ],
+    dense: { range: dense },
+    tiers: [
+      { index: 0, budget: 0.25, range: tier0, ranks: [2], params: 20 + 2 * (rows + cols) },
+      { index: 1, budget: 0.5, range: tier1, ranks: [4], params: 20 + 4 * (rows + cols) },
+    ],
+    presets: [
+      { name: 'kiosk', deviceClass: 'kiosk-256mb', engine: 'ort-wasm', tiers: 1, latencyMsP50: 12.5, latencyMsP95: 20, peakMemoryMb: 180, fidelity: 0.97 },
+      // A measured zero must survive: absence is encoded separately from 0.
+      { name: 'zero', deviceClass: 'bench', engine: 'ort-cpu', tiers: 2, latencyMsP50: 0, fidelity: 0 },
+      { name: 'any', deviceClass: 'any', engine: 'any', tiers: 2 },
+    ],
+  };
+  return { input, payload: p.finish() };
+}
+
+/** The small model written to bytes, with the header the reader should return. */
+export async function smallFile(factorDType: FactorDType = 'fp32'): Promise<{ file: Uint8Array; header: ModelHeader; payload: Uint8Array }> {
+  const { input, payload } = smallModel(factorDType);
+  return { file: await writeLrm(input, payload), header: await completeHeader(input, payload), payload };
+}

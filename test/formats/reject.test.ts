@@ -1,0 +1,241 @@
+import { describe, it, expect } from 'vitest';
+import {
+  headerLength,
+  LrmBadIdentifierError,
+  LrmChecksumError,
+  LrmCorruptHeaderError,
+  LrmFormatError,
+  LrmTruncatedError,
+  LrmVersionError,
+  readHeader,
+  readLrm,
+  verifySections,
+} from '../../formats/index.js';
+import { SIZE_PREFIX_BYTES } from '../../formats/framing.js';
+import { sha256 } from '../../formats/sha256.js';
+import { writeLrm, type LrmHeaderInput } from '../../formats/write.js';
+import { smallFile, smallModel } from './fixture.js';
+
+/** The error a promise rejects with (fails the test if it resolves). */
+async function rejection(p: Promise<unknown>): Promise<unknown> {
+  try {
+    await p;
+  } catch (e) {
+    return e;
+  }
+  throw new Error('expected a rejection');
+}
+
+function flipped(file: Uint8Array, at: number, mask = 0xff): Uint8Array {
+  const copy = file.slice();
+  copy[at] ^= mask;
+  return copy;
+}
+
+/** Writes the small model after `edit` breaks it, skipping the writer's own validation. */
+async function broken(edit: (h: LrmHeaderInput) => void): Promise<Uint8Array> {
+  const { input, payload } = smallModel();
+  edit(input);
+  return writeLrm(input, payload, { validate: false });
+}
+
+async function corrupt(edit: (h: LrmHeaderInput) => void, message: RegExp): Promise<void> {
+  const e = await rejection(readLrm(await broken(edit), { fileName: 'bad.lrm' }));
+  expect(e).toBeInstanceOf(LrmCorruptHeaderError);
+  expect((e as Error).message).toMatch(message);
+}
+
+describe('typed errors', () => {
+  it('name their class, carry a code and fit on one line', async () => {
+    const { file } = await smallFile();
+    const e = await rejection(readLrm(file.subarray(0, file.length - 1), { fileName: 'model.lrm' }));
+    expect(e).toBeInstanceOf(LrmTruncatedError);
+    const err = e as LrmTruncatedError;
+    expect(err.name).toBe('LrmTruncatedError');
+    expect(err.code).toBe('LRM_TRUNCATED');
+    expect(err.message).toBe(
+      `model.lrm is truncated: header says ${file.length.toLocaleString('en-US')} bytes, got ${(file.length - 1).toLocaleString('en-US')} (re-download or re-copy the file)`,
+    );
+    expect(String(err)).toMatch(/^LrmTruncatedError: model\.lrm/);
+  });
+});
+
+describe('truncation', () => {
+  it('every prefix of a file gives LrmTruncatedError', async () => {
+    const { file } = await smallFile();
+    for (let n = 0; n < file.length; n++) {
+      const e = await rejection(readLrm(file.subarray(0, n)));
+      if (!(e instanceof LrmTruncatedError)) throw new Error(`length ${n}: ${String(e)}`);
+      expect((e as Error).message).not.toMatch(/\n/);
+    }
+  });
+
+  it('a too-short prefix for headerLength is a truncation', async () => {
+    const { file } = await smallFile();
+    expect(() => headerLength(file.subarray(0, 8))).toThrow(LrmTruncatedError);
+    expect(headerLength(file.subarray(0, 12))).toBeGreaterThan(12);
+  });
+
+  it('verifySections wants the bytes of every tier it checks', async () => {
+    const { file } = await smallFile();
+    const { header, payloadStart } = await readHeader(file);
+    const tier0End = payloadStart + header.tiers[0].range.offset + header.tiers[0].range.length;
+    const e = await rejection(verifySections(file.subarray(0, tier0End), header, payloadStart, 2));
+    expect(e).toBeInstanceOf(LrmTruncatedError);
+    expect((e as Error).message).toMatch(/tiers 0\.\.1 need/);
+  });
+});
+
+describe('damage', () => {
+  it('flipping any single byte before the payload gives a typed error', async () => {
+    const { file, header } = await smallFile();
+    const payloadStart = file.length - header.payloadLength;
+    for (let at = 0; at < payloadStart; at++) {
+      for (const mask of [0x01, 0x80]) {
+        const e = await rejection(readLrm(flipped(file, at, mask)));
+        if (!(e instanceof LrmFormatError)) throw new Error(`byte ${at} ^ ${mask}: ${String(e)}`);
+      }
+    }
+  });
+
+  it('a damaged header body is reported as a header checksum error', async () => {
+    const { file } = await smallFile();
+    const e = await rejection(readLrm(flipped(file, 40)));
+    expect(e).toBeInstanceOf(LrmChecksumError);
+    expect((e as LrmChecksumError).section).toBe('header');
+  });
+
+  it('a flipped payload byte names the damaged section', async () => {
+    const { file, header } = await smallFile();
+    const payloadStart = file.length - header.payloadLength;
+    for (const [k, tier] of header.tiers.entries()) {
+      const e = await rejection(readLrm(flipped(file, payloadStart + tier.range.offset + 5), { fileName: 'kiosk.lrm' }));
+      expect(e).toBeInstanceOf(LrmChecksumError);
+      expect(e).toMatchObject({ section: 'tier', tier: k, code: 'LRM_CHECKSUM' });
+      expect((e as Error).message).toBe(
+        `kiosk.lrm is damaged: the tier ${k} does not match its SHA-256 checksum (re-download or re-copy the file)`,
+      );
+    }
+    const e = await rejection(readLrm(flipped(file, payloadStart + 3)));
+    expect(e).toMatchObject({ section: 'dense', tier: undefined });
+  });
+
+  it('survives any byte of a re-hashed FlatBuffer being changed: typed error or a valid header, never a crash', async () => {
+    const { file } = await smallFile();
+    const size = new DataView(file.buffer, file.byteOffset).getUint32(0, true);
+    const end = SIZE_PREFIX_BYTES + size;
+    for (let at = SIZE_PREFIX_BYTES; at < end; at++) {
+      for (const mask of [0x01, 0x40, 0xff]) {
+        const copy = flipped(file, at, mask);
+        // Re-hash so the damage gets past the checksum and reaches the decoder and validator.
+        copy.set(await sha256(copy.subarray(0, end)), end);
+        try {
+          await readLrm(copy);
+        } catch (e) {
+          if (!(e instanceof LrmFormatError)) throw new Error(`byte ${at} ^ ${mask}: ${String(e)}`);
+        }
+      }
+    }
+  });
+
+  it('trailing bytes after the payload are rejected', async () => {
+    const { file } = await smallFile();
+    const longer = new Uint8Array(file.length + 10);
+    longer.set(file);
+    const e = await rejection(readLrm(longer));
+    expect(e).toBeInstanceOf(LrmCorruptHeaderError);
+    expect((e as Error).message).toMatch(/10 bytes longer/);
+  });
+});
+
+describe('identity and version', () => {
+  it('a wrong identifier is LrmBadIdentifierError', async () => {
+    const { file } = await smallFile();
+    const copy = file.slice();
+    copy.set([0x4f, 0x4e, 0x4e, 0x0a], 8);
+    const e = await rejection(readLrm(copy, { fileName: 'model.onnx' }));
+    expect(e).toBeInstanceOf(LrmBadIdentifierError);
+    expect((e as Error).message).toBe(
+      'model.onnx is not a .lrm model: its file identifier is "ONN\\x0a", expected "LRM1" (pick the compiled .lrm file, not the .onnx or another file)',
+    );
+    expect(() => headerLength(copy)).toThrow(LrmBadIdentifierError);
+  });
+
+  it('format version 99 is LrmVersionError', async () => {
+    const e = await rejection(readLrm(await broken((h) => (h.formatVersion = 99))));
+    expect(e).toBeInstanceOf(LrmVersionError);
+    expect((e as LrmVersionError).version).toBe(99);
+    expect((e as Error).message).toMatch(/format version 99, this runtime reads version 1 \(update the runtime\)/);
+  });
+
+  it('a future file identifier generation is LrmVersionError', async () => {
+    const { file } = await smallFile();
+    const e = await rejection(readLrm(flipped(file, 11, 0x31 ^ 0x32)));
+    expect(e).toBeInstanceOf(LrmVersionError);
+  });
+});
+
+describe('invalid headers', () => {
+  it('the writer validates by default', async () => {
+    const { input, payload } = smallModel();
+    input.graph.nodes[1].inputs[0] = 'nowhere';
+    await expect(writeLrm(input, payload)).rejects.toBeInstanceOf(LrmCorruptHeaderError);
+  });
+
+  it('a byte range past the payload', () =>
+    corrupt((h) => (h.graph.initializers[0].range = { offset: 1 << 20, length: 16 }), /past the end of the \d+-byte payload/));
+
+  it('an unaligned byte range', () => corrupt((h) => (h.graph.initializers[0].range = { offset: 4, length: 16 }), /not a multiple of 64/));
+
+  it('an offset beyond 2^53', () =>
+    corrupt((h) => (h.graph.initializers[0].range = { offset: 2 ** 60, length: 16 }), /too large/));
+
+  it('a negative dim', () => corrupt((h) => (h.graph.initializers[0].dims = [-1, -16]), /dim 0 is -1/));
+
+  it('a negative graph input dim', () => corrupt((h) => (h.graph.inputs[0].shape = [-3, 8]), /dim 0 is -3/));
+
+  it('a byte length that does not match the dims', () => corrupt((h) => (h.graph.initializers[0].dims = [5]), /need 20 bytes/));
+
+  it('an unknown data type', () => corrupt((h) => (h.graph.initializers[0].dataType = 99), /data type code 99/));
+
+  it('a dangling node input', () => corrupt((h) => (h.graph.nodes[1].inputs[1] = 'ghost'), /input "ghost" names no graph input/));
+
+  it('nodes out of order (a cycle)', () =>
+    corrupt((h) => (h.graph.nodes[0].inputs[0] = 'y0'), /uses "y0" before node 1 produces it/));
+
+  it('a value produced twice', () => corrupt((h) => (h.graph.nodes[1].outputs = ['h']), /output "h" is already defined/));
+
+  it('a graph output nobody produces', () => corrupt((h) => (h.graph.outputs[0].name = 'zz'), /graph output "zz" is never produced/));
+
+  it('a layer pointing at a missing node', () => corrupt((h) => (h.layers[0].nodeIndex = 9), /points to node 9/));
+
+  it('a layer pointing at a node that does not use its weight', () =>
+    corrupt((h) => (h.layers[0].nodeIndex = 1), /does not use weight "W"/));
+
+  it('a rank above min(rows, cols)', () =>
+    corrupt((h) => {
+      h.layers[0].maxRank = 5;
+      h.layers[0].sigma.push(0.1);
+    }, /rank 5 exceeds min\(4, 8\)/));
+
+  it('sigma of the wrong length', () => corrupt((h) => h.layers[0].sigma.pop(), /3 singular values for rank 4/));
+
+  it('blocks with a gap', () => corrupt((h) => (h.layers[0].blocks[1].rankBegin = 3), /starts at rank 3, expected 2/));
+
+  it('a factor block of the wrong length', () => corrupt((h) => (h.layers[0].blocks[0].left.length = 8), /expected 32 bytes/));
+
+  it('a block in a tier that does not exist', () => corrupt((h) => (h.layers[0].blocks[1].tier = 2), /the file has 2 tiers/));
+
+  it('a block outside its tier', () => corrupt((h) => (h.layers[0].blocks[0].tier = 1), /block 0 left factor \(32 bytes at offset \d+\) lies outside tier 1/));
+
+  it('tier ranks that disagree with the blocks', () => corrupt((h) => (h.tiers[0].ranks = [3]), /rank 3, but its blocks up to tier 0 add up to 2/));
+
+  it('tiers that are not contiguous', () =>
+    corrupt((h) => (h.tiers[1].range = { offset: h.tiers[1].range.offset + 64, length: h.tiers[1].range.length - 64 }), /tier 1 starts at payload offset/));
+
+  it('a preset that loads no tiers', () => corrupt((h) => (h.presets[0].tiers = 0), /loads 0 tiers, but the file has 2/));
+
+  it('a preset that loads more tiers than exist', () => corrupt((h) => (h.presets[0].tiers = 3), /loads 3 tiers/));
+
+  it('a negative measurement', () => corrupt((h) => (h.presets[0].latencyMsP95 = -5), /latencyMsP95 is -5/));
+});

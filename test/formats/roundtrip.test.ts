@@ -1,0 +1,71 @@
+import { describe, it, expect } from 'vitest';
+import { HEADER_PREFIX_BYTES, headerLength, PAYLOAD_ALIGNMENT, readHeader, readLrm, sha256Hex, verifySections } from '../../formats/index.js';
+import { PayloadBuilder } from '../../formats/write.js';
+import { INT64_MAX, smallFile } from './fixture.js';
+
+describe('lrm round trip', () => {
+  for (const dtype of ['fp32', 'fp16'] as const) {
+    it(`reads back the header and payload it wrote (${dtype})`, async () => {
+      const { file, header, payload } = await smallFile(dtype);
+      const read = await readLrm(file, { fileName: 'tiny.lrm' });
+      expect(read.header).toEqual(header);
+      expect(read.payloadStart % PAYLOAD_ALIGNMENT).toBe(0);
+      expect(read.payload).toEqual(payload);
+      expect(read.payloadStart + header.payloadLength).toBe(file.length);
+    });
+  }
+
+  it('keeps int64 attributes exact, onnx bytes, and measured zeros', async () => {
+    const { file } = await smallFile();
+    const { header } = await readLrm(file);
+    const slice = header.graph.nodes[3];
+    expect(slice.attributes[0]).toEqual({ name: 'ends', kind: 'int', value: INT64_MAX });
+    expect(slice.attributes[1].value).toEqual([-1n, 0n, INT64_MAX, -(2n ** 63n)]);
+    expect(header.graph.nodes[2].attributes[0].kind).toBe('onnx');
+    expect(header.presets[1]).toEqual({ name: 'zero', deviceClass: 'bench', engine: 'ort-cpu', tiers: 2, latencyMsP50: 0, fidelity: 0 });
+    expect('latencyMsP50' in header.presets[2]).toBe(false);
+  });
+
+  it('records section checksums that match the payload', async () => {
+    const { header, payload } = await smallFile();
+    const digest = (o: number, l: number) => sha256Hex(payload.subarray(o, o + l));
+    expect(header.dense.sha256).toBe(await digest(header.dense.range.offset, header.dense.range.length));
+    for (const t of header.tiers) expect(t.sha256).toBe(await digest(t.range.offset, t.range.length));
+  });
+
+  it('reads the header from just the bytes headerLength asks for, then tiers from a prefix', async () => {
+    const { file, header } = await smallFile();
+    const need = headerLength(file.subarray(0, HEADER_PREFIX_BYTES));
+    const view = await readHeader(file.slice(0, need), { totalLength: file.length });
+    expect(view.header).toEqual(header);
+    const tier0End = view.payloadStart + header.tiers[0].range.offset + header.tiers[0].range.length;
+    await verifySections(file.slice(0, tier0End), view.header, view.payloadStart, 1);
+    await verifySections(file.slice(0, view.payloadStart + header.dense.range.length), view.header, view.payloadStart, 0);
+  });
+
+  it('reads a file that sits at an odd offset inside a larger buffer', async () => {
+    const { file, header } = await smallFile();
+    const host = new Uint8Array(file.length + 3);
+    host.set(file, 3);
+    expect((await readLrm(host.subarray(3))).header).toEqual(header);
+  });
+});
+
+describe('PayloadBuilder', () => {
+  it('aligns every block and seals sections back to back', () => {
+    const p = new PayloadBuilder();
+    expect(p.append(new Uint8Array(5))).toEqual({ offset: 0, length: 5 });
+    expect(p.append(new Uint8Array(70))).toEqual({ offset: 64, length: 70 });
+    const dense = p.seal(0);
+    expect(dense).toEqual({ offset: 0, length: 192 });
+    const start = p.length;
+    const empty = p.seal(start);
+    expect(empty).toEqual({ offset: 192, length: 0 });
+    const next = p.length;
+    p.append(Uint8Array.of(1, 2, 3));
+    expect(p.seal(next)).toEqual({ offset: 192, length: 64 });
+    const out = p.finish();
+    expect(out.length).toBe(256);
+    expect(Array.from(out.subarray(192, 196))).toEqual([1, 2, 3, 0]);
+  });
+});
