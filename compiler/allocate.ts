@@ -81,7 +81,7 @@ function validateBudgets(budgets: number[]): void {
 export function parseTierBudgets(text: string): number[] {
   const parts = text.split(',').map((s) => s.trim()).filter(Boolean);
   const values = parts.map(Number);
-  const bad = parts.find((p, i) => !Number.isFinite(values[i]));
+  const bad = parts.find((_, i) => !Number.isFinite(values[i]));
   if (bad !== undefined) throw new CompileOptionError(`--tiers: "${bad}" is not a number; give fractions like 0.1,0.2,0.35,0.5,1`, 'tiers');
   validateBudgets(values);
   return values;

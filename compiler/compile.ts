@@ -3,8 +3,9 @@ import { basename } from 'node:path';
 import type { DenseTensor, FactorBlock, FactorDType, FactoredLayer, ModelHeader, Preset, Tier } from '../formats/model.js';
 import { FORMAT_VERSION } from '../formats/model.js';
 import { encodeHalf } from '../formats/float16.js';
+import { readHeader } from '../formats/read.js';
 import { PayloadBuilder, writeLrm } from '../formats/write.js';
-import { allocateTiers, DEFAULT_TIER_BUDGETS, runtimeParams } from './allocate.js';
+import { allocateTiers, DEFAULT_TIER_BUDGETS } from './allocate.js';
 import { CompileOptionError } from './errors.js';
 import { DEFAULT_MIN_PARAMS, findCandidates, type LayerCandidate } from './factorize/candidates.js';
 import { importOnnx } from './import/onnx.js';
@@ -124,18 +125,15 @@ export async function compileOnnx(source: Uint8Array, options: CompileOptions = 
   };
   const lrm = await writeLrm(header, payload.finish());
   progress({ phase: 'write', done: 1, total: 1 });
-  const { readHeader } = await import('../formats/read.js');
   return { lrm, header: (await readHeader(lrm)).header };
 }
 
 /** Unmeasured presets by tier count; `lowrank tune` replaces them with measured ones. */
 function defaultPresets(tierCount: number): Preset[] {
-  const presets: Preset[] = [
+  return [
     { name: 'compact', deviceClass: 'any', engine: 'any', tiers: 1 },
     { name: 'balanced', deviceClass: 'any', engine: 'any', tiers: Math.max(1, Math.ceil(tierCount / 2)) },
     { name: 'full', deviceClass: 'any', engine: 'any', tiers: tierCount },
   ];
-  return presets;
 }
 
-export { runtimeParams };

@@ -8,7 +8,7 @@ import { ModelNotRunnableError } from './errors.js';
 export async function assertOnnxRuntimeLoads(bytes: Uint8Array, fileName: string): Promise<void> {
   let session: ort.InferenceSession | undefined;
   try {
-    session = await ort.InferenceSession.create(bytes, { graphOptimizationLevel: 'disabled' });
+    session = await ort.InferenceSession.create(bytes, { graphOptimizationLevel: 'disabled', logSeverityLevel: 3 });
   } catch (e) {
     const reason = String((e as Error).message ?? e).split('\n')[0].replace(/^\[.*?\]\s*/, '').trim();
     throw new ModelNotRunnableError(`${fileName} cannot be loaded by onnxruntime (${reason}); re-export it with a newer opset (≥ 7)`, 'ort-load');

@@ -117,7 +117,7 @@ class Decoder {
       layers: this.list(m.layersLength(), OFFSET_BYTES, 'layers', (i) => this.layer(m.layers(i)!, `layers[${i}]`)),
       dense,
       tiers: this.list(m.tiersLength(), OFFSET_BYTES, 'tiers', (i) => this.tier(m.tiers(i)!, `tiers[${i}]`)),
-      presets: this.list(m.presetsLength(), OFFSET_BYTES, 'presets', (i) => this.preset(m.presets(i)!, `presets[${i}]`)),
+      presets: this.list(m.presetsLength(), OFFSET_BYTES, 'presets', (i) => this.preset(m.presets(i)!)),
       payloadLength: this.int(m.payloadLength(), 'payload length'),
     };
   }
@@ -254,7 +254,7 @@ class Decoder {
     };
   }
 
-  private preset(p: FbPreset, where: string): Preset {
+  private preset(p: FbPreset): Preset {
     const preset: Preset = {
       name: p.name() ?? '',
       deviceClass: p.deviceClass() ?? '',

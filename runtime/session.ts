@@ -2,20 +2,17 @@ import type { ModelHeader, ValueInfo } from '../formats/model.js';
 import { HEADER_PREFIX_BYTES } from '../formats/framing.js';
 import { headerLength, readHeader, verifySections } from '../formats/read.js';
 import { LoadOptionError } from './errors.js';
-import { chooseTiers } from './choose.js';
+import { chooseTiers, type TierOptions } from './choose.js';
 import type { EngineId, EngineSession } from './engines/engine.js';
 import type { EngineRegistry } from './engines/registry.js';
 import { buildOnnxModel } from './onnx/build-model.js';
 import type { ByteSource } from './source/source.js';
 import type { Feeds, HostTensor } from './tensor.js';
 
-export interface LoadOptions {
+/** Engine plus one of `tiers` (a count), `tier` (an index) or `preset` (default: all tiers). */
+export interface LoadOptions extends TierOptions {
   /** Engine id; defaults to the first engine of this entry point's priority list. */
   engine?: EngineId;
-  /** Load tiers 0..tiers-1 (default: all). */
-  tiers?: number;
-  /** Load as many tiers as this named preset says. */
-  preset?: string;
 }
 
 /** A loaded model at one choice of ranks on one engine. */
@@ -41,7 +38,10 @@ export class LrmSession {
     const choice = chooseTiers(header, options);
     const last = header.tiers[choice.tiers - 1];
     const end = payloadStart + last.range.offset + last.range.length;
-    const bytes = await source.read(0, end);
+    // The header is already here: fetch only the rest of the prefix (one more range request).
+    const bytes = new Uint8Array(end);
+    bytes.set(headerBytes);
+    if (end > headerBytes.length) bytes.set(await source.read(headerBytes.length, end - headerBytes.length), headerBytes.length);
     await verifySections(bytes, header, payloadStart, choice.tiers);
     const ranks = last.ranks;
     const onnxModel = buildOnnxModel(header, bytes.subarray(payloadStart), ranks);

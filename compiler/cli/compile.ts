@@ -1,4 +1,4 @@
-import { rename, stat, writeFile } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { parseTierBudgets } from '../allocate.js';
 import { compileOnnx } from '../compile.js';
@@ -7,6 +7,10 @@ import type { FactorDType } from '../../formats/model.js';
 import { formatBytes, formatCount, table } from './format.js';
 import { ProgressBar } from './progress.js';
 import { readInputBytes } from './read-input.js';
+import { writeAtomically } from './write-output.js';
+
+/** Ops of already-quantised models: they stay untouched, and we say so. */
+const QUANTISED_OPS = new Set(['QLinearConv', 'QLinearMatMul', 'MatMulInteger', 'ConvInteger', 'QuantizeLinear', 'DequantizeLinear', 'QLinearAdd', 'QLinearMul', 'QLinearGlobalAveragePool', 'QLinearConcat']);
 
 export function registerCompile(program: Command): void {
   program
@@ -33,13 +37,17 @@ export function registerCompile(program: Command): void {
       });
       bar.stop();
       // Write next to the target and rename, so an interrupted compile never leaves a half-written .lrm.
-      const tmp = `${opts.output}.${process.pid}.tmp`;
-      await writeFile(tmp, lrm);
-      await rename(tmp, opts.output);
+      await writeAtomically(opts.output, lrm);
       const seconds = ((performance.now() - started) / 1000).toFixed(1);
       const size = (await stat(opts.output)).size;
       console.log(`compiled ${input} (${formatBytes(source.length)}) → ${opts.output} (${formatBytes(size)}) in ${seconds} s`);
       console.log(`${header.layers.length} factored layer(s), ${header.tiers.length} tier(s), factors ${header.factorDType}`);
+      const quantised = header.graph.nodes.filter((n) => QUANTISED_OPS.has(n.opType)).length;
+      if (header.layers.length === 0) {
+        console.log(`note: no layer could be factored: only MatMul, Gemm and group-1 Conv nodes with float32 constant weights of at least ${minParams} values qualify${quantised ? `; the ${quantised} quantised node(s) are kept as they are` : ''}`);
+      } else if (quantised > 0) {
+        console.log(`note: ${quantised} quantised node(s) are kept as they are`);
+      }
       const payloadStart = size - header.payloadLength;
       console.log(
         table([

@@ -43,7 +43,7 @@ export function registerEval(program: Command): void {
     .requiredOption('--data <spec>', 'mnist:<dir> | imagenet:<dir> | images:<dir> (unlabelled: agreement only)')
     .option('--reference <model.onnx>', 'original model to compare with (agreement = same top-1)')
     .option('--all-tiers', 'evaluate every tier prefix')
-    .option('--tier <K>', 'evaluate tiers 0..K-1 (default: all tiers)')
+    .option('--tier <K>', 'evaluate tier K as `inspect` numbers them (default: the last)')
     .option('--engine <id>', 'ort-node-cpu or ort-wasm', 'ort-node-cpu')
     .option('--limit <N>', 'evaluate at most N samples')
     .option('--offset <N>', 'skip the first N samples (for splits disjoint from calibration)')
@@ -58,8 +58,8 @@ export function registerEval(program: Command): void {
       const bytes = await readInputBytes(modelPath);
       const isOnnx = !isLrm(bytes);
       const referencePath = isOnnx ? modelPath : opts.reference;
-      if (isOnnx && (opts.allTiers || opts.tier)) throw new CompileOptionError('--all-tiers and --tier apply to .lrm files; this is an ONNX model', 'bad-option');
-      if (opts.allTiers && opts.tier) throw new CompileOptionError('give --all-tiers or --tier, not both', 'bad-option');
+      if (isOnnx && (opts.allTiers || opts.tier !== undefined)) throw new CompileOptionError('--all-tiers and --tier apply to .lrm files; this is an ONNX model', 'bad-option');
+      if (opts.allTiers && opts.tier !== undefined) throw new CompileOptionError('give --all-tiers or --tier, not both', 'bad-option');
 
       const input = await modelInput(bytes, modelPath, isOnnx);
       const { mean, std } = parseNormalisation(opts.mean, opts.std);
@@ -96,16 +96,16 @@ export function registerEval(program: Command): void {
       const tiers: Array<Row & { tier: number; agreement: number | null }> = [];
       if (!isOnnx) {
         const { header } = await readHeader(bytes.subarray(0, headerLength(bytes)), { fileName: modelPath, totalLength: bytes.length });
-        const counts = opts.allTiers
-          ? header.tiers.map((t) => t.index + 1)
-          : [opts.tier ? parseWholeNumber('--tier', opts.tier) : header.tiers.length];
-        for (const count of counts) {
-          const session = await load(bytes, { engine: engine.id, tiers: count });
+        const indices = opts.allTiers
+          ? header.tiers.map((t) => t.index)
+          : [opts.tier !== undefined ? parseWholeNumber('--tier', opts.tier, 0) : header.tiers.length - 1];
+        for (const index of indices) {
+          const session = await load(bytes, { engine: engine.id, tier: index });
           try {
-            const r = await run(`tier ${count - 1}`, session);
+            const r = await run(`tier ${index}`, session);
             tiers.push({
-              tier: count - 1,
-              params: header.tiers[count - 1].params,
+              tier: index,
+              params: header.tiers[index].params,
               bytes: session.bytesLoaded,
               accuracy: r.accuracy,
               agreement: reference ? agreement(r.predictions, reference.predictions) : null,

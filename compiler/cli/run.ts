@@ -11,15 +11,15 @@ export function registerRun(program: Command): void {
     .argument('<model.lrm>')
     .requiredOption('--input <file>', 'input tensor(s): .npy, .json ({"name": {"dims", "dataType", "data"}}) or a JPEG image')
     .option('--engine <id>', 'engine: ort-node-cpu or ort-wasm', 'ort-node-cpu')
-    .option('--tier <K>', 'load tiers 0..K-1 (default: all)')
+    .option('--tier <K>', 'run tier K as `inspect` numbers them, i.e. load tiers 0..K (default: the last)')
     .option('--preset <name>', 'load the tiers a named preset says')
     .option('--mean <values>', 'image inputs: mean after scaling pixels to 0..1 (one value or one per channel)')
     .option('--std <values>', 'image inputs: standard deviation (one value or one per channel)')
     .option('--top <k>', 'show the top-k classes of 2-D outputs', '5')
     .option('--json', 'print one JSON object')
     .action(async (path: string, opts: { input: string; engine: string; tier?: string; preset?: string; mean?: string; std?: string; top: string; json?: boolean }) => {
-      const tiers = opts.tier === undefined ? undefined : parseWholeNumber('--tier', opts.tier);
-      const session = await load(path, { engine: opts.engine as never, tiers, preset: opts.preset });
+      const tier = opts.tier === undefined ? undefined : parseWholeNumber('--tier', opts.tier, 0);
+      const session = await load(path, { engine: opts.engine as never, tier, preset: opts.preset });
       try {
         const feeds = await readInputFile(opts.input, { inputs: session.inputs }, parseNormalisation(opts.mean, opts.std));
         const started = performance.now();
@@ -37,7 +37,7 @@ export function registerRun(program: Command): void {
           console.log(JSON.stringify({ engine: session.engine, tiers: session.tiers, ranks: session.ranks, latencyMs: ms, outputs: summary }));
           return;
         }
-        console.log(`${path}: ${session.tiers}/${session.header.tiers.length} tiers on ${session.engine}, ${ms.toFixed(2)} ms`);
+        console.log(`${path}: tier ${session.tiers - 1} (of 0..${session.header.tiers.length - 1}) on ${session.engine}, ${ms.toFixed(2)} ms`);
         for (const [name, o] of Object.entries(summary)) {
           const preview = o.values.slice(0, 8).map((v) => Number(v.toPrecision(5))).join(', ');
           console.log(`${name} [${o.dims.join(',')}] ${o.dataType}: ${preview}${o.values.length > 8 ? ', …' : ''}`);

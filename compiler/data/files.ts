@@ -44,7 +44,7 @@ export async function listDirectory(dir: string, what = 'data directory'): Promi
   } catch (err) {
     throw new DataNotFoundError(`${what} not found: ${dir}`, { cause: err });
   }
-  if (!st.isDirectory()) throw new DataNotFoundError(`${what} is not a directory: ${dir}`);
+  if (!st.isDirectory()) throw new DataNotFoundError(`${dir} is not a directory (expected the ${what})`);
   let names: string[];
   try {
     names = await readdir(dir);

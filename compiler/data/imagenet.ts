@@ -16,8 +16,7 @@ import { IMAGENET_SYNSETS } from './imagenet-synsets.js';
 /** torchvision's ImageNet normalisation, applied after scaling pixels to 0..1. */
 export const IMAGENET_MEAN: readonly number[] = Object.freeze([0.485, 0.456, 0.406]);
 export const IMAGENET_STD: readonly number[] = Object.freeze([0.229, 0.224, 0.225]);
-/** The standard evaluation geometry: resize the short side to 256, centre-crop 224. */
-export const IMAGENET_SHORT_SIDE = 256;
+/** The standard evaluation crop. The short side before it defaults to 224 / 0.875 = 256 (see image.ts). */
 export const IMAGENET_CROP = 224;
 
 const WNID = /^n\d{8}$/;

@@ -18,7 +18,8 @@ export async function createOrtSession(
 ): Promise<EngineSession> {
   let session: OrtCommon.InferenceSession;
   try {
-    session = await ort.InferenceSession.create(model, options);
+    // Severity 3 = errors only: ORT's warnings (e.g. about IR 3 initializers) are noise to an app; failures still throw.
+    session = await ort.InferenceSession.create(model, { logSeverityLevel: 3, ...options });
   } catch (e) {
     throw new EngineRunError(`${engineId} could not build the model: ${firstLine(e)}`, 'engine-build');
   }

@@ -1,0 +1,352 @@
+/**
+ * The workstation CLI end to end: `node bin/lowrank.js compile | inspect | run | eval` as a user runs it,
+ * on real models and data from ../shared/data. Builds dist/ once first (bin/lowrank.js imports dist/).
+ */
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readMnist } from '../../compiler/data/mnist.js';
+import { writeNpy } from '../../compiler/data/npy.js';
+import { buildDist, cli, cliJson, cliOk, DATA, MNIST_CNN, MODELS, type CliResult } from './helpers.js';
+
+const MNIST_DIR = join(DATA, 'mnist');
+const IMAGENET_DIR = join(DATA, 'imagenet-sample');
+const MOBILENET = join(MODELS, 'mobilenet_v1_075_224.onnx');
+const SHUFFLENET_INT8 = join(MODELS, 'shufflenet-v2-12-int8.onnx');
+const LEGACY_OPSET1 = join(DATA, 'negative/mnist-cntk-opset1-legacy.onnx');
+/** Every initializer element of mnist-cnn-pytorch.onnx (MANIFEST.md). */
+const MNIST_CNN_PARAMS = 421_642;
+
+interface InspectJson {
+  factorDType: string;
+  fileBytes: number;
+  layers: Array<{ name: string; kind: string; weightDims: number[]; rows: number; cols: number; maxRank: number; rankPerTier: number[] }>;
+  tiers: Array<{ tier: number; budget: number; params: number; tierBytes: number; bytesToLoad: number }>;
+  presets: Array<{ name: string; tiers: number }>;
+}
+
+interface RunJson {
+  engine: string;
+  tiers: number;
+  ranks: number[];
+  outputs: Record<string, { dims: number[]; values: number[]; top?: Array<{ index: number; score: number }> }>;
+}
+
+interface EvalRow {
+  accuracy: number | null;
+  params: number;
+  bytes: number;
+  latencyMsP50: number;
+}
+interface EvalJson {
+  engine: string;
+  samples: number;
+  reference: EvalRow | null;
+  tiers: Array<EvalRow & { tier: number; agreement: number | null }>;
+}
+
+let tmp: string;
+/** The default compile of mnist-cnn-pytorch (fp32, 5 tiers) and what the CLI printed for it. */
+let lrm: string;
+let compiled: CliResult;
+let digit: string;
+let digitLabel: number;
+
+beforeAll(async () => {
+  buildDist();
+  tmp = mkdtempSync(join(tmpdir(), 'lowrank-cli-'));
+  const mnist = await readMnist(MNIST_DIR);
+  digitLabel = mnist.labels[0];
+  digit = join(tmp, 'digit.npy');
+  await writeNpy(digit, { dataType: 'float32', dims: [1, 1, 28, 28], data: Float32Array.from(mnist.image(0), (v) => (v / 255 - 0.5) / 0.5) });
+  lrm = join(tmp, 'mnist.lrm');
+  compiled = cli('compile', MNIST_CNN, '-o', lrm);
+});
+
+afterAll(() => {
+  if (tmp) rmSync(tmp, { recursive: true, force: true });
+});
+
+/** Files a compile left next to its output that are not .lrm/.npy: temp files of an unfinished write. */
+function leftovers(dir: string): string[] {
+  return readdirSync(dir).filter((f) => f.endsWith('.tmp'));
+}
+
+function top1(r: RunJson): number {
+  const out = Object.values(r.outputs)[0];
+  return out.top![0].index;
+}
+
+describe('lowrank compile', () => {
+  it('writes the .lrm and prints the tier table', () => {
+    expect(compiled.status, compiled.stderr).toBe(0);
+    expect(existsSync(lrm)).toBe(true);
+    expect(statSync(lrm).size).toBeGreaterThan(100_000);
+    expect(leftovers(tmp)).toEqual([]);
+    const lines = compiled.stdout.trim().split('\n');
+    expect(lines[0]).toMatch(/^compiled .*mnist-cnn-pytorch\.onnx .*→ .*mnist\.lrm/);
+    expect(compiled.stdout).toMatch(/2 factored layer\(s\), 5 tier\(s\), factors fp32/);
+    const head = lines.findIndex((l) => /^tier\s+budget\s+params\s+bytes to load$/.test(l));
+    expect(head).toBeGreaterThanOrEqual(0);
+    const rows = lines.slice(head + 1);
+    expect(rows.map((r) => r.trim().split(/\s+/)[0])).toEqual(['0', '1', '2', '3', '4']);
+    expect(rows[4]).toMatch(/\b1\s+421,642\s/);
+  });
+
+  it('--dtype fp16 stores the tiers in about half the bytes', () => {
+    const half = join(tmp, 'mnist-fp16.lrm');
+    cliOk('compile', MNIST_CNN, '-o', half, '--dtype', 'fp16');
+    const a = cliJson<InspectJson>('inspect', lrm, '--json');
+    const b = cliJson<InspectJson>('inspect', half, '--json');
+    expect(a.factorDType).toBe('fp32');
+    expect(b.factorDType).toBe('fp16');
+    expect(b.tiers.length).toBe(a.tiers.length);
+    for (const [i, t] of b.tiers.entries()) {
+      expect(t.params).toBe(a.tiers[i].params);
+      const ratio = t.tierBytes / a.tiers[i].tierBytes;
+      expect(ratio, `tier ${i}: ${t.tierBytes} vs ${a.tiers[i].tierBytes}`).toBeGreaterThan(0.45);
+      expect(ratio, `tier ${i}: ${t.tierBytes} vs ${a.tiers[i].tierBytes}`).toBeLessThan(0.55);
+    }
+    expect(b.fileBytes).toBeLessThan(a.fileBytes * 0.6);
+  });
+
+  it('--tiers 0.05,0.5,1 gives 3 tiers', () => {
+    const out = join(tmp, 'mnist-3.lrm');
+    const r = cliOk('compile', MNIST_CNN, '-o', out, '--tiers', '0.05,0.5,1');
+    expect(r.stdout).toMatch(/3 tier\(s\)/);
+    const d = cliJson<InspectJson>('inspect', out, '--json');
+    expect(d.tiers.map((t) => t.budget)).toEqual([0.05, 0.5, 1]);
+    expect(d.layers.every((l) => l.rankPerTier.length === 3)).toBe(true);
+    expect(d.tiers[2].params).toBe(MNIST_CNN_PARAMS);
+  });
+});
+
+describe('lowrank inspect --json', () => {
+  let d: InspectJson;
+  beforeAll(() => {
+    d = cliJson<InspectJson>('inspect', lrm, '--json');
+  });
+
+  it('lists the Gemm fc1 and the conv as factored layers', () => {
+    const fc1 = d.layers.find((l) => l.kind === 'gemm');
+    expect(fc1).toMatchObject({ rows: 128, cols: 3136, weightDims: [128, 3136] });
+    expect(fc1!.name).toMatch(/fc1/);
+    const conv = d.layers.find((l) => l.kind === 'conv');
+    expect(conv).toMatchObject({ rows: 64, cols: 32 * 3 * 3, weightDims: [64, 32, 3, 3] });
+  });
+
+  it('ranks grow with the tier, the last tier has every original weight, bytes to load grow', () => {
+    expect(d.tiers.length).toBe(5);
+    for (const l of d.layers) {
+      expect(l.rankPerTier.length).toBe(d.tiers.length);
+      l.rankPerTier.forEach((r, i) => {
+        expect(r).toBeGreaterThanOrEqual(i === 0 ? 0 : l.rankPerTier[i - 1]);
+        expect(r).toBeLessThanOrEqual(l.maxRank);
+      });
+    }
+    expect(d.tiers.at(-1)!.params).toBe(MNIST_CNN_PARAMS);
+    d.tiers.forEach((t, i) => {
+      expect(t.tier).toBe(i);
+      if (i > 0) {
+        expect(t.bytesToLoad).toBeGreaterThan(d.tiers[i - 1].bytesToLoad);
+        expect(t.params).toBeGreaterThanOrEqual(d.tiers[i - 1].params);
+      }
+    });
+    expect(d.tiers.at(-1)!.bytesToLoad).toBe(statSync(lrm).size);
+    expect(d.fileBytes).toBe(statSync(lrm).size);
+  });
+
+  it('prints a readable summary without --json', () => {
+    const r = cliOk('inspect', lrm);
+    expect(r.stdout).toMatch(/fc1/);
+    expect(r.stdout).toMatch(/presets: compact \(1 tier\), balanced \(3 tiers\), full \(5 tiers\)/);
+  });
+});
+
+describe('lowrank run', () => {
+  it('classifies a real MNIST digit at full rank', () => {
+    const r = cliJson<RunJson>('run', lrm, '--input', digit, '--json');
+    expect(r.engine).toBe('ort-node-cpu');
+    expect(r.tiers).toBe(5);
+    expect(r.outputs.output.dims).toEqual([1, 10]);
+    expect(top1(r)).toBe(digitLabel);
+  });
+
+  it('--tier K runs tier K as inspect numbers it (tiers 0..K loaded) and still gets the digit right', () => {
+    const d = cliJson<InspectJson>('inspect', lrm, '--json');
+    for (const k of [0, 1]) {
+      const r = cliJson<RunJson>('run', lrm, '--input', digit, '--tier', String(k), '--json');
+      expect(r.tiers).toBe(k + 1);
+      expect(r.ranks).toEqual(d.layers.map((l) => l.rankPerTier[k]));
+      expect(top1(r), `tier ${k}`).toBe(digitLabel);
+    }
+  });
+
+  it('--engine ort-wasm gives the same answer as ort-node-cpu', () => {
+    const cpu = cliJson<RunJson>('run', lrm, '--input', digit, '--json');
+    const wasm = cliJson<RunJson>('run', lrm, '--input', digit, '--engine', 'ort-wasm', '--json');
+    expect(wasm.engine).toBe('ort-wasm');
+    expect(top1(wasm)).toBe(digitLabel);
+    wasm.outputs.output.values.forEach((v, i) => expect(v).toBeCloseTo(cpu.outputs.output.values[i], 3));
+  });
+
+  it('--preset compact loads one tier', () => {
+    const r = cliJson<RunJson>('run', lrm, '--input', digit, '--preset', 'compact', '--json');
+    expect(r.tiers).toBe(1);
+    expect(top1(r)).toBe(digitLabel);
+  });
+
+  it('--preset nope fails with one line listing the presets', () => {
+    const r = cli('run', lrm, '--input', digit, '--preset', 'nope');
+    expectOneLineError(r);
+    expect(r.stderr).toMatch(/nope/);
+    expect(r.stderr).toMatch(/compact/);
+    expect(r.stderr).toMatch(/balanced/);
+    expect(r.stderr).toMatch(/full/);
+  });
+});
+
+describe('lowrank eval', () => {
+  it('measures every tier against the original on MNIST', () => {
+    const r = cliOk(
+      'eval', lrm, '--data', `mnist:${MNIST_DIR}`, '--reference', MNIST_CNN,
+      '--all-tiers', '--mean', '0.5', '--std', '0.5', '--limit', '300', '--json',
+    );
+    expect(r.stdout.trim().split('\n')).toHaveLength(1);
+    const e = JSON.parse(r.stdout) as EvalJson;
+    expect(e.samples).toBe(300);
+    expect(e.reference).not.toBeNull();
+    const ref = e.reference!;
+    expect(ref.params).toBe(MNIST_CNN_PARAMS);
+    expect(ref.bytes).toBe(statSync(MNIST_CNN).size);
+    expect(ref.accuracy).toBeGreaterThanOrEqual(95); // 99.06% on the full t10k set
+    expect(ref.accuracy).toBeLessThanOrEqual(100);
+    expect(Number.isFinite(ref.latencyMsP50) && ref.latencyMsP50 >= 0).toBe(true);
+
+    expect(e.tiers.map((t) => t.tier)).toEqual([0, 1, 2, 3, 4]);
+    for (const t of e.tiers) {
+      for (const v of [t.accuracy, t.agreement]) {
+        expect(typeof v).toBe('number');
+        expect(v!).toBeGreaterThanOrEqual(0);
+        expect(v!).toBeLessThanOrEqual(100);
+      }
+      expect(t.params).toBeGreaterThan(0);
+      expect(t.bytes).toBeGreaterThan(0);
+      expect(Number.isFinite(t.latencyMsP50) && t.latencyMsP50 >= 0).toBe(true);
+    }
+    e.tiers.slice(1).forEach((t, i) => expect(t.bytes).toBeGreaterThan(e.tiers[i].bytes));
+    const full = e.tiers.at(-1)!;
+    expect(full.agreement).toBe(100);
+    expect(full.accuracy).toBe(ref.accuracy);
+    expect(full.params).toBe(MNIST_CNN_PARAMS);
+    expect(full.bytes).toBe(statSync(lrm).size);
+  });
+
+  it('evaluates an .onnx alone (reference only) on the ImageNet sample', () => {
+    const e = cliJson<EvalJson>('eval', MOBILENET, '--data', `imagenet:${IMAGENET_DIR}`, '--mean', '0.5', '--std', '0.5', '--limit', '20', '--json');
+    expect(e.samples).toBe(20);
+    expect(e.tiers).toEqual([]);
+    expect(e.reference!.params).toBe(2_577_406);
+    expect(e.reference!.bytes).toBe(statSync(MOBILENET).size);
+    // About 84-86% on this sample; 20 images leave room for a few misses but not for a broken pipeline.
+    expect(e.reference!.accuracy).toBeGreaterThanOrEqual(60);
+    expect(e.reference!.accuracy).toBeLessThanOrEqual(100);
+  });
+
+  it('an int8 model compiles with 0 factored layers, keeps its quantised nodes, and runs like the original', () => {
+    const out = join(tmp, 'shufflenet-int8.lrm');
+    const c = cliOk('compile', SHUFFLENET_INT8, '-o', out);
+    expect(c.stdout).toMatch(/^0 factored layer\(s\)/m);
+    expect(c.stdout).toMatch(/quantised node\(s\) are kept/);
+    const e = cliJson<EvalJson>('eval', out, '--data', `imagenet:${IMAGENET_DIR}`, '--reference', SHUFFLENET_INT8, '--limit', '10', '--json');
+    expect(e.samples).toBe(10);
+    expect(e.tiers).toHaveLength(1);
+    expect(e.tiers[0].agreement).toBe(100);
+    expect(e.tiers[0].accuracy).toBe(e.reference!.accuracy);
+  });
+});
+
+/** Non-zero exit, exactly one line on stderr starting "lowrank: error:", no stack trace anywhere. */
+function expectOneLineError(r: CliResult): void {
+  expect(r.status, `stdout: ${r.stdout}`).not.toBe(0);
+  expect(r.status).not.toBeNull();
+  const lines = r.stderr.split('\n').filter((l) => l.trim() !== '');
+  expect(lines, r.stderr).toHaveLength(1);
+  expect(lines[0]).toMatch(/^lowrank: error: \S/);
+  for (const text of [r.stderr, r.stdout]) expect(text).not.toMatch(/^\s+at .+[(:]\d+/m);
+}
+
+describe('errors are one line, with no stack trace', () => {
+  let truncated: string;
+  beforeAll(() => {
+    const bytes = readFileSync(lrm);
+    truncated = join(tmp, 'truncated.lrm');
+    writeFileSync(truncated, bytes.subarray(0, Math.floor(bytes.length / 2)));
+  });
+
+  const compileCases: Array<[string, () => string[], RegExp]> = [
+    ['an opset-1 model onnxruntime cannot load', () => [LEGACY_OPSET1], /onnxruntime/],
+    ['a missing input file', () => [join(tmp, 'missing.onnx')], /missing\.onnx/],
+    ['a file that is not ONNX (package.json)', () => ['package.json'], /package\.json.*ONNX/],
+    ['--tiers 0.5,0.2 (not increasing)', () => [MNIST_CNN, '--tiers', '0.5,0.2'], /--tiers/],
+    ['--dtype int4', () => [MNIST_CNN, '--dtype', 'int4'], /int4/],
+  ];
+  it.each(compileCases)('compile of %s fails and leaves no output file', (_, args, message) => {
+    const out = join(tmp, 'failed-compile.lrm');
+    const r = cli('compile', ...args(), '-o', out);
+    expectOneLineError(r);
+    expect(r.stderr).toMatch(message);
+    expect(existsSync(out)).toBe(false);
+    expect(leftovers(tmp)).toEqual([]);
+  });
+
+  // The output path is an existing directory: the rename fails and the temporary file must go too.
+  it('compile whose final rename fails leaves no temp file behind', () => {
+    const dir = mkdtempSync(join(tmp, 'rename-'));
+    const out = join(dir, 'model.lrm');
+    mkdirSync(out);
+    const r = cli('compile', MNIST_CNN, '-o', out);
+    expectOneLineError(r);
+    expect(readdirSync(dir)).toEqual(['model.lrm']);
+  });
+
+  // `--tier` is a tier index: the message must speak in indices (0..4), not in tier counts.
+  it('run --tier past the last tier names the value given and the valid tier range', () => {
+    const r = cli('run', lrm, '--input', digit, '--tier', '5');
+    expectOneLineError(r);
+    expect(r.stderr).not.toMatch(/got 6/);
+    expect(r.stderr).toMatch(/\b4\b/);
+  });
+
+  it('inspect of an .onnx file', () => {
+    const r = cli('inspect', MNIST_CNN);
+    expectOneLineError(r);
+    expect(r.stderr).toMatch(/not a \.lrm/);
+  });
+
+  it('inspect of a truncated .lrm', () => {
+    const r = cli('inspect', truncated);
+    expectOneLineError(r);
+    expect(r.stderr).toMatch(/truncated/);
+  });
+
+  it('run with a missing --input file', () => {
+    const r = cli('run', lrm, '--input', join(tmp, 'no-such-input.npy'));
+    expectOneLineError(r);
+    expect(r.stderr).toMatch(/no-such-input\.npy/);
+  });
+
+  it('eval with an unknown data scheme', () => {
+    const r = cli('eval', lrm, '--data', 'nope:dir');
+    expectOneLineError(r);
+    expect(r.stderr).toMatch(/nope/);
+    expect(r.stderr).toMatch(/mnist:/);
+  });
+
+  it('eval with a data directory that does not exist', () => {
+    const r = cli('eval', lrm, '--data', `mnist:${join(tmp, 'no-such-dir')}`);
+    expectOneLineError(r);
+    expect(r.stderr).toMatch(/no-such-dir/);
+  });
+});

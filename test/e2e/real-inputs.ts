@@ -1,0 +1,54 @@
+/**
+ * Real inputs for the models in ../shared/data/models, preprocessed as each model's card says
+ * (see ../shared/data/MANIFEST.md). Shared by the end-to-end tests.
+ */
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { preprocessImage, readImageFile, type Preprocess } from '../../compiler/data/image.js';
+import { readMnist } from '../../compiler/data/mnist.js';
+import { readWav } from '../../compiler/data/wav.js';
+import type { Feeds } from '../../runtime/tensor.js';
+
+export const DATA = join(import.meta.dirname, '../../../shared/data');
+export const MODELS = join(DATA, 'models');
+export const PHOTOS = ['bus.jpg', 'zidane.jpg', 'dog.jpg'].map((f) => join(DATA, 'images', f));
+
+export async function mnistDigits(count: number, flat: boolean, scale: (v: number) => number): Promise<Feeds[]> {
+  const { pixels: images } = await readMnist(join(DATA, 'mnist'));
+  return Array.from({ length: count }, (_, i) => {
+    const data = Float32Array.from(images.subarray(i * 784, (i + 1) * 784), scale);
+    return { dims: flat ? [1, 784] : [1, 1, 28, 28], data };
+  }).map((t) => ({ x: { dataType: 'float32', dims: t.dims, data: t.data } }));
+}
+
+export async function photos(files: string[], c: number, h: number, w: number, pre: Preprocess): Promise<Feeds[]> {
+  const out: Feeds[] = [];
+  for (const f of files) {
+    const data = preprocessImage(await readImageFile(f), { channels: c, height: h, width: w }, pre);
+    out.push({ x: { dataType: 'float32', dims: [1, c, h, w], data } });
+  }
+  return out;
+}
+
+export function imagenetFiles(count: number): string[] {
+  const dir = join(DATA, 'imagenet-sample');
+  return readdirSync(dir).filter((f) => f.endsWith('.JPEG')).sort().slice(0, count).map((f) => join(dir, f));
+}
+
+/** Silero VAD chunks: 64 samples of context + 512 new samples at 16 kHz, zero state, sr = 16000. */
+export async function vadChunks(count: number): Promise<Feeds[]> {
+  const { samples } = await readWav(join(DATA, 'audio/silero_test.wav'));
+  return Array.from({ length: count }, (_, i) => {
+    const start = 16000 * 5 + i * 512; // 5 s in: speech, not leading silence
+    return {
+      input: { dataType: 'float32', dims: [1, 576], data: samples.slice(start - 64, start + 512) },
+      state: { dataType: 'float32', dims: [2, 1, 128], data: new Float32Array(256) },
+      sr: { dataType: 'int64', dims: [], data: BigInt64Array.of(16000n) },
+    };
+  });
+}
+
+/** Rename the placeholder input `x` to the model's real input name. */
+export function bindInput(feeds: Feeds[], name: string): Feeds[] {
+  return feeds.map((f) => ('x' in f ? { [name]: f.x } : f));
+}

@@ -1,0 +1,311 @@
+/**
+ * Where model bytes come from: in-memory bytes, a file path, or HTTP (with and without Range support).
+ * A local server on 127.0.0.1 counts the bytes it sends, so we can check that a small tier count only
+ * fetches the prefix of the file it needs. Also: the typed errors of damaged files and bad options.
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { compileOnnx } from '../../compiler/compile.js';
+import { readMnist } from '../../compiler/data/mnist.js';
+import { LrmChecksumError, LrmFormatError, LrmTruncatedError } from '../../formats/errors.js';
+import type { ModelHeader } from '../../formats/model.js';
+import { headerLength } from '../../formats/read.js';
+import { load, LoadOptionError, SourceError, type Feeds, type HostTensor, type LoadOptions } from '../../runtime/node.js';
+
+const DATA = join(import.meta.dirname, '../../../shared/data');
+const MODEL = join(DATA, 'models/mnist-cnn-pytorch.onnx');
+
+let lrm: Uint8Array;
+let header: ModelHeader;
+/** File offset of the payload. */
+let payloadStart: number;
+/** Bytes up to the end of the header's hash (what headerLength() says must be read for the header). */
+let headerEnd: number;
+/** File offset where tier `i` ends: the bytes a session of i+1 tiers needs. */
+let tierEnd: (i: number) => number;
+let feeds: Feeds;
+let label: number;
+let tmp: string;
+
+interface Served {
+  path: string;
+  range: string | undefined;
+  status: number;
+  bytes: number;
+}
+const served: Served[] = [];
+let server: Server;
+let base: string;
+/** The same .lrm cut short, served with Range support: a server whose copy is damaged. */
+let truncatedOverHttp: Uint8Array;
+
+function send(req: IncomingMessage, res: ServerResponse, status: number, body: Uint8Array, headers: Record<string, string> = {}): void {
+  res.writeHead(status, { 'Content-Length': String(body.length), 'Content-Type': 'application/octet-stream', ...headers });
+  res.end(body);
+  served.push({ path: req.url ?? '', range: req.headers.range, status, bytes: body.length });
+}
+
+/** 206 for a single `bytes=a-b` range (clamped to the body, as servers do), 416 past the end, 200 without Range. */
+function sendWithRange(req: IncomingMessage, res: ServerResponse, body: Uint8Array): void {
+  const m = /^bytes=(\d+)-(\d*)$/.exec(req.headers.range ?? '');
+  if (!m) return send(req, res, 200, body, { 'Accept-Ranges': 'bytes' });
+  const start = Number(m[1]);
+  const end = Math.min(m[2] === '' ? body.length - 1 : Number(m[2]), body.length - 1);
+  if (start >= body.length || end < start) return send(req, res, 416, new Uint8Array(0), { 'Content-Range': `bytes */${body.length}` });
+  send(req, res, 206, body.subarray(start, end + 1), { 'Accept-Ranges': 'bytes', 'Content-Range': `bytes ${start}-${end}/${body.length}` });
+}
+
+function route(req: IncomingMessage, res: ServerResponse): void {
+  switch (req.url) {
+    case '/range/model.lrm':
+      return sendWithRange(req, res, lrm);
+    case '/no-range/model.lrm':
+      return send(req, res, 200, lrm); // ignores Range: always the whole file
+    case '/range/truncated.lrm':
+      return sendWithRange(req, res, truncatedOverHttp);
+    default:
+      return send(req, res, 404, new TextEncoder().encode('not found'), { 'Content-Type': 'text/plain' });
+  }
+}
+
+beforeAll(async () => {
+  const source = new Uint8Array(readFileSync(MODEL));
+  ({ lrm, header } = await compileOnnx(source, { fileName: 'mnist-cnn-pytorch.onnx' }));
+  expect(header.tiers.length).toBe(5);
+  payloadStart = lrm.length - header.payloadLength;
+  headerEnd = headerLength(lrm.subarray(0, 12));
+  tierEnd = (i) => payloadStart + header.tiers[i].range.offset + header.tiers[i].range.length;
+  truncatedOverHttp = lrm.slice(0, Math.floor(lrm.length * 0.6));
+
+  const mnist = await readMnist(join(DATA, 'mnist'));
+  label = mnist.labels[0];
+  feeds = { input: { dataType: 'float32', dims: [1, 1, 28, 28], data: Float32Array.from(mnist.image(0), (v) => (v / 255 - 0.5) / 0.5) } };
+
+  tmp = mkdtempSync(join(tmpdir(), 'lowrank-sources-'));
+  server = createServer(route);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+});
+
+afterAll(async () => {
+  if (server) {
+    server.closeAllConnections();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+  if (tmp) rmSync(tmp, { recursive: true, force: true });
+});
+
+/** Loads, runs the digit once, releases; returns the output and what the session reported. */
+async function runOnce(source: Parameters<typeof load>[0], options: LoadOptions = {}) {
+  const session = await load(source, options);
+  try {
+    const out = await session.run(feeds);
+    return { output: out.output, tiers: session.tiers, bytesLoaded: session.bytesLoaded, ranks: session.ranks };
+  } finally {
+    await session.release();
+  }
+}
+
+function argmax(t: HostTensor): number {
+  const v = t.data as Float32Array;
+  return v.indexOf(Math.max(...v));
+}
+
+/** Awaits a promise that must reject; returns the error. */
+async function rejection(p: Promise<unknown>): Promise<Error> {
+  try {
+    await p;
+  } catch (e) {
+    return e as Error;
+  }
+  throw new Error('expected the promise to reject, it resolved');
+}
+
+function expectOneLine(e: Error): void {
+  expect(e.message.length).toBeGreaterThan(0);
+  expect(e.message).not.toMatch(/\n/);
+}
+
+describe('HTTP source', () => {
+  it('with Range support, tiers: 1 fetches only the header and tier 0, and matches the in-memory load exactly', async () => {
+    served.length = 0;
+    const remote = await runOnce(`${base}/range/model.lrm`, { tiers: 1 });
+    const sent = served.reduce((s, r) => s + r.bytes, 0);
+    const local = await runOnce(lrm, { tiers: 1 });
+
+    expect(remote.tiers).toBe(1);
+    expect(remote.output.dims).toEqual([1, 10]);
+    expect(remote.output.data).toEqual(local.output.data);
+    expect(argmax(remote.output)).toBe(label);
+
+    expect(remote.bytesLoaded).toBe(tierEnd(0));
+    expect(local.bytesLoaded).toBe(tierEnd(0));
+    // Every request was a Range request answered 206, none reached past tier 0.
+    expect(served.length).toBeGreaterThan(0);
+    for (const r of served) {
+      expect(r.path).toBe('/range/model.lrm');
+      expect(r.status).toBe(206);
+      const m = /^bytes=(\d+)-(\d+)$/.exec(r.range ?? '');
+      expect(m, `range header ${r.range}`).not.toBeNull();
+      expect(Number(m![2])).toBeLessThan(tierEnd(0));
+    }
+    // Header + dense + tier 0, plus at most one extra read of the header (slack), far below the file.
+    expect(sent).toBeGreaterThanOrEqual(tierEnd(0));
+    expect(sent).toBeLessThanOrEqual(tierEnd(0) + headerEnd + 1024);
+    expect(sent).toBeLessThan(lrm.length / 4);
+  });
+
+  it('with Range support, all tiers match the in-memory load (URL object form)', async () => {
+    served.length = 0;
+    const remote = await runOnce(new URL(`${base}/range/model.lrm`));
+    const local = await runOnce(lrm);
+    expect(remote.tiers).toBe(header.tiers.length);
+    expect(remote.bytesLoaded).toBe(lrm.length);
+    expect(remote.output.data).toEqual(local.output.data);
+    expect(served.every((r) => r.status === 206)).toBe(true);
+  });
+
+  it('a server that ignores Range still works: one full download, reused for every read', async () => {
+    served.length = 0;
+    const remote = await runOnce(`${base}/no-range/model.lrm`, { tiers: 1 });
+    const local = await runOnce(lrm, { tiers: 1 });
+    expect(remote.output.data).toEqual(local.output.data);
+    expect(remote.bytesLoaded).toBe(tierEnd(0));
+    expect(served).toHaveLength(1);
+    expect(served[0]).toMatchObject({ status: 200, bytes: lrm.length });
+
+    served.length = 0;
+    const all = await runOnce(`${base}/no-range/model.lrm`);
+    expect(all.output.data).toEqual((await runOnce(lrm)).output.data);
+    expect(served).toHaveLength(1);
+  });
+
+  it('HTTP 404 is a SourceError with a one-line message naming the status', async () => {
+    const e = await rejection(load(`${base}/missing.lrm`));
+    expect(e).toBeInstanceOf(SourceError);
+    expectOneLine(e);
+    expect(e.message).toMatch(/404/);
+    expect(e.message).toContain(`${base}/missing.lrm`);
+  });
+
+  it('a truncated copy on the server is a typed error when all tiers are loaded', async () => {
+    const e = await rejection(load(`${base}/range/truncated.lrm`));
+    expect(e instanceof SourceError || e instanceof LrmFormatError, `${e.name}: ${e.message}`).toBe(true);
+    expectOneLine(e);
+    expect(e.message).toMatch(/truncated/);
+  });
+});
+
+describe('file source', () => {
+  it('loads from a path, like from bytes', async () => {
+    const path = join(tmp, 'model.lrm');
+    writeFileSync(path, lrm);
+    const fromFile = await runOnce(path, { tiers: 2 });
+    const fromBytes = await runOnce(lrm, { tiers: 2 });
+    expect(fromFile.tiers).toBe(2);
+    expect(fromFile.bytesLoaded).toBe(tierEnd(1));
+    expect(fromFile.output.data).toEqual(fromBytes.output.data);
+    expect(argmax(fromFile.output)).toBe(label);
+  });
+
+  it('a missing file is a SourceError', async () => {
+    const missing = join(tmp, 'no-such-model.lrm');
+    const e = await rejection(load(missing));
+    expect(e).toBeInstanceOf(SourceError);
+    expectOneLine(e);
+    expect(e.message).toContain(missing);
+  });
+
+  describe('a file truncated to 60%', () => {
+    let path: string;
+    let kept: number;
+    beforeAll(() => {
+      kept = Math.floor(lrm.length * 0.6);
+      path = join(tmp, 'truncated.lrm');
+      writeFileSync(path, lrm.subarray(0, kept));
+    });
+
+    it('loading all tiers is a typed error, not a crash', async () => {
+      const e = await rejection(load(path));
+      expect(e instanceof SourceError || e instanceof LrmFormatError, `${e.name}: ${e.message}`).toBe(true);
+      expectOneLine(e);
+      expect(e.message).toMatch(/truncated/);
+    });
+
+    it('loading tier 0 only: the bytes are there, but the file size contradicts the header, so it is refused as truncated', async () => {
+      // Tier 0 lies well inside the kept bytes...
+      expect(tierEnd(0)).toBeLessThan(kept);
+      // ...but the file source knows the file size, and readHeader requires it to equal what the header says
+      // (formats/read.ts ReadOptions.totalLength): a short file is a damaged copy, whatever tier is asked for.
+      const e = await rejection(load(path, { tiers: 1 }));
+      expect(e).toBeInstanceOf(LrmTruncatedError);
+      expectOneLine(e);
+      expect((e as LrmTruncatedError).expectedBytes).toBe(lrm.length);
+      expect((e as LrmTruncatedError).actualBytes).toBe(kept);
+    });
+  });
+});
+
+describe('a corrupted byte in tier 2', () => {
+  let damaged: Uint8Array;
+  beforeAll(() => {
+    const t2 = header.tiers[2].range;
+    expect(t2.length).toBeGreaterThan(0);
+    damaged = lrm.slice();
+    damaged[payloadStart + t2.offset + Math.floor(t2.length / 2)] ^= 0x5a;
+  });
+
+  it('loading all tiers throws LrmChecksumError naming tier 2', async () => {
+    const e = await rejection(load(damaged));
+    expect(e).toBeInstanceOf(LrmChecksumError);
+    expect((e as LrmChecksumError).section).toBe('tier');
+    expect((e as LrmChecksumError).tier).toBe(2);
+    expectOneLine(e);
+  });
+
+  it('loading tiers 0..1 (which do not include the damage) still works', async () => {
+    const one = await runOnce(damaged, { tiers: 1 });
+    expect(one.output.data).toEqual((await runOnce(lrm, { tiers: 1 })).output.data);
+    const two = await runOnce(damaged, { tiers: 2 });
+    expect(two.tiers).toBe(2);
+    expect(argmax(two.output)).toBe(label);
+  });
+});
+
+describe('bad load and run options are LoadOptionError', () => {
+  const cases: Array<[string, LoadOptions]> = [
+    ['tiers: 0', { tiers: 0 }],
+    ['tiers: 99', { tiers: 99 }],
+    ['tiers: 1.5', { tiers: 1.5 }],
+    ["preset: 'nope'", { preset: 'nope' }],
+    ["tiers: 1 with preset: 'full'", { tiers: 1, preset: 'full' }],
+    ["engine: 'nope'", { engine: 'nope' as never }],
+  ];
+  it.each(cases)('%s', async (_, options) => {
+    const e = await rejection(load(lrm, options));
+    expect(e).toBeInstanceOf(LoadOptionError);
+    expectOneLine(e);
+  });
+
+  it('the messages list what the file or runtime offers', async () => {
+    expect((await rejection(load(lrm, { tiers: 99 }))).message).toMatch(/1 to 5/);
+    expect((await rejection(load(lrm, { preset: 'nope' }))).message).toMatch(/compact, balanced, full/);
+    expect((await rejection(load(lrm, { engine: 'nope' as never }))).message).toMatch(/ort-node-cpu/);
+  });
+
+  it('run({}) names the missing input', async () => {
+    const session = await load(lrm, { tiers: 1 });
+    try {
+      const e = await rejection(session.run({}));
+      expect(e).toBeInstanceOf(LoadOptionError);
+      expectOneLine(e);
+      expect(e.message).toMatch(/\binput\b/);
+    } finally {
+      await session.release();
+    }
+  });
+});
