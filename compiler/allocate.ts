@@ -4,48 +4,68 @@ import { CompileOptionError } from './errors.js';
 export interface AllocLayer {
   rows: number;
   cols: number;
-  /** σ descending. */
+  /** σ descending (for whitened factors, σᵢ² is the output error that dropping component i adds). */
   sigma: Float64Array;
+  /**
+   * Cost of the layer as it runs at rank r (default: weights, min(r·(m+n), m·n)). Must be non-decreasing
+   * in r, with cost(0) = 0, and capped at the dense cost: past break-even the engine runs the layer dense.
+   */
+  cost?: (rank: number) => number;
+  /** Cost of the dense layer (default m·n): budgets are fractions of the sum of these. */
+  denseCost?: number;
 }
 
 export interface TierCut {
   budget: number;
   /** Rank of each layer (same order as the input) once this tier is loaded. */
   ranks: number[];
-  /** Weights of the factored layers as they run at these ranks. */
-  params: number;
+  /** Cost of the factored layers at these ranks (weights, unless a cost function says otherwise). */
+  cost: number;
+}
+
+export interface AllocOptions {
+  /** Ranks move in steps of this many components (engines like multiples of 8); the last step may be short. */
+  rankMultiple?: number;
 }
 
 export const DEFAULT_TIER_BUDGETS = [0.1, 0.2, 0.35, 0.5, 1];
+export const DEFAULT_RANK_MULTIPLE = 8;
 
-/**
- * Weights a layer runs with at rank r: factored while that is smaller, dense from the break-even rank on
- * (the engine then multiplies the factors back out). This is what makes a budget of 1 mean full rank:
- * the count never exceeds the dense parameter count.
- */
+/** Weights a layer runs with at rank r: factored while that is smaller, dense from break-even on. */
 export function runtimeParams(rows: number, cols: number, rank: number): number {
   return Math.min(rank * (rows + cols), rows * cols);
 }
 
 /**
- * Global nested order: every (layer, component) pair sorted by the share of the layer's energy it carries
- * (σᵢ² / Σσ²) per parameter it costs (m + n). Within a layer the key falls with i, so each layer's
- * components stay in σ order and every prefix of the global order is a valid model. Each tier is the
- * longest prefix whose parameter count fits its budget (a fraction of the factorable layers' dense count);
- * every layer keeps at least its first component so no layer ever vanishes.
+ * Global nested order: every layer's components are grouped in steps of `rankMultiple`, and all steps of all
+ * layers are sorted by the share of the layer's energy they carry (Σσᵢ² / Σσ²) per unit of cost. Within a layer
+ * the key falls step by step (σ is sorted), so each layer's steps stay in order and every prefix of the global
+ * order is a valid model. Each tier is the longest prefix whose cost fits its budget (a fraction of the
+ * factorable layers' dense cost); every layer keeps its first step so no layer ever vanishes. A budget of 1
+ * always reaches full rank, because a layer's cost never exceeds its dense cost.
  */
-export function allocateTiers(layers: AllocLayer[], budgets: number[]): TierCut[] {
+export function allocateTiers(layers: AllocLayer[], budgets: number[], options: AllocOptions = {}): TierCut[] {
   validateBudgets(budgets);
-  const dense = layers.reduce((s, l) => s + l.rows * l.cols, 0);
-  const ranks = layers.map((l) => Math.min(1, l.sigma.length));
-  let used = layers.reduce((s, l, i) => s + runtimeParams(l.rows, l.cols, ranks[i]), 0);
+  const step = options.rankMultiple ?? DEFAULT_RANK_MULTIPLE;
+  if (!Number.isInteger(step) || step < 1) throw new CompileOptionError(`--rank-multiple must be a whole number ≥ 1, got ${step}`, 'rank-multiple');
+  const costOf = layers.map((l) => l.cost ?? ((r: number) => runtimeParams(l.rows, l.cols, r)));
+  const dense = layers.reduce((s, l) => s + (l.denseCost ?? l.rows * l.cols), 0);
+  const ranks = layers.map((l) => Math.min(step, l.sigma.length));
+  let used = layers.reduce((s, _, i) => s + costOf[i](ranks[i]), 0);
 
-  const queue: Array<{ layer: number; key: number }> = [];
+  const queue: Array<{ layer: number; end: number; key: number }> = [];
   layers.forEach((l, li) => {
     const energy = l.sigma.reduce((s, v) => s + v * v, 0) || 1;
-    for (let i = 1; i < l.sigma.length; i++) queue.push({ layer: li, key: (l.sigma[i] ** 2 / energy) / (l.rows + l.cols) });
+    const R = l.sigma.length;
+    const slope = costOf[li](R) / Math.max(R, 1) || 1;
+    for (let begin = step; begin < R; begin += step) {
+      const end = Math.min(begin + step, R);
+      let share = 0;
+      for (let i = begin; i < end; i++) share += l.sigma[i] ** 2 / energy;
+      queue.push({ layer: li, end, key: share / ((end - begin) * slope) });
+    }
   });
-  // Stable sort: equal keys keep layer order and component order, so ties cannot break nesting.
+  // Stable sort: equal keys keep layer order and step order, so ties cannot break nesting.
   queue.sort((a, b) => b.key - a.key);
 
   const cuts: TierCut[] = [];
@@ -53,15 +73,14 @@ export function allocateTiers(layers: AllocLayer[], budgets: number[]): TierCut[
   for (const budget of budgets) {
     const limit = budget * dense;
     while (next < queue.length) {
-      const li = queue[next].layer;
-      const l = layers[li];
-      const extra = runtimeParams(l.rows, l.cols, ranks[li] + 1) - runtimeParams(l.rows, l.cols, ranks[li]);
-      if (used + extra > limit) break;
+      const { layer, end } = queue[next];
+      const extra = costOf[layer](end) - costOf[layer](ranks[layer]);
+      if (used + extra > limit * (1 + 1e-12)) break;
       used += extra;
-      ranks[li] += 1;
+      ranks[layer] = end;
       next++;
     }
-    cuts.push({ budget, ranks: [...ranks], params: used });
+    cuts.push({ budget, ranks: [...ranks], cost: used });
   }
   return cuts;
 }

@@ -7,10 +7,11 @@ import type { FactorDType, LayerKind } from './model.js';
 export const FACTOR_DTYPE_CODE: Readonly<Record<FactorDType, FbFactorDType>> = {
   fp32: FbFactorDType.Fp32,
   fp16: FbFactorDType.Fp16,
+  int8: FbFactorDType.Int8,
 };
 
 /** Bytes per stored factor value. */
-export const FACTOR_ELEMENT_BYTES: Readonly<Record<FactorDType, number>> = { fp32: 4, fp16: 2 };
+export const FACTOR_ELEMENT_BYTES: Readonly<Record<FactorDType, number>> = { fp32: 4, fp16: 2, int8: 1 };
 
 export const LAYER_KIND_CODE: Readonly<Record<LayerKind, FbLayerKind>> = {
   matmul: FbLayerKind.MatMul,

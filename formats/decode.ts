@@ -114,7 +114,7 @@ class Decoder {
       source: this.source(this.table(m.source(), 'source info')),
       graph: this.graph(this.table(m.graph(), 'graph')),
       factorDType,
-      layers: this.list(m.layersLength(), OFFSET_BYTES, 'layers', (i) => this.layer(m.layers(i)!, `layers[${i}]`)),
+      layers: this.list(m.layersLength(), OFFSET_BYTES, 'layers', (i) => this.layer(m.layers(i)!, `layers[${i}]`, factorDType)),
       dense,
       tiers: this.list(m.tiersLength(), OFFSET_BYTES, 'tiers', (i) => this.tier(m.tiers(i)!, `tiers[${i}]`)),
       presets: this.list(m.presetsLength(), OFFSET_BYTES, 'presets', (i) => this.preset(m.presets(i)!)),
@@ -209,10 +209,22 @@ class Decoder {
     };
   }
 
-  private layer(l: FbFactoredLayer, where: string): FactoredLayer {
+  /**
+   * int8 scale vectors are read whenever the dtype is int8 (absent reads as empty, which validation rejects where
+   * scales are needed) and, for fp32/fp16, only when non-empty, so that validation can reject stray scales.
+   * Element-wise reads: the generated *Array() accessors make a Float32Array view, which throws on a header
+   * that does not sit 4-byte aligned in its buffer.
+   */
+  private scales(length: number, int8: boolean, where: string, get: (i: number) => number | null): number[] | undefined {
+    if (length === 0 && !int8) return undefined;
+    return this.list(length, 4, where, (i) => get(i) ?? 0);
+  }
+
+  private layer(l: FbFactoredLayer, where: string, dtype: FactorDType): FactoredLayer {
     const kind = LAYER_KINDS.get(l.kind());
     if (kind === undefined) this.fail(`${where} has unknown layer kind code ${l.kind()}`);
-    return {
+    const int8 = dtype === 'int8';
+    const layer: FactoredLayer = {
       name: l.name() ?? '',
       nodeIndex: l.nodeIndex(),
       kind,
@@ -224,15 +236,21 @@ class Decoder {
       sigma: this.list(l.sigmaLength(), 4, `${where} sigma`, (i) => l.sigma(i) ?? 0),
       blocks: this.list(l.blocksLength(), OFFSET_BYTES, `${where} blocks`, (i): FactorBlock => {
         const b = l.blocks(i)!;
-        return {
+        const block: FactorBlock = {
           tier: b.tier(),
           rankBegin: b.rankBegin(),
           rankEnd: b.rankEnd(),
           left: this.range(b.left(), `${where} block ${i} left range`),
           right: this.range(b.right(), `${where} block ${i} right range`),
         };
+        const rightScales = this.scales(b.rightScalesLength(), int8, `${where} block ${i} right scales`, (j) => b.rightScales(j));
+        if (rightScales !== undefined) block.rightScales = rightScales;
+        return block;
       }),
     };
+    const leftScales = this.scales(l.leftScalesLength(), int8, `${where} left scales`, (j) => l.leftScales(j));
+    if (leftScales !== undefined) layer.leftScales = leftScales;
+    return layer;
   }
 
   private section(s: FbSection, where: string): { range: ByteRange; sha256: string } {

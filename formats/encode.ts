@@ -159,12 +159,15 @@ function byteRange(b: B, r: ByteRange): Offset {
 
 function factoredLayer(b: B, l: FactoredLayer): Offset {
   const blocks = l.blocks.map((blk) => {
+    // Vectors are written before their table starts; a vector is written only when the field is set (int8).
+    const rightScales = blk.rightScales === undefined ? 0 : FbFactorBlock.createRightScalesVector(b, blk.rightScales);
     FbFactorBlock.startFactorBlock(b);
     FbFactorBlock.addTier(b, blk.tier);
     FbFactorBlock.addRankBegin(b, blk.rankBegin);
     FbFactorBlock.addRankEnd(b, blk.rankEnd);
     FbFactorBlock.addLeft(b, byteRange(b, blk.left));
     FbFactorBlock.addRight(b, byteRange(b, blk.right));
+    if (rightScales !== 0) FbFactorBlock.addRightScales(b, rightScales);
     return FbFactorBlock.endFactorBlock(b);
   });
   return FbFactoredLayer.createFactoredLayer(
@@ -179,6 +182,7 @@ function factoredLayer(b: B, l: FactoredLayer): Offset {
     BigInt(l.maxRank),
     FbFactoredLayer.createSigmaVector(b, l.sigma),
     FbFactoredLayer.createBlocksVector(b, blocks),
+    l.leftScales === undefined ? 0 : FbFactoredLayer.createLeftScalesVector(b, l.leftScales),
   );
 }
 

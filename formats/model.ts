@@ -9,6 +9,9 @@
  *   components are sorted by importance (σ descending), so any rank prefix is a valid layer.
  * - The payload stores, for each tier, each layer's new components: a "left" block (Δr×m, i.e. rows of Aᵀ)
  *   and a "right" block (Δr×n, rows of B). Byte ranges are relative to the start of the payload.
+ * - int8 factors are symmetric (values in [-127, 127], no zero point) with float32 scales in the header:
+ *   A[j][i] = qLeft[i][j]·leftScales[j] (one scale per output j, the same for every rank prefix) and
+ *   B[i][c] = qRight[i][c]·rightScales[i − rankBegin] (one scale per component, kept with its block).
  */
 
 /** ONNX TensorProto.DataType codes: we keep ONNX's numbering so no mapping table can drift. */
@@ -34,8 +37,8 @@ export const DATA_TYPE_SIZE: Readonly<Record<number, number>> = {
   1: 4, 2: 1, 3: 1, 4: 2, 5: 2, 6: 4, 7: 8, 9: 1, 10: 2, 11: 8, 12: 4, 13: 8,
 };
 
-/** How factor values are stored in the payload. */
-export type FactorDType = 'fp32' | 'fp16';
+/** How factor values are stored in the payload: float32, float16, or symmetric int8 with float32 scales. */
+export type FactorDType = 'fp32' | 'fp16' | 'int8';
 
 export interface ByteRange {
   /** Offset from the start of the payload (which begins 64-byte aligned after the header). */
@@ -99,6 +102,8 @@ export interface FactorBlock {
   left: ByteRange;
   /** (rankEnd - rankBegin) × cols values: the new rows of B. */
   right: ByteRange;
+  /** int8 only (absent otherwise): rankEnd - rankBegin scales, one per new row of B. Float32 values, ≥ 0. */
+  rightScales?: number[];
 }
 
 export interface FactoredLayer {
@@ -120,6 +125,11 @@ export interface FactoredLayer {
   /** Singular values (or their equivalent for whitened factorisation), σ descending, one per component. */
   sigma: number[];
   blocks: FactorBlock[];
+  /**
+   * int8 only (absent otherwise): `rows` scales, one per row of A (output), taken over all stored components
+   * so every rank prefix shares them. Float32 values, ≥ 0 (0 for an all-zero row).
+   */
+  leftScales?: number[];
 }
 
 export interface Tier {

@@ -161,6 +161,9 @@ class Validator {
     if (!l.sigma.every(Number.isFinite)) this.fail(`${what} has a singular value that is not a finite number`);
 
     const elementBytes = FACTOR_ELEMENT_BYTES[factorDType];
+    const int8 = factorDType === 'int8';
+    if (int8) this.scales(l.leftScales, l.rows, `${what} left scales`, `${l.rows} rows`);
+    else if (l.leftScales !== undefined) this.fail(`${what} has int8 left scales, but its factors are ${factorDType}`);
     let rank = 0;
     let lastTier = 0;
     l.blocks.forEach((b, i) => {
@@ -170,6 +173,8 @@ class Validator {
       if (b.tier < lastTier) this.fail(`${blk} belongs to tier ${b.tier}, after a block of tier ${lastTier}`);
       if (b.tier >= tiers.length) this.fail(`${blk} belongs to tier ${b.tier}, but the file has ${tiers.length} tiers`);
       const delta = b.rankEnd - b.rankBegin;
+      if (int8) this.scales(b.rightScales, delta, `${blk} right scales`, `${delta} components`);
+      else if (b.rightScales !== undefined) this.fail(`${blk} has int8 right scales, but its factors are ${factorDType}`);
       for (const [side, r, n] of [['left', b.left, l.rows], ['right', b.right, l.cols]] as const) {
         const bytes = delta * n * elementBytes;
         if (r.length !== bytes) {
@@ -183,6 +188,15 @@ class Validator {
       lastTier = b.tier;
     });
     if (rank !== l.maxRank) this.fail(`${what} blocks end at rank ${rank}, but its rank is ${l.maxRank}`);
+  }
+
+  /** An int8 scale vector: one entry per row or component, each a finite number ≥ 0. */
+  private scales(values: number[] | undefined, expected: number, what: string, per: string): void {
+    const length = values?.length ?? 0;
+    if (values === undefined || length !== expected) this.fail(`${what} has ${length} entries for ${per}`);
+    values.forEach((v, i) => {
+      if (!Number.isFinite(v) || v < 0) this.fail(`${what}[${i}] is ${v}; scales must be finite and ≥ 0`);
+    });
   }
 
   /** tier k's rank of a layer must be what its blocks of tiers 0..k add up to. */

@@ -1,4 +1,5 @@
 import { decodeHalf } from '../formats/float16.js';
+import { dequantizeInt8, int8View } from '../formats/int8.js';
 import type { FactoredLayer, FactorDType } from '../formats/model.js';
 
 /** A layer's factors at a chosen rank, as float32: left is r×rows (columns of A as rows), right is r×cols. */
@@ -8,8 +9,25 @@ export interface LayerFactors {
   right: Float32Array;
 }
 
-/** Gather the first `rank` components of a layer from its per-tier blocks in the payload. */
+/**
+ * A layer's first `rank` components as stored by an int8 file, with their scales (see formats/model.ts):
+ * A[j][i] = left[i·rows + j]·leftScales[j], B[i][c] = right[i·cols + c]·rightScales[i].
+ */
+export interface Int8LayerFactors {
+  rank: number;
+  /** rank×rows */
+  left: Int8Array;
+  /** rank×cols */
+  right: Int8Array;
+  /** rows: one per output, shared by every rank prefix. */
+  leftScales: Float32Array;
+  /** rank: one per component, gathered from the blocks. */
+  rightScales: Float32Array;
+}
+
+/** Gather the first `rank` components of a layer from its per-tier blocks in the payload, as float32. */
 export function gatherFactors(layer: FactoredLayer, rank: number, payload: Uint8Array, dtype: FactorDType): LayerFactors {
+  if (dtype === 'int8') return dequantizeFactors(gatherInt8Factors(layer, rank, payload), layer.rows, layer.cols);
   const left = new Float32Array(rank * layer.rows);
   const right = new Float32Array(rank * layer.cols);
   for (const b of layer.blocks) {
@@ -21,7 +39,32 @@ export function gatherFactors(layer: FactoredLayer, rank: number, payload: Uint8
   return { rank, left, right };
 }
 
-function decode(payload: Uint8Array, offset: number, count: number, dtype: FactorDType): Float32Array {
+/** Gather the first `rank` components of an int8 layer (a copy: the file's bytes are not kept alive). */
+export function gatherInt8Factors(layer: FactoredLayer, rank: number, payload: Uint8Array): Int8LayerFactors {
+  if (layer.leftScales === undefined) throw new RangeError(`layer "${layer.name}" has no int8 scales`);
+  const left = new Int8Array(rank * layer.rows);
+  const right = new Int8Array(rank * layer.cols);
+  const rightScales = new Float32Array(rank);
+  for (const b of layer.blocks) {
+    if (b.rankBegin >= rank) break;
+    const take = Math.min(rank, b.rankEnd) - b.rankBegin;
+    left.set(int8View(payload.subarray(b.left.offset, b.left.offset + take * layer.rows)), b.rankBegin * layer.rows);
+    right.set(int8View(payload.subarray(b.right.offset, b.right.offset + take * layer.cols)), b.rankBegin * layer.cols);
+    rightScales.set((b.rightScales ?? []).slice(0, take), b.rankBegin);
+  }
+  return { rank, left, right, leftScales: Float32Array.from(layer.leftScales), rightScales };
+}
+
+/** float32 factors from int8 ones: left scaled per column (output), right per row (component). */
+export function dequantizeFactors(q: Int8LayerFactors, rows: number, cols: number): LayerFactors {
+  return {
+    rank: q.rank,
+    left: dequantizeInt8(q.left, q.rank, rows, q.leftScales, 1),
+    right: dequantizeInt8(q.right, q.rank, cols, q.rightScales, 0),
+  };
+}
+
+function decode(payload: Uint8Array, offset: number, count: number, dtype: 'fp32' | 'fp16'): Float32Array {
   if (dtype === 'fp16') return decodeHalf(payload.subarray(offset, offset + count * 2));
   // Copy into a fresh buffer: payload offsets are 64-byte aligned but the payload view itself may not be.
   return new Float32Array(payload.slice(offset, offset + count * 4).buffer);

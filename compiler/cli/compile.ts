@@ -7,7 +7,51 @@ import type { FactorDType } from '../../formats/model.js';
 import { formatBytes, formatCount, table } from './format.js';
 import { ProgressBar } from './progress.js';
 import { readInputBytes } from './read-input.js';
+import { parseNormalisation } from './normalisation.js';
+import { parseWholeNumber } from './options.js';
+import { parseCostModel } from '../costs.js';
+import { feedBatches, openDataset } from '../data/spec.js';
+import { importOnnx } from '../import/onnx.js';
+import type { Feeds } from '../../runtime/tensor.js';
 import { writeAtomically } from './write-output.js';
+
+interface CompileCliOptions {
+  output: string;
+  tiers: string;
+  dtype: string;
+  minParams: string;
+  calib?: string;
+  calibLimit: string;
+  calibOffset: string;
+  mean?: string;
+  std?: string;
+  labels?: string;
+  rankMultiple: string;
+  cost: string;
+  keepEnds?: boolean;
+}
+
+/** The calibration data set, batched as the model's feeds. */
+async function calibrationFeeds(source: Uint8Array, path: string, opts: CompileCliOptions): Promise<AsyncIterable<Feeds>> {
+  const inputs = importOnnx(source, path).inputs;
+  const { mean, std } = parseNormalisation(opts.mean, opts.std);
+  const dataset = await openDataset(opts.calib!, {
+    layout: inputs[0]?.shape ?? [],
+    mean, std, labels: opts.labels,
+    limit: parseWholeNumber('--calib-limit', opts.calibLimit),
+    offset: parseWholeNumber('--calib-offset', opts.calibOffset, 0),
+  });
+  return feedBatches(dataset, inputs, 32);
+}
+
+async function readJson(path: string): Promise<unknown> {
+  const text = new TextDecoder().decode(await readInputBytes(path));
+  try {
+    return JSON.parse(text);
+  } catch (e) {
+    throw new CompileOptionError(`${path} is not valid JSON (${(e as Error).message})`, 'bad-json');
+  }
+}
 
 /** Ops of already-quantised models: they stay untouched, and we say so. */
 const QUANTISED_OPS = new Set(['QLinearConv', 'QLinearMatMul', 'MatMulInteger', 'ConvInteger', 'QuantizeLinear', 'DequantizeLinear', 'QLinearAdd', 'QLinearMul', 'QLinearGlobalAveragePool', 'QLinearConcat']);
@@ -19,19 +63,34 @@ export function registerCompile(program: Command): void {
     .argument('<model.onnx>', 'trained model to compile')
     .requiredOption('-o, --output <model.lrm>', 'where to write the .lrm file')
     .option('--tiers <fractions>', 'cumulative tier budgets, fractions of the factorable layers\' dense parameters', '0.1,0.2,0.35,0.5,1')
-    .option('--dtype <fp32|fp16>', 'storage type of the factors', 'fp32')
+    .option('--dtype <fp32|fp16|int8>', 'storage type of the factors (int8: symmetric, per output and per component scales)', 'fp32')
     .option('--min-params <n>', 'layers with fewer weights stay dense', '4096')
-    .action(async (input: string, opts: { output: string; tiers: string; dtype: string; minParams: string }) => {
+    .option('--calib <spec>', 'real inputs for activation-aware factorisation: mnist:<dir> | imagenet:<dir> | images:<dir> | tensors:<dir>')
+    .option('--calib-limit <N>', 'use at most N calibration samples', '256')
+    .option('--calib-offset <N>', 'skip the first N samples (keep calibration and evaluation disjoint)', '0')
+    .option('--mean <values>', 'calibration images: mean after scaling pixels to 0..1 (one value or one per channel)')
+    .option('--std <values>', 'calibration images: standard deviation (one value or one per channel)')
+    .option('--labels <synset.txt>', 'imagenet: class order file')
+    .option('--rank-multiple <n>', 'ranks move in steps of n components', '8')
+    .option('--cost <model>', 'what budgets count: params | bytes | flops | latency:<table.json>', 'params')
+    .option('--keep-ends', 'keep the first and last weight layers dense (default for convolutional classifiers)')
+    .option('--no-keep-ends', 'factor the first and last weight layers too')
+    .action(async (input: string, opts: CompileCliOptions) => {
       const tiers = parseTierBudgets(opts.tiers);
-      const minParams = Number(opts.minParams);
-      if (!Number.isInteger(minParams) || minParams < 1) throw new CompileOptionError(`--min-params must be a positive whole number, got "${opts.minParams}"`, 'min-params');
+      const minParams = parseWholeNumber('--min-params', opts.minParams);
       const source = await readInputBytes(input);
+      const cost = parseCostModel(opts.cost, opts.cost.startsWith('latency:') ? await readJson(opts.cost.slice('latency:'.length)) : undefined);
+      const calibration = opts.calib === undefined ? undefined : await calibrationFeeds(source, input, opts);
       const bar = new ProgressBar();
       const started = performance.now();
       const { lrm, header } = await compileOnnx(source, {
         tiers,
         dtype: opts.dtype as FactorDType,
         minParams,
+        calibration,
+        rankMultiple: parseWholeNumber('--rank-multiple', opts.rankMultiple),
+        keepEnds: opts.keepEnds,
+        cost,
         fileName: input,
         onProgress: (p) => bar.update(p.phase, p.done, p.total, p.detail),
       });

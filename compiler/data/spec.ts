@@ -1,7 +1,8 @@
 /**
- * `--data <spec>` for `lowrank eval` (and calibration): turns `mnist:<dir>`, `imagenet:<dir>` or `images:<dir>`
- * plus options into a Dataset that yields float32 input batches shaped for the model, with labels when the
- * data set has them.
+ * `--data <spec>` for `lowrank eval` and `--calib <spec>` for `lowrank compile`: turns `mnist:<dir>`,
+ * `imagenet:<dir>`, `images:<dir>` or `tensors:<dir>` plus options into a Dataset that yields input batches
+ * shaped for the model, with labels when the data set has them. feedBatches (feeds.ts) turns any of them into
+ * named model inputs.
  *
  * Samples are in a fixed, sorted order; `offset` and `limit` take a contiguous slice of it, so disjoint
  * calibration and evaluation splits are just two non-overlapping (offset, limit) pairs.
@@ -14,9 +15,13 @@ import { IMAGENET_CROP, IMAGENET_MEAN, IMAGENET_STD, isJpegName, listImagenet, r
 import { IMAGENET_SYNSETS } from './imagenet-synsets.js';
 import { readMnist, type MnistSplit } from './mnist.js';
 import { formatShape, type HostTensor } from './tensor.js';
+import type { ModelInput } from './tensor-file.js';
+import { listTensorSamples, tensorBatches } from './tensors.js';
 
-export type DataScheme = 'mnist' | 'imagenet' | 'images';
-export const DATA_SCHEMES: readonly DataScheme[] = ['mnist', 'imagenet', 'images'];
+export { feedBatches } from './feeds.js';
+
+export type DataScheme = 'mnist' | 'imagenet' | 'images' | 'tensors';
+export const DATA_SCHEMES: readonly DataScheme[] = ['mnist', 'imagenet', 'images', 'tensors'];
 
 export interface DataSpec {
   scheme: DataScheme;
@@ -28,8 +33,14 @@ export interface DataOptions extends Preprocess {
   /**
    * The model input's shape, which the batches are shaped to: [N, C, H, W] or [C, H, W] for images;
    * for MNIST also [N, H*W] (e.g. [N, 784]). Symbolic dims are strings (or negative numbers).
+   * tensors: data ignores it.
    */
   layout: ReadonlyArray<number | string>;
+  /**
+   * tensors only: the model's inputs, which `batches()` reads the files for. feedBatches passes them itself,
+   * so calibration does not need this; `batches()` without it is an error.
+   */
+  inputs?: ReadonlyArray<ModelInput>;
   /** imagenet only: a synset file whose line order gives the class indices (default: the standard 1000 classes). */
   labels?: string;
   /** First sample of the slice (default 0). */
@@ -41,8 +52,13 @@ export interface DataOptions extends Preprocess {
 }
 
 export interface Batch {
-  /** float32 [b, C, H, W] (or [b, H*W] for an MNIST [N, 784] layout); b is the batch size except for the last batch. */
+  /**
+   * float32 [b, C, H, W] (or [b, H*W] for an MNIST [N, 784] layout); b is the batch size except for the last batch.
+   * tensors: the first model input's tensor; batches may be smaller (see tensors.ts).
+   */
   input: HostTensor;
+  /** tensors only: every model input by name. */
+  feeds?: Record<string, HostTensor>;
   /** Class index per sample, when the data set is labelled. */
   labels?: Int32Array;
   /** Index of the batch's first sample within the slice (0-based; add `offset` for the index in the data set). */
@@ -63,10 +79,12 @@ export interface Dataset {
   classes?: readonly string[];
   /** One line for logs: what was opened and which slice. */
   description: string;
+  /** tensors only: the sample files and folders of the slice, in order. */
+  samplePaths?: readonly string[];
   batches(batchSize: number): AsyncGenerator<Batch>;
 }
 
-const SPEC_HELP = 'use mnist:<dir>, imagenet:<dir> or images:<dir>';
+const SPEC_HELP = 'use mnist:<dir>, imagenet:<dir>, images:<dir> or tensors:<dir>';
 
 /** Splits `scheme:dir`. Only the first colon separates, so directory names may contain colons. */
 export function parseDataSpec(spec: string): DataSpec {
@@ -144,6 +162,8 @@ export async function openDataset(spec: string, options: DataOptions): Promise<D
       return openImages(dir, options, 'imagenet');
     case 'images':
       return openImages(dir, options, 'images');
+    case 'tensors':
+      return openTensors(dir, options);
   }
 }
 
@@ -250,3 +270,26 @@ async function openImages(dir: string, options: DataOptions, scheme: 'imagenet' 
   };
 }
 
+async function openTensors(dir: string, options: DataOptions): Promise<Dataset> {
+  const hint = 'tensors are fed as they are';
+  for (const k of ['labels', 'split', 'mean', 'std', 'resize', 'shortSide', 'channelOrder'] as const) rejectOption(options, k, 'tensors', hint);
+  const all = await listTensorSamples(dir);
+  const { offset, size } = selectSlice(all.length, options, `tensors:${dir}`);
+  const paths = all.slice(offset, offset + size);
+  return {
+    scheme: 'tensors',
+    dir,
+    size,
+    total: all.length,
+    offset,
+    labelled: false,
+    samplePaths: paths,
+    description: `tensors ${dir}: ${sliceText(offset, size, all.length)}`,
+    async *batches(batchSize: number) {
+      checkBatchSize(batchSize);
+      const inputs = options.inputs;
+      if (!inputs || inputs.length === 0) throw new DataSpecError('tensors: data needs the model inputs to read its files (pass inputs to openDataset)');
+      for await (const b of tensorBatches(paths, inputs, batchSize)) yield { input: b.feeds[inputs[0]!.name]!, feeds: b.feeds, start: b.start };
+    },
+  };
+}

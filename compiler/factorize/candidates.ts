@@ -113,3 +113,20 @@ function scaled(a: Float32Array, alpha: number): Float64Array {
   for (let i = 0; i < a.length; i++) out[i] = alpha * a[i];
   return out;
 }
+
+const WEIGHT_OPS = new Set(['MatMul', 'Gemm', 'Conv']);
+
+/**
+ * Names of the model's first and last weight layers (MatMul/Gemm/Conv), factorable or not. OIALR keeps
+ * these dense: the first sees raw pixels, the last decides the class, and both are small relative to
+ * what they cost in accuracy.
+ */
+export function endLayerNames(model: ImportedModel): Set<string> {
+  const layers = model.nodes.filter((n) => WEIGHT_OPS.has(n.opType));
+  return new Set(layers.length ? [layers[0].name, layers[layers.length - 1].name] : []);
+}
+
+/** A convolutional classifier: it has convolutions and one output of rank 2 ([N, classes]). */
+export function isConvClassifier(model: ImportedModel): boolean {
+  return model.nodes.some((n) => n.opType === 'Conv') && model.outputs.length >= 1 && model.outputs[0].shape.length === 2;
+}

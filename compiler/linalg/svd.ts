@@ -1,5 +1,5 @@
-import { EigenvalueDecomposition, Matrix } from 'ml-matrix';
 import { gramCols, gramRows } from './gram.js';
+import { symmetricEigen } from './symmetric-eigen.js';
 
 /**
  * Ordered low-rank factors of M (m×n): M ≈ Σ_i a_i·b_iᵀ with components sorted by σ descending.
@@ -17,7 +17,7 @@ export interface OrderedFactors {
 const NULL_SIGMA = 1e-12;
 
 /**
- * SVD through the eigen-decomposition of the smaller Gram matrix (ml-matrix's symmetric EVD).
+ * SVD through the eigen-decomposition of the smaller Gram matrix.
  * The other side is obtained by projecting M onto the eigenvectors rather than from the
  * eigenvalues, so the full-rank product reproduces M to rounding error even though the Gram
  * matrix squares the condition number (only the ordering of tiny σ is affected by that).
@@ -26,14 +26,13 @@ export function orderedFactors(M: Float64Array, m: number, n: number): OrderedFa
   const rowsSide = m <= n;
   const k = rowsSide ? m : n;
   const G = rowsSide ? gramRows(M, m, n) : gramCols(M, m, n);
-  const evd = new EigenvalueDecomposition(new Matrix(toRows(G, k)), { assumeSymmetric: true });
-  const Q = evd.eigenvectorMatrix; // k×k, columns are eigenvectors (ascending eigenvalue)
+  const Q = symmetricEigen(G, k).vectors;
 
   // Project: rowsSide → P = Qᵀ·M (k×n); else P = M·Q (m×k). Component j's σ is the norm of its projection.
   const proj = new Float64Array(k * (rowsSide ? n : m));
   const width = rowsSide ? n : m;
   for (let j = 0; j < k; j++) {
-    const q = Q.getColumn(j);
+    const q = Q[j];
     const out = j * width;
     if (rowsSide) {
       for (let i = 0; i < m; i++) {
@@ -68,7 +67,7 @@ export function orderedFactors(M: Float64Array, m: number, n: number): OrderedFa
   kept.forEach((j, i) => {
     const s = norms[j];
     sigma[i] = s;
-    const q = Q.getColumn(j);
+    const q = Q[j];
     const up = Math.sqrt(s);
     // unit vector on one side, projection/σ on the other, then σ^½ on each.
     const unitSide = rowsSide ? left : right;
@@ -79,10 +78,4 @@ export function orderedFactors(M: Float64Array, m: number, n: number): OrderedFa
     for (let c = 0; c < width; c++) projSide[i * width + c] = proj[j * width + c] * scale;
   });
   return { rank, sigma, left, right };
-}
-
-function toRows(a: Float64Array, k: number): number[][] {
-  const rows: number[][] = new Array(k);
-  for (let i = 0; i < k; i++) rows[i] = Array.from(a.subarray(i * k, (i + 1) * k));
-  return rows;
 }

@@ -3,11 +3,13 @@
 import * as flatbuffers from 'flatbuffers';
 
 /**
- * How factor values are stored in the payload.
+ * How factor values are stored in the payload. Int8 (added in format version 1, additively): symmetric
+ * int8 in [-127, 127] with float32 scales in the header (FactoredLayer.left_scales, FactorBlock.right_scales).
  */
 export enum lrm_FactorDType {
   Fp32 = 0,
-  Fp16 = 1
+  Fp16 = 1,
+  Int8 = 2
 }
 
 export enum lrm_LayerKind {
@@ -842,8 +844,27 @@ right(obj?:lrm_ByteRange):lrm_ByteRange|null {
   return offset ? (obj || new lrm_ByteRange()).__init(this.bb_pos + offset, this.bb!) : null;
 }
 
+/**
+ * Int8 only: one scale per new component (row of B), rank_end - rank_begin floats: B[i][j] = q[i][j] * right_scales[i].
+ * Absent for fp32/fp16.
+ */
+rightScales(index: number):number|null {
+  const offset = this.bb!.__offset(this.bb_pos, 14);
+  return offset ? this.bb!.readFloat32(this.bb!.__vector(this.bb_pos + offset) + index * 4) : 0;
+}
+
+rightScalesLength():number {
+  const offset = this.bb!.__offset(this.bb_pos, 14);
+  return offset ? this.bb!.__vector_len(this.bb_pos + offset) : 0;
+}
+
+rightScalesArray():Float32Array|null {
+  const offset = this.bb!.__offset(this.bb_pos, 14);
+  return offset ? new Float32Array(this.bb!.bytes().buffer, this.bb!.bytes().byteOffset + this.bb!.__vector(this.bb_pos + offset), this.bb!.__vector_len(this.bb_pos + offset)) : null;
+}
+
 static startFactorBlock(builder:flatbuffers.Builder) {
-  builder.startObject(5);
+  builder.startObject(6);
 }
 
 static addTier(builder:flatbuffers.Builder, tier:number) {
@@ -864,6 +885,27 @@ static addLeft(builder:flatbuffers.Builder, leftOffset:flatbuffers.Offset) {
 
 static addRight(builder:flatbuffers.Builder, rightOffset:flatbuffers.Offset) {
   builder.addFieldStruct(4, rightOffset, 0);
+}
+
+static addRightScales(builder:flatbuffers.Builder, rightScalesOffset:flatbuffers.Offset) {
+  builder.addFieldOffset(5, rightScalesOffset, 0);
+}
+
+static createRightScalesVector(builder:flatbuffers.Builder, data:number[]|Float32Array):flatbuffers.Offset;
+/**
+ * @deprecated This Uint8Array overload will be removed in the future.
+ */
+static createRightScalesVector(builder:flatbuffers.Builder, data:number[]|Uint8Array):flatbuffers.Offset;
+static createRightScalesVector(builder:flatbuffers.Builder, data:number[]|Float32Array|Uint8Array):flatbuffers.Offset {
+  builder.startVector(4, data.length, 4);
+  for (let i = data.length - 1; i >= 0; i--) {
+    builder.addFloat32(data[i]!);
+  }
+  return builder.endVector();
+}
+
+static startRightScalesVector(builder:flatbuffers.Builder, numElems:number) {
+  builder.startVector(4, numElems, 4);
 }
 
 static endFactorBlock(builder:flatbuffers.Builder):flatbuffers.Offset {
@@ -965,8 +1007,31 @@ blocksLength():number {
   return offset ? this.bb!.__vector_len(this.bb_pos + offset) : 0;
 }
 
+/**
+ * Int8 only: one scale per row of A (output), `rows` floats, taken over all stored components so that every
+ * rank prefix uses the same scales: A[j][i] = q[i][j] * left_scales[j]. Absent for fp32/fp16.
+ * In the header rather than the payload: every tier needs them, they are validated (length, finite, >= 0)
+ * with the rest of the header before any tier is fetched, and they are small (4 bytes per output and per
+ * component against rank x (rows + cols) int8 bytes), so payload blocks stay pure weights of
+ * rank x rows x element-size bytes for every dtype.
+ */
+leftScales(index: number):number|null {
+  const offset = this.bb!.__offset(this.bb_pos, 24);
+  return offset ? this.bb!.readFloat32(this.bb!.__vector(this.bb_pos + offset) + index * 4) : 0;
+}
+
+leftScalesLength():number {
+  const offset = this.bb!.__offset(this.bb_pos, 24);
+  return offset ? this.bb!.__vector_len(this.bb_pos + offset) : 0;
+}
+
+leftScalesArray():Float32Array|null {
+  const offset = this.bb!.__offset(this.bb_pos, 24);
+  return offset ? new Float32Array(this.bb!.bytes().buffer, this.bb!.bytes().byteOffset + this.bb!.__vector(this.bb_pos + offset), this.bb!.__vector_len(this.bb_pos + offset)) : null;
+}
+
 static startFactoredLayer(builder:flatbuffers.Builder) {
-  builder.startObject(10);
+  builder.startObject(11);
 }
 
 static addName(builder:flatbuffers.Builder, nameOffset:flatbuffers.Offset) {
@@ -1050,12 +1115,33 @@ static startBlocksVector(builder:flatbuffers.Builder, numElems:number) {
   builder.startVector(4, numElems, 4);
 }
 
+static addLeftScales(builder:flatbuffers.Builder, leftScalesOffset:flatbuffers.Offset) {
+  builder.addFieldOffset(10, leftScalesOffset, 0);
+}
+
+static createLeftScalesVector(builder:flatbuffers.Builder, data:number[]|Float32Array):flatbuffers.Offset;
+/**
+ * @deprecated This Uint8Array overload will be removed in the future.
+ */
+static createLeftScalesVector(builder:flatbuffers.Builder, data:number[]|Uint8Array):flatbuffers.Offset;
+static createLeftScalesVector(builder:flatbuffers.Builder, data:number[]|Float32Array|Uint8Array):flatbuffers.Offset {
+  builder.startVector(4, data.length, 4);
+  for (let i = data.length - 1; i >= 0; i--) {
+    builder.addFloat32(data[i]!);
+  }
+  return builder.endVector();
+}
+
+static startLeftScalesVector(builder:flatbuffers.Builder, numElems:number) {
+  builder.startVector(4, numElems, 4);
+}
+
 static endFactoredLayer(builder:flatbuffers.Builder):flatbuffers.Offset {
   const offset = builder.endObject();
   return offset;
 }
 
-static createFactoredLayer(builder:flatbuffers.Builder, nameOffset:flatbuffers.Offset, nodeIndex:number, kind:lrm_LayerKind, weightOffset:flatbuffers.Offset, weightDimsOffset:flatbuffers.Offset, rows:bigint, cols:bigint, maxRank:bigint, sigmaOffset:flatbuffers.Offset, blocksOffset:flatbuffers.Offset):flatbuffers.Offset {
+static createFactoredLayer(builder:flatbuffers.Builder, nameOffset:flatbuffers.Offset, nodeIndex:number, kind:lrm_LayerKind, weightOffset:flatbuffers.Offset, weightDimsOffset:flatbuffers.Offset, rows:bigint, cols:bigint, maxRank:bigint, sigmaOffset:flatbuffers.Offset, blocksOffset:flatbuffers.Offset, leftScalesOffset:flatbuffers.Offset):flatbuffers.Offset {
   lrm_FactoredLayer.startFactoredLayer(builder);
   lrm_FactoredLayer.addName(builder, nameOffset);
   lrm_FactoredLayer.addNodeIndex(builder, nodeIndex);
@@ -1067,6 +1153,7 @@ static createFactoredLayer(builder:flatbuffers.Builder, nameOffset:flatbuffers.O
   lrm_FactoredLayer.addMaxRank(builder, maxRank);
   lrm_FactoredLayer.addSigma(builder, sigmaOffset);
   lrm_FactoredLayer.addBlocks(builder, blocksOffset);
+  lrm_FactoredLayer.addLeftScales(builder, leftScalesOffset);
   return lrm_FactoredLayer.endFactoredLayer(builder);
 }
 }

@@ -11,17 +11,18 @@ const layerArb = fc
   });
 
 describe('allocateTiers', () => {
-  it('is nested, respects each budget and reaches full rank at budget 1', () => {
+  it('is nested, respects each budget, moves in rank steps and reaches full rank at budget 1', () => {
     fc.assert(
-      fc.property(fc.array(layerArb, { minLength: 1, maxLength: 6 }), (layers) => {
+      fc.property(fc.array(layerArb, { minLength: 1, maxLength: 6 }), fc.integer({ min: 1, max: 9 }), (layers, step) => {
         const budgets = [0.1, 0.3, 0.6, 1];
-        const cuts = allocateTiers(layers, budgets);
+        const cuts = allocateTiers(layers, budgets, { rankMultiple: step });
         const dense = layers.reduce((s, l) => s + l.rows * l.cols, 0);
-        const floor = layers.reduce((s, l) => s + runtimeParams(l.rows, l.cols, 1), 0);
+        const floor = layers.reduce((s, l) => s + runtimeParams(l.rows, l.cols, Math.min(step, l.sigma.length)), 0);
         cuts.forEach((cut, t) => {
-          expect(cut.params).toBeLessThanOrEqual(Math.max(floor, budgets[t] * dense) + 1e-9);
+          expect(cut.cost).toBeLessThanOrEqual(Math.max(floor, budgets[t] * dense) + 1e-9);
           cut.ranks.forEach((r, i) => {
             expect(r).toBeGreaterThanOrEqual(1);
+            expect(r % step === 0 || r === layers[i].sigma.length).toBe(true);
             if (t > 0) expect(r).toBeGreaterThanOrEqual(cuts[t - 1].ranks[i]);
           });
         });
@@ -34,7 +35,15 @@ describe('allocateTiers', () => {
   it('gives more rank to the layer whose spectrum decays slowly', () => {
     const flat = { rows: 32, cols: 32, sigma: Float64Array.from({ length: 32 }, () => 1) };
     const steep = { rows: 32, cols: 32, sigma: Float64Array.from({ length: 32 }, (_, i) => 2 ** -i) };
-    const [cut] = allocateTiers([flat, steep], [0.4]);
+    const [cut] = allocateTiers([flat, steep], [0.4], { rankMultiple: 1 });
+    expect(cut.ranks[0]).toBeGreaterThan(cut.ranks[1]);
+  });
+
+  it('follows a custom cost: a layer whose rank is cheap gets more of it', () => {
+    const sigma = Float64Array.from({ length: 32 }, (_, i) => 1 / (1 + i));
+    const cheap = { rows: 32, cols: 32, sigma, cost: (r: number) => Math.min(r * 8, 1024), denseCost: 1024 };
+    const dear = { rows: 32, cols: 32, sigma, cost: (r: number) => Math.min(r * 64, 1024), denseCost: 1024 };
+    const [cut] = allocateTiers([cheap, dear], [0.3], { rankMultiple: 1 });
     expect(cut.ranks[0]).toBeGreaterThan(cut.ranks[1]);
   });
 

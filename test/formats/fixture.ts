@@ -1,6 +1,7 @@
 /** A small hand-built model for format tests: two dense initializers, one factored layer in two tiers. */
 import type { FactorDType, ModelHeader } from '../../formats/model.js';
 import { DataType, FORMAT_VERSION } from '../../formats/model.js';
+import { FACTOR_ELEMENT_BYTES } from '../../formats/codes.js';
 import { completeHeader, PayloadBuilder, writeLrm, type LrmHeaderInput } from '../../formats/write.js';
 
 export const INT64_MAX = 9223372036854775807n;
@@ -11,7 +12,10 @@ export function filled(length: number, seed: number): Uint8Array {
 }
 
 export function smallModel(factorDType: FactorDType = 'fp32'): { input: LrmHeaderInput; payload: Uint8Array } {
-  const es = factorDType === 'fp32' ? 4 : 2;
+  const es = FACTOR_ELEMENT_BYTES[factorDType];
+  // int8: float32-exact scales, one per output row of A (4) and one per component of B (2 per block); 0 is allowed.
+  const int8 = factorDType === 'int8';
+  const rightScales = (k: number) => (int8 ? { rightScales: [0.5 * k, Math.fround(0.1 * k)] } : {});
   const [rows, cols] = [4, 8];
   const p = new PayloadBuilder();
   const bias = p.append(filled(4 * 4, 1));
@@ -19,10 +23,10 @@ export function smallModel(factorDType: FactorDType = 'fp32'): { input: LrmHeade
   const dense = p.seal(0);
 
   const t0 = p.length;
-  const b0 = { tier: 0, rankBegin: 0, rankEnd: 2, left: p.append(filled(2 * rows * es, 3)), right: p.append(filled(2 * cols * es, 4)) };
+  const b0 = { tier: 0, rankBegin: 0, rankEnd: 2, left: p.append(filled(2 * rows * es, 3)), right: p.append(filled(2 * cols * es, 4)), ...rightScales(1) };
   const tier0 = p.seal(t0);
   const t1 = p.length;
-  const b1 = { tier: 1, rankBegin: 2, rankEnd: 4, left: p.append(filled(2 * rows * es, 5)), right: p.append(filled(2 * cols * es, 6)) };
+  const b1 = { tier: 1, rankBegin: 2, rankEnd: 4, left: p.append(filled(2 * rows * es, 5)), right: p.append(filled(2 * cols * es, 6)), ...rightScales(2) };
   const tier1 = p.seal(t1);
 
   const input: LrmHeaderInput = {
@@ -87,6 +91,7 @@ export function smallModel(factorDType: FactorDType = 'fp32'): { input: LrmHeade
         maxRank: 4,
         sigma: [4, 3, 2.5, 0.125],
         blocks: [b0, b1],
+        ...(int8 ? { leftScales: [Math.fround(1 / 127), 0.25, 0, 3] } : {}),
       },
     ],
     dense: { range: dense },

@@ -37,7 +37,9 @@ const layerShape = fc
 
 const spec = fc.record({
   tag: text,
-  factorDType: fc.constantFrom('fp32' as const, 'fp16' as const),
+  factorDType: fc.constantFrom('fp32' as const, 'fp16' as const, 'int8' as const),
+  // int8 scales: float32 values ≥ 0 (zero rows included), taken cyclically.
+  scales: fc.array(fc.float({ min: 0, max: 1e6, noNaN: true }), { minLength: 1, maxLength: 8 }),
   tierCount: fc.integer({ min: 1, max: 3 }),
   inputs: fc.array(fc.array(fc.oneof(dim, text), { maxLength: 3 }), { minLength: 1, maxLength: 3 }),
   initializers: fc.array(
@@ -76,6 +78,8 @@ function build(s: Spec): { input: LrmHeaderInput; payload: Uint8Array } {
   const p = new PayloadBuilder();
   let seed = s.seed;
   const name = (kind: string, i: number) => `${s.tag}${kind}#${i}`;
+  let scaleAt = 0;
+  const scales = (n: number) => Array.from({ length: n }, () => s.scales[scaleAt++ % s.scales.length]);
 
   const inputs: ValueInfo[] = s.inputs.map((shape, i) => ({ name: name('in', i), dataType: 1, shape }));
   const initializers: DenseTensor[] = s.initializers.map((t, i) => {
@@ -94,7 +98,9 @@ function build(s: Spec): { input: LrmHeaderInput; payload: Uint8Array } {
     const cuts = l.cuts.slice(0, s.tierCount);
     const maxRank = cuts[cuts.length - 1];
     const weightDims = l.kind === 'conv' ? [l.rows, l.cols, 1, 1] : [l.cols, l.rows];
-    return { name: out, nodeIndex: nodes.length - 1, kind: l.kind, weight, weightDims, rows: l.rows, cols: l.cols, maxRank, sigma: l.sigma.slice(0, maxRank), blocks: [] };
+    const layer: FactoredLayer = { name: out, nodeIndex: nodes.length - 1, kind: l.kind, weight, weightDims, rows: l.rows, cols: l.cols, maxRank, sigma: l.sigma.slice(0, maxRank), blocks: [] };
+    if (s.factorDType === 'int8') layer.leftScales = scales(l.rows);
+    return layer;
   });
   s.nodes.forEach((n, i) => {
     const out = name('out', i);
@@ -122,6 +128,7 @@ function build(s: Spec): { input: LrmHeaderInput; payload: Uint8Array } {
         left: p.append(filled((end - begin) * l.rows * es, seed++)),
         right: p.append(filled((end - begin) * l.cols * es, seed++)),
       };
+      if (s.factorDType === 'int8') block.rightScales = scales(end - begin);
       l.blocks.push(block);
     });
     return { index: k, budget: s.budget * (k + 1), range: p.seal(start), ranks: s.layers.map((l) => l.cuts[k]), params: 1000 * k };

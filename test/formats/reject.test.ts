@@ -14,6 +14,7 @@ import {
 import { SIZE_PREFIX_BYTES } from '../../formats/framing.js';
 import { sha256 } from '../../formats/sha256.js';
 import { writeLrm, type LrmHeaderInput } from '../../formats/write.js';
+import type { FactorDType } from '../../formats/model.js';
 import { smallFile, smallModel } from './fixture.js';
 
 /** The error a promise rejects with (fails the test if it resolves). */
@@ -33,14 +34,14 @@ function flipped(file: Uint8Array, at: number, mask = 0xff): Uint8Array {
 }
 
 /** Writes the small model after `edit` breaks it, skipping the writer's own validation. */
-async function broken(edit: (h: LrmHeaderInput) => void): Promise<Uint8Array> {
-  const { input, payload } = smallModel();
+async function broken(edit: (h: LrmHeaderInput) => void, dtype: FactorDType = 'fp32'): Promise<Uint8Array> {
+  const { input, payload } = smallModel(dtype);
   edit(input);
   return writeLrm(input, payload, { validate: false });
 }
 
-async function corrupt(edit: (h: LrmHeaderInput) => void, message: RegExp): Promise<void> {
-  const e = await rejection(readLrm(await broken(edit), { fileName: 'bad.lrm' }));
+async function corrupt(edit: (h: LrmHeaderInput) => void, message: RegExp, dtype: FactorDType = 'fp32'): Promise<void> {
+  const e = await rejection(readLrm(await broken(edit, dtype), { fileName: 'bad.lrm' }));
   expect(e).toBeInstanceOf(LrmCorruptHeaderError);
   expect((e as Error).message).toMatch(message);
 }
@@ -120,8 +121,8 @@ describe('damage', () => {
     expect(e).toMatchObject({ section: 'dense', tier: undefined });
   });
 
-  it('survives any byte of a re-hashed FlatBuffer being changed: typed error or a valid header, never a crash', async () => {
-    const { file } = await smallFile();
+  it.each(['fp32', 'int8'] as const)('survives any byte of a re-hashed FlatBuffer being changed: typed error or a valid header, never a crash (%s)', async (dtype) => {
+    const { file } = await smallFile(dtype);
     const size = new DataView(file.buffer, file.byteOffset).getUint32(0, true);
     const end = SIZE_PREFIX_BYTES + size;
     for (let at = SIZE_PREFIX_BYTES; at < end; at++) {
@@ -238,4 +239,30 @@ describe('invalid headers', () => {
   it('a preset that loads more tiers than exist', () => corrupt((h) => (h.presets[0].tiers = 3), /loads 3 tiers/));
 
   it('a negative measurement', () => corrupt((h) => (h.presets[0].latencyMsP95 = -5), /latencyMsP95 is -5/));
+});
+
+describe('int8 factors', () => {
+  const layer = (h: LrmHeaderInput) => h.layers[0];
+
+  it('an int8 block of fp32 length', () =>
+    corrupt((h) => (layer(h).blocks[0].left.length = 2 * 4 * 4), /left factor holds 32 bytes, expected 8 bytes for 2 components × 4 rows of int8/, 'int8'));
+
+  it('a left scale vector of the wrong length', () =>
+    corrupt((h) => layer(h).leftScales!.pop(), /layer 0 \("fc"\) left scales has 3 entries for 4 rows/, 'int8'));
+
+  it('a missing left scale vector', () => corrupt((h) => delete layer(h).leftScales, /left scales has 0 entries for 4 rows/, 'int8'));
+
+  it('a right scale vector of the wrong length', () =>
+    corrupt((h) => layer(h).blocks[1].rightScales!.push(1), /block 1 right scales has 3 entries for 2 components/, 'int8'));
+
+  it('a block without right scales', () => corrupt((h) => delete layer(h).blocks[0].rightScales, /block 0 right scales has 0 entries for 2 components/, 'int8'));
+
+  it('a negative scale', () => corrupt((h) => (layer(h).leftScales![1] = -0.5), /left scales\[1\] is -0.5; scales must be finite and ≥ 0/, 'int8'));
+
+  it('a non-finite scale', () => corrupt((h) => (layer(h).blocks[0].rightScales![0] = Infinity), /right scales\[0\] is Infinity/, 'int8'));
+
+  it('scales on float factors', async () => {
+    await corrupt((h) => (layer(h).leftScales = [1, 1, 1, 1]), /has int8 left scales, but its factors are fp32/);
+    await corrupt((h) => (layer(h).blocks[0].rightScales = [1, 1]), /block 0 has int8 right scales, but its factors are fp16/, 'fp16');
+  });
 });

@@ -2,9 +2,10 @@ import { describe, it, expect } from 'vitest';
 import { HEADER_PREFIX_BYTES, headerLength, PAYLOAD_ALIGNMENT, readHeader, readLrm, sha256Hex, verifySections } from '../../formats/index.js';
 import { PayloadBuilder } from '../../formats/write.js';
 import { INT64_MAX, smallFile } from './fixture.js';
+import { preInt8File } from './pre-int8-files.js';
 
 describe('lrm round trip', () => {
-  for (const dtype of ['fp32', 'fp16'] as const) {
+  for (const dtype of ['fp32', 'fp16', 'int8'] as const) {
     it(`reads back the header and payload it wrote (${dtype})`, async () => {
       const { file, header, payload } = await smallFile(dtype);
       const read = await readLrm(file, { fileName: 'tiny.lrm' });
@@ -14,6 +15,27 @@ describe('lrm round trip', () => {
       expect(read.payloadStart + header.payloadLength).toBe(file.length);
     });
   }
+
+  for (const dtype of ['fp32', 'fp16'] as const) {
+    it(`reads ${dtype} files written before int8 existed, and writes them byte for byte the same`, async () => {
+      const old = preInt8File(dtype);
+      const { file, header } = await smallFile(dtype);
+      expect((await readLrm(old)).header).toEqual(header);
+      expect(file).toEqual(old);
+    });
+  }
+
+  it('keeps int8 scales exactly, and writes no scale fields for float factors', async () => {
+    const { file } = await smallFile('int8');
+    const { header } = await readLrm(file);
+    expect(header.factorDType).toBe('int8');
+    expect(header.layers[0].leftScales).toEqual([Math.fround(1 / 127), 0.25, 0, 3]);
+    expect(header.layers[0].blocks.map((b) => b.rightScales)).toEqual([[0.5, Math.fround(0.1)], [1, Math.fround(0.2)]]);
+    expect(header.layers[0].blocks[0].left.length).toBe(2 * 4);
+    const fp32 = (await readLrm((await smallFile('fp32')).file)).header.layers[0];
+    expect('leftScales' in fp32).toBe(false);
+    expect(fp32.blocks.some((b) => 'rightScales' in b)).toBe(false);
+  });
 
   it('keeps int64 attributes exact, onnx bytes, and measured zeros', async () => {
     const { file } = await smallFile();

@@ -1,0 +1,424 @@
+/**
+ * Calibration: run the original model through onnxruntime-node on real inputs and accumulate, for every
+ * factorable layer, the second-moment matrix G = Σ x·xᵀ (float64) of the vectors x that its weight matrix M
+ * multiplies (y = M·x). Whitened factorisation needs exactly this: the output error of a truncated layer on
+ * the calibration data is tr(ΔM·G·ΔMᵀ).
+ *
+ * What x is per layer kind (see factorize/candidates.ts for M):
+ *  - MatMul X[..., K]: every row of X (leading dims flattened);
+ *  - Gemm A[M, K] (A[K, M] when transA = 1): every row (column) of A;
+ *  - Conv (group 1): the im2col patch at every output position, flattened like the weight [O, I·k1·k2…],
+ *    with zeros where the patch leaves the input.
+ *
+ * Memory stays bounded by the largest layer: the G matrices, one batch's activations and one block of
+ * gathered vectors; nothing grows with the number of samples.
+ */
+import * as ort from 'onnxruntime-node';
+import type { NodeDef } from '../formats/model.js';
+import { onnx } from '../runtime/onnx/proto.js';
+import type { Feeds } from '../runtime/tensor.js';
+import { CompileError } from './errors.js';
+import type { LayerCandidate } from './factorize/candidates.js';
+import type { ImportedModel } from './import/onnx.js';
+
+export interface LayerStats {
+  /** G = Σ x·xᵀ, n×n row-major, n = candidate.cols. Exactly symmetric. */
+  gram: Float64Array;
+  /** Number of input vectors x accumulated. */
+  samples: number;
+  /** Number of dataset samples (batch rows of the model input) that went through the model. */
+  images: number;
+}
+
+export interface CalibrateOptions {
+  /** Called after every batch with the dataset samples done so far (and `total` when given). */
+  onProgress?: (done: number, total?: number) => void;
+  /** Dataset samples the feeds will yield, passed on to onProgress. */
+  total?: number;
+}
+
+/**
+ * Streams `feeds` through the model once and returns the statistics of every candidate, keyed by node name.
+ * Candidates that multiply the same vectors (e.g. Q, K and V projections of one input) share one LayerStats.
+ */
+export async function collectLayerStats(
+  source: Uint8Array,
+  model: ImportedModel,
+  candidates: LayerCandidate[],
+  feeds: AsyncIterable<Feeds>,
+  options: CalibrateOptions = {},
+): Promise<Map<string, LayerStats>> {
+  if (candidates.length === 0) return new Map();
+  const accumulators = new Map<string, LayerAccumulator>();
+  const byLayer = new Map<string, LayerAccumulator>();
+  for (const c of candidates) {
+    const vectors = layerVectors(c);
+    let acc = accumulators.get(vectors.key);
+    if (!acc) accumulators.set(vectors.key, (acc = new LayerAccumulator(c.node.name, c.cols, vectors)));
+    byLayer.set(c.node.name, acc);
+  }
+  const graphInputs = new Set(model.inputs.map((i) => i.name));
+  const fetched = [...new Set([...accumulators.values()].map((a) => a.input))].filter((n) => !graphInputs.has(n));
+  const images = countImages(model);
+
+  const session = await ort.InferenceSession.create(withOutputs(source, fetched), { logSeverityLevel: 3 });
+  let done = 0;
+  let batches = 0;
+  try {
+    for await (const batch of feeds) {
+      const ortFeeds: Record<string, ort.Tensor> = {};
+      for (const [name, t] of Object.entries(batch)) ortFeeds[name] = new ort.Tensor(t.dataType, t.data as never, t.dims);
+      const results = fetched.length > 0 ? await run(session, ortFeeds, fetched, batches) : {};
+      batches++;
+      try {
+        for (const acc of accumulators.values()) {
+          const t = results[acc.input] ?? ortFeeds[acc.input];
+          if (!t) throw new Error(`calibration: the feeds have no '${acc.input}', the input of ${acc.layer}`);
+          if (t.type !== 'float32') throw new Error(`calibration: input '${acc.input}' of ${acc.layer} is ${t.type}, expected float32`);
+          acc.add(t.data as Float32Array, t.dims as number[]);
+        }
+      } finally {
+        for (const t of Object.values(results)) t.dispose();
+      }
+      done += images(batch);
+      options.onProgress?.(done, options.total);
+    }
+  } finally {
+    await session.release();
+  }
+
+  const stats = new Map<LayerAccumulator, LayerStats>();
+  for (const acc of accumulators.values()) stats.set(acc, acc.finish(done));
+  return new Map([...byLayer].map(([name, acc]) => [name, stats.get(acc)!]));
+}
+
+/** session.run with a one-line error that says which batch failed: usually data that does not fit the model. */
+async function run(session: ort.InferenceSession, feeds: Record<string, ort.Tensor>, fetches: string[], index: number): Promise<ort.InferenceSession.ReturnType> {
+  try {
+    return await session.run(feeds, fetches);
+  } catch (e) {
+    const reason = String((e as Error).message ?? e).split('\n')[0].trim();
+    throw new CompileError(`calibration batch ${index + 1}: onnxruntime could not run the model (${reason}); check that the data fits the model's inputs`, 'calibration-run');
+  }
+}
+
+/** The source model with `names` added to the graph outputs (an elem type suffices; ORT infers the shape). */
+function withOutputs(source: Uint8Array, names: string[]): Uint8Array {
+  const proto = onnx.ModelProto.decode(source);
+  const graph = proto.graph!;
+  const outputs = new Set((graph.output ?? []).map((o) => o.name));
+  for (const name of names) {
+    if (outputs.has(name)) continue;
+    // Every candidate has a float32 weight, and MatMul/Gemm/Conv take both operands in one type.
+    graph.output!.push(onnx.ValueInfoProto.create({ name, type: { tensorType: { elemType: onnx.TensorProto.DataType.FLOAT } } }));
+  }
+  return onnx.ModelProto.encode(proto).finish();
+}
+
+/**
+ * How many dataset samples one feeds dict holds: dim 0 of the first input whose declared dim 0 is symbolic
+ * (a batch dimension), else 1 (a fixed-shape model sees one sample per run).
+ */
+function countImages(model: ImportedModel): (feeds: Feeds) => number {
+  const batched = model.inputs.find((i) => i.shape.length > 0 && !(typeof i.shape[0] === 'number' && i.shape[0] >= 0));
+  return (feeds) => (batched && feeds[batched.name] ? (feeds[batched.name].dims[0] ?? 1) : 1);
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Per-layer accumulation: turn a layer's input tensor into a stream of x vectors.
+
+/**
+ * A run of `count` x vectors. `gather` writes vectors [from, from + cnt) of the run into columns
+ * [col, col + cnt) of a block whose row i (length `stride`) holds component i of every vector; cnt ≤ BLOCK.
+ */
+interface Vectors {
+  count: number;
+  gather(block: Float64Array, stride: number, col: number, from: number, cnt: number): void;
+}
+
+/** Where a layer's x vectors come from: the tensor, and how to cut it into vectors. */
+interface LayerVectors {
+  /** Name of the tensor that holds the x vectors. */
+  input: string;
+  /** Layers with the same key see the same x vectors and share one G. */
+  key: string;
+  split(data: Float32Array, dims: number[]): Vectors[];
+}
+
+function layerVectors(c: LayerCandidate): LayerVectors {
+  const input = c.node.inputs[0];
+  const layer = c.node.name;
+  if (c.kind === 'conv') {
+    const conv = convAttributes(c.node, c.weight.dims);
+    return { input, key: `conv:${input}:${JSON.stringify(conv)}`, split: (data, dims) => convPatches(data, dims, conv, layer) };
+  }
+  if (c.kind === 'gemm' && intAttr(c.node, 'transA', 0) === 1) {
+    return { input, key: `columns:${input}`, split: (data, dims) => [columnVectors(data, dims, c.cols, layer)] };
+  }
+  return { input, key: `rows:${input}`, split: (data, dims) => [rowVectors(data, dims, c.cols, layer)] };
+}
+
+class LayerAccumulator {
+  readonly input: string;
+  private readonly gram: BlockedGram;
+
+  constructor(
+    /** The first layer that reads these vectors, for messages. */
+    readonly layer: string,
+    n: number,
+    private readonly vectors: LayerVectors,
+  ) {
+    this.input = vectors.input;
+    this.gram = new BlockedGram(n);
+  }
+
+  add(data: Float32Array, dims: number[]): void {
+    for (const run of this.vectors.split(data, dims)) this.gram.push(run);
+  }
+
+  finish(images: number): LayerStats {
+    return { gram: this.gram.finish(), samples: this.gram.samples, images };
+  }
+}
+
+/** MatMul X[..., K] and Gemm A[M, K]: every row is one x (a 1-D X is a single x). */
+function rowVectors(data: Float32Array, dims: number[], n: number, layer: string): Vectors {
+  if (dims.at(-1) !== n) throw new Error(`calibration: ${layer} input has shape [${dims}], expected last dim ${n}`);
+  return {
+    count: data.length / n,
+    gather(block, stride, col, from, cnt) {
+      for (let b = 0; b < cnt; b++) {
+        const src = (from + b) * n;
+        for (let i = 0; i < n; i++) block[i * stride + col + b] = data[src + i];
+      }
+    },
+  };
+}
+
+/** Gemm with transA = 1, A[K, M]: every column is one x. */
+function columnVectors(data: Float32Array, dims: number[], n: number, layer: string): Vectors {
+  if (dims.length !== 2 || dims[0] !== n) throw new Error(`calibration: ${layer} input has shape [${dims}], expected [${n}, M]`);
+  const m = dims[1];
+  return {
+    count: m,
+    gather(block, stride, col, from, cnt) {
+      for (let i = 0; i < n; i++) for (let b = 0; b < cnt; b++) block[i * stride + col + b] = data[i * m + from + b];
+    },
+  };
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Convolution patches (im2col) for 1 to 3 spatial dims.
+
+interface ConvAttributes {
+  channels: number;
+  kernel: number[];
+  strides: number[];
+  dilations: number[];
+  /** [begin…, end…]; only used when autoPad is NOTSET. */
+  pads: number[];
+  autoPad: 'NOTSET' | 'SAME_UPPER' | 'SAME_LOWER' | 'VALID';
+}
+
+function convAttributes(node: NodeDef, weightDims: number[]): ConvAttributes {
+  const [, channels, ...kernel] = weightDims;
+  const r = kernel.length;
+  const ints = (name: string, fallback: number): number[] => {
+    const a = node.attributes.find((x) => x.name === name);
+    return a && a.kind === 'ints' && a.value.length > 0 ? a.value.map(Number) : new Array<number>(name === 'pads' ? 2 * r : r).fill(fallback);
+  };
+  const auto = node.attributes.find((x) => x.name === 'auto_pad');
+  const autoPad = auto && auto.kind === 'string' && auto.value !== '' ? auto.value : 'NOTSET';
+  if (autoPad !== 'NOTSET' && autoPad !== 'SAME_UPPER' && autoPad !== 'SAME_LOWER' && autoPad !== 'VALID') {
+    throw new Error(`calibration: ${node.name} has unknown auto_pad '${autoPad}'`);
+  }
+  return { channels, kernel, strides: ints('strides', 1), dilations: ints('dilations', 1), pads: ints('pads', 0), autoPad };
+}
+
+/** Output size and leading pad of one spatial dim, as onnxruntime 1.30 computes them (checked in the tests). */
+function convDim(conv: ConvAttributes, e: number, size: number): { out: number; begin: number } {
+  const stride = conv.strides[e];
+  const span = (conv.kernel[e] - 1) * conv.dilations[e] + 1;
+  switch (conv.autoPad) {
+    case 'SAME_UPPER':
+    case 'SAME_LOWER': {
+      const out = Math.ceil(size / stride);
+      // A stride larger than the kernel can make the needed padding negative: onnxruntime pads 0 then.
+      const total = Math.max(0, (out - 1) * stride + span - size);
+      return { out, begin: conv.autoPad === 'SAME_LOWER' ? Math.ceil(total / 2) : Math.floor(total / 2) };
+    }
+    case 'VALID':
+      return { out: Math.floor((size - span) / stride) + 1, begin: 0 };
+    case 'NOTSET': {
+      const r = conv.kernel.length;
+      return { out: Math.floor((size + conv.pads[e] + conv.pads[r + e] - span) / stride) + 1, begin: conv.pads[e] };
+    }
+  }
+}
+
+/**
+ * The patches of X[N, C, s1, s2, s3], one run per image. Fewer spatial dims are treated as leading dims of
+ * size 1 (kernel 1, stride 1, no pad), so one code path serves Conv1d, 2d and 3d. Row of a patch component:
+ * c·taps + tap with tap = (t1·k2 + t2)·k3 + t3, the flattening of the weight [O, C, k1, k2, k3].
+ */
+function convPatches(data: Float32Array, dims: number[], conv: ConvAttributes, layer: string): Vectors[] {
+  const r = conv.kernel.length;
+  if (dims.length !== r + 2 || dims[1] !== conv.channels) {
+    throw new Error(`calibration: ${layer} input has shape [${dims}], expected [N, ${conv.channels}, …] with ${r} spatial dims`);
+  }
+  const lead = 3 - r;
+  const size: number[] = [];
+  const k: number[] = [];
+  // coord[d][o·k + t]: the input coordinate that output o reads with tap t along dim d, or -1 in the padding.
+  const coord: Int32Array[] = [];
+  const out: number[] = [];
+  for (let d = 0; d < 3; d++) {
+    const e = d - lead;
+    size.push(e < 0 ? 1 : dims[2 + e]);
+    k.push(e < 0 ? 1 : conv.kernel[e]);
+    const { out: o, begin } = e < 0 ? { out: 1, begin: 0 } : convDim(conv, e, size[d]);
+    if (o < 1) throw new Error(`calibration: ${layer} input [${dims}] is smaller than its kernel`);
+    const stride = e < 0 ? 1 : conv.strides[e];
+    const dilation = e < 0 ? 1 : conv.dilations[e];
+    const table = new Int32Array(o * k[d]);
+    for (let p = 0; p < o; p++) {
+      for (let t = 0; t < k[d]; t++) {
+        const x = p * stride - begin + t * dilation;
+        table[p * k[d] + t] = x >= 0 && x < size[d] ? x : -1;
+      }
+    }
+    coord.push(table);
+    out.push(o);
+  }
+  const [k1, k2, k3] = k;
+  const taps = k1 * k2 * k3;
+  const plane = size[0] * size[1] * size[2];
+  const channels = conv.channels;
+  // Spatial offset of every tap at every position of one gather (≤ BLOCK positions), or -1: shared by all channels.
+  const offsets = new Int32Array(taps * BLOCK);
+  const runs: Vectors[] = [];
+  for (let img = 0; img < dims[0]; img++) {
+    runs.push({
+      count: out[0] * out[1] * out[2],
+      gather(block, stride, col, from, cnt) {
+        for (let b = 0; b < cnt; b++) {
+          const p = from + b;
+          const p3 = p % out[2];
+          const p2 = Math.floor(p / out[2]) % out[1];
+          const p1 = Math.floor(p / (out[1] * out[2]));
+          for (let t1 = 0; t1 < k1; t1++) {
+            const x1 = coord[0][p1 * k1 + t1];
+            for (let t2 = 0; t2 < k2; t2++) {
+              const x2 = coord[1][p2 * k2 + t2];
+              for (let t3 = 0; t3 < k3; t3++) {
+                const x3 = coord[2][p3 * k3 + t3];
+                offsets[((t1 * k2 + t2) * k3 + t3) * BLOCK + b] = x1 < 0 || x2 < 0 || x3 < 0 ? -1 : (x1 * size[1] + x2) * size[2] + x3;
+              }
+            }
+          }
+        }
+        for (let c = 0; c < channels; c++) {
+          const base = (img * channels + c) * plane;
+          for (let tap = 0; tap < taps; tap++) {
+            const row = (c * taps + tap) * stride + col;
+            const o = tap * BLOCK;
+            for (let b = 0; b < cnt; b++) {
+              const off = offsets[o + b];
+              block[row + b] = off < 0 ? 0 : data[base + off];
+            }
+          }
+        }
+      },
+    });
+  }
+  return runs;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// The kernel: G += PᵀP for a block P of gathered vectors.
+
+/** Vectors per block: enough to amortise the loop overhead, few enough that a few block rows stay in L1. */
+const BLOCK = 128;
+
+/**
+ * Accumulates G = Σ x·xᵀ from blocks of vectors. The block is stored transposed (row i = component i of every
+ * vector in it), so every G entry is a dot product of two contiguous rows. Only the lower triangle is
+ * computed, in 2×2 tiles: four independent sums per pair of row loads, about 2.5× a plain dot product in V8.
+ * n is padded to even for the tiles; the extra block row stays zero.
+ */
+class BlockedGram {
+  samples = 0;
+  private readonly np: number;
+  private readonly g: Float64Array;
+  private readonly block: Float64Array;
+  private filled = 0;
+
+  constructor(private readonly n: number) {
+    this.np = n + (n & 1);
+    this.g = new Float64Array(this.np * this.np);
+    this.block = new Float64Array(this.np * BLOCK);
+  }
+
+  push(run: Vectors): void {
+    for (let from = 0; from < run.count; ) {
+      const cnt = Math.min(run.count - from, BLOCK - this.filled);
+      run.gather(this.block, BLOCK, this.filled, from, cnt);
+      this.filled += cnt;
+      from += cnt;
+      if (this.filled === BLOCK) this.flush();
+    }
+  }
+
+  private flush(): void {
+    const { g, block, np } = this;
+    const cnt = this.filled;
+    for (let i = 0; i < np; i += 2) {
+      const r0 = i * BLOCK;
+      const r1 = r0 + BLOCK;
+      for (let j = 0; j <= i; j += 2) {
+        const c0 = j * BLOCK;
+        const c1 = c0 + BLOCK;
+        let s00 = 0;
+        let s01 = 0;
+        let s10 = 0;
+        let s11 = 0;
+        for (let b = 0; b < cnt; b++) {
+          const a0 = block[r0 + b];
+          const a1 = block[r1 + b];
+          const b0 = block[c0 + b];
+          const b1 = block[c1 + b];
+          s00 += a0 * b0;
+          s01 += a0 * b1;
+          s10 += a1 * b0;
+          s11 += a1 * b1;
+        }
+        const t = i * np + j;
+        g[t] += s00;
+        g[t + 1] += s01; // above the diagonal when j = i; finish() never reads it
+        g[t + np] += s10;
+        g[t + np + 1] += s11;
+      }
+    }
+    this.samples += cnt;
+    this.filled = 0;
+  }
+
+  /** The n×n G: the lower triangle, mirrored. */
+  finish(): Float64Array {
+    if (this.filled > 0) this.flush();
+    const { n, np, g } = this;
+    const out = new Float64Array(n * n);
+    for (let i = 0; i < n; i++) {
+      for (let j = 0; j <= i; j++) {
+        out[i * n + j] = g[i * np + j];
+        out[j * n + i] = g[i * np + j];
+      }
+    }
+    return out;
+  }
+}
+
+function intAttr(node: NodeDef, name: string, fallback: number): number {
+  const a = node.attributes.find((x) => x.name === name);
+  return a && a.kind === 'int' ? Number(a.value) : fallback;
+}

@@ -1,0 +1,88 @@
+import type { OrderedFactors } from './svd.js';
+import { symmetricEigen } from './symmetric-eigen.js';
+
+/**
+ * Activation-aware factors of M (m×n) given the layer's input second moment G = Σ x·xᵀ (n×n).
+ *
+ * SVD-LLM whitens with S = chol(G) and truncates SVD(M·S) = UΣVᵀ, storing U·Σ^½ and Σ^½·Vᵀ·S⁻¹.
+ * Its rank-r product is U_r·U_rᵀ·M·S·S⁻¹ = U_r·U_rᵀ·M: a projection of M onto the top-r eigenvectors of
+ * the output covariance M·G·Mᵀ = (M·S)(M·S)ᵀ. We compute exactly that, which needs no Cholesky, no ε
+ * and no S⁻¹, and stays exact when G is singular. Dropping component i adds exactly λᵢ (= σᵢ²) to the
+ * squared output error on the calibration data, so `sigma` holds √λᵢ.
+ *
+ * Pass G through `shrunkSecondMoment` first when it was seen on few samples.
+ */
+export function whitenedFactors(M: Float64Array, m: number, n: number, G: Float64Array): OrderedFactors {
+  // C = M·G·Mᵀ via (M·G) then rows of (M·G) against rows of M.
+  const MG = new Float64Array(m * n);
+  for (let r = 0; r < m; r++) {
+    const out = r * n;
+    const row = r * n;
+    for (let k = 0; k < n; k++) {
+      const v = M[row + k];
+      if (v === 0) continue;
+      const gk = k * n;
+      for (let c = 0; c < n; c++) MG[out + c] += v * G[gk + c];
+    }
+  }
+  const C = new Float64Array(m * m);
+  for (let i = 0; i < m; i++) {
+    for (let j = 0; j <= i; j++) {
+      let s = 0;
+      const a = i * n;
+      const b = j * n;
+      for (let k = 0; k < n; k++) s += MG[a + k] * M[b + k];
+      C[i * m + j] = s;
+      C[j * m + i] = s;
+    }
+  }
+  const { values, vectors } = symmetricEigen(C, m);
+  const top = Math.max(values[0] ?? 0, 0);
+  const kept: number[] = [];
+  for (let i = 0; i < Math.min(m, n); i++) if (values[i] > top * 1e-14 && values[i] > 0) kept.push(i);
+
+  const rank = kept.length;
+  const sigma = new Float64Array(rank);
+  const left = new Float64Array(rank * m);
+  const right = new Float64Array(rank * n);
+  kept.forEach((e, i) => {
+    sigma[i] = Math.sqrt(values[e]);
+    const u = vectors[e];
+    // b = uᵀ·M; split its norm evenly between the two sides so fp16/int8 storage sees balanced scales.
+    const b = new Float64Array(n);
+    for (let r = 0; r < m; r++) {
+      const ur = u[r];
+      if (ur === 0) continue;
+      const row = r * n;
+      for (let c = 0; c < n; c++) b[c] += ur * M[row + c];
+    }
+    const norm = Math.sqrt(b.reduce((s, v) => s + v * v, 0)) || 1;
+    const up = Math.sqrt(norm);
+    for (let r = 0; r < m; r++) left[i * m + r] = u[r] * up;
+    for (let c = 0; c < n; c++) right[i * n + c] = b[c] / up;
+  });
+  return { rank, sigma, left, right };
+}
+
+/**
+ * G/N blended with its isotropic part: (1−α)·G/N + α·(tr(G)/(N·n))·I with α = n/(n + N), where N is the
+ * number of input vectors seen. Layers after global pooling see one vector per image, so with a few
+ * hundred images their G is rank-deficient and whitening would trust directions never seen; α → 1 there
+ * (plain SVD), α → 0 for convolutions that see thousands of patches per image.
+ */
+export function shrunkSecondMoment(G: Float64Array, n: number, samples: number): Float64Array {
+  const out = new Float64Array(n * n);
+  if (samples <= 0) {
+    for (let i = 0; i < n; i++) out[i * n + i] = 1;
+    return out;
+  }
+  let trace = 0;
+  for (let i = 0; i < n; i++) trace += G[i * n + i];
+  const alpha = n / (n + samples);
+  const iso = trace > 0 ? (alpha * trace) / (samples * n) : alpha;
+  const keep = (1 - alpha) / samples;
+  for (let i = 0; i < n * n; i++) out[i] = keep * G[i];
+  for (let i = 0; i < n; i++) out[i * n + i] += iso;
+  return out;
+}
+
