@@ -13,6 +13,11 @@ export interface AllocLayer {
   cost?: (rank: number) => number;
   /** Cost of the dense layer (default m·n): budgets are fractions of the sum of these. */
   denseCost?: number;
+  /**
+   * Measured end-to-end error at each rank (compiler/sensitivity.ts). When given, a step's benefit is the error
+   * it removes instead of its share of the layer's σ² energy.
+   */
+  error?: (rank: number) => number;
 }
 
 export interface TierCut {
@@ -41,8 +46,10 @@ export function runtimeParams(rows: number, cols: number, rank: number): number 
  * layers are sorted by the share of the layer's energy they carry (Σσᵢ² / Σσ²) per unit of cost. Within a layer
  * the key falls step by step (σ is sorted), so each layer's steps stay in order and every prefix of the global
  * order is a valid model. Each tier is the longest prefix whose cost fits its budget (a fraction of the
- * factorable layers' dense cost); every layer keeps its first step so no layer ever vanishes. A budget of 1
- * always reaches full rank, because a layer's cost never exceeds its dense cost.
+ * factorable layers' dense cost); every layer keeps its first step so no layer ever vanishes. Once a layer's
+ * cost stops growing (past break-even it runs dense) the rest of its rank is free and is taken at once, so a
+ * dense-running layer is never truncated. A budget of 1 always reaches full rank, because a layer's cost
+ * never exceeds its dense cost.
  */
 export function allocateTiers(layers: AllocLayer[], budgets: number[], options: AllocOptions = {}): TierCut[] {
   validateBudgets(budgets);
@@ -58,11 +65,21 @@ export function allocateTiers(layers: AllocLayer[], budgets: number[], options: 
     const energy = l.sigma.reduce((s, v) => s + v * v, 0) || 1;
     const R = l.sigma.length;
     const slope = costOf[li](R) / Math.max(R, 1) || 1;
+    let previousKey = Infinity;
     for (let begin = step; begin < R; begin += step) {
       const end = Math.min(begin + step, R);
-      let share = 0;
-      for (let i = begin; i < end; i++) share += l.sigma[i] ** 2 / energy;
-      queue.push({ layer: li, end, key: share / ((end - begin) * slope) });
+      let key: number;
+      if (l.error) {
+        const paid = costOf[li](end) - costOf[li](begin);
+        key = paid > 0 ? (l.error(begin) - l.error(end)) / paid : Infinity;
+      } else {
+        let share = 0;
+        for (let i = begin; i < end; i++) share += l.sigma[i] ** 2 / energy;
+        key = share / ((end - begin) * slope);
+      }
+      // Keys must not rise along a layer, or a later step could be ordered before an earlier one.
+      previousKey = Math.min(previousKey, key);
+      queue.push({ layer: li, end, key: previousKey });
     }
   });
   // Stable sort: equal keys keep layer order and step order, so ties cannot break nesting.
@@ -74,10 +91,17 @@ export function allocateTiers(layers: AllocLayer[], budgets: number[], options: 
     const limit = budget * dense;
     while (next < queue.length) {
       const { layer, end } = queue[next];
+      if (end <= ranks[layer]) {
+        next++; // already taken for free below
+        continue;
+      }
       const extra = costOf[layer](end) - costOf[layer](ranks[layer]);
       if (used + extra > limit * (1 + 1e-12)) break;
       used += extra;
       ranks[layer] = end;
+      // Past break-even the layer runs dense: the rest of its rank costs nothing, so take it now.
+      const full = layers[layer].sigma.length;
+      if (costOf[layer](full) === costOf[layer](end)) ranks[layer] = full;
       next++;
     }
     cuts.push({ budget, ranks: [...ranks], cost: used });

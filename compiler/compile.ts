@@ -1,25 +1,20 @@
-import { createHash } from 'node:crypto';
 import { basename } from 'node:path';
-import type { DenseTensor, FactorBlock, FactorDType, FactoredLayer, ModelHeader, Preset, Tier } from '../formats/model.js';
-import { FORMAT_VERSION } from '../formats/model.js';
-import { encodeHalf } from '../formats/float16.js';
-import { readHeader } from '../formats/read.js';
-import { PayloadBuilder, writeLrm } from '../formats/write.js';
-import { quantizeFactors } from './quantize.js';
+import type { FactorDType, ModelHeader } from '../formats/model.js';
 import type { Feeds } from '../runtime/tensor.js';
-import { allocateTiers, DEFAULT_RANK_MULTIPLE, DEFAULT_TIER_BUDGETS, runtimeParams } from './allocate.js';
+import { allocateTiers, DEFAULT_RANK_MULTIPLE, DEFAULT_TIER_BUDGETS } from './allocate.js';
 import { collectLayerStats, type LayerStats } from './calibrate.js';
 import { layerCosts, type CostModel } from './costs.js';
 import { CompileOptionError } from './errors.js';
-import { DEFAULT_MIN_PARAMS, endLayerNames, findCandidates, isConvClassifier, type LayerCandidate } from './factorize/candidates.js';
+import { DEFAULT_MIN_PARAMS, endLayerNames, findCandidates, isConvClassifier } from './factorize/candidates.js';
 import { importOnnx } from './import/onnx.js';
 import { orderedFactors, type OrderedFactors } from './linalg/svd.js';
 import { shrunkSecondMoment, whitenedFactors } from './linalg/whitened.js';
+import { assembleLrm } from './assemble.js';
+import { measureSensitivity } from './sensitivity.js';
 import { assertOnnxRuntimeLoads } from './validate-source.js';
-import { COMPILER_VERSION } from './version.js';
 
 export interface CompileProgress {
-  phase: 'check' | 'calibrate' | 'factorize' | 'write';
+  phase: 'check' | 'calibrate' | 'factorize' | 'sensitivity' | 'write';
   done: number;
   total: number;
   detail?: string;
@@ -42,6 +37,15 @@ export interface CompileOptions {
   keepEnds?: boolean;
   /** What tier budgets count (default: params). */
   cost?: CostModel;
+  /**
+   * How steps of different layers are ordered: by each layer's σ² share ('sigma'), or by measured end-to-end
+   * error on calibration samples ('sensitivity', the default when calibrating).
+   */
+  allocation?: 'sigma' | 'sensitivity';
+  /** Calibration samples (batches) used to measure sensitivity (default 4). */
+  sensitivityBatches?: number;
+  /** Number of calibration samples, for the progress bar. */
+  calibrationSize?: number;
   fileName?: string;
   onProgress?: (p: CompileProgress) => void;
 }
@@ -67,9 +71,16 @@ export async function compileOnnx(source: Uint8Array, options: CompileOptions = 
   const ends = (options.keepEnds ?? isConvClassifier(model)) ? endLayerNames(model) : new Set<string>();
   const candidates = findCandidates(model, { minParams: options.minParams ?? DEFAULT_MIN_PARAMS }).filter((c) => !ends.has(c.node.name));
 
+  const allocation = options.allocation ?? (options.calibration ? 'sensitivity' : 'sigma');
+  if (allocation === 'sensitivity' && !options.calibration) {
+    throw new CompileOptionError('--allocate sensitivity needs --calib: sensitivity is measured on real inputs', 'allocate');
+  }
   let stats: Map<string, LayerStats> | undefined;
+  const kept: Feeds[] = [];
   if (options.calibration) {
-    stats = await collectLayerStats(source, model, candidates, options.calibration, {
+    const keep = allocation === 'sensitivity' ? (options.sensitivityBatches ?? 4) : 0;
+    stats = await collectLayerStats(source, model, candidates, keepFirst(options.calibration, keep, kept), {
+      total: options.calibrationSize,
       onProgress: (done, total) => progress({ phase: 'calibrate', done, total: total ?? done }),
     });
   }
@@ -88,92 +99,31 @@ export async function compileOnnx(source: Uint8Array, options: CompileOptions = 
     return s && s.images > 0 ? s.samples / s.images : 1;
   });
   const costs = layerCosts(options.cost ?? 'params', candidates, FACTOR_BYTES[dtype], positions);
+  const errors = allocation === 'sensitivity'
+    ? await measureSensitivity(source, candidates, factors, kept, {
+      rankMultiple: options.rankMultiple ?? DEFAULT_RANK_MULTIPLE,
+      onProgress: (done, total, detail) => progress({ phase: 'sensitivity', done, total, detail }),
+    })
+    : undefined;
   const cuts = allocateTiers(
-    candidates.map((c, i) => ({ rows: c.rows, cols: c.cols, sigma: factors[i].sigma, ...costs[i] })),
+    candidates.map((c, i) => ({ rows: c.rows, cols: c.cols, sigma: factors[i].sigma, ...costs[i], error: errors?.[i] })),
     budgets,
     { rankMultiple: options.rankMultiple ?? DEFAULT_RANK_MULTIPLE },
   );
   progress({ phase: 'write', done: 0, total: 1 });
 
-  const factoredWeights = new Set(candidates.map((c) => c.weight.name));
-  const payload = new PayloadBuilder();
-  const initializers: DenseTensor[] = [];
-  for (const t of model.initializers) {
-    if (factoredWeights.has(t.name)) continue;
-    initializers.push({ name: t.name, dataType: t.dataType, dims: t.dims, range: payload.append(t.data) });
-  }
-  const denseRange = payload.seal(0);
-  const denseParams = model.initializers
-    .filter((t) => !factoredWeights.has(t.name))
-    .reduce((s, t) => s + t.dims.reduce((a, b) => a * b, 1), 0);
-
-  // int8: each layer's stored components are quantised once (A per output over all of them, B per component),
-  // so every tier's block is a slice with the same scales; see compiler/quantize.ts.
-  const int8 = dtype === 'int8' ? candidates.map((c, i) => quantizeFactors(factors[i].left, factors[i].right, cuts[cuts.length - 1].ranks[i], c.rows, c.cols)) : [];
-  const encode = (values: Float64Array | Int8Array): Uint8Array =>
-    values instanceof Int8Array ? new Uint8Array(values.buffer, values.byteOffset, values.length) : dtype === 'fp16' ? encodeHalf(values) : new Uint8Array(Float32Array.from(values).buffer);
-  const layers: FactoredLayer[] = candidates.map((c, i) => ({
-    name: c.node.name,
-    nodeIndex: c.nodeIndex,
-    kind: c.kind,
-    weight: c.weight.name,
-    weightDims: c.weight.dims,
-    rows: c.rows,
-    cols: c.cols,
-    maxRank: cuts[cuts.length - 1].ranks[i],
-    sigma: Array.from(factors[i].sigma.subarray(0, cuts[cuts.length - 1].ranks[i])),
-    blocks: [] as FactorBlock[],
-  }));
-  const tiers: Array<Omit<Tier, 'sha256'>> = [];
-  let previous = candidates.map(() => 0);
-  cuts.forEach((cut, t) => {
-    const start = payload.length;
-    candidates.forEach((c: LayerCandidate, li) => {
-      const [begin, end] = [previous[li], cut.ranks[li]];
-      if (t === 0 && dtype === 'int8') layers[li].leftScales = Array.from(int8[li].leftScales);
-      if (end <= begin) return;
-      const f = dtype === 'int8' ? int8[li] : factors[li];
-      const left = payload.append(encode(f.left.subarray(begin * c.rows, end * c.rows)));
-      const right = payload.append(encode(f.right.subarray(begin * c.cols, end * c.cols)));
-      const scales = dtype === 'int8' ? { rightScales: Array.from(int8[li].rightScales.subarray(begin, end)) } : {};
-      layers[li].blocks.push({ tier: t, rankBegin: begin, rankEnd: end, left, right, ...scales });
-    });
-    tiers.push({ index: t, budget: cut.budget, range: payload.seal(start), ranks: cut.ranks, params: denseParams + cut.ranks.reduce((sum, r, i) => sum + runtimeParams(candidates[i].rows, candidates[i].cols, r), 0) });
-    previous = cut.ranks;
-  });
-
-  const header = {
-    formatVersion: FORMAT_VERSION,
-    compilerVersion: COMPILER_VERSION,
-    source: {
-      sha256: createHash('sha256').update(source).digest('hex'),
-      fileName,
-      bytes: source.length,
-      irVersion: model.irVersion,
-      producer: model.producer,
-      opsets: model.opsets,
-    },
-    graph: { inputs: model.inputs, outputs: model.outputs, nodes: model.nodes, initializers },
-    factorDType: dtype,
-    layers,
-    dense: { range: denseRange },
-    tiers,
-    presets: defaultPresets(tiers.length),
-  };
-  const lrm = await writeLrm(header, payload.finish());
+  const { lrm, header } = await assembleLrm({ source, fileName, model, candidates, factors, cuts, dtype });
   progress({ phase: 'write', done: 1, total: 1 });
-  return { lrm, header: (await readHeader(lrm)).header };
+  return { lrm, header };
 }
 
 /** Bytes per stored factor value, for the `bytes` cost model. */
 const FACTOR_BYTES: Record<string, number> = { fp32: 4, fp16: 2, int8: 1 };
 
-/** Unmeasured presets by tier count; `lowrank tune` replaces them with measured ones. */
-function defaultPresets(tierCount: number): Preset[] {
-  return [
-    { name: 'compact', deviceClass: 'any', engine: 'any', tiers: 1 },
-    { name: 'balanced', deviceClass: 'any', engine: 'any', tiers: Math.max(1, Math.ceil(tierCount / 2)) },
-    { name: 'full', deviceClass: 'any', engine: 'any', tiers: tierCount },
-  ];
+/** Pass every item through, keeping a copy of the first `count` (sensitivity reuses them after calibration). */
+async function* keepFirst<T>(items: AsyncIterable<T>, count: number, into: T[]): AsyncGenerator<T> {
+  for await (const item of items) {
+    if (into.length < count) into.push(item);
+    yield item;
+  }
 }
-

@@ -29,10 +29,20 @@ interface CompileCliOptions {
   rankMultiple: string;
   cost: string;
   keepEnds?: boolean;
+  allocate?: string;
+  sensitivityLimit: string;
+}
+
+/** Calibration runs the model on batches of this many samples. */
+const CALIBRATION_BATCH = 32;
+
+function parseAllocation(text?: string): 'sigma' | 'sensitivity' | undefined {
+  if (text === undefined || text === 'sigma' || text === 'sensitivity') return text;
+  throw new CompileOptionError(`--allocate must be sigma or sensitivity, got "${text}"`, 'allocate');
 }
 
 /** The calibration data set, batched as the model's feeds. */
-async function calibrationFeeds(source: Uint8Array, path: string, opts: CompileCliOptions): Promise<AsyncIterable<Feeds>> {
+async function calibrationFeeds(source: Uint8Array, path: string, opts: CompileCliOptions): Promise<{ feeds: AsyncIterable<Feeds>; size: number }> {
   const inputs = importOnnx(source, path).inputs;
   const { mean, std } = parseNormalisation(opts.mean, opts.std);
   const dataset = await openDataset(opts.calib!, {
@@ -41,7 +51,7 @@ async function calibrationFeeds(source: Uint8Array, path: string, opts: CompileC
     limit: parseWholeNumber('--calib-limit', opts.calibLimit),
     offset: parseWholeNumber('--calib-offset', opts.calibOffset, 0),
   });
-  return feedBatches(dataset, inputs, 32);
+  return { feeds: feedBatches(dataset, inputs, CALIBRATION_BATCH), size: dataset.size };
 }
 
 async function readJson(path: string): Promise<unknown> {
@@ -73,6 +83,8 @@ export function registerCompile(program: Command): void {
     .option('--labels <synset.txt>', 'imagenet: class order file')
     .option('--rank-multiple <n>', 'ranks move in steps of n components', '8')
     .option('--cost <model>', 'what budgets count: params | bytes | flops | latency:<table.json>', 'params')
+    .option('--allocate <how>', 'order layers by σ² share (sigma) or by measured end-to-end error (sensitivity; needs --calib, its default)')
+    .option('--sensitivity-limit <N>', 'calibration samples used to measure sensitivity', '128')
     .option('--keep-ends', 'keep the first and last weight layers dense (default for convolutional classifiers)')
     .option('--no-keep-ends', 'factor the first and last weight layers too')
     .action(async (input: string, opts: CompileCliOptions) => {
@@ -87,9 +99,12 @@ export function registerCompile(program: Command): void {
         tiers,
         dtype: opts.dtype as FactorDType,
         minParams,
-        calibration,
+        calibration: calibration?.feeds,
         rankMultiple: parseWholeNumber('--rank-multiple', opts.rankMultiple),
         keepEnds: opts.keepEnds,
+        allocation: parseAllocation(opts.allocate),
+        calibrationSize: calibration?.size,
+        sensitivityBatches: Math.ceil(parseWholeNumber('--sensitivity-limit', opts.sensitivityLimit) / CALIBRATION_BATCH),
         cost,
         fileName: input,
         onProgress: (p) => bar.update(p.phase, p.done, p.total, p.detail),

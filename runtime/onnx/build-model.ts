@@ -67,7 +67,7 @@ function floatTensor(name: string, dims: number[], values: Float32Array): Tensor
 }
 
 /** Two nodes: h = B·x (r outputs), y = A·h + bias, written in each op's own layout. */
-function factoredNodes(layer: FactoredLayer, node: NodeDef, f: LayerFactors): { nodes: NodeProto[]; tensors: TensorProto[] } {
+export function factoredNodes(layer: Pick<FactoredLayer, 'kind' | 'rows' | 'cols' | 'weight' | 'weightDims'>, node: NodeDef, f: LayerFactors): { nodes: NodeProto[]; tensors: TensorProto[] } {
   const { rows: m, cols: n } = layer;
   const r = f.rank;
   const mid = `${node.outputs[0]}__lowrank_r${r}`;

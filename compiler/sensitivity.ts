@@ -1,0 +1,123 @@
+import * as ort from 'onnxruntime-node';
+import { onnx, type ModelProto } from '../runtime/onnx/proto.js';
+import { factoredNodes } from '../runtime/onnx/build-model.js';
+import type { Feeds } from '../runtime/tensor.js';
+import { CompileError } from './errors.js';
+import type { LayerCandidate } from './factorize/candidates.js';
+import type { OrderedFactors } from './linalg/svd.js';
+
+/** Measured end-to-end error of one layer as a function of its rank (all other layers exact). */
+export type ErrorCurve = (rank: number) => number;
+
+export interface SensitivityOptions {
+  /** Ranks are measured at multiples of this. */
+  rankMultiple: number;
+  onProgress?: (done: number, total: number, detail: string) => void;
+}
+
+/** Fractions of the break-even rank at which each layer is measured; denser at low rank, where error moves fastest. */
+const GRID = [1 / 16, 1 / 8, 1 / 4, 3 / 8, 1 / 2, 5 / 8, 3 / 4, 7 / 8];
+
+/**
+ * Per-layer sensitivity: truncate one layer at a time to a grid of ranks inside the original model, run the
+ * calibration samples, and measure the relative squared error of all outputs against the original's.
+ * Per-layer output error (σ²) says how much a layer's own output moves; this says how much the network's
+ * output moves, which is what accuracy depends on (compact CNNs amplify some layers' errors and absorb others').
+ * Past break-even a layer runs dense at full rank, so its error there is 0.
+ */
+export async function measureSensitivity(
+  source: Uint8Array,
+  candidates: LayerCandidate[],
+  factors: OrderedFactors[],
+  samples: Feeds[],
+  options: SensitivityOptions,
+): Promise<ErrorCurve[]> {
+  const base = onnx.ModelProto.decode(source);
+  const reference = await runAll(source, samples);
+  const energy = reference.reduce((s, outs) => s + outs.reduce((t, o) => t + o.reduce((u, v) => u + v * v, 0), 0), 0) || 1;
+
+  const plans = candidates.map((c, i) => {
+    const breakEven = Math.ceil((c.rows * c.cols) / (c.rows + c.cols));
+    const full = factors[i].rank;
+    const ranks = [...new Set(GRID.map((g) => Math.max(options.rankMultiple, Math.round((g * breakEven) / options.rankMultiple) * options.rankMultiple)))]
+      .filter((r) => r < Math.min(breakEven, full))
+      .sort((a, b) => a - b);
+    return { breakEven: Math.min(breakEven, full), ranks };
+  });
+  const total = plans.reduce((s, p) => s + p.ranks.length, 0);
+  let done = 0;
+
+  const curves: ErrorCurve[] = [];
+  for (const [i, c] of candidates.entries()) {
+    const points: Array<[number, number]> = [];
+    for (const r of plans[i].ranks) {
+      options.onProgress?.(done++, total, `${c.node.name} r=${r}`);
+      const outputs = await runAll(withLayerAtRank(base, c, factors[i], r), samples);
+      let err = 0;
+      outputs.forEach((outs, s) => outs.forEach((o, k) => o.forEach((v, j) => (err += (v - reference[s][k][j]) ** 2))));
+      points.push([r, err / energy]);
+    }
+    curves.push(interpolate(points, plans[i].breakEven));
+  }
+  options.onProgress?.(total, total, '');
+  return curves;
+}
+
+/** Piecewise linear through the measured points, falling to 0 at break-even (the layer then runs dense, exact). */
+function interpolate(points: Array<[number, number]>, breakEven: number): ErrorCurve {
+  // Errors must not rise with rank for the allocator's ordering: keep a running minimum from low rank up.
+  let low = Infinity;
+  const pts = points.map(([r, e]) => [r, (low = Math.min(low, e))] as [number, number]);
+  pts.push([breakEven, 0]);
+  return (rank) => {
+    if (rank >= breakEven) return 0;
+    if (rank <= pts[0][0]) return pts[0][1] * (pts[0][0] / Math.max(rank, 1));
+    for (let k = 1; k < pts.length; k++) {
+      const [r0, e0] = pts[k - 1];
+      const [r1, e1] = pts[k];
+      if (rank <= r1) return e0 + ((rank - r0) / (r1 - r0)) * (e1 - e0);
+    }
+    return 0;
+  };
+}
+
+/** The source model with one layer replaced by its rank-r factors (everything else untouched). */
+function withLayerAtRank(base: ModelProto, c: LayerCandidate, f: OrderedFactors, rank: number): Uint8Array {
+  const graph = base.graph!;
+  const left = Float32Array.from(f.left.subarray(0, rank * c.rows));
+  const right = Float32Array.from(f.right.subarray(0, rank * c.cols));
+  const { nodes, tensors } = factoredNodes(
+    { kind: c.kind, rows: c.rows, cols: c.cols, weight: c.weight.name, weightDims: c.weight.dims },
+    c.node,
+    { rank, left, right },
+  );
+  const nodeList = [...(graph.node ?? [])];
+  nodeList.splice(c.nodeIndex, 1, ...nodes);
+  const model = onnx.ModelProto.create({
+    ...base,
+    graph: onnx.GraphProto.create({
+      ...graph,
+      node: nodeList,
+      initializer: [...(graph.initializer ?? []).filter((t) => t.name !== c.weight.name), ...tensors],
+      input: (graph.input ?? []).filter((v) => v.name !== c.weight.name),
+    }),
+  });
+  return onnx.ModelProto.encode(model).finish();
+}
+
+async function runAll(model: Uint8Array, samples: Feeds[]): Promise<Float32Array[][]> {
+  let session: ort.InferenceSession;
+  try {
+    session = await ort.InferenceSession.create(model, { logSeverityLevel: 3 });
+  } catch (e) {
+    throw new CompileError(`sensitivity measurement could not build a truncated model: ${String((e as Error).message).split('\n')[0]}`, 'sensitivity');
+  }
+  const out: Float32Array[][] = [];
+  for (const feeds of samples) {
+    const ortFeeds = Object.fromEntries(Object.entries(feeds).map(([k, t]) => [k, new ort.Tensor(t.dataType, t.data as Float32Array, t.dims)]));
+    const result = await session.run(ortFeeds);
+    out.push(session.outputNames.map((n) => Float32Array.from(result[n].data as Float32Array)));
+  }
+  await session.release();
+  return out;
+}
