@@ -5,7 +5,8 @@ import { allocateTiers, DEFAULT_RANK_MULTIPLE, DEFAULT_TIER_BUDGETS } from './al
 import { collectLayerStats, type LayerStats } from './calibrate.js';
 import { layerCosts, type CostModel } from './costs.js';
 import { CompileOptionError } from './errors.js';
-import { DEFAULT_MIN_PARAMS, endLayerNames, findCandidates, isConvClassifier } from './factorize/candidates.js';
+import { DEFAULT_MIN_PARAMS, endLayerNames, findCandidates, isConvClassifier, withKnownCandidates } from './factorize/candidates.js';
+import { knownFactors, mergePrefactoredPairs } from './factorize/prefactored.js';
 import { importOnnx } from './import/onnx.js';
 import { orderedFactors, type OrderedFactors } from './linalg/svd.js';
 import { shrunkSecondMoment, whitenedFactors } from './linalg/whitened.js';
@@ -63,13 +64,16 @@ export async function compileOnnx(source: Uint8Array, options: CompileOptions = 
   if (dtype !== 'fp32' && dtype !== 'fp16' && dtype !== 'int8') throw new CompileOptionError(`--dtype must be fp32, fp16 or int8, not "${dtype}"`, 'dtype');
   const progress = options.onProgress ?? (() => {});
 
-  const model = importOnnx(source, fileName);
+  // Layers that are already factored (pairs of thin nodes, factorize/prefactored.ts) become one node each whose
+  // factors are known: no SVD runs for them. Sensitivity runs `prefactored.mergedSource`, whose nodes match `model`.
+  const prefactored = mergePrefactoredPairs(importOnnx(source, fileName), { minParams: options.minParams, keepEnds: options.keepEnds });
+  const { model, known } = prefactored;
   progress({ phase: 'check', done: 0, total: 1 });
   await assertOnnxRuntimeLoads(source, fileName);
   progress({ phase: 'check', done: 1, total: 1 });
 
   const ends = (options.keepEnds ?? isConvClassifier(model)) ? endLayerNames(model) : new Set<string>();
-  const candidates = findCandidates(model, { minParams: options.minParams ?? DEFAULT_MIN_PARAMS }).filter((c) => !ends.has(c.node.name));
+  const candidates = withKnownCandidates(findCandidates(model, { minParams: options.minParams ?? DEFAULT_MIN_PARAMS }), model, known).filter((c) => !ends.has(c.node.name));
 
   const allocation = options.allocation ?? (options.calibration ? 'sensitivity' : 'sigma');
   if (allocation === 'sensitivity' && !options.calibration) {
@@ -88,7 +92,8 @@ export async function compileOnnx(source: Uint8Array, options: CompileOptions = 
   for (const [i, c] of candidates.entries()) {
     progress({ phase: 'factorize', done: i, total: candidates.length, detail: c.node.name });
     const s = stats?.get(c.node.name);
-    factors.push(s ? whitenedFactors(c.matrix(), c.rows, c.cols, shrunkSecondMoment(s.gram, c.cols, s.samples)) : orderedFactors(c.matrix(), c.rows, c.cols));
+    const k = known.get(c.node.name); // prefactored: its own factors (whitened inside their subspace when calibrating)
+    factors.push(k ? knownFactors(k, s && shrunkSecondMoment(s.gram, c.cols, s.samples)) : s ? whitenedFactors(c.matrix(), c.rows, c.cols, shrunkSecondMoment(s.gram, c.cols, s.samples)) : orderedFactors(c.matrix(), c.rows, c.cols));
     // Let the event loop breathe so a progress bar can redraw between large layers.
     await new Promise((r) => setImmediate(r));
   }
@@ -100,7 +105,7 @@ export async function compileOnnx(source: Uint8Array, options: CompileOptions = 
   });
   const costs = layerCosts(options.cost ?? 'params', candidates, FACTOR_BYTES[dtype], positions);
   const errors = allocation === 'sensitivity'
-    ? await measureSensitivity(source, candidates, factors, kept, {
+    ? await measureSensitivity(prefactored.mergedSource(source), candidates, factors, kept, {
       rankMultiple: options.rankMultiple ?? DEFAULT_RANK_MULTIPLE,
       onProgress: (done, total, detail) => progress({ phase: 'sensitivity', done, total, detail }),
     })

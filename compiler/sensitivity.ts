@@ -20,7 +20,7 @@ const GRID = [1 / 16, 1 / 8, 1 / 4, 3 / 8, 1 / 2, 5 / 8, 3 / 4, 7 / 8];
 
 /**
  * Per-layer sensitivity: truncate one layer at a time to a grid of ranks inside the original model, run the
- * calibration samples, and measure the relative squared error of all outputs against the original's.
+ * calibration samples, and measure the squared error of every output relative to that output's energy, summed.
  * Per-layer output error (σ²) says how much a layer's own output moves; this says how much the network's
  * output moves, which is what accuracy depends on (compact CNNs amplify some layers' errors and absorb others').
  * Past break-even a layer runs dense at full rank, so its error there is 0.
@@ -34,7 +34,8 @@ export async function measureSensitivity(
 ): Promise<ErrorCurve[]> {
   const base = onnx.ModelProto.decode(source);
   const reference = await runAll(source, samples);
-  const energy = reference.reduce((s, outs) => s + outs.reduce((t, o) => t + o.reduce((u, v) => u + v * v, 0), 0), 0) || 1;
+  // Each output's energy separately: a model with logits and probabilities weighs both, not just the larger.
+  const energy = reference[0]?.map((_, k) => reference.reduce((s, outs) => s + outs[k].reduce((u, v) => u + v * v, 0), 0) || 1) ?? [];
 
   const plans = candidates.map((c, i) => {
     const breakEven = Math.ceil((c.rows * c.cols) / (c.rows + c.cols));
@@ -54,8 +55,8 @@ export async function measureSensitivity(
       options.onProgress?.(done++, total, `${c.node.name} r=${r}`);
       const outputs = await runAll(withLayerAtRank(base, c, factors[i], r), samples);
       let err = 0;
-      outputs.forEach((outs, s) => outs.forEach((o, k) => o.forEach((v, j) => (err += (v - reference[s][k][j]) ** 2))));
-      points.push([r, err / energy]);
+      outputs.forEach((outs, s) => outs.forEach((o, k) => o.forEach((v, j) => (err += (v - reference[s][k][j]) ** 2 / energy[k]))));
+      points.push([r, err]);
     }
     curves.push(interpolate(points, plans[i].breakEven));
   }

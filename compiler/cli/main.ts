@@ -2,6 +2,7 @@ import { Command, CommanderError } from 'commander';
 import { COMPILER_VERSION } from '../version.js';
 import { registerCompile } from './compile.js';
 import { registerEval } from './eval.js';
+import { registerExport } from './export.js';
 import { registerInspect } from './inspect.js';
 import { registerRun } from './run.js';
 
@@ -15,6 +16,7 @@ registerCompile(program);
 registerInspect(program);
 registerRun(program);
 registerEval(program);
+registerExport(program);
 
 /** Any failure ends as one line on stderr and exit code 1: no stack traces for users. */
 try {

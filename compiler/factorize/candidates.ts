@@ -130,3 +130,59 @@ export function endLayerNames(model: ImportedModel): Set<string> {
 export function isConvClassifier(model: ImportedModel): boolean {
   return model.nodes.some((n) => n.opType === 'Conv') && model.outputs.length >= 1 && model.outputs[0].shape.length === 2;
 }
+
+// ---------------------------------------------------------------------------------------------------------
+// Layers that are already factored (see ./prefactored.ts).
+
+/**
+ * The candidate reading of one node, with none of findCandidates' sharing, size or break-even checks:
+ * prefactored.ts uses it to read both nodes of a factored pair in the conventions of this file.
+ */
+export function nodeAsCandidate(model: ImportedModel, nodeIndex: number): LayerCandidate | undefined {
+  return asCandidate(model.nodes[nodeIndex], nodeIndex, new Map(model.initializers.map((t) => [t.name, t])));
+}
+
+/** What a node with known factors needs to become a candidate: its layout and its factors (M = leftᵀ·right). */
+export interface KnownLayer {
+  kind: LayerKind;
+  rows: number;
+  cols: number;
+  /** Synthetic weight name: it is not among the model's initializers. */
+  weight: string;
+  weightDims: number[];
+  rank: number;
+  left: Float64Array;
+  right: Float64Array;
+}
+
+/**
+ * `found` (from findCandidates) plus one candidate for every node in `known`, in node order. Such a node's
+ * weight is not stored in the model: its `weight` has the synthetic name and dims and no data, and its
+ * `matrix()` multiplies the known factors out. The compiler takes the factors from `known` instead of calling
+ * matrix() (compiler/compile.ts).
+ */
+export function withKnownCandidates(found: LayerCandidate[], model: ImportedModel, known: ReadonlyMap<string, KnownLayer>): LayerCandidate[] {
+  if (known.size === 0) return found;
+  const extra: LayerCandidate[] = [];
+  model.nodes.forEach((node, nodeIndex) => {
+    const k = known.get(node.name);
+    if (!k) return;
+    extra.push({
+      nodeIndex, node, kind: k.kind, rows: k.rows, cols: k.cols,
+      weight: { name: k.weight, dataType: DataType.FLOAT, dims: k.weightDims, data: new Uint8Array(0) },
+      matrix: () => {
+        const M = new Float64Array(k.rows * k.cols);
+        for (let i = 0; i < k.rank; i++) {
+          for (let r = 0; r < k.rows; r++) {
+            const a = k.left[i * k.rows + r];
+            if (a === 0) continue;
+            for (let c = 0; c < k.cols; c++) M[r * k.cols + c] += a * k.right[i * k.cols + c];
+          }
+        }
+        return M;
+      },
+    });
+  });
+  const names = new Set(extra.map((c) => c.node.name));
+  return [...found.filter((c) => !names.has(c.node.name)), ...extra].sort((a, b) => a.nodeIndex - b.nodeIndex);
+}

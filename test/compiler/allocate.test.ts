@@ -47,6 +47,22 @@ describe('allocateTiers', () => {
     expect(cut.ranks[0]).toBeGreaterThan(cut.ranks[1]);
   });
 
+  it('stays nested with measured error curves, even non-convex ones', () => {
+    fc.assert(
+      fc.property(fc.array(layerArb, { minLength: 1, maxLength: 5 }), fc.array(fc.float({ min: 0, max: 1, noNaN: true }), { minLength: 8, maxLength: 8 }), (layers, bumps) => {
+        const withError = layers.map((l, i) => ({
+          ...l,
+          // Decreasing overall but with bumps, as measured curves are.
+          error: (r: number) => Math.max(0, 1 - r / l.sigma.length) * (1 + 0.5 * bumps[(i + r) % 8]),
+        }));
+        const cuts = allocateTiers(withError, [0.2, 0.5, 1], { rankMultiple: 2 });
+        cuts.forEach((cut, t) => cut.ranks.forEach((r, i) => t > 0 && expect(r).toBeGreaterThanOrEqual(cuts[t - 1].ranks[i])));
+        cuts[cuts.length - 1].ranks.forEach((r, i) => expect(r).toBe(layers[i].sigma.length));
+      }),
+      { numRuns: 100 },
+    );
+  });
+
   it('rejects budgets that are not increasing positive numbers', () => {
     expect(() => parseTierBudgets('0.5,0.2')).toThrow(CompileOptionError);
     expect(() => parseTierBudgets('0,1')).toThrow(CompileOptionError);

@@ -1,0 +1,266 @@
+/**
+ * Evaluation suites of the benchmark: each one runs a model (the original ONNX or one tier of an .lrm, both
+ * through the same engine) over a fixed evaluation set prepared once in memory, and scores the outcome
+ * against the original's.
+ *
+ *  - classifier: top-1 accuracy on labelled data and top-1 agreement with the original (compiler/evaluate.ts).
+ *  - detector: output fidelity on a few photos: mean relative L2 error of every raw output vs the original's,
+ *    and whether the argmax position of a score output matches the original's.
+ *  - super-resolution: PSNR of the output vs the original's output (peak 1: the model works on Y/255).
+ *  - vad: sequential chunks with the state carried; mean |Δ probability| and agreement of the >0.5 decision.
+ */
+import type { Batch, Dataset } from '../compiler/data/spec.js';
+import { agreement, evaluateClassifier, medianLatency, type Runner } from '../compiler/evaluate.js';
+import type { Feeds, HostTensor } from '../runtime/tensor.js';
+
+export interface MetricInfo {
+  /** Column heading, e.g. "top-1 accuracy". */
+  name: string;
+  unit: '%' | 'dB' | '';
+  higherIsBetter: boolean;
+  /** True when the metric is itself a comparison with the original's outputs (then Δ vs original is not reported). */
+  vsOriginal: boolean;
+  /** Charts draw values beyond this (e.g. an infinite PSNR) at the cap. */
+  chartCap?: number;
+}
+
+export interface Score {
+  /** The suite's metric; null when undefined (e.g. no labels). Infinity is allowed (exact PSNR). */
+  value: number | null;
+  /** Percent agreement with the original's decisions, when the suite has a decision. */
+  agreement: number | null;
+  /** Further per-suite numbers, recorded in the JSON. */
+  extra: Record<string, number | null>;
+}
+
+export interface Measured {
+  outcome: unknown;
+  latencyMsP50: number;
+}
+
+export interface Suite {
+  /** One line describing the evaluation set, for the report. */
+  evaluation: string;
+  samples: number;
+  metric: MetricInfo;
+  /** What `agreement` means, or null when the suite has none. */
+  agreementName: string | null;
+  run(runner: Runner, onProgress?: (done: number, total: number) => void): Promise<Measured>;
+  /** Score an outcome; `reference` is the original's outcome, or null when scoring the original itself. */
+  score(outcome: unknown, reference: unknown): Score;
+}
+
+/** Reads a data set slice once, so every model and tier sees the same tensors without decoding images again. */
+export async function cacheDataset(data: Dataset, batchSize: number): Promise<Dataset> {
+  const batches: Batch[] = [];
+  for await (const b of data.batches(batchSize)) batches.push(b);
+  return {
+    ...data,
+    async *batches() {
+      yield* batches;
+    },
+  };
+}
+
+export interface ClassifierSuiteOptions {
+  inputName: string;
+  outputName?: string;
+  batchSize: number;
+  evaluation: string;
+}
+
+export function classifierSuite(data: Dataset, o: ClassifierSuiteOptions): Suite {
+  return {
+    evaluation: o.evaluation,
+    samples: data.size,
+    metric: { name: 'top-1 accuracy', unit: '%', higherIsBetter: true, vsOriginal: false },
+    agreementName: 'top-1 agreement with the original',
+    async run(runner, onProgress) {
+      const r = await evaluateClassifier(runner, data, { inputName: o.inputName, outputName: o.outputName, batchSize: o.batchSize, onBatch: onProgress });
+      return { outcome: r, latencyMsP50: r.latencyMsP50 };
+    },
+    score(outcome, reference) {
+      const r = outcome as Awaited<ReturnType<typeof evaluateClassifier>>;
+      const ref = reference as typeof r | null;
+      return { value: r.accuracy, agreement: ref ? agreement(r.predictions, ref.predictions) : null, extra: {} };
+    },
+  };
+}
+
+type Outputs = Record<string, HostTensor>;
+
+async function runAll(runner: Runner, feeds: Feeds[]): Promise<Outputs[]> {
+  const out: Outputs[] = [];
+  for (const f of feeds) out.push(await runner.run(f));
+  return out;
+}
+
+function floats(t: HostTensor): Float32Array {
+  if (!(t.data instanceof Float32Array)) throw new Error(`expected a float32 output, got ${t.dataType}`);
+  return t.data;
+}
+
+/** ‖a − b‖ / ‖b‖ (0 when both are zero). */
+export function relativeL2(a: Float32Array, b: Float32Array): number {
+  let num = 0;
+  let den = 0;
+  for (let i = 0; i < b.length; i++) {
+    num += (a[i]! - b[i]!) ** 2;
+    den += b[i]! ** 2;
+  }
+  return den === 0 ? (num === 0 ? 0 : Infinity) : Math.sqrt(num / den);
+}
+
+export function argmax(v: ArrayLike<number>): number {
+  let best = 0;
+  for (let i = 1; i < v.length; i++) if (v[i]! > v[best]!) best = i;
+  return best;
+}
+
+/** Mean relative L2 error of every output vs the reference's, per output name (mean over inputs) and overall. */
+function outputErrors(got: Outputs[], want: Outputs[]): { mean: number; perOutput: Record<string, number> } {
+  const perOutput: Record<string, number> = {};
+  for (const name of Object.keys(want[0] ?? {})) {
+    let s = 0;
+    want.forEach((w, i) => (s += relativeL2(floats(got[i]![name]!), floats(w[name]!))));
+    perOutput[name] = s / want.length;
+  }
+  const values = Object.values(perOutput);
+  return { mean: values.reduce((a, b) => a + b, 0) / (values.length || 1), perOutput };
+}
+
+export interface DetectorSuiteOptions {
+  evaluation: string;
+  feeds: Feeds[];
+  /** The scores whose argmax is "the top detection", from one image's outputs. */
+  topScores: (outputs: Outputs) => ArrayLike<number>;
+  topName: string;
+}
+
+export function detectorSuite(o: DetectorSuiteOptions): Suite {
+  return {
+    evaluation: o.evaluation,
+    samples: o.feeds.length,
+    metric: { name: 'mean relative L2 error of the outputs', unit: '', higherIsBetter: false, vsOriginal: true },
+    agreementName: `top detection at the same position as the original's (${o.topName})`,
+    async run(runner, onProgress) {
+      const outcome = await runAll(runner, o.feeds);
+      onProgress?.(o.feeds.length, o.feeds.length);
+      return { outcome, latencyMsP50: await medianLatency(runner, o.feeds[0]!) };
+    },
+    score(outcome, reference) {
+      const got = outcome as Outputs[];
+      const want = (reference as Outputs[] | null) ?? got;
+      const { mean, perOutput } = outputErrors(got, want);
+      let same = 0;
+      got.forEach((g, i) => (same += argmax(o.topScores(g)) === argmax(o.topScores(want[i]!)) ? 1 : 0));
+      const extra: Record<string, number> = {};
+      for (const [k, v] of Object.entries(perOutput)) extra[`relL2:${k}`] = v;
+      return { value: mean, agreement: reference ? (100 * same) / got.length : null, extra };
+    },
+  };
+}
+
+/** PSNR in dB of `a` against `b` with peak 1 (Infinity when identical). */
+export function psnr(a: Float32Array, b: Float32Array): number {
+  let se = 0;
+  for (let i = 0; i < b.length; i++) se += (a[i]! - b[i]!) ** 2;
+  const mse = se / b.length;
+  return mse === 0 ? Infinity : 10 * Math.log10(1 / mse);
+}
+
+export function superResolutionSuite(evaluation: string, feeds: Feeds[], outputName: string): Suite {
+  return {
+    evaluation,
+    samples: feeds.length,
+    // Full-rank tiers reproduce the original to ~1e-6, i.e. PSNR > 100 dB: charts cap it so lower tiers stay readable.
+    metric: { name: 'PSNR vs the original output', unit: 'dB', higherIsBetter: true, vsOriginal: true, chartCap: 60 },
+    agreementName: null,
+    async run(runner, onProgress) {
+      const outcome = await runAll(runner, feeds);
+      onProgress?.(feeds.length, feeds.length);
+      return { outcome, latencyMsP50: await medianLatency(runner, feeds[0]!) };
+    },
+    score(outcome, reference) {
+      const got = outcome as Outputs[];
+      const want = (reference as Outputs[] | null) ?? got;
+      // Mean of the per-image PSNRs; Infinity only when every image is reproduced exactly.
+      const values = got.map((g, i) => psnr(floats(g[outputName]!), floats(want[i]![outputName]!))).filter(Number.isFinite);
+      const value = values.length === 0 ? Infinity : mean(values);
+      return { value, agreement: null, extra: { relL2: outputErrors(got, want).mean } };
+    },
+  };
+}
+
+function mean(v: number[]): number {
+  return v.reduce((a, b) => a + b, 0) / (v.length || 1);
+}
+
+export interface VadSuiteOptions {
+  evaluation: string;
+  /** 16 kHz mono samples of the evaluation stream. */
+  samples: Float32Array;
+  /** Build the feeds of one chunk: 576 samples (context + new) and the state. */
+  chunk: (input: Float32Array, state: Float32Array) => Feeds;
+  stateSize: number;
+}
+
+/** Silero-style streaming: 512 new samples per run, the previous 64 as context, the state carried run to run. */
+export const VAD_CHUNK = 512;
+export const VAD_CONTEXT = 64;
+
+export function vadChunkInput(samples: Float32Array, start: number, streamStart: number): Float32Array {
+  const x = new Float32Array(VAD_CONTEXT + VAD_CHUNK);
+  const from = Math.max(start - VAD_CONTEXT, streamStart);
+  x.set(samples.subarray(from, start + VAD_CHUNK), VAD_CONTEXT - (start - from));
+  return x;
+}
+
+/** Runs a stream chunk by chunk from a zero state; returns the speech probability of every chunk (and the states fed in). */
+export async function vadStream(runner: Runner, samples: Float32Array, o: Pick<VadSuiteOptions, 'chunk' | 'stateSize'>, keepStates = false): Promise<{ probs: Float32Array; inputs: Float32Array[]; states: Float32Array[] }> {
+  const count = Math.floor(samples.length / VAD_CHUNK);
+  const probs = new Float32Array(count);
+  const inputs: Float32Array[] = [];
+  const states: Float32Array[] = [];
+  let state = new Float32Array(o.stateSize);
+  for (let k = 0; k < count; k++) {
+    const x = vadChunkInput(samples, k * VAD_CHUNK, 0);
+    if (keepStates) {
+      inputs.push(x);
+      states.push(state);
+    }
+    const out = await runner.run(o.chunk(x, state));
+    probs[k] = floats(out.output!)[0]!;
+    state = Float32Array.from(floats(out.stateN!));
+  }
+  return { probs, inputs, states };
+}
+
+export function vadSuite(o: VadSuiteOptions): Suite {
+  const count = Math.floor(o.samples.length / VAD_CHUNK);
+  return {
+    evaluation: o.evaluation,
+    samples: count,
+    metric: { name: 'mean |Δ speech probability| vs the original', unit: '', higherIsBetter: false, vsOriginal: true },
+    agreementName: 'speech decision (p > 0.5) agrees with the original',
+    async run(runner, onProgress) {
+      const { probs } = await vadStream(runner, o.samples, o);
+      onProgress?.(count, count);
+      const first = o.chunk(vadChunkInput(o.samples, 0, 0), new Float32Array(o.stateSize));
+      return { outcome: probs, latencyMsP50: await medianLatency(runner, first) };
+    },
+    score(outcome, reference) {
+      const p = outcome as Float32Array;
+      const ref = (reference as Float32Array | null) ?? p;
+      let diff = 0;
+      let same = 0;
+      let speech = 0;
+      for (let i = 0; i < p.length; i++) {
+        diff += Math.abs(p[i]! - ref[i]!);
+        if (p[i]! > 0.5 === ref[i]! > 0.5) same++;
+        if (p[i]! > 0.5) speech++;
+      }
+      return { value: diff / p.length, agreement: reference ? (100 * same) / p.length : null, extra: { speechChunksPct: (100 * speech) / p.length } };
+    },
+  };
+}
