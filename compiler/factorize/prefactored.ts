@@ -16,7 +16,8 @@
  * Conv with the first conv's attributes) whose weight has a synthetic name and is not stored: its factors
  * are known. They are orthonormalised and ordered without touching an m×n matrix: M₂ = Q_A·R_A and
  * M₁ᵀ = Q_B·R_B (thin QR), the r×r core R_A·R_Bᵀ = U·Σ·Vᵀ (orderedFactors), M = (Q_A·U)·Σ·(Q_B·V)ᵀ, exact at
- * full rank. The compiler takes them from `known` instead of decomposing (compiler/compile.ts).
+ * full rank (a side with r = m or r = n needs no QR). The compiler takes them from `known` instead of
+ * decomposing (compiler/compile.ts).
  */
 import type { Attribute, LayerKind, NodeDef } from '../../formats/model.js';
 import { DataType } from '../../formats/model.js';
@@ -74,7 +75,9 @@ export function mergePrefactoredPairs(model: ImportedModel, options: PrefactorOp
     for (const name of n.inputs) {
       if (!name) continue;
       uses.set(name, (uses.get(name) ?? 0) + 1);
-      consumers.set(name, [...(consumers.get(name) ?? []), i]);
+      const list = consumers.get(name);
+      if (list) list.push(i);
+      else consumers.set(name, [i]);
     }
   });
   const graphOutputs = new Set(model.outputs.map((o) => o.name));
@@ -220,62 +223,78 @@ export function knownFactors(k: KnownFactors, G?: Float64Array): OrderedFactors 
  * r×r core: σ descending, balanced like orderedFactors, no loss at full rank.
  */
 export function pairFactors(A: Float64Array, B: Float64Array, m: number, r: number, n: number): OrderedFactors {
-  const a = thinQr(A, m, r);
-  const Bt = new Float64Array(n * r);
-  for (let i = 0; i < r; i++) for (let c = 0; c < n; c++) Bt[c * r + i] = B[i * n + c];
-  const b = thinQr(Bt, n, r);
+  // Householder works down columns: give it A's columns (rows of Aᵀ) and Bᵀ's columns (rows of B) contiguous.
+  // A side as wide as r needs no QR (its Q would be a square rotation): A itself (or B) goes into the core.
+  const a = r < m ? thinQr(transposed(A, m, r), m, r) : undefined;
+  const b = r < n ? thinQr(B, n, r) : undefined;
+  // core = R_A·R_Bᵀ, with R_A = A when r = m and R_Bᵀ = B when r = n.
+  const X = a?.R ?? A;
+  const Y = b ? transposed(b.R, r, r) : B;
   const core = new Float64Array(r * r);
   for (let i = 0; i < r; i++) {
-    for (let j = 0; j < r; j++) {
-      let s = 0;
-      // R_A and R_B are upper triangular: only l ≥ max(i, j) contributes.
-      for (let l = Math.max(i, j); l < r; l++) s += a.R[i * r + l] * b.R[j * r + l];
-      core[i * r + j] = s;
+    for (let l = 0; l < r; l++) {
+      const x = X[i * r + l];
+      if (x === 0) continue;
+      for (let j = 0; j < r; j++) core[i * r + j] += x * Y[l * r + j];
     }
   }
   const f = orderedFactors(core, r, r);
-  // Q's columns are the basis: component i's vector is Q·(its r coordinates).
-  return { rank: f.rank, sigma: f.sigma, left: lift(f.left, f.rank, r, transposed(a.Q, m, r), m), right: lift(f.right, f.rank, r, transposed(b.Q, n, r), n) };
+  // Component i's vector is Q·(its r coordinates).
+  return { rank: f.rank, sigma: f.sigma, left: a ? applyQ(a, f.left, f.rank, r) : f.left, right: b ? applyQ(b, f.right, f.rank, r) : f.right };
 }
 
-/** Thin QR of A (rows×cols, row-major, rows ≥ cols) by Householder reflections: Q rows×cols with orthonormal columns, R cols×cols. */
-function thinQr(A: Float64Array, rows: number, cols: number): { Q: Float64Array; R: Float64Array } {
-  const W = Float64Array.from(A);
-  const vs: Array<{ v: Float64Array; norm2: number }> = [];
+/**
+ * Thin QR by Householder reflections of the matrix whose `cols` columns (each `len` long, len ≥ cols) lie one
+ * after the other in `columns`: R (cols×cols, row-major, upper triangular) and Q as its reflectors, which
+ * `applyQ` uses without ever forming Q.
+ */
+function thinQr(columns: Float64Array, len: number, cols: number): { R: Float64Array; reflectors: Reflector[]; len: number } {
+  const W = Float64Array.from(columns);
+  const reflectors: Reflector[] = [];
   for (let k = 0; k < cols; k++) {
+    const col = k * len;
     let norm = 0;
-    for (let i = k; i < rows; i++) norm += W[i * cols + k] ** 2;
+    for (let i = k; i < len; i++) norm += W[col + i] ** 2;
     norm = Math.sqrt(norm);
-    const v = new Float64Array(rows - k);
-    for (let i = k; i < rows; i++) v[i - k] = W[i * cols + k];
-    v[0] -= W[k * cols + k] >= 0 ? -norm : norm;
+    const v = W.slice(col + k, col + len);
+    v[0] -= W[col + k] >= 0 ? -norm : norm;
     let norm2 = 0;
     for (const x of v) norm2 += x * x;
-    vs.push({ v, norm2 });
+    reflectors.push({ v, norm2 });
     if (norm2 === 0) continue; // a zero column: nothing to reflect
-    for (let j = k; j < cols; j++) {
-      let s = 0;
-      for (let i = k; i < rows; i++) s += v[i - k] * W[i * cols + j];
-      const f = (2 * s) / norm2;
-      for (let i = k; i < rows; i++) W[i * cols + j] -= f * v[i - k];
-    }
+    for (let j = k; j < cols; j++) reflect(W, j * len + k, v, norm2);
   }
   const R = new Float64Array(cols * cols);
-  for (let i = 0; i < cols; i++) for (let j = i; j < cols; j++) R[i * cols + j] = W[i * cols + j];
-  // Q = H₀·H₁·…·H_{cols−1} applied to the first cols columns of the identity.
-  const Q = new Float64Array(rows * cols);
-  for (let i = 0; i < cols; i++) Q[i * cols + i] = 1;
-  for (let k = cols - 1; k >= 0; k--) {
-    const { v, norm2 } = vs[k];
-    if (norm2 === 0) continue;
-    for (let j = 0; j < cols; j++) {
-      let s = 0;
-      for (let i = k; i < rows; i++) s += v[i - k] * Q[i * cols + j];
-      const f = (2 * s) / norm2;
-      for (let i = k; i < rows; i++) Q[i * cols + j] -= f * v[i - k];
+  for (let i = 0; i < cols; i++) for (let j = i; j < cols; j++) R[i * cols + j] = W[j * len + i];
+  return { R, reflectors, len };
+}
+
+interface Reflector {
+  v: Float64Array;
+  norm2: number;
+}
+
+/** Q·c for each of the `count` coordinate vectors (length dim) in `coords`: H₀·H₁·…·H_{dim−1}·[c; 0]. */
+function applyQ(qr: { reflectors: Reflector[]; len: number }, coords: Float64Array, count: number, dim: number): Float64Array {
+  const { len } = qr;
+  const out = new Float64Array(count * len);
+  for (let i = 0; i < count; i++) {
+    out.set(coords.subarray(i * dim, (i + 1) * dim), i * len);
+    for (let k = dim - 1; k >= 0; k--) {
+      const { v, norm2 } = qr.reflectors[k];
+      if (norm2 !== 0) reflect(out, i * len + k, v, norm2);
     }
   }
-  return { Q, R };
+  return out;
+}
+
+/** x ← (I − 2·v·vᵀ/|v|²)·x for the v.length values of `a` from `at`. */
+function reflect(a: Float64Array, at: number, v: Float64Array, norm2: number): void {
+  let s = 0;
+  for (let i = 0; i < v.length; i++) s += v[i] * a[at + i];
+  if (s === 0) return;
+  const f = (2 * s) / norm2;
+  for (let i = 0; i < v.length; i++) a[at + i] -= f * v[i];
 }
 
 /** Rows of (coords (count×dim) · basis (dim×width)): coordinates in a basis given as rows, back to full vectors. */

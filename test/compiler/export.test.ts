@@ -43,7 +43,6 @@ function expectClose(a: Float32Array[], b: Float32Array[], tolerance: number): v
   a.forEach((x, s) => {
     const scale = Math.max(...x.map(Math.abs));
     const diff = Math.max(...x.map((v, j) => Math.abs(v - b[s][j])));
-    if (process.env.SHOW_DIFF) console.log('rel diff', diff / scale);
     expect(diff).toBeLessThanOrEqual(tolerance * scale);
   });
 }

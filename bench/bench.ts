@@ -1,0 +1,198 @@
+/**
+ * The compression benchmark: for every benchmark model, compile it with each method, then evaluate the original
+ * and every tier of every method in this one process on one engine, so sizes, quality and latency ratios are
+ * comparable. See bench/run.ts for the command line and bench/models.ts for the models and splits.
+ */
+import { cpus, totalmem, platform, release, arch } from 'node:os';
+import { readFile } from 'node:fs/promises';
+import { basename } from 'node:path';
+import * as ort from 'onnxruntime-node';
+import { compileOnnx, type CompileProgress } from '../compiler/compile.js';
+import { importOnnx } from '../compiler/import/onnx.js';
+import { COMPILER_VERSION } from '../compiler/version.js';
+import type { Runner } from '../compiler/evaluate.js';
+import { engines, load } from '../runtime/node.js';
+import type { EngineId } from '../runtime/engines/engine.js';
+import { BENCH_MODELS, type BenchContext, type BenchModel, type Method } from './models.js';
+import type { Measured, Score, Suite } from './suites.js';
+import type { BenchResult, CompileRecord, Environment, ModelResult, Row } from './types.js';
+
+export const ENGINE: EngineId = 'ort-node-cpu';
+
+export interface BenchOptions {
+  /** ../shared/data */
+  data: string;
+  quick: boolean;
+  /** Model ids (or .onnx file names) to run; all when empty. */
+  models: string[];
+  log: (line: string) => void;
+}
+
+export function modelsFor(ctx: BenchContext): BenchModel[] {
+  return BENCH_MODELS.map((m) => m(ctx));
+}
+
+/** The ids of the selected models; unknown names are an error that lists the known ones. */
+export function selectModels(all: BenchModel[], names: string[]): BenchModel[] {
+  if (names.length === 0) return all;
+  const byName = new Map(all.map((m) => [m.id, m]));
+  return names.map((n) => {
+    const m = byName.get(n.replace(/\.onnx$/, ''));
+    if (!m) throw new Error(`unknown benchmark model "${n}"; known: ${all.map((x) => x.id).join(', ')}`);
+    return m;
+  });
+}
+
+export function environment(): Environment {
+  const cpu = cpus();
+  return {
+    cpu: cpu[0]?.model.trim() ?? 'unknown',
+    cores: cpu.length,
+    memoryGiB: Math.round((totalmem() / 2 ** 30) * 10) / 10,
+    platform: `${platform()} ${release()} ${arch()}`,
+    node: process.version,
+    onnxruntimeNode: (ort.env.versions as Record<string, string | undefined>).node ?? 'unknown',
+    compiler: COMPILER_VERSION,
+    engine: ENGINE,
+    date: new Date().toISOString(),
+  };
+}
+
+function onnxParams(source: Uint8Array, file: string): number {
+  return importOnnx(source, file).initializers.reduce((s, t) => s + t.dims.reduce((a, b) => a * b, 1), 0);
+}
+
+export async function runBench(options: BenchOptions): Promise<BenchResult> {
+  const started = performance.now();
+  const ctx: BenchContext = { data: options.data, quick: options.quick };
+  const selected = selectModels(modelsFor(ctx), options.models);
+  const clock = () => `${((performance.now() - started) / 1000).toFixed(1).padStart(6)}s`;
+  const log = (line: string) => options.log(`[bench ${clock()}] ${line}`);
+  const env = environment();
+  log(`${selected.length} model(s) on ${ENGINE}, ${env.cpu}, ${env.cores} cores${options.quick ? ' (quick)' : ''}`);
+  const models: ModelResult[] = [];
+  for (const model of selected) models.push(await benchModel(model, ctx, log));
+  const rows = models.flatMap((m) => m.rows);
+  const totalSeconds = (performance.now() - started) / 1000;
+  log(`done in ${totalSeconds.toFixed(1)} s`);
+  return { environment: env, settings: { quick: options.quick, models: selected.map((m) => m.id), engine: ENGINE }, totalSeconds, models, rows };
+}
+
+async function benchModel(model: BenchModel, ctx: BenchContext, log: (line: string) => void): Promise<ModelResult> {
+  const t0 = performance.now();
+  const file = basename(model.path);
+  const source = new Uint8Array(await readFile(model.path));
+  const originalParams = onnxParams(source, file);
+  const say = (line: string) => log(`${model.id}: ${line}`);
+  say('preparing the evaluation data');
+  const suite = await model.suite(source, ctx);
+  const engine = engines.get(ENGINE);
+
+  const rows: Row[] = [];
+  const compile: CompileRecord[] = [];
+  const ref = await evaluate(suite, () => engine.create(source), null, say, 'original');
+  const originalRow = row(model, suite, 'original', null, null, null, originalParams, originalParams, source.length, source.length, ref.score, null, ref.measured.latencyMsP50, ref.measured.latencyMsP50, ref.seconds);
+  rows.push(originalRow);
+
+  for (const method of model.methods) {
+    const { lrm, header, seconds } = await compileWith(model, method, source, ctx, say);
+    compile.push({
+      method: method.id, description: method.description, dtype: method.dtype, calibrated: method.calibrated,
+      seconds: round(seconds, 3), factoredLayers: header.layers.length, lrmBytes: lrm.length,
+    });
+    for (const tier of header.tiers) {
+      let bytesLoaded = 0;
+      const r = await evaluate(suite, async () => {
+        const s = await load(lrm, { engine: ENGINE, tier: tier.index });
+        bytesLoaded = s.bytesLoaded;
+        return s;
+      }, ref.measured.outcome, say, `${method.id} tier ${tier.index}`);
+      rows.push(row(model, suite, method.id, method.dtype, tier.index, tier.budget, tier.params, originalParams, bytesLoaded, source.length, r.score, originalRow.value, r.measured.latencyMsP50, ref.measured.latencyMsP50, r.seconds));
+    }
+  }
+  const seconds = (performance.now() - t0) / 1000;
+  say(`done in ${seconds.toFixed(1)} s`);
+  return {
+    id: model.id, file, task: model.task, tiers: model.tiers, split: model.split(ctx),
+    evaluationSamples: suite.samples, metric: suite.metric, agreement: suite.agreementName,
+    originalParams, originalBytes: source.length, compile, rows, seconds: round(seconds, 2),
+  };
+}
+
+async function compileWith(model: BenchModel, method: Method, source: Uint8Array, ctx: BenchContext, say: (line: string) => void) {
+  const calibration = method.calibrated ? await model.calibration(source, ctx) : undefined;
+  let phase = '';
+  const onProgress = (p: CompileProgress) => {
+    if (p.phase === phase) return;
+    phase = p.phase;
+    say(`compile ${method.id}: ${p.phase}`);
+  };
+  const t = performance.now();
+  const { lrm, header } = await compileOnnx(source, {
+    fileName: basename(model.path),
+    tiers: model.tiers,
+    dtype: method.dtype,
+    allocation: method.calibrated ? 'sensitivity' : 'sigma',
+    calibration: calibration?.feeds,
+    calibrationSize: calibration?.size,
+    sensitivityBatches: model.sensitivityBatches,
+    onProgress,
+  });
+  const seconds = (performance.now() - t) / 1000;
+  say(`compile ${method.id}: ${header.layers.length} factored layer(s), ${lrm.length} bytes, ${seconds.toFixed(1)} s`);
+  return { lrm, header, seconds };
+}
+
+interface Release {
+  release(): Promise<void>;
+}
+
+async function evaluate(
+  suite: Suite,
+  open: () => Promise<Runner & Release>,
+  reference: unknown,
+  say: (line: string) => void,
+  label: string,
+): Promise<{ measured: Measured; score: Score; seconds: number }> {
+  const t = performance.now();
+  const runner = await open();
+  let measured: Measured;
+  try {
+    measured = await suite.run(runner);
+  } finally {
+    await runner.release();
+  }
+  const score = suite.score(measured.outcome, reference);
+  const seconds = (performance.now() - t) / 1000;
+  const value = score.value === null ? '-' : score.value.toPrecision(4);
+  const agree = score.agreement === null ? '' : `, agreement ${score.agreement.toFixed(2)}%`;
+  say(`${label}: ${suite.metric.name} ${value}${agree}, p50 ${measured.latencyMsP50.toFixed(3)} ms (${seconds.toFixed(1)} s)`);
+  return { measured, score, seconds };
+}
+
+function round(v: number, digits: number): number {
+  const k = 10 ** digits;
+  return Math.round(v * k) / k;
+}
+
+function row(
+  model: BenchModel, suite: Suite, method: Row['method'], dtype: Row['dtype'], tier: number | null, budget: number | null,
+  params: number, originalParams: number, bytes: number, originalBytes: number, score: Score, originalValue: number | null,
+  latency: number, originalLatency: number, seconds: number,
+): Row {
+  const delta = !suite.metric.vsOriginal && score.value !== null && originalValue !== null && method !== 'original' ? score.value - originalValue : null;
+  return {
+    model: model.id, method, dtype, tier, budget, params,
+    paramsPct: round((100 * params) / originalParams, 2),
+    bytes,
+    bytesPct: round((100 * bytes) / originalBytes, 2),
+    metric: suite.metric.name,
+    value: score.value,
+    delta,
+    agreement: score.agreement,
+    latencyMsP50: round(latency, 4),
+    latencyRatio: round(latency / originalLatency, 3),
+    evalSeconds: round(seconds, 2),
+    extra: score.extra,
+  };
+}

@@ -1,0 +1,291 @@
+/**
+ * The benchmark set: which models, how each is calibrated and evaluated, and the splits. Calibration and
+ * evaluation data never overlap (see each `split`). Preprocessing follows ../shared/data/MANIFEST.md and
+ * test/e2e/real-inputs.ts.
+ */
+import { join } from 'node:path';
+import type { FactorDType } from '../formats/model.js';
+import { feedBatches, openDataset, type DataOptions } from '../compiler/data/spec.js';
+import { preprocessImage, readImageFile, type Preprocess } from '../compiler/data/image.js';
+import { readWav } from '../compiler/data/wav.js';
+import { importOnnx } from '../compiler/import/onnx.js';
+import { engines } from '../runtime/node.js';
+import type { Feeds, HostTensor } from '../runtime/tensor.js';
+import { cacheDataset, classifierSuite, detectorSuite, superResolutionSuite, vadStream, vadSuite, type Suite } from './suites.js';
+
+export interface BenchContext {
+  /** ../shared/data */
+  data: string;
+  quick: boolean;
+}
+
+export type MethodId = 'plain-svd' | 'calibrated' | 'calibrated-int8';
+
+export interface Method {
+  id: MethodId;
+  /** How it was compiled, for the report. */
+  description: string;
+  dtype: FactorDType;
+  calibrated: boolean;
+}
+
+export const PLAIN: Method = { id: 'plain-svd', description: "plain SVD, allocation 'sigma', no calibration, fp32 factors", dtype: 'fp32', calibrated: false };
+export const CALIBRATED: Method = { id: 'calibrated', description: 'whitened SVD + sensitivity allocation on the calibration split, fp32 factors', dtype: 'fp32', calibrated: true };
+export const CALIBRATED_INT8: Method = { id: 'calibrated-int8', description: 'as calibrated, with int8 factors', dtype: 'int8', calibrated: true };
+
+export interface Calibration {
+  feeds: AsyncIterable<Feeds>;
+  size: number;
+}
+
+export interface BenchModel {
+  id: string;
+  /** Path of the .onnx file. */
+  path: string;
+  task: 'classification' | 'detection' | 'super-resolution' | 'voice activity';
+  tiers: number[];
+  methods: Method[];
+  /** Calibration batches used to measure sensitivity (compileOnnx's sensitivityBatches). */
+  sensitivityBatches: number;
+  /** One line per split, for the report. */
+  split(ctx: BenchContext): { calibration: string; evaluation: string };
+  /** Fresh calibration feeds (each compile consumes one). */
+  calibration(source: Uint8Array, ctx: BenchContext): Promise<Calibration>;
+  suite(source: Uint8Array, ctx: BenchContext): Promise<Suite>;
+}
+
+const CALIBRATION_BATCH = 32;
+
+function firstInput(source: Uint8Array, path: string) {
+  const inputs = importOnnx(source, path).inputs;
+  return { inputs, input: inputs[0]! };
+}
+
+/** A calibration split of a data set, batched as the model's feeds. */
+async function datasetCalibration(source: Uint8Array, path: string, spec: string, options: Omit<DataOptions, 'layout'>): Promise<Calibration> {
+  const { inputs, input } = firstInput(source, path);
+  const dataset = await openDataset(spec, { ...options, layout: input.shape });
+  return { feeds: feedBatches(dataset, inputs, CALIBRATION_BATCH), size: dataset.size };
+}
+
+const MNIST_TIERS = [0.05, 0.1, 0.15, 0.2, 0.35, 0.5, 1];
+
+function mnistModel(id: string, file: string, norm: { mean: number[]; std: number[] }, methods: Method[]): (ctx: BenchContext) => BenchModel {
+  return (ctx) => {
+    const spec = `mnist:${join(ctx.data, 'mnist')}`;
+    const calib = { offset: 0, limit: ctx.quick ? 64 : 256 };
+    const evalSlice = { offset: 1000, limit: ctx.quick ? 500 : undefined };
+    const normText = norm.mean[0] === 0 ? 'x/255' : `(x/255 − ${norm.mean[0]})/${norm.std[0]}`;
+    return {
+      id,
+      path: join(ctx.data, 'models', file),
+      task: 'classification',
+      tiers: MNIST_TIERS,
+      methods,
+      sensitivityBatches: ctx.quick ? 1 : 4,
+      split: () => ({
+        calibration: `MNIST t10k digits ${calib.offset}–${calib.offset + calib.limit - 1} (${calib.limit}), ${normText}`,
+        evaluation: `MNIST t10k digits ${evalSlice.offset}–${evalSlice.limit ? evalSlice.offset + evalSlice.limit - 1 : 9999} (${evalSlice.limit ?? 9000}, labelled), ${normText}`,
+      }),
+      calibration: (source) => datasetCalibration(source, file, spec, { ...norm, ...calib }),
+      async suite(source) {
+        const { input } = firstInput(source, file);
+        const data = await cacheDataset(await openDataset(spec, { ...norm, ...evalSlice, layout: input.shape }), 500);
+        return classifierSuite(data, { inputName: input.name, batchSize: 500, evaluation: this.split(ctx).evaluation });
+      },
+    };
+  };
+}
+
+const mobilenet = (ctx: BenchContext): BenchModel => {
+  const file = 'mobilenet_v1_075_224.onnx';
+  const spec = `imagenet:${join(ctx.data, 'imagenet-sample')}`;
+  const norm = { mean: [0.5], std: [0.5] };
+  const calib = { offset: 0, limit: ctx.quick ? 16 : 250 };
+  const evalSlice = { offset: 250, limit: ctx.quick ? 16 : 250 };
+  const pre = 'resize short side 256, centre crop 224, RGB, x/127.5 − 1';
+  return {
+    id: 'mobilenet_v1_075_224',
+    path: join(ctx.data, 'models', file),
+    task: 'classification',
+    tiers: [0.5, 0.75, 0.9, 1],
+    methods: [PLAIN, CALIBRATED],
+    sensitivityBatches: ctx.quick ? 1 : 4,
+    split: () => ({
+      calibration: `imagenet-sample images ${calib.offset}–${calib.offset + calib.limit - 1} in sorted file order (${calib.limit}), ${pre}`,
+      evaluation: `imagenet-sample images ${evalSlice.offset}–${evalSlice.offset + evalSlice.limit - 1} (${evalSlice.limit}, labelled by wnid), ${pre}; output 'logits'`,
+    }),
+    calibration: (source) => datasetCalibration(source, file, spec, { ...norm, ...calib }),
+    async suite(source) {
+      const { input } = firstInput(source, file);
+      const data = await cacheDataset(await openDataset(spec, { ...norm, ...evalSlice, layout: input.shape }), 25);
+      return classifierSuite(data, { inputName: input.name, outputName: 'logits', batchSize: 25, evaluation: this.split(ctx).evaluation });
+    },
+  };
+};
+
+const PHOTOS = ['bus.jpg', 'zidane.jpg', 'dog.jpg'];
+const UNLABELLED_CALIBRATION = 64;
+
+interface ImageModelSpec {
+  id: string;
+  file: string;
+  task: 'detection' | 'super-resolution';
+  channels: number;
+  height: number;
+  width: number;
+  pre: Preprocess & { mean: number[]; std: number[] };
+  preText: string;
+  sensitivityBatches: number;
+  /** detection: the scores whose argmax is the top detection, and what they are. */
+  top?: { name: string; scores: (out: Record<string, HostTensor>) => ArrayLike<number> };
+}
+
+/** Models without labels: calibrated on the first imagenet-sample images, evaluated for fidelity on the three photos. */
+function imageModel(s: ImageModelSpec): (ctx: BenchContext) => BenchModel {
+  return (ctx) => {
+    const limit = ctx.quick ? 4 : UNLABELLED_CALIBRATION;
+    return {
+      id: s.id,
+      path: join(ctx.data, 'models', s.file),
+      task: s.task,
+      tiers: [0.25, 0.5, 0.75, 1],
+      methods: [PLAIN, CALIBRATED],
+      sensitivityBatches: ctx.quick ? 1 : s.sensitivityBatches,
+      split: () => ({
+        calibration: `imagenet-sample images 0–${limit - 1} (${limit}, labels unused), ${s.preText}`,
+        evaluation: `../shared/data/images: ${PHOTOS.join(', ')}, ${s.preText}`,
+      }),
+      calibration: (source) => datasetCalibration(source, s.file, `imagenet:${join(ctx.data, 'imagenet-sample')}`, { ...s.pre, offset: 0, limit }),
+      async suite(source) {
+        const { input } = firstInput(source, s.file);
+        const feeds: Feeds[] = [];
+        for (const f of PHOTOS) {
+          const data = preprocessImage(await readImageFile(join(ctx.data, 'images', f)), { channels: s.channels, height: s.height, width: s.width }, s.pre);
+          feeds.push({ [input.name]: { dataType: 'float32', dims: [1, s.channels, s.height, s.width], data } });
+        }
+        const evaluation = this.split(ctx).evaluation;
+        if (s.task === 'super-resolution') return superResolutionSuite(evaluation, feeds, importOnnx(source, s.file).outputs[0]!.name);
+        return detectorSuite({ evaluation, feeds, topScores: s.top!.scores, topName: s.top!.name });
+      },
+    };
+  };
+}
+
+function f32(t: HostTensor | undefined, name: string): Float32Array {
+  if (!t || !(t.data instanceof Float32Array)) throw new Error(`output ${name} missing or not float32`);
+  return t.data;
+}
+
+/** Every second value of an [..., 2] tensor: the face class of ultraface's scores. */
+function column1(d: Float32Array): Float32Array {
+  const out = new Float32Array(d.length / 2);
+  for (let i = 0; i < out.length; i++) out[i] = d[2 * i + 1]!;
+  return out;
+}
+
+const NANODET_MEAN = [103.53 / 255, 116.28 / 255, 123.675 / 255];
+const NANODET_STD = [57.375 / 255, 57.12 / 255, 58.395 / 255];
+
+const yolo = imageModel({
+  id: 'yolo-fastestv2-coco-352', file: 'yolo-fastestv2-coco-352.onnx', task: 'detection', channels: 3, height: 352, width: 352,
+  pre: { resize: 'stretch', channelOrder: 'BGR', mean: [0], std: [1] }, preText: 'plain resize to 352×352, BGR, x/255',
+  sensitivityBatches: 16,
+  top: { name: "objectness map '778' (stride 16, 3 anchors)", scores: (o) => f32(o['778'], '778') },
+});
+const nanodet = imageModel({
+  id: 'nanodet-m-coco-416', file: 'nanodet-m-coco-416.onnx', task: 'detection', channels: 3, height: 416, width: 416,
+  pre: { resize: 'stretch', channelOrder: 'BGR', mean: NANODET_MEAN, std: NANODET_STD },
+  preText: 'plain resize to 416×416, BGR, (x − [103.53,116.28,123.675])/[57.375,57.12,58.395]',
+  sensitivityBatches: 8,
+  top: { name: "class scores '792' [2704×80] (stride 8)", scores: (o) => f32(o['792'], '792') },
+});
+const ultraface = imageModel({
+  id: 'ultraface-RFB-320', file: 'ultraface-RFB-320.onnx', task: 'detection', channels: 3, height: 240, width: 320,
+  pre: { resize: 'stretch', mean: [127 / 255], std: [128 / 255] }, preText: 'plain resize to 320×240, RGB, (x − 127)/128',
+  sensitivityBatches: 16,
+  top: { name: 'face score scores[:, :, 1]', scores: (o) => column1(f32(o.scores, 'scores')) },
+});
+const superResolution = imageModel({
+  id: 'super-resolution-10', file: 'super-resolution-10.onnx', task: 'super-resolution', channels: 1, height: 224, width: 224,
+  pre: { resize: 'stretch', mean: [0], std: [1] }, preText: 'plain resize to 224×224, luma (ITU-R 601) /255',
+  sensitivityBatches: 2,
+});
+
+const VAD_RATE = 16000;
+const VAD_STATE = 2 * 128;
+const VAD_CALIBRATION = 64;
+const VAD_CALIBRATION_BATCH = 16;
+
+function vadFeeds(input: Float32Array, state: Float32Array, batch = 1): Feeds {
+  return {
+    input: { dataType: 'float32', dims: [batch, input.length / batch], data: input },
+    state: { dataType: 'float32', dims: [2, batch, 128], data: state },
+    sr: { dataType: 'int64', dims: [], data: BigInt64Array.of(BigInt(VAD_RATE)) },
+  };
+}
+
+const silero = (ctx: BenchContext): BenchModel => {
+  const file = 'silero_vad_16k_op15.onnx';
+  const wav = join(ctx.data, 'audio', 'silero_test.wav');
+  const calibSeconds = ctx.quick ? 5 : 30;
+  const calibChunks = ctx.quick ? 16 : VAD_CALIBRATION;
+  const evalSeconds = ctx.quick ? 5 : 30;
+  const stream = 'chunks of 512 new samples + 64 context, state carried from a zero state at the start of the stream';
+  return {
+    id: 'silero_vad_16k_op15',
+    path: join(ctx.data, 'models', file),
+    task: 'voice activity',
+    tiers: [0.25, 0.5, 0.75, 1],
+    methods: [PLAIN, CALIBRATED],
+    sensitivityBatches: Math.ceil(calibChunks / VAD_CALIBRATION_BATCH),
+    split: () => ({
+      calibration: `audio/silero_test.wav, first ${calibSeconds} s: ${calibChunks} evenly spaced chunks with the states the original reaches there (${stream})`,
+      evaluation: `audio/silero_test.wav, last ${evalSeconds} s as one stream (${stream})`,
+    }),
+    async calibration(source) {
+      const { samples } = await readWav(wav);
+      // The states a real stream reaches: run the original over the first seconds, then take evenly spaced chunks.
+      const session = await engines.get('ort-node-cpu').create(source);
+      const run = await vadStream(session, samples.subarray(0, calibSeconds * VAD_RATE), { chunk: (x, s) => vadFeeds(x, s), stateSize: VAD_STATE }, true)
+        .finally(() => session.release());
+      const picks = Array.from({ length: calibChunks }, (_, k) => Math.floor(((k + 0.5) * run.inputs.length) / calibChunks));
+      async function* batches(): AsyncGenerator<Feeds> {
+        for (let b = 0; b < picks.length; b += VAD_CALIBRATION_BATCH) {
+          const group = picks.slice(b, b + VAD_CALIBRATION_BATCH);
+          const n = group.length;
+          const input = new Float32Array(n * 576);
+          const state = new Float32Array(2 * n * 128);
+          group.forEach((k, i) => {
+            input.set(run.inputs[k]!, i * 576);
+            const s = run.states[k]!;
+            for (let l = 0; l < 2; l++) state.set(s.subarray(l * 128, (l + 1) * 128), (l * n + i) * 128);
+          });
+          yield vadFeeds(input, state, n);
+        }
+      }
+      return { feeds: batches(), size: calibChunks };
+    },
+    async suite() {
+      const { samples } = await readWav(wav);
+      return vadSuite({
+        evaluation: this.split(ctx).evaluation,
+        samples: samples.subarray(samples.length - evalSeconds * VAD_RATE),
+        chunk: (x, s) => vadFeeds(x, s),
+        stateSize: VAD_STATE,
+      });
+    },
+  };
+};
+
+/** Every benchmark model, in report order. */
+export const BENCH_MODELS: Array<(ctx: BenchContext) => BenchModel> = [
+  mnistModel('mnist-cnn-pytorch', 'mnist-cnn-pytorch.onnx', { mean: [0.5], std: [0.5] }, [PLAIN, CALIBRATED, CALIBRATED_INT8]),
+  mnistModel('mnist-mlp-784-128-64-10', 'mnist-mlp-784-128-64-10.onnx', { mean: [0], std: [1] }, [PLAIN, CALIBRATED]),
+  mobilenet,
+  yolo,
+  nanodet,
+  ultraface,
+  superResolution,
+  silero,
+];

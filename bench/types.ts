@@ -1,0 +1,85 @@
+/** The shape of bench/results/compression.json. Non-finite numbers (an exact PSNR) are written as null. */
+import type { MethodId } from './models.js';
+import type { MetricInfo } from './suites.js';
+
+export interface Row {
+  model: string;
+  method: 'original' | MethodId;
+  /** Factor storage type; null for the original. */
+  dtype: 'fp32' | 'fp16' | 'int8' | null;
+  /** Tier index as `lowrank inspect` numbers them (tiers 0..tier loaded); null for the original. */
+  tier: number | null;
+  /** The tier's budget (fraction of the factorable layers' dense parameters); null for the original. */
+  budget: number | null;
+  /** Weights the model runs with (original: every initializer element). */
+  params: number;
+  /** params as a percentage of the original's. */
+  paramsPct: number;
+  /** Bytes a device reads: the .onnx file, or the .lrm header plus tiers 0..tier. */
+  bytes: number;
+  bytesPct: number;
+  /** Name of the quality metric (the model's MetricInfo.name). */
+  metric: string;
+  value: number | null;
+  /** value − original's value, for metrics that are not themselves a comparison with the original. */
+  delta: number | null;
+  /** Percent agreement with the original's decisions (see the model's agreementName). */
+  agreement: number | null;
+  /** Median single-sample latency in ms on the bench engine (suites.ts LATENCY_NOTE). */
+  latencyMsP50: number;
+  /** latencyMsP50 / the original's latencyMsP50 measured in the same run. */
+  latencyRatio: number;
+  /** Seconds this row's evaluation took (load + all samples + latency runs). */
+  evalSeconds: number;
+  extra: Record<string, number | null>;
+}
+
+export interface CompileRecord {
+  method: MethodId;
+  description: string;
+  dtype: string;
+  calibrated: boolean;
+  /** Wall time of compileOnnx, including reading and decoding the calibration samples it streams. */
+  seconds: number;
+  factoredLayers: number;
+  /** Size of the whole .lrm file. */
+  lrmBytes: number;
+}
+
+export interface ModelResult {
+  id: string;
+  file: string;
+  task: string;
+  tiers: number[];
+  split: { calibration: string; evaluation: string };
+  evaluationSamples: number;
+  metric: MetricInfo;
+  agreement: string | null;
+  originalParams: number;
+  originalBytes: number;
+  compile: CompileRecord[];
+  rows: Row[];
+  /** Seconds spent on this model in all (data preparation, compiles, evaluations). */
+  seconds: number;
+}
+
+export interface Environment {
+  cpu: string;
+  cores: number;
+  memoryGiB: number;
+  platform: string;
+  node: string;
+  onnxruntimeNode: string;
+  compiler: string;
+  engine: string;
+  date: string;
+}
+
+export interface BenchResult {
+  environment: Environment;
+  settings: { quick: boolean; models: string[]; engine: string };
+  totalSeconds: number;
+  models: ModelResult[];
+  /** Every row of every model. */
+  rows: Row[];
+}
