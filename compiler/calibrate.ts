@@ -20,6 +20,7 @@ import type { Feeds } from '../runtime/tensor.js';
 import { CompileError } from './errors.js';
 import type { LayerCandidate } from './factorize/candidates.js';
 import type { ImportedModel } from './import/onnx.js';
+import { intAttr, intsAttr, stringAttr } from './import/attributes.js';
 
 export interface LayerStats {
   /** G = Σ x·xᵀ, n×n row-major, n = candidate.cols. Exactly symmetric. */
@@ -223,12 +224,8 @@ interface ConvAttributes {
 function convAttributes(node: NodeDef, weightDims: number[]): ConvAttributes {
   const [, channels, ...kernel] = weightDims;
   const r = kernel.length;
-  const ints = (name: string, fallback: number): number[] => {
-    const a = node.attributes.find((x) => x.name === name);
-    return a && a.kind === 'ints' && a.value.length > 0 ? a.value.map(Number) : new Array<number>(name === 'pads' ? 2 * r : r).fill(fallback);
-  };
-  const auto = node.attributes.find((x) => x.name === 'auto_pad');
-  const autoPad = auto && auto.kind === 'string' && auto.value !== '' ? auto.value : 'NOTSET';
+  const ints = (name: string, fallback: number): number[] => intsAttr(node, name) ?? new Array<number>(name === 'pads' ? 2 * r : r).fill(fallback);
+  const autoPad = stringAttr(node, 'auto_pad', 'NOTSET');
   if (autoPad !== 'NOTSET' && autoPad !== 'SAME_UPPER' && autoPad !== 'SAME_LOWER' && autoPad !== 'VALID') {
     throw new Error(`calibration: ${node.name} has unknown auto_pad '${autoPad}'`);
   }
@@ -418,7 +415,3 @@ class BlockedGram {
   }
 }
 
-function intAttr(node: NodeDef, name: string, fallback: number): number {
-  const a = node.attributes.find((x) => x.name === name);
-  return a && a.kind === 'int' ? Number(a.value) : fallback;
-}

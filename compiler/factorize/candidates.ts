@@ -1,6 +1,7 @@
 import type { LayerKind, NodeDef } from '../../formats/model.js';
 import { DataType } from '../../formats/model.js';
 import type { ImportedModel, ImportedTensor } from '../import/onnx.js';
+import { floatAttr, intAttr } from '../import/attributes.js';
 
 /**
  * A node whose constant weight can be written as a matrix M (rows = outputs, cols = inputs, y = M·x)
@@ -43,16 +44,6 @@ export function findCandidates(model: ImportedModel, options: CandidateOptions =
     found.push(c);
   });
   return found;
-}
-
-function intAttr(node: NodeDef, name: string, fallback: number): number {
-  const a = node.attributes.find((x) => x.name === name);
-  return a && a.kind === 'int' ? Number(a.value) : fallback;
-}
-
-function floatAttr(node: NodeDef, name: string, fallback: number): number {
-  const a = node.attributes.find((x) => x.name === name);
-  return a && a.kind === 'float' ? a.value : fallback;
 }
 
 export function float32Values(t: ImportedTensor): Float32Array {

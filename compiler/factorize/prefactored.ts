@@ -26,6 +26,7 @@ import type { ImportedModel, ImportedTensor } from '../import/onnx.js';
 import { orderedFactors, type OrderedFactors } from '../linalg/svd.js';
 import { whitenedFactors } from '../linalg/whitened.js';
 import { DEFAULT_MIN_PARAMS, endLayerNames, float32Values, isConvClassifier, nodeAsCandidate, type KnownLayer, type LayerCandidate } from './candidates.js';
+import { floatAttr, intAttr, intsAttr } from '../import/attributes.js';
 
 /** Factors of a merged pair, σ descending, with the layout of the node that replaced the pair. */
 export interface KnownFactors extends OrderedFactors, KnownLayer {
@@ -345,21 +346,8 @@ function readBias(node: NodeDef, c: LayerCandidate, consts: Map<string, Imported
 /** A 1×…×1 convolution that reads every position once: strides 1, no padding. */
 function isPointwise(node: NodeDef, dims: number[], rank: number): boolean {
   if (dims.length !== rank || dims.slice(2).some((d) => d !== 1)) return false;
-  const ints = (name: string): number[] => {
-    const a = node.attributes.find((x) => x.name === name);
-    return a && a.kind === 'ints' ? a.value.map(Number) : [];
-  };
+  const ints = (name: string): number[] => intsAttr(node, name) ?? [];
   return ints('strides').every((s) => s === 1) && ints('pads').every((p) => p === 0) && ints('kernel_shape').every((k) => k === 1);
-}
-
-function intAttr(node: NodeDef, name: string, fallback: number): number {
-  const a = node.attributes.find((x) => x.name === name);
-  return a && a.kind === 'int' ? Number(a.value) : fallback;
-}
-
-function floatAttr(node: NodeDef, name: string, fallback: number): number {
-  const a = node.attributes.find((x) => x.name === name);
-  return a && a.kind === 'float' ? a.value : fallback;
 }
 
 /** `${s}${a}` and `${s}${b}` → s (the names `lowrank export` writes), else undefined. */
