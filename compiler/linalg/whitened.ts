@@ -1,4 +1,6 @@
 import type { OrderedFactors } from './svd.js';
+import { choleskyWithRidge, solveLowerTransposed } from './cholesky.js';
+import { gramCols } from './gram.js';
 import { symmetricEigen } from './symmetric-eigen.js';
 
 /**
@@ -13,6 +15,11 @@ import { symmetricEigen } from './symmetric-eigen.js';
  * Pass G through `shrunkSecondMoment` first when it was seen on few samples.
  */
 export function whitenedFactors(M: Float64Array, m: number, n: number, G: Float64Array): OrderedFactors {
+  // The eigenproblem is m×m on the output side; for tall layers the n×n input side is cheaper.
+  return m > n ? whitenedByInputSide(M, m, n, G) : whitenedByOutputSide(M, m, n, G);
+}
+
+function whitenedByOutputSide(M: Float64Array, m: number, n: number, G: Float64Array): OrderedFactors {
   // C = M·G·Mᵀ via (M·G) then rows of (M·G) against rows of M.
   const MG = new Float64Array(m * n);
   for (let r = 0; r < m; r++) {
@@ -60,6 +67,52 @@ export function whitenedFactors(M: Float64Array, m: number, n: number, G: Float6
     const up = Math.sqrt(norm);
     for (let r = 0; r < m; r++) left[i * m + r] = u[r] * up;
     for (let c = 0; c < n; c++) right[i * n + c] = b[c] / up;
+  });
+  return { rank, sigma, left, right };
+}
+
+/**
+ * SVD-LLM proper, on the n×n side: S = chol(G) (with a ridge if G is singular), K = Sᵀ·Mᵀ·M·S = V·Λ·Vᵀ,
+ * a_i = M·S·v_i, b_i = v_iᵀ·S⁻¹. Same optimum as the output side (up to the ridge), cheaper when m > n.
+ */
+function whitenedByInputSide(M: Float64Array, m: number, n: number, G: Float64Array): OrderedFactors {
+  const { L: S } = choleskyWithRidge(G, n);
+  const MS = new Float64Array(m * n); // M·S, row by row
+  for (let r = 0; r < m; r++) {
+    const row = r * n;
+    for (let k = 0; k < n; k++) {
+      const v = M[row + k];
+      if (v === 0) continue;
+      const sk = k * n;
+      for (let c = 0; c <= k; c++) MS[row + c] += v * S[sk + c];
+    }
+  }
+  const { values, vectors } = symmetricEigen(gramCols(MS, m, n), n);
+  const top = Math.max(values[0] ?? 0, 0);
+  const kept: number[] = [];
+  for (let i = 0; i < n; i++) if (values[i] > top * 1e-14 && values[i] > 0) kept.push(i);
+
+  const rank = kept.length;
+  const sigma = new Float64Array(rank);
+  const left = new Float64Array(rank * m);
+  const right = new Float64Array(rank * n);
+  kept.forEach((e, i) => {
+    sigma[i] = Math.sqrt(values[e]);
+    const v = vectors[e];
+    const a = new Float64Array(m);
+    for (let r = 0; r < m; r++) {
+      let s = 0;
+      const row = r * n;
+      for (let c = 0; c < n; c++) s += MS[row + c] * v[c];
+      a[r] = s;
+    }
+    const b = solveLowerTransposed(S, n, v);
+    // Balance the two sides' norms for fp16/int8 storage.
+    const na = Math.sqrt(a.reduce((t, x) => t + x * x, 0)) || 1;
+    const nb = Math.sqrt(b.reduce((t, x) => t + x * x, 0)) || 1;
+    const toA = Math.sqrt(nb / na);
+    for (let r = 0; r < m; r++) left[i * m + r] = a[r] * toA;
+    for (let c = 0; c < n; c++) right[i * n + c] = b[c] / toA;
   });
   return { rank, sigma, left, right };
 }

@@ -67,6 +67,35 @@ describe('whitenedFactors', () => {
     }
   });
 
+  it('tall layers (input side, through Cholesky) give the same layer as the output side at every rank', () => {
+    const [m, n] = [14, 6];
+    const { M, G } = setup(m, n, 40, 21);
+    const f = whitenedFactors(M, m, n, G);
+    // Reference: the output-side formula U_r·U_rᵀ·M with U the eigenvectors of M·G·Mᵀ (computed by ml-matrix).
+    const Mm = new Matrix(Array.from({ length: m }, (_, i) => Array.from(M.subarray(i * n, (i + 1) * n))));
+    const Gm = new Matrix(Array.from({ length: n }, (_, i) => Array.from(G.subarray(i * n, (i + 1) * n))));
+    const svd = new SingularValueDecomposition(Mm.mmul(new CholeskyDecomposition(Gm).lowerTriangularMatrix), { autoTranspose: true });
+    expect(f.rank).toBe(n);
+    for (let r = 1; r <= n; r++) {
+      const U = svd.leftSingularVectors.subMatrix(0, m - 1, 0, r - 1);
+      const ref = U.mmul(U.transpose()).mmul(Mm);
+      const ours = new Matrix(m, n);
+      for (let i = 0; i < r; i++) for (let a = 0; a < m; a++) for (let b = 0; b < n; b++) ours.set(a, b, ours.get(a, b) + f.left[i * m + a] * f.right[i * n + b]);
+      expect(ours.sub(ref).norm()).toBeLessThan(1e-7 * ref.norm());
+      expect(f.sigma[r - 1]).toBeCloseTo(svd.diagonal[r - 1], 6);
+    }
+  });
+
+  it('a singular G on a tall layer still reproduces M at full rank (Cholesky with a ridge)', () => {
+    const [m, n] = [10, 6];
+    const { M, G } = setup(m, n, 3, 4); // 3 samples: G has rank 3
+    const f = whitenedFactors(M, m, n, G);
+    const back = new Float64Array(m * n);
+    for (let i = 0; i < f.rank; i++) for (let a = 0; a < m; a++) for (let b = 0; b < n; b++) back[a * n + b] += f.left[i * m + a] * f.right[i * n + b];
+    const scale = Math.max(...M.map(Math.abs));
+    expect(Math.max(...back.map((v, i) => Math.abs(v - M[i])))).toBeLessThan(1e-6 * scale);
+  });
+
   it('shrinkage tends to isotropic with few samples and to G/N with many', () => {
     const n = 4;
     const G = Float64Array.from({ length: 16 }, (_, i) => (i % 5 === 0 ? 4 * (1 + (i % 3)) : 0));
