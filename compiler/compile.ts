@@ -1,4 +1,5 @@
 import { basename } from 'node:path';
+import { FACTOR_ELEMENT_BYTES } from '../formats/codes.js';
 import type { FactorDType, ModelHeader } from '../formats/model.js';
 import type { Feeds } from '../runtime/tensor.js';
 import { allocateTiers, DEFAULT_RANK_MULTIPLE, DEFAULT_TIER_BUDGETS } from './allocate.js';
@@ -43,7 +44,7 @@ export interface CompileOptions {
    * error on calibration samples ('sensitivity', the default when calibrating).
    */
   allocation?: 'sigma' | 'sensitivity';
-  /** Calibration samples (batches) used to measure sensitivity (default 4). */
+  /** Calibration batches used to measure sensitivity (default 2). */
   sensitivityBatches?: number;
   /** Number of calibration samples, for the progress bar. */
   calibrationSize?: number;
@@ -82,7 +83,7 @@ export async function compileOnnx(source: Uint8Array, options: CompileOptions = 
   let stats: Map<string, LayerStats> | undefined;
   const kept: Feeds[] = [];
   if (options.calibration) {
-    const keep = allocation === 'sensitivity' ? (options.sensitivityBatches ?? 4) : 0;
+    const keep = allocation === 'sensitivity' ? (options.sensitivityBatches ?? 2) : 0;
     stats = await collectLayerStats(source, model, candidates, keepFirst(options.calibration, keep, kept), {
       total: options.calibrationSize,
       onProgress: (done, total) => progress({ phase: 'calibrate', done, total: total ?? done }),
@@ -103,7 +104,7 @@ export async function compileOnnx(source: Uint8Array, options: CompileOptions = 
     const s = stats.get(c.node.name);
     return s && s.images > 0 ? s.samples / s.images : 1;
   });
-  const costs = layerCosts(options.cost ?? 'params', candidates, FACTOR_BYTES[dtype], positions);
+  const costs = layerCosts(options.cost ?? 'params', candidates, FACTOR_ELEMENT_BYTES[dtype], positions);
   const errors = allocation === 'sensitivity'
     ? await measureSensitivity(prefactored.mergedSource(source), candidates, factors, kept, {
       rankMultiple: options.rankMultiple ?? DEFAULT_RANK_MULTIPLE,
@@ -121,9 +122,6 @@ export async function compileOnnx(source: Uint8Array, options: CompileOptions = 
   progress({ phase: 'write', done: 1, total: 1 });
   return { lrm, header };
 }
-
-/** Bytes per stored factor value, for the `bytes` cost model. */
-const FACTOR_BYTES: Record<string, number> = { fp32: 4, fp16: 2, int8: 1 };
 
 /** Pass every item through, keeping a copy of the first `count` (sensitivity reuses them after calibration). */
 async function* keepFirst<T>(items: AsyncIterable<T>, count: number, into: T[]): AsyncGenerator<T> {

@@ -16,7 +16,7 @@ export interface SensitivityOptions {
 }
 
 /** Fractions of the break-even rank at which each layer is measured; denser at low rank, where error moves fastest. */
-const GRID = [1 / 16, 1 / 8, 1 / 4, 3 / 8, 1 / 2, 5 / 8, 3 / 4, 7 / 8];
+const GRID = [1 / 16, 1 / 8, 1 / 4, 1 / 2, 3 / 4];
 
 /**
  * Per-layer sensitivity: truncate one layer at a time to a grid of ranks inside the original model, run the

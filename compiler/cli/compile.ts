@@ -84,7 +84,7 @@ export function registerCompile(program: Command): void {
     .option('--rank-multiple <n>', 'ranks move in steps of n components', '8')
     .option('--cost <model>', 'what budgets count: params | bytes | flops | latency:<table.json>', 'params')
     .option('--allocate <how>', 'order layers by σ² share (sigma) or by measured end-to-end error (sensitivity; needs --calib, its default)')
-    .option('--sensitivity-limit <N>', 'calibration samples used to measure sensitivity', '128')
+    .option('--sensitivity-limit <N>', 'calibration samples used to measure sensitivity', '64')
     .option('--keep-ends', 'keep the first and last weight layers dense (default for convolutional classifiers)')
     .option('--no-keep-ends', 'factor the first and last weight layers too')
     .action(async (input: string, opts: CompileCliOptions) => {
