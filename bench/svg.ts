@@ -28,6 +28,8 @@ export interface PanelSpec {
   xLabel: string;
   yLabel: string;
   xFormat: (v: number) => string;
+  /** Ticks fall on round multiples of this unit (e.g. 1024 for KiB); default 1. */
+  xTickUnit?: (max: number) => number;
   yFormat: (v: number) => string;
   higherIsBetter: boolean;
   /** Values above this are drawn at it (an infinite PSNR). */
@@ -87,7 +89,8 @@ function panel(spec: PanelSpec, ox: number, oy: number): string {
   const parts: string[] = [];
   parts.push(`<text x="${r(ox + W / 2)}" y="${r(oy + 16)}" text-anchor="middle" font-weight="bold">${esc(spec.title)}</text>`);
   parts.push(`<rect x="${r(ox + M.left)}" y="${r(oy + M.top)}" width="${r(pw)}" height="${r(ph)}" fill="none" stroke="#999"/>`);
-  for (const t of niceTicks(0, xMax)) {
+  const unit = spec.xTickUnit?.(xMax) ?? 1;
+  for (const t of niceTicks(0, xMax / unit).map((v) => v * unit)) {
     if (t > xMax) continue;
     const x = sx(t);
     parts.push(`<line x1="${r(x)}" y1="${r(oy + M.top)}" x2="${r(x)}" y2="${r(oy + M.top + ph)}" stroke="#eee"/>`);

@@ -49,6 +49,8 @@ export interface CompileRecord {
 export interface ModelResult {
   id: string;
   file: string;
+  /** Where the model comes from: ../shared/data/models, or the npm package bench/fetch-models.mjs fetched it from. */
+  source: string;
   task: string;
   tiers: number[];
   split: { calibration: string; evaluation: string };
@@ -73,6 +75,8 @@ export interface Environment {
   compiler: string;
   engine: string;
   date: string;
+  /** os.loadavg() (1, 5, 15 min) when the run started and ended: this machine may be shared, and latency shows it. */
+  loadAverage: { start: number[]; end?: number[] };
 }
 
 export interface BenchResult {
@@ -80,6 +84,8 @@ export interface BenchResult {
   settings: { quick: boolean; models: string[]; engine: string };
   totalSeconds: number;
   models: ModelResult[];
+  /** Models left out, e.g. a fetched model when the npm registry could not be reached. */
+  skipped: Array<{ id: string; reason: string }>;
   /** Every row of every model. */
   rows: Row[];
 }

@@ -1,0 +1,64 @@
+/**
+ * The command line of the benchmark (bench/run.ts calls it; tests call it in-process):
+ *
+ *   node dist/bench/run.js [--models a,b] [--quick] [--out dir] [--data dir] [--no-fetch]
+ *
+ * --models  model ids (or .onnx names) to run, default all (see bench/models.ts)
+ * --quick   small limits (a few hundred digits, a handful of images): a smoke run, used by the tests
+ * --out     where to write the results (default bench/results in the project)
+ * --data    the shared real data folder (default ../shared/data next to the project)
+ * --no-fetch do not run bench/fetch-models.mjs for missing npm-registry models (they are then skipped)
+ *
+ * Progress lines go to stderr; the paths of the written files to stdout.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { runBench } from './bench.js';
+import { writeReport } from './report.js';
+import type { BenchResult } from './types.js';
+
+export const USAGE = 'usage: node dist/bench/run.js [--models a,b] [--quick] [--out dir] [--data dir] [--no-fetch]';
+
+/** The project root: the nearest folder up from here whose package.json is lowrank-edge's (works from bench/ and dist/bench/). */
+export function projectRoot(from = import.meta.dirname): string {
+  for (let dir = from; ; dir = dirname(dir)) {
+    const pkg = join(dir, 'package.json');
+    if (existsSync(pkg) && (JSON.parse(readFileSync(pkg, 'utf8')) as { name?: string }).name === 'lowrank-edge') return dir;
+    if (dirname(dir) === dir) throw new Error('cannot find the lowrank-edge project root (a package.json named lowrank-edge)');
+  }
+}
+
+export interface CliIo {
+  out: (line: string) => void;
+  err: (line: string) => void;
+}
+
+const STDIO: CliIo = { out: (l) => process.stdout.write(l + '\n'), err: (l) => process.stderr.write(l + '\n') };
+
+/** Runs the benchmark as the command line says; returns the result (undefined for --help). */
+export async function main(argv: string[], io: CliIo = STDIO): Promise<BenchResult | undefined> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      models: { type: 'string' },
+      quick: { type: 'boolean', default: false },
+      out: { type: 'string' },
+      data: { type: 'string' },
+      'no-fetch': { type: 'boolean', default: false },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+    strict: true,
+  });
+  if (values.help) {
+    io.out(USAGE);
+    return undefined;
+  }
+  const root = projectRoot();
+  const out = values.out ? resolve(values.out) : join(root, 'bench', 'results');
+  const data = values.data ? resolve(values.data) : join(root, '..', 'shared', 'data');
+  const models = (values.models ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+  const result = await runBench({ data, root, quick: values.quick ?? false, models, fetch: !values['no-fetch'], log: io.err });
+  for (const p of await writeReport(result, out)) io.out(p);
+  return result;
+}

@@ -1,0 +1,66 @@
+/**
+ * The compression benchmark end to end on one model with --quick limits (bench/cli.ts, in-process): every report
+ * file is written and the JSON rows carry every field the report promises.
+ */
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { main } from '../../bench/cli.js';
+import type { BenchResult, Row } from '../../bench/types.js';
+
+const out = mkdtempSync(join(tmpdir(), 'lowrank-bench-'));
+afterAll(() => rmSync(out, { recursive: true, force: true }));
+
+const ROW_FIELDS: Array<keyof Row> = [
+  'model', 'method', 'dtype', 'tier', 'budget', 'params', 'paramsPct', 'bytes', 'bytesPct', 'metric', 'value', 'delta',
+  'agreement', 'latencyMsP50', 'latencyRatio', 'evalSeconds', 'extra',
+];
+
+describe('npm run bench --quick --models mnist-cnn-pytorch', () => {
+  it('writes JSON, Markdown, SVG and HTML with every row and its fields', async () => {
+    const written: string[] = [];
+    const progress: string[] = [];
+    await main(['--quick', '--models', 'mnist-cnn-pytorch', '--out', out], { out: (l) => written.push(l), err: (l) => progress.push(l) });
+
+    for (const f of ['compression.json', 'compression.md', 'index.html', 'mnist-cnn-pytorch.svg']) {
+      expect(existsSync(join(out, f)), f).toBe(true);
+      expect(written).toContain(join(out, f));
+    }
+    expect(progress.some((l) => l.includes('mnist-cnn-pytorch'))).toBe(true);
+
+    const result = JSON.parse(readFileSync(join(out, 'compression.json'), 'utf8')) as BenchResult;
+    for (const k of ['cpu', 'cores', 'node', 'onnxruntimeNode', 'date'] as const) expect(result.environment[k]).toBeTruthy();
+    expect(result.models.map((m) => m.id)).toEqual(['mnist-cnn-pytorch']);
+    const model = result.models[0]!;
+    expect(model.split.calibration).toMatch(/digits 0–63/);
+    expect(model.split.evaluation).toMatch(/digits 1000–/);
+    expect(model.compile.map((c) => c.method)).toEqual(['plain-svd', 'calibrated', 'calibrated-int8']);
+    for (const c of model.compile) expect(c.seconds).toBeGreaterThan(0);
+
+    // The original plus 7 tiers of each of the three methods.
+    expect(result.rows).toHaveLength(1 + 3 * 7);
+    for (const row of result.rows) {
+      for (const k of ROW_FIELDS) expect(row, `${row.method} tier ${row.tier}: ${k}`).toHaveProperty(k);
+      expect(row.params).toBeGreaterThan(0);
+      expect(row.bytes).toBeGreaterThan(0);
+      expect(row.latencyMsP50).toBeGreaterThan(0);
+      expect(row.value).toBeGreaterThan(0);
+    }
+    const original = result.rows.find((r) => r.method === 'original')!;
+    expect(original.paramsPct).toBe(100);
+    expect(original.latencyRatio).toBe(1);
+    // Full rank reproduces the original's decisions; int8 factors make the file smaller.
+    const full = (m: string) => result.rows.find((r) => r.method === m && r.tier === 6)!;
+    expect(full('plain-svd').agreement).toBeGreaterThanOrEqual(99);
+    expect(full('calibrated-int8').bytes).toBeLessThan(full('calibrated').bytes / 2);
+
+    const md = readFileSync(join(out, 'compression.md'), 'utf8');
+    expect(md).toContain('| method | tier |');
+    expect(md).toContain('Calibration split');
+    expect(readFileSync(join(out, 'mnist-cnn-pytorch.svg'), 'utf8')).toMatch(/^<svg[\s\S]*<\/svg>\s*$/);
+    const html = readFileSync(join(out, 'index.html'), 'utf8');
+    expect(html).toContain('<svg');
+    expect(html).not.toMatch(/<(script|link)\b|src=/);
+  }, 60_000);
+});
