@@ -210,7 +210,7 @@ export interface NormalizeOptions {
 function perChannel(values: readonly number[], channels: number, what: string): number[] {
   if (values.length === 1) return new Array<number>(channels).fill(values[0]!);
   if (values.length !== channels) {
-    throw new DataSpecError(`--${what} has ${values.length} values but the input has ${channels} channel(s); give 1 or ${channels}`);
+    throw new DataSpecError(`--${what} has ${values.length} values but the input has ${channels} channel(s); ${channels === 1 ? 'give 1 value' : `give 1 or ${channels}`}`);
   }
   return [...values];
 }

@@ -234,11 +234,13 @@ async function openImages(dir: string, options: DataOptions, scheme: 'imagenet' 
       throw new DataEmptyError(`no JPEG images in ${dir}${others ? ` (${others} other image files: only JPEG is supported)` : ''}`);
     }
   }
-  // ImageNet models expect ImageNet normalisation; for unlabelled images there is no standard, so 0..1.
+  // ImageNet models expect ImageNet normalisation (defined for RGB only); for unlabelled images and for
+  // 1-channel models there is no standard, so 0..1.
+  const imagenetDefaults = scheme === 'imagenet' && target.channels === 3;
   const pre = resolvePreprocess({
     ...options,
-    mean: options.mean ?? (scheme === 'imagenet' ? IMAGENET_MEAN : [0]),
-    std: options.std ?? (scheme === 'imagenet' ? IMAGENET_STD : [1]),
+    mean: options.mean ?? (imagenetDefaults ? IMAGENET_MEAN : [0]),
+    std: options.std ?? (imagenetDefaults ? IMAGENET_STD : [1]),
   });
   checkMeanStd(pre.mean, pre.std, target.channels); // fail now, not at the first batch
   const { offset, size } = selectSlice(files.length, options, `${scheme}:${dir}`);

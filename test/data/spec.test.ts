@@ -73,6 +73,17 @@ describe('mnist: datasets', () => {
 });
 
 describe('imagenet: and images: datasets', () => {
+  it('imagenet: for a 1-channel model defaults to 0..1 (ImageNet mean/std are RGB-only)', async () => {
+    const ds = await openDataset(IMAGENET, { layout: ['N', 1, 224, 224], limit: 1 });
+    for await (const b of ds.batches(1)) {
+      expect(b.input.dims).toEqual([1, 1, 224, 224]);
+      const v = b.input.data as Float32Array;
+      expect(Math.min(...v)).toBeGreaterThanOrEqual(0);
+      expect(Math.max(...v)).toBeLessThanOrEqual(1);
+    }
+    await expect(openDataset(IMAGENET, { layout: ['N', 1, 224, 224], mean: [0.5, 0.5, 0.5] })).rejects.toThrow(/give 1 value$/);
+  });
+
   const { dir, cleanup } = scratchDir();
   afterAll(cleanup);
   let apostropheIndex: number;
