@@ -8,7 +8,8 @@
  *  - MatMul X[..., K]: every row of X (leading dims flattened);
  *  - Gemm A[M, K] (A[K, M] when transA = 1): every row (column) of A;
  *  - Conv (group 1): the im2col patch at every output position, flattened like the weight [O, I·k1·k2…],
- *    with zeros where the patch leaves the input.
+ *    with zeros where the patch leaves the input. On large feature maps only a deterministic, spatially
+ *    uniform subset of the positions of each image is used (see positionCap and selectPositions).
  *
  * Memory stays bounded by the largest layer: the G matrices, one batch's activations and one block of
  * gathered vectors; nothing grows with the number of samples.
@@ -25,7 +26,7 @@ import { intAttr, intsAttr, stringAttr } from './import/attributes.js';
 export interface LayerStats {
   /** G = Σ x·xᵀ, n×n row-major, n = candidate.cols. Exactly symmetric. */
   gram: Float64Array;
-  /** Number of input vectors x accumulated. */
+  /** Number of input vectors x accumulated (after any subsampling of conv positions). */
   samples: number;
   /** Number of dataset samples (batch rows of the model input) that went through the model. */
   images: number;
@@ -36,6 +37,28 @@ export interface CalibrateOptions {
   onProgress?: (done: number, total?: number) => void;
   /** Dataset samples the feeds will yield, passed on to onProgress. */
   total?: number;
+  /**
+   * Most conv output positions accumulated per image and layer; Infinity accumulates every position.
+   * Default: per layer, positionCap(n) (about 2e8 multiply-adds per layer per image, at least 1024 positions).
+   */
+  maxPositionsPerImage?: number;
+}
+
+/**
+ * Conv subsampling budget. Accumulating one x costs n² multiply-adds (n²/2 in the kernel, which only computes
+ * the lower triangle), so a full-resolution conv is expensive: 50,176 positions × 576² ≈ 1.7e10 per image for a
+ * 64-channel 3×3 conv at 224×224, about 3.5 s in V8. Neighbouring patches overlap and are strongly correlated,
+ * so a uniform subset of positions estimates G/samples nearly as well. The cap keeps positions·n² ≤ 2e8 per
+ * layer per image (≈ 40 ms), but never goes below 1024 positions, so every image still contributes a dense,
+ * spatially spread sample even for wide layers (n = 576: 1024 positions, ≈ 0.07 s). Layers with at most the
+ * cap are never subsampled: MatMul/Gemm rows, and convs on small maps (e.g. 7×7, 14×14, or 56×56 at n ≤ 96).
+ */
+const POSITION_BUDGET = 2e8;
+const MIN_POSITIONS = 1024;
+
+/** Default cap on the conv output positions accumulated per image for patches of n components. */
+export function positionCap(n: number): number {
+  return Math.max(MIN_POSITIONS, Math.floor(POSITION_BUDGET / (n * n)));
 }
 
 /**
@@ -50,10 +73,12 @@ export async function collectLayerStats(
   options: CalibrateOptions = {},
 ): Promise<Map<string, LayerStats>> {
   if (candidates.length === 0) return new Map();
+  const cap = options.maxPositionsPerImage;
+  if (cap !== undefined && !(cap >= 1)) throw new Error(`calibration: maxPositionsPerImage must be at least 1, got ${cap}`);
   const accumulators = new Map<string, LayerAccumulator>();
   const byLayer = new Map<string, LayerAccumulator>();
   for (const c of candidates) {
-    const vectors = layerVectors(c);
+    const vectors = layerVectors(c, cap === undefined ? positionCap(c.cols) : Math.floor(cap));
     let acc = accumulators.get(vectors.key);
     if (!acc) accumulators.set(vectors.key, (acc = new LayerAccumulator(c.node.name, c.cols, vectors)));
     byLayer.set(c.node.name, acc);
@@ -146,12 +171,24 @@ interface LayerVectors {
   split(data: Float32Array, dims: number[]): Vectors[];
 }
 
-function layerVectors(c: LayerCandidate): LayerVectors {
+/** `maxPositions`: the most conv output positions per image (an integer ≥ 1, or Infinity). */
+function layerVectors(c: LayerCandidate, maxPositions: number): LayerVectors {
   const input = c.node.inputs[0];
   const layer = c.node.name;
   if (c.kind === 'conv') {
     const conv = convAttributes(c.node, c.weight.dims);
-    return { input, key: `conv:${input}:${JSON.stringify(conv)}`, split: (data, dims) => convPatches(data, dims, conv, layer) };
+    // Images seen so far by this layer: the subset of positions depends on the image's index in the whole
+    // stream, so it varies from image to image but not with how the data is cut into batches.
+    let seen = 0;
+    return {
+      input,
+      key: `conv:${input}:${JSON.stringify(conv)}`,
+      split: (data, dims) => {
+        const runs = convPatches(data, dims, conv, layer, maxPositions, seen);
+        seen += runs.length;
+        return runs;
+      },
+    };
   }
   if (c.kind === 'gemm' && intAttr(c.node, 'transA', 0) === 1) {
     return { input, key: `columns:${input}`, split: (data, dims) => [columnVectors(data, dims, c.cols, layer)] };
@@ -258,7 +295,7 @@ function convDim(conv: ConvAttributes, e: number, size: number): { out: number; 
  * size 1 (kernel 1, stride 1, no pad), so one code path serves Conv1d, 2d and 3d. Row of a patch component:
  * c·taps + tap with tap = (t1·k2 + t2)·k3 + t3, the flattening of the weight [O, C, k1, k2, k3].
  */
-function convPatches(data: Float32Array, dims: number[], conv: ConvAttributes, layer: string): Vectors[] {
+function convPatches(data: Float32Array, dims: number[], conv: ConvAttributes, layer: string, maxPositions: number, firstImage: number): Vectors[] {
   const r = conv.kernel.length;
   if (dims.length !== r + 2 || dims[1] !== conv.channels) {
     throw new Error(`calibration: ${layer} input has shape [${dims}], expected [N, ${conv.channels}, …] with ${r} spatial dims`);
@@ -293,13 +330,16 @@ function convPatches(data: Float32Array, dims: number[], conv: ConvAttributes, l
   const channels = conv.channels;
   // Spatial offset of every tap at every position of one gather (≤ BLOCK positions), or -1: shared by all channels.
   const offsets = new Int32Array(taps * BLOCK);
+  const positions = out[0] * out[1] * out[2];
+  const count = Math.min(positions, maxPositions);
   const runs: Vectors[] = [];
   for (let img = 0; img < dims[0]; img++) {
+    const position = selectPositions(positions, count, firstImage + img);
     runs.push({
-      count: out[0] * out[1] * out[2],
+      count,
       gather(block, stride, col, from, cnt) {
         for (let b = 0; b < cnt; b++) {
-          const p = from + b;
+          const p = position(from + b);
           const p3 = p % out[2];
           const p2 = Math.floor(p / out[2]) % out[1];
           const p1 = Math.floor(p / (out[1] * out[2]));
@@ -329,6 +369,33 @@ function convPatches(data: Float32Array, dims: number[], conv: ConvAttributes, l
     });
   }
   return runs;
+}
+
+/**
+ * The j-th of `count` positions out of [0, positions) for image `image`: stratified sampling of the flattened
+ * (row-major) output positions. Stratum j is [⌊j·P/count⌋, ⌊(j+1)·P/count⌋), contiguous and non-empty, and
+ * one position is drawn from it by a hash of (image, j): exactly `count` distinct positions spread evenly over
+ * the map (each stratum is a short run along a row), no aliasing with periodic image structure, a different
+ * subset for every image, and the same subset on every compile. The identity when count = positions.
+ */
+function selectPositions(positions: number, count: number, image: number): (j: number) => number {
+  if (count >= positions) return (j) => j;
+  return (j) => {
+    const start = Math.floor((j * positions) / count);
+    const width = Math.floor(((j + 1) * positions) / count) - start;
+    return start + Math.floor(hash01(image, j) * width);
+  };
+}
+
+/** A uniform number in [0, 1) from two non-negative integers (a murmur3-style 32-bit mix). */
+function hash01(a: number, b: number): number {
+  let h = Math.imul(a ^ 0x9e3779b9, 0x85ebca6b) ^ Math.imul(b + 0x632be5ab, 0xc2b2ae35);
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
+  return (h >>> 0) / 2 ** 32;
 }
 
 // ---------------------------------------------------------------------------------------------------------

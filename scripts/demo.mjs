@@ -11,7 +11,8 @@ const lowrank = (...args) => {
   if (r.status !== 0) process.exit(r.status ?? 1);
 };
 
-// MNIST-8 is tiny (6k weights): --min-params 1024 lets its two larger layers be factored.
-lowrank('compile', 'examples/mnist/mnist-8.onnx', '-o', `${out}/mnist-8.lrm`, '--min-params', '1024', '--dtype', 'fp16');
+// MNIST-8 is tiny (6k weights): --min-params 1024 lets its larger conv be factored, and rank steps of 1
+// (instead of 8) give it distinct tiers.
+lowrank('compile', 'examples/mnist/mnist-8.onnx', '-o', `${out}/mnist-8.lrm`, '--min-params', '1024', '--rank-multiple', '1', '--dtype', 'fp16');
 lowrank('inspect', `${out}/mnist-8.lrm`);
 lowrank('eval', `${out}/mnist-8.lrm`, '--data', 'mnist:examples/mnist', '--reference', 'examples/mnist/mnist-8.onnx', '--all-tiers');
