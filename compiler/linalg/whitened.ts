@@ -44,31 +44,16 @@ function whitenedByOutputSide(M: Float64Array, m: number, n: number, G: Float64A
     }
   }
   const { values, vectors } = symmetricEigen(C, m);
-  const top = Math.max(values[0] ?? 0, 0);
-  const kept: number[] = [];
-  for (let i = 0; i < Math.min(m, n); i++) if (values[i] > top * 1e-14 && values[i] > 0) kept.push(i);
-
-  const rank = kept.length;
-  const sigma = new Float64Array(rank);
-  const left = new Float64Array(rank * m);
-  const right = new Float64Array(rank * n);
-  kept.forEach((e, i) => {
-    sigma[i] = Math.sqrt(values[e]);
-    const u = vectors[e];
-    // b = uᵀ·M; split its norm evenly between the two sides so fp16/int8 storage sees balanced scales.
-    const b = new Float64Array(n);
+  return componentsFromEigen(values, vectors, Math.min(m, n), m, n, (u) => {
+    const b = new Float64Array(n); // b = uᵀ·M
     for (let r = 0; r < m; r++) {
       const ur = u[r];
       if (ur === 0) continue;
       const row = r * n;
       for (let c = 0; c < n; c++) b[c] += ur * M[row + c];
     }
-    const norm = Math.sqrt(b.reduce((s, v) => s + v * v, 0)) || 1;
-    const up = Math.sqrt(norm);
-    for (let r = 0; r < m; r++) left[i * m + r] = u[r] * up;
-    for (let c = 0; c < n; c++) right[i * n + c] = b[c] / up;
+    return [u, b];
   });
-  return { rank, sigma, left, right };
 }
 
 /**
@@ -88,26 +73,40 @@ function whitenedByInputSide(M: Float64Array, m: number, n: number, G: Float64Ar
     }
   }
   const { values, vectors } = symmetricEigen(gramCols(MS, m, n), n);
+  return componentsFromEigen(values, vectors, n, m, n, (v) => {
+    const a = new Float64Array(m); // a = M·S·v
+    for (let r = 0; r < m; r++) {
+      let t = 0;
+      const row = r * n;
+      for (let c = 0; c < n; c++) t += MS[row + c] * v[c];
+      a[r] = t;
+    }
+    return [a, solveLowerTransposed(S, n, v)]; // b = v·S⁻¹
+  });
+}
+
+/**
+ * Keep the eigenpairs (descending) that carry energy, at most `limit`, and turn each into a component a·bᵀ.
+ * σᵢ = √λᵢ; the norms of a and b are balanced so fp16/int8 storage sees the same scale on both sides.
+ */
+function componentsFromEigen(
+  values: Float64Array,
+  vectors: Float64Array[],
+  limit: number,
+  m: number,
+  n: number,
+  component: (vector: Float64Array) => [Float64Array, Float64Array],
+): OrderedFactors {
   const top = Math.max(values[0] ?? 0, 0);
   const kept: number[] = [];
-  for (let i = 0; i < n; i++) if (values[i] > top * 1e-14 && values[i] > 0) kept.push(i);
-
+  for (let i = 0; i < limit; i++) if (values[i] > top * 1e-14 && values[i] > 0) kept.push(i);
   const rank = kept.length;
   const sigma = new Float64Array(rank);
   const left = new Float64Array(rank * m);
   const right = new Float64Array(rank * n);
   kept.forEach((e, i) => {
     sigma[i] = Math.sqrt(values[e]);
-    const v = vectors[e];
-    const a = new Float64Array(m);
-    for (let r = 0; r < m; r++) {
-      let s = 0;
-      const row = r * n;
-      for (let c = 0; c < n; c++) s += MS[row + c] * v[c];
-      a[r] = s;
-    }
-    const b = solveLowerTransposed(S, n, v);
-    // Balance the two sides' norms for fp16/int8 storage.
+    const [a, b] = component(vectors[e]);
     const na = Math.sqrt(a.reduce((t, x) => t + x * x, 0)) || 1;
     const nb = Math.sqrt(b.reduce((t, x) => t + x * x, 0)) || 1;
     const toA = Math.sqrt(nb / na);
