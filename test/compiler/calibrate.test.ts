@@ -2,7 +2,7 @@ import { describe, it, expect } from 'vitest';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
-import { collectLayerStats, type LayerStats } from '../../compiler/calibrate.js';
+import { collectLayerStats, positionCap, type LayerStats } from '../../compiler/calibrate.js';
 import { findCandidates, type LayerCandidate } from '../../compiler/factorize/candidates.js';
 import { importOnnx } from '../../compiler/import/onnx.js';
 import { feedBatches, openDataset } from '../../compiler/data/spec.js';
@@ -281,6 +281,87 @@ describe('collectLayerStats on one-layer models', () => {
     const bad = { x: { dataType: 'float32' as const, dims: [1, 2, 9, 11], data: new Float32Array(198) } };
     await expect(collectLayerStats(source, model, findCandidates(model, { minParams: 1 }), iterate([good, bad]))).rejects.toThrow(
       /^calibration batch 2: onnxruntime could not run the model \(.*\); check that the data fits/,
+    );
+  });
+});
+
+describe('collectLayerStats subsamples the positions of large convolutions', () => {
+  // 3×3 pad 1 over 16×128×128: n = 144, 16,384 positions per image, more than positionCap(144) = 9,645.
+  const layer: Layer = { op: 'Conv', input: ['N', 16, 128, 128], weight: [8, 16, 3, 3], attributes: { pads: [1, 1, 1, 1] } };
+  const positions = 128 * 128;
+  const images = 3;
+
+  /** Smooth, random-ish images: per channel a few random low-frequency plane waves plus a little noise. */
+  function smoothImages(count: number): Float32Array {
+    const data = new Float32Array(count * 16 * positions);
+    for (let plane = 0; plane < count * 16; plane++) {
+      const waves = Array.from({ length: 3 }, () => ({ fy: random() * 0.4, fx: random() * 0.4, phase: random() * 6.3, amp: 1 + random() }));
+      for (let y = 0; y < 128; y++) {
+        for (let x = 0; x < 128; x++) {
+          let v = 0.1 * random() + 0.3;
+          for (const w of waves) v += w.amp * Math.sin(w.fy * y + w.fx * x + w.phase);
+          data[plane * positions + y * 128 + x] = v;
+        }
+      }
+    }
+    return data;
+  }
+
+  /** The same images as batches of the given sizes. */
+  function batches(data: Float32Array, sizes: number[]): Array<Record<string, HostTensor>> {
+    const out: Array<Record<string, HostTensor>> = [];
+    let at = 0;
+    for (const n of sizes) {
+      const len = n * 16 * positions;
+      out.push({ x: { dataType: 'float32', dims: [n, 16, 128, 128], data: data.slice(at, at + len) } });
+      at += len;
+    }
+    return out;
+  }
+
+  /** ‖A/a − B/b‖_F / ‖B/b‖_F. */
+  function relativeFrobenius(A: Float64Array, a: number, B: Float64Array, b: number): number {
+    let diff = 0;
+    let norm = 0;
+    for (let i = 0; i < A.length; i++) {
+      diff += (A[i] / a - B[i] / b) ** 2;
+      norm += (B[i] / b) ** 2;
+    }
+    return Math.sqrt(diff / norm);
+  }
+
+  it('accumulates a deterministic subset whose normalised G matches the full one', async () => {
+    const source = buildModel(layer, randomArray(8 * 144));
+    const model = importOnnx(source);
+    const candidates = findCandidates(model, { minParams: 1 });
+    const data = smoothImages(images);
+    const stats = async (sizes: number[], options = {}) => (await collectLayerStats(source, model, candidates, iterate(batches(data, sizes)), options)).get('layer')!;
+
+    const full = await stats([images], { maxPositionsPerImage: Infinity });
+    expect([full.samples, full.images]).toEqual([images * positions, images]);
+
+    const sub = await stats([images]);
+    expect(positionCap(144)).toBeLessThan(positions);
+    expect([sub.samples, sub.images]).toEqual([images * positionCap(144), images]);
+    expect(relativeFrobenius(sub.gram, sub.samples, full.gram, full.samples)).toBeLessThan(0.1);
+
+    // Deterministic: the same G on a second run, and when the same images come in other batches.
+    expect((await stats([images])).gram).toEqual(sub.gram);
+    expect((await stats([1, 2])).gram).toEqual(sub.gram);
+
+    // A tighter cap (the floor, as for wide layers) still estimates G/samples well.
+    const tight = await stats([1, 1, 1], { maxPositionsPerImage: 1024 });
+    expect(tight.samples).toBe(images * 1024);
+    expect(relativeFrobenius(tight.gram, tight.samples, full.gram, full.samples)).toBeLessThan(0.1);
+  });
+
+  it('leaves small convolutions and MatMul rows alone, and rejects a cap below 1', async () => {
+    expect(positionCap(576)).toBe(1024); // 64-channel 3×3: the floor
+    expect(positionCap(27)).toBeGreaterThan(224 * 224); // RGB 3×3 stem: every position even at 224×224
+    const source = buildModel(layer, randomArray(8 * 144));
+    const model = importOnnx(source);
+    await expect(collectLayerStats(source, model, findCandidates(model, { minParams: 1 }), iterate([]), { maxPositionsPerImage: 0 })).rejects.toThrow(
+      /maxPositionsPerImage must be at least 1/,
     );
   });
 });
