@@ -45,7 +45,7 @@ export async function evaluateClassifier(runner: Runner, data: Dataset, options:
   let seen = 0;
   let firstSample: HostTensor | undefined;
   for await (const batch of data.batches(options.batchSize)) {
-    const out = await runner.run({ [options.inputName]: batch.input });
+    const out = await runner.run(batch.feeds ?? { [options.inputName]: batch.input });
     const scores = options.outputName ? out[options.outputName] : Object.values(out)[0];
     const top = argmaxRows(scores);
     predictions.set(top, seen);

@@ -40,7 +40,7 @@ export function registerEval(program: Command): void {
     .command('eval')
     .description('measure top-1 accuracy, agreement with the original, size and latency, per tier')
     .argument('<model>', 'an .lrm file or an .onnx model')
-    .requiredOption('--data <spec>', 'mnist:<dir> | imagenet:<dir> | images:<dir> (unlabelled: agreement only)')
+    .requiredOption('--data <spec>', 'mnist:<dir> | imagenet:<dir> | images:<dir> | tensors:<dir> (images:/tensors: are unlabelled: agreement only)')
     .option('--reference <model.onnx>', 'original model to compare with (agreement = same top-1)')
     .option('--all-tiers', 'evaluate every tier prefix')
     .option('--tier <K>', 'evaluate tier K as `inspect` numbers them (default: the last)')
@@ -68,6 +68,7 @@ export function registerEval(program: Command): void {
         limit: opts.limit === undefined ? undefined : parseWholeNumber('--limit', opts.limit),
         offset: opts.offset === undefined ? undefined : parseWholeNumber('--offset', opts.offset, 0),
         layout: input.shape,
+        inputs: [input],
       });
       const fixedBatch = typeof input.shape[0] === 'number' ? input.shape[0] : undefined;
       const batchSize = fixedBatch ?? parseWholeNumber('--batch', opts.batch ?? '64');
