@@ -3,6 +3,7 @@
  * It carries no Node modules and no other engine, so an app bundles only onnxruntime-web.
  */
 import { ortWasm } from './engines/ort-wasm.js';
+import { enginePriority } from './engines/priority.js';
 import { EngineRegistry } from './engines/registry.js';
 import { LrmSession, type LoadOptions } from './session.js';
 import { bytesSource } from './source/bytes.js';
@@ -14,9 +15,9 @@ export const engines = new EngineRegistry().register(ortWasm);
 /** Load an .lrm from bytes or a URL (fetched with HTTP Range requests for just the tiers needed). */
 export async function load(source: Uint8Array | string | URL | ByteSource, options: LoadOptions = {}): Promise<LrmSession> {
   const src = source instanceof Uint8Array ? bytesSource(source) : typeof source === 'string' || source instanceof URL ? urlSource(String(source)) : source;
-  return LrmSession.open(src, engines, options.engine ?? 'ort-wasm', options);
+  return LrmSession.open(src, engines, enginePriority(['ort-wasm'], options.engine), options);
 }
 
-export { LrmSession, type LoadOptions } from './session.js';
+export { LrmSession, type FallbackEvent, type LoadOptions } from './session.js';
 export * from './errors.js';
 export * from './tensor.js';

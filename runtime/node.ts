@@ -5,7 +5,9 @@
 import type { EngineId } from './engines/engine.js';
 import { ortNodeCpu } from './engines/ort-node-cpu.js';
 import { ortWasm } from './engines/ort-wasm.js';
+import { enginePriority } from './engines/priority.js';
 import { EngineRegistry } from './engines/registry.js';
+import { plannedEngines } from './engines/unavailable.js';
 import { LrmSession, type LoadOptions } from './session.js';
 import { bytesSource } from './source/bytes.js';
 import { fileSource } from './source/file.js';
@@ -13,11 +15,14 @@ import type { ByteSource } from './source/source.js';
 import { urlSource } from './source/url.js';
 
 export const engines = new EngineRegistry().register(ortNodeCpu).register(ortWasm);
+for (const stub of plannedEngines(['ort-node-webgpu', 'ort-node-cuda', 'ort-webgpu', 'tfjs-wasm', 'tfjs-webgpu'])) engines.register(stub);
+
+/** Default order in Node; LOWRANK_ENGINE=id[,id…] or the `engine` option override it. */
 export const ENGINE_PRIORITY: readonly EngineId[] = ['ort-node-cpu', 'ort-wasm'];
 
 /** Load an .lrm from bytes, a file path, or an http(s) URL. */
 export async function load(source: Uint8Array | string | URL | ByteSource, options: LoadOptions = {}): Promise<LrmSession> {
-  return LrmSession.open(toSource(source), engines, options.engine ?? ENGINE_PRIORITY[0], options);
+  return LrmSession.open(toSource(source), engines, enginePriority(ENGINE_PRIORITY, options.engine), options);
 }
 
 export function toSource(source: Uint8Array | string | URL | ByteSource): ByteSource {
@@ -27,7 +32,9 @@ export function toSource(source: Uint8Array | string | URL | ByteSource): ByteSo
   return source;
 }
 
-export { LrmSession, type LoadOptions } from './session.js';
+export { LrmSession, type FallbackEvent, type LoadOptions } from './session.js';
+export { ENGINE_ENV } from './engines/priority.js';
+export { ENGINE_IDS } from './engines/engine.js';
 export * from './errors.js';
 export * from './tensor.js';
 export type { EngineId } from './engines/engine.js';

@@ -1,7 +1,7 @@
 import type { ModelHeader, ValueInfo } from '../formats/model.js';
 import { HEADER_PREFIX_BYTES } from '../formats/framing.js';
 import { headerLength, readHeader, verifySections } from '../formats/read.js';
-import { LoadOptionError } from './errors.js';
+import { EngineUnavailableError, LoadOptionError } from './errors.js';
 import { chooseTiers, type TierOptions } from './choose.js';
 import type { EngineId, EngineSession } from './engines/engine.js';
 import type { EngineRegistry } from './engines/registry.js';
@@ -9,10 +9,19 @@ import { buildOnnxModel } from './onnx/build-model.js';
 import type { ByteSource } from './source/source.js';
 import type { Feeds, HostTensor } from './tensor.js';
 
+/** An engine in the priority order could not run the model, and the next one is tried. */
+export interface FallbackEvent {
+  engine: EngineId;
+  reason: string;
+  next: EngineId | undefined;
+}
+
 /** Engine plus one of `tiers` (a count), `tier` (an index) or `preset` (default: all tiers). */
 export interface LoadOptions extends TierOptions {
-  /** Engine id; defaults to the first engine of this entry point's priority list. */
+  /** Engine id: only this engine is tried. Default: the entry point's priority order (or LOWRANK_ENGINE). */
   engine?: EngineId;
+  /** Called whenever an engine is skipped, so an app can show why it runs on a slower one. */
+  onFallback?: (event: FallbackEvent) => void;
 }
 
 /** A loaded model at one choice of ranks on one engine. */
@@ -27,10 +36,13 @@ export class LrmSession {
     /** Bytes read from the source: header plus the loaded tiers. */
     readonly bytesLoaded: number,
     private readonly session: EngineSession,
+    /** Engines tried before this one, and why each could not run the model. */
+    readonly fallbacks: readonly FallbackEvent[],
   ) {}
 
-  static async open(source: ByteSource, registry: EngineRegistry, engineId: EngineId, options: LoadOptions = {}): Promise<LrmSession> {
-    const engine = registry.get(engineId);
+  /** Read, verify and build the model, then start it on the first engine of `priority` that can run it. */
+  static async open(source: ByteSource, registry: EngineRegistry, priority: readonly EngineId[], options: LoadOptions = {}): Promise<LrmSession> {
+    const engines = priority.map((id) => registry.get(id));
     const size = await source.size();
     const prefix = await source.read(0, Math.min(HEADER_PREFIX_BYTES, size ?? HEADER_PREFIX_BYTES));
     const headerBytes = await source.read(0, headerLength(prefix));
@@ -45,8 +57,24 @@ export class LrmSession {
     await verifySections(bytes, header, payloadStart, choice.tiers);
     const ranks = last.ranks;
     const onnxModel = buildOnnxModel(header, bytes.subarray(payloadStart), ranks);
-    const session = await engine.create(onnxModel);
-    return new LrmSession(header, choice.tiers, ranks, engine.id, end, session);
+    const fallbacks: FallbackEvent[] = [];
+    for (const [i, engine] of engines.entries()) {
+      try {
+        const session = await engine.create(onnxModel);
+        return new LrmSession(header, choice.tiers, ranks, engine.id, end, session, fallbacks);
+      } catch (e) {
+        // Only "cannot run here" falls through; a model the engine rejects for its own reasons is the caller's to see.
+        if (!(e instanceof EngineUnavailableError) || i === engines.length - 1) {
+          if (fallbacks.length === 0) throw e;
+          const tried = [...fallbacks.map((f) => `${f.engine}: ${f.reason}`), `${engine.id}: ${(e as Error).message}`].join('; ');
+          throw new EngineUnavailableError(engines.map((x) => x.id).join(', '), `no engine in the priority order could run the model (${tried})`);
+        }
+        const event = { engine: engine.id, reason: e.message, next: engines[i + 1]?.id };
+        fallbacks.push(event);
+        options.onFallback?.(event);
+      }
+    }
+    throw new LoadOptionError('the engine priority list is empty', 'no-engine');
   }
 
   get inputs(): ValueInfo[] {

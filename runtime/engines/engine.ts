@@ -1,7 +1,10 @@
 import type { Feeds, HostTensor } from '../tensor.js';
 
-/** Every engine id the runtime knows. Issue-by-issue more become real; the rest stay typed stubs. */
-export const ENGINE_IDS = ['ort-node-cpu', 'ort-wasm'] as const;
+/**
+ * Every engine id the runtime knows. Those not built into this version are registered as stubs with the
+ * same API that throw EngineUnavailableError (see unavailable.ts), so asking for one is a clear, typed error.
+ */
+export const ENGINE_IDS = ['ort-node-cpu', 'ort-node-webgpu', 'ort-node-cuda', 'ort-wasm', 'ort-webgpu', 'tfjs-wasm', 'tfjs-webgpu'] as const;
 export type EngineId = (typeof ENGINE_IDS)[number];
 
 /** A model built for one engine, ready to run. */
