@@ -4,6 +4,7 @@
  */
 import type { EngineId } from './engines/engine.js';
 import { ortNodeCpu } from './engines/ort-node-cpu.js';
+import { ortNodeWebgpu } from './engines/ort-node-webgpu.js';
 import { ortWasm } from './engines/ort-wasm.js';
 import { enginePriority } from './engines/priority.js';
 import { EngineRegistry } from './engines/registry.js';
@@ -14,10 +15,13 @@ import { fileSource } from './source/file.js';
 import type { ByteSource } from './source/source.js';
 import { urlSource } from './source/url.js';
 
-export const engines = new EngineRegistry().register(ortNodeCpu).register(ortWasm);
-for (const stub of plannedEngines(['ort-node-webgpu', 'ort-node-cuda', 'ort-webgpu', 'tfjs-wasm', 'tfjs-webgpu'])) engines.register(stub);
+export const engines = new EngineRegistry().register(ortNodeCpu).register(ortNodeWebgpu).register(ortWasm);
+for (const stub of plannedEngines(['ort-node-cuda', 'ort-webgpu', 'tfjs-wasm', 'tfjs-webgpu'])) engines.register(stub);
 
-/** Default order in Node; LOWRANK_ENGINE=id[,id…] or the `engine` option override it. */
+/**
+ * Default order in Node; LOWRANK_ENGINE=id[,id…] or the `engine` option override it. ort-node-webgpu is opt-in:
+ * on machines without a GPU it would only add a failed adapter request (and a fallback event) to every load.
+ */
 export const ENGINE_PRIORITY: readonly EngineId[] = ['ort-node-cpu', 'ort-wasm'];
 
 /** Load an .lrm from bytes, a file path, or an http(s) URL. */
