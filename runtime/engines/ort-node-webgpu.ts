@@ -1,6 +1,7 @@
 import { EngineRunError, EngineUnavailableError } from '../errors.js';
 import type { Engine } from './engine.js';
-import { createOrtSession, firstLine, type OrtModule } from './ort-session.js';
+import { importOrtNode } from './ort-node-module.js';
+import { createOrtSession } from './ort-session.js';
 
 /**
  * onnxruntime-node's WebGPU execution provider (Dawn, bundled on Linux x64; Vulkan underneath). Without a GPU,
@@ -10,12 +11,7 @@ export const ortNodeWebgpu: Engine = {
   id: 'ort-node-webgpu',
   description: 'onnxruntime-node, WebGPU execution provider (Dawn)',
   async create(model) {
-    let ort: OrtModule;
-    try {
-      ort = (await import('onnxruntime-node')) as unknown as OrtModule;
-    } catch (e) {
-      throw new EngineUnavailableError('ort-node-webgpu', `onnxruntime-node did not load (${firstLine(e)})`);
-    }
+    const ort = await importOrtNode('ort-node-webgpu');
     try {
       return await createOrtSession(ort, 'ort-node-webgpu', model, { executionProviders: ['webgpu'] });
     } catch (e) {
