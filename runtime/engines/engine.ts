@@ -7,6 +7,13 @@ import type { Feeds, HostTensor } from '../tensor.js';
 export const ENGINE_IDS = ['ort-node-cpu', 'ort-node-webgpu', 'ort-node-cuda', 'ort-wasm', 'ort-webgpu', 'tfjs-wasm', 'tfjs-webgpu'] as const;
 export type EngineId = (typeof ENGINE_IDS)[number];
 
+/** Short names accepted wherever an engine id is (the CLI's `--engine node-cpu|wasm`). */
+export const ENGINE_ALIASES: Readonly<Record<string, EngineId>> = { 'node-cpu': 'ort-node-cpu', 'node-webgpu': 'ort-node-webgpu', wasm: 'ort-wasm' };
+
+export function canonicalEngineId(name: string): string {
+  return ENGINE_ALIASES[name] ?? name;
+}
+
 /** A model built for one engine, ready to run. */
 export interface EngineSession {
   readonly inputNames: readonly string[];

@@ -1,5 +1,5 @@
 import { LoadOptionError } from '../errors.js';
-import { ENGINE_IDS, type EngineId } from './engine.js';
+import { canonicalEngineId, ENGINE_IDS, type EngineId } from './engine.js';
 
 /** Environment variable that overrides an entry point's engine order: one id or a comma-separated list. */
 export const ENGINE_ENV = 'LOWRANK_ENGINE';
@@ -14,7 +14,8 @@ export function enginePriority(defaults: readonly EngineId[], requested?: string
   return [...defaults];
 }
 
-function checked(id: string, where: string): EngineId {
+function checked(name: string, where: string): EngineId {
+  const id = canonicalEngineId(name);
   if (!(ENGINE_IDS as readonly string[]).includes(id)) {
     throw new LoadOptionError(`unknown engine "${id}" in ${where}; known engines: ${ENGINE_IDS.join(', ')}`, 'unknown-engine');
   }

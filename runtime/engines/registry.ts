@@ -1,5 +1,5 @@
 import { LoadOptionError } from '../errors.js';
-import type { Engine, EngineId } from './engine.js';
+import { canonicalEngineId, type Engine, type EngineId } from './engine.js';
 
 /**
  * One typed registry of engines (after tfjs-core's kernel registry): registering an id twice or asking
@@ -14,7 +14,8 @@ export class EngineRegistry {
     return this;
   }
 
-  get(id: string): Engine {
+  get(name: string): Engine {
+    const id = canonicalEngineId(name);
     const engine = this.engines.get(id as EngineId);
     if (!engine) {
       throw new LoadOptionError(`unknown engine "${id}"; this runtime has: ${[...this.engines.keys()].join(', ')}`, 'unknown-engine');

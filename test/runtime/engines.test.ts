@@ -37,6 +37,8 @@ describe('engine registry and priority', () => {
     expect(enginePriority(['ort-node-cpu', 'ort-wasm'], undefined, 'ort-wasm, ort-node-cpu')).toEqual(['ort-wasm', 'ort-node-cpu']);
     expect(enginePriority(['ort-node-cpu', 'ort-wasm'], undefined, '')).toEqual(['ort-node-cpu', 'ort-wasm']);
     expect(() => enginePriority(['ort-node-cpu'], undefined, 'gpu-please')).toThrow(LoadOptionError);
+    expect(enginePriority(['ort-wasm'], 'node-cpu')).toEqual(['ort-node-cpu']);
+    expect(engines.get('wasm').id).toBe('ort-wasm');
   });
 
   it('LOWRANK_ENGINE changes which engine load() uses', async () => {
