@@ -75,6 +75,11 @@ function sliceFirst(t: HostTensor): HostTensor {
 
 /** Median of repeated single-sample runs after a warm-up: engines allocate and tune on the first runs. */
 export async function medianLatency(runner: Runner, feeds: Feeds, warmup = 5, runs = 30): Promise<number> {
+  return (await latencyPercentiles(runner, feeds, warmup, runs)).p50;
+}
+
+/** p50 and p95 (nearest rank) of repeated runs after a warm-up, in ms. */
+export async function latencyPercentiles(runner: Runner, feeds: Feeds, warmup = 5, runs = 30): Promise<{ p50: number; p95: number }> {
   for (let i = 0; i < warmup; i++) await runner.run(feeds);
   const times: number[] = [];
   for (let i = 0; i < runs; i++) {
@@ -83,5 +88,5 @@ export async function medianLatency(runner: Runner, feeds: Feeds, warmup = 5, ru
     times.push(performance.now() - t0);
   }
   times.sort((a, b) => a - b);
-  return times[Math.floor(times.length / 2)];
+  return { p50: times[Math.floor(times.length / 2)], p95: times[Math.min(times.length - 1, Math.ceil(times.length * 0.95) - 1)] };
 }

@@ -62,5 +62,16 @@ describe('npm run bench --quick --models mnist-cnn-pytorch', () => {
     const html = readFileSync(join(out, 'index.html'), 'utf8');
     expect(html).toContain('<svg');
     expect(html).not.toMatch(/<(script|link)\b|src=/);
-  }, 60_000);
+
+    // Latency per engine: every engine that runs here, the original and every tier, ratios against that engine's original.
+    const engines = JSON.parse(readFileSync(join(out, 'engines.json'), 'utf8')) as { rows: Array<{ engine: string; variant: string | number; p50: number; p95: number; ratio: number }> };
+    const cpu = engines.rows.filter((r) => r.engine === 'ort-node-cpu');
+    expect(cpu.map((r) => r.variant)).toEqual(['original', 0, 1, 2, 3, 4]);
+    for (const r of engines.rows) {
+      expect(r.p95).toBeGreaterThanOrEqual(r.p50);
+      expect(r.ratio).toBeGreaterThan(0);
+    }
+    expect(engines.rows.some((r) => r.engine === 'ort-wasm')).toBe(true);
+    expect(readFileSync(join(out, 'engines.md'), 'utf8')).toContain('| model | engine | variant |');
+  }, 120_000);
 });
