@@ -11,7 +11,7 @@
  *  - vad: sequential chunks with the state carried; mean |Δ probability| and agreement of the >0.5 decision.
  */
 import type { Batch, Dataset } from '../compiler/data/spec.js';
-import { agreement, evaluateClassifier, medianLatency, type Runner } from '../compiler/evaluate.js';
+import { agreement, argmax, evaluateClassifier, medianLatency, type Runner } from '../compiler/evaluate.js';
 import type { Feeds, HostTensor } from '../runtime/tensor.js';
 
 export interface MetricInfo {
@@ -122,12 +122,6 @@ async function runAll(runner: Runner, feeds: Feeds[]): Promise<Outputs[]> {
 function floats(t: HostTensor): Float32Array {
   if (!(t.data instanceof Float32Array)) throw new Error(`expected a float32 output, got ${t.dataType}`);
   return t.data;
-}
-
-export function argmax(v: ArrayLike<number>): number {
-  let best = 0;
-  for (let i = 1; i < v.length; i++) if (v[i]! > v[best]!) best = i;
-  return best;
 }
 
 /**

@@ -23,18 +23,19 @@ export interface EvalOptions {
   onBatch?: (done: number, total: number) => void;
 }
 
+/** Index of the largest value (the first one on ties). */
+export function argmax(v: ArrayLike<number>): number {
+  let best = 0;
+  for (let i = 1; i < v.length; i++) if (v[i] > v[best]) best = i;
+  return best;
+}
+
 /** Top-1 of every row of a [N, C] (or [N, C, 1, 1]) score tensor. */
 export function argmaxRows(t: HostTensor): Int32Array {
   const n = t.dims[0] ?? 1;
   const c = t.data.length / n;
-  const out = new Int32Array(n);
   const d = t.data as Float32Array;
-  for (let i = 0; i < n; i++) {
-    let best = 0;
-    for (let j = 1; j < c; j++) if (d[i * c + j] > d[i * c + best]) best = j;
-    out[i] = best;
-  }
-  return out;
+  return Int32Array.from({ length: n }, (_, i) => argmax(d.subarray(i * c, (i + 1) * c)));
 }
 
 /** Run a classifier over a dataset: top-1 predictions, accuracy against labels, and single-sample latency. */

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { readHeader, headerLength } from '../../formats/read.js';
-import type { ValueInfo } from '../../formats/model.js';
+import { IDENTIFIER_OFFSET } from '../../formats/framing.js';
+import { FILE_IDENTIFIER, type ValueInfo } from '../../formats/model.js';
 import { engines, load } from '../../runtime/node.js';
 import { openDataset } from '../data/spec.js';
 import { agreement, evaluateClassifier, type EvalResult, type Runner } from '../evaluate.js';
@@ -61,7 +62,9 @@ export function registerEval(program: Command): void {
       if (isOnnx && (opts.allTiers || opts.tier !== undefined)) throw new CompileOptionError('--all-tiers and --tier apply to .lrm files; this is an ONNX model', 'bad-option');
       if (opts.allTiers && opts.tier !== undefined) throw new CompileOptionError('give --all-tiers or --tier, not both', 'bad-option');
 
-      const input = await modelInput(bytes, modelPath, isOnnx);
+      // Read and verify the header once: it gives the input layout and, below, each tier's parameters.
+      const header = isOnnx ? undefined : (await readHeader(bytes.subarray(0, headerLength(bytes)), { fileName: modelPath, totalLength: bytes.length })).header;
+      const input = singleInput(header ? header.graph.inputs : importOnnx(bytes, modelPath).inputs, modelPath);
       const { mean, std } = parseNormalisation(opts.mean, opts.std);
       const dataset = await openDataset(opts.data, {
         mean, std, labels: opts.labels,
@@ -95,8 +98,7 @@ export function registerEval(program: Command): void {
       }
 
       const tiers: Array<Row & { tier: number; agreement: number | null }> = [];
-      if (!isOnnx) {
-        const { header } = await readHeader(bytes.subarray(0, headerLength(bytes)), { fileName: modelPath, totalLength: bytes.length });
+      if (header) {
         const indices = opts.allTiers
           ? header.tiers.map((t) => t.index)
           : [opts.tier !== undefined ? parseWholeNumber('--tier', opts.tier, 0) : header.tiers.length - 1];
@@ -135,15 +137,13 @@ export function registerEval(program: Command): void {
     });
 }
 
-/** An .lrm starts with a size prefix, a root offset, then the identifier "LRM1". */
+/** An .lrm starts with a size prefix, a root offset, then the file identifier. */
 function isLrm(bytes: Uint8Array): boolean {
-  return bytes.length >= 12 && String.fromCharCode(...bytes.subarray(8, 12)) === 'LRM1';
+  const id = bytes.subarray(IDENTIFIER_OFFSET, IDENTIFIER_OFFSET + FILE_IDENTIFIER.length);
+  return id.length === FILE_IDENTIFIER.length && String.fromCharCode(...id) === FILE_IDENTIFIER;
 }
 
-async function modelInput(bytes: Uint8Array, path: string, isOnnx: boolean): Promise<ValueInfo> {
-  const inputs = isOnnx
-    ? importOnnx(bytes, path).inputs
-    : (await readHeader(bytes.subarray(0, headerLength(bytes)), { fileName: path })).header.graph.inputs;
+function singleInput(inputs: ValueInfo[], path: string): ValueInfo {
   if (inputs.length !== 1) {
     throw new CompileOptionError(`eval needs a model with one input; ${path} has ${inputs.length} (${inputs.map((i) => i.name).join(', ')})`, 'inputs');
   }
