@@ -57,24 +57,22 @@ export class LrmSession {
     await verifySections(bytes, header, payloadStart, choice.tiers);
     const ranks = last.ranks;
     const onnxModel = buildOnnxModel(header, bytes.subarray(payloadStart), ranks);
+    if (engines.length === 0) throw new LoadOptionError('the engine priority list is empty', 'no-engine');
     const fallbacks: FallbackEvent[] = [];
     for (const [i, engine] of engines.entries()) {
       try {
         const session = await engine.create(onnxModel);
         return new LrmSession(header, choice.tiers, ranks, engine.id, end, session, fallbacks);
       } catch (e) {
-        // Only "cannot run here" falls through; a model the engine rejects for its own reasons is the caller's to see.
-        if (!(e instanceof EngineUnavailableError) || i === engines.length - 1) {
-          if (fallbacks.length === 0) throw e;
-          const tried = [...fallbacks.map((f) => `${f.engine}: ${f.reason}`), `${engine.id}: ${(e as Error).message}`].join('; ');
-          throw new EngineUnavailableError(engines.map((x) => x.id).join(', '), `no engine in the priority order could run the model (${tried})`);
-        }
+        // Only "cannot run here" moves on; a model an engine rejects for its own reasons is the caller's to see.
+        if (!(e instanceof EngineUnavailableError) || engines.length === 1) throw e;
         const event = { engine: engine.id, reason: e.message, next: engines[i + 1]?.id };
         fallbacks.push(event);
-        options.onFallback?.(event);
+        if (event.next) options.onFallback?.(event);
       }
     }
-    throw new LoadOptionError('the engine priority list is empty', 'no-engine');
+    const tried = fallbacks.map((f) => `${f.engine}: ${f.reason}`).join('; ');
+    throw new EngineUnavailableError(engines.map((x) => x.id).join(', '), `no engine in the priority order could run the model (${tried})`);
   }
 
   get inputs(): ValueInfo[] {

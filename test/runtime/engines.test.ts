@@ -6,7 +6,7 @@ import { enginePriority } from '../../runtime/engines/priority.js';
 import { EngineRegistry } from '../../runtime/engines/registry.js';
 import { ortNodeCpu } from '../../runtime/engines/ort-node-cpu.js';
 import { unavailableEngine } from '../../runtime/engines/unavailable.js';
-import { EngineUnavailableError, ENGINE_ENV, ENGINE_IDS, engines, load, LoadOptionError, LrmSession, type FallbackEvent } from '../../runtime/node.js';
+import { EngineRunError, EngineUnavailableError, ENGINE_ENV, ENGINE_IDS, engines, load, LoadOptionError, LrmSession, type FallbackEvent } from '../../runtime/node.js';
 import { bytesSource } from '../../runtime/source/bytes.js';
 import { MODELS } from '../e2e/real-inputs.js';
 
@@ -58,6 +58,12 @@ describe('engine registry and priority', () => {
     expect(events).toEqual([{ engine: 'ort-node-cuda', reason: 'engine ort-node-cuda is not available here: no CUDA driver on this machine', next: 'ort-node-cpu' }]);
     expect(session.fallbacks).toEqual(events);
     await session.release();
+  });
+
+  it('an engine that rejects the model is not hidden behind a fallback', async () => {
+    const broken = { id: 'ort-wasm' as const, description: 'broken', create: async () => { throw new EngineRunError('ort-wasm could not build the model: bad graph', 'engine-build'); } };
+    const registry = new EngineRegistry().register(unavailableEngine('ort-node-cuda', 'cuda', 'no CUDA driver')).register(broken);
+    await expect(LrmSession.open(bytesSource(lrm), registry, ['ort-node-cuda', 'ort-wasm'])).rejects.toThrow(EngineRunError);
   });
 
   it('when no engine can run, the error lists every reason', async () => {
