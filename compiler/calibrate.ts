@@ -22,6 +22,7 @@ import { CompileError } from './errors.js';
 import type { LayerCandidate } from './factorize/candidates.js';
 import type { ImportedModel } from './import/onnx.js';
 import { intAttr, intsAttr, stringAttr } from './import/attributes.js';
+import { BLOCK, BlockedGram, type Vectors } from './linalg/blocked-gram.js';
 
 export interface LayerStats {
   /** G = Σ x·xᵀ, n×n row-major, n = candidate.cols. Exactly symmetric. */
@@ -129,7 +130,7 @@ async function run(session: ort.InferenceSession, feeds: Record<string, ort.Tens
 }
 
 /** The source model with `names` added to the graph outputs (an elem type suffices; ORT infers the shape). */
-function withOutputs(source: Uint8Array, names: string[]): Uint8Array {
+export function withOutputs(source: Uint8Array, names: string[]): Uint8Array {
   const proto = onnx.ModelProto.decode(source);
   const graph = proto.graph!;
   const outputs = new Set((graph.output ?? []).map((o) => o.name));
@@ -152,15 +153,6 @@ function countImages(model: ImportedModel): (feeds: Feeds) => number {
 
 // ---------------------------------------------------------------------------------------------------------
 // Per-layer accumulation: turn a layer's input tensor into a stream of x vectors.
-
-/**
- * A run of `count` x vectors. `gather` writes vectors [from, from + cnt) of the run into columns
- * [col, col + cnt) of a block whose row i (length `stride`) holds component i of every vector; cnt ≤ BLOCK.
- */
-interface Vectors {
-  count: number;
-  gather(block: Float64Array, stride: number, col: number, from: number, cnt: number): void;
-}
 
 /** Where a layer's x vectors come from: the tensor, and how to cut it into vectors. */
 interface LayerVectors {
@@ -378,7 +370,7 @@ function convPatches(data: Float32Array, dims: number[], conv: ConvAttributes, l
  * the map (each stratum is a short run along a row), no aliasing with periodic image structure, a different
  * subset for every image, and the same subset on every compile. The identity when count = positions.
  */
-function selectPositions(positions: number, count: number, image: number): (j: number) => number {
+export function selectPositions(positions: number, count: number, image: number): (j: number) => number {
   if (count >= positions) return (j) => j;
   return (j) => {
     const start = Math.floor((j * positions) / count);
@@ -397,88 +389,3 @@ function hash01(a: number, b: number): number {
   h ^= h >>> 16;
   return (h >>> 0) / 2 ** 32;
 }
-
-// ---------------------------------------------------------------------------------------------------------
-// The kernel: G += PᵀP for a block P of gathered vectors.
-
-/** Vectors per block: enough to amortise the loop overhead, few enough that a few block rows stay in L1. */
-const BLOCK = 128;
-
-/**
- * Accumulates G = Σ x·xᵀ from blocks of vectors. The block is stored transposed (row i = component i of every
- * vector in it), so every G entry is a dot product of two contiguous rows. Only the lower triangle is
- * computed, in 2×2 tiles: four independent sums per pair of row loads, about 2.5× a plain dot product in V8.
- * n is padded to even for the tiles; the extra block row stays zero.
- */
-class BlockedGram {
-  samples = 0;
-  private readonly np: number;
-  private readonly g: Float64Array;
-  private readonly block: Float64Array;
-  private filled = 0;
-
-  constructor(private readonly n: number) {
-    this.np = n + (n & 1);
-    this.g = new Float64Array(this.np * this.np);
-    this.block = new Float64Array(this.np * BLOCK);
-  }
-
-  push(run: Vectors): void {
-    for (let from = 0; from < run.count; ) {
-      const cnt = Math.min(run.count - from, BLOCK - this.filled);
-      run.gather(this.block, BLOCK, this.filled, from, cnt);
-      this.filled += cnt;
-      from += cnt;
-      if (this.filled === BLOCK) this.flush();
-    }
-  }
-
-  private flush(): void {
-    const { g, block, np } = this;
-    const cnt = this.filled;
-    for (let i = 0; i < np; i += 2) {
-      const r0 = i * BLOCK;
-      const r1 = r0 + BLOCK;
-      for (let j = 0; j <= i; j += 2) {
-        const c0 = j * BLOCK;
-        const c1 = c0 + BLOCK;
-        let s00 = 0;
-        let s01 = 0;
-        let s10 = 0;
-        let s11 = 0;
-        for (let b = 0; b < cnt; b++) {
-          const a0 = block[r0 + b];
-          const a1 = block[r1 + b];
-          const b0 = block[c0 + b];
-          const b1 = block[c1 + b];
-          s00 += a0 * b0;
-          s01 += a0 * b1;
-          s10 += a1 * b0;
-          s11 += a1 * b1;
-        }
-        const t = i * np + j;
-        g[t] += s00;
-        g[t + 1] += s01; // above the diagonal when j = i; finish() never reads it
-        g[t + np] += s10;
-        g[t + np + 1] += s11;
-      }
-    }
-    this.samples += cnt;
-    this.filled = 0;
-  }
-
-  /** The n×n G: the lower triangle, mirrored. */
-  finish(): Float64Array {
-    if (this.filled > 0) this.flush();
-    const { n, np, g } = this;
-    const out = new Float64Array(n * n);
-    for (let i = 0; i < n; i++) {
-      for (let j = 0; j <= i; j++) {
-        out[i * n + j] = g[i * np + j];
-        out[j * n + i] = g[i * np + j];
-      }
-    }
-    return out;
-  }
-}
-
