@@ -1,14 +1,15 @@
 import { createHash } from 'node:crypto';
 import { encodeHalf } from '../formats/float16.js';
-import type { DenseTensor, FactorBlock, FactorDType, FactoredLayer, ModelHeader, Preset, Tier } from '../formats/model.js';
+import type { DenseTensor, FactorBlock, FactorDType, FactoredLayer, LayerRefitEntry, ModelHeader, Preset } from '../formats/model.js';
+import type { LayerRefit } from '../runtime/factors.js';
 import { FORMAT_VERSION } from '../formats/model.js';
 import { readHeader } from '../formats/read.js';
-import { PayloadBuilder, writeLrm } from '../formats/write.js';
+import { PayloadBuilder, writeLrm, type LrmHeaderInput } from '../formats/write.js';
 import { runtimeParams, type TierCut } from './allocate.js';
 import type { LayerCandidate } from './factorize/candidates.js';
 import type { ImportedModel } from './import/onnx.js';
 import type { OrderedFactors } from './linalg/svd.js';
-import { quantizeFactors } from './quantize.js';
+import { int8Scales, quantizeFactors, quantizeInt8 } from './quantize.js';
 import { COMPILER_VERSION } from './version.js';
 
 export interface AssembleInput {
@@ -20,13 +21,16 @@ export interface AssembleInput {
   /** Ranks per tier; the last tier's ranks are what gets stored. */
   cuts: TierCut[];
   dtype: FactorDType;
+  /** Per tier (cuts order), per layer: refitted left factors and biases (compiler/refit.ts), stored after every tier. */
+  refits?: Array<Array<LayerRefit | undefined>>;
 }
 
 /**
  * Lay out the payload (dense weights, then each tier's new components per layer, 64-byte aligned) and write
- * the header. Components beyond the last tier's ranks are not stored.
+ * the header. Components beyond the last tier's ranks are not stored. Refit sections, when given, follow the last
+ * tier in tier order.
  */
-export async function assembleLrm({ source, fileName, model, candidates, factors, cuts, dtype }: AssembleInput): Promise<{ lrm: Uint8Array; header: ModelHeader }> {
+export async function assembleLrm({ source, fileName, model, candidates, factors, cuts, dtype, refits }: AssembleInput): Promise<{ lrm: Uint8Array; header: ModelHeader }> {
   const factoredWeights = new Set(candidates.map((c) => c.weight.name));
   const payload = new PayloadBuilder();
   const initializers: DenseTensor[] = [];
@@ -56,7 +60,7 @@ export async function assembleLrm({ source, fileName, model, candidates, factors
     sigma: Array.from(factors[i].sigma.subarray(0, cuts[cuts.length - 1].ranks[i])),
     blocks: [] as FactorBlock[],
   }));
-  const tiers: Array<Omit<Tier, 'sha256'>> = [];
+  const tiers: LrmHeaderInput['tiers'] = [];
   let previous = candidates.map(() => 0);
   cuts.forEach((cut, t) => {
     const start = payload.length;
@@ -72,6 +76,21 @@ export async function assembleLrm({ source, fileName, model, candidates, factors
     });
     tiers.push({ index: t, budget: cut.budget, range: payload.seal(start), ranks: cut.ranks, params: denseParams + cut.ranks.reduce((sum, r, i) => sum + runtimeParams(candidates[i].rows, candidates[i].cols, r), 0) });
     previous = cut.ranks;
+  });
+  refits?.forEach((perLayer, t) => {
+    const start = payload.length;
+    const entries: LayerRefitEntry[] = [];
+    perLayer.forEach((r, li) => {
+      if (!r) return;
+      const rows = candidates[li].rows;
+      const rank = cuts[t].ranks[li];
+      // int8: one scale per output over this refit's own components (it is used only at this tier's rank).
+      const scales = dtype === 'int8' ? int8Scales(r.left, rank, rows, 1) : undefined;
+      const left = payload.append(scales ? encode(quantizeInt8(r.left, rank, rows, scales, 1)) : encode(Float64Array.from(r.left)));
+      const bias = r.bias && payload.append(new Uint8Array(Float32Array.from(r.bias).buffer));
+      entries.push({ layer: li, left, ...(bias ? { bias } : {}), ...(scales ? { leftScales: Array.from(scales) } : {}) });
+    });
+    tiers[t].refit = { range: payload.seal(start), layers: entries };
   });
 
   const header = {

@@ -13,10 +13,13 @@ import { orderedFactors, type OrderedFactors } from './linalg/svd.js';
 import { shrunkSecondMoment, whitenedFactors } from './linalg/whitened.js';
 import { assembleLrm } from './assemble.js';
 import { measureSensitivity } from './sensitivity.js';
+import { refitRanks } from './refit.js';
+import { readLrm } from '../formats/read.js';
+import type { LayerRefit } from '../runtime/factors.js';
 import { assertOnnxRuntimeLoads } from './validate-source.js';
 
 export interface CompileProgress {
-  phase: 'check' | 'calibrate' | 'factorize' | 'sensitivity' | 'write';
+  phase: 'check' | 'calibrate' | 'factorize' | 'sensitivity' | 'refit' | 'write';
   done: number;
   total: number;
   detail?: string;
@@ -32,7 +35,15 @@ export interface CompileOptions {
    * Real inputs for activation-aware factorisation: the original model runs on them and each layer's
    * input second moment whitens its SVD. Without them, plain SVD of the weights.
    */
-  calibration?: AsyncIterable<Feeds>;
+  calibration?: AsyncIterable<Feeds> | (() => AsyncIterable<Feeds>);
+  /**
+   * Refit each tier's left factors and biases by least squares against the original layers' outputs, with
+   * inputs from the compressed model (compiler/refit.ts). Needs `calibration` as a function: refit makes
+   * further passes over the data.
+   */
+  refit?: boolean;
+  /** Passes over the calibration data per tier when refitting (default 2). */
+  refitSweeps?: number;
   /** Ranks move in steps of this many components (default 8). */
   rankMultiple?: number;
   /** Keep the model's first and last weight layers dense (default: on for convolutional classifiers). */
@@ -76,6 +87,10 @@ export async function compileOnnx(source: Uint8Array, options: CompileOptions = 
   const ends = (options.keepEnds ?? isConvClassifier(model)) ? endLayerNames(model) : new Set<string>();
   const candidates = withKnownCandidates(findCandidates(model, { minParams: options.minParams ?? DEFAULT_MIN_PARAMS }), model, known).filter((c) => !ends.has(c.node.name));
 
+  const calibrationPass = typeof options.calibration === 'function' ? options.calibration : undefined;
+  if (options.refit && !calibrationPass) {
+    throw new CompileOptionError('--refit needs --calib: refit is fitted on real inputs (and the API needs calibration as a function that starts a new pass)', 'refit');
+  }
   const allocation = options.allocation ?? (options.calibration ? 'sensitivity' : 'sigma');
   if (allocation === 'sensitivity' && !options.calibration) {
     throw new CompileOptionError('--allocate sensitivity needs --calib: sensitivity is measured on real inputs', 'allocate');
@@ -84,7 +99,8 @@ export async function compileOnnx(source: Uint8Array, options: CompileOptions = 
   const kept: Feeds[] = [];
   if (options.calibration) {
     const keep = allocation === 'sensitivity' ? (options.sensitivityBatches ?? 2) : 0;
-    stats = await collectLayerStats(source, model, candidates, keepFirst(options.calibration, keep, kept), {
+    const feeds = calibrationPass ? calibrationPass() : (options.calibration as AsyncIterable<Feeds>);
+    stats = await collectLayerStats(source, model, candidates, keepFirst(feeds, keep, kept), {
       total: options.calibrationSize,
       onProgress: (done, total) => progress({ phase: 'calibrate', done, total: total ?? done }),
     });
@@ -117,10 +133,27 @@ export async function compileOnnx(source: Uint8Array, options: CompileOptions = 
     { rankMultiple: options.rankMultiple ?? DEFAULT_RANK_MULTIPLE },
   );
   progress({ phase: 'write', done: 0, total: 1 });
+  const assembled = await assembleLrm({ source, fileName, model, candidates, factors, cuts, dtype });
+  if (!options.refit || !calibrationPass) {
+    progress({ phase: 'write', done: 1, total: 1 });
+    return assembled;
+  }
 
-  const { lrm, header } = await assembleLrm({ source, fileName, model, candidates, factors, cuts, dtype });
+  // Refit against the file as written (fp16/int8 factors included), then write it again with the refits.
+  const { header, payload } = await readLrm(assembled.lrm);
+  const sweeps = options.refitSweeps ?? 2;
+  const refits: Array<Array<LayerRefit | undefined>> = [];
+  for (const tier of header.tiers) {
+    refits.push(
+      await refitRanks(source, header, payload, tier.ranks, calibrationPass, {
+        sweeps,
+        onProgress: (done) => progress({ phase: 'refit', done: tier.index * sweeps + done, total: header.tiers.length * sweeps, detail: `tier ${tier.index}` }),
+      }),
+    );
+  }
+  const refitted = await assembleLrm({ source, fileName, model, candidates, factors, cuts, dtype, refits });
   progress({ phase: 'write', done: 1, total: 1 });
-  return { lrm, header };
+  return refitted;
 }
 
 /** Pass every item through, keeping a copy of the first `count` (sensitivity reuses them after calibration). */

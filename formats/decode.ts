@@ -33,11 +33,13 @@ import type {
   FactoredLayer,
   Graph,
   LayerKind,
+  LayerRefitEntry,
   ModelHeader,
   NodeDef,
   Preset,
   SourceInfo,
   Tier,
+  TierRefit,
   ValueInfo,
 } from './model.js';
 import { toHex } from './sha256.js';
@@ -116,7 +118,7 @@ class Decoder {
       factorDType,
       layers: this.list(m.layersLength(), OFFSET_BYTES, 'layers', (i) => this.layer(m.layers(i)!, `layers[${i}]`, factorDType)),
       dense,
-      tiers: this.list(m.tiersLength(), OFFSET_BYTES, 'tiers', (i) => this.tier(m.tiers(i)!, `tiers[${i}]`)),
+      tiers: this.list(m.tiersLength(), OFFSET_BYTES, 'tiers', (i) => this.tier(m.tiers(i)!, `tiers[${i}]`, factorDType === 'int8')),
       presets: this.list(m.presetsLength(), OFFSET_BYTES, 'presets', (i) => this.preset(m.presets(i)!)),
       payloadLength: this.int(m.payloadLength(), 'payload length'),
     };
@@ -260,7 +262,7 @@ class Decoder {
     };
   }
 
-  private tier(t: FbTier, where: string): Tier {
+  private tier(t: FbTier, where: string, int8: boolean): Tier {
     const section = this.section(this.table(t.section(), `${where} section`), where);
     return {
       index: t.index(),
@@ -269,7 +271,28 @@ class Decoder {
       sha256: section.sha256,
       ranks: this.list(t.ranksLength(), 8, `${where} ranks`, (i) => this.int(t.ranks(i), `${where} rank ${i}`)),
       params: this.int(t.params(), `${where} params`),
+      ...this.refit(t, where, int8),
     };
+  }
+
+  private refit(t: FbTier, where: string, int8: boolean): { refit?: TierRefit } {
+    const s = t.refit();
+    if (s === null) {
+      if (t.refitsLength() > 0) this.fail(`${where} has refits but no refit section`);
+      return {};
+    }
+    const { range, sha256 } = this.section(s, `${where} refit section`);
+    const layers = this.list(t.refitsLength(), OFFSET_BYTES, `${where} refits`, (i): LayerRefitEntry => {
+      const r = t.refits(i)!;
+      const at = `${where} refit ${i}`;
+      const entry: LayerRefitEntry = { layer: r.layer(), left: this.range(r.left(), `${at} left range`) };
+      const bias = r.bias();
+      if (bias !== null) entry.bias = this.range(bias, `${at} bias range`);
+      const scales = this.scales(r.leftScalesLength(), int8, `${at} left scales`, (j) => r.leftScales(j));
+      if (scales !== undefined) entry.leftScales = scales;
+      return entry;
+    });
+    return { refit: { range, sha256, layers } };
   }
 
   private preset(p: FbPreset): Preset {

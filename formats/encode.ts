@@ -12,6 +12,7 @@ import {
   lrm_FactorBlock as FbFactorBlock,
   lrm_FactoredLayer as FbFactoredLayer,
   lrm_Graph as FbGraph,
+  lrm_LayerRefit as FbLayerRefit,
   lrm_Model as FbModel,
   lrm_Node as FbNode,
   lrm_Opset as FbOpset,
@@ -27,6 +28,7 @@ import type {
   DenseTensor,
   FactoredLayer,
   Graph,
+  LayerRefitEntry,
   ModelHeader,
   NodeDef,
   Preset,
@@ -197,13 +199,27 @@ function section(b: B, range: ByteRange, sha256Hex: string): Offset {
 function tier(b: B, t: Tier): Offset {
   const sec = section(b, t.range, t.sha256);
   const ranks = FbTier.createRanksVector(b, t.ranks.map((r) => BigInt(r)));
+  const refitSection = t.refit ? section(b, t.refit.range, t.refit.sha256) : 0;
+  const refits = t.refit ? FbTier.createRefitsVector(b, t.refit.layers.map((r) => layerRefit(b, r))) : 0;
   FbTier.startTier(b);
   FbTier.addIndex(b, t.index);
   FbTier.addBudget(b, t.budget);
   FbTier.addSection(b, sec);
   FbTier.addRanks(b, ranks);
   FbTier.addParams(b, BigInt(t.params));
+  if (refitSection !== 0) FbTier.addRefit(b, refitSection);
+  if (refits !== 0) FbTier.addRefits(b, refits);
   return FbTier.endTier(b);
+}
+
+function layerRefit(b: B, r: LayerRefitEntry): Offset {
+  const scales = r.leftScales === undefined ? 0 : FbLayerRefit.createLeftScalesVector(b, r.leftScales);
+  FbLayerRefit.startLayerRefit(b);
+  FbLayerRefit.addLayer(b, r.layer);
+  FbLayerRefit.addLeft(b, byteRange(b, r.left));
+  if (r.bias) FbLayerRefit.addBias(b, byteRange(b, r.bias));
+  if (scales !== 0) FbLayerRefit.addLeftScales(b, scales);
+  return FbLayerRefit.endLayerRefit(b);
 }
 
 function preset(b: B, p: Preset): Offset {

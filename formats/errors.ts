@@ -86,17 +86,17 @@ export class LrmVersionError extends LrmFormatError {
   }
 }
 
-export type LrmSection = 'header' | 'dense' | 'tier';
+export type LrmSection = 'header' | 'dense' | 'tier' | 'refit';
 
 /** A section's bytes do not match the SHA-256 recorded for them. */
 export class LrmChecksumError extends LrmFormatError {
   override name = 'LrmChecksumError';
   readonly section: LrmSection;
-  /** Set when section is 'tier'. */
+  /** Set when section is 'tier' or 'refit'. */
   readonly tier: number | undefined;
 
   constructor(fileName: string, section: LrmSection, tier?: number) {
-    const label = section === 'tier' ? `tier ${tier}` : section === 'dense' ? 'dense weight section' : 'header';
+    const label = section === 'tier' ? `tier ${tier}` : section === 'refit' ? `refit section of tier ${tier}` : section === 'dense' ? 'dense weight section' : 'header';
     super(
       'LRM_CHECKSUM',
       fileName,

@@ -132,6 +132,28 @@ export interface FactoredLayer {
   leftScales?: number[];
 }
 
+/** A least-squares refit of one layer for one tier (compiler/refit.ts). */
+export interface LayerRefitEntry {
+  /** Index into ModelHeader.layers. */
+  layer: number;
+  /** rank × rows values in the factor dtype (rank = the tier's rank of that layer): replaces A. */
+  left: ByteRange;
+  /** rows float32 values replacing the bias; absent when the layer has no bias. */
+  bias?: ByteRange;
+  /** int8 only: one scale per row of the refit A (output). */
+  leftScales?: number[];
+}
+
+/**
+ * A tier's refits: used only when exactly tiers 0..index are loaded, in place of the stored left factors and
+ * biases. The section lies after every tier, so a device that loads tiers 0..index reads it with one more range.
+ */
+export interface TierRefit {
+  range: ByteRange;
+  sha256: string;
+  layers: LayerRefitEntry[];
+}
+
 export interface Tier {
   index: number;
   /** The budget this tier was cut at: fraction of the factorable layers' dense parameter count. */
@@ -143,6 +165,8 @@ export interface Tier {
   ranks: number[];
   /** Weights in the model as it runs at this tier (factored layers beyond break-even run dense). */
   params: number;
+  /** Present when the file was compiled with --refit. */
+  refit?: TierRefit;
 }
 
 export interface Preset {

@@ -130,6 +130,22 @@ export async function verifySections(
   });
 }
 
+/** Bytes a device reads to run `tiers` tiers: header and payload up to the last of them, plus its refit section if any. */
+export function bytesToLoad(header: ModelHeader, payloadStart: number, tiers: number): number {
+  const last = header.tiers[tiers - 1];
+  if (!last) throw new RangeError(`tiers must be 1..${header.tiers.length}, got ${tiers}`);
+  return payloadStart + last.range.offset + last.range.length + (last.refit?.range.length ?? 0);
+}
+
+/** Checks a tier's refit section: `bytes` holds exactly that section (header.tiers[tier].refit.range). */
+export async function verifyRefitSection(bytes: Uint8Array, header: ModelHeader, tier: number, options: { fileName?: string } = {}): Promise<void> {
+  const fileName = options.fileName ?? DEFAULT_FILE_NAME;
+  const refit = header.tiers[tier]?.refit;
+  if (!refit) throw new RangeError(`tier ${tier} has no refit section`);
+  if (bytes.length < refit.range.length) throw new LrmTruncatedError(fileName, refit.range.length, bytes.length, `the refit section of tier ${tier} needs`);
+  if ((await sha256Hex(bytes.subarray(0, refit.range.length))) !== refit.sha256) throw new LrmChecksumError(fileName, 'refit', tier);
+}
+
 /** Reads a whole file: header, every section's checksum, exact length. The payload is a view, not a copy. */
 export async function readLrm(
   bytes: Uint8Array,
@@ -137,6 +153,9 @@ export async function readLrm(
 ): Promise<HeaderView & { payload: Uint8Array }> {
   const { header, payloadStart } = await readHeader(bytes, { fileName: options.fileName, totalLength: bytes.length });
   await verifySections(bytes, header, payloadStart, header.tiers.length, options);
+  for (const t of header.tiers) {
+    if (t.refit) await verifyRefitSection(bytes.subarray(payloadStart + t.refit.range.offset), header, t.index, options);
+  }
   return { header, payloadStart, payload: bytes.subarray(payloadStart, payloadStart + header.payloadLength) };
 }
 

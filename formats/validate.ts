@@ -30,7 +30,37 @@ class Validator {
     this.graph();
     this.h.layers.forEach((l, i) => this.layer(l, `factored layer ${i} ("${l.name}")`));
     this.tierRanks();
+    this.refits();
     this.presets();
+  }
+
+  /** Each tier's refits: known layers, each at most once, with A of the tier's rank and a bias of `rows` floats. */
+  private refits(): void {
+    const { tiers, layers, factorDType } = this.h;
+    const elementBytes = FACTOR_ELEMENT_BYTES[factorDType];
+    tiers.forEach((t, k) => {
+      const seen = new Set<number>();
+      for (const [i, r] of (t.refit?.layers ?? []).entries()) {
+        const what = `tier ${k} refit ${i}`;
+        const l = layers[r.layer];
+        if (!l) this.fail(`${what} is for factored layer ${r.layer}, but the file has ${layers.length}`);
+        if (seen.has(r.layer)) this.fail(`${what} refits factored layer ${r.layer} a second time`);
+        seen.add(r.layer);
+        const bytes = t.ranks[r.layer] * l.rows * elementBytes;
+        if (r.left.length !== bytes) this.fail(`${what} left factor holds ${fmt(r.left.length)} bytes, expected ${fmt(bytes)} for rank ${t.ranks[r.layer]} × ${l.rows} rows of ${factorDType}`);
+        const ranges: Array<[ByteRange, string]> = [[r.left, 'left factor']];
+        if (r.bias) {
+          if (r.bias.length !== l.rows * 4) this.fail(`${what} bias holds ${fmt(r.bias.length)} bytes, expected ${fmt(l.rows * 4)} for ${l.rows} float32 values`);
+          ranges.push([r.bias, 'bias']);
+        }
+        for (const [range, name] of ranges) {
+          this.inPayload(range, `${what} ${name}`);
+          this.inside(range, t.refit!.range, `${what} ${name}`, `tier ${k} refit section`);
+        }
+        if (factorDType === 'int8') this.scales(r.leftScales, l.rows, `${what} left scales`, `${l.rows} rows`);
+        else if (r.leftScales !== undefined) this.fail(`${what} has int8 left scales, but its factors are ${factorDType}`);
+      }
+    });
   }
 
   /** Checks alignment and that the range lies inside the payload, without overflowing. */
@@ -60,7 +90,10 @@ class Validator {
     return n;
   }
 
-  /** The payload is dense section, tier 0, tier 1, ... back to back, so tiers 0..k are one contiguous read. */
+  /**
+   * The payload is dense section, tier 0, tier 1, ... back to back, so tiers 0..k are one contiguous read;
+   * refit sections (optional, one per tier) follow the last tier, back to back in tier order.
+   */
   private sections(): void {
     const { dense, tiers, payloadLength } = this.h;
     this.inPayload(dense.range, 'the dense section');
@@ -74,6 +107,14 @@ class Validator {
         this.fail(`tier ${k} starts at payload offset ${fmt(t.range.offset)}, but ${previous} ends at ${fmt(end)}`);
       }
       end = t.range.offset + t.range.length;
+    });
+    tiers.forEach((t, k) => {
+      if (!t.refit) return;
+      this.inPayload(t.refit.range, `tier ${k} refit section`);
+      if (t.refit.range.offset !== end) {
+        this.fail(`tier ${k} refit section starts at payload offset ${fmt(t.refit.range.offset)}, but the section before it ends at ${fmt(end)}`);
+      }
+      end = t.refit.range.offset + t.refit.range.length;
     });
     if (end !== payloadLength) {
       this.fail(`the last section ends at payload offset ${fmt(end)}, but the payload is ${fmt(payloadLength)} bytes`);

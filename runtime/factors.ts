@@ -1,12 +1,43 @@
 import { decodeHalf } from '../formats/float16.js';
 import { dequantizeInt8, int8View } from '../formats/int8.js';
-import type { FactoredLayer, FactorDType } from '../formats/model.js';
+import type { FactoredLayer, FactorDType, ModelHeader } from '../formats/model.js';
 
 /** A layer's factors at a chosen rank, as float32: left is r×rows (columns of A as rows), right is r×cols. */
 export interface LayerFactors {
   rank: number;
   left: Float32Array;
   right: Float32Array;
+}
+
+/**
+ * A least-squares refit of a layer at one rank (compiler/refit.ts): a new left factor (rank×rows, as
+ * LayerFactors.left) and, for layers with a bias, a new bias (rows), both fitted to the original layer's outputs.
+ */
+export interface LayerRefit {
+  left: Float32Array;
+  bias?: Float32Array;
+}
+
+/**
+ * The refits of tier `tier` from its refit section's bytes (`section` starts at refit.range.offset), one entry
+ * per layer in header.layers order, undefined where the layer has none.
+ */
+export function decodeRefits(header: ModelHeader, tier: number, section: Uint8Array): Array<LayerRefit | undefined> {
+  const t = header.tiers[tier];
+  const out: Array<LayerRefit | undefined> = header.layers.map(() => undefined);
+  if (!t.refit) return out;
+  const base = t.refit.range.offset;
+  for (const r of t.refit.layers) {
+    const layer = header.layers[r.layer];
+    const rank = t.ranks[r.layer];
+    const at = r.left.offset - base;
+    const left =
+      header.factorDType === 'int8'
+        ? dequantizeInt8(int8View(section.subarray(at, at + rank * layer.rows)), rank, layer.rows, r.leftScales ?? [], 1)
+        : decode(section, at, rank * layer.rows, header.factorDType);
+    out[r.layer] = { left, bias: r.bias && float32Copy(section, r.bias.offset - base, layer.rows) };
+  }
+  return out;
 }
 
 /**
@@ -67,7 +98,7 @@ export function dequantizeFactors(q: Int8LayerFactors, rows: number, cols: numbe
 function decode(payload: Uint8Array, offset: number, count: number, dtype: 'fp32' | 'fp16'): Float32Array {
   if (dtype === 'fp16') return decodeHalf(payload.subarray(offset, offset + count * 2));
   // Copy into a fresh buffer: payload offsets are 64-byte aligned but the payload view itself may not be.
-  return new Float32Array(payload.slice(offset, offset + count * 4).buffer);
+  return float32Copy(payload, offset, count);
 }
 
 /** M = Σᵢ aᵢ·bᵢᵀ (rows×cols): used when the rank is past break-even and a dense layer is cheaper. */
@@ -90,4 +121,14 @@ export function transposeF32(a: Float32Array, rows: number, cols: number): Float
   const out = new Float32Array(a.length);
   for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) out[c * rows + r] = a[r * cols + c];
   return out;
+}
+
+/**
+ * `count` float32 values at byte `offset` of `bytes`, copied into a buffer of their own. Not `bytes.slice()`:
+ * on a Node Buffer slice() is a view into a shared pool, whose `.buffer` is not just these bytes.
+ */
+export function float32Copy(bytes: Uint8Array, offset: number, count: number): Float32Array {
+  const copy = new Uint8Array(count * 4);
+  copy.set(bytes.subarray(offset, offset + count * 4));
+  return new Float32Array(copy.buffer);
 }

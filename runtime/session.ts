@@ -1,10 +1,11 @@
 import type { ModelHeader, ValueInfo } from '../formats/model.js';
 import { HEADER_PREFIX_BYTES } from '../formats/framing.js';
-import { headerLength, readHeader, verifySections } from '../formats/read.js';
+import { headerLength, readHeader, verifyRefitSection, verifySections } from '../formats/read.js';
 import { EngineUnavailableError, LoadOptionError } from './errors.js';
 import { chooseTiers, type TierOptions } from './choose.js';
 import type { EngineId, EngineSession } from './engines/engine.js';
 import type { EngineRegistry } from './engines/registry.js';
+import { decodeRefits } from './factors.js';
 import { buildOnnxModel } from './onnx/build-model.js';
 import type { ByteSource } from './source/source.js';
 import type { Feeds, HostTensor } from './tensor.js';
@@ -20,6 +21,8 @@ export interface FallbackEvent {
 export interface LoadOptions extends TierOptions {
   /** Engine id: only this engine is tried. Default: the entry point's priority order (or LOWRANK_ENGINE). */
   engine?: EngineId;
+  /** Use the tier's refitted factors when the file has them (default true); false loads the plain prefix. */
+  refit?: boolean;
   /** Called whenever an engine is skipped, so an app can show why it runs on a slower one. */
   onFallback?: (event: FallbackEvent) => void;
 }
@@ -56,13 +59,18 @@ export class LrmSession {
     if (end > headerBytes.length) bytes.set(await source.read(headerBytes.length, end - headerBytes.length), headerBytes.length);
     await verifySections(bytes, header, payloadStart, choice.tiers);
     const ranks = last.ranks;
-    const onnxModel = buildOnnxModel(header, bytes.subarray(payloadStart), ranks);
+    // A file compiled with --refit has, per tier, a left factor and bias fitted for exactly that tier.
+    const refit = options.refit !== false ? last.refit : undefined;
+    const refitBytes = refit ? await source.read(payloadStart + refit.range.offset, refit.range.length) : undefined;
+    if (refitBytes) await verifyRefitSection(refitBytes, header, last.index, { fileName: source.name });
+    const refits = refitBytes && decodeRefits(header, last.index, refitBytes);
+    const onnxModel = buildOnnxModel(header, bytes.subarray(payloadStart), ranks, { refits });
     if (engines.length === 0) throw new LoadOptionError('the engine priority list is empty', 'no-engine');
     const fallbacks: FallbackEvent[] = [];
     for (const [i, engine] of engines.entries()) {
       try {
         const session = await engine.create(onnxModel);
-        return new LrmSession(header, choice.tiers, ranks, engine.id, end, session, fallbacks);
+        return new LrmSession(header, choice.tiers, ranks, engine.id, end + (refitBytes?.length ?? 0), session, fallbacks);
       } catch (e) {
         // Only "cannot run here" moves on; a model an engine rejects for its own reasons is the caller's to see.
         if (!(e instanceof EngineUnavailableError) || engines.length === 1) throw e;

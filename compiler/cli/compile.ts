@@ -4,6 +4,7 @@ import { parseTierBudgets } from '../allocate.js';
 import { compileOnnx } from '../compile.js';
 import { CompileOptionError } from '../errors.js';
 import type { FactorDType } from '../../formats/model.js';
+import { bytesToLoad } from '../../formats/read.js';
 import { formatBytes, formatCount, table } from './format.js';
 import { ProgressBar } from './progress.js';
 import { readInputBytes } from './read-input.js';
@@ -23,6 +24,8 @@ interface CompileCliOptions {
   calib?: string;
   calibLimit: string;
   calibOffset: string;
+  refit?: boolean;
+  refitSweeps: string;
   mean?: string;
   std?: string;
   labels?: string;
@@ -42,7 +45,7 @@ function parseAllocation(text?: string): 'sigma' | 'sensitivity' | undefined {
 }
 
 /** The calibration data set, batched as the model's feeds. */
-async function calibrationFeeds(source: Uint8Array, path: string, opts: CompileCliOptions): Promise<{ feeds: AsyncIterable<Feeds>; size: number }> {
+async function calibrationFeeds(source: Uint8Array, path: string, opts: CompileCliOptions): Promise<{ feeds: () => AsyncIterable<Feeds>; size: number }> {
   const inputs = importOnnx(source, path).inputs;
   const { mean, std } = parseNormalisation(opts.mean, opts.std);
   const dataset = await openDataset(opts.calib!, {
@@ -51,7 +54,8 @@ async function calibrationFeeds(source: Uint8Array, path: string, opts: CompileC
     limit: parseWholeNumber('--calib-limit', opts.calibLimit),
     offset: parseWholeNumber('--calib-offset', opts.calibOffset, 0),
   });
-  return { feeds: feedBatches(dataset, inputs, CALIBRATION_BATCH), size: dataset.size };
+  // A function: each call starts a new pass over the data (refit makes several).
+  return { feeds: () => feedBatches(dataset, inputs, CALIBRATION_BATCH), size: dataset.size };
 }
 
 async function readJson(path: string): Promise<unknown> {
@@ -85,6 +89,8 @@ export function registerCompile(program: Command): void {
     .option('--cost <model>', 'what budgets count: params | bytes | flops | latency:<table.json>', 'params')
     .option('--allocate <how>', 'order layers by σ² share (sigma) or by measured end-to-end error (sensitivity; needs --calib, its default)')
     .option('--sensitivity-limit <N>', 'calibration samples used to measure sensitivity', '64')
+    .option('--refit', 'refit each tier\'s left factors and biases by least squares on the calibration data (needs --calib)')
+    .option('--refit-sweeps <n>', 'passes over the calibration data per tier when refitting', '2')
     .option('--keep-ends', 'keep the first and last weight layers dense (default for convolutional classifiers)')
     .option('--no-keep-ends', 'factor the first and last weight layers too')
     .action(async (input: string, opts: CompileCliOptions) => {
@@ -104,6 +110,8 @@ export function registerCompile(program: Command): void {
         keepEnds: opts.keepEnds,
         allocation: parseAllocation(opts.allocate),
         calibrationSize: calibration?.size,
+        refit: opts.refit,
+        refitSweeps: parseWholeNumber('--refit-sweeps', opts.refitSweeps),
         sensitivityBatches: Math.ceil(parseWholeNumber('--sensitivity-limit', opts.sensitivityLimit) / CALIBRATION_BATCH),
         cost,
         fileName: input,
@@ -126,7 +134,7 @@ export function registerCompile(program: Command): void {
       console.log(
         table([
           ['tier', 'budget', 'params', 'bytes to load'],
-          ...header.tiers.map((t) => [t.index, t.budget, formatCount(t.params), formatBytes(payloadStart + t.range.offset + t.range.length)]),
+          ...header.tiers.map((t) => [t.index, t.budget, formatCount(t.params), formatBytes(bytesToLoad(header, payloadStart, t.index + 1))]),
         ]),
       );
     });

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { readLrm } from '../../formats/read.js';
+import { bytesToLoad, readLrm } from '../../formats/read.js';
 import type { ModelHeader } from '../../formats/model.js';
 import { formatBytes, formatCount, table } from './format.js';
 import { readInputBytes } from './read-input.js';
@@ -30,7 +30,8 @@ export function describeModel(header: ModelHeader, fileBytes: number) {
       budget: t.budget,
       params: t.params,
       tierBytes: t.range.length,
-      bytesToLoad: payloadStart + t.range.offset + t.range.length,
+      refitBytes: t.refit?.range.length ?? 0,
+      bytesToLoad: bytesToLoad(header, payloadStart, t.index + 1),
       sha256: t.sha256,
     })),
     presets: header.presets,
@@ -61,10 +62,12 @@ export function registerInspect(program: Command): void {
         ]),
       );
       console.log();
+      // Files compiled with --refit also carry, per tier, a refit section read with that tier only.
+      const refit = d.tiers.some((t) => t.refitBytes > 0);
       console.log(
         table([
-          ['tier', 'budget', 'params', 'tier bytes', 'bytes to load'],
-          ...d.tiers.map((t) => [t.tier, t.budget, formatCount(t.params), formatBytes(t.tierBytes), formatBytes(t.bytesToLoad)]),
+          ['tier', 'budget', 'params', 'tier bytes', ...(refit ? ['refit bytes'] : []), 'bytes to load'],
+          ...d.tiers.map((t) => [t.tier, t.budget, formatCount(t.params), formatBytes(t.tierBytes), ...(refit ? [formatBytes(t.refitBytes)] : []), formatBytes(t.bytesToLoad)]),
         ]),
       );
       console.log(`\npresets: ${d.presets.map((p) => `${p.name} (${p.tiers} tier${p.tiers > 1 ? 's' : ''})`).join(', ')}`);

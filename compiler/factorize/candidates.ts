@@ -1,3 +1,4 @@
+import { float32Copy } from '../../runtime/factors.js';
 import type { LayerKind, NodeDef } from '../../formats/model.js';
 import { DataType } from '../../formats/model.js';
 import type { ImportedModel, ImportedTensor } from '../import/onnx.js';
@@ -48,7 +49,7 @@ export function findCandidates(model: ImportedModel, options: CandidateOptions =
 
 export function float32Values(t: ImportedTensor): Float32Array {
   // Copy: the source bytes may not be 4-byte aligned inside the protobuf buffer.
-  return new Float32Array(t.data.slice().buffer);
+  return float32Copy(t.data, 0, t.data.length / 4);
 }
 
 function asCandidate(node: NodeDef, nodeIndex: number, consts: Map<string, ImportedTensor>): LayerCandidate | undefined {

@@ -43,3 +43,33 @@ export function solveLowerTransposed(L: Float64Array, n: number, v: Float64Array
   }
   return y;
 }
+
+/** Solve (L·Lᵀ)·X = B for X, with B n×k row-major (k right-hand sides); returns X (n×k). */
+export function solveCholesky(L: Float64Array, n: number, B: Float64Array, k: number): Float64Array {
+  const X = Float64Array.from(B);
+  // Forward: L·Y = B, row by row so all k columns move together.
+  for (let i = 0; i < n; i++) {
+    const xi = i * k;
+    for (let p = 0; p < i; p++) {
+      const l = L[i * n + p];
+      if (l === 0) continue;
+      const xp = p * k;
+      for (let c = 0; c < k; c++) X[xi + c] -= l * X[xp + c];
+    }
+    const d = L[i * n + i];
+    for (let c = 0; c < k; c++) X[xi + c] /= d;
+  }
+  // Back: Lᵀ·X = Y.
+  for (let i = n - 1; i >= 0; i--) {
+    const xi = i * k;
+    for (let p = i + 1; p < n; p++) {
+      const l = L[p * n + i];
+      if (l === 0) continue;
+      const xp = p * k;
+      for (let c = 0; c < k; c++) X[xi + c] -= l * X[xp + c];
+    }
+    const d = L[i * n + i];
+    for (let c = 0; c < k; c++) X[xi + c] /= d;
+  }
+  return X;
+}

@@ -1236,6 +1236,105 @@ static createSection(builder:flatbuffers.Builder, rangeOffset:flatbuffers.Offset
 }
 }
 
+/**
+ * A least-squares refit of one layer for one tier (compiler/refit.ts): a left factor and bias that replace
+ * the stored ones when exactly tiers 0..index are loaded. Added in format version 1, additively.
+ */
+export class lrm_LayerRefit {
+  bb: flatbuffers.ByteBuffer|null = null;
+  bb_pos = 0;
+  __init(i:number, bb:flatbuffers.ByteBuffer):lrm_LayerRefit {
+  this.bb_pos = i;
+  this.bb = bb;
+  return this;
+}
+
+static getRootAsLayerRefit(bb:flatbuffers.ByteBuffer, obj?:lrm_LayerRefit):lrm_LayerRefit {
+  return (obj || new lrm_LayerRefit()).__init(bb.readInt32(bb.position()) + bb.position(), bb);
+}
+
+static getSizePrefixedRootAsLayerRefit(bb:flatbuffers.ByteBuffer, obj?:lrm_LayerRefit):lrm_LayerRefit {
+  bb.setPosition(bb.position() + flatbuffers.SIZE_PREFIX_LENGTH);
+  return (obj || new lrm_LayerRefit()).__init(bb.readInt32(bb.position()) + bb.position(), bb);
+}
+
+layer():number {
+  const offset = this.bb!.__offset(this.bb_pos, 4);
+  return offset ? this.bb!.readUint32(this.bb_pos + offset) : 0;
+}
+
+left(obj?:lrm_ByteRange):lrm_ByteRange|null {
+  const offset = this.bb!.__offset(this.bb_pos, 6);
+  return offset ? (obj || new lrm_ByteRange()).__init(this.bb_pos + offset, this.bb!) : null;
+}
+
+bias(obj?:lrm_ByteRange):lrm_ByteRange|null {
+  const offset = this.bb!.__offset(this.bb_pos, 8);
+  return offset ? (obj || new lrm_ByteRange()).__init(this.bb_pos + offset, this.bb!) : null;
+}
+
+/**
+ * Int8 only: one scale per row of the refit A (output), `rows` floats. Absent for fp32/fp16.
+ */
+leftScales(index: number):number|null {
+  const offset = this.bb!.__offset(this.bb_pos, 10);
+  return offset ? this.bb!.readFloat32(this.bb!.__vector(this.bb_pos + offset) + index * 4) : 0;
+}
+
+leftScalesLength():number {
+  const offset = this.bb!.__offset(this.bb_pos, 10);
+  return offset ? this.bb!.__vector_len(this.bb_pos + offset) : 0;
+}
+
+leftScalesArray():Float32Array|null {
+  const offset = this.bb!.__offset(this.bb_pos, 10);
+  return offset ? new Float32Array(this.bb!.bytes().buffer, this.bb!.bytes().byteOffset + this.bb!.__vector(this.bb_pos + offset), this.bb!.__vector_len(this.bb_pos + offset)) : null;
+}
+
+static startLayerRefit(builder:flatbuffers.Builder) {
+  builder.startObject(4);
+}
+
+static addLayer(builder:flatbuffers.Builder, layer:number) {
+  builder.addFieldInt32(0, layer, 0);
+}
+
+static addLeft(builder:flatbuffers.Builder, leftOffset:flatbuffers.Offset) {
+  builder.addFieldStruct(1, leftOffset, 0);
+}
+
+static addBias(builder:flatbuffers.Builder, biasOffset:flatbuffers.Offset) {
+  builder.addFieldStruct(2, biasOffset, 0);
+}
+
+static addLeftScales(builder:flatbuffers.Builder, leftScalesOffset:flatbuffers.Offset) {
+  builder.addFieldOffset(3, leftScalesOffset, 0);
+}
+
+static createLeftScalesVector(builder:flatbuffers.Builder, data:number[]|Float32Array):flatbuffers.Offset;
+/**
+ * @deprecated This Uint8Array overload will be removed in the future.
+ */
+static createLeftScalesVector(builder:flatbuffers.Builder, data:number[]|Uint8Array):flatbuffers.Offset;
+static createLeftScalesVector(builder:flatbuffers.Builder, data:number[]|Float32Array|Uint8Array):flatbuffers.Offset {
+  builder.startVector(4, data.length, 4);
+  for (let i = data.length - 1; i >= 0; i--) {
+    builder.addFloat32(data[i]!);
+  }
+  return builder.endVector();
+}
+
+static startLeftScalesVector(builder:flatbuffers.Builder, numElems:number) {
+  builder.startVector(4, numElems, 4);
+}
+
+static endLayerRefit(builder:flatbuffers.Builder):flatbuffers.Offset {
+  const offset = builder.endObject();
+  return offset;
+}
+
+}
+
 export class lrm_Tier {
   bb: flatbuffers.ByteBuffer|null = null;
   bb_pos = 0;
@@ -1284,8 +1383,26 @@ params():bigint {
   return offset ? this.bb!.readUint64(this.bb_pos + offset) : BigInt('0');
 }
 
+/**
+ * Optional (--refit): the payload section holding this tier's refits (after every tier), and what is in it.
+ */
+refit(obj?:lrm_Section):lrm_Section|null {
+  const offset = this.bb!.__offset(this.bb_pos, 14);
+  return offset ? (obj || new lrm_Section()).__init(this.bb!.__indirect(this.bb_pos + offset), this.bb!) : null;
+}
+
+refits(index: number, obj?:lrm_LayerRefit):lrm_LayerRefit|null {
+  const offset = this.bb!.__offset(this.bb_pos, 16);
+  return offset ? (obj || new lrm_LayerRefit()).__init(this.bb!.__indirect(this.bb!.__vector(this.bb_pos + offset) + index * 4), this.bb!) : null;
+}
+
+refitsLength():number {
+  const offset = this.bb!.__offset(this.bb_pos, 16);
+  return offset ? this.bb!.__vector_len(this.bb_pos + offset) : 0;
+}
+
 static startTier(builder:flatbuffers.Builder) {
-  builder.startObject(5);
+  builder.startObject(7);
 }
 
 static addIndex(builder:flatbuffers.Builder, index:number) {
@@ -1318,6 +1435,26 @@ static startRanksVector(builder:flatbuffers.Builder, numElems:number) {
 
 static addParams(builder:flatbuffers.Builder, params:bigint) {
   builder.addFieldInt64(4, params, BigInt('0'));
+}
+
+static addRefit(builder:flatbuffers.Builder, refitOffset:flatbuffers.Offset) {
+  builder.addFieldOffset(5, refitOffset, 0);
+}
+
+static addRefits(builder:flatbuffers.Builder, refitsOffset:flatbuffers.Offset) {
+  builder.addFieldOffset(6, refitsOffset, 0);
+}
+
+static createRefitsVector(builder:flatbuffers.Builder, data:flatbuffers.Offset[]):flatbuffers.Offset {
+  builder.startVector(4, data.length, 4);
+  for (let i = data.length - 1; i >= 0; i--) {
+    builder.addOffset(data[i]!);
+  }
+  return builder.endVector();
+}
+
+static startRefitsVector(builder:flatbuffers.Builder, numElems:number) {
+  builder.startVector(4, numElems, 4);
 }
 
 static endTier(builder:flatbuffers.Builder):flatbuffers.Offset {

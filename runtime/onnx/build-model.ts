@@ -1,6 +1,6 @@
 import type { Attribute, FactoredLayer, ModelHeader, NodeDef, ValueInfo } from '../../formats/model.js';
 import { DataType } from '../../formats/model.js';
-import { gatherFactors, multiplyOut, transposeF32, type LayerFactors } from '../factors.js';
+import { gatherFactors, multiplyOut, transposeF32, type LayerFactors, type LayerRefit } from '../factors.js';
 import { onnx, type AttributeProto, type NodeProto, type TensorProto, type ValueInfoProto } from './proto.js';
 
 /** Whether a layer at this rank runs as two thin nodes (true) or is multiplied back to one dense weight. */
@@ -21,7 +21,19 @@ export function runsFactored(layer: FactoredLayer, rank: number): boolean {
  * all three were within noise (≈0.3 ms per digit). So the simplest one stays: no opset bump, identical
  * numbers on every engine, and the engine's weights are float32 as for fp32/fp16 files.
  */
-export function buildOnnxModel(header: ModelHeader, payload: Uint8Array, ranks: number[]): Uint8Array {
+export interface BuildOptions {
+  /** Per layer (header.layers order): a refit left factor and bias that replace the stored ones at this rank. */
+  refits?: ReadonlyArray<LayerRefit | undefined>;
+  /** Build every layer as two nodes even past break-even (refit needs the middle tensor of every layer). */
+  alwaysFactored?: boolean;
+}
+
+/** Name of the tensor between a factored layer's two nodes (h = B·x). */
+export function middleTensorName(node: Pick<NodeDef, 'outputs'>, rank: number): string {
+  return `${node.outputs[0]}__lowrank_r${rank}`;
+}
+
+export function buildOnnxModel(header: ModelHeader, payload: Uint8Array, ranks: number[], options: BuildOptions = {}): Uint8Array {
   const { graph } = header;
   const initializers: TensorProto[] = graph.initializers.map((t) => ({
     name: t.name,
@@ -32,16 +44,28 @@ export function buildOnnxModel(header: ModelHeader, payload: Uint8Array, ranks: 
   const replacement = new Map<number, NodeProto[]>();
   header.layers.forEach((layer, i) => {
     const node = graph.nodes[layer.nodeIndex];
-    const f = gatherFactors(layer, ranks[i], payload, header.factorDType);
-    if (runsFactored(layer, ranks[i])) {
+    const refit = options.refits?.[i];
+    const stored = gatherFactors(layer, ranks[i], payload, header.factorDType);
+    const f = refit ? { ...stored, left: refit.left } : stored;
+    let built: NodeProto[];
+    if (options.alwaysFactored || runsFactored(layer, ranks[i])) {
       const { nodes, tensors } = factoredNodes(layer, node, f);
-      replacement.set(layer.nodeIndex, nodes);
+      built = nodes;
       initializers.push(...tensors);
     } else {
       const { node: dense, tensor } = denseNode(layer, node, f);
-      replacement.set(layer.nodeIndex, [dense]);
+      built = [dense];
       initializers.push(tensor);
     }
+    if (refit?.bias) {
+      // The bias is input 2 of the node that writes the layer's output (Conv and Gemm; MatMul has none).
+      const name = `${layer.weight}__lowrank_bias`;
+      const last = built[built.length - 1];
+      last.input = [...last.input!.slice(0, 2), name];
+      const bias = graph.initializers.find((t) => t.name === node.inputs[2]);
+      initializers.push(floatTensor(name, bias?.dims ?? [layer.rows], refit.bias));
+    }
+    replacement.set(layer.nodeIndex, built);
   });
   const nodes: NodeProto[] = [];
   graph.nodes.forEach((n, i) => nodes.push(...(replacement.get(i) ?? [toNodeProto(n)])));
@@ -70,7 +94,7 @@ function floatTensor(name: string, dims: number[], values: Float32Array): Tensor
 export function factoredNodes(layer: Pick<FactoredLayer, 'kind' | 'rows' | 'cols' | 'weight' | 'weightDims'>, node: NodeDef, f: LayerFactors): { nodes: NodeProto[]; tensors: TensorProto[] } {
   const { rows: m, cols: n } = layer;
   const r = f.rank;
-  const mid = `${node.outputs[0]}__lowrank_r${r}`;
+  const mid = middleTensorName(node, r);
   const inName = `${layer.weight}__lowrank_in`;
   const outName = `${layer.weight}__lowrank_out`;
   const attrs = (keep: (a: Attribute) => boolean): AttributeProto[] => node.attributes.filter(keep).map(toAttribute);

@@ -11,7 +11,8 @@ export function filled(length: number, seed: number): Uint8Array {
   return Uint8Array.from({ length }, (_, i) => (i * 31 + seed * 7 + 1) & 0xff);
 }
 
-export function smallModel(factorDType: FactorDType = 'fp32'): { input: LrmHeaderInput; payload: Uint8Array } {
+/** `refit`: tier 0 also gets a refit section (left factor and bias of its layer at rank 2), after tier 1. */
+export function smallModel(factorDType: FactorDType = 'fp32', options: { refit?: boolean } = {}): { input: LrmHeaderInput; payload: Uint8Array } {
   const es = FACTOR_ELEMENT_BYTES[factorDType];
   // int8: float32-exact scales, one per output row of A (4) and one per component of B (2 per block); 0 is allowed.
   const int8 = factorDType === 'int8';
@@ -28,6 +29,11 @@ export function smallModel(factorDType: FactorDType = 'fp32'): { input: LrmHeade
   const t1 = p.length;
   const b1 = { tier: 1, rankBegin: 2, rankEnd: 4, left: p.append(filled(2 * rows * es, 5)), right: p.append(filled(2 * cols * es, 6)), ...rightScales(2) };
   const tier1 = p.seal(t1);
+  const r0 = p.length;
+  const refitLayer = options.refit
+    ? { layer: 0, left: p.append(filled(2 * rows * es, 7)), bias: p.append(filled(rows * 4, 8)), ...(int8 ? { leftScales: [0.5, 0.25, 0, 2] } : {}) }
+    : undefined;
+  const refit0 = refitLayer && { refit: { range: p.seal(r0), layers: [refitLayer] } };
 
   const input: LrmHeaderInput = {
     formatVersion: FORMAT_VERSION,
@@ -96,7 +102,7 @@ export function smallModel(factorDType: FactorDType = 'fp32'): { input: LrmHeade
     ],
     dense: { range: dense },
     tiers: [
-      { index: 0, budget: 0.25, range: tier0, ranks: [2], params: 20 + 2 * (rows + cols) },
+      { index: 0, budget: 0.25, range: tier0, ranks: [2], params: 20 + 2 * (rows + cols), ...refit0 },
       { index: 1, budget: 0.5, range: tier1, ranks: [4], params: 20 + 4 * (rows + cols) },
     ],
     presets: [
@@ -110,7 +116,7 @@ export function smallModel(factorDType: FactorDType = 'fp32'): { input: LrmHeade
 }
 
 /** The small model written to bytes, with the header the reader should return. */
-export async function smallFile(factorDType: FactorDType = 'fp32'): Promise<{ file: Uint8Array; header: ModelHeader; payload: Uint8Array }> {
-  const { input, payload } = smallModel(factorDType);
+export async function smallFile(factorDType: FactorDType = 'fp32', options: { refit?: boolean } = {}): Promise<{ file: Uint8Array; header: ModelHeader; payload: Uint8Array }> {
+  const { input, payload } = smallModel(factorDType, options);
   return { file: await writeLrm(input, payload), header: await completeHeader(input, payload), payload };
 }

@@ -34,14 +34,14 @@ function flipped(file: Uint8Array, at: number, mask = 0xff): Uint8Array {
 }
 
 /** Writes the small model after `edit` breaks it, skipping the writer's own validation. */
-async function broken(edit: (h: LrmHeaderInput) => void, dtype: FactorDType = 'fp32'): Promise<Uint8Array> {
-  const { input, payload } = smallModel(dtype);
+async function broken(edit: (h: LrmHeaderInput) => void, dtype: FactorDType = 'fp32', refit = false): Promise<Uint8Array> {
+  const { input, payload } = smallModel(dtype, { refit });
   edit(input);
   return writeLrm(input, payload, { validate: false });
 }
 
-async function corrupt(edit: (h: LrmHeaderInput) => void, message: RegExp, dtype: FactorDType = 'fp32'): Promise<void> {
-  const e = await rejection(readLrm(await broken(edit, dtype), { fileName: 'bad.lrm' }));
+async function corrupt(edit: (h: LrmHeaderInput) => void, message: RegExp, dtype: FactorDType = 'fp32', refit = false): Promise<void> {
+  const e = await rejection(readLrm(await broken(edit, dtype, refit), { fileName: 'bad.lrm' }));
   expect(e).toBeInstanceOf(LrmCorruptHeaderError);
   expect((e as Error).message).toMatch(message);
 }
@@ -264,5 +264,28 @@ describe('int8 factors', () => {
   it('scales on float factors', async () => {
     await corrupt((h) => (layer(h).leftScales = [1, 1, 1, 1]), /has int8 left scales, but its factors are fp32/);
     await corrupt((h) => (layer(h).blocks[0].rightScales = [1, 1]), /block 0 has int8 right scales, but its factors are fp16/, 'fp16');
+  });
+});
+
+describe('refit sections', () => {
+  const refit = (h: LrmHeaderInput) => h.tiers[0].refit!;
+  const corruptRefit = (edit: (h: LrmHeaderInput) => void, message: RegExp, dtype: FactorDType = 'fp32') => corrupt(edit, message, dtype, true);
+
+  it('a refit for a layer that does not exist', () => corruptRefit((h) => (refit(h).layers[0].layer = 3), /refit 0 is for factored layer 3, but the file has 1/));
+  it('a layer refitted twice', () => corruptRefit((h) => refit(h).layers.push({ ...refit(h).layers[0] }), /refits factored layer 0 a second time/));
+  it('a refit left factor of the wrong rank', () => corruptRefit((h) => (refit(h).layers[0].left.length = 64), /left factor holds 64 bytes, expected 32 for rank 2/));
+  it('a bias of the wrong length', () => corruptRefit((h) => (refit(h).layers[0].bias!.length = 12), /bias holds 12 bytes, expected 16/));
+  it('a refit range outside its section', () => corruptRefit((h) => (refit(h).layers[0].left = { offset: h.tiers[1].range.offset, length: 32 }), /lies outside tier 0 refit section/));
+  it('a refit section that is not after the tiers', () => corruptRefit((h) => (refit(h).range = { ...h.tiers[1].range }), /refit section starts at payload offset \d+, but the section before it ends at/));
+  it('int8 refits need their scales', () => corruptRefit((h) => delete refit(h).layers[0].leftScales, /refit 0 left scales has 0 entries for 4 rows/, 'int8'));
+  it('float refits carry no scales', () => corruptRefit((h) => (refit(h).layers[0].leftScales = [1, 1, 1, 1]), /has int8 left scales, but its factors are fp32/));
+
+  it('a flipped refit byte is LrmChecksumError naming the refit section of its tier', async () => {
+    const { file, header } = await smallFile('fp32', { refit: true });
+    const start = file.length - header.payloadLength;
+    const e = await rejection(readLrm(flipped(file, start + header.tiers[0].refit!.range.offset + 3), { fileName: 'r.lrm' }));
+    expect(e).toBeInstanceOf(LrmChecksumError);
+    expect((e as LrmChecksumError).section).toBe('refit');
+    expect((e as Error).message).toMatch(/refit section of tier 0 does not match its SHA-256/);
   });
 });

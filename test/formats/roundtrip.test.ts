@@ -1,4 +1,5 @@
 import { describe, it, expect } from 'vitest';
+import { bytesToLoad } from '../../formats/read.js';
 import { HEADER_PREFIX_BYTES, headerLength, PAYLOAD_ALIGNMENT, readHeader, readLrm, sha256Hex, verifySections } from '../../formats/index.js';
 import { PayloadBuilder } from '../../formats/write.js';
 import { INT64_MAX, smallFile } from './fixture.js';
@@ -13,6 +14,20 @@ describe('lrm round trip', () => {
       expect(read.payloadStart % PAYLOAD_ALIGNMENT).toBe(0);
       expect(read.payload).toEqual(payload);
       expect(read.payloadStart + header.payloadLength).toBe(file.length);
+    });
+  }
+
+  for (const dtype of ['fp32', 'int8'] as const) {
+    it(`reads back a tier's refit section and checks its SHA-256 (${dtype})`, async () => {
+      const { file, header, payload } = await smallFile(dtype, { refit: true });
+      const read = await readLrm(file, { fileName: 'tiny.lrm' });
+      expect(read.header).toEqual(header);
+      const refit = read.header.tiers[0].refit!;
+      expect(refit.layers).toHaveLength(1);
+      expect(refit.range.offset).toBe(header.tiers[1].range.offset + header.tiers[1].range.length);
+      expect(refit.sha256).toBe(await sha256Hex(payload.subarray(refit.range.offset, refit.range.offset + refit.range.length)));
+      expect(read.header.tiers[1].refit).toBeUndefined();
+      expect(bytesToLoad(read.header, read.payloadStart, 1)).toBe(read.payloadStart + header.tiers[0].range.offset + header.tiers[0].range.length + refit.range.length);
     });
   }
 
