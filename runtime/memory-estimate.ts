@@ -14,7 +14,7 @@ export interface EngineMemoryModel {
 }
 
 export const ENGINE_MEMORY: Readonly<Record<string, EngineMemoryModel>> = {
-  'ort-node-cpu': { perWeightByte: 3, fixedMb: 40 },
+  'ort-node-cpu': { perWeightByte: 4.4, fixedMb: 39 },
 };
 /** For engines not measured yet: the ort-node-cpu model (the same onnxruntime core underneath). */
 export const DEFAULT_ENGINE_MEMORY: EngineMemoryModel = ENGINE_MEMORY['ort-node-cpu'];
