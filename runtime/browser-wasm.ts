@@ -18,6 +18,13 @@ export async function load(source: Uint8Array | string | URL | ByteSource, optio
   return LrmSession.open(src, engines, enginePriority(['ort-wasm'], options.engine), options);
 }
 
-export { LrmSession, type FallbackEvent, type LoadOptions } from './session.js';
+export { LrmSession, type FallbackEvent, type LoadOptions, type LoadProgress, type UpgradeTarget } from './session.js';
+export { AUTO_PRESET, type RankChoice } from './choose.js';
+export type { ModelCache } from './cache/model-cache.js';
+export { browserCache } from './cache/browser-cache.js';
+export { memoryCache } from './cache/memory-cache.js';
+export { detectWebDevice } from '../devices/detect-web.js';
+export { deviceClassId } from '../devices/device-class.js';
+export type { DeviceInfo } from '../devices/device-info.js';
 export * from './errors.js';
 export * from './tensor.js';

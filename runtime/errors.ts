@@ -27,3 +27,40 @@ export class EngineRunError extends RuntimeError {}
 
 /** Reading the model bytes failed (file missing, HTTP error, short read). */
 export class SourceError extends RuntimeError {}
+
+/**
+ * A download stopped before the server sent everything it announced (connection dropped, server
+ * restarted). Nothing received is used; loading again fetches it again.
+ */
+export class IncompleteDownloadError extends SourceError {
+  constructor(
+    readonly url: string,
+    readonly received: number,
+    readonly expected: number | undefined,
+    reason: string,
+  ) {
+    const of = expected === undefined ? '' : ` of ${expected}`;
+    super(`download of ${url} stopped after ${received}${of} bytes (${reason}); check the network and load again`, 'incomplete-download');
+  }
+}
+
+/** What a budget allows: a preset or a tier count, and what it is estimated (or measured) to need. */
+export interface BudgetFit {
+  preset?: string;
+  tiers: number;
+  memoryMb: number;
+  latencyMsP50?: number;
+}
+
+/**
+ * The asked-for preset or tier count does not fit the memory or latency budget (or, for 'auto', none does).
+ * Raised before anything is fetched or allocated; `fits` lists what would fit, largest first.
+ */
+export class BudgetError extends RuntimeError {
+  constructor(
+    message: string,
+    readonly fits: readonly BudgetFit[],
+  ) {
+    super(message, 'over-budget');
+  }
+}

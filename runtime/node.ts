@@ -9,6 +9,8 @@ import { ortWasm } from './engines/ort-wasm.js';
 import { enginePriority } from './engines/priority.js';
 import { EngineRegistry } from './engines/registry.js';
 import { plannedEngines } from './engines/unavailable.js';
+import { detectNodeDevice } from '../devices/detect-node.js';
+import { directoryCache } from './cache/directory-cache.js';
 import { LrmSession, type LoadOptions } from './session.js';
 import { bytesSource } from './source/bytes.js';
 import { fileSource } from './source/file.js';
@@ -24,9 +26,16 @@ for (const stub of plannedEngines(['ort-node-cuda', 'ort-webgpu', 'tfjs-wasm', '
  */
 export const ENGINE_PRIORITY: readonly EngineId[] = ['ort-node-cpu', 'ort-wasm'];
 
+/** Node's load options: also `cacheDir`, a directory cache (see defaultCacheDir()) when no `cache` is given. */
+export interface NodeLoadOptions extends LoadOptions {
+  cacheDir?: string;
+}
+
 /** Load an .lrm from bytes, a file path, or an http(s) URL. */
-export async function load(source: Uint8Array | string | URL | ByteSource, options: LoadOptions = {}): Promise<LrmSession> {
-  return LrmSession.open(toSource(source), engines, enginePriority(ENGINE_PRIORITY, options.engine), options);
+export async function load(source: Uint8Array | string | URL | ByteSource, options: NodeLoadOptions = {}): Promise<LrmSession> {
+  const { cacheDir, ...rest } = options;
+  const cache = rest.cache ?? (cacheDir === undefined ? undefined : directoryCache(cacheDir));
+  return LrmSession.open(toSource(source), engines, enginePriority(ENGINE_PRIORITY, options.engine), { ...rest, cache, device: rest.device ?? (() => detectNodeDevice()) });
 }
 
 export function toSource(source: Uint8Array | string | URL | ByteSource): ByteSource {
@@ -36,7 +45,16 @@ export function toSource(source: Uint8Array | string | URL | ByteSource): ByteSo
   return source;
 }
 
-export { LrmSession, type FallbackEvent, type LoadOptions } from './session.js';
+export { LrmSession, HEADER_CHUNK_BYTES, type FallbackEvent, type LoadOptions, type LoadProgress, type UpgradeTarget } from './session.js';
+export { AUTO_PRESET, AUTO_MEMORY_SHARE, type RankChoice } from './choose.js';
+export { estimateMemory, type MemoryEstimate } from './memory-estimate.js';
+export type { ModelCache } from './cache/model-cache.js';
+export { memoryCache } from './cache/memory-cache.js';
+export { directoryCache, defaultCacheDir } from './cache/directory-cache.js';
+export { detectNodeDevice } from '../devices/detect-node.js';
+export { deviceClassId } from '../devices/device-class.js';
+export { deviceSummary } from '../devices/summary.js';
+export type { DeviceInfo } from '../devices/device-info.js';
 export { ENGINE_ENV } from './engines/priority.js';
 export { ENGINE_IDS } from './engines/engine.js';
 export * from './errors.js';

@@ -1,14 +1,28 @@
+import { deviceClassId } from '../devices/device-class.js';
+import type { DeviceInfo } from '../devices/device-info.js';
+import { detectWebDevice } from '../devices/detect-web.js';
+import { HEADER_HASH_BYTES } from '../formats/framing.js';
 import type { ModelHeader, ValueInfo } from '../formats/model.js';
-import { HEADER_PREFIX_BYTES } from '../formats/framing.js';
-import { headerLength, readHeader, verifyRefitSection, verifySections } from '../formats/read.js';
+import { headerLength, readHeader } from '../formats/read.js';
+import { toHex } from '../formats/sha256.js';
+import type { ModelCache } from './cache/model-cache.js';
+import { AUTO_PRESET, chooseTiers, type BudgetOptions, type RankChoice, type TierOptions } from './choose.js';
 import { EngineUnavailableError, LoadOptionError } from './errors.js';
-import { chooseTiers, type TierOptions } from './choose.js';
-import type { EngineId, EngineSession } from './engines/engine.js';
+import type { Engine, EngineId, EngineSession } from './engines/engine.js';
 import type { EngineRegistry } from './engines/registry.js';
-import { decodeRefits } from './factors.js';
+import { estimateMemory } from './memory-estimate.js';
+import { decodeRefits, type LayerRefit } from './factors.js';
 import { buildOnnxModel } from './onnx/build-model.js';
+import { PrefixLoader } from './prefix-loader.js';
 import type { ByteSource } from './source/source.js';
 import type { Feeds, HostTensor } from './tensor.js';
+
+/**
+ * The first read: enough for the header of every model we have compiled so far (the largest, a detector, is
+ * ~100 KiB: those take one more request for the rest of the header). A model whose header and tiers all fit
+ * in it arrives in this one request.
+ */
+export const HEADER_CHUNK_BYTES = 64 * 1024;
 
 /** An engine in the priority order could not run the model, and the next one is tried. */
 export interface FallbackEvent {
@@ -17,60 +31,93 @@ export interface FallbackEvent {
   next: EngineId | undefined;
 }
 
-/** Engine plus one of `tiers` (a count), `tier` (an index) or `preset` (default: all tiers). */
-export interface LoadOptions extends TierOptions {
+/** `header`: the first request(s); `tiers`: dense section and tiers (from the cache or the source); `build`: the engine. */
+export interface LoadProgress {
+  phase: 'header' | 'tiers' | 'build';
+  loaded: number;
+  total: number;
+}
+
+/** Engine plus one of `tiers` (a count), `tier` (an index) or `preset` (default: all tiers; 'auto' picks). */
+export interface LoadOptions extends TierOptions, BudgetOptions {
   /** Engine id: only this engine is tried. Default: the entry point's priority order (or LOWRANK_ENGINE). */
   engine?: EngineId;
   /** Use the tier's refitted factors when the file has them (default true); false loads the plain prefix. */
   refit?: boolean;
   /** Called whenever an engine is skipped, so an app can show why it runs on a slower one. */
   onFallback?: (event: FallbackEvent) => void;
+  onProgress?: (event: LoadProgress) => void;
+  /** Where verified sections are kept between loads (browserCache(), directoryCache(dir), memoryCache()). */
+  cache?: ModelCache;
+  /** The device for preset 'auto': given, or detected (the entry point's detector, else web globals). */
+  device?: DeviceInfo | (() => Promise<DeviceInfo>);
 }
 
-/** A loaded model at one choice of ranks on one engine. */
+/** What upgrade() switches to: a tier count, a preset name ('auto' included), or the same options as load(). */
+export type UpgradeTarget = number | string | (TierOptions & { onProgress?: (event: LoadProgress) => void });
+
+interface Active {
+  session: EngineSession;
+  tiers: number;
+  ranks: readonly number[];
+  choice: RankChoice;
+  /** Length of the tier's refit section in use, 0 when none. */
+  refitBytes: number;
+  /** Runs started on this engine session and not settled yet. */
+  running: Set<Promise<unknown>>;
+}
+
+/** A loaded model at one choice of ranks on one engine; upgrade() moves it to another choice. */
 export class LrmSession {
+  private active: Active;
+  /** Serialises upgrade() calls, so two never build at once. */
+  private switching: Promise<unknown> = Promise.resolve();
+  private readonly retiring = new Set<Promise<void>>();
+
   private constructor(
     readonly header: ModelHeader,
-    /** Number of tiers loaded. */
-    readonly tiers: number,
-    /** Rank of each factored layer (header.layers order). */
-    readonly ranks: readonly number[],
-    readonly engine: EngineId,
-    /** Bytes read from the source: header plus the loaded tiers. */
-    readonly bytesLoaded: number,
-    private readonly session: EngineSession,
+    private readonly payloadStart: number,
+    private readonly loader: PrefixLoader,
+    private readonly engineImpl: Engine,
+    private readonly options: LoadOptions,
+    private readonly device: DeviceInfo | undefined,
+    active: Active,
     /** Engines tried before this one, and why each could not run the model. */
     readonly fallbacks: readonly FallbackEvent[],
-  ) {}
+  ) {
+    this.active = active;
+  }
 
   /** Read, verify and build the model, then start it on the first engine of `priority` that can run it. */
   static async open(source: ByteSource, registry: EngineRegistry, priority: readonly EngineId[], options: LoadOptions = {}): Promise<LrmSession> {
     const engines = priority.map((id) => registry.get(id));
-    const size = await source.size();
-    const prefix = await source.read(0, Math.min(HEADER_PREFIX_BYTES, size ?? HEADER_PREFIX_BYTES));
-    const headerBytes = await source.read(0, headerLength(prefix));
-    const { header, payloadStart } = await readHeader(headerBytes, { fileName: source.name, totalLength: size });
-    const choice = chooseTiers(header, options);
-    const last = header.tiers[choice.tiers - 1];
-    const end = payloadStart + last.range.offset + last.range.length;
-    // The header is already here: fetch only the rest of the prefix (one more range request).
-    const bytes = new Uint8Array(end);
-    bytes.set(headerBytes);
-    if (end > headerBytes.length) bytes.set(await source.read(headerBytes.length, end - headerBytes.length), headerBytes.length);
-    await verifySections(bytes, header, payloadStart, choice.tiers);
-    const ranks = last.ranks;
-    // A file compiled with --refit has, per tier, a left factor and bias fitted for exactly that tier.
-    const refit = options.refit !== false ? last.refit : undefined;
-    const refitBytes = refit ? await source.read(payloadStart + refit.range.offset, refit.range.length) : undefined;
-    if (refitBytes) await verifyRefitSection(refitBytes, header, last.index, { fileName: source.name });
-    const refits = refitBytes && decodeRefits(header, last.index, refitBytes);
-    const onnxModel = buildOnnxModel(header, bytes.subarray(payloadStart), ranks, { refits });
     if (engines.length === 0) throw new LoadOptionError('the engine priority list is empty', 'no-engine');
+    const progress = options.onProgress;
+
+    // One request for the header (and, for small models, everything); a second only for a header past the chunk.
+    let head = await source.read(0, HEADER_CHUNK_BYTES, { atMost: true, onBytes: (n) => progress?.({ phase: 'header', loaded: n, total: HEADER_CHUNK_BYTES }) });
+    const headerEnd = headerLength(head, { fileName: source.name });
+    if (head.length < headerEnd) head = concat(head, await source.read(head.length, headerEnd - head.length));
+    progress?.({ phase: 'header', loaded: headerEnd, total: headerEnd });
+    const { header, payloadStart } = await readHeader(head, { fileName: source.name, totalLength: await source.size() });
+    const headerHash = toHex(head.subarray(headerEnd - HEADER_HASH_BYTES, headerEnd));
+
+    const device = options.preset === AUTO_PRESET ? await resolveDevice(options.device) : undefined;
+    const choice = choose(header, payloadStart, options, engines[0].id, priority, device);
+    const loader = new PrefixLoader(source, header, payloadStart, head, headerHash, options.cache);
+    const bytes = await loader.ensure(choice.tiers, (loaded, total) => progress?.({ phase: 'tiers', loaded, total }));
+    const ranks = header.tiers[choice.tiers - 1].ranks;
+    const refit = await loadRefits(loader, header, choice.tiers, options);
+    const onnxModel = buildOnnxModel(header, bytes.subarray(payloadStart), ranks, { refits: refit?.refits });
+
+    progress?.({ phase: 'build', loaded: 0, total: 1 });
     const fallbacks: FallbackEvent[] = [];
     for (const [i, engine] of engines.entries()) {
       try {
         const session = await engine.create(onnxModel);
-        return new LrmSession(header, choice.tiers, ranks, engine.id, end + (refitBytes?.length ?? 0), session, fallbacks);
+        progress?.({ phase: 'build', loaded: 1, total: 1 });
+        const active = { session, tiers: choice.tiers, ranks, choice, refitBytes: refit?.bytes ?? 0, running: new Set<Promise<unknown>>() };
+        return new LrmSession(header, payloadStart, loader, engine, options, device, active, fallbacks);
       } catch (e) {
         // Only "cannot run here" moves on; a model an engine rejects for its own reasons is the caller's to see.
         if (!(e instanceof EngineUnavailableError) || engines.length === 1) throw e;
@@ -81,6 +128,36 @@ export class LrmSession {
     }
     const tried = fallbacks.map((f) => `${f.engine}: ${f.reason}`).join('; ');
     throw new EngineUnavailableError(engines.map((x) => x.id).join(', '), `no engine in the priority order could run the model (${tried})`);
+  }
+
+  get engine(): EngineId {
+    return this.engineImpl.id;
+  }
+
+  /** Number of tiers the model runs with now. */
+  get tiers(): number {
+    return this.active.tiers;
+  }
+
+  /** Rank of each factored layer (header.layers order) now. */
+  get ranks(): readonly number[] {
+    return this.active.ranks;
+  }
+
+  /** The preset (if any) and the memory estimate of the current choice. */
+  get choice(): RankChoice {
+    return this.active.choice;
+  }
+
+  /** Bytes of the file the current choice needs: header plus the loaded tiers (and the tier's refit section in use). */
+  get bytesLoaded(): number {
+    const last = this.header.tiers[this.active.tiers - 1].range;
+    return this.payloadStart + last.offset + last.length + this.active.refitBytes;
+  }
+
+  /** Bytes received from the source so far (header read, tiers, upgrades); cache hits are not counted. */
+  get bytesFetched(): number {
+    return this.loader.bytesFetched;
   }
 
   get inputs(): ValueInfo[] {
@@ -97,10 +174,90 @@ export class LrmSession {
     if (missing.length > 0) {
       throw new LoadOptionError(`missing model input(s): ${missing.join(', ')} (the model takes ${this.header.graph.inputs.map((i) => i.name).join(', ')})`, 'missing-input');
     }
-    return this.session.run(feeds);
+    // A run stays on the engine session it started on, even if upgrade() switches meanwhile.
+    const { session, running } = this.active;
+    const result = session.run(feeds);
+    running.add(result);
+    result.then(
+      () => running.delete(result),
+      () => running.delete(result),
+    );
+    return result;
+  }
+
+  /**
+   * Switch to another tier count or preset: fetch only the tiers not held yet (one range request), verify them,
+   * build the model on the same engine, then swap. Runs already started finish on the old engine session,
+   * which is released once they settle. On any error the session keeps running as it was.
+   */
+  upgrade(target: UpgradeTarget): Promise<void> {
+    const next = this.switching.then(() => this.switchTo(target));
+    this.switching = next.catch(() => undefined);
+    return next;
+  }
+
+  private async switchTo(target: UpgradeTarget): Promise<void> {
+    const { onProgress, ...choiceOptions } = typeof target === 'number' ? { tiers: target } : typeof target === 'string' ? { preset: target } : target;
+    const progress = onProgress ?? this.options.onProgress;
+    const budget = { memoryMb: this.options.memoryMb, latencyMs: this.options.latencyMs };
+    const device = choiceOptions.preset === AUTO_PRESET ? (this.device ?? (await resolveDevice(this.options.device))) : this.device;
+    const choice = choose(this.header, this.payloadStart, { ...choiceOptions, ...budget }, this.engine, [this.engine], device);
+    if (choice.tiers === this.active.tiers) {
+      this.active.choice = choice;
+      return;
+    }
+    const bytes = await this.loader.ensure(choice.tiers, (loaded, total) => progress?.({ phase: 'tiers', loaded, total }));
+    const ranks = this.header.tiers[choice.tiers - 1].ranks;
+    const refit = await loadRefits(this.loader, this.header, choice.tiers, this.options);
+    progress?.({ phase: 'build', loaded: 0, total: 1 });
+    const session = await this.engineImpl.create(buildOnnxModel(this.header, bytes.subarray(this.payloadStart), ranks, { refits: refit?.refits }));
+    progress?.({ phase: 'build', loaded: 1, total: 1 });
+    const old = this.active;
+    this.active = { session, tiers: choice.tiers, ranks, choice, refitBytes: refit?.bytes ?? 0, running: new Set() };
+    this.retire(old);
+  }
+
+  /** Release an engine session once the runs started on it have settled. */
+  private retire(old: Active): void {
+    const done = Promise.allSettled([...old.running])
+      .then(() => old.session.release())
+      .catch(() => undefined)
+      .finally(() => this.retiring.delete(done));
+    this.retiring.add(done);
   }
 
   async release(): Promise<void> {
-    await this.session.release();
+    await this.switching;
+    await Promise.all([...this.retiring]);
+    await Promise.allSettled([...this.active.running]);
+    await this.active.session.release();
   }
+}
+
+function choose(header: ModelHeader, payloadStart: number, options: TierOptions & BudgetOptions, engine: EngineId, engines: readonly EngineId[], device: DeviceInfo | undefined): RankChoice {
+  return chooseTiers(header, options, {
+    estimateMb: (tiers) => estimateMemory(header, payloadStart, tiers, engine).totalMb,
+    engines,
+    device: device && { classId: deviceClassId(device), memoryMb: device.memoryMb },
+  });
+}
+
+/** A file compiled with --refit has, per tier, a left factor and bias fitted for exactly that many tiers. */
+async function loadRefits(loader: PrefixLoader, header: ModelHeader, tiers: number, options: LoadOptions): Promise<{ refits: Array<LayerRefit | undefined>; bytes: number } | undefined> {
+  const tier = header.tiers[tiers - 1];
+  if (!tier.refit || options.refit === false) return undefined;
+  const bytes = await loader.refit(tier.index);
+  return { refits: decodeRefits(header, tier.index, bytes), bytes: bytes.length };
+}
+
+async function resolveDevice(device: LoadOptions['device']): Promise<DeviceInfo> {
+  if (typeof device === 'function') return device();
+  return device ?? detectWebDevice();
+}
+
+function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
+  const out = new Uint8Array(a.length + b.length);
+  out.set(a);
+  out.set(b, a.length);
+  return out;
 }

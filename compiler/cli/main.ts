@@ -1,6 +1,7 @@
 import { Command, CommanderError } from 'commander';
 import { COMPILER_VERSION } from '../version.js';
 import { registerCompile } from './compile.js';
+import { registerDevices } from './devices.js';
 import { registerEval } from './eval.js';
 import { registerExport } from './export.js';
 import { registerInspect } from './inspect.js';
@@ -17,6 +18,7 @@ registerInspect(program);
 registerRun(program);
 registerEval(program);
 registerExport(program);
+registerDevices(program);
 
 /** Any failure ends as one line on stderr and exit code 1: no stack traces for users. */
 try {

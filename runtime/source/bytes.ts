@@ -5,11 +5,13 @@ import type { ByteSource } from './source.js';
 export function bytesSource(bytes: Uint8Array, name = 'model.lrm'): ByteSource {
   return {
     name,
-    async read(offset, length) {
-      if (offset + length > bytes.length) {
+    async read(offset, length, options = {}) {
+      if (offset + length > bytes.length && !options.atMost) {
         throw new SourceError(`${name} is truncated: needed bytes up to ${offset + length}, have ${bytes.length}`, 'short-read');
       }
-      return bytes.subarray(offset, offset + length);
+      const out = bytes.subarray(Math.min(offset, bytes.length), Math.min(offset + length, bytes.length));
+      options.onBytes?.(out.length);
+      return out;
     },
     async size() {
       return bytes.length;

@@ -6,7 +6,7 @@ import type { ByteSource } from './source.js';
 export function fileSource(path: string): ByteSource {
   return {
     name: path,
-    async read(offset, length) {
+    async read(offset, length, options = {}) {
       let handle;
       try {
         handle = await open(path, 'r');
@@ -21,6 +21,8 @@ export function fileSource(path: string): ByteSource {
           if (bytesRead === 0) break;
           got += bytesRead;
         }
+        options.onBytes?.(got);
+        if (options.atMost) return out.subarray(0, got);
         if (got < length) {
           throw new SourceError(`${path} is truncated: needed bytes up to ${offset + length}, file ends at ${offset + got}`, 'short-read');
         }

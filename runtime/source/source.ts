@@ -2,11 +2,20 @@
  * Where model bytes come from. Reading by range lets a device fetch only the header and the tiers
  * its preset needs (one contiguous range from the start of the file).
  */
+export interface SourceReadOptions {
+  /** Return fewer bytes when the source ends before offset + length, instead of failing with a short read. */
+  atMost?: boolean;
+  /** Called as bytes arrive, with the count received so far for this read (for progress bars). */
+  onBytes?: (received: number) => void;
+}
+
 export interface ByteSource {
   /** For messages: a file name or URL. */
   readonly name: string;
-  /** Bytes [offset, offset + length); throws SourceError if fewer are available. */
-  read(offset: number, length: number): Promise<Uint8Array>;
-  /** Total size when known without reading everything. */
+  /** Bytes [offset, offset + length); throws SourceError if fewer are available (unless `atMost`). */
+  read(offset: number, length: number, options?: SourceReadOptions): Promise<Uint8Array>;
+  /** Total size when known without reading everything (an HTTP source knows it after its first response). */
   size(): Promise<number | undefined>;
+  /** Forget bytes kept from earlier reads, so the next read fetches again (called after a checksum failure). */
+  discard?(): void;
 }

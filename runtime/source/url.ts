@@ -1,9 +1,10 @@
 import { SourceError } from '../errors.js';
-import type { ByteSource } from './source.js';
+import { contentLength, readBody } from './read-body.js';
+import type { ByteSource, SourceReadOptions } from './source.js';
 
 /**
  * A model behind HTTP(S). Each read is one Range request; a server that ignores Range answers 200 with
- * the whole file, which we keep so later reads cost nothing.
+ * the whole file, which we keep so later reads cost nothing (until discard(), after a checksum failure).
  */
 export function urlSource(url: string, fetchImpl: typeof fetch = globalThis.fetch): ByteSource {
   let whole: Uint8Array | undefined;
@@ -15,31 +16,46 @@ export function urlSource(url: string, fetchImpl: typeof fetch = globalThis.fetc
       throw new SourceError(`cannot fetch ${url}: ${(e as Error).message}`, 'fetch');
     }
   };
+  const slice = (bytes: Uint8Array, offset: number, length: number, options: SourceReadOptions): Uint8Array => {
+    if (offset + length > bytes.length && !options.atMost) {
+      throw new SourceError(`${url} is truncated: needed bytes up to ${offset + length}, the server has ${bytes.length}`, 'short-read');
+    }
+    return bytes.subarray(Math.min(offset, bytes.length), Math.min(offset + length, bytes.length));
+  };
   return {
     name: url,
-    async read(offset, length) {
-      if (!whole) {
-        const res = await get({ Range: `bytes=${offset}-${offset + length - 1}` });
-        if (res.status === 206) {
-          const body = new Uint8Array(await res.arrayBuffer());
-          const total = /\/(\d+)$/.exec(res.headers.get('content-range') ?? '');
-          if (total) knownSize = Number(total[1]);
-          if (body.length !== length) {
-            throw new SourceError(`${url} is truncated: asked for ${length} bytes at ${offset}, got ${body.length}`, 'short-read');
-          }
-          return body;
+    async read(offset, length, options = {}) {
+      if (length === 0) return new Uint8Array(0);
+      if (whole) return slice(whole, offset, length, options);
+      const res = await get({ Range: `bytes=${offset}-${offset + length - 1}` });
+      if (res.status === 206) {
+        const range = /^bytes (\d+)-(\d+)\/(\d+|\*)$/.exec(res.headers.get('content-range') ?? '');
+        if (range && range[3] !== '*') knownSize = Number(range[3]);
+        if (range && Number(range[1]) !== offset) {
+          throw new SourceError(`${url}: asked for bytes from ${offset}, the server sent bytes from ${range[1]} (a caching proxy may be rewriting ranges)`, 'bad-range');
         }
-        if (!res.ok) throw new SourceError(`cannot fetch ${url}: HTTP ${res.status} ${res.statusText}`, 'http');
-        whole = new Uint8Array(await res.arrayBuffer());
-        knownSize = whole.length;
+        const announced = range ? Number(range[2]) - Number(range[1]) + 1 : contentLength(res);
+        const body = await readBody(res, url, announced, options.onBytes);
+        return slice(body, 0, length, options);
       }
-      if (offset + length > whole.length) {
-        throw new SourceError(`${url} is truncated: needed bytes up to ${offset + length}, got ${whole.length}`, 'short-read');
+      if (res.status === 416) {
+        // The range starts past the end of the file.
+        const total = /\/(\d+)$/.exec(res.headers.get('content-range') ?? '');
+        if (total) knownSize = Number(total[1]);
+        return slice(new Uint8Array(0), 0, length, options);
       }
-      return whole.subarray(offset, offset + length);
+      if (!res.ok) throw new SourceError(`cannot fetch ${url}: HTTP ${res.status} ${res.statusText}`, 'http');
+      // 200: the server ignores Range and sends everything. Keep it; every later read is served from it.
+      const body = await readBody(res, url, contentLength(res), options.onBytes);
+      whole = body;
+      knownSize = body.length;
+      return slice(body, offset, length, options);
     },
     async size() {
       return knownSize;
+    },
+    discard() {
+      whole = undefined;
     },
   };
 }

@@ -3,8 +3,6 @@
  * A local server on 127.0.0.1 counts the bytes it sends, so we can check that a small tier count only
  * fetches the prefix of the file it needs. Also: the typed errors of damaged files and bad options.
  */
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,6 +12,7 @@ import { readMnist } from '../../compiler/data/mnist.js';
 import { LrmChecksumError, LrmFormatError, LrmTruncatedError } from '../../formats/errors.js';
 import type { ModelHeader } from '../../formats/model.js';
 import { headerLength } from '../../formats/read.js';
+import { CountingServer, type Served } from './counting-server.js';
 import { load, LoadOptionError, SourceError, type Feeds, type HostTensor, type LoadOptions } from '../../runtime/node.js';
 
 const DATA = join(import.meta.dirname, '../../../shared/data');
@@ -31,46 +30,12 @@ let feeds: Feeds;
 let label: number;
 let tmp: string;
 
-interface Served {
-  path: string;
-  range: string | undefined;
-  status: number;
-  bytes: number;
-}
-const served: Served[] = [];
-let server: Server;
+let server: CountingServer;
 let base: string;
+/** What the server sent, for the byte counts below. */
+let served: Served[];
 /** The same .lrm cut short, served with Range support: a server whose copy is damaged. */
 let truncatedOverHttp: Uint8Array;
-
-function send(req: IncomingMessage, res: ServerResponse, status: number, body: Uint8Array, headers: Record<string, string> = {}): void {
-  res.writeHead(status, { 'Content-Length': String(body.length), 'Content-Type': 'application/octet-stream', ...headers });
-  res.end(body);
-  served.push({ path: req.url ?? '', range: req.headers.range, status, bytes: body.length });
-}
-
-/** 206 for a single `bytes=a-b` range (clamped to the body, as servers do), 416 past the end, 200 without Range. */
-function sendWithRange(req: IncomingMessage, res: ServerResponse, body: Uint8Array): void {
-  const m = /^bytes=(\d+)-(\d*)$/.exec(req.headers.range ?? '');
-  if (!m) return send(req, res, 200, body, { 'Accept-Ranges': 'bytes' });
-  const start = Number(m[1]);
-  const end = Math.min(m[2] === '' ? body.length - 1 : Number(m[2]), body.length - 1);
-  if (start >= body.length || end < start) return send(req, res, 416, new Uint8Array(0), { 'Content-Range': `bytes */${body.length}` });
-  send(req, res, 206, body.subarray(start, end + 1), { 'Accept-Ranges': 'bytes', 'Content-Range': `bytes ${start}-${end}/${body.length}` });
-}
-
-function route(req: IncomingMessage, res: ServerResponse): void {
-  switch (req.url) {
-    case '/range/model.lrm':
-      return sendWithRange(req, res, lrm);
-    case '/no-range/model.lrm':
-      return send(req, res, 200, lrm); // ignores Range: always the whole file
-    case '/range/truncated.lrm':
-      return sendWithRange(req, res, truncatedOverHttp);
-    default:
-      return send(req, res, 404, new TextEncoder().encode('not found'), { 'Content-Type': 'text/plain' });
-  }
-}
 
 beforeAll(async () => {
   const source = new Uint8Array(readFileSync(MODEL));
@@ -86,16 +51,17 @@ beforeAll(async () => {
   feeds = { input: { dataType: 'float32', dims: [1, 1, 28, 28], data: Float32Array.from(mnist.image(0), (v) => (v / 255 - 0.5) / 0.5) } };
 
   tmp = mkdtempSync(join(tmpdir(), 'lowrank-sources-'));
-  server = createServer(route);
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  server = await CountingServer.start({
+    '/range/model.lrm': (req, res, s) => s.sendWithRange(req, res, lrm),
+    '/no-range/model.lrm': (req, res, s) => s.send(req, res, 200, lrm), // ignores Range: always the whole file
+    '/range/truncated.lrm': (req, res, s) => s.sendWithRange(req, res, truncatedOverHttp),
+  });
+  base = server.base;
+  served = server.served;
 });
 
 afterAll(async () => {
-  if (server) {
-    server.closeAllConnections();
-    await new Promise<void>((resolve) => server.close(() => resolve()));
-  }
+  await server?.close();
   if (tmp) rmSync(tmp, { recursive: true, force: true });
 });
 

@@ -1,0 +1,57 @@
+import { DATA_TYPE_SIZE, type ModelHeader } from '../formats/model.js';
+import { runsFactored } from './onnx/build-model.js';
+
+const MB = 1024 * 1024;
+
+/**
+ * Working memory of an engine beyond the session's own copy of the .lrm bytes, as a multiple of the float32
+ * weights it runs plus a fixed part (runtime, arena, activations of a small input). Calibrated with
+ * `node dist/bench/memory.js` (README, "Memory budget"): peak RSS growth of load() + one run, per model and tier.
+ */
+export interface EngineMemoryModel {
+  perWeightByte: number;
+  fixedMb: number;
+}
+
+export const ENGINE_MEMORY: Readonly<Record<string, EngineMemoryModel>> = {
+  'ort-node-cpu': { perWeightByte: 4.4, fixedMb: 39 },
+};
+/** For engines not measured yet: the ort-node-cpu model (the same onnxruntime core underneath). */
+export const DEFAULT_ENGINE_MEMORY: EngineMemoryModel = ENGINE_MEMORY['ort-node-cpu'];
+
+export interface MemoryEstimate {
+  tiers: number;
+  /** The .lrm prefix (header + tiers) the session keeps, so upgrade() only fetches what is new. */
+  heldBytes: number;
+  /** Weights as the engine holds them: float32, layers past break-even multiplied back to dense. */
+  weightBytes: number;
+  /** Everything: held bytes plus the engine's working memory. */
+  totalMb: number;
+}
+
+/** Float32 bytes of the weights the engine runs with tiers 0..tiers-1 loaded. */
+export function engineWeightBytes(header: ModelHeader, tiers: number): number {
+  const ranks = header.tiers[tiers - 1].ranks;
+  let bytes = 0;
+  for (const t of header.graph.initializers) bytes += t.dims.reduce((a, b) => a * b, 1) * (DATA_TYPE_SIZE[t.dataType] ?? 4);
+  header.layers.forEach((layer, i) => {
+    const r = ranks[i];
+    bytes += 4 * (runsFactored(layer, r) ? r * (layer.rows + layer.cols) : layer.rows * layer.cols);
+  });
+  return bytes;
+}
+
+/** Bytes from the start of the file to the end of tier tiers-1. */
+export function prefixBytes(header: ModelHeader, payloadStart: number, tiers: number): number {
+  const last = header.tiers[tiers - 1].range;
+  return payloadStart + last.offset + last.length;
+}
+
+/** Memory a session of `tiers` tiers on `engine` needs, before anything is allocated. */
+export function estimateMemory(header: ModelHeader, payloadStart: number, tiers: number, engine: string): MemoryEstimate {
+  const model = ENGINE_MEMORY[engine] ?? DEFAULT_ENGINE_MEMORY;
+  const heldBytes = prefixBytes(header, payloadStart, tiers);
+  const weightBytes = engineWeightBytes(header, tiers);
+  const totalMb = (heldBytes + model.perWeightByte * weightBytes) / MB + model.fixedMb;
+  return { tiers, heldBytes, weightBytes, totalMb };
+}
