@@ -1,15 +1,15 @@
 import type { ModelHeader, ValueInfo } from '../formats/model.js';
 import { HEADER_PREFIX_BYTES } from '../formats/framing.js';
 import { headerLength, readHeader, verifySections } from '../formats/read.js';
-import { EngineUnavailableError, LoadOptionError } from './errors.js';
+import { EngineDeviceLostError, EngineUnavailableError, LoadOptionError } from './errors.js';
 import { chooseTiers, type TierOptions } from './choose.js';
-import type { EngineId, EngineSession } from './engines/engine.js';
+import type { Engine, EngineContext, EngineId, EngineSession, EngineWarning } from './engines/engine.js';
 import type { EngineRegistry } from './engines/registry.js';
 import { buildOnnxModel } from './onnx/build-model.js';
 import type { ByteSource } from './source/source.js';
 import type { Feeds, HostTensor } from './tensor.js';
 
-/** An engine in the priority order could not run the model, and the next one is tried. */
+/** An engine in the priority order could not run the model (at load, or its GPU device was lost during a run), and the next one is tried. */
 export interface FallbackEvent {
   engine: EngineId;
   reason: string;
@@ -22,23 +22,49 @@ export interface LoadOptions extends TierOptions {
   engine?: EngineId;
   /** Called whenever an engine is skipped, so an app can show why it runs on a slower one. */
   onFallback?: (event: FallbackEvent) => void;
+  /** Called when an engine runs, but not at its best (e.g. WASM on one thread: the page is not cross-origin isolated). */
+  onWarning?: (warning: EngineWarning) => void;
+}
+
+/** What a session keeps to move a run to the next engine when its GPU device is lost. */
+interface EngineFallback {
+  /** The engines after the current one in the priority order. */
+  rest: Engine[];
+  onnxModel: Uint8Array;
+  context: EngineContext;
+  onFallback?: (event: FallbackEvent) => void;
 }
 
 /** A loaded model at one choice of ranks on one engine. */
 export class LrmSession {
+  /** Set while a run moves the session to the next engine, so concurrent runs wait for one switch. */
+  private switching: Promise<void> | undefined;
+
   private constructor(
     readonly header: ModelHeader,
     /** Number of tiers loaded. */
     readonly tiers: number,
     /** Rank of each factored layer (header.layers order). */
     readonly ranks: readonly number[],
-    readonly engine: EngineId,
+    private engineId: EngineId,
     /** Bytes read from the source: header plus the loaded tiers. */
     readonly bytesLoaded: number,
-    private readonly session: EngineSession,
-    /** Engines tried before this one, and why each could not run the model. */
-    readonly fallbacks: readonly FallbackEvent[],
+    private session: EngineSession,
+    private readonly fallbackEvents: FallbackEvent[],
+    /** Warnings the engines reported while building (also passed to onWarning). */
+    readonly warnings: readonly EngineWarning[],
+    private readonly fallback: EngineFallback | undefined,
   ) {}
+
+  /** The engine running the model now (it changes only when a GPU device is lost and a run moves on). */
+  get engine(): EngineId {
+    return this.engineId;
+  }
+
+  /** Engines tried before the current one, and why each could not run the model. */
+  get fallbacks(): readonly FallbackEvent[] {
+    return this.fallbackEvents;
+  }
 
   /** Read, verify and build the model, then start it on the first engine of `priority` that can run it. */
   static async open(source: ByteSource, registry: EngineRegistry, priority: readonly EngineId[], options: LoadOptions = {}): Promise<LrmSession> {
@@ -59,10 +85,20 @@ export class LrmSession {
     const onnxModel = buildOnnxModel(header, bytes.subarray(payloadStart), ranks);
     if (engines.length === 0) throw new LoadOptionError('the engine priority list is empty', 'no-engine');
     const fallbacks: FallbackEvent[] = [];
+    const warnings: EngineWarning[] = [];
+    const context: EngineContext = {
+      onWarning: (w) => {
+        warnings.push(w);
+        options.onWarning?.(w);
+      },
+    };
     for (const [i, engine] of engines.entries()) {
       try {
-        const session = await engine.create(onnxModel);
-        return new LrmSession(header, choice.tiers, ranks, engine.id, end, session, fallbacks);
+        const session = await engine.create(onnxModel, context);
+        // The ONNX bytes are kept only while there is an engine left to rebuild on after a device loss.
+        const rest = engines.slice(i + 1);
+        const fallback = rest.length > 0 ? { rest, onnxModel, context, onFallback: options.onFallback } : undefined;
+        return new LrmSession(header, choice.tiers, ranks, engine.id, end, session, fallbacks, warnings, fallback);
       } catch (e) {
         // Only "cannot run here" moves on; a model an engine rejects for its own reasons is the caller's to see.
         if (!(e instanceof EngineUnavailableError) || engines.length === 1) throw e;
@@ -89,7 +125,43 @@ export class LrmSession {
     if (missing.length > 0) {
       throw new LoadOptionError(`missing model input(s): ${missing.join(', ')} (the model takes ${this.header.graph.inputs.map((i) => i.name).join(', ')})`, 'missing-input');
     }
-    return this.session.run(feeds);
+    const session = this.session;
+    try {
+      return await session.run(feeds);
+    } catch (e) {
+      if (!(e instanceof EngineDeviceLostError) || !this.fallback) throw e;
+      // Nothing is lost: the same run is repeated on the next engine in the priority order.
+      if (this.session === session) {
+        this.switching ??= this.moveToNextEngine(e).finally(() => {
+          this.switching = undefined;
+        });
+      }
+      await this.switching;
+      return this.run(feeds);
+    }
+  }
+
+  /** Builds the next engine that can run here, reports the move, and releases the lost one. */
+  private async moveToNextEngine(lost: EngineDeviceLostError): Promise<void> {
+    const fallback = this.fallback!;
+    let [from, reason]: [EngineId, string] = [this.engineId, lost.message];
+    while (fallback.rest.length > 0) {
+      const next = fallback.rest.shift()!;
+      const event = { engine: from, reason, next: next.id };
+      this.fallbackEvents.push(event);
+      fallback.onFallback?.(event);
+      try {
+        const session = await next.create(fallback.onnxModel, fallback.context);
+        const old = this.session;
+        [this.session, this.engineId] = [session, next.id];
+        await old.release().catch(() => {}); // its device is gone; releasing is best effort
+        return;
+      } catch (e) {
+        if (!(e instanceof EngineUnavailableError)) throw e;
+        [from, reason] = [next.id, e.message];
+      }
+    }
+    throw lost;
   }
 
   async release(): Promise<void> {
