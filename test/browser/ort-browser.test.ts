@@ -1,0 +1,178 @@
+/**
+ * The browser bundles in headless Chromium (Debian's, WebGPU on SwiftShader where there is no GPU): an .lrm compiled
+ * here from mnist-cnn-pytorch, served over HTTP, run on real MNIST digits on ort-wasm and ort-webgpu, and compared
+ * with ort-node-cpu in Node. Every test asserts which engine ran, so a silent fallback to WASM fails.
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Browser, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { compileOnnx } from '../../compiler/compile.js';
+import { argmax } from '../../compiler/evaluate.js';
+import { load } from '../../runtime/node.js';
+import { maxRelativeError } from '../e2e/compare.js';
+import { mnistDigits, MODELS } from '../e2e/real-inputs.js';
+import { canRunChromium, launchChromium } from './chromium.js';
+import { startPageServer, type PageServer } from './page-server.js';
+
+const ROOT = join(import.meta.dirname, '../..');
+// SwiftShader runs WebGPU on the CPU, a few times slower than WASM: fewer digits there keep the test short.
+const WASM_DIGITS = 200;
+const WEBGPU_DIGITS = 32;
+
+interface PageEvent {
+  type: 'fallback' | 'warning';
+  engine: string;
+  next?: string;
+  code?: string;
+  reason?: string;
+  message?: string;
+}
+interface PageResult {
+  loadedOn: string;
+  engine: string;
+  fallbacks: PageEvent[];
+  warnings: PageEvent[];
+  events: PageEvent[];
+  outputs: number[][];
+  msPerRun: number;
+  crossOriginIsolated: boolean;
+}
+interface RunRequest {
+  entry: 'wasm' | 'webgpu';
+  options?: { engine?: string; tiers?: number };
+  count: number;
+  loseDeviceAt?: number;
+}
+
+describe.runIf(canRunChromium)('browser bundles in headless Chromium', () => {
+  let dir: string;
+  let server: PageServer;
+  let browser: Browser;
+  let digits: number[][];
+  const reference = new Map<number | undefined, number[][]>();
+
+  beforeAll(async () => {
+    // The page loads dist/browser: rebuild it from the sources under test.
+    execFileSync(process.execPath, [join(ROOT, 'scripts/bundle.mjs')], { cwd: ROOT, stdio: 'pipe' });
+    const { lrm } = await compileOnnx(new Uint8Array(readFileSync(join(MODELS, 'mnist-cnn-pytorch.onnx'))));
+    dir = mkdtempSync(join(tmpdir(), 'lowrank-browser-'));
+    writeFileSync(join(dir, 'model.lrm'), lrm);
+    const feeds = await mnistDigits(WASM_DIGITS, false, (v) => (v / 255 - 0.5) / 0.5);
+    digits = feeds.map((f) => Array.from(f.x.data as Float32Array));
+    for (const tiers of [undefined, 2]) {
+      const cpu = await load(lrm, { engine: 'ort-node-cpu', tiers });
+      const outs: number[][] = [];
+      for (const f of feeds) outs.push(Array.from((await cpu.run({ [cpu.inputs[0].name]: f.x }))[cpu.outputs[0].name].data as Float32Array));
+      reference.set(tiers, outs);
+      await cpu.release();
+    }
+    server = await startPageServer(dir);
+    browser = await launchChromium();
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    await server?.close();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  async function openPage(url = server.url, initScript?: () => void): Promise<Page> {
+    const context = await browser.newContext();
+    if (initScript) await context.addInitScript(initScript);
+    const page = await context.newPage();
+    const errors: string[] = [];
+    page.on('pageerror', (e) => errors.push(e.message));
+    await page.goto(url);
+    await page.waitForFunction(() => document.title === 'ready', undefined, { timeout: 30_000 }).catch(() => {
+      throw new Error(`the test page did not start: ${errors.join('; ') || 'no page error'}`);
+    });
+    return page;
+  }
+
+  async function runDigits(page: Page, request: RunRequest): Promise<PageResult> {
+    const args = { entry: request.entry, options: request.options ?? {}, digits: digits.slice(0, request.count), loseDeviceAt: request.loseDeviceAt };
+    return page.evaluate((a) => (window as unknown as { runDigits: (x: typeof a) => Promise<PageResult> }).runDigits(a), args);
+  }
+
+  /** Same top-1 as ort-node-cpu on >= 99.5% of the digits, and max relative error <= 1e-3 (fp32 factors). */
+  function expectAgreement(label: string, result: PageResult, tiers?: number): void {
+    const want = reference.get(tiers)!;
+    let same = 0;
+    let worst = 0;
+    result.outputs.forEach((got, i) => {
+      if (argmax(got) === argmax(want[i])) same++;
+      worst = Math.max(worst, maxRelativeError(want[i], got));
+    });
+    console.log(`${label}: ${same}/${result.outputs.length} same top-1, max relative error ${worst.toExponential(2)}, ${result.msPerRun.toFixed(1)} ms/run`);
+    expect(result.outputs.length).toBeGreaterThan(0);
+    expect(same / result.outputs.length, label).toBeGreaterThanOrEqual(0.995);
+    expect(worst, label).toBeLessThanOrEqual(1e-3);
+  }
+
+  it('lowrank-edge/wasm runs on ort-wasm, agrees with ort-node-cpu, and warns that it runs on one thread without COOP/COEP', async () => {
+    const page = await openPage();
+    for (const tiers of [undefined, 2]) {
+      const result = await runDigits(page, { entry: 'wasm', options: { tiers }, count: WASM_DIGITS });
+      expect(result.engine).toBe('ort-wasm');
+      expect(result.crossOriginIsolated).toBe(false);
+      expect(result.warnings).toEqual([expect.objectContaining({ engine: 'ort-wasm', code: 'wasm-single-thread', message: expect.stringMatching(/Cross-Origin-Opener-Policy.*Cross-Origin-Embedder-Policy/) })]);
+      expect(result.events.filter((e) => e.type === 'warning')).toHaveLength(1);
+      expectAgreement(`ort-wasm tiers=${tiers ?? 'all'}`, result, tiers);
+    }
+    await page.context().close();
+  });
+
+  it('on a cross-origin isolated page ort-wasm runs without the one-thread warning', async () => {
+    const page = await openPage(server.isolatedUrl);
+    const result = await runDigits(page, { entry: 'wasm', count: 50 });
+    expect(result.crossOriginIsolated).toBe(true);
+    expect(result.engine).toBe('ort-wasm');
+    expect(result.warnings).toEqual([]);
+    expectAgreement('ort-wasm isolated', result);
+    await page.context().close();
+  });
+
+  it('lowrank-edge/webgpu runs on ort-webgpu (no fallback) and agrees with ort-node-cpu', async () => {
+    const page = await openPage();
+    for (const tiers of [undefined, 2]) {
+      const result = await runDigits(page, { entry: 'webgpu', options: { tiers }, count: WEBGPU_DIGITS });
+      expect(result.events).toEqual([]);
+      expect(result.fallbacks).toEqual([]);
+      expect(result.engine).toBe('ort-webgpu');
+      expectAgreement(`ort-webgpu tiers=${tiers ?? 'all'}`, result, tiers);
+    }
+    await page.context().close();
+  });
+
+  it('without navigator.gpu, or with no adapter, lowrank-edge/webgpu falls back to ort-wasm and says why', async () => {
+    const cases: Array<[string, () => void, RegExp]> = [
+      ['no navigator.gpu', () => Object.defineProperty(Navigator.prototype, 'gpu', { get: () => undefined }), /no navigator\.gpu/],
+      ['null adapter', () => Object.defineProperty((globalThis as any).GPU.prototype, 'requestAdapter', { value: async () => null }), /returned no adapter/],
+    ];
+    for (const [label, initScript, reason] of cases) {
+      const page = await openPage(server.url, initScript);
+      const result = await runDigits(page, { entry: 'webgpu', count: 20 });
+      expect(result.engine, label).toBe('ort-wasm');
+      expect(result.fallbacks).toEqual([{ engine: 'ort-webgpu', next: 'ort-wasm', reason: expect.stringMatching(reason) }]);
+      expect(result.events.filter((e) => e.type === 'fallback')).toEqual(result.fallbacks.map((f) => ({ type: 'fallback', ...f })));
+      expectAgreement(`fallback (${label})`, result);
+      await page.context().close();
+    }
+  });
+
+  it('a GPU device lost during a run: that run is retried on ort-wasm and completes, and later runs stay there', async () => {
+    const page = await openPage();
+    const loseDeviceAt = 4;
+    const result = await runDigits(page, { entry: 'webgpu', count: 12, loseDeviceAt });
+    expect(result.loadedOn).toBe('ort-webgpu');
+    expect(result.engine).toBe('ort-wasm');
+    expect(result.fallbacks).toEqual([{ engine: 'ort-webgpu', next: 'ort-wasm', reason: expect.stringMatching(/lost its GPU device/) }]);
+    expect(result.events.filter((e) => e.type === 'fallback')).toHaveLength(1);
+    expect(result.outputs).toHaveLength(12);
+    expectAgreement('device lost at run 4', result);
+    await page.context().close();
+  });
+});
