@@ -33,8 +33,10 @@ export function ortWasmEngine(importOrt: () => Promise<unknown>, packageName: st
   };
 }
 
+// Both marked pure so that a bundle keeps only the one its entry point uses (and imports only that build).
+
 /** In Node (and the Node entry point): onnxruntime-web resolves to its Node build. */
-export const ortWasm: Engine = ortWasmEngine(() => import('onnxruntime-web'), 'onnxruntime-web');
+export const ortWasm: Engine = /* @__PURE__ */ ortWasmEngine(() => import('onnxruntime-web'), 'onnxruntime-web');
 
 /** In browsers: the WASM-only build, without the WebGPU/JSEP binary. */
-export const ortWasmBrowser: Engine = ortWasmEngine(() => import('onnxruntime-web/wasm'), 'onnxruntime-web/wasm');
+export const ortWasmBrowser: Engine = /* @__PURE__ */ ortWasmEngine(() => import('onnxruntime-web/wasm'), 'onnxruntime-web/wasm');
