@@ -5,10 +5,14 @@ import { createOrtSession, firstLine, type OrtWebModule } from './ort-session.js
 
 /** The few WebGPU objects we touch (TypeScript's DOM library has no WebGPU types yet). */
 interface GpuLike {
-  requestAdapter(): Promise<object | null>;
+  requestAdapter(): Promise<GpuAdapterLike | null>;
+}
+interface GpuAdapterLike {
+  requestDevice(): Promise<GpuDeviceLike>;
 }
 interface GpuDeviceLike {
   lost: Promise<{ reason?: string; message?: string }>;
+  destroy(): void;
 }
 
 const NO_WEBGPU =
@@ -28,6 +32,12 @@ export const ortWebgpu: Engine = {
     if (!gpu) throw new EngineUnavailableError('ort-webgpu', NO_WEBGPU);
     const adapter = await gpu.requestAdapter().catch(() => null);
     if (!adapter) throw new EngineUnavailableError('ort-webgpu', NO_ADAPTER);
+    // ORT reports a failed device creation as a bare number; asking for a device first gives a reason to show.
+    try {
+      (await adapter.requestDevice()).destroy();
+    } catch (e) {
+      throw new EngineUnavailableError('ort-webgpu', `the GPU adapter could not create a GPU device (${firstLine(e)})`);
+    }
     let ort: OrtWebModule;
     try {
       ort = (await import('onnxruntime-web/webgpu')) as OrtWebModule;
@@ -38,10 +48,10 @@ export const ortWebgpu: Engine = {
     try {
       session = await createOrtSession(ort, 'ort-webgpu', model, { executionProviders: ['webgpu'] });
     } catch (e) {
-      // ORT creates its GPU device while building the first session: a failure there is "cannot run here".
-      if (e instanceof EngineRunError && /webgpu|adapter|device/i.test(e.message)) {
-        throw new EngineUnavailableError('ort-webgpu', `WebGPU did not initialise (${e.message})`);
-      }
+      // ORT creates its own adapter and device while building the first session: a failure there is "cannot
+      // run here" (matched on ORT's words only, not on our engine id in the message).
+      const ortMessage = e instanceof EngineRunError ? e.message.replace(/^ort-webgpu could not build the model: /, '') : '';
+      if (/adapter|device|webgpu/i.test(ortMessage)) throw new EngineUnavailableError('ort-webgpu', `WebGPU did not initialise (${ortMessage})`);
       throw e;
     }
     // ORT publishes the device it created on env.webgpu.device (a value or a promise, depending on the build).

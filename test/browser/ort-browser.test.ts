@@ -156,10 +156,15 @@ describe.runIf(canRunChromium)('browser bundles in headless Chromium', () => {
     await page.context().close();
   }, 300_000);
 
-  it('without navigator.gpu, or with no adapter, lowrank-edge/webgpu falls back to ort-wasm and says why', async () => {
+  it('without navigator.gpu, with no adapter, or when no device can be created, lowrank-edge/webgpu falls back to ort-wasm and says why', async () => {
     const cases: Array<[string, () => void, RegExp]> = [
       ['no navigator.gpu', () => Object.defineProperty(Navigator.prototype, 'gpu', { get: () => undefined }), /no navigator\.gpu/],
       ['null adapter', () => Object.defineProperty((globalThis as any).GPU.prototype, 'requestAdapter', { value: async () => null }), /returned no adapter/],
+      [
+        'no device',
+        () => Object.defineProperty((globalThis as any).GPUAdapter.prototype, 'requestDevice', { value: async () => { throw new Error('simulated: no device'); } }),
+        /could not create a GPU device \(simulated: no device\)/,
+      ],
     ];
     for (const [label, initScript, reason] of cases) {
       const page = await openPage(server.url, initScript);
@@ -181,5 +186,5 @@ describe.runIf(canRunChromium)('browser bundles in headless Chromium', () => {
     expect(result.events.filter((e) => e.type === 'fallback')).toHaveLength(1);
     expectAgreement('device lost before batch 2', result, 30);
     await page.context().close();
-  });
+  }, 300_000);
 });
