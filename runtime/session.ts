@@ -154,7 +154,8 @@ export class LrmSession {
         const session = await next.create(fallback.onnxModel, fallback.context);
         const old = this.session;
         [this.session, this.engineId] = [session, next.id];
-        await old.release().catch(() => {}); // its device is gone; releasing is best effort
+        // Its device is gone: release is best effort, and not awaited (it may never settle on a lost device).
+        void old.release().catch(() => {});
         return;
       } catch (e) {
         if (!(e instanceof EngineUnavailableError)) throw e;
