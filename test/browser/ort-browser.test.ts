@@ -35,8 +35,10 @@ interface PageEvent {
 interface PageResult {
   loadedOn: string;
   engine: string;
-  fallbacks: PageEvent[];
-  warnings: PageEvent[];
+  /** session.fallbacks and session.warnings, as the page saw them. */
+  fallbacks: Array<Omit<PageEvent, 'type'>>;
+  warnings: Array<Omit<PageEvent, 'type'>>;
+  /** onFallback and onWarning calls, in order. */
   events: PageEvent[];
   /** count × 10 scores, flat. */
   outputs: number[];
