@@ -18,9 +18,9 @@ import { canRunChromium, launchChromium } from './chromium.js';
 import { startPageServer, type PageServer } from './page-server.js';
 
 const ROOT = join(import.meta.dirname, '../..');
-// All 10,000 MNIST test digits on WASM. SwiftShader runs WebGPU on the CPU, ~65 ms a digit here: 100 digits there (at two tiers).
+// All 10,000 MNIST test digits on WASM. SwiftShader runs WebGPU on the CPU, ~65 ms a digit here: 50 digits there (at two tiers).
 const ALL_DIGITS = 10_000;
-const WEBGPU_DIGITS = 100;
+const WEBGPU_DIGITS = 50;
 const BATCH = 100;
 const CLASSES = 10;
 
@@ -45,8 +45,16 @@ interface PageResult {
   msPerDigit: number;
   crossOriginIsolated: boolean;
 }
+/** The .lrm files served: mnist-cnn-pytorch with fp32 factors, and with fp16 factors (widened to fp32 at load). */
+type ModelFile = 'model.lrm' | 'model-fp16.lrm';
+/** Which file at which tier count (undefined: all tiers). */
+interface Variant {
+  model?: ModelFile;
+  tiers?: number;
+}
 interface RunRequest {
   entry: 'wasm' | 'webgpu';
+  model?: ModelFile;
   options?: { engine?: string; tiers?: number };
   count: number;
   batch?: number;
@@ -58,25 +66,29 @@ describe.runIf(canRunChromium)('browser bundles in headless Chromium', () => {
   let dir: string;
   let server: PageServer;
   let browser: Browser;
-  const reference = new Map<number | undefined, Float32Array>();
+  /** ort-node-cpu's scores on every digit, per variant. */
+  const reference = new Map<string, Float32Array>();
+  const variantKey = (v: Variant) => `${v.model ?? 'model.lrm'}@${v.tiers ?? 'all'}`;
 
   beforeAll(async () => {
     // The page loads dist/browser: rebuild it from the sources under test.
     execFileSync(process.execPath, [join(ROOT, 'scripts/bundle.mjs')], { cwd: ROOT, stdio: 'pipe' });
-    const { lrm } = await compileOnnx(new Uint8Array(readFileSync(join(MODELS, 'mnist-cnn-pytorch.onnx'))));
+    const onnx = new Uint8Array(readFileSync(join(MODELS, 'mnist-cnn-pytorch.onnx')));
+    const files: Record<ModelFile, Uint8Array> = { 'model.lrm': (await compileOnnx(onnx)).lrm, 'model-fp16.lrm': (await compileOnnx(onnx, { dtype: 'fp16' })).lrm };
     dir = mkdtempSync(join(tmpdir(), 'lowrank-browser-'));
-    writeFileSync(join(dir, 'model.lrm'), lrm);
+    for (const [name, bytes] of Object.entries(files)) writeFileSync(join(dir, name), bytes);
     const digits = new Float32Array(ALL_DIGITS * 784);
     (await mnistDigits(ALL_DIGITS, false, (v) => (v / 255 - 0.5) / 0.5)).forEach((f, i) => digits.set(f.x.data as Float32Array, i * 784));
     writeFileSync(join(dir, 'digits.f32'), digits);
-    for (const tiers of [undefined, 2]) {
-      const cpu = await load(lrm, { engine: 'ort-node-cpu', tiers });
+    const variants: Variant[] = [{}, { tiers: 2 }, { model: 'model-fp16.lrm' }];
+    for (const v of variants) {
+      const cpu = await load(files[v.model ?? 'model.lrm'], { engine: 'ort-node-cpu', tiers: v.tiers });
       const scores = new Float32Array(ALL_DIGITS * CLASSES);
       for (let first = 0; first < ALL_DIGITS; first += 1000) {
         const x = { dataType: 'float32' as const, dims: [1000, 1, 28, 28], data: digits.subarray(first * 784, (first + 1000) * 784) };
         scores.set((await cpu.run({ [cpu.inputs[0].name]: x }))[cpu.outputs[0].name].data as Float32Array, first * CLASSES);
       }
-      reference.set(tiers, scores);
+      reference.set(variantKey(v), scores);
       await cpu.release();
     }
     server = await startPageServer(dir);
@@ -103,14 +115,17 @@ describe.runIf(canRunChromium)('browser bundles in headless Chromium', () => {
   }
 
   async function runDigits(page: Page, request: RunRequest): Promise<PageResult> {
-    const args = { entry: request.entry, options: request.options ?? {}, count: request.count, batch: request.batch ?? BATCH, loseDeviceAt: request.loseDeviceAt };
+    const args = { entry: request.entry, model: request.model ?? 'model.lrm', options: request.options ?? {}, count: request.count, batch: request.batch ?? BATCH, loseDeviceAt: request.loseDeviceAt };
     return page.evaluate((a) => (window as unknown as { runDigits: (x: typeof a) => Promise<PageResult> }).runDigits(a), args);
   }
 
-  /** Same top-1 as ort-node-cpu on >= 99.5% of the digits, and max relative error <= 1e-3 (fp32 factors). */
-  function expectAgreement(label: string, result: PageResult, count: number, tiers?: number): void {
+  /**
+   * Same top-1 as ort-node-cpu on >= 99.5% of the digits, and max relative error <= 1e-3. Both run the same file, so
+   * the bound holds for fp16 factors too: they are widened to the same fp32 weights before any engine sees them.
+   */
+  function expectAgreement(label: string, result: PageResult, count: number, variant: Variant = {}): void {
     expect(result.outputs).toHaveLength(count * CLASSES);
-    const want = reference.get(tiers)!;
+    const want = reference.get(variantKey(variant))!;
     let same = 0;
     let worst = 0;
     for (let i = 0; i < count; i++) {
@@ -131,7 +146,7 @@ describe.runIf(canRunChromium)('browser bundles in headless Chromium', () => {
       expect(result.crossOriginIsolated).toBe(false);
       expect(result.warnings).toEqual([expect.objectContaining({ engine: 'ort-wasm', code: 'wasm-single-thread', message: expect.stringMatching(/Cross-Origin-Opener-Policy.*Cross-Origin-Embedder-Policy/) })]);
       expect(result.events.filter((e) => e.type === 'warning')).toHaveLength(1);
-      expectAgreement(`ort-wasm tiers=${tiers ?? 'all'}`, result, ALL_DIGITS, tiers);
+      expectAgreement(`ort-wasm tiers=${tiers ?? 'all'}`, result, ALL_DIGITS, { tiers });
     }
     await page.context().close();
   });
@@ -153,7 +168,18 @@ describe.runIf(canRunChromium)('browser bundles in headless Chromium', () => {
       expect(result.events).toEqual([]);
       expect(result.fallbacks).toEqual([]);
       expect(result.engine).toBe('ort-webgpu');
-      expectAgreement(`ort-webgpu tiers=${tiers ?? 'all'}`, result, WEBGPU_DIGITS, tiers);
+      expectAgreement(`ort-webgpu tiers=${tiers ?? 'all'}`, result, WEBGPU_DIGITS, { tiers });
+    }
+    await page.context().close();
+  }, 300_000);
+
+  it('an .lrm with fp16 factors gives the same outputs as on ort-node-cpu, on both engines', async () => {
+    const page = await openPage();
+    for (const [entry, count] of [['wasm', 2000], ['webgpu', 30]] as const) {
+      const result = await runDigits(page, { entry, model: 'model-fp16.lrm', count });
+      expect(result.engine).toBe(entry === 'wasm' ? 'ort-wasm' : 'ort-webgpu');
+      expect(result.fallbacks).toEqual([]);
+      expectAgreement(`fp16 factors on ${result.engine}`, result, count, { model: 'model-fp16.lrm' });
     }
     await page.context().close();
   }, 300_000);

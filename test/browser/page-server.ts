@@ -25,13 +25,13 @@ const PAGE = `<!doctype html>
     const ort = await import('onnxruntime-web/webgpu');
     (await ort.env.webgpu.device).destroy();
   };
-  // Loads /models/model.lrm with one entry point and runs the first \`count\` digits of /models/digits.f32 (784 floats
+  // Loads /models/<model> with one entry point and runs the first \`count\` digits of /models/digits.f32 (784 floats
   // each) in batches, optionally losing the GPU device before batch number loseDeviceAt. Returns the outputs (flat),
   // which engine ran, and every event the app saw.
-  window.runDigits = async ({ entry, options, count, batch, loseDeviceAt }) => {
+  window.runDigits = async ({ entry, model, options, count, batch, loseDeviceAt }) => {
     const digits = new Float32Array(await (await fetch('/models/digits.f32')).arrayBuffer());
     const events = [];
-    const session = await window.lowrank[entry].load('/models/model.lrm', {
+    const session = await window.lowrank[entry].load('/models/' + model, {
       ...options,
       onFallback: (e) => events.push({ type: 'fallback', ...e }),
       onWarning: (w) => events.push({ type: 'warning', ...w }),
