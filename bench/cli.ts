@@ -15,6 +15,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { runBench } from './bench.js';
+import { measureBundleSizes, writeBundleReport } from './bundle-sizes.js';
 import { runEngineLatency, writeEngineReport } from './engines.js';
 import { writeReport } from './report.js';
 import type { BenchResult } from './types.js';
@@ -63,5 +64,6 @@ export async function main(argv: string[], io: CliIo = STDIO): Promise<BenchResu
   for (const p of await writeReport(result, out)) io.out(p);
   const latency = await runEngineLatency({ data, quick: values.quick ?? false, models, log: io.err });
   for (const p of await writeEngineReport(latency, out)) io.out(p);
+  for (const p of await writeBundleReport(await measureBundleSizes(root), out)) io.out(p);
   return result;
 }

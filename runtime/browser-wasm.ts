@@ -1,30 +1,18 @@
 /**
  * Browser entry point with the WASM engine only: `import { load } from 'lowrank-edge/wasm'`.
- * It carries no Node modules and no other engine, so an app bundles only onnxruntime-web.
+ * It carries no Node modules and no other engine, so an app bundles only onnxruntime-web's WASM build
+ * (`onnxruntime-web/wasm`, kept external: the app's bundler or import map provides it and its .wasm files).
  */
-import { ortWasm } from './engines/ort-wasm.js';
-import { enginePriority } from './engines/priority.js';
+import { browserLoader } from './browser-api.js';
+import type { EngineId } from './engines/engine.js';
+import { ortWasmBrowser } from './engines/ort-wasm.js';
 import { EngineRegistry } from './engines/registry.js';
-import { LrmSession, type LoadOptions } from './session.js';
-import { bytesSource } from './source/bytes.js';
-import type { ByteSource } from './source/source.js';
-import { urlSource } from './source/url.js';
 
-export const engines = new EngineRegistry().register(ortWasm);
+export const engines = new EngineRegistry().register(ortWasmBrowser);
+
+export const ENGINE_PRIORITY: readonly EngineId[] = ['ort-wasm'];
 
 /** Load an .lrm from bytes or a URL (fetched with HTTP Range requests for just the tiers needed). */
-export async function load(source: Uint8Array | string | URL | ByteSource, options: LoadOptions = {}): Promise<LrmSession> {
-  const src = source instanceof Uint8Array ? bytesSource(source) : typeof source === 'string' || source instanceof URL ? urlSource(String(source)) : source;
-  return LrmSession.open(src, engines, enginePriority(['ort-wasm'], options.engine), options);
-}
+export const load = browserLoader(engines, ENGINE_PRIORITY);
 
-export { LrmSession, type FallbackEvent, type LoadOptions, type LoadProgress, type UpgradeTarget } from './session.js';
-export { AUTO_PRESET, type RankChoice } from './choose.js';
-export type { ModelCache } from './cache/model-cache.js';
-export { browserCache } from './cache/browser-cache.js';
-export { memoryCache } from './cache/memory-cache.js';
-export { detectWebDevice } from '../devices/detect-web.js';
-export { deviceClassId } from '../devices/device-class.js';
-export type { DeviceInfo } from '../devices/device-info.js';
-export * from './errors.js';
-export * from './tensor.js';
+export * from './browser-api.js';

@@ -25,6 +25,19 @@ export class LoadOptionError extends RuntimeError {}
 /** The engine failed while building or running the model. */
 export class EngineRunError extends RuntimeError {}
 
+/**
+ * The GPU device went away during a run (driver reset, tab backgrounded on some mobiles, device.destroy()).
+ * The session retries that run on the next engine in its priority order, so apps only see it when none is left.
+ */
+export class EngineDeviceLostError extends EngineRunError {
+  constructor(
+    readonly engine: string,
+    reason: string,
+  ) {
+    super(`engine ${engine} lost its GPU device (${reason}); load the model again, or keep a fallback engine in the priority order`, 'device-lost');
+  }
+}
+
 /** Reading the model bytes failed (file missing, HTTP error, short read). */
 export class SourceError extends RuntimeError {}
 

@@ -8,7 +8,7 @@ import { ortNodeWebgpu } from './engines/ort-node-webgpu.js';
 import { ortWasm } from './engines/ort-wasm.js';
 import { enginePriority } from './engines/priority.js';
 import { EngineRegistry } from './engines/registry.js';
-import { plannedEngines } from './engines/unavailable.js';
+import { plannedEngines, unavailableEngine } from './engines/unavailable.js';
 import { detectNodeDevice } from '../devices/detect-node.js';
 import { directoryCache } from './cache/directory-cache.js';
 import { LrmSession, type LoadOptions } from './session.js';
@@ -18,7 +18,10 @@ import type { ByteSource } from './source/source.js';
 import { urlSource } from './source/url.js';
 
 export const engines = new EngineRegistry().register(ortNodeCpu).register(ortNodeWebgpu).register(ortWasm);
-for (const stub of plannedEngines(['ort-node-cuda', 'ort-webgpu', 'tfjs-wasm', 'tfjs-webgpu'])) engines.register(stub);
+for (const stub of plannedEngines(['ort-node-cuda', 'tfjs-wasm', 'tfjs-webgpu'])) engines.register(stub);
+engines.register(
+  unavailableEngine('ort-webgpu', 'onnxruntime-web, WebGPU (browsers)', 'ort-webgpu runs in browsers (import lowrank-edge/webgpu); in Node use ort-node-webgpu'),
+);
 
 /**
  * Default order in Node; LOWRANK_ENGINE=id[,id…] or the `engine` option override it. ort-node-webgpu is opt-in:
@@ -59,5 +62,5 @@ export { ENGINE_ENV } from './engines/priority.js';
 export { ENGINE_IDS } from './engines/engine.js';
 export * from './errors.js';
 export * from './tensor.js';
-export type { EngineId } from './engines/engine.js';
+export type { EngineId, EngineWarning } from './engines/engine.js';
 export type { ByteSource } from './source/source.js';

@@ -7,8 +7,8 @@ import { headerLength, readHeader } from '../formats/read.js';
 import { toHex } from '../formats/sha256.js';
 import type { ModelCache } from './cache/model-cache.js';
 import { AUTO_PRESET, chooseTiers, type BudgetOptions, type RankChoice, type TierOptions } from './choose.js';
-import { EngineUnavailableError, LoadOptionError } from './errors.js';
-import type { Engine, EngineId, EngineSession } from './engines/engine.js';
+import { EngineDeviceLostError, EngineUnavailableError, LoadOptionError } from './errors.js';
+import type { Engine, EngineContext, EngineId, EngineSession, EngineWarning } from './engines/engine.js';
 import type { EngineRegistry } from './engines/registry.js';
 import { estimateMemory } from './memory-estimate.js';
 import { decodeRefits, type LayerRefit } from './factors.js';
@@ -24,7 +24,7 @@ import type { Feeds, HostTensor } from './tensor.js';
  */
 export const HEADER_CHUNK_BYTES = 64 * 1024;
 
-/** An engine in the priority order could not run the model, and the next one is tried. */
+/** An engine in the priority order could not run the model (at load, or its GPU device was lost during a run), and the next one is tried. */
 export interface FallbackEvent {
   engine: EngineId;
   reason: string;
@@ -46,6 +46,8 @@ export interface LoadOptions extends TierOptions, BudgetOptions {
   refit?: boolean;
   /** Called whenever an engine is skipped, so an app can show why it runs on a slower one. */
   onFallback?: (event: FallbackEvent) => void;
+  /** Called when an engine runs, but not at its best (e.g. WASM on one thread: the page is not cross-origin isolated). */
+  onWarning?: (warning: EngineWarning) => void;
   onProgress?: (event: LoadProgress) => void;
   /** Where verified sections are kept between loads (browserCache(), directoryCache(dir), memoryCache()). */
   cache?: ModelCache;
@@ -65,6 +67,8 @@ interface Active {
   refitBytes: number;
   /** Runs started on this engine session and not settled yet. */
   running: Set<Promise<unknown>>;
+  /** The ONNX model it runs, kept only while an engine is left to rebuild on after a GPU device loss. */
+  model: Uint8Array | undefined;
 }
 
 /** A loaded model at one choice of ranks on one engine; upgrade() moves it to another choice. */
@@ -73,19 +77,30 @@ export class LrmSession {
   /** Serialises upgrade() calls, so two never build at once. */
   private switching: Promise<unknown> = Promise.resolve();
   private readonly retiring = new Set<Promise<void>>();
+  /** Set while a run moves the session to the next engine after a device loss, so concurrent runs wait for one move. */
+  private moving: Promise<void> | undefined;
 
   private constructor(
     readonly header: ModelHeader,
     private readonly payloadStart: number,
     private readonly loader: PrefixLoader,
-    private readonly engineImpl: Engine,
+    private engineImpl: Engine,
+    /** Engines after the current one in the priority order: where a run goes when the GPU device is lost. */
+    private readonly rest: Engine[],
+    private readonly context: EngineContext,
     private readonly options: LoadOptions,
     private readonly device: DeviceInfo | undefined,
     active: Active,
-    /** Engines tried before this one, and why each could not run the model. */
-    readonly fallbacks: readonly FallbackEvent[],
+    private readonly fallbackEvents: FallbackEvent[],
+    /** Warnings the engines reported while building (also passed to onWarning). */
+    readonly warnings: readonly EngineWarning[],
   ) {
     this.active = active;
+  }
+
+  /** Engines tried before the current one, and why each could not run the model. */
+  get fallbacks(): readonly FallbackEvent[] {
+    return this.fallbackEvents;
   }
 
   /** Read, verify and build the model, then start it on the first engine of `priority` that can run it. */
@@ -112,12 +127,20 @@ export class LrmSession {
 
     progress?.({ phase: 'build', loaded: 0, total: 1 });
     const fallbacks: FallbackEvent[] = [];
+    const warnings: EngineWarning[] = [];
+    const context: EngineContext = {
+      onWarning: (w) => {
+        warnings.push(w);
+        options.onWarning?.(w);
+      },
+    };
     for (const [i, engine] of engines.entries()) {
       try {
-        const session = await engine.create(onnxModel);
+        const session = await engine.create(onnxModel, context);
         progress?.({ phase: 'build', loaded: 1, total: 1 });
-        const active = { session, tiers: choice.tiers, ranks, choice, refitBytes: refit?.bytes ?? 0, running: new Set<Promise<unknown>>() };
-        return new LrmSession(header, payloadStart, loader, engine, options, device, active, fallbacks);
+        const rest = engines.slice(i + 1);
+        const active = { session, tiers: choice.tiers, ranks, choice, refitBytes: refit?.bytes ?? 0, running: new Set<Promise<unknown>>(), model: rest.length > 0 ? onnxModel : undefined };
+        return new LrmSession(header, payloadStart, loader, engine, rest, context, options, device, active, fallbacks, warnings);
       } catch (e) {
         // Only "cannot run here" moves on; a model an engine rejects for its own reasons is the caller's to see.
         if (!(e instanceof EngineUnavailableError) || engines.length === 1) throw e;
@@ -175,14 +198,51 @@ export class LrmSession {
       throw new LoadOptionError(`missing model input(s): ${missing.join(', ')} (the model takes ${this.header.graph.inputs.map((i) => i.name).join(', ')})`, 'missing-input');
     }
     // A run stays on the engine session it started on, even if upgrade() switches meanwhile.
-    const { session, running } = this.active;
-    const result = session.run(feeds);
-    running.add(result);
+    const active = this.active;
+    const result = active.session.run(feeds);
+    active.running.add(result);
     result.then(
-      () => running.delete(result),
-      () => running.delete(result),
+      () => active.running.delete(result),
+      () => active.running.delete(result),
     );
-    return result;
+    try {
+      return await result;
+    } catch (e) {
+      if (!(e instanceof EngineDeviceLostError)) throw e;
+      // Nothing is lost: the same run is repeated on the next engine in the priority order (once another run
+      // has moved the session on, on the engine it moved to).
+      if (this.active === active) {
+        if (!this.moving && (!active.model || this.rest.length === 0)) throw e;
+        this.moving ??= this.moveToNextEngine(active, e).finally(() => {
+          this.moving = undefined;
+        });
+        await this.moving;
+      }
+      return this.run(feeds);
+    }
+  }
+
+  /** Builds the current model on the next engine that can run here, reports the move, and drops the lost one. */
+  private async moveToNextEngine(lost: Active, error: EngineDeviceLostError): Promise<void> {
+    let [from, reason]: [EngineId, string] = [this.engineImpl.id, error.message];
+    while (this.rest.length > 0) {
+      const next = this.rest.shift()!;
+      const event = { engine: from, reason, next: next.id };
+      this.fallbackEvents.push(event);
+      this.options.onFallback?.(event);
+      try {
+        const session = await next.create(lost.model!, this.context);
+        this.engineImpl = next;
+        this.active = { ...lost, session, running: new Set(), model: this.rest.length > 0 ? lost.model : undefined };
+        // Its device is gone: release is best effort, and not awaited (it may never settle on a lost device).
+        void lost.session.release().catch(() => {});
+        return;
+      } catch (e) {
+        if (!(e instanceof EngineUnavailableError)) throw e;
+        [from, reason] = [next.id, e.message];
+      }
+    }
+    throw error;
   }
 
   /**
@@ -210,10 +270,11 @@ export class LrmSession {
     const ranks = this.header.tiers[choice.tiers - 1].ranks;
     const refit = await loadRefits(this.loader, this.header, choice.tiers, this.options);
     progress?.({ phase: 'build', loaded: 0, total: 1 });
-    const session = await this.engineImpl.create(buildOnnxModel(this.header, bytes.subarray(this.payloadStart), ranks, { refits: refit?.refits }));
+    const model = buildOnnxModel(this.header, bytes.subarray(this.payloadStart), ranks, { refits: refit?.refits });
+    const session = await this.engineImpl.create(model, this.context);
     progress?.({ phase: 'build', loaded: 1, total: 1 });
     const old = this.active;
-    this.active = { session, tiers: choice.tiers, ranks, choice, refitBytes: refit?.bytes ?? 0, running: new Set() };
+    this.active = { session, tiers: choice.tiers, ranks, choice, refitBytes: refit?.bytes ?? 0, running: new Set(), model: this.rest.length > 0 ? model : undefined };
     this.retire(old);
   }
 

@@ -22,10 +22,25 @@ export interface EngineSession {
   release(): Promise<void>;
 }
 
+/**
+ * Something an app should know about how an engine runs, though it does run (e.g. WASM on one thread because
+ * the page is not cross-origin isolated). `code` is stable for apps to match; `message` says what to change.
+ */
+export interface EngineWarning {
+  engine: EngineId;
+  code: 'wasm-single-thread';
+  message: string;
+}
+
+/** What the session hands an engine besides the model: where to report warnings. */
+export interface EngineContext {
+  onWarning?: (warning: EngineWarning) => void;
+}
+
 /** Turns an ONNX graph into something that runs. Engines see only the graph we built, never the compiler. */
 export interface Engine {
   readonly id: EngineId;
   /** What it runs on, for messages and reports. */
   readonly description: string;
-  create(onnxModel: Uint8Array): Promise<EngineSession>;
+  create(onnxModel: Uint8Array, context?: EngineContext): Promise<EngineSession>;
 }

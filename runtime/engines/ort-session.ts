@@ -9,6 +9,11 @@ export interface OrtModule {
   Tensor: typeof OrtCommon.Tensor;
 }
 
+/** onnxruntime-web also exposes its global settings (threads, WebGPU adapter and device). */
+export interface OrtWebModule extends OrtModule {
+  env: OrtCommon.Env;
+}
+
 /** Wrap an onnxruntime InferenceSession (node or web: same API) as an EngineSession. */
 export async function createOrtSession(
   ort: OrtModule,

@@ -9,18 +9,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { compileOnnx } from '../../compiler/compile.js';
-import { load, type HostTensor } from '../../runtime/node.js';
+import { load } from '../../runtime/node.js';
+import { maxRelativeError } from '../e2e/compare.js';
 import { mnistDigits, MODELS } from '../e2e/real-inputs.js';
 
 const SWIFTSHADER = '/usr/lib/chromium/vk_swiftshader_icd.json';
 const ROOT = join(import.meta.dirname, '../..');
-
-function maxRelativeError(a: HostTensor, b: HostTensor): number {
-  const x = a.data as Float32Array;
-  const y = b.data as Float32Array;
-  const scale = Math.max(...x.map(Math.abs)) || 1;
-  return Math.max(...x.map((v, i) => Math.abs(v - y[i]))) / scale;
-}
 
 describe('ort-node-webgpu', () => {
   let lrm: Uint8Array;
@@ -38,7 +32,7 @@ describe('ort-node-webgpu', () => {
       expect(gpu.engine).toBe('ort-node-webgpu');
       for (const d of digits) {
         const [a, b] = [(await cpu.run({ input: d.x })).output, (await gpu.run({ input: d.x })).output];
-        expect(maxRelativeError(a, b)).toBeLessThanOrEqual(1e-3);
+        expect(maxRelativeError(a.data as Float32Array, b.data as Float32Array)).toBeLessThanOrEqual(1e-3);
       }
       await gpu.release();
       await cpu.release();

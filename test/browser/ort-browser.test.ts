@@ -1,0 +1,218 @@
+/**
+ * The browser bundles in headless Chromium (Debian's, WebGPU on SwiftShader where there is no GPU): an .lrm compiled
+ * here from mnist-cnn-pytorch, served over HTTP, run on real MNIST digits on ort-wasm and ort-webgpu, and compared
+ * with ort-node-cpu in Node. Every test asserts which engine ran, so a silent fallback to WASM fails.
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Browser, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { compileOnnx } from '../../compiler/compile.js';
+import { argmax } from '../../compiler/evaluate.js';
+import { load } from '../../runtime/node.js';
+import { maxRelativeError } from '../e2e/compare.js';
+import { mnistDigits, MODELS } from '../e2e/real-inputs.js';
+import { canRunChromium, launchChromium } from './chromium.js';
+import { startPageServer, type PageServer } from './page-server.js';
+
+const ROOT = join(import.meta.dirname, '../..');
+// All 10,000 MNIST test digits on WASM. SwiftShader runs WebGPU on the CPU, ~65 ms a digit here: 50 digits there (at two tiers).
+const ALL_DIGITS = 10_000;
+const WEBGPU_DIGITS = 50;
+const BATCH = 100;
+const CLASSES = 10;
+
+interface PageEvent {
+  type: 'fallback' | 'warning';
+  engine: string;
+  next?: string;
+  code?: string;
+  reason?: string;
+  message?: string;
+}
+interface PageResult {
+  loadedOn: string;
+  engine: string;
+  /** session.fallbacks and session.warnings, as the page saw them. */
+  fallbacks: Array<Omit<PageEvent, 'type'>>;
+  warnings: Array<Omit<PageEvent, 'type'>>;
+  /** onFallback and onWarning calls, in order. */
+  events: PageEvent[];
+  /** count × 10 scores, flat. */
+  outputs: number[];
+  msPerDigit: number;
+  crossOriginIsolated: boolean;
+}
+/** The .lrm files served: mnist-cnn-pytorch with fp32 factors, and with fp16 factors (widened to fp32 at load). */
+type ModelFile = 'model.lrm' | 'model-fp16.lrm';
+/** Which file at which tier count (undefined: all tiers). */
+interface Variant {
+  model?: ModelFile;
+  tiers?: number;
+}
+interface RunRequest {
+  entry: 'wasm' | 'webgpu';
+  model?: ModelFile;
+  options?: { engine?: string; tiers?: number };
+  count: number;
+  batch?: number;
+  /** Destroy the GPU device before this batch. */
+  loseDeviceAt?: number;
+}
+
+describe.runIf(canRunChromium)('browser bundles in headless Chromium', () => {
+  let dir: string;
+  let server: PageServer;
+  let browser: Browser;
+  /** ort-node-cpu's scores on every digit, per variant. */
+  const reference = new Map<string, Float32Array>();
+  const variantKey = (v: Variant) => `${v.model ?? 'model.lrm'}@${v.tiers ?? 'all'}`;
+
+  beforeAll(async () => {
+    // The page loads dist/browser: rebuild it from the sources under test.
+    execFileSync(process.execPath, [join(ROOT, 'scripts/bundle.mjs')], { cwd: ROOT, stdio: 'pipe' });
+    const onnx = new Uint8Array(readFileSync(join(MODELS, 'mnist-cnn-pytorch.onnx')));
+    const files: Record<ModelFile, Uint8Array> = { 'model.lrm': (await compileOnnx(onnx)).lrm, 'model-fp16.lrm': (await compileOnnx(onnx, { dtype: 'fp16' })).lrm };
+    dir = mkdtempSync(join(tmpdir(), 'lowrank-browser-'));
+    for (const [name, bytes] of Object.entries(files)) writeFileSync(join(dir, name), bytes);
+    const digits = new Float32Array(ALL_DIGITS * 784);
+    (await mnistDigits(ALL_DIGITS, false, (v) => (v / 255 - 0.5) / 0.5)).forEach((f, i) => digits.set(f.x.data as Float32Array, i * 784));
+    writeFileSync(join(dir, 'digits.f32'), digits);
+    const variants: Variant[] = [{}, { tiers: 2 }, { model: 'model-fp16.lrm' }];
+    for (const v of variants) {
+      const cpu = await load(files[v.model ?? 'model.lrm'], { engine: 'ort-node-cpu', tiers: v.tiers });
+      const scores = new Float32Array(ALL_DIGITS * CLASSES);
+      for (let first = 0; first < ALL_DIGITS; first += 1000) {
+        const x = { dataType: 'float32' as const, dims: [1000, 1, 28, 28], data: digits.subarray(first * 784, (first + 1000) * 784) };
+        scores.set((await cpu.run({ [cpu.inputs[0].name]: x }))[cpu.outputs[0].name].data as Float32Array, first * CLASSES);
+      }
+      reference.set(variantKey(v), scores);
+      await cpu.release();
+    }
+    server = await startPageServer(dir);
+    browser = await launchChromium();
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    await server?.close();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  async function openPage(url = server.url, initScript?: () => void): Promise<Page> {
+    const context = await browser.newContext();
+    if (initScript) await context.addInitScript(initScript);
+    const page = await context.newPage();
+    const errors: string[] = [];
+    page.on('pageerror', (e) => errors.push(e.message));
+    await page.goto(url);
+    await page.waitForFunction(() => document.title === 'ready', undefined, { timeout: 30_000 }).catch(() => {
+      throw new Error(`the test page did not start: ${errors.join('; ') || 'no page error'}`);
+    });
+    return page;
+  }
+
+  async function runDigits(page: Page, request: RunRequest): Promise<PageResult> {
+    const args = { entry: request.entry, model: request.model ?? 'model.lrm', options: request.options ?? {}, count: request.count, batch: request.batch ?? BATCH, loseDeviceAt: request.loseDeviceAt };
+    return page.evaluate((a) => (window as unknown as { runDigits: (x: typeof a) => Promise<PageResult> }).runDigits(a), args);
+  }
+
+  /**
+   * Same top-1 as ort-node-cpu on >= 99.5% of the digits, and max relative error <= 1e-3. Both run the same file, so
+   * the bound holds for fp16 factors too: they are widened to the same fp32 weights before any engine sees them.
+   */
+  function expectAgreement(label: string, result: PageResult, count: number, variant: Variant = {}): void {
+    expect(result.outputs).toHaveLength(count * CLASSES);
+    const want = reference.get(variantKey(variant))!;
+    let same = 0;
+    let worst = 0;
+    for (let i = 0; i < count; i++) {
+      const [a, b] = [want.subarray(i * CLASSES, (i + 1) * CLASSES), result.outputs.slice(i * CLASSES, (i + 1) * CLASSES)];
+      if (argmax(a) === argmax(b)) same++;
+      worst = Math.max(worst, maxRelativeError(a, b));
+    }
+    console.log(`${label}: ${same}/${count} same top-1, max relative error ${worst.toExponential(2)}, ${result.msPerDigit.toFixed(2)} ms/digit`);
+    expect(same / count, label).toBeGreaterThanOrEqual(0.995);
+    expect(worst, label).toBeLessThanOrEqual(1e-3);
+  }
+
+  it('lowrank-edge/wasm runs on ort-wasm, agrees with ort-node-cpu, and warns that it runs on one thread without COOP/COEP', async () => {
+    const page = await openPage();
+    for (const tiers of [undefined, 2]) {
+      const result = await runDigits(page, { entry: 'wasm', options: { tiers }, count: ALL_DIGITS });
+      expect(result.engine).toBe('ort-wasm');
+      expect(result.crossOriginIsolated).toBe(false);
+      expect(result.warnings).toEqual([expect.objectContaining({ engine: 'ort-wasm', code: 'wasm-single-thread', message: expect.stringMatching(/Cross-Origin-Opener-Policy.*Cross-Origin-Embedder-Policy/) })]);
+      expect(result.events.filter((e) => e.type === 'warning')).toHaveLength(1);
+      expectAgreement(`ort-wasm tiers=${tiers ?? 'all'}`, result, ALL_DIGITS, { tiers });
+    }
+    await page.context().close();
+  });
+
+  it('on a cross-origin isolated page ort-wasm runs without the one-thread warning', async () => {
+    const page = await openPage(server.isolatedUrl);
+    const result = await runDigits(page, { entry: 'wasm', count: 1000 });
+    expect(result.crossOriginIsolated).toBe(true);
+    expect(result.engine).toBe('ort-wasm');
+    expect(result.warnings).toEqual([]);
+    expectAgreement('ort-wasm isolated', result, 1000);
+    await page.context().close();
+  });
+
+  it('lowrank-edge/webgpu runs on ort-webgpu (no fallback) and agrees with ort-node-cpu', async () => {
+    const page = await openPage();
+    for (const tiers of [undefined, 2]) {
+      const result = await runDigits(page, { entry: 'webgpu', options: { tiers }, count: WEBGPU_DIGITS });
+      expect(result.events).toEqual([]);
+      expect(result.fallbacks).toEqual([]);
+      expect(result.engine).toBe('ort-webgpu');
+      expectAgreement(`ort-webgpu tiers=${tiers ?? 'all'}`, result, WEBGPU_DIGITS, { tiers });
+    }
+    await page.context().close();
+  }, 300_000);
+
+  it('an .lrm with fp16 factors gives the same outputs as on ort-node-cpu, on both engines', async () => {
+    const page = await openPage();
+    for (const [entry, count] of [['wasm', 2000], ['webgpu', 30]] as const) {
+      const result = await runDigits(page, { entry, model: 'model-fp16.lrm', count });
+      expect(result.engine).toBe(entry === 'wasm' ? 'ort-wasm' : 'ort-webgpu');
+      expect(result.fallbacks).toEqual([]);
+      expectAgreement(`fp16 factors on ${result.engine}`, result, count, { model: 'model-fp16.lrm' });
+    }
+    await page.context().close();
+  }, 300_000);
+
+  it('without navigator.gpu, with no adapter, or when no device can be created, lowrank-edge/webgpu falls back to ort-wasm and says why', async () => {
+    const cases: Array<[string, () => void, RegExp]> = [
+      ['no navigator.gpu', () => Object.defineProperty(Navigator.prototype, 'gpu', { get: () => undefined }), /no navigator\.gpu/],
+      ['null adapter', () => Object.defineProperty((globalThis as any).GPU.prototype, 'requestAdapter', { value: async () => null }), /returned no adapter/],
+      [
+        'no device',
+        () => Object.defineProperty((globalThis as any).GPUAdapter.prototype, 'requestDevice', { value: async () => { throw new Error('simulated: no device'); } }),
+        /could not create a GPU device \(simulated: no device\)/,
+      ],
+    ];
+    for (const [label, initScript, reason] of cases) {
+      const page = await openPage(server.url, initScript);
+      const result = await runDigits(page, { entry: 'webgpu', count: 1000 });
+      expect(result.engine, label).toBe('ort-wasm');
+      expect(result.fallbacks).toEqual([{ engine: 'ort-webgpu', next: 'ort-wasm', reason: expect.stringMatching(reason) }]);
+      expect(result.events.filter((e) => e.type === 'fallback')).toEqual(result.fallbacks.map((f) => ({ type: 'fallback', ...f })));
+      expectAgreement(`fallback (${label})`, result, 1000);
+      await page.context().close();
+    }
+  });
+
+  it('a GPU device lost during a run: that run is retried on ort-wasm and completes, and later runs stay there', async () => {
+    const page = await openPage();
+    const result = await runDigits(page, { entry: 'webgpu', count: 30, batch: 5, loseDeviceAt: 2 });
+    expect(result.loadedOn).toBe('ort-webgpu');
+    expect(result.engine).toBe('ort-wasm');
+    expect(result.fallbacks).toEqual([{ engine: 'ort-webgpu', next: 'ort-wasm', reason: expect.stringMatching(/lost its GPU device/) }]);
+    expect(result.events.filter((e) => e.type === 'fallback')).toHaveLength(1);
+    expectAgreement('device lost before batch 2', result, 30);
+    await page.context().close();
+  }, 300_000);
+});

@@ -1,0 +1,98 @@
+/**
+ * A local HTTP server for the real-browser tests: one page that imports both browser bundles through an
+ * import map (as an app would), onnxruntime-web's own dist files, the esbuild bundles, and the test's .lrm
+ * (static files through sirv, so Range requests work as on a real server).
+ */
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import sirv from 'sirv';
+
+const ROOT = join(import.meta.dirname, '../..');
+
+/** The page: `window.lowrank.{wasm,webgpu}` are the two entry points; `window.runDigits` is what the tests call. */
+const PAGE = `<!doctype html>
+<meta charset="utf-8">
+<title>lowrank-edge browser test</title>
+<script type="importmap">
+{ "imports": { "onnxruntime-web/wasm": "/ort/ort.wasm.min.mjs", "onnxruntime-web/webgpu": "/ort/ort.webgpu.min.mjs" } }
+</script>
+<script type="module">
+  import * as wasm from '/lowrank/lowrank-wasm.js';
+  import * as webgpu from '/lowrank/lowrank-webgpu.js';
+  window.lowrank = { wasm, webgpu };
+  window.loseWebgpuDevice = async () => {
+    const ort = await import('onnxruntime-web/webgpu');
+    (await ort.env.webgpu.device).destroy();
+  };
+  // Loads /models/<model> with one entry point and runs the first \`count\` digits of /models/digits.f32 (784 floats
+  // each) in batches, optionally losing the GPU device before batch number loseDeviceAt. Returns the outputs (flat),
+  // which engine ran, and every event the app saw.
+  window.runDigits = async ({ entry, model, options, count, batch, loseDeviceAt }) => {
+    const digits = new Float32Array(await (await fetch('/models/digits.f32')).arrayBuffer());
+    const events = [];
+    const session = await window.lowrank[entry].load('/models/' + model, {
+      ...options,
+      onFallback: (e) => events.push({ type: 'fallback', ...e }),
+      onWarning: (w) => events.push({ type: 'warning', ...w }),
+    });
+    const loadedOn = session.engine;
+    const [input, output] = [session.inputs[0].name, session.outputs[0].name];
+    const outputs = [];
+    const start = performance.now();
+    for (let first = 0, b = 0; first < count; first += batch, b++) {
+      if (b === loseDeviceAt) await window.loseWebgpuDevice();
+      const n = Math.min(batch, count - first);
+      const data = digits.slice(first * 784, (first + n) * 784);
+      const out = await session.run({ [input]: { dataType: 'float32', dims: [n, 1, 28, 28], data } });
+      outputs.push(...out[output].data);
+    }
+    const msPerDigit = (performance.now() - start) / count;
+    const result = { loadedOn, engine: session.engine, fallbacks: [...session.fallbacks], warnings: [...session.warnings], events, outputs, msPerDigit, crossOriginIsolated };
+    await session.release();
+    return result;
+  };
+  document.title = 'ready';
+</script>`;
+
+/** The headers that make a page cross-origin isolated (and give WebAssembly threads). */
+const ISOLATION_HEADERS = { 'Cross-Origin-Opener-Policy': 'same-origin', 'Cross-Origin-Embedder-Policy': 'require-corp' };
+
+export interface PageServer {
+  /** The page, not cross-origin isolated. */
+  url: string;
+  /** The same page served with COOP/COEP. */
+  isolatedUrl: string;
+  close(): Promise<void>;
+}
+
+/** Serves the page, the bundles in dist/browser, onnxruntime-web's dist and every file of `modelDir` under /models/. */
+export async function startPageServer(modelDir: string): Promise<PageServer> {
+  const mounts: Array<[string, ReturnType<typeof sirv>]> = [
+    ['/ort/', sirv(join(ROOT, 'node_modules/onnxruntime-web/dist'), { dev: true })],
+    ['/lowrank/', sirv(join(ROOT, 'dist/browser'), { dev: true })],
+    ['/models/', sirv(modelDir, { dev: true })],
+  ];
+  const server = createServer((req: IncomingMessage, res: ServerResponse) => {
+    const path = new URL(req.url ?? '/', 'http://localhost').pathname;
+    if (path === '/' || path === '/isolated') {
+      res.writeHead(200, { 'Content-Type': 'text/html; charset=utf-8', ...(path === '/isolated' ? ISOLATION_HEADERS : {}) });
+      res.end(PAGE);
+      return;
+    }
+    const mount = mounts.find(([prefix]) => path.startsWith(prefix));
+    const notFound = () => {
+      res.writeHead(404).end(`not found: ${path}`);
+    };
+    if (!mount) return notFound();
+    req.url = req.url!.slice(mount[0].length - 1);
+    mount[1](req, res, notFound);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}/`,
+    isolatedUrl: `http://127.0.0.1:${port}/isolated`,
+    close: () => new Promise((resolve) => server.close(() => resolve())),
+  };
+}
