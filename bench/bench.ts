@@ -169,6 +169,7 @@ async function compileWith(model: BenchModel, method: Method, source: Uint8Array
     allocation: method.calibrated ? 'sensitivity' : 'sigma',
     calibration: calibration?.feeds,
     calibrationSize: calibration?.size,
+    refit: method.refit,
     sensitivityBatches: model.sensitivityBatches,
     onProgress,
   });

@@ -21,7 +21,7 @@ export interface BenchContext {
   quick: boolean;
 }
 
-export type MethodId = 'plain-svd' | 'calibrated' | 'calibrated-int8';
+export type MethodId = 'plain-svd' | 'calibrated' | 'calibrated-int8' | 'calibrated-refit';
 
 export interface Method {
   id: MethodId;
@@ -29,14 +29,18 @@ export interface Method {
   description: string;
   dtype: FactorDType;
   calibrated: boolean;
+  /** Nonlinear refit of every tier (compiler/refit.ts) on the calibration split. */
+  refit?: boolean;
 }
 
 export const PLAIN: Method = { id: 'plain-svd', description: "plain SVD, allocation 'sigma', no calibration, fp32 factors", dtype: 'fp32', calibrated: false };
 export const CALIBRATED: Method = { id: 'calibrated', description: 'whitened SVD + sensitivity allocation on the calibration split, fp32 factors', dtype: 'fp32', calibrated: true };
+export const CALIBRATED_REFIT: Method = { id: 'calibrated-refit', description: 'as calibrated, then every tier refitted (nonlinear: outputs after Relu/Clip) on the calibration split, fp32 factors', dtype: 'fp32', calibrated: true, refit: true };
 export const CALIBRATED_INT8: Method = { id: 'calibrated-int8', description: 'as calibrated, with int8 factors', dtype: 'int8', calibrated: true };
 
 export interface Calibration {
-  feeds: AsyncIterable<Feeds>;
+  /** Starts a new pass over the calibration split (refit makes several). */
+  feeds: () => AsyncIterable<Feeds>;
   size: number;
 }
 
@@ -69,7 +73,7 @@ function firstInput(source: Uint8Array, path: string) {
 async function datasetCalibration(source: Uint8Array, path: string, spec: string, options: Omit<DataOptions, 'layout'>, layout?: number[]): Promise<Calibration> {
   const { inputs, input } = firstInput(source, path);
   const dataset = await openDataset(spec, { ...options, layout: layout ?? input.shape });
-  return { feeds: feedBatches(dataset, inputs, CALIBRATION_BATCH), size: dataset.size };
+  return { feeds: () => feedBatches(dataset, inputs, CALIBRATION_BATCH), size: dataset.size };
 }
 
 const MNIST_TIERS = [0.05, 0.1, 0.15, 0.2, 0.35, 0.5, 1];
@@ -306,7 +310,7 @@ const silero = (ctx: BenchContext): BenchModel => {
           yield vadFeeds(input, state, n);
         }
       }
-      return { feeds: batches(), size: calibChunks };
+      return { feeds: batches, size: calibChunks };
     },
     async suite() {
       const { samples } = await readWav(wav);
@@ -322,8 +326,8 @@ const silero = (ctx: BenchContext): BenchModel => {
 
 /** Every benchmark model, in report order. */
 export const BENCH_MODELS: Array<(ctx: BenchContext) => BenchModel> = [
-  mnistModel('mnist-cnn-pytorch', 'mnist-cnn-pytorch.onnx', { mean: [0.5], std: [0.5] }, [PLAIN, CALIBRATED, CALIBRATED_INT8]),
-  mnistModel('mnist-mlp-784-128-64-10', 'mnist-mlp-784-128-64-10.onnx', { mean: [0], std: [1] }, [PLAIN, CALIBRATED]),
+  mnistModel('mnist-cnn-pytorch', 'mnist-cnn-pytorch.onnx', { mean: [0.5], std: [0.5] }, [PLAIN, CALIBRATED, CALIBRATED_REFIT, CALIBRATED_INT8]),
+  mnistModel('mnist-mlp-784-128-64-10', 'mnist-mlp-784-128-64-10.onnx', { mean: [0], std: [1] }, [PLAIN, CALIBRATED, CALIBRATED_REFIT]),
   mobilenet,
   yolo,
   nanodet,

@@ -13,7 +13,7 @@ import { orderedFactors, type OrderedFactors } from './linalg/svd.js';
 import { shrunkSecondMoment, whitenedFactors } from './linalg/whitened.js';
 import { assembleLrm } from './assemble.js';
 import { measureSensitivity } from './sensitivity.js';
-import { refitRanks } from './refit.js';
+import { refitRanks, type RefitMode } from './refit.js';
 import { readLrm } from '../formats/read.js';
 import type { LayerRefit } from '../runtime/factors.js';
 import { assertOnnxRuntimeLoads } from './validate-source.js';
@@ -44,6 +44,8 @@ export interface CompileOptions {
   refit?: boolean;
   /** Passes over the calibration data per tier when refitting (default 2). */
   refitSweeps?: number;
+  /** 'nonlinear' (default): match outputs after a following Relu/Clip; 'linear': match raw outputs. */
+  refitMode?: RefitMode;
   /** Ranks move in steps of this many components (default 8). */
   rankMultiple?: number;
   /** Keep the model's first and last weight layers dense (default: on for convolutional classifiers). */
@@ -147,6 +149,7 @@ export async function compileOnnx(source: Uint8Array, options: CompileOptions = 
     refits.push(
       await refitRanks(source, header, payload, tier.ranks, calibrationPass, {
         sweeps,
+        mode: options.refitMode,
         onProgress: (done) => progress({ phase: 'refit', done: tier.index * sweeps + done, total: header.tiers.length * sweeps, detail: `tier ${tier.index}` }),
       }),
     );

@@ -12,6 +12,14 @@
  * (one vector per image) near their whitened SVD. Error compensation is sequential in effect: each sweep
  * measures h with the refits of the previous sweep in place, so after sweep k the first k layers of any chain
  * have seen their refitted upstream.
+ *
+ * Nonlinear reconstruction (mode 'nonlinear', the default; Zhang et al. 2015's asymmetric reconstruction in
+ * closed form): when the layer's output goes through Relu or Clip (directly, or after an Add of a constant
+ * bias), what downstream sees is f(y), not y. Errors the activation removes should cost nothing, so the target
+ * of each value is y where f is not clamped there, and otherwise the nearest value the activation maps to the
+ * same output, starting from what the compressed layer gives now (z): for y at or below the lower bound the
+ * target is min(z, lo), at or above the upper bound max(z, hi). Each sweep re-derives the targets from the
+ * previous sweep's refit (alternating projection), so a few sweeps converge.
  */
 import * as ort from 'onnxruntime-node';
 import { DataType, type ModelHeader, type NodeDef } from '../formats/model.js';
@@ -26,9 +34,13 @@ import { choleskyWithRidge, solveCholesky } from './linalg/cholesky.js';
 /** Most conv output positions per image and layer that a refit accumulates. */
 const REFIT_POSITIONS = 256;
 
+export type RefitMode = 'nonlinear' | 'linear';
+
 export interface RefitOptions {
   /** Passes over the calibration data (default 2). */
   sweeps?: number;
+  /** 'nonlinear' (default): match outputs after a following Relu/Clip; 'linear': match the raw outputs. */
+  mode?: RefitMode;
   onProgress?: (done: number, total: number, detail: string) => void;
 }
 
@@ -49,13 +61,15 @@ export async function refitRanks(
   const layers = header.layers.map((layer, i) => ({ layer, node: header.graph.nodes[layer.nodeIndex], rank: ranks[i] }));
   const active = layers.map((l, i) => ({ ...l, index: i })).filter((l) => l.rank > 0);
   let refits: Array<LayerRefit | undefined> = layers.map(() => undefined);
+  const activations = active.map((l) => ((options.mode ?? 'nonlinear') === 'nonlinear' ? followingActivation(header, payload, l.node, l.layer.rows) : undefined));
   const original = await createSession(withOutputs(source, [...new Set(active.map((l) => l.node.outputs[0]))]), 'the original model');
   try {
     for (let sweep = 0; sweep < sweeps; sweep++) {
       options.onProgress?.(sweep, sweeps, `sweep ${sweep + 1}/${sweeps}`);
       const compressed = buildOnnxModel(header, payload, ranks, { refits, alwaysFactored: true });
-      const session = await createSession(withOutputs(compressed, active.map((l) => middleTensorName(l.node, l.rank))), 'the compressed model');
-      const accumulators = active.map((l) => new RefitAccumulator(l.node, l.layer.kind, l.rank, l.layer.rows, biasTensor(header, l.node, l.layer.rows) !== undefined));
+      const fetched = active.flatMap((l, k) => [middleTensorName(l.node, l.rank), ...(activations[k] ? [l.node.outputs[0]] : [])]);
+      const session = await createSession(withOutputs(compressed, fetched), 'the compressed model');
+      const accumulators = active.map((l, k) => new RefitAccumulator(l.node, l.layer.kind, l.rank, l.layer.rows, biasTensor(header, l.node, l.layer.rows) !== undefined, activations[k]));
       try {
         let images = 0;
         for await (const feeds of calibration()) {
@@ -64,7 +78,8 @@ export async function refitRanks(
           active.forEach((l, k) => {
             const y = want[l.node.outputs[0]];
             const h = got[middleTensorName(l.node, l.rank)];
-            accumulators[k].add(h.data as Float32Array, h.dims as number[], y.data as Float32Array, y.dims as number[], images);
+            const z = activations[k] ? (got[l.node.outputs[0]].data as Float32Array) : undefined;
+            accumulators[k].add(h.data as Float32Array, h.dims as number[], y.data as Float32Array, y.dims as number[], images, z);
           });
           images += Number(Object.values(feeds)[0]?.dims[0] ?? 1);
         }
@@ -95,6 +110,63 @@ function storedLeft(header: ModelHeader, payload: Uint8Array, index: number, ran
   return { left, bias };
 }
 
+/** An elementwise clamp to [lo, hi] after adding `offset` (one value per output), which a layer's output goes through. */
+export interface OutputActivation {
+  lo: number;
+  hi: number;
+  offset?: Float32Array;
+}
+
+/** Where the compressed output z should go so that f(z) = f(y) with the least change (see the file comment). */
+export function target(act: OutputActivation, channel: number, y: number, z: number): number {
+  const o = act.offset ? act.offset[channel] : 0;
+  const yo = y + o;
+  if (yo <= act.lo) return Math.min(z + o, act.lo) - o;
+  if (yo >= act.hi) return Math.max(z + o, act.hi) - o;
+  return y;
+}
+
+/**
+ * The activation the layer's output goes through, when that output feeds exactly one node and it is Relu or
+ * Clip, or an Add of a constant per-output bias whose result feeds exactly one Relu/Clip. Anything else (a
+ * branch, BatchNormalization, a graph output): undefined, and the refit is linear for that layer.
+ */
+export function followingActivation(header: ModelHeader, payload: Uint8Array, node: NodeDef, rows: number): OutputActivation | undefined {
+  const { graph } = header;
+  const only = (tensor: string): NodeDef | undefined => {
+    if (graph.outputs.some((o) => o.name === tensor)) return undefined;
+    const users = graph.nodes.filter((n) => n.inputs.includes(tensor));
+    return users.length === 1 ? users[0] : undefined;
+  };
+  const constant = (name: string | undefined): Float32Array | undefined => {
+    const t = name ? graph.initializers.find((i) => i.name === name) : undefined;
+    return t && t.dataType === DataType.FLOAT ? float32Copy(payload, t.range.offset, t.range.length / 4) : undefined;
+  };
+  let next = only(node.outputs[0]);
+  let offset: Float32Array | undefined;
+  if (next?.opType === 'Add') {
+    const other = next.inputs.find((i) => i !== node.outputs[0]);
+    offset = constant(other);
+    if (!offset || (offset.length !== rows && offset.length !== 1)) return undefined;
+    if (offset.length === 1) offset = new Float32Array(rows).fill(offset[0]);
+    next = only(next.outputs[0]);
+  }
+  if (next?.opType === 'Relu') return { lo: 0, hi: Infinity, offset };
+  if (next?.opType === 'Clip') {
+    // opset ≥ 11: min and max are optional inputs; before: attributes.
+    const attr = (name: string) => next!.attributes.find((a) => a.name === name && a.kind === 'float')?.value as number | undefined;
+    const bound = (index: number, name: string, fallback: number): number | undefined => {
+      const input = next!.inputs[index];
+      if (input) return constant(input)?.[0];
+      return attr(name) ?? fallback;
+    };
+    const lo = bound(1, 'min', -Infinity);
+    const hi = bound(2, 'max', Infinity);
+    return lo === undefined || hi === undefined ? undefined : { lo, hi, offset };
+  }
+  return undefined;
+}
+
 /** A float32 bias of `rows` values in input 2 (Conv B, Gemm C), or undefined. */
 function biasTensor(header: ModelHeader, node: NodeDef, rows: number) {
   const t = node.inputs[2] ? header.graph.initializers.find((i) => i.name === node.inputs[2]) : undefined;
@@ -118,6 +190,7 @@ class RefitAccumulator {
     private readonly rank: number,
     private readonly rows: number,
     private readonly withBias: boolean,
+    private readonly activation?: OutputActivation,
   ) {
     this.k = rank + (withBias ? 1 : 0);
     this.gram = new BlockedGram(this.k + rows, this.k);
@@ -126,9 +199,12 @@ class RefitAccumulator {
     this.cap = Math.min(REFIT_POSITIONS, positionCap(Math.ceil(Math.sqrt(this.k * (this.k / 2 + rows)))));
   }
 
-  add(h: Float32Array, hDims: number[], y: Float32Array, yDims: number[], firstImage: number): void {
+  /** `z`: the compressed layer's own output on the same samples (needed for nonlinear targets). */
+  add(h: Float32Array, hDims: number[], y: Float32Array, yDims: number[], firstImage: number, z?: Float32Array): void {
     const { rank: r, rows: m, k } = this;
     const bias = this.withBias;
+    const act = this.activation;
+    if (act && (!z || z.length !== y.length)) throw new CompileError(`refit: ${this.node.name} needs the compressed layer's output for its activation`, 'refit');
     if (this.kind !== 'conv') {
       if (hDims.at(-1) !== r || yDims.at(-1) !== m || h.length / r !== y.length / m) {
         throw new CompileError(`refit: ${this.node.name} gave shapes [${hDims}] and [${yDims}], expected […, ${r}] and […, ${m}]`, 'refit');
@@ -158,7 +234,8 @@ class RefitAccumulator {
             const ys = yStart(v);
             for (let c = 0; c < r; c++) block[c * stride + col + b] = h[hs + c * hStep];
             if (bias) block[r * stride + col + b] = 1;
-            for (let c = 0; c < m; c++) block[(k + c) * stride + col + b] = y[ys + c * yStep];
+            if (act) for (let c = 0; c < m; c++) block[(k + c) * stride + col + b] = target(act, c, y[ys + c * yStep], z![ys + c * yStep]);
+            else for (let c = 0; c < m; c++) block[(k + c) * stride + col + b] = y[ys + c * yStep];
           }
         },
       };

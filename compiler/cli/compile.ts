@@ -2,6 +2,7 @@ import { stat } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { parseTierBudgets } from '../allocate.js';
 import { compileOnnx } from '../compile.js';
+import type { RefitMode } from '../refit.js';
 import { CompileOptionError } from '../errors.js';
 import type { FactorDType } from '../../formats/model.js';
 import { bytesToLoad } from '../../formats/read.js';
@@ -24,7 +25,7 @@ interface CompileCliOptions {
   calib?: string;
   calibLimit: string;
   calibOffset: string;
-  refit?: boolean;
+  refit?: boolean | string;
   refitSweeps: string;
   mean?: string;
   std?: string;
@@ -42,6 +43,12 @@ const CALIBRATION_BATCH = 32;
 function parseAllocation(text?: string): 'sigma' | 'sensitivity' | undefined {
   if (text === undefined || text === 'sigma' || text === 'sensitivity') return text;
   throw new CompileOptionError(`--allocate must be sigma or sensitivity, got "${text}"`, 'allocate');
+}
+
+function parseRefitMode(value: boolean | string | undefined): RefitMode | undefined {
+  if (value === undefined || value === true) return undefined;
+  if (value === 'nonlinear' || value === 'linear') return value;
+  throw new CompileOptionError(`--refit takes nonlinear or linear, got "${String(value)}"`, 'refit');
 }
 
 /** The calibration data set, batched as the model's feeds. */
@@ -89,7 +96,7 @@ export function registerCompile(program: Command): void {
     .option('--cost <model>', 'what budgets count: params | bytes | flops | latency:<table.json>', 'params')
     .option('--allocate <how>', 'order layers by σ² share (sigma) or by measured end-to-end error (sensitivity; needs --calib, its default)')
     .option('--sensitivity-limit <N>', 'calibration samples used to measure sensitivity', '64')
-    .option('--refit', 'refit each tier\'s left factors and biases by least squares on the calibration data (needs --calib)')
+    .option('--refit [mode]', 'refit each tier\'s left factors and biases on the calibration data (needs --calib): nonlinear (default: match outputs after Relu/Clip) or linear')
     .option('--refit-sweeps <n>', 'passes over the calibration data per tier when refitting', '2')
     .option('--keep-ends', 'keep the first and last weight layers dense (default for convolutional classifiers)')
     .option('--no-keep-ends', 'factor the first and last weight layers too')
@@ -110,7 +117,8 @@ export function registerCompile(program: Command): void {
         keepEnds: opts.keepEnds,
         allocation: parseAllocation(opts.allocate),
         calibrationSize: calibration?.size,
-        refit: opts.refit,
+        refit: opts.refit !== undefined,
+        refitMode: parseRefitMode(opts.refit),
         refitSweeps: parseWholeNumber('--refit-sweeps', opts.refitSweeps),
         sensitivityBatches: Math.ceil(parseWholeNumber('--sensitivity-limit', opts.sensitivityLimit) / CALIBRATION_BATCH),
         cost,

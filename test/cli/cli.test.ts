@@ -291,6 +291,8 @@ describe('errors are one line, with no stack trace', () => {
     ['a file that is not ONNX (package.json)', () => ['package.json'], /package\.json.*ONNX/],
     ['--tiers 0.5,0.2 (not increasing)', () => [MNIST_CNN, '--tiers', '0.5,0.2'], /--tiers/],
     ['--dtype int4', () => [MNIST_CNN, '--dtype', 'int4'], /int4/],
+    ['--refit without --calib', () => [MNIST_CNN, '--refit'], /--refit needs --calib/],
+    ['--refit cubic', () => [MNIST_CNN, '--refit', 'cubic'], /--refit takes nonlinear or linear, got "cubic"/],
   ];
   it.each(compileCases)('compile of %s fails and leaves no output file', (_, args, message) => {
     const out = join(tmp, 'failed-compile.lrm');

@@ -5,12 +5,15 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { compileOnnx } from '../../compiler/compile.js';
 import { feedBatches, openDataset } from '../../compiler/data/spec.js';
 import { agreement, evaluateClassifier } from '../../compiler/evaluate.js';
 import { importOnnx } from '../../compiler/import/onnx.js';
 import { CompileOptionError } from '../../compiler/errors.js';
+import { followingActivation, target } from '../../compiler/refit.js';
+import { readLrm } from '../../formats/read.js';
 import { load } from '../../runtime/node.js';
 import { DATA, MODELS } from '../e2e/real-inputs.js';
 
@@ -65,5 +68,44 @@ describe('refit on mnist-cnn-pytorch', () => {
     const calib = await openDataset(mnist, { ...norm, limit: 32 });
     // A one-pass stream cannot be replayed: the API asks for a function that starts a new pass.
     await expect(compileOnnx(source, { refit: true, calibration: feedBatches(calib, inputs, 32) })).rejects.toThrow(/--refit needs --calib/);
+  });
+});
+
+describe('nonlinear refit targets', () => {
+  const clamp = (v: number, lo: number, hi: number) => Math.min(hi, Math.max(lo, v));
+
+  it('keep what the activation outputs, and move z no further than needed', () => {
+    fc.assert(
+      fc.property(
+        fc.double({ min: -10, max: 10, noNaN: true }),
+        fc.double({ min: -10, max: 10, noNaN: true }),
+        fc.double({ min: -5, max: 0, noNaN: true }),
+        fc.double({ min: 0.5, max: 6, noNaN: true }),
+        fc.double({ min: -2, max: 2, noNaN: true }),
+        (y, z, lo, hi, o) => {
+          const act = { lo, hi, offset: Float32Array.of(o) };
+          const t = target(act, 0, y, z);
+          expect(clamp(t + act.offset[0], lo, hi)).toBeCloseTo(clamp(y + act.offset[0], lo, hi), 9);
+          // Where y is clamped and z already gives the same output, z itself is the target (no loss).
+          if (clamp(z + act.offset[0], lo, hi) === clamp(y + act.offset[0], lo, hi)) expect(t).toBeCloseTo(z, 9);
+        },
+      ),
+    );
+  });
+
+  it('finds the activation after each factored layer of the real models', async () => {
+    const activations = async (file: string) => {
+      const bytes = new Uint8Array(readFileSync(join(MODELS, file)));
+      const { lrm } = await compileOnnx(bytes, { tiers: [1], minParams: 1024 });
+      const { header, payload } = await readLrm(lrm);
+      return header.layers.map((l) => followingActivation(header, payload, header.graph.nodes[l.nodeIndex], l.rows));
+    };
+    // MobileNet: every pointwise conv is followed by Clip(0, 6) with min/max as initializers.
+    const mobilenet = await activations('mobilenet_v1_075_224.onnx');
+    expect(mobilenet.length).toBeGreaterThan(5);
+    for (const a of mobilenet) expect(a && [a.lo, a.hi, a.offset]).toEqual([0, 6, undefined]);
+    // The MLP: MatMul → Add(bias) → Relu for the hidden layers; the logits layer has none.
+    const mlp = await activations('mnist-mlp-784-128-64-10.onnx');
+    expect(mlp.map((a) => a && [a.lo, a.hi, a.offset?.length])).toEqual([[0, Infinity, 128], [0, Infinity, 64], undefined].slice(0, mlp.length));
   });
 });
