@@ -117,7 +117,7 @@ const mobilenet = (ctx: BenchContext): BenchModel => {
     path: join(ctx.data, 'models', file),
     task: 'classification',
     tiers: [0.5, 0.75, 0.9, 1],
-    methods: [PLAIN, CALIBRATED],
+    methods: [PLAIN, CALIBRATED, CALIBRATED_REFIT],
     sensitivityBatches: ctx.quick ? 1 : 4,
     split: () => ({
       calibration: `imagenet-sample images ${calib.offset}–${calib.offset + calib.limit - 1} in sorted file order (${calib.limit}), ${pre}`,

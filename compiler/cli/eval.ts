@@ -97,7 +97,7 @@ export function registerEval(program: Command): void {
         }
       }
 
-      const tiers: Array<Row & { tier: number; agreement: number | null }> = [];
+      const tiers: Array<Row & { tier: number; agreement: number | null; beforeRefit?: number | null }> = [];
       if (header) {
         const indices = opts.allTiers
           ? header.tiers.map((t) => t.index)
@@ -117,6 +117,15 @@ export function registerEval(program: Command): void {
           } finally {
             await session.release();
           }
+          // A refitted tier is also measured as stored before its refit, so the gain is visible on the same data.
+          if (header.tiers[index].refit) {
+            const plain = await load(bytes, { engine: engine.id, tier: index, refit: false });
+            try {
+              tiers[tiers.length - 1].beforeRefit = (await run(`tier ${index} before refit`, plain)).accuracy;
+            } finally {
+              await plain.release();
+            }
+          }
         }
       }
 
@@ -127,11 +136,13 @@ export function registerEval(program: Command): void {
       }
       const pct = (v: number | null) => (v === null ? '-' : `${v.toFixed(2)}%`);
       console.log(`${modelPath} on ${opts.data}: ${dataset.size} samples, engine ${engine.id}`);
+      const refitted = tiers.some((t) => t.beforeRefit !== undefined);
+      const before = (v: number | null | undefined) => (refitted ? [v === undefined ? '-' : pct(v)] : []);
       console.log(
         table([
-          ['model', 'params', 'bytes', 'accuracy', 'agreement', 'p50 ms'],
-          ...(refOut ? [['original', formatCount(refOut.params), formatBytes(refOut.bytes), pct(refOut.accuracy), '-', refOut.latencyMsP50.toFixed(3)]] : []),
-          ...tiers.map((t) => [`tier ${t.tier}`, formatCount(t.params), formatBytes(t.bytes), pct(t.accuracy), pct(t.agreement), t.latencyMsP50.toFixed(3)]),
+          ['model', 'params', 'bytes', 'accuracy', ...(refitted ? ['before refit'] : []), 'agreement', 'p50 ms'],
+          ...(refOut ? [['original', formatCount(refOut.params), formatBytes(refOut.bytes), pct(refOut.accuracy), ...before(undefined), '-', refOut.latencyMsP50.toFixed(3)]] : []),
+          ...tiers.map((t) => [`tier ${t.tier}`, formatCount(t.params), formatBytes(t.bytes), pct(t.accuracy), ...before(t.beforeRefit), pct(t.agreement), t.latencyMsP50.toFixed(3)]),
         ]),
       );
     });

@@ -35,11 +35,11 @@ describe('npm run bench --quick --models mnist-cnn-pytorch', () => {
     const model = result.models[0]!;
     expect(model.split.calibration).toMatch(/digits 0–63/);
     expect(model.split.evaluation).toMatch(/digits 1000–/);
-    expect(model.compile.map((c) => c.method)).toEqual(['plain-svd', 'calibrated', 'calibrated-int8']);
+    expect(model.compile.map((c) => c.method)).toEqual(['plain-svd', 'calibrated', 'calibrated-refit', 'calibrated-int8']);
     for (const c of model.compile) expect(c.seconds).toBeGreaterThan(0);
 
-    // The original plus 7 tiers of each of the three methods.
-    expect(result.rows).toHaveLength(1 + 3 * 7);
+    // The original plus 7 tiers of each of the four methods.
+    expect(result.rows).toHaveLength(1 + 4 * 7);
     for (const row of result.rows) {
       for (const k of ROW_FIELDS) expect(row, `${row.method} tier ${row.tier}: ${k}`).toHaveProperty(k);
       expect(row.params).toBeGreaterThan(0);
@@ -54,6 +54,8 @@ describe('npm run bench --quick --models mnist-cnn-pytorch', () => {
     const full = (m: string) => result.rows.find((r) => r.method === m && r.tier === 6)!;
     expect(full('plain-svd').agreement).toBeGreaterThanOrEqual(99);
     expect(full('calibrated-int8').bytes).toBeLessThan(full('calibrated').bytes / 2);
+    // A refitted tier loads its refit section too.
+    expect(full('calibrated-refit').bytes).toBeGreaterThan(full('calibrated').bytes);
 
     const md = readFileSync(join(out, 'compression.md'), 'utf8');
     expect(md).toContain('| method | tier |');
@@ -73,5 +75,5 @@ describe('npm run bench --quick --models mnist-cnn-pytorch', () => {
     }
     expect(engines.rows.some((r) => r.engine === 'ort-wasm')).toBe(true);
     expect(readFileSync(join(out, 'engines.md'), 'utf8')).toContain('| model | engine | variant |');
-  }, 120_000);
+  }, 300_000);
 });
