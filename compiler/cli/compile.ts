@@ -12,6 +12,7 @@ import { readInputBytes } from './read-input.js';
 import { parseNormalisation } from './normalisation.js';
 import { parseWholeNumber } from './options.js';
 import { parseCostModel } from '../costs.js';
+import { augmentFeeds } from '../data/augment.js';
 import { feedBatches, openDataset } from '../data/spec.js';
 import { importOnnx } from '../import/onnx.js';
 import type { Feeds } from '../../runtime/tensor.js';
@@ -27,6 +28,8 @@ interface CompileCliOptions {
   calibOffset: string;
   refit?: boolean | string;
   refitSweeps: string;
+  augment: string;
+  augmentFlip: boolean;
   mean?: string;
   std?: string;
   labels?: string;
@@ -62,7 +65,14 @@ async function calibrationFeeds(source: Uint8Array, path: string, opts: CompileC
     offset: parseWholeNumber('--calib-offset', opts.calibOffset, 0),
   });
   // A function: each call starts a new pass over the data (refit makes several).
-  return { feeds: () => feedBatches(dataset, inputs, CALIBRATION_BATCH), size: dataset.size };
+  const pass = () => feedBatches(dataset, inputs, CALIBRATION_BATCH);
+  const copies = parseWholeNumber('--augment', opts.augment, 0);
+  if (copies === 0) return { feeds: pass, size: dataset.size };
+  const input = inputs[0];
+  if (!input || input.shape.length !== 4) {
+    throw new CompileOptionError(`--augment crops and flips images: it needs a model with one [N, C, H, W] image input`, 'augment');
+  }
+  return { feeds: augmentFeeds(pass, input.name, { copies, flip: opts.augmentFlip }), size: dataset.size * (1 + copies) };
 }
 
 async function readJson(path: string): Promise<unknown> {
@@ -98,6 +108,8 @@ export function registerCompile(program: Command): void {
     .option('--sensitivity-limit <N>', 'calibration samples used to measure sensitivity', '64')
     .option('--refit [mode]', 'refit each tier\'s left factors and biases on the calibration data (needs --calib): nonlinear (default: match outputs after Relu/Clip) or linear')
     .option('--refit-sweeps <n>', 'passes over the calibration data per tier when refitting', '2')
+    .option('--augment <copies>', 'calibration images: add this many random crops (and mirror images) of each', '0')
+    .option('--no-augment-flip', 'augment with crops only (for data where mirroring changes meaning: digits, text)')
     .option('--keep-ends', 'keep the first and last weight layers dense (default for convolutional classifiers)')
     .option('--no-keep-ends', 'factor the first and last weight layers too')
     .action(async (input: string, opts: CompileCliOptions) => {
