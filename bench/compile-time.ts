@@ -2,15 +2,17 @@
  * Calibrated compile time with a phase breakdown (issue 3, item 6: "the calibrated compile of a 25M-parameter
  * model with 256 calibration images finishes in under 5 minutes on this 2-core machine").
  *
- *   npm run build && node dist/bench/compile-time.js [--models a,b] [--limit 256] [--data dir]
+ *   npm run build && node dist/bench/compile-time.js [--models a,b] [--limit 256] [--allocate sigma] [--data dir]
  *
  * Compiles each model as `lowrank compile --calib … --calib-limit <limit>` does (whitened SVD + sensitivity
- * allocation, default tiers, sensitivity on 64 samples) and prints wall time per phase. Models: the two largest
- * of the bench (MobileNet v1 0.75 from ../shared/data, PP-OCRv4 det fetched by bench/fetch-models.mjs) and any
- * other model that fetch-models.mjs put in bench/models/ with calibration settings below.
+ * allocation, default tiers, sensitivity on 64 samples) and prints wall time per phase. `--allocate sigma` skips
+ * the sensitivity phase (one full-model run on 64 samples per layer and grid rank). Models: the two largest
+ * of the bench (MobileNet v1 0.75 from ../shared/data, PP-OCRv4 det fetched by bench/fetch-models.mjs) and a
+ * ResNet-50-shaped model with random weights (25.5M weights, bench/synthetic-resnet50.ts).
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
+import { availableParallelism, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { compileOnnx, type CompileProgress } from '../compiler/compile.js';
@@ -18,10 +20,13 @@ import { feedBatches, openDataset, type DataOptions } from '../compiler/data/spe
 import { findCandidates } from '../compiler/factorize/candidates.js';
 import { importOnnx } from '../compiler/import/onnx.js';
 import { projectRoot } from './cli.js';
+import { syntheticResnet50 } from './synthetic-resnet50.js';
 
 interface TimedModel {
   id: string;
   path: (data: string, root: string) => string;
+  /** Built in memory instead of read from `path`. */
+  build?: () => Uint8Array;
   /** Calibration images are read from imagenet-sample with this preprocessing; layout overrides the model's input. */
   pre: Omit<DataOptions, 'layout' | 'limit' | 'offset'>;
   layout?: number[];
@@ -35,24 +40,21 @@ const MODELS: TimedModel[] = [
     pre: { resize: 'stretch', channelOrder: 'BGR', mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225] },
     layout: [1, 3, 320, 320],
   },
-  {
-    id: 'resnet50-v1-12',
-    path: (_, root) => join(root, 'bench', 'models', 'resnet50-v1-12.onnx'),
-    pre: {},
-  },
+  // ResNet-50's shapes with random weights (bench/synthetic-resnet50.ts): the issue's 25M-parameter target.
+  { id: 'resnet50-synthetic', path: () => 'resnet50-synthetic.onnx', build: syntheticResnet50, pre: {} },
 ];
 
 /** Same batch size and sensitivity samples as `lowrank compile` (cli/compile.ts). */
 const CALIBRATION_BATCH = 32;
 const SENSITIVITY_SAMPLES = 64;
 
-async function timeCompile(m: TimedModel, data: string, root: string, limit: number): Promise<void> {
+async function timeCompile(m: TimedModel, data: string, root: string, limit: number, allocation: 'sigma' | 'sensitivity'): Promise<void> {
   const path = m.path(data, root);
-  if (!existsSync(path)) {
+  if (!m.build && !existsSync(path)) {
     process.stderr.write(`compile-time: ${m.id}: ${path} is missing, skipped\n`);
     return;
   }
-  const source = new Uint8Array(readFileSync(path));
+  const source = m.build ? m.build() : new Uint8Array(readFileSync(path));
   const model = importOnnx(source, path);
   const params = findCandidates(model).reduce((s, c) => s + c.rows * c.cols, 0);
   const dataset = await openDataset(`imagenet:${join(data, 'imagenet-sample')}`, { ...m.pre, layout: m.layout ?? model.inputs[0]!.shape, limit, offset: 0 });
@@ -62,6 +64,7 @@ async function timeCompile(m: TimedModel, data: string, root: string, limit: num
   await compileOnnx(source, {
     calibration: feedBatches(dataset, model.inputs, CALIBRATION_BATCH),
     calibrationSize: dataset.size,
+    allocation,
     sensitivityBatches: Math.ceil(SENSITIVITY_SAMPLES / CALIBRATION_BATCH),
     fileName: path,
     onProgress: (p) => {
@@ -75,17 +78,19 @@ async function timeCompile(m: TimedModel, data: string, root: string, limit: num
   });
   const total = (performance.now() - started) / 1000;
   const parts = [...phases].map(([phase, t]) => `${phase} ${((t.end - t.start) / 1000).toFixed(1)} s`).join(', ');
-  process.stdout.write(`${m.id}: ${(params / 1e6).toFixed(1)}M factorable weights, ${dataset.size} calibration images: ${total.toFixed(1)} s (${parts})\n`);
+  process.stdout.write(`${m.id}: ${(params / 1e6).toFixed(1)}M factorable weights, ${dataset.size} calibration images, allocation ${allocation}: ${total.toFixed(1)} s (${parts}; load average ${loadavg()[0].toFixed(1)} on ${availableParallelism()} cores)\n`);
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { models: { type: 'string' }, limit: { type: 'string', default: '256' }, data: { type: 'string' } } });
+  const { values } = parseArgs({ options: { models: { type: 'string' }, limit: { type: 'string', default: '256' }, allocate: { type: 'string', default: 'sensitivity' }, data: { type: 'string' } } });
+  const allocation = values.allocate;
+  if (allocation !== 'sigma' && allocation !== 'sensitivity') throw new Error(`--allocate must be sigma or sensitivity, got ${allocation}`);
   const root = projectRoot();
   const data = values.data ?? join(root, '..', 'shared', 'data');
   const wanted = values.models?.split(',');
   // The fetched models (bench/models/, gitignored), as the bench does it.
   spawnSync(process.execPath, [join(root, 'bench', 'fetch-models.mjs')], { stdio: ['ignore', 'inherit', 'inherit'] });
-  for (const m of MODELS) if (!wanted || wanted.includes(m.id)) await timeCompile(m, data, root, Number(values.limit));
+  for (const m of MODELS) if (!wanted || wanted.includes(m.id)) await timeCompile(m, data, root, Number(values.limit), allocation);
 }
 
 main().catch((e: unknown) => {
