@@ -1,6 +1,7 @@
 /**
  * Calibration: run the original model through onnxruntime-node on real inputs and accumulate, for every
- * factorable layer, the second-moment matrix G = Σ x·xᵀ (float64) of the vectors x that its weight matrix M
+ * factorable layer, the second-moment matrix G = Σ x·xᵀ (float64 sums of float32 block products, see
+ * linalg/blocked-gram.ts) of the vectors x that its weight matrix M
  * multiplies (y = M·x). Whitened factorisation needs exactly this: the output error of a truncated layer on
  * the calibration data is tr(ΔM·G·ΔMᵀ).
  *
@@ -46,12 +47,12 @@ export interface CalibrateOptions {
 }
 
 /**
- * Conv subsampling budget. Accumulating one x costs n² multiply-adds (n²/2 in the kernel, which only computes
- * the lower triangle), so a full-resolution conv is expensive: 50,176 positions × 576² ≈ 1.7e10 per image for a
- * 64-channel 3×3 conv at 224×224, about 3.5 s in V8. Neighbouring patches overlap and are strongly correlated,
- * so a uniform subset of positions estimates G/samples nearly as well. The cap keeps positions·n² ≤ 2e8 per
- * layer per image (≈ 40 ms), but never goes below 1024 positions, so every image still contributes a dense,
- * spatially spread sample even for wide layers (n = 576: 1024 positions, ≈ 0.07 s). Layers with at most the
+ * Conv subsampling budget. Accumulating one x costs n² multiply-adds (about n²/2 in the kernel, which computes
+ * the lower triangle in panels), so a full-resolution conv is expensive: 50,176 positions × 576² ≈ 1.7e10 per
+ * image for a 64-channel 3×3 conv at 224×224, ~1 s even on onnxruntime's Gemm. Neighbouring patches overlap and
+ * are strongly correlated, so a uniform subset of positions estimates G/samples nearly as well. The cap keeps
+ * positions·n² ≤ 2e8 per layer per image, but never goes below 1024 positions, so every image still contributes
+ * a dense, spatially spread sample even for wide layers (n = 576: 1024 positions). Layers with at most the
  * cap are never subsampled: MatMul/Gemm rows, and convs on small maps (e.g. 7×7, 14×14, or 56×56 at n ≤ 96).
  */
 const POSITION_BUDGET = 2e8;
@@ -102,7 +103,7 @@ export async function collectLayerStats(
           const t = results[acc.input] ?? ortFeeds[acc.input];
           if (!t) throw new Error(`calibration: the feeds have no '${acc.input}', the input of ${acc.layer}`);
           if (t.type !== 'float32') throw new Error(`calibration: input '${acc.input}' of ${acc.layer} is ${t.type}, expected float32`);
-          acc.add(t.data as Float32Array, t.dims as number[]);
+          await acc.add(t.data as Float32Array, t.dims as number[]);
         }
       } finally {
         for (const t of Object.values(results)) t.dispose();
@@ -115,7 +116,7 @@ export async function collectLayerStats(
   }
 
   const stats = new Map<LayerAccumulator, LayerStats>();
-  for (const acc of accumulators.values()) stats.set(acc, acc.finish(done));
+  for (const acc of accumulators.values()) stats.set(acc, await acc.finish(done));
   return new Map([...byLayer].map(([name, acc]) => [name, stats.get(acc)!]));
 }
 
@@ -202,12 +203,12 @@ class LayerAccumulator {
     this.gram = new BlockedGram(n);
   }
 
-  add(data: Float32Array, dims: number[]): void {
-    for (const run of this.vectors.split(data, dims)) this.gram.push(run);
+  async add(data: Float32Array, dims: number[]): Promise<void> {
+    for (const run of this.vectors.split(data, dims)) await this.gram.add(run);
   }
 
-  finish(images: number): LayerStats {
-    return { gram: this.gram.finish(), samples: this.gram.samples, images };
+  async finish(images: number): Promise<LayerStats> {
+    return { gram: await this.gram.finish(), samples: this.gram.samples, images };
   }
 }
 

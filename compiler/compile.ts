@@ -112,7 +112,7 @@ export async function compileOnnx(source: Uint8Array, options: CompileOptions = 
     progress({ phase: 'factorize', done: i, total: candidates.length, detail: c.node.name });
     const s = stats?.get(c.node.name);
     const k = known.get(c.node.name); // prefactored: its own factors (whitened inside their subspace when calibrating)
-    factors.push(k ? knownFactors(k, s && shrunkSecondMoment(s.gram, c.cols, s.samples)) : s ? whitenedFactors(c.matrix(), c.rows, c.cols, shrunkSecondMoment(s.gram, c.cols, s.samples)) : orderedFactors(c.matrix(), c.rows, c.cols));
+    factors.push(k ? await knownFactors(k, s && shrunkSecondMoment(s.gram, c.cols, s.samples)) : s ? await whitenedFactors(c.matrix(), c.rows, c.cols, shrunkSecondMoment(s.gram, c.cols, s.samples)) : orderedFactors(c.matrix(), c.rows, c.cols));
     // Let the event loop breathe so a progress bar can redraw between large layers.
     await new Promise((r) => setImmediate(r));
   }

@@ -75,22 +75,22 @@ export async function refitRanks(
         for await (const feeds of calibration()) {
           const ortFeeds = Object.fromEntries(Object.entries(feeds).map(([k, t]) => [k, new ort.Tensor(t.dataType, t.data as never, t.dims)]));
           const [want, got] = await Promise.all([original.run(ortFeeds), session.run(ortFeeds)]);
-          active.forEach((l, k) => {
+          for (const [k, l] of active.entries()) {
             const y = want[l.node.outputs[0]];
             const h = got[middleTensorName(l.node, l.rank)];
             const z = activations[k] ? (got[l.node.outputs[0]].data as Float32Array) : undefined;
-            accumulators[k].add(h.data as Float32Array, h.dims as number[], y.data as Float32Array, y.dims as number[], images, z);
-          });
+            await accumulators[k].add(h.data as Float32Array, h.dims as number[], y.data as Float32Array, y.dims as number[], images, z);
+          }
           images += Number(Object.values(feeds)[0]?.dims[0] ?? 1);
         }
       } finally {
         await session.release();
       }
       const next = layers.map(() => undefined) as Array<LayerRefit | undefined>;
-      active.forEach((l, k) => {
+      for (const [k, l] of active.entries()) {
         const prior = refits[l.index] ?? storedLeft(header, payload, l.index, l.rank);
-        next[l.index] = accumulators[k].solve(prior);
-      });
+        next[l.index] = await accumulators[k].solve(prior);
+      }
       refits = next;
     }
   } finally {
@@ -200,7 +200,7 @@ class RefitAccumulator {
   }
 
   /** `z`: the compressed layer's own output on the same samples (needed for nonlinear targets). */
-  add(h: Float32Array, hDims: number[], y: Float32Array, yDims: number[], firstImage: number, z?: Float32Array): void {
+  async add(h: Float32Array, hDims: number[], y: Float32Array, yDims: number[], firstImage: number, z?: Float32Array): Promise<void> {
     const { rank: r, rows: m, k } = this;
     const bias = this.withBias;
     const act = this.activation;
@@ -209,7 +209,7 @@ class RefitAccumulator {
       if (hDims.at(-1) !== r || yDims.at(-1) !== m || h.length / r !== y.length / m) {
         throw new CompileError(`refit: ${this.node.name} gave shapes [${hDims}] and [${yDims}], expected […, ${r}] and […, ${m}]`, 'refit');
       }
-      this.gram.push(stacked(h.length / r, (v) => v * r, 1, (v) => v * m, 1));
+      await this.gram.add(stacked(h.length / r, (v) => v * r, 1, (v) => v * m, 1));
       return;
     }
     const [n, , ...spatial] = hDims;
@@ -220,7 +220,7 @@ class RefitAccumulator {
     const count = Math.min(positions, this.cap);
     for (let img = 0; img < n; img++) {
       const position = selectPositions(positions, count, firstImage + img);
-      this.gram.push(stacked(count, (v) => img * r * positions + position(v), positions, (v) => img * m * positions + position(v), positions));
+      await this.gram.add(stacked(count, (v) => img * r * positions + position(v), positions, (v) => img * m * positions + position(v), positions));
     }
 
     /** Vectors [h; 1; y]: vector v's component c of h is h[hStart(v) + c·hStep], likewise for y. */
@@ -243,10 +243,10 @@ class RefitAccumulator {
   }
 
   /** [A b] from the accumulated sums, ridge-pulled towards `prior`. */
-  solve(prior: LayerRefit): LayerRefit {
+  async solve(prior: LayerRefit): Promise<LayerRefit> {
     const { rank: r, rows: m, k } = this;
     const D = k + m;
-    const G = this.gram.finish();
+    const G = await this.gram.finish();
     const N = this.gram.samples;
     const S = new Float64Array(k * k);
     let trace = 0;

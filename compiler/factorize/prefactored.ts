@@ -187,7 +187,7 @@ export function mergePrefactoredPairs(model: ImportedModel, options: PrefactorOp
  * matrix, computed inside its rank-k subspace. With M = Q_A·D·Q_Bᵀ, M·G·Mᵀ = Q_A·(D·Q_BᵀGQ_B·D)·Q_Aᵀ, so
  * whitenedFactors(D, k, k, Q_BᵀGQ_B) lifted by Q_A, Q_B equals whitenedFactors(M, m, n, G) at O(n²k).
  */
-export function knownFactors(k: KnownFactors, G?: Float64Array): OrderedFactors {
+export async function knownFactors(k: KnownFactors, G?: Float64Array): Promise<OrderedFactors> {
   if (!G) return k;
   const { rank, rows: m, cols: n } = k;
   const Qa = new Float64Array(rank * m);
@@ -215,7 +215,7 @@ export function knownFactors(k: KnownFactors, G?: Float64Array): OrderedFactors 
       Gr[j * rank + i] = s;
     }
   }
-  const w = whitenedFactors(D, rank, rank, Gr);
+  const w = await whitenedFactors(D, rank, rank, Gr);
   return { rank: w.rank, sigma: w.sigma, left: lift(w.left, w.rank, rank, Qa, m), right: lift(w.right, w.rank, rank, Qb, n) };
 }
 

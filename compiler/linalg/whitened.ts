@@ -1,6 +1,6 @@
 import type { OrderedFactors } from './svd.js';
 import { choleskyWithRidge, solveLowerTransposed } from './cholesky.js';
-import { gramCols } from './gram.js';
+import { gemm } from './ort-gemm.js';
 import { symmetricEigen } from './symmetric-eigen.js';
 
 /**
@@ -12,107 +12,89 @@ import { symmetricEigen } from './symmetric-eigen.js';
  * and no S⁻¹, and stays exact when G is singular. Dropping component i adds exactly λᵢ (= σᵢ²) to the
  * squared output error on the calibration data, so `sigma` holds √λᵢ.
  *
+ * The products run in float64 on onnxruntime's Gemm (ort-gemm.ts); the eigen-decomposition in JS.
  * Pass G through `shrunkSecondMoment` first when it was seen on few samples.
  */
-export function whitenedFactors(M: Float64Array, m: number, n: number, G: Float64Array): OrderedFactors {
+export async function whitenedFactors(M: Float64Array, m: number, n: number, G: Float64Array): Promise<OrderedFactors> {
   // The eigenproblem is m×m on the output side; for tall layers the n×n input side is cheaper.
   return m > n ? whitenedByInputSide(M, m, n, G) : whitenedByOutputSide(M, m, n, G);
 }
 
-function whitenedByOutputSide(M: Float64Array, m: number, n: number, G: Float64Array): OrderedFactors {
-  // C = M·G·Mᵀ via (M·G) then rows of (M·G) against rows of M.
-  const MG = new Float64Array(m * n);
-  for (let r = 0; r < m; r++) {
-    const out = r * n;
-    const row = r * n;
-    for (let k = 0; k < n; k++) {
-      const v = M[row + k];
-      if (v === 0) continue;
-      const gk = k * n;
-      for (let c = 0; c < n; c++) MG[out + c] += v * G[gk + c];
-    }
-  }
-  const C = new Float64Array(m * m);
-  for (let i = 0; i < m; i++) {
-    for (let j = 0; j <= i; j++) {
-      let s = 0;
-      const a = i * n;
-      const b = j * n;
-      for (let k = 0; k < n; k++) s += MG[a + k] * M[b + k];
-      C[i * m + j] = s;
-      C[j * m + i] = s;
-    }
-  }
+const f64 = (data: Float64Array, rows: number, cols: number) => ({ data, rows, cols });
+
+async function whitenedByOutputSide(M: Float64Array, m: number, n: number, G: Float64Array): Promise<OrderedFactors> {
+  const MG = await gemm('float64', f64(M, m, n), f64(G, n, n));
+  const C = await gemm('float64', f64(MG, m, n), f64(M, m, n), { transB: true });
+  symmetrise(C, m);
   const { values, vectors } = symmetricEigen(C, m);
-  return componentsFromEigen(values, vectors, Math.min(m, n), m, n, (u) => {
-    const b = new Float64Array(n); // b = uᵀ·M
-    for (let r = 0; r < m; r++) {
-      const ur = u[r];
-      if (ur === 0) continue;
-      const row = r * n;
-      for (let c = 0; c < n; c++) b[c] += ur * M[row + c];
-    }
-    return [u, b];
-  });
+  const kept = keptEigenpairs(values, Math.min(m, n));
+  const U = stackRows(vectors, kept, m);
+  const B = await gemm('float64', f64(U, kept.length, m), f64(M, m, n)); // row i = u_iᵀ·M
+  return componentsFromEigen(values, kept, m, n, U, B);
 }
 
 /**
  * SVD-LLM proper, on the n×n side: S = chol(G) (with a ridge if G is singular), K = Sᵀ·Mᵀ·M·S = V·Λ·Vᵀ,
  * a_i = M·S·v_i, b_i = v_iᵀ·S⁻¹. Same optimum as the output side (up to the ridge), cheaper when m > n.
  */
-function whitenedByInputSide(M: Float64Array, m: number, n: number, G: Float64Array): OrderedFactors {
+async function whitenedByInputSide(M: Float64Array, m: number, n: number, G: Float64Array): Promise<OrderedFactors> {
   const { L: S } = choleskyWithRidge(G, n);
-  const MS = new Float64Array(m * n); // M·S, row by row
-  for (let r = 0; r < m; r++) {
-    const row = r * n;
-    for (let k = 0; k < n; k++) {
-      const v = M[row + k];
-      if (v === 0) continue;
-      const sk = k * n;
-      for (let c = 0; c <= k; c++) MS[row + c] += v * S[sk + c];
-    }
-  }
-  const { values, vectors } = symmetricEigen(gramCols(MS, m, n), n);
-  return componentsFromEigen(values, vectors, n, m, n, (v) => {
-    const a = new Float64Array(m); // a = M·S·v
-    for (let r = 0; r < m; r++) {
-      let t = 0;
-      const row = r * n;
-      for (let c = 0; c < n; c++) t += MS[row + c] * v[c];
-      a[r] = t;
-    }
-    return [a, solveLowerTransposed(S, n, v)]; // b = v·S⁻¹
-  });
+  const MS = await gemm('float64', f64(M, m, n), f64(S, n, n));
+  const K = await gemm('float64', f64(MS, m, n), f64(MS, m, n), { transA: true });
+  symmetrise(K, n);
+  const { values, vectors } = symmetricEigen(K, n);
+  const kept = keptEigenpairs(values, n);
+  const V = stackRows(vectors, kept, n);
+  const A = await gemm('float64', f64(V, kept.length, n), f64(MS, m, n), { transB: true }); // row i = (M·S·v_i)ᵀ
+  const B = new Float64Array(kept.length * n);
+  for (let i = 0; i < kept.length; i++) B.set(solveLowerTransposed(S, n, V.subarray(i * n, (i + 1) * n)), i * n); // b = v·S⁻¹
+  return componentsFromEigen(values, kept, m, n, A, B);
 }
 
-/**
- * Keep the eigenpairs (descending) that carry energy, at most `limit`, and turn each into a component a·bᵀ.
- * σᵢ = √λᵢ; the norms of a and b are balanced so fp16/int8 storage sees the same scale on both sides.
- */
-function componentsFromEigen(
-  values: Float64Array,
-  vectors: Float64Array[],
-  limit: number,
-  m: number,
-  n: number,
-  component: (vector: Float64Array) => [Float64Array, Float64Array],
-): OrderedFactors {
+/** (C + Cᵀ)/2: the Gemm result is symmetric only up to rounding, and the eigen solver reads one triangle. */
+function symmetrise(C: Float64Array, k: number): void {
+  for (let i = 0; i < k; i++) {
+    for (let j = 0; j < i; j++) {
+      const v = (C[i * k + j] + C[j * k + i]) / 2;
+      C[i * k + j] = v;
+      C[j * k + i] = v;
+    }
+  }
+}
+
+/** Indices of the eigenpairs (descending) that carry energy, at most `limit`. */
+function keptEigenpairs(values: Float64Array, limit: number): number[] {
   const top = Math.max(values[0] ?? 0, 0);
   const kept: number[] = [];
   for (let i = 0; i < limit; i++) if (values[i] > top * 1e-14 && values[i] > 0) kept.push(i);
+  return kept;
+}
+
+/** The chosen vectors as the rows of one matrix. */
+function stackRows(vectors: Float64Array[], which: number[], len: number): Float64Array {
+  const out = new Float64Array(which.length * len);
+  which.forEach((e, i) => out.set(vectors[e], i * len));
+  return out;
+}
+
+/**
+ * Component i is a_i·b_iᵀ with a_i = row i of `A` (length m) and b_i = row i of `B` (length n); σᵢ = √λ of the
+ * i-th kept eigenpair. The norms of a and b are balanced so fp16/int8 storage sees the same scale on both sides.
+ */
+function componentsFromEigen(values: Float64Array, kept: number[], m: number, n: number, A: Float64Array, B: Float64Array): OrderedFactors {
   const rank = kept.length;
-  const sigma = new Float64Array(rank);
+  const sigma = Float64Array.from(kept, (e) => Math.sqrt(values[e]));
   const left = new Float64Array(rank * m);
   const right = new Float64Array(rank * n);
-  kept.forEach((e, i) => {
-    sigma[i] = Math.sqrt(values[e]);
-    const [a, b] = component(vectors[e]);
+  for (let i = 0; i < rank; i++) {
+    const a = A.subarray(i * m, (i + 1) * m);
+    const b = B.subarray(i * n, (i + 1) * n);
     const na = Math.sqrt(a.reduce((t, x) => t + x * x, 0)) || 1;
     const nb = Math.sqrt(b.reduce((t, x) => t + x * x, 0)) || 1;
     const toA = Math.sqrt(nb / na);
     for (let r = 0; r < m; r++) left[i * m + r] = a[r] * toA;
     for (let c = 0; c < n; c++) right[i * n + c] = b[c] / toA;
-  });
+  }
   return { rank, sigma, left, right };
 }
 

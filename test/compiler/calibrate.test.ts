@@ -244,7 +244,8 @@ describe('collectLayerStats on one-layer models', () => {
 
       const ref = layer.op === 'Conv' ? naiveConv(xs, layer) : naiveRows(xs, n, layer.attributes?.transA === 1);
       expect(s.samples).toBe(ref.samples);
-      expect(maxRelativeError(s.gram, ref.g)).toBeLessThanOrEqual(1e-9);
+      // Calibration's block products are float32 (linalg/blocked-gram.ts, ~2e-7): an indexing error is O(1).
+      expect(maxRelativeError(s.gram, ref.g)).toBeLessThanOrEqual(1e-6);
       // Images: dim 0 of a batched input; the Gemm input's dim 0 is fixed (16), so one per run.
       expect(s.images).toBe(layer.input[0] === 'N' ? 5 : 2);
       // And independently of the reference's padding rules: G reproduces the energy of ORT's own output.

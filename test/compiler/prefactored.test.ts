@@ -308,20 +308,20 @@ describe('pairFactors and knownFactors', () => {
     singularValues(M, m, n).slice(0, 3).forEach((s, i) => expect(f.sigma[i]).toBeCloseTo(s, 12));
   });
 
-  it('whitened in the subspace equals whitenedFactors of the multiplied-out matrix', () => {
+  it('whitened in the subspace equals whitenedFactors of the multiplied-out matrix', async () => {
     const [m, r, n] = [10, 4, 12];
     const A = Float64Array.from({ length: m * r }, random);
     const B = Float64Array.from({ length: r * n }, random);
     const f = pairFactors(A, B, m, r, n);
     const k: KnownFactors = { ...f, kind: 'matmul', rows: m, cols: n, weight: 'w', weightDims: [n, m], pair: ['a', 'b'] };
-    expect(knownFactors(k)).toBe(k);
+    expect(await knownFactors(k)).toBe(k);
     // A positive definite G with structure: X·Xᵀ over random inputs with correlated coordinates.
     const X = Float64Array.from({ length: n * 40 }, random);
     for (let s = 0; s < 40; s++) X[1 * 40 + s] += 3 * X[0 * 40 + s];
     const G = new Float64Array(n * n);
     for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) for (let s = 0; s < 40; s++) G[i * n + j] += X[i * 40 + s] * X[j * 40 + s];
-    const sub = knownFactors(k, G);
-    const dense = whitenedFactors(product(f, f.rank, m, n), m, n, G);
+    const sub = await knownFactors(k, G);
+    const dense = await whitenedFactors(product(f, f.rank, m, n), m, n, G);
     expect(sub.rank).toBe(r);
     sub.sigma.forEach((s, i) => expect(s).toBeCloseTo(dense.sigma[i], 9));
     for (let rank = 1; rank <= r; rank++) expect(maxAbsDiff(product(sub, rank, m, n), product(dense, rank, m, n))).toBeLessThan(1e-9);

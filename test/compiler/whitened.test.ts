@@ -27,10 +27,10 @@ function outputError(M: Float64Array, left: Float64Array, right: Float64Array, r
 }
 
 describe('whitenedFactors', () => {
-  it('equals SVD-LLM (truncated SVD of M·chol(G), mapped back by chol(G)⁻¹) at every rank', () => {
+  it('equals SVD-LLM (truncated SVD of M·chol(G), mapped back by chol(G)⁻¹) at every rank', async () => {
     const [m, n] = [6, 9];
     const { M, G } = setup(m, n, 40, 11);
-    const f = whitenedFactors(M, m, n, G);
+    const f = await whitenedFactors(M, m, n, G);
     const S = new CholeskyDecomposition(new Matrix(Array.from({ length: n }, (_, i) => Array.from(G.subarray(i * n, (i + 1) * n))))).lowerTriangularMatrix;
     const MS = new Matrix(Array.from({ length: m }, (_, i) => Array.from(M.subarray(i * n, (i + 1) * n)))).mmul(S);
     const svd = new SingularValueDecomposition(MS, { autoTranspose: true });
@@ -46,31 +46,31 @@ describe('whitenedFactors', () => {
     }
   });
 
-  it('dropping component i adds exactly σᵢ² to the output error on the calibration data', () => {
+  it('dropping component i adds exactly σᵢ² to the output error on the calibration data', async () => {
     const [m, n] = [8, 12];
     const { M, G } = setup(m, n, 50, 5);
-    const f = whitenedFactors(M, m, n, G);
+    const f = await whitenedFactors(M, m, n, G);
     for (let r = 0; r < f.rank; r++) {
       const tail = Array.from(f.sigma.subarray(r)).reduce((s, v) => s + v * v, 0);
       expect(outputError(M, f.left, f.right, r, m, n, G)).toBeCloseTo(tail, 6);
     }
   });
 
-  it('beats plain SVD on the calibration objective at every rank', () => {
+  it('beats plain SVD on the calibration objective at every rank', async () => {
     const [m, n] = [10, 16];
     const { M, G } = setup(m, n, 64, 9);
-    const w = whitenedFactors(M, m, n, G);
+    const w = await whitenedFactors(M, m, n, G);
     const identity = Float64Array.from({ length: n * n }, (_, i) => (i % (n + 1) === 0 ? 1 : 0));
-    const p = whitenedFactors(M, m, n, identity);
+    const p = await whitenedFactors(M, m, n, identity);
     for (let r = 1; r < Math.min(m, n); r++) {
       expect(outputError(M, w.left, w.right, r, m, n, G)).toBeLessThanOrEqual(outputError(M, p.left, p.right, r, m, n, G) * (1 + 1e-9));
     }
   });
 
-  it('tall layers (input side, through Cholesky) give the same layer as the output side at every rank', () => {
+  it('tall layers (input side, through Cholesky) give the same layer as the output side at every rank', async () => {
     const [m, n] = [14, 6];
     const { M, G } = setup(m, n, 40, 21);
-    const f = whitenedFactors(M, m, n, G);
+    const f = await whitenedFactors(M, m, n, G);
     // Reference: the output-side formula U_r·U_rᵀ·M with U the eigenvectors of M·G·Mᵀ (computed by ml-matrix).
     const Mm = new Matrix(Array.from({ length: m }, (_, i) => Array.from(M.subarray(i * n, (i + 1) * n))));
     const Gm = new Matrix(Array.from({ length: n }, (_, i) => Array.from(G.subarray(i * n, (i + 1) * n))));
@@ -86,10 +86,10 @@ describe('whitenedFactors', () => {
     }
   });
 
-  it('a singular G on a tall layer still reproduces M at full rank (Cholesky with a ridge)', () => {
+  it('a singular G on a tall layer still reproduces M at full rank (Cholesky with a ridge)', async () => {
     const [m, n] = [10, 6];
     const { M, G } = setup(m, n, 3, 4); // 3 samples: G has rank 3
-    const f = whitenedFactors(M, m, n, G);
+    const f = await whitenedFactors(M, m, n, G);
     const back = new Float64Array(m * n);
     for (let i = 0; i < f.rank; i++) for (let a = 0; a < m; a++) for (let b = 0; b < n; b++) back[a * n + b] += f.left[i * m + a] * f.right[i * n + b];
     const scale = Math.max(...M.map(Math.abs));
