@@ -25,6 +25,7 @@ interface TuneCliOptions {
   table?: string;
   headroom: string;
   warmup: string;
+  warmupMs: string;
   runs: string;
   layerRuns: string;
   calib?: string;
@@ -69,7 +70,8 @@ export function registerTune(program: Command): void {
     .option('--table <file.json>', 'where to write the per-layer latency table (default: beside the output)')
     .option('--headroom <fraction>', 'share of the latency budget kept free for noise between processes', '0.1')
     .option('--warmup <N>', 'runs before timing', '5')
-    .option('--runs <N>', 'timed end-to-end runs per tier count', '30')
+    .option('--warmup-ms <ms>', 'and keep warming up each tier count until this much time has passed (WebAssembly tiers up late)', '500')
+    .option('--runs <N>', 'timed end-to-end runs per tier count', '50')
     .option('--layer-runs <N>', 'timed runs per layer and rank', '15')
     .option('--calib <spec>', 'data for fidelity (top-1 agreement with the full model) and the timing sample: mnist:<dir> | imagenet:<dir> | images:<dir> | tensors:<dir>')
     .option('--calib-limit <N>', 'calibration samples for fidelity', '100')
@@ -117,7 +119,7 @@ export function registerTune(program: Command): void {
         budgets,
         names,
         headroom,
-        timing: { warmup, runs: parseWholeNumber('--runs', opts.runs) },
+        timing: { warmup, runs: parseWholeNumber('--runs', opts.runs), warmupMs: parseWholeNumber('--warmup-ms', opts.warmupMs, 0) },
         layerTiming: { warmup, runs: parseWholeNumber('--layer-runs', opts.layerRuns) },
         sample,
         calibration,

@@ -19,6 +19,8 @@ export interface TimingOptions {
   warmup: number;
   /** Timed runs; the median is kept. */
   runs: number;
+  /** Keep warming up until this many ms have passed (see latencyPercentiles). */
+  warmupMs?: number;
 }
 
 /**
@@ -95,7 +97,7 @@ function singleLayerModel(header: ModelHeader, payload: Uint8Array, layer: Facto
 async function timeModel(engine: Engine, model: Uint8Array, feeds: Feeds, timing: TimingOptions): Promise<number> {
   const session = await engine.create(model);
   try {
-    return (await latencyPercentiles(session, feeds, timing.warmup, timing.runs)).p50;
+    return (await latencyPercentiles(session, feeds, timing.warmup, timing.runs, timing.warmupMs)).p50;
   } finally {
     await session.release();
   }

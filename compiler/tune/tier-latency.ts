@@ -50,7 +50,7 @@ export async function measureTiers(
   for (let tiers = 1; tiers <= header.tiers.length; tiers++) {
     const session = await load(lrm, { engine, tiers });
     try {
-      const { p50, p95 } = await latencyPercentiles(session, feeds, timing.warmup, timing.runs);
+      const { p50, p95 } = await latencyPercentiles(session, feeds, timing.warmup, timing.runs, timing.warmupMs);
       out.push({ tiers, latencyMsP50: p50, latencyMsP95: p95, memoryMb: estimateMemory(header, payloadStart, tiers, engine).totalMb });
     } finally {
       await session.release();
