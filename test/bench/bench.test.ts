@@ -73,5 +73,21 @@ describe('npm run bench --quick --models mnist-cnn-pytorch', () => {
     }
     expect(engines.rows.some((r) => r.engine === 'ort-wasm')).toBe(true);
     expect(readFileSync(join(out, 'engines.md'), 'utf8')).toContain('| model | engine | variant |');
-  }, 120_000);
+
+    // Tuned presets: three rising budgets per engine, tier counts never fall as the budget rises, each preset timed
+    // in a fresh process and evaluated (whether it stayed within budget is reported, not asserted: shared machine).
+    const presets = JSON.parse(readFileSync(join(out, 'presets.json'), 'utf8')) as { rows: Array<{ engine: string; budgetMs: number; tiers: number; p50: number; p95: number; withinBudget: boolean; accuracy: number }> };
+    for (const engine of ['ort-node-cpu', 'ort-wasm']) {
+      const rows = presets.rows.filter((r) => r.engine === engine);
+      expect(rows).toHaveLength(3);
+      expect(rows.map((r) => r.budgetMs)).toEqual([...new Set(rows.map((r) => r.budgetMs))].sort((a, b) => a - b));
+      expect(rows.map((r) => r.tiers)).toEqual(rows.map((r) => r.tiers).sort((a, b) => a - b));
+      for (const r of rows) {
+        expect(r.p95).toBeGreaterThanOrEqual(r.p50);
+        expect(typeof r.withinBudget).toBe('boolean');
+        expect(r.accuracy).toBeGreaterThan(90);
+      }
+    }
+    expect(readFileSync(join(out, 'presets.md'), 'utf8')).toContain('| model | engine | budget ms | preset |');
+  }, 300_000);
 });
