@@ -17,6 +17,7 @@ import { parseArgs } from 'node:util';
 import { runBench } from './bench.js';
 import { measureBundleSizes, writeBundleReport } from './bundle-sizes.js';
 import { runEngineLatency, writeEngineReport } from './engines.js';
+import { runPresetBench, writePresetReport } from './presets.js';
 import { writeReport } from './report.js';
 import type { BenchResult } from './types.js';
 
@@ -64,6 +65,8 @@ export async function main(argv: string[], io: CliIo = STDIO): Promise<BenchResu
   for (const p of await writeReport(result, out)) io.out(p);
   const latency = await runEngineLatency({ data, quick: values.quick ?? false, models, log: io.err });
   for (const p of await writeEngineReport(latency, out)) io.out(p);
+  const presets = await runPresetBench({ data, root, quick: values.quick ?? false, models, log: io.err });
+  for (const p of await writePresetReport(presets, out)) io.out(p);
   for (const p of await writeBundleReport(await measureBundleSizes(root), out)) io.out(p);
   return result;
 }

@@ -32,19 +32,20 @@ export function layerCosts(model: CostModel, candidates: LayerCandidate[], facto
     if (!positions) throw new CompileOptionError('--cost flops needs --calib: the output positions of each layer are measured on real inputs', 'cost');
     return candidates.map((c, i) => ({ cost: (r) => runtimeParams(c.rows, c.cols, r) * positions[i], denseCost: c.rows * c.cols * positions[i] }));
   }
-  return candidates.map((c) => latencyCost(model.latency, c));
+  return candidates.map((c) => latencyCost(model.latency, c.node.name));
 }
 
-function latencyCost(table: LatencyTable, c: LayerCandidate): LayerCost {
-  const entry = table.layers?.[c.node.name];
+/** A layer's cost from a measured table (also how `lowrank tune` predicts a tier's latency). */
+export function latencyCost(table: LatencyTable, layerName: string): LayerCost {
+  const entry = table.layers?.[layerName];
   if (!entry || !Number.isFinite(entry.dense)) {
-    throw new CompileOptionError(`latency table has no entry for layer "${c.node.name}"; measure it with lowrank tune or remove the layer from --cost`, 'cost');
+    throw new CompileOptionError(`latency table has no entry for layer "${layerName}"; measure it with lowrank tune or remove the layer from --cost`, 'cost');
   }
   const measured = Object.entries(entry.ranks ?? {})
     .map(([r, ms]) => [Number(r), ms] as const)
     .filter(([r, ms]) => Number.isInteger(r) && r > 0 && Number.isFinite(ms))
     .sort((a, b) => a[0] - b[0]);
-  if (measured.length === 0) throw new CompileOptionError(`latency table entry for "${c.node.name}" has no ranks`, 'cost');
+  if (measured.length === 0) throw new CompileOptionError(`latency table entry for "${layerName}" has no ranks`, 'cost');
   // Running maximum: measurement noise must not make a higher rank look cheaper (the allocator needs monotone costs).
   let peak = 0;
   const points = measured.map(([r, ms]) => [r, (peak = Math.max(peak, ms))] as const);

@@ -17,3 +17,14 @@ export class ModelNotRunnableError extends CompileError {}
 
 /** Bad compile options (tier budgets, dtypes). */
 export class CompileOptionError extends CompileError {}
+
+/** `lowrank tune`: no tier of the file meets a budget on this device (the message gives the fastest tier's latency). */
+export class TuneBudgetError extends CompileError {
+  constructor(
+    message: string,
+    /** Measured p50 of the fastest tier count, ms. */
+    readonly fastestMsP50: number,
+  ) {
+    super(message, 'tune-budget');
+  }
+}

@@ -39,9 +39,11 @@ export function judgePreset(preset: Preset, budget: Budget, estimateMb: (tiers: 
 
 /**
  * The best preset that fits: the most tiers (accuracy only grows with tiers), then the best measured
- * fidelity, then the lowest measured latency, then one measured for this exact device class.
- * A preset without a latency measurement here passes the latency budget (nothing to hold it to) and is
- * ranked after measured ones of the same size. Returns every verdict so a caller can explain a refusal.
+ * fidelity, then the lowest measured latency, then one measured for this exact device class, then one for the
+ * engine tried first. A preset without a latency measurement here passes the latency budget (nothing to hold it
+ * to) and is ranked after measured ones of the same size. With a latency budget, presets `lowrank tune` measured
+ * on this device class come first, those of the engine tried first before the others: only they are known to
+ * meet it. Returns every verdict so a caller can explain a refusal.
  */
 export function choosePreset(
   header: ModelHeader,
@@ -51,11 +53,19 @@ export function choosePreset(
   estimateMb: (tiers: number) => number,
 ): { best: PresetVerdict | undefined; verdicts: PresetVerdict[] } {
   const verdicts = applicablePresets(header, deviceClass, engines).map((p) => judgePreset(p, budget, estimateMb));
+  const engineRank = (p: Preset) => (p.engine === 'any' ? engines.length : engines.indexOf(p.engine));
   const ranked = verdicts.filter((v) => v.fits).sort((a, b) =>
     b.preset.tiers - a.preset.tiers ||
     (b.preset.fidelity ?? -1) - (a.preset.fidelity ?? -1) ||
     (a.latencyMsP50 ?? Infinity) - (b.latencyMsP50 ?? Infinity) ||
-    Number(b.preset.deviceClass === deviceClass) - Number(a.preset.deviceClass === deviceClass),
+    Number(b.preset.deviceClass === deviceClass) - Number(a.preset.deviceClass === deviceClass) ||
+    engineRank(a.preset) - engineRank(b.preset),
   );
+  if (budget.latencyMs !== undefined) {
+    for (const engine of engines) {
+      const tuned = ranked.find((v) => v.preset.deviceClass === deviceClass && v.preset.engine === engine && v.latencyMsP50 !== undefined);
+      if (tuned) return { best: tuned, verdicts };
+    }
+  }
   return { best: ranked[0], verdicts };
 }

@@ -6,6 +6,7 @@ import { registerEval } from './eval.js';
 import { registerExport } from './export.js';
 import { registerInspect } from './inspect.js';
 import { registerRun } from './run.js';
+import { registerTune } from './tune.js';
 
 const program = new Command('lowrank')
   .description('compile ONNX models into nested low-rank .lrm files, inspect, run and evaluate them')
@@ -19,6 +20,7 @@ registerRun(program);
 registerEval(program);
 registerExport(program);
 registerDevices(program);
+registerTune(program);
 
 /** Any failure ends as one line on stderr and exit code 1: no stack traces for users. */
 try {

@@ -145,7 +145,7 @@ export function factoredNodes(layer: Pick<FactoredLayer, 'kind' | 'rows' | 'cols
 }
 
 /** Past break-even the dense weight is cheaper: multiply out and put it back in the op's original layout. */
-function denseNode(layer: FactoredLayer, node: NodeDef, f: LayerFactors): { node: NodeProto; tensor: TensorProto } {
+export function denseNode(layer: FactoredLayer, node: NodeDef, f: LayerFactors): { node: NodeProto; tensor: TensorProto } {
   const M = multiplyOut(f, layer.rows, layer.cols);
   const proto = toNodeProto(node);
   switch (layer.kind) {
