@@ -6,7 +6,8 @@
  *
  * Compiles each model as `lowrank compile --calib … --calib-limit <limit>` does (whitened SVD + sensitivity
  * allocation, default tiers, sensitivity on 64 samples) and prints wall time per phase. `--allocate sigma` skips
- * the sensitivity phase (one full-model run on 64 samples per layer and grid rank). Models: the two largest
+ * the sensitivity phase (one full-model run on 64 samples per layer and grid rank); `--allocate default` does what
+ * `lowrank compile --calib` does by default: sensitivity unless it is estimated to take over 120 s. Models: the two largest
  * of the bench (MobileNet v1 0.75 from ../shared/data, PP-OCRv4 det fetched by bench/fetch-models.mjs) and a
  * ResNet-50-shaped model with random weights (25.5M weights, bench/synthetic-resnet50.ts).
  */
@@ -48,7 +49,7 @@ const MODELS: TimedModel[] = [
 const CALIBRATION_BATCH = 32;
 const SENSITIVITY_SAMPLES = 64;
 
-async function timeCompile(m: TimedModel, data: string, root: string, limit: number, allocation: 'sigma' | 'sensitivity'): Promise<void> {
+async function timeCompile(m: TimedModel, data: string, root: string, limit: number, allocation: 'sigma' | 'sensitivity' | 'default'): Promise<void> {
   const path = m.path(data, root);
   if (!m.build && !existsSync(path)) {
     process.stderr.write(`compile-time: ${m.id}: ${path} is missing, skipped\n`);
@@ -61,10 +62,10 @@ async function timeCompile(m: TimedModel, data: string, root: string, limit: num
   const phases = new Map<CompileProgress['phase'], { start: number; end: number }>();
   const started = performance.now();
   let last = started;
-  await compileOnnx(source, {
+  const result = await compileOnnx(source, {
     calibration: feedBatches(dataset, model.inputs, CALIBRATION_BATCH),
     calibrationSize: dataset.size,
-    allocation,
+    allocation: allocation === 'default' ? undefined : allocation,
     sensitivityBatches: Math.ceil(SENSITIVITY_SAMPLES / CALIBRATION_BATCH),
     fileName: path,
     onProgress: (p) => {
@@ -78,13 +79,13 @@ async function timeCompile(m: TimedModel, data: string, root: string, limit: num
   });
   const total = (performance.now() - started) / 1000;
   const parts = [...phases].map(([phase, t]) => `${phase} ${((t.end - t.start) / 1000).toFixed(1)} s`).join(', ');
-  process.stdout.write(`${m.id}: ${(params / 1e6).toFixed(1)}M factorable weights, ${dataset.size} calibration images, allocation ${allocation}: ${total.toFixed(1)} s (${parts}; load average ${loadavg()[0].toFixed(1)} on ${availableParallelism()} cores)\n`);
+  process.stdout.write(`${m.id}: ${(params / 1e6).toFixed(1)}M factorable weights, ${dataset.size} calibration images, allocation ${allocation} (${result.allocation.method}${result.allocation.note ? `: ${result.allocation.note}` : ''}): ${total.toFixed(1)} s (${parts}; load average ${loadavg()[0].toFixed(1)} on ${availableParallelism()} cores)\n`);
 }
 
 async function main(): Promise<void> {
   const { values } = parseArgs({ options: { models: { type: 'string' }, limit: { type: 'string', default: '256' }, allocate: { type: 'string', default: 'sensitivity' }, data: { type: 'string' } } });
   const allocation = values.allocate;
-  if (allocation !== 'sigma' && allocation !== 'sensitivity') throw new Error(`--allocate must be sigma or sensitivity, got ${allocation}`);
+  if (allocation !== 'sigma' && allocation !== 'sensitivity' && allocation !== 'default') throw new Error(`--allocate must be sigma, sensitivity or default, got ${allocation}`);
   const root = projectRoot();
   const data = values.data ?? join(root, '..', 'shared', 'data');
   const wanted = values.models?.split(',');

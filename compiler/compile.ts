@@ -59,6 +59,11 @@ export interface CompileOptions {
   allocation?: 'sigma' | 'sensitivity';
   /** Calibration batches used to measure sensitivity (default 2). */
   sensitivityBatches?: number;
+  /**
+   * When sensitivity is the default (not asked for), fall back to σ² allocation if measuring it is estimated to
+   * take longer than this (default 120 s); an explicit `allocation: 'sensitivity'` is always measured.
+   */
+  sensitivityBudgetSeconds?: number;
   /** Number of calibration samples, for the progress bar. */
   calibrationSize?: number;
   fileName?: string;
@@ -68,6 +73,8 @@ export interface CompileOptions {
 export interface CompileResult {
   lrm: Uint8Array;
   header: ModelHeader;
+  /** How the global order was made, and why when the default sensitivity was not measured. */
+  allocation: { method: 'sigma' | 'sensitivity'; note?: string };
 }
 
 /** The whole pipeline: import → check → factorise → global order and tiers → payload → .lrm bytes. */
@@ -123,12 +130,19 @@ export async function compileOnnx(source: Uint8Array, options: CompileOptions = 
     return s && s.images > 0 ? s.samples / s.images : 1;
   });
   const costs = layerCosts(options.cost ?? 'params', candidates, FACTOR_ELEMENT_BYTES[dtype], positions);
-  const errors = allocation === 'sensitivity'
+  const measured = allocation === 'sensitivity'
     ? await measureSensitivity(prefactored.mergedSource(source), candidates, factors, kept, {
       rankMultiple: options.rankMultiple ?? DEFAULT_RANK_MULTIPLE,
       onProgress: (done, total, detail) => progress({ phase: 'sensitivity', done, total, detail }),
+      budgetSeconds: options.allocation === undefined ? (options.sensitivityBudgetSeconds ?? DEFAULT_SENSITIVITY_BUDGET_SECONDS) : undefined,
     })
     : undefined;
+  const errors = Array.isArray(measured) ? measured : undefined;
+  const used: CompileResult['allocation'] = errors
+    ? { method: 'sensitivity' }
+    : measured && !Array.isArray(measured)
+      ? { method: 'sigma', note: `sensitivity not measured: estimated ${Math.round(measured.estimatedSeconds)} s > ${measured.budgetSeconds} s; ordered by σ² share (--allocate sensitivity measures it anyway)` }
+      : { method: 'sigma' };
   const cuts = allocateTiers(
     candidates.map((c, i) => ({ rows: c.rows, cols: c.cols, sigma: factors[i].sigma, ...costs[i], error: errors?.[i] })),
     budgets,
@@ -138,7 +152,7 @@ export async function compileOnnx(source: Uint8Array, options: CompileOptions = 
   const assembled = await assembleLrm({ source, fileName, model, candidates, factors, cuts, dtype });
   if (!options.refit || !calibrationPass) {
     progress({ phase: 'write', done: 1, total: 1 });
-    return assembled;
+    return { ...assembled, allocation: used };
   }
 
   // Refit against the file as written (fp16/int8 factors included), then write it again with the refits.
@@ -156,8 +170,11 @@ export async function compileOnnx(source: Uint8Array, options: CompileOptions = 
   }
   const refitted = await assembleLrm({ source, fileName, model, candidates, factors, cuts, dtype, refits });
   progress({ phase: 'write', done: 1, total: 1 });
-  return refitted;
+  return { ...refitted, allocation: used };
 }
+
+/** Default time limit for measuring sensitivity when it was not asked for explicitly (see sensitivityBudgetSeconds). */
+export const DEFAULT_SENSITIVITY_BUDGET_SECONDS = 120;
 
 /** Pass every item through, keeping a copy of the first `count` (sensitivity reuses them after calibration). */
 async function* keepFirst<T>(items: AsyncIterable<T>, count: number, into: T[]): AsyncGenerator<T> {

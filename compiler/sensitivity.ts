@@ -13,6 +13,19 @@ export interface SensitivityOptions {
   /** Ranks are measured at multiples of this. */
   rankMultiple: number;
   onProgress?: (done: number, total: number, detail: string) => void;
+  /**
+   * Give up (return undefined) when the measurement would take longer than this many seconds, estimated from the
+   * time of the reference run: one truncated model is built and run per grid point and layer, so a large model
+   * (ResNet-50: 53 layers × 5 points × 64 samples ≈ 17,000 forward passes) can take the better part of an hour.
+   */
+  budgetSeconds?: number;
+}
+
+/** What measureSensitivity did not do, and why (for the compile log). */
+export interface SensitivitySkipped {
+  skipped: true;
+  estimatedSeconds: number;
+  budgetSeconds: number;
 }
 
 /** Fractions of the break-even rank at which each layer is measured; denser at low rank, where error moves fastest. */
@@ -31,9 +44,11 @@ export async function measureSensitivity(
   factors: OrderedFactors[],
   samples: Feeds[],
   options: SensitivityOptions,
-): Promise<ErrorCurve[]> {
+): Promise<ErrorCurve[] | SensitivitySkipped> {
   const base = onnx.ModelProto.decode(source);
+  const started = performance.now();
   const reference = await runAll(source, samples);
+  const referenceSeconds = (performance.now() - started) / 1000;
   // Each output's energy separately: a model with logits and probabilities weighs both, not just the larger.
   const energy = reference[0]?.map((_, k) => reference.reduce((s, outs) => s + outs[k].reduce((u, v) => u + v * v, 0), 0) || 1) ?? [];
 
@@ -46,6 +61,10 @@ export async function measureSensitivity(
     return { breakEven: Math.min(breakEven, full), ranks };
   });
   const total = plans.reduce((s, p) => s + p.ranks.length, 0);
+  const estimatedSeconds = referenceSeconds * total;
+  if (options.budgetSeconds !== undefined && estimatedSeconds > options.budgetSeconds) {
+    return { skipped: true, estimatedSeconds, budgetSeconds: options.budgetSeconds };
+  }
   let done = 0;
 
   const curves: ErrorCurve[] = [];

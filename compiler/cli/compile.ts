@@ -120,7 +120,7 @@ export function registerCompile(program: Command): void {
       const calibration = opts.calib === undefined ? undefined : await calibrationFeeds(source, input, opts);
       const bar = new ProgressBar();
       const started = performance.now();
-      const { lrm, header } = await compileOnnx(source, {
+      const { lrm, header, allocation } = await compileOnnx(source, {
         tiers,
         dtype: opts.dtype as FactorDType,
         minParams,
@@ -143,7 +143,8 @@ export function registerCompile(program: Command): void {
       const seconds = ((performance.now() - started) / 1000).toFixed(1);
       const size = (await stat(opts.output)).size;
       console.log(`compiled ${input} (${formatBytes(source.length)}) → ${opts.output} (${formatBytes(size)}) in ${seconds} s`);
-      console.log(`${header.layers.length} factored layer(s), ${header.tiers.length} tier(s), factors ${header.factorDType}`);
+      console.log(`${header.layers.length} factored layer(s), ${header.tiers.length} tier(s), factors ${header.factorDType}, ranks ordered by ${allocation.method === 'sigma' ? 'σ² share' : 'measured sensitivity'}`);
+      if (allocation.note) console.log(`note: ${allocation.note}`);
       const quantised = header.graph.nodes.filter((n) => QUANTISED_OPS.has(n.opType)).length;
       if (header.layers.length === 0) {
         console.log(`note: no layer could be factored: only MatMul, Gemm and group-1 Conv nodes with float32 constant weights of at least ${minParams} values qualify${quantised ? `; the ${quantised} quantised node(s) are kept as they are` : ''}`);

@@ -54,3 +54,27 @@ describe('compileOnnx', () => {
     expect(header.graph.nodes.filter((n) => n.opType === 'QLinearConv').length).toBeGreaterThan(10);
   });
 });
+
+describe('default sensitivity allocation under a time budget', () => {
+  const source = new Uint8Array(readFileSync(join(MODELS, 'mnist-mlp-784-128-64-10.onnx')));
+  const calibration = async () => {
+    const { feedBatches, openDataset } = await import('../../compiler/data/spec.js');
+    const { importOnnx } = await import('../../compiler/import/onnx.js');
+    const inputs = importOnnx(source).inputs;
+    const data = await openDataset(`mnist:${join(DATA, 'mnist')}`, { layout: inputs[0].shape, limit: 64 });
+    return feedBatches(data, inputs, 32);
+  };
+
+  it('measures sensitivity when it fits the budget, orders by σ² (and says why) when it would not', async () => {
+    const measured = await compileOnnx(source, { calibration: await calibration() });
+    expect(measured.allocation).toEqual({ method: 'sensitivity' });
+    const skipped = await compileOnnx(source, { calibration: await calibration(), sensitivityBudgetSeconds: 0 });
+    expect(skipped.allocation.method).toBe('sigma');
+    expect(skipped.allocation.note).toMatch(/sensitivity not measured: estimated \d+ s > 0 s/);
+    // Asked for explicitly, it is measured whatever it costs.
+    const forced = await compileOnnx(source, { calibration: await calibration(), allocation: 'sensitivity', sensitivityBudgetSeconds: 0 });
+    expect(forced.allocation).toEqual({ method: 'sensitivity' });
+    // σ² and sensitivity orders differ on this model, so the budget really changed the cut.
+    expect(skipped.header.tiers.map((t) => t.ranks)).not.toEqual(measured.header.tiers.map((t) => t.ranks));
+  });
+});
