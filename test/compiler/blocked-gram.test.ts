@@ -1,3 +1,4 @@
+import { maxRelativeError } from '../e2e/compare.js';
 import { describe, expect, it } from 'vitest';
 import { BLOCK, BlockedGram, type Vectors } from '../../compiler/linalg/blocked-gram.js';
 
@@ -33,16 +34,6 @@ function reference(data: Float32Array, count: number, n: number, skip = n): Floa
   return G;
 }
 
-/** max |a − b| over max |b|. */
-function relative(a: Float64Array, b: Float64Array): number {
-  let diff = 0;
-  let scale = 0;
-  for (let i = 0; i < a.length; i++) {
-    diff = Math.max(diff, Math.abs(a[i] - b[i]));
-    scale = Math.max(scale, Math.abs(b[i]));
-  }
-  return diff / scale;
-}
 
 describe('BlockedGram', () => {
   // 1300 components: three panels of the lower triangle; 1100 + 37 vectors: one full block, then a partial one
@@ -60,7 +51,7 @@ describe('BlockedGram', () => {
     await g.add(second.run);
     const G = await g.finish();
     expect(g.samples).toBe(1137);
-    expect(relative(G, exactBoth())).toBeLessThan(1e-13);
+    expect(maxRelativeError(exactBoth(), G)).toBeLessThan(1e-13);
   });
 
   it('float32 (the default): within 1e-6 of the float64 sum, measured ~2e-7', async () => {
@@ -79,7 +70,7 @@ describe('BlockedGram', () => {
     await g.add(part.run);
     const G = await g.finish();
     const ref = reference(part.data, 300, m, skip);
-    expect(relative(G, ref)).toBeLessThan(1e-13);
+    expect(maxRelativeError(ref, G)).toBeLessThan(1e-13);
     for (let i = skip; i < m; i++) for (let j = skip; j < m; j++) expect(G[i * m + j]).toBe(0);
   });
 
@@ -90,6 +81,6 @@ describe('BlockedGram', () => {
     const pending = g.add(small.run); // fills a block and awaits its product
     await expect(g.add(small.run)).rejects.toThrow(/await/);
     await pending;
-    expect(relative(await g.finish(), reference(small.data, count, 3))).toBeLessThan(1e-14);
+    expect(maxRelativeError(reference(small.data, count, 3), await g.finish())).toBeLessThan(1e-14);
   });
 });

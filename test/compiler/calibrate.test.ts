@@ -1,3 +1,4 @@
+import { maxRelativeError } from '../e2e/compare.js';
 import { describe, it, expect } from 'vitest';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -161,15 +162,6 @@ function naiveConv(xs: Array<{ data: Float32Array; dims: number[] }>, layer: Lay
   return { g, samples };
 }
 
-function maxRelativeError(a: Float64Array, b: Float64Array): number {
-  let diff = 0;
-  let scale = 0;
-  for (let i = 0; i < a.length; i++) {
-    diff = Math.max(diff, Math.abs(a[i] - b[i]));
-    scale = Math.max(scale, Math.abs(b[i]));
-  }
-  return diff / scale;
-}
 
 /** tr(M·G·Mᵀ) = Σ over all x of |M·x|²: the layer output's energy, which ORT computes independently. */
 function outputEnergy(c: LayerCandidate, g: Float64Array): number {
@@ -245,7 +237,7 @@ describe('collectLayerStats on one-layer models', () => {
       const ref = layer.op === 'Conv' ? naiveConv(xs, layer) : naiveRows(xs, n, layer.attributes?.transA === 1);
       expect(s.samples).toBe(ref.samples);
       // Calibration's block products are float32 (linalg/blocked-gram.ts, ~2e-7): an indexing error is O(1).
-      expect(maxRelativeError(s.gram, ref.g)).toBeLessThanOrEqual(1e-6);
+      expect(maxRelativeError(ref.g, s.gram)).toBeLessThanOrEqual(1e-6);
       // Images: dim 0 of a batched input; the Gemm input's dim 0 is fixed (16), so one per run.
       expect(s.images).toBe(layer.input[0] === 'N' ? 5 : 2);
       // And independently of the reference's padding rules: G reproduces the energy of ORT's own output.

@@ -6,6 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
+import { maxRelativeError } from './compare.js';
 import { describe, expect, it } from 'vitest';
 import { compileOnnx } from '../../compiler/compile.js';
 import { load, type Feeds, type HostTensor } from '../../runtime/node.js';
@@ -36,17 +37,6 @@ const CASES: Case[] = [
   { file: 'mobilenet_v1_075_224.onnx', minLayers: 10, inputs: () => photos(imagenetFiles(3), 3, 224, 224, { mean: [0.5], std: [0.5] }) },
 ];
 
-function maxRelativeError(a: HostTensor, b: HostTensor): number {
-  const x = a.data as Float32Array;
-  const y = b.data as Float32Array;
-  let err = 0;
-  let scale = 0;
-  for (let i = 0; i < x.length; i++) {
-    err = Math.max(err, Math.abs(x[i] - y[i]));
-    scale = Math.max(scale, Math.abs(x[i]));
-  }
-  return err / (scale || 1);
-}
 
 async function runOriginal(bytes: Uint8Array, feeds: Feeds[]): Promise<Array<Record<string, HostTensor>>> {
   const session = await ort.InferenceSession.create(bytes);
@@ -74,7 +64,7 @@ describe.each(CASES)('$file', (c) => {
         const got = await session.run(f);
         for (const [name, want] of Object.entries(expected[i])) {
           expect(got[name].dims, `${engine} ${name} dims`).toEqual(want.dims);
-          expect(maxRelativeError(want, got[name]), `${engine} ${name} sample ${i}`).toBeLessThanOrEqual(1e-4);
+          expect(maxRelativeError(want.data as Float32Array, got[name].data as Float32Array), `${engine} ${name} sample ${i}`).toBeLessThanOrEqual(1e-4);
         }
       }
       await session.release();
