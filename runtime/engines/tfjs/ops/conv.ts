@@ -11,6 +11,8 @@ export const conv: OpKernel = {
   check(_node, attrs) {
     const kernel = attrs.ints('kernel_shape');
     if (kernel && kernel.length > 2) return `${kernel.length}-D convolution (only 1-D and 2-D)`;
+    // tfjs's conv kernels take a stride or a dilation above 1, never both.
+    if ((attrs.ints('strides') ?? []).some((s) => s > 1) && (attrs.ints('dilations') ?? []).some((d) => d > 1)) return 'Conv with both strides and dilations above 1';
     return undefined;
   },
   run(ctx) {
