@@ -50,6 +50,17 @@ const CASES: OpCase[] = [
     initializers: [floats('w', [6, 2, 3, 3], 1), floats('b', [6], 2)],
   },
   {
+    name: 'grouped Conv with a folded ReLU6 (Clip 0..6), the conv output also read by an Add (not folded)', input: [1, 4, 6, 6],
+    initializers: [floats('w', [6, 2, 3, 3], 31), floats('w2', [6, 2, 1, 1], 32), { name: 'lo', dataType: T.FLOAT, dims: [], floatData: [0] }, { name: 'hi', dataType: T.FLOAT, dims: [], floatData: [6] }],
+    nodes: [
+      { name: 'g', opType: 'Conv', input: ['x', 'w'], output: ['c'], attribute: [int('group', 2)] },
+      { name: 'r6', opType: 'Clip', input: ['c', 'lo', 'hi'], output: ['a'] },
+      { name: 'g2', opType: 'Conv', input: ['a', 'w2'], output: ['c2'], attribute: [int('group', 3)] },
+      { name: 'lr', opType: 'LeakyRelu', input: ['c2'], output: ['l'], attribute: [float('alpha', 0.2)] },
+      { name: 'add', opType: 'Add', input: ['l', 'c2'], output: ['y'] },
+    ],
+  },
+  {
     name: 'depthwise Conv with channel multiplier 2 and SAME_LOWER', input: [1, 3, 10, 10],
     nodes: [{ name: 'd', opType: 'Conv', input: ['x', 'w'], output: ['y'], attribute: [int('group', 3), str('auto_pad', 'SAME_LOWER'), ints('strides', [2, 2])] }],
     initializers: [floats('w', [6, 1, 4, 4], 3)],

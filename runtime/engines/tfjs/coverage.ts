@@ -1,12 +1,11 @@
 import { Attributes } from './attributes.js';
+import type { Step } from './fuse-activations.js';
 import type { InterpretedGraph } from './graph.js';
-import type { OpKernel } from './kernel.js';
 import { resolveKernel } from './ops/resolve.js';
 
 export interface Coverage {
-  /** One kernel per node, in node order; only complete when nothing is missing or unsupported. */
-  kernels: OpKernel[];
-  attributes: Attributes[];
+  /** One step per node, in node order; only complete when nothing is missing or unsupported. */
+  steps: Step[];
   /** Op types with no kernel, with their node count: "If ×3", "com.microsoft:FusedConv ×1". */
   missingOps: string[];
   /** Nodes whose kernel exists but refuses their attributes: "node "x" (Resize): …". */
@@ -17,8 +16,7 @@ export interface Coverage {
 export function checkCoverage(graph: InterpretedGraph): Coverage {
   const missing = new Map<string, number>();
   const unsupportedNodes: string[] = [];
-  const kernels: OpKernel[] = [];
-  const attributes: Attributes[] = [];
+  const steps: Step[] = [];
   for (const node of graph.nodes) {
     const attrs = new Attributes(node.proto);
     const kernel = resolveKernel(node.opType, node.domain);
@@ -29,9 +27,8 @@ export function checkCoverage(graph: InterpretedGraph): Coverage {
     }
     const reason = kernel.check?.(node, attrs, graph.opset);
     if (reason) unsupportedNodes.push(`"${node.name}" (${node.opType}): ${reason}`);
-    kernels.push(kernel);
-    attributes.push(attrs);
+    steps.push({ node, kernel, attrs });
   }
   const missingOps = [...missing].sort(([a], [b]) => a.localeCompare(b)).map(([op, n]) => `${op} ×${n}`);
-  return { kernels, attributes, missingOps, unsupportedNodes };
+  return { steps, missingOps, unsupportedNodes };
 }

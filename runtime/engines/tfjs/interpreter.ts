@@ -1,11 +1,11 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { onnx } from '../../onnx/proto.js';
 import type { Feeds, HostTensor } from '../../tensor.js';
-import type { Attributes } from './attributes.js';
+import type { Step } from './fuse-activations.js';
 import type { InterpretedGraph } from './graph.js';
 import type { HostValue } from './host-value.js';
 import { hostValue } from './host-value.js';
-import { OpContext, type OpKernel, type SessionCache, type Value } from './kernel.js';
+import { OpContext, type SessionCache, type Value } from './kernel.js';
 import { nhwcToNchw } from './layout.js';
 import { tfType } from './ops/constant.js';
 
@@ -32,11 +32,10 @@ export class GraphInterpreter {
 
   constructor(
     private readonly graph: InterpretedGraph,
-    private readonly kernels: readonly OpKernel[],
-    private readonly attributes: readonly Attributes[],
+    private readonly steps: readonly Step[],
   ) {
-    graph.nodes.forEach((n, i) => n.inputs.forEach((name) => name && this.lastUse.set(name, i)));
-    for (const o of graph.outputs) this.lastUse.set(o.name, graph.nodes.length);
+    steps.forEach(({ node }, i) => node.inputs.forEach((name) => name && this.lastUse.set(name, i)));
+    for (const o of graph.outputs) this.lastUse.set(o.name, steps.length);
   }
 
   async run(feeds: Feeds): Promise<Record<string, HostTensor>> {
@@ -62,15 +61,14 @@ export class GraphInterpreter {
         values.set(input.name, v);
         hold(v);
       }
-      for (const [i, node] of this.graph.nodes.entries()) {
-        const kernel = this.kernels[i];
+      for (const [i, { node, kernel, attrs }] of this.steps.entries()) {
         const inputs = node.inputs.map((name) => (name === '' ? undefined : values.get(name)));
         for (const h of kernel.hostInputs ?? []) {
           const v = inputs[h];
           // A shape or size computed at run time: read it back before the kernel needs it as numbers.
           if (v && v.kind === 'tensor') inputs[h] = await download(v.tensor);
         }
-        const ctx = new OpContext(node, this.graph.opset, trimTrailing(inputs), this.sessionCache, this.attributes[i]);
+        const ctx = new OpContext(node, this.graph.opset, trimTrailing(inputs), this.sessionCache, attrs);
         let outputs: Value[] = [];
         tf.tidy(() => {
           outputs = kernel.run(ctx);

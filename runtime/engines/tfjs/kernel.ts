@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { Attributes } from './attributes.js';
+import type { FusedNode } from './fuse-activations.js';
 import type { GraphNode } from './graph.js';
 import type { HostValue } from './host-value.js';
 import { nchwToNhwc, nhwcToNchw, onnxDims, type Layout } from './layout.js';
@@ -50,7 +51,8 @@ export class OpContext {
   readonly attrs: Attributes;
 
   constructor(
-    readonly node: GraphNode,
+    /** The node, with the activation folded into it if any (only Conv and Gemm get one). */
+    readonly node: FusedNode,
     readonly opset: number,
     private readonly inputs: readonly (Value | undefined)[],
     private readonly session: SessionCache,

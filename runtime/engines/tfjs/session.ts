@@ -4,6 +4,7 @@ import type { Feeds, HostTensor } from '../../tensor.js';
 import type { EngineId, EngineSession } from '../engine.js';
 import { firstLine } from '../ort-session.js';
 import { checkCoverage } from './coverage.js';
+import { fuseActivations } from './fuse-activations.js';
 import { decodeGraph } from './graph.js';
 import { GraphInterpreter } from './interpreter.js';
 
@@ -22,7 +23,7 @@ export async function createTfjsSession(engine: EngineId, backend: string, model
   if (coverage.missingOps.length > 0 || coverage.unsupportedNodes.length > 0) {
     throw new EngineUnsupportedModelError(engine, coverage.missingOps, coverage.unsupportedNodes);
   }
-  const interpreter = new GraphInterpreter(graph, coverage.kernels, coverage.attributes);
+  const interpreter = new GraphInterpreter(graph, fuseActivations(graph, coverage.steps));
   return {
     inputNames: graph.inputs.map((i) => i.name),
     outputNames: graph.outputs.map((o) => o.name),

@@ -1,11 +1,13 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { dimsOf, KernelError, tensorValue, type OpKernel } from '../kernel.js';
+import { applyActivation } from '../fuse-activations.js';
 import { window2d } from './window.js';
 
 /**
  * Conv, 1-D and 2-D, NHWC inside (tfjs's only conv layout): group 1 as conv2d, group = channels (depthwise,
- * any channel multiplier) as depthwiseConv2d, other groups as one conv per group. Bias is fused. Filters are
- * rearranged to tfjs's layout once per session when the weight is a constant.
+ * any channel multiplier) as depthwiseConv2d, other groups as one conv per group. Bias and a folded activation
+ * (fuse-activations.ts) are fused. Filters are rearranged to tfjs's layout once per session when the weight is a
+ * constant.
  */
 export const conv: OpKernel = {
   check(_node, attrs) {
@@ -42,7 +44,8 @@ export const conv: OpKernel = {
     const prepared = (key: string, make: () => tf.Tensor): tf.Tensor => (constant ? ctx.memo(key, make) : make());
     const weight4d = (): tf.Tensor4D => tf.reshape(ctx.tensor(1), [m, cPerGroup, kh, kw]) as tf.Tensor4D;
     const bias = ctx.has(2) ? (ctx.isConstant(2) ? ctx.memo('bias', () => ctx.tensor(2)) : ctx.tensor(2)) as tf.Tensor1D : undefined;
-    const args = { x, strides: win.strides, pad: win.pad, dilations: win.dilations, bias };
+    const act = ctx.node.fused;
+    const args = { x, strides: win.strides, pad: win.pad, dilations: win.dilations, bias, activation: act?.activation, leakyreluAlpha: act?.leakyreluAlpha };
 
     let y: tf.Tensor4D;
     if (group === 1) {
@@ -62,6 +65,7 @@ export const conv: OpKernel = {
       });
       y = tf.concat(ys, 3);
       if (bias) y = tf.add(y, bias) as tf.Tensor4D;
+      if (act) y = applyActivation(y, act) as tf.Tensor4D;
     }
     if (spatial === 1) {
       const [n, , l, c] = y.shape;

@@ -43,7 +43,9 @@ export const gemm: OpKernel = {
     const laidOut = (): tf.Tensor2D => (transposeB ? tf.transpose(ctx.tensor(1) as tf.Tensor2D) : (ctx.tensor(1) as tf.Tensor2D));
     const b = ctx.isConstant(1) ? (ctx.memo('weight', laidOut) as tf.Tensor2D) : laidOut();
     const c = ctx.has(2) ? (ctx.isConstant(2) ? ctx.memo('bias', () => ctx.tensor(2)) : ctx.tensor(2)) : undefined;
-    if (alpha === 1 && (beta === 1 || !c)) return [tensorValue(tf.fused.matMul({ a, b, bias: c }))];
+    const act = ctx.node.fused;
+    // A folded activation comes only with alpha = beta = 1 (fuse-activations.ts).
+    if (alpha === 1 && (beta === 1 || !c)) return [tensorValue(tf.fused.matMul({ a, b, bias: c, activation: act?.activation, leakyreluAlpha: act?.leakyreluAlpha }))];
     let y: tf.Tensor = tf.matMul(a, b);
     if (alpha !== 1) y = tf.mul(y, alpha);
     if (c) y = tf.add(y, beta === 1 ? c : tf.mul(c, beta));
