@@ -5,11 +5,12 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
 import { compileOnnx } from '../../compiler/compile.js';
 import { onnx } from '../../runtime/onnx/proto.js';
 import { EngineUnavailableError, EngineUnsupportedModelError, engines } from '../../runtime/node.js';
-import { bindInput, mnistDigits, MODELS, REAL_MODELS } from '../e2e/real-inputs.js';
+import { bindInput, mnistDigits, MODELS, PHOTOS, photos, REAL_MODELS } from '../e2e/real-inputs.js';
 import { mnistTop1Agreement, worstErrorAgainstOrt } from './engine-agreement.js';
 
 /** Max relative error against ort-node-cpu on the same .lrm (float32 weights on both sides). */
@@ -45,6 +46,22 @@ describe('tfjs-wasm', () => {
       expect(await worstErrorAgainstOrt(lrm, 'tfjs-wasm', digits), dtype).toBeLessThanOrEqual(BOUND);
       expect(await worstErrorAgainstOrt(lrm, 'tfjs-wasm', digits, 2), `${dtype} tier 1`).toBeLessThanOrEqual(BOUND);
     }
+  });
+
+  it('frees every intermediate tensor: only the cached weights stay between runs, nothing after release', async () => {
+    const source = new Uint8Array(readFileSync(join(MODELS, 'yolo-fastestv2-coco-352.onnx')));
+    const session = await engines.get('tfjs-wasm').create(source);
+    const before = tf.memory().numTensors;
+    const [feeds] = bindInput(await photos(PHOTOS.slice(0, 1), 3, 352, 352, { resize: 'stretch', channelOrder: 'BGR' }), 'input.1');
+    const counts: number[] = [];
+    for (let i = 0; i < 3; i++) {
+      await session.run(feeds);
+      counts.push(tf.memory().numTensors);
+    }
+    expect(counts[0]).toBeGreaterThan(before);
+    expect(new Set(counts).size).toBe(1);
+    await session.release();
+    expect(tf.memory().numTensors).toBe(before);
   });
 
   it('refuses models with ops it lacks before running anything, naming every missing op (not "unavailable")', async () => {
