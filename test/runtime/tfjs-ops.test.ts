@@ -32,6 +32,8 @@ interface OpCase {
   nodes: NodeProto[];
   initializers: TensorProto[];
   opset?: number;
+  /** The batch dim is symbolic and the case runs again with one more sample (values computed from shapes must follow). */
+  batchFree?: boolean;
 }
 
 /** A Conv from `x` (C channels) to `c` (C2 channels), 3×3, so the next op sees an NHWC value. */
@@ -132,7 +134,7 @@ const CASES: OpCase[] = [
     ],
   },
   {
-    name: 'Shape arithmetic: Shape, Gather, Unsqueeze, Concat into Reshape; HardSwish; Split', input: [2, 3, 4, 4], opset: 14,
+    name: 'Shape arithmetic: Shape, Gather, Unsqueeze, Concat into Reshape; the batch size as a factor; HardSwish; Split', input: [2, 3, 4, 4], opset: 14, batchFree: true,
     initializers: [...conv.initializers, int64s('zero', [0]), int64s('minus1', [-1]), { name: 'i0', dataType: T.INT64, dims: [], int64Data: [0] }],
     nodes: [
       ...conv.nodes,
@@ -142,7 +144,10 @@ const CASES: OpCase[] = [
       { name: 'cat', opType: 'Concat', input: ['n1', 'minus1'], output: ['shape2'], attribute: [int('axis', 0)] },
       { name: 'r', opType: 'Reshape', input: ['c', 'shape2'], output: ['flat'] },
       { name: 'hs', opType: 'HardSwish', input: ['flat'], output: ['h'] },
-      { name: 'sp', opType: 'Split', input: ['h'], output: ['y', 'unused'], attribute: [int('axis', 1)] },
+      // The batch size as a float factor: a value computed from shapes used as a tensor, different on every run.
+      { name: 'nf', opType: 'Cast', input: ['n0'], output: ['batch'], attribute: [int('to', T.FLOAT)] },
+      { name: 'scale', opType: 'Mul', input: ['h', 'batch'], output: ['hb'] },
+      { name: 'sp', opType: 'Split', input: ['hb'], output: ['y', 'unused'], attribute: [int('axis', 1)] },
     ],
   },
 ];
@@ -159,7 +164,7 @@ function model(c: OpCase): Uint8Array {
       name: c.name,
       node: c.nodes,
       initializer: [...c.initializers, ...extra],
-      input: [{ name: 'x', type: { tensorType: { elemType: T.FLOAT, shape: { dim: c.input.map((d) => ({ dimValue: d })) } } } }],
+      input: [{ name: 'x', type: { tensorType: { elemType: T.FLOAT, shape: { dim: c.input.map((d, i) => (i === 0 && c.batchFree ? { dimParam: 'N' } : { dimValue: d })) } } } }],
       output: [{ name: finalOutput, type: { tensorType: { elemType: T.FLOAT } } }],
     },
   }).finish();
@@ -173,15 +178,19 @@ const ENGINES: EngineId[] = existsSync(SWIFTSHADER) ? ['tfjs-wasm', 'tfjs-webgpu
 describe.each(ENGINES)('%s op variants vs ort-node-cpu', (engine) => {
   it.each(CASES)('$name', async (c) => {
     const bytes = model(c);
-    const feeds = { x: { dataType: 'float32', dims: c.input, data: Float32Array.from(values(c.input.reduce((a, b) => a * b, 1), 99)) } as HostTensor };
     const reference = await engines.get('ort-node-cpu').create(bytes);
     const tested = await engines.get(engine).create(bytes);
-    const [want, got] = [await reference.run(feeds), await tested.run(feeds)];
+    const batches = c.batchFree ? [c.input[0], c.input[0] + 1] : [c.input[0]];
+    for (const batch of batches) {
+      const dims = [batch, ...c.input.slice(1)];
+      const feeds = { x: { dataType: 'float32', dims, data: Float32Array.from(values(dims.reduce((a, b) => a * b, 1), 99)) } as HostTensor };
+      const [want, got] = [await reference.run(feeds), await tested.run(feeds)];
+      for (const [name, w] of Object.entries(want)) {
+        expect(got[name].dims, `${name}, batch ${batch}`).toEqual(w.dims);
+        expect(maxRelativeError(w, got[name]), `${name}, batch ${batch}`).toBeLessThanOrEqual(1e-5);
+      }
+    }
     await reference.release();
     await tested.release();
-    for (const [name, w] of Object.entries(want)) {
-      expect(got[name].dims, name).toEqual(w.dims);
-      expect(maxRelativeError(w, got[name]), name).toBeLessThanOrEqual(1e-5);
-    }
   });
 });

@@ -9,6 +9,7 @@ const A = onnx.AttributeProto.AttributeType;
 /** Typed reads of one node's attributes, with the ONNX defaults supplied by the caller. */
 export class Attributes {
   private readonly byName: Map<string, AttributeProto>;
+  private readonly decoded = new Map<string, HostValue>();
 
   constructor(node: NodeProto) {
     this.byName = new Map((node.attribute ?? []).map((a) => [a.name ?? '', a]));
@@ -43,9 +44,16 @@ export class Attributes {
     return a ? [...(a.floats ?? [])] : undefined;
   }
 
+  /** A tensor attribute, decoded once: the same object on every call, so it can be cached as a constant. */
   tensor(name: string): HostValue | undefined {
     const a = this.byName.get(name);
-    return a?.t ? decodeTensorProto(a.t) : undefined;
+    if (!a?.t) return undefined;
+    let v = this.decoded.get(name);
+    if (!v) {
+      v = decodeTensorProto(a.t);
+      this.decoded.set(name, v);
+    }
+    return v;
   }
 
   /** Names of attributes holding subgraphs (If, Loop, Scan): this engine runs none of them. */

@@ -20,11 +20,16 @@ export class GraphInterpreter {
   /** Uploaded constants and per-node derived weights, kept across runs, freed by dispose(). */
   private readonly cache = new Map<string, tf.Tensor>();
   private readonly cached = new Set<tf.Tensor>();
+  /** Host values that are the same on every run: initializers and the folded outputs below. */
+  private readonly constants: Set<HostValue>;
+  /**
+   * Host outputs of steps whose inputs are all constants (Constant nodes, shape arithmetic on initializers),
+   * computed on the first run and reused: constant folding, done lazily.
+   */
+  private readonly folded = new Map<number, Value[]>();
   private readonly sessionCache: SessionCache = {
-    upload: (v, name) => this.keep(`constant:${name}`, () => {
-      const data = v.dtype === 'int' ? Int32Array.from(v.data, clampInt32) : v.data;
-      return tf.tensor(data as Float32Array | Int32Array | Uint8Array, [...v.dims], tfType(v.dtype));
-    }),
+    upload: (v, name) => (this.constants.has(v) ? this.keep(`constant:${name}`, () => toBackend(v)) : toBackend(v)),
+    isConstant: (v) => this.constants.has(v),
     memo: (key, make) => this.keep(`node:${key}`, make),
   };
   /** Index of the last node reading each value; graph outputs are read "after" the last node. */
@@ -34,6 +39,7 @@ export class GraphInterpreter {
     private readonly graph: InterpretedGraph,
     private readonly steps: readonly Step[],
   ) {
+    this.constants = new Set(graph.constants.values());
     steps.forEach(({ node }, i) => node.inputs.forEach((name) => name && this.lastUse.set(name, i)));
     for (const o of graph.outputs) this.lastUse.set(o.name, steps.length);
   }
@@ -66,18 +72,26 @@ export class GraphInterpreter {
         for (const h of kernel.hostInputs ?? []) {
           const v = inputs[h];
           // A shape or size computed at run time: read it back before the kernel needs it as numbers.
-          if (v && v.kind === 'tensor') inputs[h] = await download(v.tensor);
+          if (v && v.kind === 'tensor') inputs[h] = await download(v.layout === 'nhwc' ? tf.tidy(() => nhwcToNchw(v.tensor)) : v.tensor, v.tensor);
         }
         const ctx = new OpContext(node, this.graph.opset, trimTrailing(inputs), this.sessionCache, attrs);
-        let outputs: Value[] = [];
-        tf.tidy(() => {
-          outputs = kernel.run(ctx);
-          return outputs.flatMap((v) => (v.kind === 'tensor' ? [v.tensor] : []));
-        });
+        let outputs: Value[] = this.folded.get(i) ?? [];
+        if (!this.folded.has(i)) {
+          tf.tidy(() => {
+            outputs = kernel.run(ctx);
+            return outputs.flatMap((v) => (v.kind === 'tensor' ? [v.tensor] : []));
+          });
+          const constantIn = inputs.every((v) => v === undefined || (v.kind === 'host' && this.constants.has(v)));
+          if (constantIn && outputs.every((v) => v.kind === 'host')) {
+            this.folded.set(i, outputs);
+            for (const v of outputs) this.constants.add(v as HostValue);
+          }
+        }
         node.outputs.forEach((name, k) => {
-          if (name === '' || !outputs[k]) return;
-          values.set(name, outputs[k]);
-          hold(outputs[k]);
+          const v = outputs[k];
+          if (name === '' || !v) return;
+          values.set(name, v);
+          hold(v);
         });
         // Outputs nobody reads (e.g. an unused Split part) die at once.
         for (const name of new Set([...node.inputs, ...node.outputs])) if (name && (this.lastUse.get(name) ?? -1) <= i) release(name);
@@ -112,6 +126,11 @@ export class GraphInterpreter {
   }
 }
 
+function toBackend(v: HostValue): tf.Tensor {
+  const data = v.dtype === 'int' ? Int32Array.from(v.data, clampInt32) : v.data;
+  return tf.tensor(data as Float32Array | Int32Array | Uint8Array, [...v.dims], tfType(v.dtype));
+}
+
 /** Kernels see exactly the inputs given: trailing skipped optional inputs are dropped. */
 function trimTrailing(inputs: (Value | undefined)[]): (Value | undefined)[] {
   let end = inputs.length;
@@ -140,8 +159,10 @@ function toTensor(feed: HostTensor): tf.Tensor {
   }
 }
 
-async function download(t: tf.Tensor): Promise<HostValue> {
+/** Reads `t` back to the host; `source` is the value's own tensor (t may be a relayout of it, freed here). */
+async function download(t: tf.Tensor, source: tf.Tensor): Promise<HostValue> {
   const data = await t.data();
+  if (t !== source) t.dispose();
   if (t.dtype === 'float32') return hostValue('float32', t.shape, data as Float32Array);
   if (t.dtype === 'bool') return hostValue('bool', t.shape, Uint8Array.from(data as ArrayLike<number>));
   return hostValue('int', t.shape, Float64Array.from(data as ArrayLike<number>));

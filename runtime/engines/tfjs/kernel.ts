@@ -42,7 +42,9 @@ export interface OpKernel {
 
 /** Tensors a session keeps across runs: uploaded constants and tensors derived from them. */
 export interface SessionCache {
+  /** A host value as a backend tensor: kept for the session if it is a constant, else freed with the kernel's scope. */
   upload(v: HostValue, name: string): tf.Tensor;
+  isConstant(v: HostValue): boolean;
   memo(key: string, make: () => tf.Tensor): tf.Tensor;
 }
 
@@ -76,9 +78,10 @@ export class OpContext {
     return v;
   }
 
-  /** Whether input i is a constant (an initializer or a Constant node's output). */
+  /** Whether input i is a constant (an initializer or a Constant node's output), the same on every run. */
   isConstant(i: number): boolean {
-    return this.inputs[i]?.kind === 'host';
+    const v = this.inputs[i];
+    return v?.kind === 'host' && this.session.isConstant(v);
   }
 
   /** Input i as a backend tensor in ONNX layout. */
@@ -110,7 +113,7 @@ export class OpContext {
 
   /**
    * A tensor derived only from constants (a conv filter in tfjs layout, folded batch-norm scales), built once
-   * per session and kept across runs.
+   * per session and kept across runs. Callers check isConstant() on the inputs it reads.
    */
   memo(key: string, make: () => tf.Tensor): tf.Tensor {
     return this.session.memo(`${this.node.name}/${key}`, make);

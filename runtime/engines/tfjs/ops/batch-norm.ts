@@ -9,8 +9,10 @@ export const batchNormalization: OpKernel = {
   check: (node) => (node.outputs.filter((o) => o !== '').length > 1 ? 'BatchNormalization in training mode (running mean/var outputs)' : undefined),
   run(ctx) {
     const eps = ctx.attrs.float('epsilon', 1e-5);
-    const s = ctx.memo('scale', () => tf.div(ctx.tensor(1), tf.sqrt(tf.add(ctx.tensor(4), eps))));
-    const t = ctx.memo('shift', () => tf.sub(ctx.tensor(2), tf.mul(ctx.tensor(3), s)));
+    const constant = [1, 2, 3, 4].every((i) => ctx.isConstant(i));
+    const folded = (key: string, make: () => tf.Tensor): tf.Tensor => (constant ? ctx.memo(key, make) : make());
+    const s = folded('scale', () => tf.div(ctx.tensor(1), tf.sqrt(tf.add(ctx.tensor(4), eps))));
+    const t = folded('shift', () => tf.sub(ctx.tensor(2), tf.mul(ctx.tensor(3), s)));
     const v = ctx.value(0);
     const rank = v.kind === 'host' ? v.dims.length : v.tensor.rank;
     if (rank === 4) return [tensorValue(tf.add(tf.mul(ctx.nhwc(0), s), t), 'nhwc')];

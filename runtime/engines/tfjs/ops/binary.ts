@@ -19,7 +19,7 @@ function elementwise(op: (a: tf.Tensor, b: tf.Tensor) => tf.Tensor): OpKernel {
         const v = values[i];
         if (v.kind === 'tensor' && v.layout === 'nhwc') return v.tensor;
         // Constant operands (biases, scales) are converted once per session.
-        return v.kind === 'host' ? ctx.memo(`nhwc${i}`, () => broadcastOperandToNhwc(ctx.tensor(i))) : broadcastOperandToNhwc(ctx.tensor(i));
+        return ctx.isConstant(i) ? ctx.memo(`nhwc${i}`, () => broadcastOperandToNhwc(ctx.tensor(i))) : broadcastOperandToNhwc(ctx.tensor(i));
       };
       let y = operand(0);
       for (let i = 1; i < count; i++) y = op(y, operand(i));

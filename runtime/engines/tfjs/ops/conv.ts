@@ -43,7 +43,7 @@ export const conv: OpKernel = {
     const constant = ctx.isConstant(1);
     const prepared = (key: string, make: () => tf.Tensor): tf.Tensor => (constant ? ctx.memo(key, make) : make());
     const weight4d = (): tf.Tensor4D => tf.reshape(ctx.tensor(1), [m, cPerGroup, kh, kw]) as tf.Tensor4D;
-    const bias = ctx.has(2) ? (ctx.isConstant(2) ? ctx.memo('bias', () => ctx.tensor(2)) : ctx.tensor(2)) as tf.Tensor1D : undefined;
+    const bias = ctx.has(2) ? (ctx.tensor(2) as tf.Tensor1D) : undefined;
     const act = ctx.node.fused;
     const args = { x, strides: win.strides, pad: win.pad, dilations: win.dilations, bias, activation: act?.activation, leakyreluAlpha: act?.leakyreluAlpha };
 

@@ -8,7 +8,7 @@ import { KernelError, tensorValue, type OpKernel } from '../kernel.js';
 export const matMul: OpKernel = {
   run(ctx) {
     let a = ctx.tensor(0);
-    let b = ctx.isConstant(1) ? ctx.memo('weight', () => ctx.tensor(1)) : ctx.tensor(1);
+    let b = ctx.tensor(1);
     const aVector = a.rank === 1;
     const bVector = b.rank === 1;
     if (aVector) a = tf.reshape(a, [1, a.shape[0]]);
@@ -42,7 +42,7 @@ export const gemm: OpKernel = {
     const transposeB = ctx.attrs.int('transB', 0) === 1;
     const laidOut = (): tf.Tensor2D => (transposeB ? tf.transpose(ctx.tensor(1) as tf.Tensor2D) : (ctx.tensor(1) as tf.Tensor2D));
     const b = ctx.isConstant(1) ? (ctx.memo('weight', laidOut) as tf.Tensor2D) : laidOut();
-    const c = ctx.has(2) ? (ctx.isConstant(2) ? ctx.memo('bias', () => ctx.tensor(2)) : ctx.tensor(2)) : undefined;
+    const c = ctx.has(2) ? ctx.tensor(2) : undefined;
     const act = ctx.node.fused;
     // A folded activation comes only with alpha = beta = 1 (fuse-activations.ts).
     if (alpha === 1 && (beta === 1 || !c)) return [tensorValue(tf.fused.matMul({ a, b, bias: c, activation: act?.activation, leakyreluAlpha: act?.leakyreluAlpha }))];
