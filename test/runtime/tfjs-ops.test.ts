@@ -6,6 +6,7 @@
  */
 import { existsSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import { encodeHalf } from '../../formats/float16.js';
 import { onnx, type AttributeProto, type NodeProto, type TensorProto } from '../../runtime/onnx/proto.js';
 import { engines, type EngineId, type HostTensor } from '../../runtime/node.js';
 import { maxRelativeError } from './engine-agreement.js';
@@ -123,6 +124,27 @@ const CASES: OpCase[] = [
       ...conv.nodes,
       { name: 'up', opType: 'Resize', input: ['c', '', 'sc'], output: ['u'], attribute: [str('mode', 'nearest'), str('coordinate_transformation_mode', 'asymmetric'), str('nearest_mode', 'floor')] },
       { name: 'lin', opType: 'Resize', input: ['u', '', '', 'sz'], output: ['y'], attribute: [str('mode', 'linear'), str('coordinate_transformation_mode', 'align_corners')] },
+    ],
+  },
+  {
+    name: 'float16 (raw_data and int32_data), float64 and int8 initializers; Cast + Mul dequantisation', input: [2, 6],
+    initializers: [
+      { name: 'h16', dataType: T.FLOAT16, dims: [6], rawData: encodeHalf(values(6, 41)) },
+      { name: 'i16', dataType: T.FLOAT16, dims: [6], int32Data: Array.from(new Uint16Array(encodeHalf(values(6, 42)).buffer)) },
+      { name: 'f64', dataType: T.DOUBLE, dims: [6], doubleData: values(6, 43) },
+      { name: 'q8', dataType: T.INT8, dims: [6], rawData: new Uint8Array(Int8Array.from(values(6, 44), (v) => Math.round(v * 127)).buffer) },
+      { name: 'qs', dataType: T.FLOAT, dims: [], floatData: [1 / 127] },
+    ],
+    nodes: [
+      { name: 'c1', opType: 'Cast', input: ['h16'], output: ['a'], attribute: [int('to', T.FLOAT)] },
+      { name: 'c2', opType: 'Cast', input: ['i16'], output: ['b'], attribute: [int('to', T.FLOAT)] },
+      { name: 'c3', opType: 'Cast', input: ['f64'], output: ['c'], attribute: [int('to', T.FLOAT)] },
+      { name: 'm', opType: 'Mul', input: ['x', 'a'], output: ['xa'] },
+      { name: 'ab', opType: 'Add', input: ['xa', 'b'], output: ['xb'] },
+      { name: 's', opType: 'Sub', input: ['xb', 'c'], output: ['xc'] },
+      { name: 'c4', opType: 'Cast', input: ['q8'], output: ['q'], attribute: [int('to', T.FLOAT)] },
+      { name: 'dq', opType: 'Mul', input: ['q', 'qs'], output: ['w'] },
+      { name: 'last', opType: 'Mul', input: ['xc', 'w'], output: ['y'] },
     ],
   },
   {
