@@ -1,8 +1,8 @@
 /**
  * Latency per engine: the original model and every tier, p50/p95 of single-sample runs, on every engine that
  * can run here, each engine's ratios measured against its own original in the same run. Latency depends only
- * on the ranks, so the models are compiled with the defaults (plain SVD). ort-node-webgpu runs on whatever
- * adapter Dawn finds; on a machine without a GPU that is SwiftShader (a CPU emulation): correctness, not speed.
+ * on the ranks, so the models are compiled with the defaults (plain SVD). ort-node-webgpu and tfjs-webgpu run on
+ * whatever adapter Dawn finds; on a machine without a GPU that is SwiftShader (a CPU emulation): correctness, not speed.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
@@ -14,7 +14,8 @@ import { importOnnx } from '../compiler/import/onnx.js';
 import { EngineUnavailableError, engines, load, type EngineId, type Feeds } from '../runtime/node.js';
 
 const SWIFTSHADER = '/usr/lib/chromium/vk_swiftshader_icd.json';
-const ENGINES: EngineId[] = ['ort-node-cpu', 'ort-wasm', 'ort-node-webgpu'];
+const ENGINES: EngineId[] = ['ort-node-cpu', 'ort-wasm', 'ort-node-webgpu', 'tfjs-wasm', 'tfjs-webgpu'];
+const WEBGPU_ENGINES: readonly EngineId[] = ['ort-node-webgpu', 'tfjs-webgpu'];
 
 interface LatencyModel {
   id: string;
@@ -64,8 +65,10 @@ export async function runEngineLatency(o: { data: string; quick: boolean; models
     for await (const b of dataset.batches(1)) feeds = { [input.name]: b.input };
     for (const engine of ENGINES) {
       if (unavailable.has(engine)) continue;
-      // SwiftShader emulates the GPU on the CPU: MobileNet takes minutes per tier there and says nothing about GPUs.
-      if (engine === 'ort-node-webgpu' && onSwiftShader() && m.id.startsWith('mobilenet')) continue;
+      // SwiftShader emulates the GPU on the CPU: MobileNet takes minutes per tier there and says nothing about GPUs;
+      // tfjs-webgpu (0.4 s per digit there) is left out of quick runs altogether.
+      if (WEBGPU_ENGINES.includes(engine) && onSwiftShader() && m.id.startsWith('mobilenet')) continue;
+      if (engine === 'tfjs-webgpu' && onSwiftShader() && o.quick) continue;
       let original;
       try {
         original = await engines.get(engine).create(source);
@@ -87,7 +90,7 @@ export async function runEngineLatency(o: { data: string; quick: boolean; models
       o.log(`[engines] ${m.id} on ${engine}: original p50 ${base.p50.toFixed(3)} ms`);
     }
   }
-  const adapterNote = onSwiftShader() ? 'ort-node-webgpu ran on SwiftShader (Vulkan on the CPU): correctness only, not GPU speed; MobileNet is skipped there (minutes per tier)' : '';
+  const adapterNote = onSwiftShader() ? 'ort-node-webgpu and tfjs-webgpu ran on SwiftShader (Vulkan on the CPU): correctness only, not GPU speed; MobileNet is skipped there (minutes per tier)' : '';
   return { rows, unavailable: [...unavailable].map(([engine, reason]) => ({ engine, reason })), adapterNote };
 }
 

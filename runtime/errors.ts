@@ -77,3 +77,23 @@ export class BudgetError extends RuntimeError {
     super(message, 'over-budget');
   }
 }
+
+/**
+ * The engine runs here, but not this model: its graph uses ops (or op variants) the engine does not implement.
+ * Unlike EngineUnavailableError this is about the model, so another model may well run on the same engine.
+ */
+export class EngineUnsupportedModelError extends RuntimeError {
+  constructor(
+    readonly engine: string,
+    /** Op types the engine has no kernel for (domain-qualified outside the default ONNX domain), sorted. */
+    readonly missingOps: readonly string[],
+    /** Nodes whose op exists but whose attributes the engine cannot honour, one line each. */
+    readonly unsupportedNodes: readonly string[],
+  ) {
+    const parts = [
+      missingOps.length > 0 ? `missing ops ${missingOps.join(', ')}` : '',
+      unsupportedNodes.length > 0 ? `unsupported nodes: ${unsupportedNodes.slice(0, 5).join('; ')}${unsupportedNodes.length > 5 ? `; and ${unsupportedNodes.length - 5} more` : ''}` : '',
+    ].filter(Boolean);
+    super(`engine ${engine} cannot run this model (${parts.join('; ')}); run it with ort-node-cpu or ort-wasm`, 'engine-unsupported-model');
+  }
+}

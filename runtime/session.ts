@@ -7,7 +7,7 @@ import { headerLength, readHeader } from '../formats/read.js';
 import { toHex } from '../formats/sha256.js';
 import type { ModelCache } from './cache/model-cache.js';
 import { AUTO_PRESET, chooseTiers, type BudgetOptions, type RankChoice, type TierOptions } from './choose.js';
-import { EngineDeviceLostError, EngineUnavailableError, LoadOptionError } from './errors.js';
+import { EngineDeviceLostError, EngineUnavailableError, EngineUnsupportedModelError, LoadOptionError } from './errors.js';
 import type { Engine, EngineContext, EngineId, EngineSession, EngineWarning } from './engines/engine.js';
 import type { EngineRegistry } from './engines/registry.js';
 import { estimateMemory } from './memory-estimate.js';
@@ -142,8 +142,8 @@ export class LrmSession {
         const active = { session, tiers: choice.tiers, ranks, choice, refitBytes: refit?.bytes ?? 0, running: new Set<Promise<unknown>>(), model: rest.length > 0 ? onnxModel : undefined };
         return new LrmSession(header, payloadStart, loader, engine, rest, context, options, device, active, fallbacks, warnings);
       } catch (e) {
-        // Only "cannot run here" moves on; a model an engine rejects for its own reasons is the caller's to see.
-        if (!(e instanceof EngineUnavailableError) || engines.length === 1) throw e;
+        // "Cannot run here" and "has no kernel for this model's ops" move on; any other build error is the caller's to see.
+        if (!(e instanceof EngineUnavailableError || e instanceof EngineUnsupportedModelError) || engines.length === 1) throw e;
         const event = { engine: engine.id, reason: e.message, next: engines[i + 1]?.id };
         fallbacks.push(event);
         if (event.next) options.onFallback?.(event);

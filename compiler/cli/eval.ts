@@ -45,7 +45,7 @@ export function registerEval(program: Command): void {
     .option('--reference <model.onnx>', 'original model to compare with (agreement = same top-1)')
     .option('--all-tiers', 'evaluate every tier prefix')
     .option('--tier <K>', 'evaluate tier K as `inspect` numbers them (default: the last)')
-    .option('--engine <id>', 'ort-node-cpu (node-cpu), ort-node-webgpu or ort-wasm (wasm)', 'ort-node-cpu')
+    .option('--engine <id>', 'ort-node-cpu (node-cpu), ort-node-webgpu, ort-wasm (wasm), tfjs-wasm or tfjs-webgpu', 'ort-node-cpu')
     .option('--limit <N>', 'evaluate at most N samples')
     .option('--offset <N>', 'skip the first N samples (for splits disjoint from calibration)')
     .option('--batch <N>', 'batch size when the model takes any batch size', '64')

@@ -10,7 +10,7 @@ export function registerRun(program: Command): void {
     .description('run an .lrm model on one input file (.npy, .json or .jpg)')
     .argument('<model.lrm>')
     .requiredOption('--input <file>', 'input tensor(s): .npy, .json ({"name": {"dims", "dataType", "data"}}) or a JPEG image')
-    .option('--engine <id>', 'engine: ort-node-cpu (node-cpu), ort-node-webgpu or ort-wasm (wasm)', 'ort-node-cpu')
+    .option('--engine <id>', 'engine: ort-node-cpu (node-cpu), ort-node-webgpu, ort-wasm (wasm), tfjs-wasm or tfjs-webgpu', 'ort-node-cpu')
     .option('--tier <K>', 'run tier K as `inspect` numbers them, i.e. load tiers 0..K (default: the last)')
     .option('--preset <name>', 'load the tiers a named preset says')
     .option('--mean <values>', 'image inputs: mean after scaling pixels to 0..1 (one value or one per channel)')

@@ -52,3 +52,28 @@ export async function vadChunks(count: number): Promise<Feeds[]> {
 export function bindInput(feeds: Feeds[], name: string): Feeds[] {
   return feeds.map((f) => ('x' in f ? { [name]: f.x } : f));
 }
+
+export interface RealModel {
+  file: string;
+  inputs: () => Promise<Feeds[]>;
+  /** Compile options beyond the defaults. */
+  minParams?: number;
+  /** At least this many layers must be factored (the point of the test is to exercise factoring). */
+  minLayers: number;
+}
+
+/** Every model in ../shared/data/models except the int8 one, with real inputs and the compile options the tests use. */
+export const REAL_MODELS: RealModel[] = [
+  { file: 'mnist-8.onnx', minParams: 1024, minLayers: 1, inputs: () => mnistDigits(8, false, (v) => v) },
+  { file: 'mnist-cnn-pytorch.onnx', minLayers: 2, inputs: () => mnistDigits(8, false, (v) => (v / 255 - 0.5) / 0.5) },
+  { file: 'mnist-mlp-784-128-64-10.onnx', minLayers: 2, inputs: () => mnistDigits(8, true, (v) => v / 255) },
+  { file: 'super-resolution-10.onnx', minLayers: 2, inputs: () => photos(PHOTOS.slice(2), 1, 224, 224, { resize: 'stretch' }) },
+  { file: 'yolo-fastestv2-coco-352.onnx', minLayers: 5, inputs: () => photos(PHOTOS, 3, 352, 352, { resize: 'stretch', channelOrder: 'BGR' }) },
+  {
+    file: 'nanodet-m-coco-416.onnx', minLayers: 5,
+    inputs: () => photos(PHOTOS.slice(0, 2), 3, 416, 416, { resize: 'stretch', channelOrder: 'BGR', mean: [103.53 / 255, 116.28 / 255, 123.675 / 255], std: [57.375 / 255, 57.12 / 255, 58.395 / 255] }),
+  },
+  { file: 'ultraface-RFB-320.onnx', minLayers: 3, inputs: () => photos(PHOTOS.slice(1, 2), 3, 240, 320, { resize: 'stretch', mean: [127 / 255], std: [128 / 255] }) },
+  { file: 'silero_vad_16k_op15.onnx', minLayers: 2, inputs: () => vadChunks(6) },
+  { file: 'mobilenet_v1_075_224.onnx', minLayers: 10, inputs: () => photos(imagenetFiles(3), 3, 224, 224, { mean: [0.5], std: [0.5] }) },
+];

@@ -21,7 +21,7 @@ afterEach(() => {
 describe('engine registry and priority', () => {
   it('knows every engine id; the ones not in this version throw EngineUnavailableError when asked for', async () => {
     expect(engines.ids().sort()).toEqual([...ENGINE_IDS].sort());
-    for (const id of ['ort-node-cuda', 'ort-webgpu', 'tfjs-wasm', 'tfjs-webgpu'] as const) {
+    for (const id of ['ort-node-cuda', 'ort-webgpu'] as const) {
       const err = await load(lrm, { engine: id }).catch((e) => e);
       expect(err).toBeInstanceOf(EngineUnavailableError);
       expect(err.message).toMatch(new RegExp(`^engine ${id} is not available here: `));

@@ -1,0 +1,194 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { onnx } from '../../onnx/proto.js';
+import type { Feeds, HostTensor } from '../../tensor.js';
+import type { Step } from './fuse-activations.js';
+import type { InterpretedGraph } from './graph.js';
+import type { HostValue } from './host-value.js';
+import { hostValue } from './host-value.js';
+import { OpContext, type SessionCache, type Value } from './kernel.js';
+import { nhwcToNchw } from './layout.js';
+import { tfType } from './ops/constant.js';
+
+const D = onnx.TensorProto.DataType;
+
+/**
+ * Runs an ONNX graph node by node with tfjs-core ops on whichever tfjs backend is active. Constants stay in host
+ * memory until first used as tensors and are then kept for the session; every intermediate tensor is freed after
+ * its last reader, so memory is bounded by the live values, not the graph.
+ */
+export class GraphInterpreter {
+  /** Uploaded constants and per-node derived weights, kept across runs, freed by dispose(). */
+  private readonly cache = new Map<string, tf.Tensor>();
+  private readonly cached = new Set<tf.Tensor>();
+  /** Host values that are the same on every run: initializers and the folded outputs below. */
+  private readonly constants: Set<HostValue>;
+  /**
+   * Host outputs of steps whose inputs are all constants (Constant nodes, shape arithmetic on initializers),
+   * computed on the first run and reused: constant folding, done lazily.
+   */
+  private readonly folded = new Map<number, Value[]>();
+  private readonly sessionCache: SessionCache = {
+    upload: (v, name) => (this.constants.has(v) ? this.keep(`constant:${name}`, () => toBackend(v)) : toBackend(v)),
+    isConstant: (v) => this.constants.has(v),
+    memo: (key, make) => this.keep(`node:${key}`, make),
+  };
+  /** Index of the last node reading each value; graph outputs are read "after" the last node. */
+  private readonly lastUse = new Map<string, number>();
+
+  constructor(
+    private readonly graph: InterpretedGraph,
+    private readonly steps: readonly Step[],
+  ) {
+    this.constants = new Set(graph.constants.values());
+    steps.forEach(({ node }, i) => node.inputs.forEach((name) => name && this.lastUse.set(name, i)));
+    for (const o of graph.outputs) this.lastUse.set(o.name, steps.length);
+  }
+
+  async run(feeds: Feeds): Promise<Record<string, HostTensor>> {
+    const values = new Map<string, Value>(this.graph.constants);
+    // A tensor can be held by several values (an op may return its input); it is freed when the last one dies.
+    const holders = new Map<tf.Tensor, number>();
+    const hold = (v: Value): void => {
+      if (v.kind === 'tensor') holders.set(v.tensor, (holders.get(v.tensor) ?? 0) + 1);
+    };
+    const release = (name: string): void => {
+      const v = values.get(name);
+      if (!v || v.kind !== 'tensor') return;
+      const left = (holders.get(v.tensor) ?? 1) - 1;
+      holders.set(v.tensor, left);
+      if (left === 0 && !this.cached.has(v.tensor)) v.tensor.dispose();
+      values.delete(name);
+    };
+    try {
+      for (const input of this.graph.inputs) {
+        const feed = feeds[input.name];
+        if (!feed) throw new Error(`missing input "${input.name}"`);
+        const v: Value = { kind: 'tensor', tensor: toTensor(feed), layout: 'onnx' };
+        values.set(input.name, v);
+        hold(v);
+      }
+      for (const [i, { node, kernel, attrs }] of this.steps.entries()) {
+        const inputs = node.inputs.map((name) => (name === '' ? undefined : values.get(name)));
+        for (const h of kernel.hostInputs ?? []) {
+          const v = inputs[h];
+          // A shape or size computed at run time: read it back before the kernel needs it as numbers.
+          if (v && v.kind === 'tensor') inputs[h] = await download(v.layout === 'nhwc' ? tf.tidy(() => nhwcToNchw(v.tensor)) : v.tensor, v.tensor);
+        }
+        const ctx = new OpContext(node, this.graph.opset, trimTrailing(inputs), this.sessionCache, attrs);
+        let outputs: Value[] = this.folded.get(i) ?? [];
+        if (!this.folded.has(i)) {
+          tf.tidy(() => {
+            outputs = kernel.run(ctx);
+            return outputs.flatMap((v) => (v.kind === 'tensor' ? [v.tensor] : []));
+          });
+          const constantIn = inputs.every((v) => v === undefined || (v.kind === 'host' && this.constants.has(v)));
+          if (constantIn && outputs.every((v) => v.kind === 'host')) {
+            this.folded.set(i, outputs);
+            for (const v of outputs) this.constants.add(v as HostValue);
+          }
+        }
+        node.outputs.forEach((name, k) => {
+          const v = outputs[k];
+          if (name === '' || !v) return;
+          values.set(name, v);
+          hold(v);
+        });
+        // Outputs nobody reads (e.g. an unused Split part) die at once.
+        for (const name of new Set([...node.inputs, ...node.outputs])) if (name && (this.lastUse.get(name) ?? -1) <= i) release(name);
+      }
+      const result: Record<string, HostTensor> = {};
+      for (const o of this.graph.outputs) {
+        const v = values.get(o.name);
+        if (!v) throw new Error(`the graph never produced output "${o.name}"`);
+        result[o.name] = await toHost(v, o.dataType);
+      }
+      return result;
+    } finally {
+      for (const name of [...values.keys()]) release(name);
+    }
+  }
+
+  /** Built on first use (inside a kernel's tidy, hence tf.keep) and kept for the session. */
+  private keep(key: string, make: () => tf.Tensor): tf.Tensor {
+    let t = this.cache.get(key);
+    if (!t) {
+      t = tf.keep(make());
+      this.cache.set(key, t);
+      this.cached.add(t);
+    }
+    return t;
+  }
+
+  dispose(): void {
+    for (const t of this.cache.values()) t.dispose();
+    this.cache.clear();
+    this.cached.clear();
+  }
+}
+
+function toBackend(v: HostValue): tf.Tensor {
+  const data = v.dtype === 'int' ? Int32Array.from(v.data, clampInt32) : v.data;
+  return tf.tensor(data as Float32Array | Int32Array | Uint8Array, [...v.dims], tfType(v.dtype));
+}
+
+/** Kernels see exactly the inputs given: trailing skipped optional inputs are dropped. */
+function trimTrailing(inputs: (Value | undefined)[]): (Value | undefined)[] {
+  let end = inputs.length;
+  while (end > 0 && inputs[end - 1] === undefined) end--;
+  return inputs.slice(0, end);
+}
+
+/** Slice's INT64_MAX and similar sentinels, brought into tfjs's int32. */
+function clampInt32(x: number): number {
+  return Math.max(-2147483648, Math.min(2147483647, x));
+}
+
+function toTensor(feed: HostTensor): tf.Tensor {
+  const dims = [...feed.dims];
+  switch (feed.dataType) {
+    case 'float32':
+      return tf.tensor(feed.data as Float32Array, dims, 'float32');
+    case 'float64':
+      return tf.tensor(Float32Array.from(feed.data as Float64Array), dims, 'float32');
+    case 'bool':
+      return tf.tensor(feed.data as Uint8Array, dims, 'bool');
+    case 'int64':
+      return tf.tensor(Int32Array.from(feed.data as BigInt64Array, (x) => clampInt32(Number(x))), dims, 'int32');
+    default:
+      return tf.tensor(Int32Array.from(feed.data as ArrayLike<number>), dims, 'int32');
+  }
+}
+
+/** Reads `t` back to the host; `source` is the value's own tensor (t may be a relayout of it, freed here). */
+async function download(t: tf.Tensor, source: tf.Tensor): Promise<HostValue> {
+  const data = await t.data();
+  if (t !== source) t.dispose();
+  if (t.dtype === 'float32') return hostValue('float32', t.shape, data as Float32Array);
+  if (t.dtype === 'bool') return hostValue('bool', t.shape, Uint8Array.from(data as ArrayLike<number>));
+  return hostValue('int', t.shape, Float64Array.from(data as ArrayLike<number>));
+}
+
+/** A graph output in the type the model declares (tfjs has no int64: int32 values are widened back). */
+async function toHost(v: Value, onnxType: number): Promise<HostTensor> {
+  let dims: number[];
+  let data: ArrayLike<number>;
+  if (v.kind === 'host') {
+    dims = [...v.dims];
+    data = v.data;
+  } else {
+    const t = v.layout === 'nhwc' ? tf.tidy(() => nhwcToNchw(v.tensor)) : v.tensor;
+    dims = [...t.shape];
+    data = (await t.data()) as ArrayLike<number>;
+    if (t !== v.tensor) t.dispose();
+  }
+  switch (onnxType) {
+    case D.INT64:
+      return { dataType: 'int64', dims, data: BigInt64Array.from(Array.from(data), (x) => BigInt(x)) };
+    case D.INT32:
+      return { dataType: 'int32', dims, data: Int32Array.from(data) };
+    case D.BOOL:
+      return { dataType: 'bool', dims, data: Uint8Array.from(data) };
+    default:
+      return { dataType: 'float32', dims, data: data instanceof Float32Array ? data : Float32Array.from(data) };
+  }
+}
