@@ -12,7 +12,6 @@ import { onnx } from '../../runtime/onnx/proto.js';
 import { EngineUnavailableError, EngineUnsupportedModelError, engines, type FallbackEvent } from '../../runtime/node.js';
 import { LrmSession } from '../../runtime/session.js';
 import { bytesSource } from '../../runtime/source/bytes.js';
-
 import { bindInput, mnistDigits, MODELS, PHOTOS, photos, REAL_MODELS } from '../e2e/real-inputs.js';
 import { mnistTop1Agreement, worstErrorAgainstOrt } from './engine-agreement.js';
 
