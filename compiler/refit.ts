@@ -7,7 +7,8 @@
  *     [A b] = argmin Σ‖A·h + b − y‖² + λ‖[A b] − [A₀ b₀]‖²  =  (Σ y·h̄ᵀ + λ[A₀ b₀]) · (Σ h̄·h̄ᵀ + λI)⁻¹,  h̄ = [h; 1]
  *
  * B stays as stored (it is the nested part every tier shares); A and b are per tier. The ridge pulls towards
- * the unrefitted factors with λ = tr(Σ h̄·h̄ᵀ)/N for N vectors, the same shrinkage as shrunkSecondMoment: it
+ * [A₀ b₀], the stored factors in the first sweep and the previous sweep's refit after that, with
+ * λ = tr(Σ h̄·h̄ᵀ)/N for N vectors, the same shrinkage as shrunkSecondMoment: it
  * vanishes for convolutions that see thousands of positions per image and holds layers after global pooling
  * (one vector per image) near their whitened SVD. Error compensation is sequential in effect: each sweep
  * measures h with the refits of the previous sweep in place, so after sweep k the first k layers of any chain
