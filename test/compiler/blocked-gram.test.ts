@@ -58,7 +58,7 @@ describe('BlockedGram', () => {
     const g = new BlockedGram(n);
     await g.add(first.run);
     await g.add(second.run);
-    const err = relative(await g.finish(), exactBoth());
+    const err = maxRelativeError(exactBoth(), await g.finish());
     expect(err).toBeLessThan(1e-6);
     expect(err).toBeGreaterThan(0); // it is float32 arithmetic, not a silent float64 path
   });
