@@ -1,7 +1,8 @@
 /**
  * The browser bundles in headless Chromium (Debian's, WebGPU on SwiftShader where there is no GPU): an .lrm compiled
- * here from mnist-cnn-pytorch, served over HTTP, run on real MNIST digits on ort-wasm and ort-webgpu, and compared
- * with ort-node-cpu in Node. Every test asserts which engine ran, so a silent fallback to WASM fails.
+ * here from mnist-cnn-pytorch, served over HTTP, run on real MNIST digits on ort-wasm, ort-webgpu, tfjs-wasm and
+ * tfjs-webgpu, and compared with ort-node-cpu in Node. Every test asserts which engine ran, so a silent fallback to
+ * WASM fails.
  */
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
