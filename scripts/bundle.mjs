@@ -1,22 +1,30 @@
-// Browser bundles of the two browser entry points (dist/browser/lowrank-wasm.js, dist/browser/lowrank-webgpu.js).
-// onnxruntime-web stays external: apps load it from their own bundle or an import map, with its .wasm files.
+// Browser bundles of the browser entry points in dist/browser/.
+// lowrank-wasm.js, lowrank-webgpu.js: onnxruntime-web stays external; apps load it from their own bundle or an
+// import map, with its .wasm files. lowrank-tfjs.js: tfjs-core and its backends are bundled in (the engines register
+// their backends on that copy of tfjs-core), and tfjs-backend-wasm's .wasm files are copied beside it, where the
+// entry looks for them by default.
+import { copyFileSync, readdirSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
 import { build } from 'esbuild';
 
-const BROWSER_ENTRIES = { 'lowrank-wasm': 'runtime/browser-wasm.ts', 'lowrank-webgpu': 'runtime/browser-webgpu.ts' };
+const OUT = 'dist/browser';
+const common = { bundle: true, format: 'esm', platform: 'browser', target: 'es2022', outdir: OUT, minify: true, sourcemap: true, metafile: true, logLevel: 'warning' };
 
-const result = await build({
-  entryPoints: BROWSER_ENTRIES,
-  bundle: true,
-  format: 'esm',
-  platform: 'browser',
-  target: 'es2022',
-  outdir: 'dist/browser',
-  external: ['onnxruntime-web', 'onnxruntime-web/*'],
-  minify: true,
-  sourcemap: true,
-  metafile: true,
-  logLevel: 'warning',
-});
-for (const [file, out] of Object.entries(result.metafile.outputs)) {
-  if (out.entryPoint) console.log(`browser bundle: ${file} (${(out.bytes / 1024).toFixed(1)} KiB, onnxruntime-web external)`);
+const builds = [
+  {
+    entryPoints: { 'lowrank-wasm': 'runtime/browser-wasm.ts', 'lowrank-webgpu': 'runtime/browser-webgpu.ts' },
+    external: ['onnxruntime-web', 'onnxruntime-web/*'],
+    note: 'onnxruntime-web external',
+  },
+  { entryPoints: { 'lowrank-tfjs': 'runtime/browser-tfjs.ts' }, external: [], note: 'tfjs bundled in' },
+];
+for (const { note, ...options } of builds) {
+  const result = await build({ ...common, ...options });
+  for (const [file, out] of Object.entries(result.metafile.outputs)) {
+    if (out.entryPoint) console.log(`browser bundle: ${file} (${(out.bytes / 1024).toFixed(1)} KiB, ${note})`);
+  }
 }
+
+const tfjsWasmDist = join(dirname(createRequire(import.meta.url).resolve('@tensorflow/tfjs-backend-wasm/package.json')), 'dist');
+for (const file of readdirSync(tfjsWasmDist).filter((f) => f.endsWith('.wasm'))) copyFileSync(join(tfjsWasmDist, file), join(OUT, file));

@@ -1,7 +1,7 @@
 /**
- * A local HTTP server for the real-browser tests: one page that imports both browser bundles through an
- * import map (as an app would), onnxruntime-web's own dist files, the esbuild bundles, and the test's .lrm
- * (static files through sirv, so Range requests work as on a real server).
+ * A local HTTP server for the real-browser tests: one page that imports the browser bundles (onnxruntime-web through
+ * an import map, as an app would), onnxruntime-web's own dist files, the esbuild bundles with the tfjs .wasm files
+ * beside them, and the test's .lrm (static files through sirv, so Range requests work as on a real server).
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -10,7 +10,7 @@ import sirv from 'sirv';
 
 const ROOT = join(import.meta.dirname, '../..');
 
-/** The page: `window.lowrank.{wasm,webgpu}` are the two entry points; `window.runDigits` is what the tests call. */
+/** The page: `window.lowrank.{wasm,webgpu,tfjs}` are the three browser entry points; `window.runDigits` is what the tests call. */
 const PAGE = `<!doctype html>
 <meta charset="utf-8">
 <title>lowrank-edge browser test</title>
@@ -20,7 +20,8 @@ const PAGE = `<!doctype html>
 <script type="module">
   import * as wasm from '/lowrank/lowrank-wasm.js';
   import * as webgpu from '/lowrank/lowrank-webgpu.js';
-  window.lowrank = { wasm, webgpu };
+  import * as tfjs from '/lowrank/lowrank-tfjs.js';
+  window.lowrank = { wasm, webgpu, tfjs };
   window.loseWebgpuDevice = async () => {
     const ort = await import('onnxruntime-web/webgpu');
     (await ort.env.webgpu.device).destroy();

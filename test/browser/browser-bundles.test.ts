@@ -1,7 +1,8 @@
 /**
  * The browser bundles in headless Chromium (Debian's, WebGPU on SwiftShader where there is no GPU): an .lrm compiled
- * here from mnist-cnn-pytorch, served over HTTP, run on real MNIST digits on ort-wasm and ort-webgpu, and compared
- * with ort-node-cpu in Node. Every test asserts which engine ran, so a silent fallback to WASM fails.
+ * here from mnist-cnn-pytorch, served over HTTP, run on real MNIST digits on ort-wasm, ort-webgpu, tfjs-wasm and
+ * tfjs-webgpu, and compared with ort-node-cpu in Node. Every test asserts which engine ran, so a silent fallback to
+ * WASM fails.
  */
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -21,6 +22,9 @@ const ROOT = join(import.meta.dirname, '../..');
 // All 10,000 MNIST test digits on WASM. SwiftShader runs WebGPU on the CPU, ~65 ms a digit here: 50 digits there (at two tiers).
 const ALL_DIGITS = 10_000;
 const WEBGPU_DIGITS = 50;
+// tfjs-wasm takes ~0.3 ms a digit here (all of them), tfjs-webgpu on SwiftShader 60-140 ms.
+const TFJS_WEBGPU_DIGITS = 50;
+const TFJS_WASM_DIGITS = ALL_DIGITS;
 const BATCH = 100;
 const CLASSES = 10;
 
@@ -53,7 +57,7 @@ interface Variant {
   tiers?: number;
 }
 interface RunRequest {
-  entry: 'wasm' | 'webgpu';
+  entry: 'wasm' | 'webgpu' | 'tfjs';
   model?: ModelFile;
   options?: { engine?: string; tiers?: number };
   count: number;
@@ -173,11 +177,17 @@ describe.runIf(canRunChromium)('browser bundles in headless Chromium', () => {
     await page.context().close();
   }, 300_000);
 
-  it('an .lrm with fp16 factors gives the same outputs as on ort-node-cpu, on both engines', async () => {
+  it('an .lrm with fp16 factors gives the same outputs as on ort-node-cpu, on every engine', async () => {
     const page = await openPage();
-    for (const [entry, count] of [['wasm', 2000], ['webgpu', 30]] as const) {
-      const result = await runDigits(page, { entry, model: 'model-fp16.lrm', count });
-      expect(result.engine).toBe(entry === 'wasm' ? 'ort-wasm' : 'ort-webgpu');
+    const runs = [
+      { entry: 'wasm', engine: 'ort-wasm', count: 2000 },
+      { entry: 'webgpu', engine: 'ort-webgpu', count: 30 },
+      { entry: 'tfjs', engine: 'tfjs-wasm', count: 2000 },
+      { entry: 'tfjs', engine: 'tfjs-webgpu', count: 30 },
+    ] as const;
+    for (const { entry, engine, count } of runs) {
+      const result = await runDigits(page, { entry, model: 'model-fp16.lrm', options: { engine }, count });
+      expect(result.engine).toBe(engine);
       expect(result.fallbacks).toEqual([]);
       expectAgreement(`fp16 factors on ${result.engine}`, result, count, { model: 'model-fp16.lrm' });
     }
@@ -215,4 +225,47 @@ describe.runIf(canRunChromium)('browser bundles in headless Chromium', () => {
     expectAgreement('device lost before batch 2', result, 30);
     await page.context().close();
   }, 300_000);
+
+  it('lowrank-edge/tfjs runs on tfjs-webgpu (no fallback) and agrees with ort-node-cpu', async () => {
+    const page = await openPage();
+    for (const tiers of [undefined, 2]) {
+      const result = await runDigits(page, { entry: 'tfjs', options: { tiers }, count: TFJS_WEBGPU_DIGITS });
+      expect(result.events).toEqual([]);
+      expect(result.fallbacks).toEqual([]);
+      expect(result.engine).toBe('tfjs-webgpu');
+      expectAgreement(`tfjs-webgpu tiers=${tiers ?? 'all'}`, result, TFJS_WEBGPU_DIGITS, { tiers });
+    }
+    await page.context().close();
+  }, 300_000);
+
+  it('lowrank-edge/tfjs runs on tfjs-wasm (its .wasm files found beside the bundle) and agrees with ort-node-cpu', async () => {
+    const page = await openPage();
+    for (const tiers of [undefined, 2]) {
+      const result = await runDigits(page, { entry: 'tfjs', options: { engine: 'tfjs-wasm', tiers }, count: TFJS_WASM_DIGITS });
+      expect(result.engine).toBe('tfjs-wasm');
+      expect(result.fallbacks).toEqual([]);
+      expectAgreement(`tfjs-wasm tiers=${tiers ?? 'all'}`, result, TFJS_WASM_DIGITS, { tiers });
+    }
+    await page.context().close();
+  }, 300_000);
+
+  it('without navigator.gpu, lowrank-edge/tfjs falls back to tfjs-wasm and says why', async () => {
+    const page = await openPage(server.url, () => Object.defineProperty(Navigator.prototype, 'gpu', { get: () => undefined }));
+    const result = await runDigits(page, { entry: 'tfjs', count: 1000 });
+    expect(result.engine).toBe('tfjs-wasm');
+    expect(result.fallbacks).toEqual([{ engine: 'tfjs-webgpu', next: 'tfjs-wasm', reason: expect.stringMatching(/no WebGPU/) }]);
+    expectAgreement('tfjs fallback (no navigator.gpu)', result, 1000);
+    await page.context().close();
+  });
+
+  it('with its .wasm files not where setTfjsWasmFiles() says, tfjs-wasm is unavailable and names the URL', async () => {
+    const page = await openPage();
+    await page.evaluate(() => (window as unknown as { lowrank: { tfjs: { setTfjsWasmFiles(url: string): void } } }).lowrank.tfjs.setTfjsWasmFiles('/nowhere'));
+    const failure = await runDigits(page, { entry: 'tfjs', options: { engine: 'tfjs-wasm' }, count: 1 }).then(
+      () => 'it ran',
+      (e: Error) => e.message,
+    );
+    expect(failure).toMatch(/tfjs-wasm.*\/nowhere\//);
+    await page.context().close();
+  });
 });
