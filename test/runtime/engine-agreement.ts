@@ -7,19 +7,12 @@ import { expect } from 'vitest';
 import { openDataset } from '../../compiler/data/spec.js';
 import { agreement, argmaxRows } from '../../compiler/evaluate.js';
 import { load, type EngineId, type Feeds, type HostTensor } from '../../runtime/node.js';
+import { maxRelativeError as relativeError } from '../e2e/compare.js';
 import { DATA } from '../e2e/real-inputs.js';
 
-/** Largest absolute difference, relative to the reference output's largest magnitude. */
+/** Largest absolute difference, relative to the reference output's largest magnitude (test/e2e/compare.ts). */
 export function maxRelativeError(want: HostTensor, got: HostTensor): number {
-  const x = want.data as Float32Array;
-  const y = got.data as Float32Array;
-  let err = 0;
-  let scale = 0;
-  for (let i = 0; i < x.length; i++) {
-    err = Math.max(err, Math.abs(x[i] - y[i]));
-    scale = Math.max(scale, Math.abs(x[i]));
-  }
-  return err / (scale || 1);
+  return relativeError(want.data as Float32Array, got.data as Float32Array);
 }
 
 /** Runs every feed on `engine` and on ort-node-cpu at the same tier; returns the worst relative error seen. */

@@ -4,6 +4,7 @@ import { EngineUnavailableError } from '../../errors.js';
 import type { EngineSession } from '../engine.js';
 import { firstLine } from '../ort-session.js';
 import { createTfjsSession } from './session.js';
+import { startOnce } from './start-once.js';
 
 /** Where the WebGPU implementation comes from: navigator.gpu in a browser, the `webgpu` package (Dawn) in Node. */
 export interface WebGpuSource {
@@ -18,46 +19,38 @@ export interface WebGpuSource {
   hint: string;
 }
 
-let ready: Promise<void> | undefined;
-
 /**
  * Starts tfjs's WebGPU backend on an adapter we request ourselves: tfjs's own registration reads the global
  * navigator.gpu at import time and never asks for the fallback adapter, so ours replaces it.
  */
-function startWebgpu(source: WebGpuSource): Promise<void> {
-  ready ??= (async () => {
-    let gpu: GPU | undefined;
-    try {
-      gpu = await source.gpu();
-    } catch (e) {
-      throw new EngineUnavailableError('tfjs-webgpu', `WebGPU could not be loaded: ${firstLine(e)}`);
-    }
-    if (!gpu) throw new EngineUnavailableError('tfjs-webgpu', `this platform has no WebGPU (${source.hint})`);
-    const adapter =
-      (await gpu.requestAdapter({ powerPreference: 'high-performance' })) ??
-      (source.allowFallbackAdapter ? await gpu.requestAdapter({ forceFallbackAdapter: true }) : null);
-    if (!adapter) throw new EngineUnavailableError('tfjs-webgpu', `no WebGPU adapter (${source.hint})`);
-    const limits = adapter.limits;
-    // The same limits tfjs's own registration asks for: its shaders are tuned to the adapter's maxima.
-    const device = await adapter.requestDevice({
-      requiredLimits: {
-        maxComputeWorkgroupStorageSize: limits.maxComputeWorkgroupStorageSize,
-        maxComputeWorkgroupsPerDimension: limits.maxComputeWorkgroupsPerDimension,
-        maxStorageBufferBindingSize: limits.maxStorageBufferBindingSize,
-        maxBufferSize: limits.maxBufferSize,
-        maxComputeWorkgroupSizeX: limits.maxComputeWorkgroupSizeX,
-        maxComputeInvocationsPerWorkgroup: limits.maxComputeInvocationsPerWorkgroup,
-      },
-    });
-    if (tf.findBackendFactory('webgpu')) tf.removeBackend('webgpu');
-    tf.registerBackend('webgpu', () => new WebGPUBackend(device, adapter.info));
-    if (!(await tf.setBackend('webgpu'))) throw new EngineUnavailableError('tfjs-webgpu', 'tfjs\'s WebGPU backend did not start on the adapter');
-  })().catch((e) => {
-    ready = undefined;
-    throw e;
+const startWebgpu = startOnce(async (source: WebGpuSource): Promise<void> => {
+  let gpu: GPU | undefined;
+  try {
+    gpu = await source.gpu();
+  } catch (e) {
+    throw new EngineUnavailableError('tfjs-webgpu', `WebGPU could not be loaded: ${firstLine(e)}`);
+  }
+  if (!gpu) throw new EngineUnavailableError('tfjs-webgpu', `this platform has no WebGPU (${source.hint})`);
+  const adapter =
+    (await gpu.requestAdapter({ powerPreference: 'high-performance' })) ??
+    (source.allowFallbackAdapter ? await gpu.requestAdapter({ forceFallbackAdapter: true }) : null);
+  if (!adapter) throw new EngineUnavailableError('tfjs-webgpu', `no WebGPU adapter (${source.hint})`);
+  const limits = adapter.limits;
+  // The same limits tfjs's own registration asks for: its shaders are tuned to the adapter's maxima.
+  const device = await adapter.requestDevice({
+    requiredLimits: {
+      maxComputeWorkgroupStorageSize: limits.maxComputeWorkgroupStorageSize,
+      maxComputeWorkgroupsPerDimension: limits.maxComputeWorkgroupsPerDimension,
+      maxStorageBufferBindingSize: limits.maxStorageBufferBindingSize,
+      maxBufferSize: limits.maxBufferSize,
+      maxComputeWorkgroupSizeX: limits.maxComputeWorkgroupSizeX,
+      maxComputeInvocationsPerWorkgroup: limits.maxComputeInvocationsPerWorkgroup,
+    },
   });
-  return ready;
-}
+  if (tf.findBackendFactory('webgpu')) tf.removeBackend('webgpu');
+  tf.registerBackend('webgpu', () => new WebGPUBackend(device, adapter.info));
+  if (!(await tf.setBackend('webgpu'))) throw new EngineUnavailableError('tfjs-webgpu', 'tfjs\'s WebGPU backend did not start on the adapter');
+});
 
 export async function createTfjsWebgpuSession(model: Uint8Array, source: WebGpuSource): Promise<EngineSession> {
   await startWebgpu(source);
