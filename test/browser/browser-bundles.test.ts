@@ -1,8 +1,8 @@
 /**
  * The browser bundles in headless Chromium (Debian's, WebGPU on SwiftShader where there is no GPU): an .lrm compiled
  * here from mnist-cnn-pytorch, served over HTTP, run on real MNIST digits on ort-wasm, ort-webgpu, tfjs-wasm and
- * tfjs-webgpu, and compared with ort-node-cpu in Node. Every test asserts which engine ran, so a silent fallback to
- * WASM fails.
+ * tfjs-webgpu, and compared with ort-node-cpu in Node; MobileNet and a detector (YOLO-FastestV2) on real photos on
+ * ort-webgpu. Every test asserts which engine ran, so a silent fallback to WASM fails.
  */
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -12,9 +12,9 @@ import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { compileOnnx } from '../../compiler/compile.js';
 import { argmax } from '../../compiler/evaluate.js';
-import { load } from '../../runtime/node.js';
+import { load, type Feeds } from '../../runtime/node.js';
 import { maxRelativeError } from '../e2e/compare.js';
-import { mnistDigits, MODELS } from '../e2e/real-inputs.js';
+import { bindInput, mnistDigits, MODELS, REAL_MODELS } from '../e2e/real-inputs.js';
 import { canRunChromium, launchChromium } from './chromium.js';
 import { startPageServer, type PageServer } from './page-server.js';
 
@@ -56,6 +56,18 @@ interface Variant {
   model?: ModelFile;
   tiers?: number;
 }
+/** Larger models on ort-webgpu, besides mnist-cnn: a few real photos each (SwiftShader takes seconds per photo). */
+const PHOTO_MODELS = [
+  { file: 'mobilenet_v1_075_224.onnx', count: 3 },
+  { file: 'yolo-fastestv2-coco-352.onnx', count: 1 },
+];
+/** ort-node-cpu's outputs for one photo model at one tier: per input, per output name. */
+type PhotoReference = Array<Record<string, Float32Array>>;
+interface FeedsResult {
+  engine: string;
+  fallbacks: unknown[];
+  outputs: Array<Record<string, { dims: number[]; data: number[] }>>;
+}
 interface RunRequest {
   entry: 'wasm' | 'webgpu' | 'tfjs';
   model?: ModelFile;
@@ -73,6 +85,17 @@ describe.runIf(canRunChromium)('browser bundles in headless Chromium', () => {
   /** ort-node-cpu's scores on every digit, per variant. */
   const reference = new Map<string, Float32Array>();
   const variantKey = (v: Variant) => `${v.model ?? 'model.lrm'}@${v.tiers ?? 'all'}`;
+  /** ort-node-cpu's outputs on the photo models, by `${file}@${tiers}`. */
+  const photoReference = new Map<string, PhotoReference>();
+  const photoDims = new Map<string, readonly number[]>();
+
+  async function runOnCpu(lrm: Uint8Array, feeds: Feeds[], tiers?: number): Promise<PhotoReference> {
+    const cpu = await load(lrm, { engine: 'ort-node-cpu', tiers });
+    const out: PhotoReference = [];
+    for (const f of feeds) out.push(Object.fromEntries(Object.entries(await cpu.run(f)).map(([name, t]) => [name, t.data as Float32Array])));
+    await cpu.release();
+    return out;
+  }
 
   beforeAll(async () => {
     // The page loads dist/browser: rebuild it from the sources under test.
@@ -94,6 +117,19 @@ describe.runIf(canRunChromium)('browser bundles in headless Chromium', () => {
       }
       reference.set(variantKey(v), scores);
       await cpu.release();
+    }
+    for (const { file, count } of PHOTO_MODELS) {
+      const model = REAL_MODELS.find((m) => m.file === file)!;
+      const { lrm, header } = await compileOnnx(new Uint8Array(readFileSync(join(MODELS, file))), { fileName: file, minParams: model.minParams });
+      const feeds = bindInput((await model.inputs()).slice(0, count), header.graph.inputs[0].name);
+      const photos = feeds.map((f) => Object.values(f)[0]);
+      const size = photos[0].data.length;
+      const input = new Float32Array(count * size);
+      photos.forEach((p, i) => input.set(p.data as Float32Array, i * size));
+      photoDims.set(file, photos[0].dims);
+      writeFileSync(join(dir, `${file}.lrm`), lrm);
+      writeFileSync(join(dir, `${file}.input.f32`), input);
+      for (const tiers of [undefined, 2]) photoReference.set(`${file}@${tiers ?? 'all'}`, await runOnCpu(lrm, feeds, tiers));
     }
     server = await startPageServer(dir);
     browser = await launchChromium();
@@ -173,6 +209,32 @@ describe.runIf(canRunChromium)('browser bundles in headless Chromium', () => {
       expect(result.fallbacks).toEqual([]);
       expect(result.engine).toBe('ort-webgpu');
       expectAgreement(`ort-webgpu tiers=${tiers ?? 'all'}`, result, WEBGPU_DIGITS, { tiers });
+    }
+    await page.context().close();
+  }, 300_000);
+
+  it('lowrank-edge/webgpu runs MobileNet and YOLO-FastestV2 on real photos on ort-webgpu and agrees with ort-node-cpu', async () => {
+    const page = await openPage();
+    for (const { file, count } of PHOTO_MODELS) {
+      for (const tiers of [undefined, 2]) {
+        const want = photoReference.get(`${file}@${tiers ?? 'all'}`)!;
+        const dims = photoDims.get(file)!;
+        const start = performance.now();
+        const args = { entry: 'webgpu', model: `${file}.lrm`, options: { tiers }, inputs: `${file}.input.f32`, dims, count };
+        const result = await page.evaluate((a) => (window as unknown as { runFeeds: (x: typeof a) => Promise<FeedsResult> }).runFeeds(a), args);
+        expect(result.engine).toBe('ort-webgpu');
+        expect(result.fallbacks).toEqual([]);
+        let worst = 0;
+        want.forEach((outputs, i) => {
+          for (const [name, data] of Object.entries(outputs)) {
+            expect(result.outputs[i][name].data).toHaveLength(data.length);
+            worst = Math.max(worst, maxRelativeError(data, result.outputs[i][name].data));
+          }
+        });
+        const label = `ort-webgpu ${file} tiers=${tiers ?? 'all'}`;
+        console.log(`${label}: ${count} photos, max relative error ${worst.toExponential(2)}, ${((performance.now() - start) / 1000).toFixed(1)} s`);
+        expect(worst, label).toBeLessThanOrEqual(1e-3);
+      }
     }
     await page.context().close();
   }, 300_000);

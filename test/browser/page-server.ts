@@ -10,7 +10,7 @@ import sirv from 'sirv';
 
 const ROOT = join(import.meta.dirname, '../..');
 
-/** The page: `window.lowrank.{wasm,webgpu,tfjs}` are the three browser entry points; `window.runDigits` is what the tests call. */
+/** The page: `window.lowrank.{wasm,webgpu,tfjs}` are the three browser entry points; `window.runDigits` and `window.runFeeds` are what the tests call. */
 const PAGE = `<!doctype html>
 <meta charset="utf-8">
 <title>lowrank-edge browser test</title>
@@ -50,6 +50,21 @@ const PAGE = `<!doctype html>
     }
     const msPerDigit = (performance.now() - start) / count;
     const result = { loadedOn, engine: session.engine, fallbacks: [...session.fallbacks], warnings: [...session.warnings], events, outputs, msPerDigit, crossOriginIsolated };
+    await session.release();
+    return result;
+  };
+  // Loads /models/<model> and runs each input of /models/<inputs> (float32, inputs.length × the product of dims)
+  // once, one by one. Returns every output, flat, per input, and which engine ran.
+  window.runFeeds = async ({ entry, model, options, inputs, dims, count }) => {
+    const all = new Float32Array(await (await fetch('/models/' + inputs)).arrayBuffer());
+    const size = dims.reduce((a, b) => a * b, 1);
+    const session = await window.lowrank[entry].load('/models/' + model, options);
+    const outputs = [];
+    for (let i = 0; i < count; i++) {
+      const out = await session.run({ [session.inputs[0].name]: { dataType: 'float32', dims, data: all.slice(i * size, (i + 1) * size) } });
+      outputs.push(Object.fromEntries(session.outputs.map(({ name }) => [name, { dims: out[name].dims, data: Array.from(out[name].data) }])));
+    }
+    const result = { engine: session.engine, fallbacks: [...session.fallbacks], outputs };
     await session.release();
     return result;
   };
