@@ -1,5 +1,13 @@
 // onnx-proto is CommonJS; this module gives the rest of the code one typed ESM handle on it.
+import Long from 'long';
 import onnxProto from 'onnx-proto';
+import protobuf from 'protobufjs/minimal.js';
+
+// protobufjs finds long.js through a hidden require() that bundlers cannot see, so in a browser bundle it has none
+// and reads and writes int64 values as floats: INT64_MAX (Slice's "to the end") turned into INT64_MIN and emptied
+// UltraFace's outputs on ort-webgpu. Handing it long.js makes int64 exact everywhere (test/runtime/int64.test.ts).
+protobuf.util.Long = Long as unknown as typeof protobuf.util.Long;
+protobuf.configure();
 
 export const onnx = onnxProto.onnx;
 export type ModelProto = onnxProto.onnx.ModelProto;

@@ -1,7 +1,7 @@
 /**
  * The browser bundles in headless Chromium (Debian's, WebGPU on SwiftShader where there is no GPU): an .lrm compiled
  * here from mnist-cnn-pytorch, served over HTTP, run on real MNIST digits on ort-wasm, ort-webgpu, tfjs-wasm and
- * tfjs-webgpu, and compared with ort-node-cpu in Node; MobileNet and a detector (YOLO-FastestV2) on real photos on
+ * tfjs-webgpu, and compared with ort-node-cpu in Node; MobileNet and two detectors (YOLO-FastestV2, UltraFace) on real photos on
  * ort-webgpu. Every test asserts which engine ran, so a silent fallback to WASM fails.
  */
 import { execFileSync } from 'node:child_process';
@@ -60,6 +60,8 @@ interface Variant {
 const PHOTO_MODELS = [
   { file: 'mobilenet_v1_075_224.onnx', count: 3 },
   { file: 'yolo-fastestv2-coco-352.onnx', count: 1 },
+  // Its Slice nodes end at INT64_MAX ("to the end"): catches int64 attributes that lose precision in the bundle.
+  { file: 'ultraface-RFB-320.onnx', count: 1 },
 ];
 /** ort-node-cpu's outputs for one photo model at one tier: per input, per output name. */
 type PhotoReference = Array<Record<string, Float32Array>>;
@@ -213,7 +215,7 @@ describe.runIf(canRunChromium)('browser bundles in headless Chromium', () => {
     await page.context().close();
   }, 300_000);
 
-  it('lowrank-edge/webgpu runs MobileNet and YOLO-FastestV2 on real photos on ort-webgpu and agrees with ort-node-cpu', async () => {
+  it('lowrank-edge/webgpu runs MobileNet, YOLO-FastestV2 and UltraFace on real photos on ort-webgpu and agrees with ort-node-cpu', async () => {
     const page = await openPage();
     for (const { file, count } of PHOTO_MODELS) {
       for (const tiers of [undefined, 2]) {
