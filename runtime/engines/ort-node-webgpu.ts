@@ -2,6 +2,7 @@ import { EngineRunError, EngineUnavailableError } from '../errors.js';
 import type { Engine } from './engine.js';
 import { importOrtNode } from './ort-node-module.js';
 import { createOrtSession } from './ort-session.js';
+import { padConvChannels } from '../onnx/pad-conv-channels.js';
 
 /**
  * onnxruntime-node's WebGPU execution provider (Dawn, bundled on Linux x64; Vulkan underneath). Without a GPU,
@@ -13,7 +14,7 @@ export const ortNodeWebgpu: Engine = {
   async create(model) {
     const ort = await importOrtNode('ort-node-webgpu');
     try {
-      return await createOrtSession(ort, 'ort-node-webgpu', model, { executionProviders: ['webgpu'] });
+      return await createOrtSession(ort, 'ort-node-webgpu', padConvChannels(model), { executionProviders: ['webgpu'] });
     } catch (e) {
       const message = (e as Error).message;
       if (e instanceof EngineRunError && /adapter|webgpu_context|dawn|vulkan/i.test(message)) {
