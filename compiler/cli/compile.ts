@@ -10,7 +10,7 @@ import { formatBytes, formatCount, table } from './format.js';
 import { ProgressBar } from './progress.js';
 import { readInputBytes } from './read-input.js';
 import { parseNormalisation } from './normalisation.js';
-import { parseWholeNumber } from './options.js';
+import { parseWholeNumber, withCalibrationOptions } from './options.js';
 import { parseCostModel } from '../costs.js';
 import { augmentFeeds } from '../data/augment.js';
 import { feedBatches, openDataset } from '../data/spec.js';
@@ -88,20 +88,15 @@ async function readJson(path: string): Promise<unknown> {
 const QUANTISED_OPS = new Set(['QLinearConv', 'QLinearMatMul', 'MatMulInteger', 'ConvInteger', 'QuantizeLinear', 'DequantizeLinear', 'QLinearAdd', 'QLinearMul', 'QLinearGlobalAveragePool', 'QLinearConcat']);
 
 export function registerCompile(program: Command): void {
-  program
+  const command = program
     .command('compile')
     .description('factorise an ONNX model into a nested low-rank .lrm file')
     .argument('<model.onnx>', 'trained model to compile')
     .requiredOption('-o, --output <model.lrm>', 'where to write the .lrm file')
     .option('--tiers <fractions>', 'cumulative tier budgets, fractions of the factorable layers\' dense parameters', '0.1,0.2,0.35,0.5,1')
     .option('--dtype <fp32|fp16|int8>', 'storage type of the factors (int8: symmetric, per output and per component scales)', 'fp32')
-    .option('--min-params <n>', 'layers with fewer weights stay dense', '4096')
-    .option('--calib <spec>', 'real inputs for activation-aware factorisation: mnist:<dir> | imagenet:<dir> | images:<dir> | tensors:<dir>')
-    .option('--calib-limit <N>', 'use at most N calibration samples', '256')
-    .option('--calib-offset <N>', 'skip the first N samples (keep calibration and evaluation disjoint)', '0')
-    .option('--mean <values>', 'calibration images: mean after scaling pixels to 0..1 (one value or one per channel)')
-    .option('--std <values>', 'calibration images: standard deviation (one value or one per channel)')
-    .option('--labels <synset.txt>', 'imagenet: class order file')
+    .option('--min-params <n>', 'layers with fewer weights stay dense', '4096');
+  withCalibrationOptions(command, 'real inputs for activation-aware factorisation', '256')
     .option('--rank-multiple <n>', 'ranks move in steps of n components', '8')
     .option('--cost <model>', 'what budgets count: params | bytes | flops | latency:<table.json>', 'params')
     .option('--allocate <how>', 'order layers by σ² share (sigma) or by measured end-to-end error (sensitivity; needs --calib, its default)')

@@ -1,3 +1,4 @@
+import type { Command } from 'commander';
 import { CompileOptionError } from '../errors.js';
 
 /** Parse a whole-number CLI option with a message naming the option. */
@@ -5,4 +6,18 @@ export function parseWholeNumber(option: string, text: string, min = 1): number 
   const n = Number(text);
   if (!Number.isInteger(n) || n < min) throw new CompileOptionError(`${option} must be a whole number ≥ ${min}, got "${text}"`, 'bad-option');
   return n;
+}
+
+/**
+ * The calibration data options shared by compile and tune: `--calib <spec>` (what it is used for, in `use`),
+ * which samples (`--calib-limit`, default `limit`; `--calib-offset`), and image preprocessing.
+ */
+export function withCalibrationOptions(command: Command, use: string, limit: string): Command {
+  return command
+    .option('--calib <spec>', `${use}: mnist:<dir> | imagenet:<dir> | images:<dir> | tensors:<dir>`)
+    .option('--calib-limit <N>', 'use at most N calibration samples', limit)
+    .option('--calib-offset <N>', 'skip the first N samples (keep calibration and evaluation disjoint)', '0')
+    .option('--mean <values>', 'calibration images: mean after scaling pixels to 0..1 (one value or one per channel)')
+    .option('--std <values>', 'calibration images: standard deviation (one value or one per channel)')
+    .option('--labels <synset.txt>', 'imagenet: class order file');
 }

@@ -11,7 +11,7 @@ import { tuneLrm } from '../tune/tune.js';
 import type { TuneBudget } from '../tune/pick-presets.js';
 import { table } from './format.js';
 import { parseNormalisation } from './normalisation.js';
-import { parseWholeNumber } from './options.js';
+import { parseWholeNumber, withCalibrationOptions } from './options.js';
 import { ProgressBar } from './progress.js';
 import { readInputBytes } from './read-input.js';
 import { writeAtomically } from './write-output.js';
@@ -58,7 +58,7 @@ function defaultTablePath(output: string, engine: string): string {
 }
 
 export function registerTune(program: Command): void {
-  program
+  const command = program
     .command('tune')
     .description('measure an .lrm on this device and write presets that meet latency/memory budgets into its header')
     .argument('<model.lrm>', 'compiled model')
@@ -72,13 +72,8 @@ export function registerTune(program: Command): void {
     .option('--warmup <N>', 'runs before timing', '5')
     .option('--warmup-ms <ms>', 'and keep warming up each tier count until this much time has passed (WebAssembly tiers up late)', '500')
     .option('--runs <N>', 'timed end-to-end runs per tier count', '50')
-    .option('--layer-runs <N>', 'timed runs per layer and rank', '15')
-    .option('--calib <spec>', 'data for fidelity (top-1 agreement with the full model) and the timing sample: mnist:<dir> | imagenet:<dir> | images:<dir> | tensors:<dir>')
-    .option('--calib-limit <N>', 'calibration samples for fidelity', '100')
-    .option('--calib-offset <N>', 'skip the first N samples', '0')
-    .option('--mean <values>', 'calibration images: mean after scaling pixels to 0..1')
-    .option('--std <values>', 'calibration images: standard deviation')
-    .option('--labels <synset.txt>', 'imagenet: class order file')
+    .option('--layer-runs <N>', 'timed runs per layer and rank', '15');
+  withCalibrationOptions(command, 'data for fidelity (top-1 agreement with the full model) and the timing sample', '100')
     .option('--json', 'print one JSON object')
     .action(async (input: string, opts: TuneCliOptions) => {
       const budgets = parseBudgets(opts);
