@@ -27,7 +27,7 @@ import { DataType, type ModelHeader, type NodeDef } from '../formats/model.js';
 import { float32Copy, gatherFactors, type LayerRefit } from '../runtime/factors.js';
 import { buildOnnxModel, middleTensorName } from '../runtime/onnx/build-model.js';
 import type { Feeds } from '../runtime/tensor.js';
-import { positionCap, selectPositions, withOutputs } from './calibrate.js';
+import { selectPositions, withOutputs } from './calibrate.js';
 import { CompileError } from './errors.js';
 import { BlockedGram, type Vectors } from './linalg/blocked-gram.js';
 import { choleskyWithRidge, solveCholesky } from './linalg/cholesky.js';
@@ -196,8 +196,8 @@ class RefitAccumulator {
     this.k = rank + (withBias ? 1 : 0);
     this.gram = new BlockedGram(this.k + rows, this.k);
     // A refit has k unknowns per output, so a few hundred positions per image (tens of thousands over a
-    // calibration set) determine it; calibration's larger budget (positionCap) would only cost time.
-    this.cap = Math.min(REFIT_POSITIONS, positionCap(Math.ceil(Math.sqrt(this.k * (this.k / 2 + rows)))));
+    // calibration set) determine it; calibration's larger budget (positionCap, ≥ 1024) would only cost time.
+    this.cap = REFIT_POSITIONS;
   }
 
   /** `z`: the compressed layer's own output on the same samples (needed for nonlinear targets). */
