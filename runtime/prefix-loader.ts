@@ -104,8 +104,10 @@ export class PrefixLoader {
     const s: Section = { name: `refit-${tier}`, start: this.payloadStart + r.range.offset, end: this.payloadStart + r.range.offset + r.range.length, sha256: r.sha256, tier };
     const cached = new Uint8Array(s.end - s.start);
     if (await this.fromCache({ ...s, start: 0, end: cached.length }, cached)) return cached;
-    const bytes = await this.source.read(s.start, s.end - s.start);
-    this.bytesFetched += bytes.length;
+    // Small files may have arrived whole with the first read.
+    const held = s.end <= this.held.length;
+    const bytes = held ? this.held.slice(s.start, s.end) : await this.source.read(s.start, s.end - s.start);
+    if (!held) this.bytesFetched += bytes.length;
     try {
       await verifyRefitSection(bytes, this.header, tier, { fileName: this.source.name });
     } catch (e) {

@@ -10,7 +10,7 @@ import { feedBatches, openDataset } from '../../compiler/data/spec.js';
 import { importOnnx } from '../../compiler/import/onnx.js';
 import { LrmChecksumError } from '../../formats/errors.js';
 import type { ModelHeader } from '../../formats/model.js';
-import { load, type Feeds, type LrmSession } from '../../runtime/node.js';
+import { HEADER_CHUNK_BYTES, load, type Feeds, type LrmSession } from '../../runtime/node.js';
 import { bindInput, DATA, mnistDigits, MODELS } from '../e2e/real-inputs.js';
 import { CountingServer } from './counting-server.js';
 
@@ -19,6 +19,9 @@ let header: ModelHeader;
 let payloadStart: number;
 let feeds: Feeds;
 let server: CountingServer;
+/** Set by the test that serves it. */
+let smallLrm = new Uint8Array();
+const ROOT = join(import.meta.dirname, '../..');
 const prefixEnd = (tiers: number) => payloadStart + header.tiers[tiers - 1].range.offset + header.tiers[tiers - 1].range.length;
 const refitLength = (tiers: number) => header.tiers[tiers - 1].refit!.range.length;
 
@@ -32,6 +35,7 @@ beforeAll(async () => {
   const refit1 = payloadStart + header.tiers[1].refit!.range.offset;
   server = await CountingServer.start({
     '/model.lrm': (req, res, s) => s.sendWithRange(req, res, lrm),
+    '/small.lrm': (req, res, s) => s.sendWithRange(req, res, smallLrm),
     '/corrupt-refit/model.lrm': (req, res, s) =>
       s.sendWithRange(req, res, lrm, (part, start) => {
         if (start > refit1 + 5 || start + part.length <= refit1 + 5) return part;
@@ -76,6 +80,27 @@ describe('refit sections over HTTP', () => {
       expect(server.served.length - before).toBe(2);
       expect(server.sentSince(before)).toBe(prefixEnd(2) - prefixEnd(1) + refitLength(2));
       expect(await output(session)).toEqual(await inMemory(2));
+    } finally {
+      await session.release();
+    }
+  });
+
+  it('a small file that arrived whole with the first read needs no request for its refit section', async () => {
+    const source = new Uint8Array(readFileSync(join(ROOT, 'examples/mnist/mnist-8.onnx')));
+    const inputs = importOnnx(source).inputs;
+    const calib = await openDataset(`mnist:${join(DATA, 'mnist')}`, { layout: inputs[0].shape, limit: 16 });
+    const small = await compileOnnx(source, { calibration: () => feedBatches(calib, inputs, 1), tiers: [0.35, 1], minParams: 1024, rankMultiple: 1, refit: true, refitSweeps: 1 });
+    expect(small.lrm.length).toBeLessThan(HEADER_CHUNK_BYTES);
+    expect(small.header.tiers[0].refit).toBeDefined();
+    const digit = { [inputs[0].name]: { dataType: 'float32' as const, dims: [1, 1, 28, 28], data: (feeds.input.data as Float32Array).map((v) => (v * 0.5 + 0.5) * 255) } };
+    smallLrm = small.lrm;
+    const from = server.served.length;
+    const session = await load(`${server.base}/small.lrm`, { tiers: 1 });
+    try {
+      expect(server.served.length - from).toBe(1);
+      const local = await load(small.lrm, { tiers: 1 });
+      expect(Object.values(await session.run(digit))[0].data).toEqual(Object.values(await local.run(digit))[0].data);
+      await local.release();
     } finally {
       await session.release();
     }
