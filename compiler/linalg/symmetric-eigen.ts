@@ -15,7 +15,17 @@ export function symmetricEigen(A: Float64Array, k: number): { values: Float64Arr
   // W = Vᵀ: row j of W is column j of EISPACK's V. A is symmetric, so Aᵀ = A is where V starts.
   const W = A.slice(0, k * k);
   // QL would stop at once on NaN (every comparison is false) and return garbage: refuse it up front.
-  for (let i = 0; i < W.length; i++) if (!Number.isFinite(W[i])) throw new EigenNotConvergedError(k);
+  let max = 0;
+  for (let i = 0; i < W.length; i++) {
+    if (!Number.isFinite(W[i])) throw new EigenNotConvergedError(k);
+    max = Math.max(max, Math.abs(W[i]));
+  }
+  // Work on A/max (about) with entries below 1e-290 of max set to 0: they cannot move an eigenvalue by anything float64
+  // resolves, and subnormal values mixed with normal ones made tred2's Householder scaling produce NaN
+  // (fast-check found [[-6e-15, -5e-324, -1e-150], [-5e-324, 0, 0], [-1e-150, 0, 0]]).
+  // The scale is a power of two, so dividing and multiplying back are exact.
+  const scale = max > 0 ? 2 ** Math.round(Math.log2(max)) : 1;
+  for (let i = 0; i < W.length; i++) W[i] = Math.abs(W[i]) < max * 1e-290 ? 0 : W[i] / scale;
   const d = new Float64Array(k);
   const e = new Float64Array(k);
   if (k > 0) {
@@ -24,7 +34,7 @@ export function symmetricEigen(A: Float64Array, k: number): { values: Float64Arr
   }
   const order = Array.from({ length: k }, (_, i) => i).sort((a, b) => d[b] - d[a]);
   return {
-    values: Float64Array.from(order, (i) => d[i]),
+    values: Float64Array.from(order, (i) => d[i] * scale),
     vectors: order.map((i) => W.subarray(i * k, (i + 1) * k)),
   };
 }

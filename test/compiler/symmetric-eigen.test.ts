@@ -73,3 +73,12 @@ describe('symmetricEigen', () => {
     expect(() => symmetricEigen(bad, 2)).toThrow(EigenNotConvergedError);
   });
 });
+
+describe('symmetricEigen on extreme scales', () => {
+  it('stays finite and exact when subnormal entries meet normal ones (a case fast-check found)', () => {
+    const A = Float64Array.from([-6.217248937900877e-15, -5e-324, -1.221974545399842e-150, -5e-324, 0, 0, -1.221974545399842e-150, 0, 0]);
+    const { values, vectors } = symmetricEigen(A, 3);
+    expect(Array.from(values)).toEqual([0, 0, -6.217248937900877e-15]);
+    for (const v of vectors) expect(v.every(Number.isFinite)).toBe(true);
+  });
+});
