@@ -20,7 +20,7 @@ let payloadStart: number;
 let feeds: Feeds;
 let server: CountingServer;
 /** Set by the test that serves it. */
-let smallLrm = new Uint8Array();
+let smallLrm: Uint8Array = new Uint8Array();
 const ROOT = join(import.meta.dirname, '../..');
 const prefixEnd = (tiers: number) => payloadStart + header.tiers[tiers - 1].range.offset + header.tiers[tiers - 1].range.length;
 const refitLength = (tiers: number) => header.tiers[tiers - 1].refit!.range.length;
