@@ -55,7 +55,9 @@ describe('lowrank tune', () => {
     expect(generous.tiers.map((t) => t.tiers)).toEqual(Array.from({ length: all }, (_, i) => i + 1));
     for (const t of generous.tiers) {
       expect(t.latencyMsP95).toBeGreaterThanOrEqual(t.latencyMsP50);
-      expect(t.predictedMsP50).toBeGreaterThan(0);
+      // The prediction (full p50 plus the per-layer table's difference) is clamped at 0: on a model this small, layers
+      // timed alone cost more than the whole model does end to end, so a lower tier can predict 0 on a busy machine.
+      expect(Number.isFinite(t.predictedMsP50) && t.predictedMsP50 >= 0).toBe(true);
     }
     // Memory is the estimate: it grows with the tiers.
     expect(generous.tiers.map((t) => t.memoryMb)).toEqual([...generous.tiers.map((t) => t.memoryMb)].sort((a, b) => a - b));
