@@ -14,7 +14,6 @@ import { shrunkSecondMoment, whitenedFactors } from './linalg/whitened.js';
 import { assembleLrm } from './assemble.js';
 import { measureSensitivity } from './sensitivity.js';
 import { refitRanks, type RefitMode } from './refit.js';
-import { readLrm } from '../formats/read.js';
 import type { LayerRefit } from '../runtime/factors.js';
 import { assertOnnxRuntimeLoads } from './validate-source.js';
 
@@ -156,7 +155,9 @@ export async function compileOnnx(source: Uint8Array, options: CompileOptions = 
   }
 
   // Refit against the file as written (fp16/int8 factors included), then write it again with the refits.
-  const { header, payload } = await readLrm(assembled.lrm);
+  // assembleLrm has already read its header back through every check: no need to hash the file again.
+  const { header } = assembled;
+  const payload = assembled.lrm.subarray(assembled.lrm.length - header.payloadLength);
   const sweeps = options.refitSweeps ?? 2;
   const refits: Array<Array<LayerRefit | undefined>> = [];
   for (const tier of header.tiers) {
