@@ -121,10 +121,10 @@ async function benchModel(model: BenchModel, ctx: BenchContext, log: (line: stri
   rows.push(originalRow);
 
   for (const method of model.methods) {
-    const { lrm, header, seconds } = await compileWith(model, method, source, ctx, say);
+    const { lrm, header, seconds, distill } = await compileWith(model, method, source, ctx, say);
     compile.push({
       method: method.id, description: method.description, dtype: method.dtype, calibrated: method.calibrated,
-      seconds: round(seconds, 3), factoredLayers: header.layers.length, lrmBytes: lrm.length,
+      seconds: round(seconds, 3), factoredLayers: header.layers.length, lrmBytes: lrm.length, ...(distill ? { distill } : {}),
     });
     for (const tier of header.tiers) {
       let bytesLoaded = 0;
@@ -156,13 +156,16 @@ async function benchModel(model: BenchModel, ctx: BenchContext, log: (line: stri
 async function compileWith(model: BenchModel, method: Method, source: Uint8Array, ctx: BenchContext, say: (line: string) => void) {
   const calibration = method.calibrated ? await model.calibration(source, ctx) : undefined;
   let phase = '';
+  let peakRss = 0;
   const onProgress = (p: CompileProgress) => {
+    if (p.phase === 'distill') peakRss = Math.max(peakRss, process.memoryUsage().rss);
     if (p.phase === phase) return;
     phase = p.phase;
     say(`compile ${method.id}: ${p.phase}`);
   };
+  const samples = method.distill ? await (model.distillation ?? model.calibration)(source, ctx) : undefined;
   const t = performance.now();
-  const { lrm, header } = await compileOnnx(source, {
+  const { lrm, header, distill } = await compileOnnx(source, {
     fileName: basename(model.path),
     tiers: model.tiers,
     dtype: method.dtype,
@@ -171,11 +174,17 @@ async function compileWith(model: BenchModel, method: Method, source: Uint8Array
     calibrationSize: calibration?.size,
     refit: method.refit,
     sensitivityBatches: model.sensitivityBatches,
+    distill: method.distill && samples ? { ...method.distill, samples: samples.feeds, steps: ctx.quick ? 10 : method.distill.steps } : undefined,
     onProgress,
   });
   const seconds = (performance.now() - t) / 1000;
   say(`compile ${method.id}: ${header.layers.length} factored layer(s), ${lrm.length} bytes, ${seconds.toFixed(1)} s`);
-  return { lrm, header, seconds };
+  const record = distill && {
+    seconds: round(distill.seconds, 2), steps: distill.steps, samples: distill.trainSamples + distill.validationSamples,
+    trainableParams: distill.trainableParams, peakRssMiB: Math.round(peakRss / 2 ** 20), engine: distill.engine,
+  };
+  if (record) say(`compile ${method.id}: distilled ${record.steps} steps in ${record.seconds} s, peak RSS ${record.peakRssMiB} MiB`);
+  return { lrm, header, seconds, distill: record };
 }
 
 interface Release {

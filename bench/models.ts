@@ -5,6 +5,7 @@
  */
 import { join } from 'node:path';
 import type { FactorDType } from '../formats/model.js';
+import type { DistillOptions } from '../compiler/distill/distill.js';
 import { feedBatches, openDataset, type DataOptions } from '../compiler/data/spec.js';
 import { preprocessImage, readImageFile, type Preprocess } from '../compiler/data/image.js';
 import { readWav } from '../compiler/data/wav.js';
@@ -21,7 +22,7 @@ export interface BenchContext {
   quick: boolean;
 }
 
-export type MethodId = 'plain-svd' | 'calibrated' | 'calibrated-int8' | 'calibrated-refit';
+export type MethodId = 'plain-svd' | 'calibrated' | 'calibrated-int8' | 'calibrated-refit' | 'calibrated-distill';
 
 export interface Method {
   id: MethodId;
@@ -31,11 +32,21 @@ export interface Method {
   calibrated: boolean;
   /** Nonlinear refit of every tier (compiler/refit.ts) on the calibration split. */
   refit?: boolean;
+  /** Distillation (compiler/distill/) on the model's distillation split (default: the calibration split). */
+  distill?: Omit<DistillOptions, 'signal' | 'onProgress'>;
 }
 
 export const PLAIN: Method = { id: 'plain-svd', description: "plain SVD, allocation 'sigma', no calibration, fp32 factors", dtype: 'fp32', calibrated: false };
 export const CALIBRATED: Method = { id: 'calibrated', description: 'whitened SVD + sensitivity allocation on the calibration split, fp32 factors', dtype: 'fp32', calibrated: true };
 export const CALIBRATED_REFIT: Method = { id: 'calibrated-refit', description: 'as calibrated, then every tier refitted (nonlinear: outputs after Relu/Clip) on the calibration split, fp32 factors', dtype: 'fp32', calibrated: true, refit: true };
+/** mnist-cnn: 300 steps of 32 digits on the cores (fast: 784 trained parameters at the 5% tier). */
+export const CALIBRATED_DISTILL: Method = {
+  id: 'calibrated-distill',
+  description: 'as calibrated, then distilled: 300 steps × 32 samples, triangular cores and biases, nested KL loss over every tier, tfjs-wasm',
+  dtype: 'fp32',
+  calibrated: true,
+  distill: { steps: 300, batchSize: 32, train: 'cores', engine: 'tfjs-wasm' },
+};
 export const CALIBRATED_INT8: Method = { id: 'calibrated-int8', description: 'as calibrated, with int8 factors', dtype: 'int8', calibrated: true };
 
 export interface Calibration {
@@ -56,9 +67,11 @@ export interface BenchModel {
   /** Calibration batches used to measure sensitivity (compileOnnx's sensitivityBatches). */
   sensitivityBatches: number;
   /** One line per split, for the report. */
-  split(ctx: BenchContext): { calibration: string; evaluation: string };
+  split(ctx: BenchContext): { calibration: string; evaluation: string; distillation?: string };
   /** Fresh calibration feeds (each compile consumes one). */
   calibration(source: Uint8Array, ctx: BenchContext): Promise<Calibration>;
+  /** Unlabelled samples for distillation, disjoint from the evaluation split (default: the calibration split). */
+  distillation?(source: Uint8Array, ctx: BenchContext): Promise<Calibration>;
   suite(source: Uint8Array, ctx: BenchContext): Promise<Suite>;
 }
 
@@ -94,8 +107,11 @@ function mnistModel(id: string, file: string, norm: { mean: number[]; std: numbe
       split: () => ({
         calibration: `MNIST t10k digits ${calib.offset}–${calib.offset + calib.limit - 1} (${calib.limit}), ${normText}`,
         evaluation: `MNIST t10k digits ${evalSlice.offset}–${evalSlice.limit ? evalSlice.offset + evalSlice.limit - 1 : 9999} (${evalSlice.limit ?? 9000}, labelled), ${normText}`,
+        ...(methods.some((m) => m.distill) ? { distillation: `MNIST t10k digits 0–${ctx.quick ? 127 : 999}, unlabelled (calibrated-distill)` } : {}),
       }),
       calibration: (source) => datasetCalibration(source, file, spec, { ...norm, ...calib }),
+      // Distillation (calibrated-distill) on digits 0–999: still disjoint from the evaluated 1000–9999.
+      distillation: (source) => datasetCalibration(source, file, spec, { ...norm, offset: 0, limit: ctx.quick ? 128 : 1000 }),
       async suite(source) {
         const { input } = firstInput(source, file);
         const data = await cacheDataset(await openDataset(spec, { ...norm, ...evalSlice, layout: input.shape }), 500);
@@ -326,7 +342,7 @@ const silero = (ctx: BenchContext): BenchModel => {
 
 /** Every benchmark model, in report order. */
 export const BENCH_MODELS: Array<(ctx: BenchContext) => BenchModel> = [
-  mnistModel('mnist-cnn-pytorch', 'mnist-cnn-pytorch.onnx', { mean: [0.5], std: [0.5] }, [PLAIN, CALIBRATED, CALIBRATED_REFIT, CALIBRATED_INT8]),
+  mnistModel('mnist-cnn-pytorch', 'mnist-cnn-pytorch.onnx', { mean: [0.5], std: [0.5] }, [PLAIN, CALIBRATED, CALIBRATED_REFIT, CALIBRATED_DISTILL, CALIBRATED_INT8]),
   mnistModel('mnist-mlp-784-128-64-10', 'mnist-mlp-784-128-64-10.onnx', { mean: [0], std: [1] }, [PLAIN, CALIBRATED, CALIBRATED_REFIT]),
   mobilenet,
   yolo,

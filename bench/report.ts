@@ -52,12 +52,18 @@ function markdownTable(rows: string[][]): string {
 }
 
 function compileLine(m: ModelResult): string {
-  return m.compile.map((c) => `${c.method} ${c.seconds.toFixed(1)} s (${c.factoredLayers} factored layers, ${formatBytes(c.lrmBytes)} .lrm)`).join('; ');
+  return m.compile
+    .map((c) => {
+      const d = c.distill ? `, of which distillation ${c.distill.seconds.toFixed(1)} s: ${c.distill.steps} steps on ${c.distill.samples} samples, ${c.distill.trainableParams} trained parameters, ${c.distill.engine}, peak RSS ${c.distill.peakRssMiB} MiB` : '';
+      return `${c.method} ${c.seconds.toFixed(1)} s (${c.factoredLayers} factored layers, ${formatBytes(c.lrmBytes)} .lrm${d})`;
+    })
+    .join('; ');
 }
 
 function notes(m: ModelResult): string[] {
   const lines = [
     `- Calibration split: ${m.split.calibration}`,
+    ...(m.split.distillation ? [`- Distillation split: ${m.split.distillation}`] : []),
     `- Evaluation split: ${m.split.evaluation}; ${m.evaluationSamples} ${m.task === 'voice activity' ? 'chunks' : m.task === 'classification' ? 'samples' : 'images'}`,
     `- Original: ${m.file} (${m.source}), ${formatCount(m.originalParams)} params, ${formatBytes(m.originalBytes)}`,
     `- Compile time: ${compileLine(m)}`,
@@ -139,7 +145,7 @@ export function html(result: BenchResult, charts: Map<string, string>): string {
     '</head><body>',
     '<h1>Compression benchmark</h1>',
     `<p>${esc(`${e.date}: ${e.cpu}, ${e.cores} cores, ${e.memoryGiB} GiB, ${e.platform}, Node ${e.node}, onnxruntime-node ${e.onnxruntimeNode}, ${e.compiler}; engine ${e.engine}; total ${result.totalSeconds.toFixed(0)} s; load average ${loadText(e)}${result.settings.quick ? '; --quick (small limits, not representative)' : ''}.`)}</p>`,
-    `<p>All rows come from one run on one engine. plain-svd: SVD of the weights, σ² allocation, no calibration. calibrated: whitened SVD and sensitivity allocation on the calibration split. calibrated-int8: the same with int8 factors. Bytes to load: the .onnx file for the original, the .lrm header plus tiers 0..tier otherwise. Latency: ${esc(LATENCY_NOTE)}. The same numbers are in compression.json and compression.md.</p>`,
+    `<p>All rows come from one run on one engine. plain-svd: SVD of the weights, σ² allocation, no calibration. calibrated: whitened SVD and sensitivity allocation on the calibration split. calibrated-int8: the same with int8 factors. calibrated-refit and calibrated-distill: recovered after calibration (refit: per-tier least squares; distill: fine-tuned against the original). Bytes to load: the .onnx file for the original, the .lrm header plus tiers 0..tier otherwise. Latency: ${esc(LATENCY_NOTE)}. The same numbers are in compression.json and compression.md.</p>`,
   ];
   if (result.skipped.length > 0) parts.push(`<p>Skipped: ${esc(result.skipped.map((s) => `${s.id} (${s.reason})`).join('; '))}.</p>`);
   for (const m of result.models) {

@@ -44,6 +44,8 @@ export interface CompileRecord {
   factoredLayers: number;
   /** Size of the whole .lrm file. */
   lrmBytes: number;
+  /** Distillation, when the method has it: its share of `seconds`, steps, and the peak RSS seen while it ran. */
+  distill?: { seconds: number; steps: number; samples: number; trainableParams: number; peakRssMiB: number; engine: string };
 }
 
 export interface ModelResult {
@@ -53,7 +55,7 @@ export interface ModelResult {
   source: string;
   task: string;
   tiers: number[];
-  split: { calibration: string; evaluation: string };
+  split: { calibration: string; evaluation: string; distillation?: string };
   evaluationSamples: number;
   metric: MetricInfo;
   agreement: string | null;

@@ -8,7 +8,8 @@ import { layerCosts, type CostModel } from './costs.js';
 import { CompileOptionError } from './errors.js';
 import { DEFAULT_MIN_PARAMS, endLayerNames, findCandidates, isConvClassifier, withKnownCandidates } from './factorize/candidates.js';
 import { knownFactors, mergePrefactoredPairs } from './factorize/prefactored.js';
-import { importOnnx } from './import/onnx.js';
+import { importOnnx, type ImportedModel } from './import/onnx.js';
+import { distillFactors, type DistillOptions, type DistillReport } from './distill/distill.js';
 import { orderedFactors, type OrderedFactors } from './linalg/svd.js';
 import { shrunkSecondMoment, whitenedFactors } from './linalg/whitened.js';
 import { assembleLrm } from './assemble.js';
@@ -18,7 +19,7 @@ import type { LayerRefit } from '../runtime/factors.js';
 import { assertOnnxRuntimeLoads } from './validate-source.js';
 
 export interface CompileProgress {
-  phase: 'check' | 'calibrate' | 'factorize' | 'sensitivity' | 'refit' | 'write';
+  phase: 'check' | 'calibrate' | 'factorize' | 'sensitivity' | 'distill' | 'refit' | 'write';
   done: number;
   total: number;
   detail?: string;
@@ -45,6 +46,11 @@ export interface CompileOptions {
   refitSweeps?: number;
   /** 'nonlinear' (default): match outputs after a following Relu/Clip; 'linear': match raw outputs. */
   refitMode?: RefitMode;
+  /**
+   * Fine-tune the factored model against the original on these unlabelled samples (compiler/distill/) before
+   * writing (and before refit, which then starts from the distilled factors). `samples` starts a new pass.
+   */
+  distill?: DistillOptions & { samples: () => AsyncIterable<Feeds> };
   /** Ranks move in steps of this many components (default 8). */
   rankMultiple?: number;
   /** Keep the model's first and last weight layers dense (default: on for convolutional classifiers). */
@@ -74,6 +80,8 @@ export interface CompileResult {
   header: ModelHeader;
   /** How the global order was made, and why when the default sensitivity was not measured. */
   allocation: { method: 'sigma' | 'sensitivity'; note?: string };
+  /** What distillation did, when asked for. */
+  distill?: DistillReport;
 }
 
 /** The whole pipeline: import → check → factorise → global order and tiers → payload → .lrm bytes. */
@@ -87,7 +95,8 @@ export async function compileOnnx(source: Uint8Array, options: CompileOptions = 
   // Layers that are already factored (pairs of thin nodes, factorize/prefactored.ts) become one node each whose
   // factors are known: no SVD runs for them. Sensitivity runs `prefactored.mergedSource`, whose nodes match `model`.
   const prefactored = mergePrefactoredPairs(importOnnx(source, fileName), { minParams: options.minParams, keepEnds: options.keepEnds });
-  const { model, known } = prefactored;
+  const { known } = prefactored;
+  let model = prefactored.model;
   progress({ phase: 'check', done: 0, total: 1 });
   await assertOnnxRuntimeLoads(source, fileName);
   progress({ phase: 'check', done: 1, total: 1 });
@@ -147,11 +156,26 @@ export async function compileOnnx(source: Uint8Array, options: CompileOptions = 
     budgets,
     { rankMultiple: options.rankMultiple ?? DEFAULT_RANK_MULTIPLE },
   );
+  let distilled: DistillReport | undefined;
+  if (options.distill) {
+    // Trained in fp32 against an fp32 file of these factors; quantised (if asked) when written below.
+    const base = await assembleLrm({ source, fileName, model, candidates, factors, cuts, dtype: 'fp32' });
+    const result = await distillFactors(source, base.header, base.lrm.subarray(base.lrm.length - base.header.payloadLength), factors, options.distill.samples, {
+      ...options.distill,
+      onProgress: (done, total, detail) => {
+        options.distill?.onProgress?.(done, total, detail);
+        progress({ phase: 'distill', done, total, detail });
+      },
+    });
+    factors.splice(0, factors.length, ...result.factors);
+    model = withInitializers(model, result.biases);
+    distilled = result.report;
+  }
   progress({ phase: 'write', done: 0, total: 1 });
   const assembled = await assembleLrm({ source, fileName, model, candidates, factors, cuts, dtype });
   if (!options.refit || !calibrationPass) {
     progress({ phase: 'write', done: 1, total: 1 });
-    return { ...assembled, allocation: used };
+    return { ...assembled, allocation: used, distill: distilled };
   }
 
   // Refit against the file as written (fp16/int8 factors included), then write it again with the refits.
@@ -171,7 +195,18 @@ export async function compileOnnx(source: Uint8Array, options: CompileOptions = 
   }
   const refitted = await assembleLrm({ source, fileName, model, candidates, factors, cuts, dtype, refits });
   progress({ phase: 'write', done: 1, total: 1 });
-  return { ...refitted, allocation: used };
+  return { ...refitted, allocation: used, distill: distilled };
+}
+
+/** The model with some float32 initializers replaced (distilled biases). */
+function withInitializers(model: ImportedModel, values: ReadonlyMap<string, Float32Array>): ImportedModel {
+  return {
+    ...model,
+    initializers: model.initializers.map((t) => {
+      const v = values.get(t.name);
+      return v ? { ...t, data: new Uint8Array(Float32Array.from(v).buffer) } : t;
+    }),
+  };
 }
 
 /** Default time limit for measuring sensitivity when it was not asked for explicitly (see sensitivityBudgetSeconds). */

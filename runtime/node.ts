@@ -2,8 +2,6 @@
  * Node entry point: `import { load } from 'lowrank-edge'`.
  * Engines in priority order: onnxruntime-node on the CPU, then onnxruntime-web's WASM build.
  */
-import { createRequire } from 'node:module';
-import { dirname, join, sep } from 'node:path';
 import type { EngineId } from './engines/engine.js';
 import { ortNodeCpu } from './engines/ort-node-cpu.js';
 import { ortNodeWebgpu } from './engines/ort-node-webgpu.js';
@@ -11,6 +9,7 @@ import { ortWasm } from './engines/ort-wasm.js';
 import { enginePriority } from './engines/priority.js';
 import { EngineRegistry } from './engines/registry.js';
 import { tfjsWasm, tfjsWebgpu } from './engines/tfjs-engines.js';
+import { nodeWebgpu, tfjsWasmFiles } from './engines/tfjs/node-sources.js';
 import { plannedEngines, unavailableEngine } from './engines/unavailable.js';
 import { detectNodeDevice } from '../devices/detect-node.js';
 import { directoryCache } from './cache/directory-cache.js';
@@ -19,26 +18,6 @@ import { bytesSource } from './source/bytes.js';
 import { fileSource } from './source/file.js';
 import type { ByteSource } from './source/source.js';
 import { urlSource } from './source/url.js';
-
-/** tfjs's WASM backend fetches its .wasm files from a folder: in Node, the installed package's dist/. */
-const tfjsWasmFiles = (): string => join(dirname(createRequire(import.meta.url).resolve('@tensorflow/tfjs-backend-wasm/package.json')), 'dist') + sep;
-
-/**
- * WebGPU in Node is Dawn from the `webgpu` package. tfjs's WebGPU backend uses the WebGPU globals (GPUBufferUsage, …)
- * and refuses to start without navigator.gpu, so both are put where a browser has them.
- */
-const nodeWebgpu = {
-  async gpu() {
-    const { create, globals } = await import('webgpu');
-    Object.assign(globalThis, globals);
-    const gpu = create([]);
-    if (!globalThis.navigator) Object.defineProperty(globalThis, 'navigator', { value: {}, configurable: true, writable: true });
-    Object.defineProperty(globalThis.navigator, 'gpu', { value: gpu, configurable: true });
-    return gpu;
-  },
-  allowFallbackAdapter: true,
-  hint: "needs a Vulkan driver; on a machine without a GPU, Debian's chromium + libvulkan1 with VK_ICD_FILENAMES=/usr/lib/chromium/vk_swiftshader_icd.json give a CPU one",
-};
 
 export const engines = new EngineRegistry()
   .register(ortNodeCpu)

@@ -28,3 +28,12 @@ for (const { note, ...options } of builds) {
 
 const tfjsWasmDist = join(dirname(createRequire(import.meta.url).resolve('@tensorflow/tfjs-backend-wasm/package.json')), 'dist');
 for (const file of readdirSync(tfjsWasmDist).filter((f) => f.endsWith('.wasm'))) copyFileSync(join(tfjsWasmDist, file), join(OUT, file));
+
+// tfjs-core's entry points leave out the gradient functions (the @tensorflow/tfjs union package registers them) and
+// its per-file ESM modules use extensionless imports Node cannot load, so distillation (compiler/distill/) gets
+// them as one bundle. The internals it duplicates keep their state in tfjs's global engine and registries, which
+// both copies share.
+await build({
+  entryPoints: { 'tfjs-gradients': createRequire(import.meta.url).resolve('@tensorflow/tfjs-core/dist/register_all_gradients.js') },
+  bundle: true, format: 'esm', platform: 'node', target: 'es2022', outdir: 'dist/vendor', minify: true, logLevel: 'warning',
+});

@@ -1,7 +1,9 @@
 import { stat } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { parseTierBudgets } from '../allocate.js';
-import { compileOnnx } from '../compile.js';
+import { compileOnnx, type CompileOptions } from '../compile.js';
+import type { DistillReport } from '../distill/distill.js';
+import { parseTrainingEngine, TRAINING_ENGINES } from '../distill/training-backend.js';
 import type { RefitMode } from '../refit.js';
 import { CompileOptionError } from '../errors.js';
 import type { FactorDType } from '../../formats/model.js';
@@ -38,6 +40,16 @@ interface CompileCliOptions {
   keepEnds?: boolean;
   allocate?: string;
   sensitivityLimit: string;
+  distill?: string;
+  distillLimit: string;
+  distillOffset: string;
+  steps: string;
+  distillBatch: string;
+  distillLr: string;
+  distillTiers?: string;
+  distillTrain: string;
+  distillAugment?: boolean;
+  engine: string;
 }
 
 /** Calibration runs the model on batches of this many samples. */
@@ -48,31 +60,55 @@ function parseAllocation(text?: string): 'sigma' | 'sensitivity' | undefined {
   throw new CompileOptionError(`--allocate must be sigma or sensitivity, got "${text}"`, 'allocate');
 }
 
+function parseDistillTrain(text: string): 'cores' | 'factors' {
+  if (text === 'cores' || text === 'factors') return text;
+  throw new CompileOptionError(`--distill-train must be cores or factors, got "${text}"`, 'distill');
+}
+
 function parseRefitMode(value: boolean | string | undefined): RefitMode | undefined {
   if (value === undefined || value === true) return undefined;
   if (value === 'nonlinear' || value === 'linear') return value;
   throw new CompileOptionError(`--refit takes nonlinear or linear, got "${String(value)}"`, 'refit');
 }
 
-/** The calibration data set, batched as the model's feeds. */
-async function calibrationFeeds(source: Uint8Array, path: string, opts: CompileCliOptions): Promise<{ feeds: () => AsyncIterable<Feeds>; size: number }> {
+/** A data spec as the model's feeds (calibration, distillation), with the shared preprocessing options. */
+async function openFeeds(source: Uint8Array, path: string, spec: string, limit: number, offset: number, opts: CompileCliOptions) {
   const inputs = importOnnx(source, path).inputs;
   const { mean, std } = parseNormalisation(opts.mean, opts.std);
-  const dataset = await openDataset(opts.calib!, {
-    layout: inputs[0]?.shape ?? [],
-    mean, std, labels: opts.labels,
-    limit: parseWholeNumber('--calib-limit', opts.calibLimit),
-    offset: parseWholeNumber('--calib-offset', opts.calibOffset, 0),
-  });
+  const dataset = await openDataset(spec, { layout: inputs[0]?.shape ?? [], mean, std, labels: opts.labels, limit, offset });
   // A function: each call starts a new pass over the data (refit makes several).
-  const pass = () => feedBatches(dataset, inputs, CALIBRATION_BATCH);
+  return { inputs, size: dataset.size, pass: () => feedBatches(dataset, inputs, CALIBRATION_BATCH) };
+}
+
+/** The calibration data set, batched as the model's feeds. */
+async function calibrationFeeds(source: Uint8Array, path: string, opts: CompileCliOptions): Promise<{ feeds: () => AsyncIterable<Feeds>; size: number }> {
+  const { inputs, size, pass } = await openFeeds(source, path, opts.calib!, parseWholeNumber('--calib-limit', opts.calibLimit), parseWholeNumber('--calib-offset', opts.calibOffset, 0), opts);
   const copies = parseWholeNumber('--augment', opts.augment, 0);
-  if (copies === 0) return { feeds: pass, size: dataset.size };
+  if (copies === 0) return { feeds: pass, size };
   const input = inputs[0];
   if (!input || input.shape.length !== 4) {
     throw new CompileOptionError(`--augment crops and flips images: it needs a model with one [N, C, H, W] image input`, 'augment');
   }
-  return { feeds: augmentFeeds(pass, input.name, { copies, flip: opts.augmentFlip }), size: dataset.size * (1 + copies) };
+  return { feeds: augmentFeeds(pass, input.name, { copies, flip: opts.augmentFlip }), size: size * (1 + copies) };
+}
+
+/** --distill and its options. */
+async function distillOptions(source: Uint8Array, path: string, opts: CompileCliOptions, signal: AbortSignal): Promise<CompileOptions['distill']> {
+  if (opts.distill === undefined) return undefined;
+  const { pass } = await openFeeds(source, path, opts.distill, parseWholeNumber('--distill-limit', opts.distillLimit), parseWholeNumber('--distill-offset', opts.distillOffset, 0), opts);
+  const lr = Number(opts.distillLr);
+  if (!(lr > 0 && lr < 1)) throw new CompileOptionError(`--distill-lr must be a number between 0 and 1, got "${opts.distillLr}"`, 'distill');
+  return {
+    samples: pass,
+    steps: parseWholeNumber('--steps', opts.steps),
+    batchSize: parseWholeNumber('--distill-batch', opts.distillBatch),
+    learningRate: lr,
+    tiers: opts.distillTiers === undefined ? undefined : opts.distillTiers.split(',').map((t) => parseWholeNumber('--distill-tiers', t.trim(), 0)),
+    engine: parseTrainingEngine(opts.engine),
+    train: parseDistillTrain(opts.distillTrain),
+    augment: opts.distillAugment ? { flip: opts.augmentFlip } : undefined,
+    signal,
+  };
 }
 
 async function readJson(path: string): Promise<unknown> {
@@ -105,6 +141,16 @@ export function registerCompile(program: Command): void {
     .option('--refit-sweeps <n>', 'passes over the calibration data per tier when refitting', '2')
     .option('--augment <copies>', 'calibration images: add this many random crops (and mirror images) of each', '0')
     .option('--no-augment-flip', 'augment with crops only (for data where mirroring changes meaning: digits, text)')
+    .option('--distill <spec>', 'fine-tune the factored model against the original on these unlabelled samples (same specs as --calib)')
+    .option('--distill-limit <N>', 'use at most N distillation samples', '256')
+    .option('--distill-offset <N>', 'skip the first N distillation samples', '0')
+    .option('--steps <N>', 'distillation: optimiser steps', '200')
+    .option('--distill-batch <N>', 'distillation: samples per step', '8')
+    .option('--distill-lr <rate>', 'distillation: Adam learning rate', '0.001')
+    .option('--distill-tiers <list>', 'distillation: tiers in the nested loss (default: all)')
+    .option('--distill-augment', 'distillation: a new random crop (and mirror image, unless --no-augment-flip) of every image on every pass')
+    .option('--distill-train <what>', 'distillation: cores (triangular cores between the fixed bases) or factors (the factors themselves)', 'cores')
+    .option('--engine <id>', `distillation: tfjs backend that trains (${TRAINING_ENGINES.join(', ')})`, 'tfjs-wasm')
     .option('--keep-ends', 'keep the first and last weight layers dense (default for convolutional classifiers)')
     .option('--no-keep-ends', 'factor the first and last weight layers too')
     .action(async (input: string, opts: CompileCliOptions) => {
@@ -113,9 +159,19 @@ export function registerCompile(program: Command): void {
       const source = await readInputBytes(input);
       const cost = parseCostModel(opts.cost, opts.cost.startsWith('latency:') ? await readJson(opts.cost.slice('latency:'.length)) : undefined);
       const calibration = opts.calib === undefined ? undefined : await calibrationFeeds(source, input, opts);
+      // First Ctrl-C: distillation stops after its current step and the compile finishes with the best
+      // checkpoint; a second one quits.
+      const stop = new AbortController();
+      const onInterrupt = (): void => {
+        if (stop.signal.aborted) process.exit(130);
+        stop.abort();
+        console.error('\nstopping distillation after this step; the best checkpoint so far is kept (Ctrl-C again to quit)');
+      };
+      const distill = await distillOptions(source, input, opts, stop.signal);
+      if (distill) process.on('SIGINT', onInterrupt);
       const bar = new ProgressBar();
       const started = performance.now();
-      const { lrm, header, allocation } = await compileOnnx(source, {
+      const { lrm, header, allocation, distill: distilled } = await compileOnnx(source, {
         tiers,
         dtype: opts.dtype as FactorDType,
         minParams,
@@ -129,9 +185,10 @@ export function registerCompile(program: Command): void {
         refitSweeps: parseWholeNumber('--refit-sweeps', opts.refitSweeps),
         sensitivityBatches: Math.ceil(parseWholeNumber('--sensitivity-limit', opts.sensitivityLimit) / CALIBRATION_BATCH),
         cost,
+        distill,
         fileName: input,
         onProgress: (p) => bar.update(p.phase, p.done, p.total, p.detail),
-      });
+      }).finally(() => process.off('SIGINT', onInterrupt));
       bar.stop();
       // Write next to the target and rename, so an interrupted compile never leaves a half-written .lrm.
       await writeAtomically(opts.output, lrm);
@@ -140,6 +197,7 @@ export function registerCompile(program: Command): void {
       console.log(`compiled ${input} (${formatBytes(source.length)}) → ${opts.output} (${formatBytes(size)}) in ${seconds} s`);
       console.log(`${header.layers.length} factored layer(s), ${header.tiers.length} tier(s), factors ${header.factorDType}, ranks ordered by ${allocation.method === 'sigma' ? 'σ² share' : 'measured sensitivity'}`);
       if (allocation.note) console.log(`note: ${allocation.note}`);
+      if (distilled) console.log(describeDistillation(distilled));
       const quantised = header.graph.nodes.filter((n) => QUANTISED_OPS.has(n.opType)).length;
       if (header.layers.length === 0) {
         console.log(`note: no layer could be factored: only MatMul, Gemm and group-1 Conv nodes with float32 constant weights of at least ${minParams} values qualify${quantised ? `; the ${quantised} quantised node(s) are kept as they are` : ''}`);
@@ -156,3 +214,12 @@ export function registerCompile(program: Command): void {
     });
 }
 
+
+function describeDistillation(r: DistillReport): string {
+  const tiers = r.trainedTiers.map((t, i) => `tier ${t} ${r.validationBefore[i].toFixed(4)} → ${r.validationAfter[i].toFixed(4)}`).join(', ');
+  const stop = r.stoppedEarly ? ' (stopped early)' : '';
+  return [
+    `distilled on ${r.engine}: ${r.steps} steps${stop} in ${r.seconds.toFixed(1)} s, ${formatCount(r.trainableParams)} trained parameters, ${r.trainSamples} training + ${r.validationSamples} held-out samples`,
+    `held-out ${r.loss} loss, kept step ${r.bestStep}: ${tiers}`,
+  ].join('\n');
+}

@@ -16,6 +16,7 @@ import { readInputBytes } from './read-input.js';
 interface EvalCliOptions {
   data: string;
   reference?: string;
+  before?: string;
   allTiers?: boolean;
   tier?: string;
   engine: string;
@@ -43,6 +44,7 @@ export function registerEval(program: Command): void {
     .argument('<model>', 'an .lrm file or an .onnx model')
     .requiredOption('--data <spec>', 'mnist:<dir> | imagenet:<dir> | images:<dir> | tensors:<dir> (images:/tensors: are unlabelled: agreement only)')
     .option('--reference <model.onnx>', 'original model to compare with (agreement = same top-1)')
+    .option('--before <model.lrm>', 'the same model compiled without recovery (e.g. without --distill): each tier of it is evaluated too (column "before")')
     .option('--all-tiers', 'evaluate every tier prefix')
     .option('--tier <K>', 'evaluate tier K as `inspect` numbers them (default: the last)')
     .option('--engine <id>', 'ort-node-cpu (node-cpu), ort-node-webgpu, ort-wasm (wasm), tfjs-wasm or tfjs-webgpu', 'ort-node-cpu')
@@ -97,7 +99,13 @@ export function registerEval(program: Command): void {
         }
       }
 
-      const tiers: Array<Row & { tier: number; agreement: number | null; beforeRefit?: number | null }> = [];
+      const tiers: Array<Row & { tier: number; agreement: number | null; beforeRefit?: number | null; before?: number | null }> = [];
+      const beforeBytes = opts.before === undefined ? undefined : await readInputBytes(opts.before);
+      if (beforeBytes && !header) throw new CompileOptionError('--before compares two .lrm files; this is an ONNX model', 'bad-option');
+      if (beforeBytes && header) {
+        const other = (await readHeader(beforeBytes.subarray(0, headerLength(beforeBytes)), { fileName: opts.before, totalLength: beforeBytes.length })).header;
+        if (other.tiers.length !== header.tiers.length) throw new CompileOptionError(`--before ${opts.before} has ${other.tiers.length} tier(s), ${modelPath} has ${header.tiers.length}: compile both with the same --tiers`, 'bad-option');
+      }
       if (header) {
         const indices = opts.allTiers
           ? header.tiers.map((t) => t.index)
@@ -116,6 +124,14 @@ export function registerEval(program: Command): void {
             });
           } finally {
             await session.release();
+          }
+          if (beforeBytes) {
+            const plain = await load(beforeBytes, { engine: engine.id, tier: index });
+            try {
+              tiers[tiers.length - 1].before = (await run(`tier ${index} before`, plain)).accuracy;
+            } finally {
+              await plain.release();
+            }
           }
           // A refitted tier is also measured as stored before its refit, so the gain is visible on the same data.
           if (header.tiers[index].refit) {
@@ -137,12 +153,14 @@ export function registerEval(program: Command): void {
       const pct = (v: number | null) => (v === null ? '-' : `${v.toFixed(2)}%`);
       console.log(`${modelPath} on ${opts.data}: ${dataset.size} samples, engine ${engine.id}`);
       const refitted = tiers.some((t) => t.beforeRefit !== undefined);
-      const before = (v: number | null | undefined) => (refitted ? [v === undefined ? '-' : pct(v)] : []);
+      const compared = tiers.some((t) => t.before !== undefined);
+      const cell = (v: number | null | undefined) => (v === undefined ? '-' : pct(v));
+      const before = (t?: { before?: number | null; beforeRefit?: number | null }) => [...(compared ? [cell(t?.before)] : []), ...(refitted ? [cell(t?.beforeRefit)] : [])];
       console.log(
         table([
-          ['model', 'params', 'bytes', 'accuracy', ...(refitted ? ['before refit'] : []), 'agreement', 'p50 ms'],
-          ...(refOut ? [['original', formatCount(refOut.params), formatBytes(refOut.bytes), pct(refOut.accuracy), ...before(undefined), '-', refOut.latencyMsP50.toFixed(3)]] : []),
-          ...tiers.map((t) => [`tier ${t.tier}`, formatCount(t.params), formatBytes(t.bytes), pct(t.accuracy), ...before(t.beforeRefit), pct(t.agreement), t.latencyMsP50.toFixed(3)]),
+          ['model', 'params', 'bytes', 'accuracy', ...(compared ? ['before'] : []), ...(refitted ? ['before refit'] : []), 'agreement', 'p50 ms'],
+          ...(refOut ? [['original', formatCount(refOut.params), formatBytes(refOut.bytes), pct(refOut.accuracy), ...before(), '-', refOut.latencyMsP50.toFixed(3)]] : []),
+          ...tiers.map((t) => [`tier ${t.tier}`, formatCount(t.params), formatBytes(t.bytes), pct(t.accuracy), ...before(t), pct(t.agreement), t.latencyMsP50.toFixed(3)]),
         ]),
       );
     });

@@ -14,7 +14,7 @@ export class ProgressBar {
       this.stop();
       this.phase = phase;
       this.bar = new cliProgress.SingleBar(
-        { stream: process.stderr, format: `${phase.padEnd(10)} [{bar}] {value}/{total} {detail}`, hideCursor: true, clearOnComplete: false },
+        { stream: process.stderr, format: `${phase.padEnd(10)} [{bar}] {value}/{total} {detail} (about {eta_formatted} left)`, etaBuffer: 20, hideCursor: true, clearOnComplete: false },
         cliProgress.Presets.shades_classic,
       );
       this.bar.start(total, done, { detail });

@@ -2,13 +2,14 @@
  * The workstation CLI end to end: `node bin/lowrank.js compile | inspect | run | eval` as a user runs it,
  * on real models and data from ../shared/data. Builds dist/ once first (bin/lowrank.js imports dist/).
  */
+import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readMnist } from '../../compiler/data/mnist.js';
 import { writeNpy } from '../../compiler/data/npy.js';
-import { buildDist, cli, cliJson, cliOk, DATA, MNIST_CNN, MODELS, type CliResult } from './helpers.js';
+import { buildDist, cli, cliJson, cliOk, DATA, MNIST_CNN, MODELS, ROOT, type CliResult } from './helpers.js';
 
 const MNIST_DIR = join(DATA, 'mnist');
 const IMAGENET_DIR = join(DATA, 'imagenet-sample');
@@ -293,6 +294,9 @@ describe('errors are one line, with no stack trace', () => {
     ['--dtype int4', () => [MNIST_CNN, '--dtype', 'int4'], /int4/],
     ['--refit without --calib', () => [MNIST_CNN, '--refit'], /--refit needs --calib/],
     ['--refit cubic', () => [MNIST_CNN, '--refit', 'cubic'], /--refit takes nonlinear or linear, got "cubic"/],
+    ['--distill-train everything', () => [MNIST_CNN, '--distill', `mnist:${MNIST_DIR}`, '--distill-train', 'everything'], /--distill-train must be cores or factors/],
+    ['--engine ort-node-cpu for distillation', () => [MNIST_CNN, '--distill', `mnist:${MNIST_DIR}`, '--engine', 'ort-node-cpu'], /--engine must be one of tfjs-wasm, tfjs-cpu, tfjs-webgpu/],
+    ['--distill-tiers 7 (no such tier)', () => [MNIST_CNN, '--distill', `mnist:${MNIST_DIR}`, '--distill-limit', '16', '--steps', '1', '--tiers', '0.1,1', '--distill-tiers', '7'], /tier 7 does not exist/],
   ];
   it.each(compileCases)('compile of %s fails and leaves no output file', (_, args, message) => {
     const out = join(tmp, 'failed-compile.lrm');
@@ -301,6 +305,41 @@ describe('errors are one line, with no stack trace', () => {
     expect(r.stderr).toMatch(message);
     expect(existsSync(out)).toBe(false);
     expect(leftovers(tmp)).toEqual([]);
+  });
+
+  it('compile --distill says what it trained and the held-out loss per tier', () => {
+    const out = join(tmp, 'distilled.lrm');
+    const r = cliOk('compile', MNIST_CNN, '-o', out, '--tiers', '0.1,1', '--mean', '0.5', '--std', '0.5', '--distill', `mnist:${MNIST_DIR}`, '--distill-limit', '64', '--steps', '4', '--distill-batch', '16');
+    expect(r.stdout).toMatch(/distilled on tfjs-wasm: 4 steps in [\d.]+ s, [\d,]+ trained parameters, 58 training \+ 6 held-out samples/);
+    expect(r.stdout).toMatch(/held-out kl loss, kept step \d+: tier 0 [\d.]+ → [\d.]+, tier 1 /);
+    expect(existsSync(out)).toBe(true);
+
+    // eval --before: the same tiers compiled without distillation, evaluated beside it on the same digits.
+    const base = join(tmp, 'undistilled.lrm');
+    cliOk('compile', MNIST_CNN, '-o', base, '--tiers', '0.1,1');
+    const data = ['--data', `mnist:${MNIST_DIR}`, '--offset', '1000', '--limit', '200', '--mean', '0.5', '--std', '0.5'];
+    const result = cliJson<{ tiers: Array<{ tier: number; accuracy: number; before: number }> }>('eval', out, ...data, '--all-tiers', '--before', base, '--json');
+    expect(result.tiers.map((t) => t.tier)).toEqual([0, 1]);
+    for (const t of result.tiers) expect(t.before).toBeGreaterThan(50);
+    const other = cli('eval', out, ...data, '--before', lrm);
+    expectOneLineError(other);
+    expect(other.stderr).toMatch(/compile both with the same --tiers/);
+  });
+
+  it('compile --distill stopped by Ctrl-C writes the best checkpoint and exits 0', async () => {
+    const out = join(tmp, 'interrupted.lrm');
+    const child = spawn(process.execPath, [join(ROOT, 'bin/lowrank.js'), 'compile', MNIST_CNN, '-o', out, '--tiers', '0.1,1', '--mean', '0.5', '--std', '0.5', '--distill', `mnist:${MNIST_DIR}`, '--distill-limit', '64', '--steps', '1000000'], { cwd: ROOT });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    const status = new Promise<number | null>((resolve) => child.on('exit', resolve));
+    await new Promise((r) => setTimeout(r, 4000));
+    child.kill('SIGINT');
+    expect(await status, stderr).toBe(0);
+    expect(stderr).toMatch(/stopping distillation after this step/);
+    expect(stdout).toMatch(/steps \(stopped early\)/);
+    expect(existsSync(out)).toBe(true);
   });
 
   // The output path is an existing directory: the rename fails and the temporary file must go too.

@@ -63,3 +63,33 @@ function checkOrder(nodes: readonly GraphNode[], defined: Set<string>): void {
     for (const o of n.outputs) if (o !== '') defined.add(o);
   }
 }
+
+/**
+ * The graph for training: the named initializers become inputs given on every run (the weights being trained)
+ * and `outputs` replaces the graph's outputs (e.g. the logits before a final Softmax); nodes that no output
+ * needs are dropped.
+ */
+export function trainingGraph(graph: InterpretedGraph, options: { weights: readonly string[]; outputs: readonly string[] }): InterpretedGraph {
+  for (const w of options.weights) if (!graph.constants.has(w)) throw new GraphError(`the graph has no initializer "${w}"`);
+  const needed = new Set(options.outputs);
+  const producers = new Map<string, GraphNode>();
+  for (const n of graph.nodes) for (const o of n.outputs) if (o) producers.set(o, n);
+  for (const o of options.outputs) if (!producers.has(o) && !graph.inputs.some((i) => i.name === o)) throw new GraphError(`no node produces "${o}"`);
+  const kept = new Set<GraphNode>();
+  for (let i = graph.nodes.length - 1; i >= 0; i--) {
+    const n = graph.nodes[i];
+    if (!n.outputs.some((o) => needed.has(o))) continue;
+    kept.add(n);
+    for (const input of n.inputs) if (input) needed.add(input);
+  }
+  const constants = new Map(graph.constants);
+  for (const w of options.weights) constants.delete(w);
+  const float = onnx.TensorProto.DataType.FLOAT;
+  return {
+    opset: graph.opset,
+    nodes: graph.nodes.filter((n) => kept.has(n)),
+    constants,
+    inputs: [...graph.inputs, ...options.weights.map((name) => ({ name, dataType: float }))],
+    outputs: options.outputs.map((name) => ({ name, dataType: float })),
+  };
+}

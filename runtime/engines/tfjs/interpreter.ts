@@ -5,7 +5,7 @@ import type { Step } from './fuse-activations.js';
 import type { InterpretedGraph } from './graph.js';
 import type { HostValue } from './host-value.js';
 import { hostValue } from './host-value.js';
-import { OpContext, type SessionCache, type Value } from './kernel.js';
+import { OpContext, type SessionCache, type TensorValue, type Value } from './kernel.js';
 import { nhwcToNchw } from './layout.js';
 import { tfType } from './ops/constant.js';
 
@@ -45,7 +45,57 @@ export class GraphInterpreter {
   }
 
   async run(feeds: Feeds): Promise<Record<string, HostTensor>> {
+    const inputs = new Map<string, tf.Tensor>();
+    for (const input of this.graph.inputs) {
+      const feed = feeds[input.name];
+      if (!feed) {
+        for (const t of inputs.values()) t.dispose();
+        throw new Error(`missing input "${input.name}"`);
+      }
+      inputs.set(input.name, toTensor(feed));
+    }
+    // The input tensors are ours: they die after their last reader like any intermediate value.
+    const steps = this.execute(inputs, false);
+    let next = steps.next();
+    while (!next.done) next = steps.next(await download(next.value));
+    const outputs = next.value;
+    try {
+      const result: Record<string, HostTensor> = {};
+      for (const o of this.graph.outputs) result[o.name] = await toHost(outputs.get(o.name)!, o.dataType);
+      return result;
+    } finally {
+      for (const v of outputs.values()) if (v.kind === 'tensor' && !this.cached.has(v.tensor)) v.tensor.dispose();
+    }
+  }
+
+  /**
+   * The graph on backend tensors, synchronously, for training (tf.variableGrads needs a synchronous function):
+   * the caller's tensors are borrowed, never freed; the outputs are returned as tensors the caller owns. A shape
+   * computed at run time is read back with dataSync.
+   */
+  forward(inputs: Readonly<Record<string, tf.Tensor>>): Record<string, tf.Tensor> {
+    const given = new Map<string, tf.Tensor>();
+    for (const input of this.graph.inputs) {
+      const t = inputs[input.name];
+      if (!t) throw new Error(`missing input "${input.name}"`);
+      given.set(input.name, t);
+    }
+    const steps = this.execute(given, true);
+    let next = steps.next();
+    while (!next.done) next = steps.next(downloadSync(next.value));
+    const result: Record<string, tf.Tensor> = {};
+    for (const [name, v] of next.value) result[name] = v.kind === 'tensor' ? (v.layout === 'nhwc' ? nhwcToNchw(v.tensor) : v.tensor) : toBackend(v);
+    return result;
+  }
+
+  /**
+   * The node loop shared by run() and forward(): yields each run-time value a kernel needs on the host and
+   * resumes with it read back; returns the graph outputs (still held) and frees everything else.
+   */
+  private *execute(inputs: ReadonlyMap<string, tf.Tensor>, training: boolean): Generator<TensorValue, Map<string, Value>, HostValue> {
     const values = new Map<string, Value>(this.graph.constants);
+    // forward() (training) borrows its inputs; run() owns its own.
+    const keepAlive = new Set<tf.Tensor>(training ? inputs.values() : []);
     // A tensor can be held by several values (an op may return its input); it is freed when the last one dies.
     const holders = new Map<tf.Tensor, number>();
     const hold = (v: Value): void => {
@@ -56,15 +106,14 @@ export class GraphInterpreter {
       if (!v || v.kind !== 'tensor') return;
       const left = (holders.get(v.tensor) ?? 1) - 1;
       holders.set(v.tensor, left);
-      if (left === 0 && !this.cached.has(v.tensor)) v.tensor.dispose();
+      if (left === 0 && !this.cached.has(v.tensor) && !keepAlive.has(v.tensor)) v.tensor.dispose();
       values.delete(name);
     };
+    const outputs = new Map<string, Value>();
     try {
-      for (const input of this.graph.inputs) {
-        const feed = feeds[input.name];
-        if (!feed) throw new Error(`missing input "${input.name}"`);
-        const v: Value = { kind: 'tensor', tensor: toTensor(feed), layout: 'onnx' };
-        values.set(input.name, v);
+      for (const [name, tensor] of inputs) {
+        const v: Value = { kind: 'tensor', tensor, layout: 'onnx' };
+        values.set(name, v);
         hold(v);
       }
       for (const [i, { node, kernel, attrs }] of this.steps.entries()) {
@@ -72,9 +121,9 @@ export class GraphInterpreter {
         for (const h of kernel.hostInputs ?? []) {
           const v = inputs[h];
           // A shape or size computed at run time: read it back before the kernel needs it as numbers.
-          if (v && v.kind === 'tensor') inputs[h] = await download(v.layout === 'nhwc' ? tf.tidy(() => nhwcToNchw(v.tensor)) : v.tensor, v.tensor);
+          if (v && v.kind === 'tensor') inputs[h] = yield v;
         }
-        const ctx = new OpContext(node, this.graph.opset, trimTrailing(inputs), this.sessionCache, attrs);
+        const ctx = new OpContext(node, this.graph.opset, trimTrailing(inputs), this.sessionCache, attrs, training);
         let outputs: Value[] = this.folded.get(i) ?? [];
         if (!this.folded.has(i)) {
           tf.tidy(() => {
@@ -96,13 +145,13 @@ export class GraphInterpreter {
         // Outputs nobody reads (e.g. an unused Split part) die at once.
         for (const name of new Set([...node.inputs, ...node.outputs])) if (name && (this.lastUse.get(name) ?? -1) <= i) release(name);
       }
-      const result: Record<string, HostTensor> = {};
       for (const o of this.graph.outputs) {
         const v = values.get(o.name);
         if (!v) throw new Error(`the graph never produced output "${o.name}"`);
-        result[o.name] = await toHost(v, o.dataType);
+        outputs.set(o.name, v);
+        if (v.kind === 'tensor') keepAlive.add(v.tensor);
       }
-      return result;
+      return outputs;
     } finally {
       for (const name of [...values.keys()]) release(name);
     }
@@ -143,7 +192,8 @@ function clampInt32(x: number): number {
   return Math.max(-2147483648, Math.min(2147483647, x));
 }
 
-function toTensor(feed: HostTensor): tf.Tensor {
+/** A feed as a tfjs tensor (tfjs has no int64 or float64: int32 and float32). */
+export function toTensor(feed: HostTensor): tf.Tensor {
   const dims = [...feed.dims];
   switch (feed.dataType) {
     case 'float32':
@@ -159,10 +209,22 @@ function toTensor(feed: HostTensor): tf.Tensor {
   }
 }
 
-/** Reads `t` back to the host; `source` is the value's own tensor (t may be a relayout of it, freed here). */
-async function download(t: tf.Tensor, source: tf.Tensor): Promise<HostValue> {
+/** Reads a value back to the host (in ONNX layout). */
+async function download(v: TensorValue): Promise<HostValue> {
+  const t = v.layout === 'nhwc' ? tf.tidy(() => nhwcToNchw(v.tensor)) : v.tensor;
   const data = await t.data();
-  if (t !== source) t.dispose();
+  if (t !== v.tensor) t.dispose();
+  return toHostValue(t, data);
+}
+
+function downloadSync(v: TensorValue): HostValue {
+  const t = v.layout === 'nhwc' ? tf.tidy(() => nhwcToNchw(v.tensor)) : v.tensor;
+  const data = t.dataSync();
+  if (t !== v.tensor) t.dispose();
+  return toHostValue(t, data);
+}
+
+function toHostValue(t: tf.Tensor, data: tf.TypedArray | string[]): HostValue {
   if (t.dtype === 'float32') return hostValue('float32', t.shape, data as Float32Array);
   if (t.dtype === 'bool') return hostValue('bool', t.shape, Uint8Array.from(data as ArrayLike<number>));
   return hostValue('int', t.shape, Float64Array.from(data as ArrayLike<number>));

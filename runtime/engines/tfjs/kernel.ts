@@ -59,6 +59,8 @@ export class OpContext {
     private readonly inputs: readonly (Value | undefined)[],
     private readonly session: SessionCache,
     attrs: Attributes,
+    /** Running under autodiff (GraphInterpreter.forward): kernels avoid fused ops whose gradients are eager. */
+    readonly training = false,
   ) {
     this.attrs = attrs;
   }

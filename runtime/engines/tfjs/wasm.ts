@@ -10,7 +10,7 @@ import { startOnce } from './start-once.js';
  * Starts tfjs's WASM backend once per process. `wasmPaths` is the folder (or URL prefix) holding its .wasm files:
  * in Node the package folder, in a browser wherever the app serves them.
  */
-const startWasm = startOnce(async (wasmPaths: string): Promise<void> => {
+export const startTfjsWasm = startOnce(async (wasmPaths: string): Promise<void> => {
   setWasmPaths(wasmPaths);
   let ok = false;
   try {
@@ -22,6 +22,6 @@ const startWasm = startOnce(async (wasmPaths: string): Promise<void> => {
 });
 
 export async function createTfjsWasmSession(model: Uint8Array, wasmPaths: string): Promise<EngineSession> {
-  await startWasm(wasmPaths);
+  await startTfjsWasm(wasmPaths);
   return createTfjsSession('tfjs-wasm', 'wasm', model);
 }

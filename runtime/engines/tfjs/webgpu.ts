@@ -23,7 +23,7 @@ export interface WebGpuSource {
  * Starts tfjs's WebGPU backend on an adapter we request ourselves: tfjs's own registration reads the global
  * navigator.gpu at import time and never asks for the fallback adapter, so ours replaces it.
  */
-const startWebgpu = startOnce(async (source: WebGpuSource): Promise<void> => {
+export const startTfjsWebgpu = startOnce(async (source: WebGpuSource): Promise<void> => {
   let gpu: GPU | undefined;
   try {
     gpu = await source.gpu();
@@ -53,6 +53,6 @@ const startWebgpu = startOnce(async (source: WebGpuSource): Promise<void> => {
 });
 
 export async function createTfjsWebgpuSession(model: Uint8Array, source: WebGpuSource): Promise<EngineSession> {
-  await startWebgpu(source);
+  await startTfjsWebgpu(source);
   return createTfjsSession('tfjs-webgpu', 'webgpu', model);
 }

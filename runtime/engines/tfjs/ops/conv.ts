@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { dimsOf, KernelError, tensorValue, type OpKernel } from '../kernel.js';
 import { applyActivation } from '../fuse-activations.js';
-import { window2d } from './window.js';
+import { window2d, type Window2d } from './window.js';
 
 /**
  * Conv, 1-D and 2-D, NHWC inside (tfjs's only conv layout): group 1 as conv2d, group = channels (depthwise,
@@ -48,14 +48,32 @@ export const conv: OpKernel = {
     const args = { x, strides: win.strides, pad: win.pad, dilations: win.dilations, bias, activation: act?.activation, leakyreluAlpha: act?.leakyreluAlpha };
 
     let y: tf.Tensor4D;
-    if (group === 1) {
-      const filter = prepared('filter', () => tf.transpose(weight4d(), [2, 3, 1, 0])) as tf.Tensor4D;
-      y = tf.fused.conv2d({ ...args, filter });
-    } else if (cPerGroup === 1 && m % group === 0) {
+    if (group === 1 && (!constant || ctx.training) && spatial === 2 && isPointwise(win)) {
+      // Training (compiler/distill/): 1×1 convs as matMuls, whose gradients are matMuls too: tfjs-backend-wasm has
+      // no Conv2DBackpropFilter kernel and its Conv2DBackpropInput is a plain loop, ~10× slower than its matMul
+      // (measured on MobileNet). No transposeB flag: see Gemm in matmul.ts (tfjs-backend-wasm adds the bias
+      // wrongly with it).
+      const [n, h, w] = x.shape;
+      const w2 = tf.transpose(tf.reshape(ctx.tensor(1), [m, channels])) as tf.Tensor2D;
+      const y2 = tf.fused.matMul({ a: tf.reshape(x, [n * h * w, channels]) as tf.Tensor2D, b: w2, bias, activation: act?.activation, leakyreluAlpha: act?.leakyreluAlpha });
+      y = tf.reshape(y2, [n, h, w, m]) as tf.Tensor4D;
+    } else if (group === 1 || (cPerGroup === 1 && m % group === 0)) {
+      const depthwise = group !== 1;
       // Depthwise: weight [C·k, 1, kh, kw] → tfjs [kh, kw, C, k].
-      const filter = prepared('filter', () => tf.transpose(tf.reshape(weight4d(), [group, m / group, kh, kw]), [2, 3, 0, 1])) as tf.Tensor4D;
+      const filter = (depthwise
+        ? prepared('filter', () => tf.transpose(tf.reshape(weight4d(), [group, m / group, kh, kw]), [2, 3, 0, 1]))
+        : prepared('filter', () => tf.transpose(weight4d(), [2, 3, 1, 0]))) as tf.Tensor4D;
       // tfjs types depthwise padding as 'same' | 'valid' | number, but its kernels take explicit padding as conv2d does.
-      y = tf.fused.depthwiseConv2d({ ...args, pad: args.pad as unknown as number, filter });
+      const pad = args.pad as unknown as number;
+      if (ctx.training) {
+        // Unfused under autodiff: a fused conv's gradient computes the filter's and bias's gradients whether or
+        // not they are trained (constant filters cost a Conv2DBackpropFilter each); the plain ops' are lazy.
+        y = depthwise ? tf.depthwiseConv2d(x, filter, win.strides, pad, 'NHWC', win.dilations) : tf.conv2d(x, filter, win.strides, win.pad, 'NHWC', win.dilations);
+        if (bias) y = tf.add(y, bias) as tf.Tensor4D;
+        if (act) y = applyActivation(y, act) as tf.Tensor4D;
+      } else {
+        y = depthwise ? tf.fused.depthwiseConv2d({ ...args, pad, filter }) : tf.fused.conv2d({ ...args, filter });
+      }
     } else {
       const perGroup = m / group;
       const xs = tf.split(x, group, 3);
@@ -74,3 +92,7 @@ export const conv: OpKernel = {
     return [tensorValue(y, 'nhwc')];
   },
 };
+
+function isPointwise(win: Window2d): boolean {
+  return win.kernel.every((k) => k === 1) && win.strides.every((s) => s === 1) && win.dilations.every((d) => d === 1) && win.pad.flat().every((p) => p === 0);
+}

@@ -1,0 +1,147 @@
+import * as tf from '@tensorflow/tfjs-core';
+
+/**
+ * Gradient kernels tfjs-backend-wasm (4.22) does not have, for backpropagating through the models distillation
+ * trains: Conv2DBackpropFilter (a trained conv factor) and DepthwiseConv2dNativeBackpropInput (through a frozen
+ * depthwise conv, e.g. MobileNet's). Written by hand on flat arrays: tfjs-backend-cpu's versions index through
+ * TensorBuffer.get and took 3 s per call on mnist-cnn-pytorch's 5×5 conv; these loops run the same sums with the
+ * output-channel loop innermost and contiguous. Tested against tfjs-backend-cpu (test/compiler/distill.test.ts).
+ * Anything else missing is borrowed from tfjs-backend-cpu (training-backend.ts).
+ */
+type Geometry = ReturnType<typeof tf.backend_util.computeConv2DInfo>;
+
+/** dW[fh, fw, ci, co] = Σ x[n, oh·s + fh − pad, ow·s + fw − pad, ci] · dy[n, oh, ow, co] (NHWC, no dilation). */
+export function conv2dBackpropFilter(x: Float32Array, dy: Float32Array, g: Geometry): Float32Array {
+  const { batchSize: N, inHeight: H, inWidth: W, inChannels: CI, outHeight: OH, outWidth: OW, outChannels: CO, filterHeight: FH, filterWidth: FW, strideHeight: sh, strideWidth: sw, dilationHeight: dh, dilationWidth: dw } = g;
+  const { top, left } = g.padInfo;
+  const dW = new Float32Array(FH * FW * CI * CO);
+  for (let n = 0; n < N; n++) {
+    for (let oh = 0; oh < OH; oh++) {
+      for (let fh = 0; fh < FH; fh++) {
+        const ih = oh * sh + fh * dh - top;
+        if (ih < 0 || ih >= H) continue;
+        for (let ow = 0; ow < OW; ow++) {
+          const dyBase = ((n * OH + oh) * OW + ow) * CO;
+          for (let fw = 0; fw < FW; fw++) {
+            const iw = ow * sw + fw * dw - left;
+            if (iw < 0 || iw >= W) continue;
+            const xBase = ((n * H + ih) * W + iw) * CI;
+            const wRow = (fh * FW + fw) * CI;
+            for (let ci = 0; ci < CI; ci++) {
+              const xv = x[xBase + ci];
+              if (xv === 0) continue; // after a ReLU, many are
+              const wBase = (wRow + ci) * CO;
+              for (let co = 0; co < CO; co++) dW[wBase + co] += xv * dy[dyBase + co];
+            }
+          }
+        }
+      }
+    }
+  }
+  return dW;
+}
+
+/** dx[n, ih, iw, c] = Σ dy[n, oh, ow, c·M + m] · f[fh, fw, c, m] over the windows that read (ih, iw). */
+export function depthwiseBackpropInput(dy: Float32Array, filter: Float32Array, g: Geometry): Float32Array {
+  const { batchSize: N, inHeight: H, inWidth: W, inChannels: C, outHeight: OH, outWidth: OW, filterHeight: FH, filterWidth: FW, strideHeight: sh, strideWidth: sw, dilationHeight: dh, dilationWidth: dw } = g;
+  const M = g.outChannels / C;
+  const { top, left } = g.padInfo;
+  const dx = new Float32Array(N * H * W * C);
+  for (let n = 0; n < N; n++) {
+    for (let oh = 0; oh < OH; oh++) {
+      for (let fh = 0; fh < FH; fh++) {
+        const ih = oh * sh + fh * dh - top;
+        if (ih < 0 || ih >= H) continue;
+        for (let ow = 0; ow < OW; ow++) {
+          const dyBase = ((n * OH + oh) * OW + ow) * C * M;
+          for (let fw = 0; fw < FW; fw++) {
+            const iw = ow * sw + fw * dw - left;
+            if (iw < 0 || iw >= W) continue;
+            const dxBase = ((n * H + ih) * W + iw) * C;
+            const fBase = (fh * FW + fw) * C * M;
+            if (M === 1) {
+              for (let c = 0; c < C; c++) dx[dxBase + c] += dy[dyBase + c] * filter[fBase + c];
+            } else {
+              for (let c = 0; c < C; c++) for (let m = 0; m < M; m++) dx[dxBase + c] += dy[dyBase + c * M + m] * filter[fBase + c * M + m];
+            }
+          }
+        }
+      }
+    }
+  }
+  return dx;
+}
+
+interface ConvAttrs {
+  strides: [number, number] | number;
+  pad: 'valid' | 'same' | number | tf.backend_util.ExplicitPadding;
+  dimRoundingMode?: 'floor' | 'round' | 'ceil';
+  dilations?: [number, number] | number;
+  dataFormat?: 'NHWC' | 'NCHW';
+}
+
+/**
+ * tfjs-backend-wasm's BatchMatMul runs ~10× slower with a transpose flag than without (measured on a
+ * 18816×192·192×192 product: 470 ms vs 48 ms), and the matMul gradients are products with one operand
+ * transposed. Wrapped once per process: flagged operands are transposed first (a memory-bound copy), then the
+ * fast path runs.
+ */
+function withExplicitTransposes(backendName: string): void {
+  const original = tf.getKernel('BatchMatMul', backendName);
+  const transpose = tf.getKernel('Transpose', backendName);
+  if (!original || !transpose || (original.kernelFunc as { explicitTransposes?: boolean }).explicitTransposes) return;
+  const kernelFunc: tf.KernelFunc = ({ inputs, attrs, backend }) => {
+    const { a, b } = inputs as { a: tf.TensorInfo; b: tf.TensorInfo };
+    const { transposeA, transposeB } = attrs as unknown as { transposeA: boolean; transposeB: boolean };
+    if (!transposeA && !transposeB) return original.kernelFunc({ inputs, attrs, backend });
+    const made: tf.TensorInfo[] = [];
+    const flip = (t: tf.TensorInfo): tf.TensorInfo => {
+      const perm = t.shape.map((_, i) => i);
+      [perm[perm.length - 2], perm[perm.length - 1]] = [perm[perm.length - 1], perm[perm.length - 2]];
+      const out = transpose.kernelFunc({ inputs: { x: t }, attrs: { perm }, backend }) as tf.TensorInfo;
+      made.push(out);
+      return out;
+    };
+    try {
+      return original.kernelFunc({ inputs: { a: transposeA ? flip(a) : a, b: transposeB ? flip(b) : b }, attrs: { ...attrs, transposeA: false, transposeB: false }, backend });
+    } finally {
+      for (const t of made) (backend as tf.KernelBackend).disposeData(t.dataId);
+    }
+  };
+  (kernelFunc as { explicitTransposes?: boolean }).explicitTransposes = true;
+  tf.unregisterKernel('BatchMatMul', backendName);
+  tf.registerKernel({ ...original, kernelFunc });
+}
+
+/** Registers the two kernels above for `backendName` where it has none, and the fast BatchMatMul wrapper. */
+export function registerGradientKernels(backendName: string): void {
+  withExplicitTransposes(backendName);
+  const read = (backend: tf.KernelBackend, t: tf.TensorInfo): Float32Array => backend.readSync(t.dataId) as Float32Array;
+  if (!tf.getKernel('Conv2DBackpropFilter', backendName)) {
+    tf.registerKernel({
+      kernelName: 'Conv2DBackpropFilter',
+      backendName,
+      kernelFunc: ({ inputs, attrs, backend }) => {
+        const { x, dy } = inputs as { x: tf.TensorInfo; dy: tf.TensorInfo };
+        const a = attrs as unknown as ConvAttrs & { filterShape: [number, number, number, number] };
+        if (a.dataFormat === 'NCHW') throw new Error('Conv2DBackpropFilter: only NHWC');
+        const g = tf.backend_util.computeConv2DInfo(x.shape as [number, number, number, number], a.filterShape, a.strides, 1, a.pad, a.dimRoundingMode);
+        const b = backend as tf.KernelBackend;
+        return { dataId: b.write(conv2dBackpropFilter(read(b, x), read(b, dy), g), a.filterShape, 'float32'), shape: a.filterShape, dtype: 'float32' };
+      },
+    });
+  }
+  if (!tf.getKernel('DepthwiseConv2dNativeBackpropInput', backendName)) {
+    tf.registerKernel({
+      kernelName: 'DepthwiseConv2dNativeBackpropInput',
+      backendName,
+      kernelFunc: ({ inputs, attrs, backend }) => {
+        const { dy, filter } = inputs as { dy: tf.TensorInfo; filter: tf.TensorInfo };
+        const a = attrs as unknown as ConvAttrs & { inputShape: [number, number, number, number] };
+        const g = tf.backend_util.computeConv2DInfo(a.inputShape, filter.shape as [number, number, number, number], a.strides, a.dilations ?? 1, a.pad, a.dimRoundingMode, true);
+        const b = backend as tf.KernelBackend;
+        return { dataId: b.write(depthwiseBackpropInput(read(b, dy), read(b, filter), g), a.inputShape, 'float32'), shape: a.inputShape, dtype: 'float32' };
+      },
+    });
+  }
+}
