@@ -167,7 +167,8 @@ async function compileWith(model: BenchModel, method: Method, source: Uint8Array
   const t = performance.now();
   const { lrm, header, distill } = await compileOnnx(source, {
     fileName: basename(model.path),
-    tiers: model.tiers,
+    tiers: method.tiers ?? model.tiers,
+    rankMultiple: method.rankMultiple,
     dtype: method.dtype,
     allocation: method.calibrated ? 'sensitivity' : 'sigma',
     calibration: calibration?.feeds,

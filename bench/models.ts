@@ -22,7 +22,7 @@ export interface BenchContext {
   quick: boolean;
 }
 
-export type MethodId = 'plain-svd' | 'calibrated' | 'calibrated-int8' | 'calibrated-refit' | 'calibrated-distill';
+export type MethodId = 'plain-svd' | 'calibrated' | 'calibrated-int8' | 'calibrated-refit' | 'calibrated-r2' | 'calibrated-distill';
 
 export interface Method {
   id: MethodId;
@@ -34,18 +34,38 @@ export interface Method {
   refit?: boolean;
   /** Distillation (compiler/distill/) on the model's distillation split (default: the calibration split). */
   distill?: Omit<DistillOptions, 'signal' | 'onProgress'>;
+  /** Tier budgets and rank step when they differ from the model's (the rows say which budget each tier is). */
+  tiers?: number[];
+  rankMultiple?: number;
 }
 
 export const PLAIN: Method = { id: 'plain-svd', description: "plain SVD, allocation 'sigma', no calibration, fp32 factors", dtype: 'fp32', calibrated: false };
 export const CALIBRATED: Method = { id: 'calibrated', description: 'whitened SVD + sensitivity allocation on the calibration split, fp32 factors', dtype: 'fp32', calibrated: true };
 export const CALIBRATED_REFIT: Method = { id: 'calibrated-refit', description: 'as calibrated, then every tier refitted (nonlinear: outputs after Relu/Clip) on the calibration split, fp32 factors', dtype: 'fp32', calibrated: true, refit: true };
-/** mnist-cnn: 300 steps of 32 digits on the cores (fast: 784 trained parameters at the 5% tier). */
+/**
+ * Recovery by distillation on mnist-cnn at ~10% of the parameters: tiers .05/.1/1 with ranks in steps of 2
+ * (finer than the default 8, so the .1 tier uses its budget), without (calibrated-r2) and with distillation
+ * (300 steps × 32 digits, factors and biases trained, nested KL over the three tiers, tfjs-wasm).
+ */
+const RANK_STEP_2 = { tiers: [0.05, 0.1, 1], rankMultiple: 2 };
+export const CALIBRATED_R2: Method = {
+  id: 'calibrated-r2', description: 'as calibrated, tiers .05/.1/1 with ranks in steps of 2 (the before of calibrated-distill)', dtype: 'fp32', calibrated: true, ...RANK_STEP_2,
+};
 export const CALIBRATED_DISTILL: Method = {
   id: 'calibrated-distill',
-  description: 'as calibrated, then distilled: 300 steps × 32 samples, triangular cores and biases, nested KL loss over every tier, tfjs-wasm',
+  description: 'as calibrated-r2, then distilled: 300 steps × 32 samples of the distillation split, factors and biases trained, nested KL loss over every tier (each relative to its start), tfjs-wasm',
   dtype: 'fp32',
   calibrated: true,
-  distill: { steps: 300, batchSize: 32, train: 'cores', engine: 'tfjs-wasm' },
+  ...RANK_STEP_2,
+  distill: { steps: 300, batchSize: 32, learningRate: 1e-3, train: 'factors', engine: 'tfjs-wasm' },
+};
+/** MobileNet: what fits this 2-core machine (~8 min of training): 40 steps × 16 augmented images, factors trained. */
+export const CALIBRATED_DISTILL_SHORT: Method = {
+  id: 'calibrated-distill',
+  description: 'as calibrated, then distilled: 40 steps × 16 images of the calibration split (new random crops and flips every pass), factors and biases trained at lr 1e-5, nested KL loss over every tier (each relative to its start), tfjs-wasm',
+  dtype: 'fp32',
+  calibrated: true,
+  distill: { steps: 40, batchSize: 16, learningRate: 1e-5, train: 'factors', engine: 'tfjs-wasm', augment: { flip: true } },
 };
 export const CALIBRATED_INT8: Method = { id: 'calibrated-int8', description: 'as calibrated, with int8 factors', dtype: 'int8', calibrated: true };
 
@@ -133,7 +153,7 @@ const mobilenet = (ctx: BenchContext): BenchModel => {
     path: join(ctx.data, 'models', file),
     task: 'classification',
     tiers: [0.5, 0.75, 0.9, 1],
-    methods: [PLAIN, CALIBRATED, CALIBRATED_REFIT],
+    methods: [PLAIN, CALIBRATED, CALIBRATED_REFIT, CALIBRATED_DISTILL_SHORT],
     sensitivityBatches: ctx.quick ? 1 : 4,
     split: () => ({
       calibration: `imagenet-sample images ${calib.offset}–${calib.offset + calib.limit - 1} in sorted file order (${calib.limit}), ${pre}`,
@@ -342,7 +362,7 @@ const silero = (ctx: BenchContext): BenchModel => {
 
 /** Every benchmark model, in report order. */
 export const BENCH_MODELS: Array<(ctx: BenchContext) => BenchModel> = [
-  mnistModel('mnist-cnn-pytorch', 'mnist-cnn-pytorch.onnx', { mean: [0.5], std: [0.5] }, [PLAIN, CALIBRATED, CALIBRATED_REFIT, CALIBRATED_DISTILL, CALIBRATED_INT8]),
+  mnistModel('mnist-cnn-pytorch', 'mnist-cnn-pytorch.onnx', { mean: [0.5], std: [0.5] }, [PLAIN, CALIBRATED, CALIBRATED_REFIT, CALIBRATED_INT8, CALIBRATED_R2, CALIBRATED_DISTILL]),
   mnistModel('mnist-mlp-784-128-64-10', 'mnist-mlp-784-128-64-10.onnx', { mean: [0], std: [1] }, [PLAIN, CALIBRATED, CALIBRATED_REFIT]),
   mobilenet,
   yolo,

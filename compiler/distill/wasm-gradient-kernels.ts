@@ -10,65 +10,63 @@ import * as tf from '@tensorflow/tfjs-core';
  */
 type Geometry = ReturnType<typeof tf.backend_util.computeConv2DInfo>;
 
-/** dW[fh, fw, ci, co] = Σ x[n, oh·s + fh − pad, ow·s + fw − pad, ci] · dy[n, oh, ow, co] (NHWC, no dilation). */
-export function conv2dBackpropFilter(x: Float32Array, dy: Float32Array, g: Geometry): Float32Array {
-  const { batchSize: N, inHeight: H, inWidth: W, inChannels: CI, outHeight: OH, outWidth: OW, outChannels: CO, filterHeight: FH, filterWidth: FW, strideHeight: sh, strideWidth: sw, dilationHeight: dh, dilationWidth: dw } = g;
+/**
+ * Calls `visit` for every (output pixel, filter tap) pair whose input pixel is inside the image, with the flat
+ * indices of the input pixel [n, ih, iw], the output pixel [n, oh, ow] and the tap [fh, fw]: the geometry both
+ * kernels below share; each does its channel loops inside.
+ */
+function forEachTap(g: Geometry, visit: (inPixel: number, outPixel: number, tap: number) => void): void {
+  const { batchSize: N, inHeight: H, inWidth: W, outHeight: OH, outWidth: OW, filterHeight: FH, filterWidth: FW, strideHeight: sh, strideWidth: sw, dilationHeight: dh, dilationWidth: dw } = g;
   const { top, left } = g.padInfo;
-  const dW = new Float32Array(FH * FW * CI * CO);
   for (let n = 0; n < N; n++) {
     for (let oh = 0; oh < OH; oh++) {
       for (let fh = 0; fh < FH; fh++) {
         const ih = oh * sh + fh * dh - top;
         if (ih < 0 || ih >= H) continue;
         for (let ow = 0; ow < OW; ow++) {
-          const dyBase = ((n * OH + oh) * OW + ow) * CO;
           for (let fw = 0; fw < FW; fw++) {
             const iw = ow * sw + fw * dw - left;
             if (iw < 0 || iw >= W) continue;
-            const xBase = ((n * H + ih) * W + iw) * CI;
-            const wRow = (fh * FW + fw) * CI;
-            for (let ci = 0; ci < CI; ci++) {
-              const xv = x[xBase + ci];
-              if (xv === 0) continue; // after a ReLU, many are
-              const wBase = (wRow + ci) * CO;
-              for (let co = 0; co < CO; co++) dW[wBase + co] += xv * dy[dyBase + co];
-            }
+            visit((n * H + ih) * W + iw, (n * OH + oh) * OW + ow, fh * FW + fw);
           }
         }
       }
     }
   }
+}
+
+/** dW[fh, fw, ci, co] = Σ x[n, oh·s + fh − pad, ow·s + fw − pad, ci] · dy[n, oh, ow, co] (NHWC). */
+export function conv2dBackpropFilter(x: Float32Array, dy: Float32Array, g: Geometry): Float32Array {
+  const { inChannels: CI, outChannels: CO } = g;
+  const dW = new Float32Array(g.filterHeight * g.filterWidth * CI * CO);
+  forEachTap(g, (inPixel, outPixel, tap) => {
+    const xBase = inPixel * CI;
+    const dyBase = outPixel * CO;
+    for (let ci = 0; ci < CI; ci++) {
+      const xv = x[xBase + ci];
+      if (xv === 0) continue; // after a ReLU, many are
+      const wBase = (tap * CI + ci) * CO;
+      for (let co = 0; co < CO; co++) dW[wBase + co] += xv * dy[dyBase + co];
+    }
+  });
   return dW;
 }
 
 /** dx[n, ih, iw, c] = Σ dy[n, oh, ow, c·M + m] · f[fh, fw, c, m] over the windows that read (ih, iw). */
 export function depthwiseBackpropInput(dy: Float32Array, filter: Float32Array, g: Geometry): Float32Array {
-  const { batchSize: N, inHeight: H, inWidth: W, inChannels: C, outHeight: OH, outWidth: OW, filterHeight: FH, filterWidth: FW, strideHeight: sh, strideWidth: sw, dilationHeight: dh, dilationWidth: dw } = g;
+  const C = g.inChannels;
   const M = g.outChannels / C;
-  const { top, left } = g.padInfo;
-  const dx = new Float32Array(N * H * W * C);
-  for (let n = 0; n < N; n++) {
-    for (let oh = 0; oh < OH; oh++) {
-      for (let fh = 0; fh < FH; fh++) {
-        const ih = oh * sh + fh * dh - top;
-        if (ih < 0 || ih >= H) continue;
-        for (let ow = 0; ow < OW; ow++) {
-          const dyBase = ((n * OH + oh) * OW + ow) * C * M;
-          for (let fw = 0; fw < FW; fw++) {
-            const iw = ow * sw + fw * dw - left;
-            if (iw < 0 || iw >= W) continue;
-            const dxBase = ((n * H + ih) * W + iw) * C;
-            const fBase = (fh * FW + fw) * C * M;
-            if (M === 1) {
-              for (let c = 0; c < C; c++) dx[dxBase + c] += dy[dyBase + c] * filter[fBase + c];
-            } else {
-              for (let c = 0; c < C; c++) for (let m = 0; m < M; m++) dx[dxBase + c] += dy[dyBase + c * M + m] * filter[fBase + c * M + m];
-            }
-          }
-        }
-      }
+  const dx = new Float32Array(g.batchSize * g.inHeight * g.inWidth * C);
+  forEachTap(g, (inPixel, outPixel, tap) => {
+    const dxBase = inPixel * C;
+    const dyBase = outPixel * C * M;
+    const fBase = tap * C * M;
+    if (M === 1) {
+      for (let c = 0; c < C; c++) dx[dxBase + c] += dy[dyBase + c] * filter[fBase + c];
+    } else {
+      for (let c = 0; c < C; c++) for (let m = 0; m < M; m++) dx[dxBase + c] += dy[dyBase + c * M + m] * filter[fBase + c * M + m];
     }
-  }
+  });
   return dx;
 }
 

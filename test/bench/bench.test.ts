@@ -35,11 +35,17 @@ describe('npm run bench --quick --models mnist-cnn-pytorch', () => {
     const model = result.models[0]!;
     expect(model.split.calibration).toMatch(/digits 0–63/);
     expect(model.split.evaluation).toMatch(/digits 1000–/);
-    expect(model.compile.map((c) => c.method)).toEqual(['plain-svd', 'calibrated', 'calibrated-refit', 'calibrated-int8']);
+    expect(model.compile.map((c) => c.method)).toEqual(['plain-svd', 'calibrated', 'calibrated-refit', 'calibrated-int8', 'calibrated-r2', 'calibrated-distill']);
     for (const c of model.compile) expect(c.seconds).toBeGreaterThan(0);
+    // Distillation reports its time, steps and memory; its split is said.
+    const distill = model.compile.find((c) => c.method === 'calibrated-distill')!.distill!;
+    expect(distill.steps).toBe(10);
+    expect(distill.seconds).toBeGreaterThan(0);
+    expect(distill.peakRssMiB).toBeGreaterThan(0);
+    expect(model.split.distillation).toMatch(/digits 0–127/);
 
-    // The original plus 7 tiers of each of the four methods.
-    expect(result.rows).toHaveLength(1 + 4 * 7);
+    // The original plus 7 tiers of each of the four methods and 3 of the two with ranks in steps of 2.
+    expect(result.rows).toHaveLength(1 + 4 * 7 + 2 * 3);
     for (const row of result.rows) {
       for (const k of ROW_FIELDS) expect(row, `${row.method} tier ${row.tier}: ${k}`).toHaveProperty(k);
       expect(row.params).toBeGreaterThan(0);

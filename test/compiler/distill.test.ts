@@ -220,6 +220,13 @@ describe('distillation on mnist-cnn-pytorch', () => {
     expect(total(distill!.validationAfter)).toBeLessThanOrEqual(total(distill!.validationBefore));
   });
 
+  it('trains on tfjs-cpu too (the reference backend, with every gradient kernel of its own)', async () => {
+    const { distill } = await compileOnnx(source, { tiers: [0.05, 1], distill: { samples: await digits(0, 16), steps: 2, batchSize: 8, engine: 'tfjs-cpu', train: 'factors' } });
+    expect(distill!.engine).toBe('tfjs-cpu');
+    expect(distill!.steps).toBe(2);
+    expect(distill!.validationAfter.every(Number.isFinite)).toBe(true);
+  });
+
   it('refuses tiers the file does not have, and too few samples', async () => {
     await expect(compileOnnx(source, { tiers: [0.05, 1], distill: { samples: await digits(0, 32), tiers: [5] } })).rejects.toBeInstanceOf(CompileOptionError);
     await expect(compileOnnx(source, { tiers: [0.05, 1], distill: { samples: await digits(0, 1) } })).rejects.toThrow(/at least 2 samples/);
