@@ -57,7 +57,12 @@ export class GraphInterpreter {
     // The input tensors are ours: they die after their last reader like any intermediate value.
     const steps = this.execute(inputs, false);
     let next = steps.next();
-    while (!next.done) next = steps.next(await download(next.value));
+    try {
+      while (!next.done) next = steps.next(await download(next.value));
+    } finally {
+      // A failed read-back leaves the loop suspended: return() runs its cleanup (a no-op once it has finished).
+      steps.return(new Map());
+    }
     const outputs = next.value;
     try {
       const result: Record<string, HostTensor> = {};
@@ -82,7 +87,11 @@ export class GraphInterpreter {
     }
     const steps = this.execute(given, true);
     let next = steps.next();
-    while (!next.done) next = steps.next(downloadSync(next.value));
+    try {
+      while (!next.done) next = steps.next(downloadSync(next.value));
+    } finally {
+      steps.return(new Map());
+    }
     const result: Record<string, tf.Tensor> = {};
     for (const [name, v] of next.value) result[name] = v.kind === 'tensor' ? (v.layout === 'nhwc' ? nhwcToNchw(v.tensor) : v.tensor) : toBackend(v);
     return result;
