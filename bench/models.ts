@@ -45,7 +45,8 @@ export const CALIBRATED_REFIT: Method = { id: 'calibrated-refit', description: '
 /**
  * Recovery by distillation on mnist-cnn at ~10% of the parameters: tiers .05/.1/1 with ranks in steps of 2
  * (finer than the default 8, so the .1 tier uses its budget), without (calibrated-r2) and with distillation
- * (300 steps × 32 digits, factors and biases trained, nested KL over the three tiers, tfjs-wasm).
+ * (300 steps × 32 digits, factors and biases trained, nested KL over the three tiers, tfjs-wasm). The .05 tier
+ * shares the training: with tiers .1/1 alone the .1 tier ends 0.18 points below the original, here 0.36.
  */
 const RANK_STEP_2 = { tiers: [0.05, 0.1, 1], rankMultiple: 2 };
 export const CALIBRATED_R2: Method = {

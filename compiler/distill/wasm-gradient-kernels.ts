@@ -111,35 +111,33 @@ function withExplicitTransposes(backendName: string): void {
   tf.registerKernel({ ...original, kernelFunc });
 }
 
+/** Registers a kernel computed on the host from its inputs' values, unless the backend has one. */
+function registerHostKernel(kernelName: string, backendName: string, compute: (inputs: Record<string, { info: tf.TensorInfo; values: Float32Array }>, attrs: unknown) => { values: Float32Array; shape: number[] }): void {
+  if (tf.getKernel(kernelName, backendName)) return;
+  tf.registerKernel({
+    kernelName,
+    backendName,
+    kernelFunc: ({ inputs, attrs, backend }) => {
+      const b = backend as tf.KernelBackend;
+      const read = Object.fromEntries(Object.entries(inputs as Record<string, tf.TensorInfo>).map(([k, info]) => [k, { info, values: b.readSync(info.dataId) as Float32Array }]));
+      const { values, shape } = compute(read, attrs);
+      return { dataId: b.write(values, shape, 'float32'), shape, dtype: 'float32' };
+    },
+  });
+}
+
 /** Registers the two kernels above for `backendName` where it has none, and the fast BatchMatMul wrapper. */
 export function registerGradientKernels(backendName: string): void {
   withExplicitTransposes(backendName);
-  const read = (backend: tf.KernelBackend, t: tf.TensorInfo): Float32Array => backend.readSync(t.dataId) as Float32Array;
-  if (!tf.getKernel('Conv2DBackpropFilter', backendName)) {
-    tf.registerKernel({
-      kernelName: 'Conv2DBackpropFilter',
-      backendName,
-      kernelFunc: ({ inputs, attrs, backend }) => {
-        const { x, dy } = inputs as { x: tf.TensorInfo; dy: tf.TensorInfo };
-        const a = attrs as unknown as ConvAttrs & { filterShape: [number, number, number, number] };
-        if (a.dataFormat === 'NCHW') throw new Error('Conv2DBackpropFilter: only NHWC');
-        const g = tf.backend_util.computeConv2DInfo(x.shape as [number, number, number, number], a.filterShape, a.strides, 1, a.pad, a.dimRoundingMode);
-        const b = backend as tf.KernelBackend;
-        return { dataId: b.write(conv2dBackpropFilter(read(b, x), read(b, dy), g), a.filterShape, 'float32'), shape: a.filterShape, dtype: 'float32' };
-      },
-    });
-  }
-  if (!tf.getKernel('DepthwiseConv2dNativeBackpropInput', backendName)) {
-    tf.registerKernel({
-      kernelName: 'DepthwiseConv2dNativeBackpropInput',
-      backendName,
-      kernelFunc: ({ inputs, attrs, backend }) => {
-        const { dy, filter } = inputs as { dy: tf.TensorInfo; filter: tf.TensorInfo };
-        const a = attrs as unknown as ConvAttrs & { inputShape: [number, number, number, number] };
-        const g = tf.backend_util.computeConv2DInfo(a.inputShape, filter.shape as [number, number, number, number], a.strides, a.dilations ?? 1, a.pad, a.dimRoundingMode, true);
-        const b = backend as tf.KernelBackend;
-        return { dataId: b.write(depthwiseBackpropInput(read(b, dy), read(b, filter), g), a.inputShape, 'float32'), shape: a.inputShape, dtype: 'float32' };
-      },
-    });
-  }
+  registerHostKernel('Conv2DBackpropFilter', backendName, ({ x, dy }, attrs) => {
+    const a = attrs as ConvAttrs & { filterShape: [number, number, number, number] };
+    if (a.dataFormat === 'NCHW') throw new Error('Conv2DBackpropFilter: only NHWC');
+    const g = tf.backend_util.computeConv2DInfo(x.info.shape as [number, number, number, number], a.filterShape, a.strides, 1, a.pad, a.dimRoundingMode);
+    return { values: conv2dBackpropFilter(x.values, dy.values, g), shape: a.filterShape };
+  });
+  registerHostKernel('DepthwiseConv2dNativeBackpropInput', backendName, ({ dy, filter }, attrs) => {
+    const a = attrs as ConvAttrs & { inputShape: [number, number, number, number] };
+    const g = tf.backend_util.computeConv2DInfo(a.inputShape, filter.info.shape as [number, number, number, number], a.strides, a.dilations ?? 1, a.pad, a.dimRoundingMode, true);
+    return { values: depthwiseBackpropInput(dy.values, filter.values, g), shape: a.inputShape };
+  });
 }
