@@ -13,6 +13,7 @@
 import type { Batch, Dataset } from '../compiler/data/spec.js';
 import { agreement, argmax, evaluateClassifier, medianLatency, type Runner } from '../compiler/evaluate.js';
 import type { Feeds, HostTensor } from '../runtime/tensor.js';
+import { batchItem } from '../compiler/data/tensor.js';
 
 export interface MetricInfo {
   /** Column heading, e.g. "top-1 accuracy". */
@@ -88,8 +89,7 @@ export async function classifierSuite(data: Dataset, o: ClassifierSuiteOptions):
   // The sample evaluateClassifier times: the first of the slice.
   let first: Feeds | undefined;
   for await (const b of data.batches(o.batchSize)) {
-    const per = b.input.data.length / b.input.dims[0]!;
-    first = { [o.inputName]: { dataType: b.input.dataType, dims: [1, ...b.input.dims.slice(1)], data: b.input.data.slice(0, per) as HostTensor['data'] } };
+    first = { [o.inputName]: batchItem(b.input, 0) };
     break;
   }
   if (!first) throw new Error(`no evaluation samples in ${data.description}`);

@@ -1,4 +1,5 @@
 import type { Dataset } from './data/spec.js';
+import { batchItem } from './data/tensor.js';
 import type { Feeds, HostTensor } from '../runtime/tensor.js';
 
 /** Something that runs a batch: an LrmSession or a raw engine session. */
@@ -54,7 +55,7 @@ export async function evaluateClassifier(runner: Runner, data: Dataset, options:
       for (let i = 0; i < top.length; i++) if (top[i] === batch.labels[i]) correct++;
       labelled += top.length;
     }
-    if (!firstSample) firstSample = sliceFirst(batch.input);
+    if (!firstSample) firstSample = batchItem(batch.input, 0);
     seen += top.length;
     options.onBatch?.(seen, data.size);
   }
@@ -67,11 +68,6 @@ export function agreement(a: Int32Array, b: Int32Array): number {
   let same = 0;
   for (let i = 0; i < a.length; i++) if (a[i] === b[i]) same++;
   return (100 * same) / a.length;
-}
-
-function sliceFirst(t: HostTensor): HostTensor {
-  const per = t.data.length / t.dims[0];
-  return { dataType: t.dataType, dims: [1, ...t.dims.slice(1)], data: t.data.slice(0, per) as HostTensor['data'] };
 }
 
 /** Median of repeated single-sample runs after a warm-up: engines allocate and tune on the first runs. */

@@ -79,6 +79,12 @@ export function allocData(dataType: HostDataType, count: number): HostData {
   }
 }
 
+/** Item i of a tensor batched along dim 0, as a batch of one ([1, …rest]); works on the runtime's HostTensor too. */
+export function batchItem<T extends { dims: number[]; data: HostData | Int8Array }>(t: T, i: number): T {
+  const per = t.data.length / t.dims[0];
+  return { ...t, dims: [1, ...t.dims.slice(1)], data: t.data.slice(i * per, (i + 1) * per) as T['data'] };
+}
+
 export function allocTensor(dataType: HostDataType, dims: readonly number[]): HostTensor {
   return { dataType, dims: [...dims], data: allocData(dataType, elementCount(dims)) };
 }

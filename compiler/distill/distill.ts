@@ -6,8 +6,9 @@ import { checkCoverage } from '../../runtime/engines/tfjs/coverage.js';
 import { fuseActivations } from '../../runtime/engines/tfjs/fuse-activations.js';
 import { decodeGraph, trainingGraph, type InterpretedGraph } from '../../runtime/engines/tfjs/graph.js';
 import { GraphInterpreter, toTensor } from '../../runtime/engines/tfjs/interpreter.js';
-import type { Feeds, HostTensor } from '../../runtime/tensor.js';
+import type { Feeds } from '../../runtime/tensor.js';
 import { augmentBatch } from '../data/augment.js';
+import { batchItem } from '../data/tensor.js';
 import { CompileOptionError } from '../errors.js';
 import type { OrderedFactors } from '../linalg/svd.js';
 import { distillationLoss, type DistillLoss } from './loss.js';
@@ -73,9 +74,9 @@ type Unit = Feeds;
 
 /**
  * Distillation (issue 4): fine-tunes the factored model against the original model's outputs on unlabelled
- * samples with tfjs autodiff. Trains each factored layer's triangular cores and bias (nested-cores.ts) with a
- * nested loss, the sum of the losses at every trained tier, so each tier improves and the prefixes stay valid.
- * The best parameters by the loss on held-out samples are kept.
+ * samples with tfjs autodiff. Trains each factored layer's bias and its triangular cores or its factors
+ * (nested-cores.ts) with a nested loss, the weighted sum of the losses at every trained tier, so the tiers
+ * improve together and every prefix stays valid. The best parameters by the loss on held-out samples are kept.
  *
  * `header`/`payload` are an fp32 file built from `factors` (its tiers give the ranks and the graph).
  */
@@ -107,12 +108,12 @@ export async function distillFactors(
   const outputNames = outputs.map((o) => o.name);
   const teacher = interpreterFor(trainingGraph(original, { weights: [], outputs: outputNames }), 'the original model');
 
-  const units = await collectUnits(samples, header);
+  const batchable = header.graph.inputs.every((i) => typeof i.shape[0] !== 'number');
+  const units = await collectUnits(samples, batchable);
   if (units.length < 2) throw new CompileOptionError(`distillation needs at least 2 samples, got ${units.length}`, 'distill');
   const validationCount = Math.min(units.length - 1, options.validationSamples ?? Math.max(1, Math.min(32, Math.round(units.length / 10))));
   const validation = units.slice(units.length - validationCount);
   const train = units.slice(0, units.length - validationCount);
-  const batchable = header.graph.inputs.every((i) => typeof i.shape[0] !== 'number');
 
   // One core per factored layer, as large as the largest rank a trained tier gives it.
   const initializers = new Map(header.graph.initializers.map((t) => [t.name, t]));
@@ -221,6 +222,14 @@ export async function distillFactors(
   const weighted = (perTier: number[]): number => perTier.reduce((a, l, t) => a + tierWeights[t] * l, 0);
   let best = { step: 0, loss: weighted(validationBefore), values: variables.map((v) => tf.keep(v.clone())) };
   let bestPerTier = validationBefore;
+  /** Measures the held-out loss and keeps a copy of the parameters when they beat the best so far. */
+  const keepIfBest = (at: number): void => {
+    const perTier = validationLoss();
+    if (weighted(perTier) >= best.loss) return;
+    for (const t of best.values) t.dispose();
+    best = { step: at, loss: weighted(perTier), values: variables.map((v) => tf.keep(v.clone())) };
+    bestPerTier = perTier;
+  };
   const evaluateEvery = Math.max(1, Math.round(steps / 20));
   let order = shuffled(train.length, options.seed ?? 1);
   let cursor = 0;
@@ -248,27 +257,13 @@ export async function distillFactors(
       step++;
       recent = Number.isNaN(recent) ? value : 0.9 * recent + 0.1 * value;
       if (!Number.isFinite(value)) break; // diverged: keep the best checkpoint
-      if (step % evaluateEvery === 0 || step === steps) {
-        const perTier = validationLoss();
-        if (weighted(perTier) < best.loss) {
-          for (const t of best.values) t.dispose();
-          best = { step, loss: weighted(perTier), values: variables.map((v) => tf.keep(v.clone())) };
-          bestPerTier = perTier;
-        }
-      }
+      if (step % evaluateEvery === 0 || step === steps) keepIfBest(step);
       options.onProgress?.(step, steps, `loss ${recent.toFixed(4)}, held-out ${best.loss.toFixed(4)} (step ${best.step})`);
       // Let a Ctrl-C (and a progress bar) get through between steps.
       await new Promise((r) => setImmediate(r));
     }
-    if (step > 0 && step % evaluateEvery !== 0 && step !== steps) {
-      // Stopped between two held-out measurements: measure once more so the steps since the last one count.
-      const perTier = validationLoss();
-      if (weighted(perTier) < best.loss) {
-        for (const t of best.values) t.dispose();
-        best = { step, loss: weighted(perTier), values: variables.map((v) => tf.keep(v.clone())) };
-        bestPerTier = perTier;
-      }
-    }
+    // Stopped between two held-out measurements: measure once more so the steps since the last one count.
+    if (step > 0 && step % evaluateEvery !== 0 && step !== steps) keepIfBest(step);
     variables.forEach((v, i) => v.assign(best.values[i]));
     const biases = new Map<string, Float32Array>();
     const trained = header.layers.map((_, i) => {
@@ -304,9 +299,9 @@ export async function distillFactors(
 }
 
 /**
- * Every tier. A tier at full rank has nothing to recover, but its loss keeps it equal to the original while the
- * components it shares with smaller tiers move (only components below full rank are trained, so it costs one
- * more forward and backward pass per step, not a larger core).
+ * Every tier. A tier at full rank has nothing to recover, but its loss holds it near the original while the
+ * components it shares with smaller tiers move (cores stop below full rank, so it costs one more forward and
+ * backward pass per step, not a larger core).
  */
 function defaultTiers(header: ModelHeader): number[] {
   return header.tiers.map((t) => t.index);
@@ -350,8 +345,7 @@ function interpreterFor(graph: InterpretedGraph, what: string): GraphInterpreter
 }
 
 /** The data in memory, split into single samples where the model takes any batch size. */
-async function collectUnits(samples: () => AsyncIterable<Feeds>, header: ModelHeader): Promise<Unit[]> {
-  const batchable = header.graph.inputs.every((i) => typeof i.shape[0] !== 'number');
+async function collectUnits(samples: () => AsyncIterable<Feeds>, batchable: boolean): Promise<Unit[]> {
   const units: Unit[] = [];
   for await (const feeds of samples()) {
     const names = Object.keys(feeds);
@@ -360,14 +354,9 @@ async function collectUnits(samples: () => AsyncIterable<Feeds>, header: ModelHe
       units.push(feeds);
       continue;
     }
-    for (let i = 0; i < n; i++) units.push(Object.fromEntries(names.map((k) => [k, sampleOf(feeds[k], i, n)])));
+    for (let i = 0; i < n; i++) units.push(Object.fromEntries(names.map((k) => [k, batchItem(feeds[k], i)])));
   }
   return units;
-}
-
-function sampleOf(t: HostTensor, i: number, n: number): HostTensor {
-  const size = t.data.length / n;
-  return { ...t, dims: [1, ...t.dims.slice(1)], data: t.data.slice(i * size, (i + 1) * size) } as HostTensor;
 }
 
 /** Units as model runs: one concatenated batch where the model takes any batch size, else one run per unit. */

@@ -8,7 +8,7 @@ export interface TrainableLayer {
   readonly bias: tf.Variable | undefined;
   /** Whether the input-side factor (build-model.ts's `__lowrank_in`) is trained too. */
   readonly trainsInput: boolean;
-  /** Work shared by every tier in one step. */
+  /** Work shared by every run of one tier's loss (computed inside each tier's gradient). */
   prepare(): tf.Tensor2D;
   /** The layer's `__lowrank_out` weight at rank k in the graph's layout ([k, m]; Conv [m, k, 1…]). */
   outputWeight(prepared: tf.Tensor2D, k: number): tf.Tensor;
@@ -76,7 +76,7 @@ export class NestedCores implements TrainableLayer {
     return this.bias ? [this.x, this.y, this.bias] : [this.x, this.y];
   }
 
-  /** (A·X)ᵀ = Xᵀ·Aᵀ for all `size` components; shared by every tier in one step. */
+  /** (A·X)ᵀ = Xᵀ·Aᵀ for all `size` components. */
   prepare(): tf.Tensor2D {
     return tf.matMul(tf.mul(this.x, this.upper) as tf.Tensor2D, this.left0, true, false);
   }

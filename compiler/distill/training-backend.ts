@@ -19,41 +19,6 @@ export function parseTrainingEngine(text: string): TrainingEngine {
 }
 
 /**
- * Other gradient kernels tfjs-backend-wasm (4.22) lacks, which no model here needs fast (wasm-gradient-kernels.ts
- * has the ones that are): they run as tfjs-backend-cpu's kernels on a copy of the data.
- */
-const BORROWED_FROM_CPU = ['DepthwiseConv2dNativeBackpropFilter', 'Conv2DBackpropFilter', 'DepthwiseConv2dNativeBackpropInput'];
-
-function borrowCpuKernels(backendName: string): void {
-  const cpu = tf.findBackend('cpu');
-  if (!cpu) throw new Error('tfjs-backend-cpu did not start');
-  for (const kernelName of BORROWED_FROM_CPU) {
-    if (tf.getKernel(kernelName, backendName)) continue;
-    const reference = tf.getKernel(kernelName, 'cpu');
-    if (!reference) continue;
-    tf.registerKernel({
-      kernelName,
-      backendName,
-      kernelFunc: ({ inputs, attrs, backend }) => {
-        const here = backend as tf.KernelBackend;
-        const copies: tf.NamedTensorInfoMap = {};
-        for (const [name, info] of Object.entries(inputs) as Array<[string, tf.TensorInfo]>) {
-          copies[name] = { dataId: cpu.write(here.readSync(info.dataId) as tf.TypedArray, info.shape, info.dtype), shape: info.shape, dtype: info.dtype };
-        }
-        try {
-          const out = reference.kernelFunc({ inputs: copies, attrs, backend: cpu }) as tf.TensorInfo;
-          const values = cpu.readSync(out.dataId) as tf.TypedArray;
-          cpu.disposeData(out.dataId);
-          return { dataId: here.write(values, out.shape, out.dtype), shape: out.shape, dtype: out.dtype };
-        } finally {
-          for (const info of Object.values(copies) as tf.TensorInfo[]) cpu.disposeData(info.dataId);
-        }
-      },
-    });
-  }
-}
-
-/**
  * tfjs's gradient functions, bundled by scripts/bundle.mjs into dist/vendor/ (tfjs-core's entry point leaves them
  * out). Found from the package root, so it works from dist/ and from the sources under test.
  */
@@ -77,7 +42,6 @@ export async function startTrainingBackend(engine: TrainingEngine): Promise<void
       await startTfjsWasm(tfjsWasmFiles());
       if (tf.getBackend() !== 'wasm') await tf.setBackend('wasm');
       registerGradientKernels('wasm');
-      borrowCpuKernels('wasm');
       return;
     case 'tfjs-webgpu':
       await startTfjsWebgpu(nodeWebgpu);

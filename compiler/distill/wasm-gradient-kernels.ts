@@ -6,7 +6,8 @@ import * as tf from '@tensorflow/tfjs-core';
  * depthwise conv, e.g. MobileNet's). Written by hand on flat arrays: tfjs-backend-cpu's versions index through
  * TensorBuffer.get and took 3 s per call on mnist-cnn-pytorch's 5×5 conv; these loops run the same sums with the
  * output-channel loop innermost and contiguous. Tested against tfjs-backend-cpu (test/compiler/distill.test.ts).
- * Anything else missing is borrowed from tfjs-backend-cpu (training-backend.ts).
+ * Nothing distillation trains needs the other missing one, DepthwiseConv2dNativeBackpropFilter (depthwise convs
+ * are never factored, so their filters stay constant).
  */
 type Geometry = ReturnType<typeof tf.backend_util.computeConv2DInfo>;
 
