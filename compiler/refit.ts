@@ -116,6 +116,8 @@ export interface OutputActivation {
   lo: number;
   hi: number;
   offset?: Float32Array;
+  /** The activation's output tensor: what downstream sees. */
+  output: string;
 }
 
 /** Where the compressed output z should go so that f(z) = f(y) with the least change (see the file comment). */
@@ -152,7 +154,7 @@ export function followingActivation(header: ModelHeader, payload: Uint8Array, no
     if (offset.length === 1) offset = new Float32Array(rows).fill(offset[0]);
     next = only(next.outputs[0]);
   }
-  if (next?.opType === 'Relu') return { lo: 0, hi: Infinity, offset };
+  if (next?.opType === 'Relu') return { lo: 0, hi: Infinity, offset, output: next.outputs[0] };
   if (next?.opType === 'Clip') {
     // opset ≥ 11: min and max are optional inputs; before: attributes.
     const attr = (name: string) => next!.attributes.find((a) => a.name === name && a.kind === 'float')?.value as number | undefined;
@@ -163,7 +165,7 @@ export function followingActivation(header: ModelHeader, payload: Uint8Array, no
     };
     const lo = bound(1, 'min', -Infinity);
     const hi = bound(2, 'max', Infinity);
-    return lo === undefined || hi === undefined ? undefined : { lo, hi, offset };
+    return lo === undefined || hi === undefined ? undefined : { lo, hi, offset, output: next.outputs[0] };
   }
   return undefined;
 }

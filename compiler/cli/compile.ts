@@ -2,7 +2,7 @@ import { stat } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { parseTierBudgets } from '../allocate.js';
 import { compileOnnx, type CompileOptions } from '../compile.js';
-import type { DistillReport } from '../distill/distill.js';
+import type { DistillFeatures, DistillReport } from '../distill/distill.js';
 import { parseTrainingEngine, TRAINING_ENGINES } from '../distill/training-backend.js';
 import type { RefitMode } from '../refit.js';
 import { CompileOptionError } from '../errors.js';
@@ -12,7 +12,7 @@ import { formatBytes, formatCount, table } from './format.js';
 import { ProgressBar } from './progress.js';
 import { readInputBytes } from './read-input.js';
 import { parseNormalisation } from './normalisation.js';
-import { parseWholeNumber, withCalibrationOptions } from './options.js';
+import { parseNonNegative, parseWholeNumber, withCalibrationOptions } from './options.js';
 import { parseCostModel } from '../costs.js';
 import { augmentFeeds } from '../data/augment.js';
 import { feedBatches, openDataset } from '../data/spec.js';
@@ -49,6 +49,8 @@ interface CompileCliOptions {
   distillTiers?: string;
   distillTrain: string;
   distillAugment?: boolean;
+  distillFeatures: string;
+  distillFeatureWeight: string;
   engine: string;
 }
 
@@ -63,6 +65,11 @@ function parseAllocation(text?: string): 'sigma' | 'sensitivity' | undefined {
 function parseDistillTrain(text: string): 'cores' | 'factors' {
   if (text === 'cores' || text === 'factors') return text;
   throw new CompileOptionError(`--distill-train must be cores or factors, got "${text}"`, 'distill');
+}
+
+function parseDistillFeatures(text: string): DistillFeatures {
+  if (text === 'none' || text === 'last' || text === 'all') return text;
+  throw new CompileOptionError(`--distill-features must be none, last or all, got "${text}"`, 'distill');
 }
 
 function parseRefitMode(value: boolean | string | undefined): RefitMode | undefined {
@@ -107,6 +114,8 @@ async function distillOptions(source: Uint8Array, path: string, opts: CompileCli
     engine: parseTrainingEngine(opts.engine),
     train: parseDistillTrain(opts.distillTrain),
     augment: opts.distillAugment ? { flip: opts.augmentFlip } : undefined,
+    features: parseDistillFeatures(opts.distillFeatures),
+    featureWeight: parseNonNegative('--distill-feature-weight', opts.distillFeatureWeight),
     signal,
   };
 }
@@ -150,6 +159,8 @@ export function registerCompile(program: Command): void {
     .option('--distill-tiers <list>', 'distillation: tiers in the nested loss (default: all)')
     .option('--distill-augment', 'distillation: a new random crop (and mirror image, unless --no-augment-flip) of every image on every pass')
     .option('--distill-train <what>', 'distillation: cores (triangular cores between the fixed bases) or factors (the factors themselves)', 'cores')
+    .option('--distill-features <which>', 'distillation: also match intermediate features (relative MSE): none, last (before the head) or all factored layers', 'none')
+    .option('--distill-feature-weight <w>', 'distillation: weight of the feature term against the output loss', '1')
     .option('--engine <id>', `distillation: tfjs backend that trains (${TRAINING_ENGINES.join(', ')})`, 'tfjs-wasm')
     .option('--keep-ends', 'keep the first and last weight layers dense (default for convolutional classifiers)')
     .option('--no-keep-ends', 'factor the first and last weight layers too')
@@ -214,12 +225,11 @@ export function registerCompile(program: Command): void {
     });
 }
 
-
 function describeDistillation(r: DistillReport): string {
   const tiers = r.trainedTiers.map((t, i) => `tier ${t} ${r.validationBefore[i].toFixed(4)} → ${r.validationAfter[i].toFixed(4)}`).join(', ');
   const stop = r.stoppedEarly ? ' (stopped early)' : '';
   return [
     `distilled on ${r.engine}: ${r.steps} steps${stop} in ${r.seconds.toFixed(1)} s, ${formatCount(r.trainableParams)} trained parameters, ${r.trainSamples} training + ${r.validationSamples} held-out samples`,
-    `held-out ${r.loss} loss, kept step ${r.bestStep}: ${tiers}`,
+    `held-out ${r.loss} loss${r.features.length > 0 ? ` + features (${r.features.length})` : ''}, kept step ${r.bestStep}: ${tiers}`,
   ].join('\n');
 }

@@ -8,6 +8,13 @@ export function parseWholeNumber(option: string, text: string, min = 1): number 
   return n;
 }
 
+/** Parse a CLI option that is a number ≥ 0 (a weight). */
+export function parseNonNegative(option: string, text: string): number {
+  const n = Number(text);
+  if (text.trim() === '' || !Number.isFinite(n) || n < 0) throw new CompileOptionError(`${option} must be a number ≥ 0, got "${text}"`, 'bad-option');
+  return n;
+}
+
 /**
  * The calibration data options shared by compile and tune: `--calib <spec>` (what it is used for, in `use`),
  * which samples (`--calib-limit`, default `limit`; `--calib-offset`), and image preprocessing.

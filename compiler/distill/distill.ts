@@ -10,6 +10,7 @@ import type { Feeds } from '../../runtime/tensor.js';
 import { augmentBatch } from '../data/augment.js';
 import { batchItem } from '../data/tensor.js';
 import { CompileOptionError } from '../errors.js';
+import { followingActivation } from '../refit.js';
 import type { OrderedFactors } from '../linalg/svd.js';
 import { distillationLoss, type DistillLoss } from './loss.js';
 import { NestedCores, NestedFactors, type TrainableLayer } from './nested-cores.js';
@@ -26,6 +27,14 @@ export interface DistillOptions {
   temperature?: number;
   /** 'auto' (default): kl when every output is class scores (a Softmax's input, or [N, C]), else mse. */
   loss?: DistillLoss | 'auto';
+  /**
+   * Intermediate features matched as well (relative MSE, added to the output loss with `featureWeight`):
+   * 'none' (default), 'last' (what the last factored layer's activation hands on: the features before a
+   * classifier's pooling and head), 'all' (every factored layer's activated output).
+   */
+  features?: DistillFeatures;
+  /** Weight of the feature term against the output loss (default 1). */
+  featureWeight?: number;
   /** Tiers in the nested loss (default: all of them). */
   tiers?: number[];
   engine?: TrainingEngine;
@@ -41,10 +50,14 @@ export interface DistillOptions {
   seed?: number;
 }
 
+export type DistillFeatures = 'none' | 'last' | 'all';
+
 export interface DistillReport {
   engine: TrainingEngine;
   loss: DistillLoss;
   trainedTiers: number[];
+  /** The intermediate tensors matched besides the outputs (--distill-features). */
+  features: string[];
   steps: number;
   /** The step whose parameters were kept (0: training never beat the starting point on held-out samples). */
   bestStep: number;
@@ -105,7 +118,16 @@ export async function distillFactors(
   const original = decodeGraph(source);
   const outputs = logitNames(original, header);
   const loss: DistillLoss = options.loss && options.loss !== 'auto' ? options.loss : outputs.every((o) => o.classScores) ? 'kl' : 'mse';
-  const outputNames = outputs.map((o) => o.name);
+  if (options.features !== undefined && !['none', 'last', 'all'].includes(options.features)) throw new CompileOptionError(`--distill-features must be none, last or all, got ${String(options.features)}`, 'distill');
+  const features = featureNames(header, payload, options.features ?? 'none').filter((f) => !outputs.some((o) => o.name === f));
+  const featureWeight = options.featureWeight ?? 1;
+  if (!(featureWeight >= 0)) throw new CompileOptionError(`--distill-feature-weight must be a number ≥ 0, got ${featureWeight}`, 'distill');
+  /** Every compared tensor and its weight in a tier's loss: the outputs, then the features (their mean). */
+  const compared = [
+    ...outputs.map((o) => ({ name: o.name, loss, weight: 1 })),
+    ...features.map((name) => ({ name, loss: 'mse' as const, weight: featureWeight / features.length })),
+  ];
+  const outputNames = compared.map((c) => c.name);
   const teacher = interpreterFor(trainingGraph(original, { weights: [], outputs: outputNames }), 'the original model');
 
   const batchable = header.graph.inputs.every((i) => typeof i.shape[0] !== 'number');
@@ -158,8 +180,8 @@ export async function distillFactors(
     let total: tf.Scalar = tf.scalar(0);
     groups.forEach((inputs, u) => {
       const out = student.interpreter.forward({ ...inputs, ...weights });
-      outputNames.forEach((name, o) => {
-        total = tf.add(total, distillationLoss(loss, out[name], targets[u][o], temperature));
+      compared.forEach((c, o) => {
+        total = tf.add(total, tf.mul(distillationLoss(c.loss, out[c.name], targets[u][o], temperature), c.weight));
       });
     });
     return tf.div(total, groups.length);
@@ -278,6 +300,7 @@ export async function distillFactors(
         engine,
         loss,
         trainedTiers,
+        features,
         steps: step,
         bestStep: best.step,
         stoppedEarly,
@@ -316,6 +339,17 @@ function biasOf(header: ModelHeader, i: number): string | undefined {
   const node = header.graph.nodes[header.layers[i].nodeIndex];
   const name = header.layers[i].kind === 'matmul' ? undefined : node.inputs[2];
   return name && header.graph.initializers.some((t) => t.name === name) ? name : undefined;
+}
+
+/** The activated outputs of the factored layers the feature term compares (graph order). */
+function featureNames(header: ModelHeader, payload: Uint8Array, which: DistillFeatures): string[] {
+  if (which === 'none') return [];
+  const names = header.layers.map((layer) => {
+    const node = header.graph.nodes[layer.nodeIndex];
+    return followingActivation(header, payload, node, layer.rows)?.output ?? node.outputs[0];
+  });
+  const order = header.layers.map((l, i) => ({ at: l.nodeIndex, name: names[i] })).sort((a, b) => a.at - b.at);
+  return which === 'all' ? order.map((o) => o.name) : order.slice(-1).map((o) => o.name);
 }
 
 /** What the loss compares: each graph output, or the logits when a Softmax made it. */

@@ -296,6 +296,8 @@ describe('errors are one line, with no stack trace', () => {
     ['--refit cubic', () => [MNIST_CNN, '--refit', 'cubic'], /--refit takes nonlinear or linear, got "cubic"/],
     ['--distill-train everything', () => [MNIST_CNN, '--distill', `mnist:${MNIST_DIR}`, '--distill-train', 'everything'], /--distill-train must be cores or factors/],
     ['--engine ort-node-cpu for distillation', () => [MNIST_CNN, '--distill', `mnist:${MNIST_DIR}`, '--engine', 'ort-node-cpu'], /--engine must be one of tfjs-wasm, tfjs-cpu, tfjs-webgpu/],
+    ['--distill-features some', () => [MNIST_CNN, '--distill', `mnist:${MNIST_DIR}`, '--distill-features', 'some'], /--distill-features must be none, last or all/],
+    ['--distill-feature-weight -1', () => [MNIST_CNN, '--distill', `mnist:${MNIST_DIR}`, '--distill-feature-weight', '-1'], /--distill-feature-weight must be a number ≥ 0/],
     ['--distill-tiers 7 (no such tier)', () => [MNIST_CNN, '--distill', `mnist:${MNIST_DIR}`, '--distill-limit', '16', '--steps', '1', '--tiers', '0.1,1', '--distill-tiers', '7'], /tier 7 does not exist/],
   ];
   it.each(compileCases)('compile of %s fails and leaves no output file', (_, args, message) => {
@@ -324,6 +326,12 @@ describe('errors are one line, with no stack trace', () => {
     const other = cli('eval', out, ...data, '--before', lrm);
     expectOneLineError(other);
     expect(other.stderr).toMatch(/compile both with the same --tiers/);
+  });
+
+  it('compile --distill-features says how many intermediate features it matched', () => {
+    const out = join(tmp, 'features.lrm');
+    const r = cliOk('compile', MNIST_CNN, '-o', out, '--tiers', '0.1,1', '--mean', '0.5', '--std', '0.5', '--distill', `mnist:${MNIST_DIR}`, '--distill-limit', '32', '--steps', '2', '--distill-features', 'all', '--distill-feature-weight', '0.5');
+    expect(r.stdout).toMatch(/held-out kl loss \+ features \(2\), kept step \d+: tier 0 /);
   });
 
   it('compile --distill stopped by Ctrl-C writes the best checkpoint and exits 0', async () => {

@@ -220,6 +220,24 @@ describe('distillation on mnist-cnn-pytorch', () => {
     expect(total(distill!.validationAfter)).toBeLessThanOrEqual(total(distill!.validationBefore));
   });
 
+  it('matches the factored layers\' activated outputs too when asked (--distill-features)', async () => {
+    const graph = decodeGraph(source);
+    const producer = (name: string) => graph.nodes.find((n) => n.outputs.includes(name))?.opType;
+    const run = async (features: 'last' | 'all') =>
+      (await compileOnnx(source, { tiers: [0.05, 1], calibration: await digits(0, 128), rankMultiple: 2, distill: { samples: await digits(0, 256), steps: 12, batchSize: 32, features, train: 'factors' } })).distill!;
+    const all = await run('all');
+    // mnist-cnn's two factored layers (conv2, fc1; the ends stay dense) each feed a Relu: its output is compared.
+    expect(all.features).toHaveLength(2);
+    expect(all.features.map(producer)).toEqual(['Relu', 'Relu']);
+    expect(all.validationAfter[0]).toBeLessThan(all.validationBefore[0]);
+    const last = await run('last');
+    expect(last.features).toEqual(all.features.slice(1));
+    // The held-out loss now includes the feature term, so it starts above the output loss alone.
+    const plain = (await compileOnnx(source, { tiers: [0.05, 1], calibration: await digits(0, 128), rankMultiple: 2, distill: { samples: await digits(0, 256), steps: 1, batchSize: 32 } })).distill!;
+    expect(plain.features).toEqual([]);
+    expect(all.validationBefore[0]).toBeGreaterThan(plain.validationBefore[0]);
+  });
+
   it('trains on tfjs-cpu too (the reference backend, with every gradient kernel of its own)', async () => {
     const { distill } = await compileOnnx(source, { tiers: [0.05, 1], distill: { samples: await digits(0, 16), steps: 2, batchSize: 8, engine: 'tfjs-cpu', train: 'factors' } });
     expect(distill!.engine).toBe('tfjs-cpu');
@@ -230,5 +248,6 @@ describe('distillation on mnist-cnn-pytorch', () => {
   it('refuses tiers the file does not have, and too few samples', async () => {
     await expect(compileOnnx(source, { tiers: [0.05, 1], distill: { samples: await digits(0, 32), tiers: [5] } })).rejects.toBeInstanceOf(CompileOptionError);
     await expect(compileOnnx(source, { tiers: [0.05, 1], distill: { samples: await digits(0, 1) } })).rejects.toThrow(/at least 2 samples/);
+    await expect(compileOnnx(source, { tiers: [0.05, 1], distill: { samples: await digits(0, 32), features: 'all', featureWeight: -1 } })).rejects.toThrow(/feature-weight/);
   });
 });
