@@ -70,7 +70,23 @@ function notes(m: ModelResult): string[] {
     `- Quality: ${m.metric.name}${m.metric.higherIsBetter ? ' (higher is better)' : ' (lower is better)'}${m.metric.vsOriginal ? '; measured against the original\'s outputs, so no Δ column' : ''}`,
   ];
   if (m.agreement) lines.push(`- Agreement: ${m.agreement}`);
+  const noise = accuracyNoise(m);
+  if (noise) lines.push(`- Noise: ${noise}`);
   return lines;
+}
+
+/**
+ * How far apart two accuracies must be to mean anything: one sample's worth, and the 95% binomial interval of an
+ * accuracy near the original's on this many samples (method comparisons on the same samples are paired, so
+ * their differences are less noisy than that, but a criterion missed by one sample is within it).
+ */
+function accuracyNoise(m: ModelResult): string | undefined {
+  const original = m.rows.find((r) => r.method === 'original');
+  if (m.metric.unit !== '%' || m.metric.vsOriginal || !original || original.value === null || m.evaluationSamples <= 0) return undefined;
+  const n = m.evaluationSamples;
+  const p = original.value / 100;
+  const half = 196 * Math.sqrt((p * (1 - p)) / n);
+  return `one sample is ${(100 / n).toFixed(n >= 1000 ? 3 : 2)} pp; the 95% binomial interval of an accuracy near the original's ${original.value.toFixed(2)}% on ${formatCount(n)} samples is ±${half.toFixed(2)} pp`;
 }
 
 function loadText(e: BenchResult['environment']): string {

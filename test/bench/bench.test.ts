@@ -66,6 +66,8 @@ describe('npm run bench --quick --models mnist-cnn-pytorch', () => {
     const md = readFileSync(join(out, 'compression.md'), 'utf8');
     expect(md).toContain('| method | tier |');
     expect(md).toContain('Calibration split');
+    // How many points one digit is worth, from the number evaluated.
+    expect(md).toContain(`- Noise: one sample is ${(100 / model.evaluationSamples).toFixed(model.evaluationSamples >= 1000 ? 3 : 2)} pp;`);
     expect(readFileSync(join(out, 'mnist-cnn-pytorch.svg'), 'utf8')).toMatch(/^<svg[\s\S]*<\/svg>\s*$/);
     const html = readFileSync(join(out, 'index.html'), 'utf8');
     expect(html).toContain('<svg');

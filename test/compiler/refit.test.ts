@@ -83,7 +83,7 @@ describe('nonlinear refit targets', () => {
         fc.double({ min: 0.5, max: 6, noNaN: true }),
         fc.double({ min: -2, max: 2, noNaN: true }),
         (y, z, lo, hi, o) => {
-          const act = { lo, hi, offset: Float32Array.of(o) };
+          const act = { lo, hi, offset: Float32Array.of(o), output: 'z' };
           const t = target(act, 0, y, z);
           expect(clamp(t + act.offset[0], lo, hi)).toBeCloseTo(clamp(y + act.offset[0], lo, hi), 9);
           // Where y is clamped and z already gives the same output, z itself is the target (no loss).
