@@ -127,9 +127,31 @@ function registerHostKernel(kernelName: string, backendName: string, compute: (i
   });
 }
 
-/** Registers the two kernels above for `backendName` where it has none, and the fast BatchMatMul wrapper. */
+/**
+ * out[s, …] = Σ over i with segmentIds[i] = s of x[i, …] (ids outside 0..numSegments−1 are dropped, as in tfjs):
+ * the gradient of Gather (YOLO-FastestV2's heads gather along an axis).
+ */
+export function unsortedSegmentSum(x: Float32Array, ids: ArrayLike<number>, inner: number, numSegments: number): Float32Array {
+  const out = new Float32Array(numSegments * inner);
+  for (let i = 0; i < ids.length; i++) {
+    const s = ids[i];
+    if (s < 0 || s >= numSegments) continue;
+    for (let j = 0; j < inner; j++) out[s * inner + j] += x[i * inner + j];
+  }
+  return out;
+}
+
+/** Registers the kernels above for `backendName` where it has none, and the fast BatchMatMul wrapper. */
 export function registerGradientKernels(backendName: string): void {
   withExplicitTransposes(backendName);
+  registerHostKernel('UnsortedSegmentSum', backendName, ({ x, segmentIds }, attrs) => {
+    if (x.info.dtype !== 'float32') throw new Error(`UnsortedSegmentSum: only float32, got ${x.info.dtype}`);
+    const { numSegments } = attrs as { numSegments: number };
+    const rest = x.info.shape.slice(segmentIds.info.shape.length);
+    const inner = rest.reduce((a, b) => a * b, 1);
+    // segmentIds is int32 (read back as an Int32Array); only its numbers are read.
+    return { values: unsortedSegmentSum(x.values, segmentIds.values, inner, numSegments), shape: [numSegments, ...rest] };
+  });
   registerHostKernel('Conv2DBackpropFilter', backendName, ({ x, dy }, attrs) => {
     const a = attrs as ConvAttrs & { filterShape: [number, number, number, number] };
     if (a.dataFormat === 'NCHW') throw new Error('Conv2DBackpropFilter: only NHWC');

@@ -68,7 +68,8 @@ export const conv: OpKernel = {
       if (ctx.training) {
         // Unfused under autodiff: a fused conv's gradient computes the filter's and bias's gradients whether or
         // not they are trained (constant filters cost a Conv2DBackpropFilter each); the plain ops' are lazy.
-        y = depthwise ? tf.depthwiseConv2d(x, filter, win.strides, pad, 'NHWC', win.dilations) : tf.conv2d(x, filter, win.strides, win.pad, 'NHWC', win.dilations);
+        const [f, dilations] = withoutDilation(filter, win.dilations);
+        y = depthwise ? tf.depthwiseConv2d(x, f, win.strides, pad, 'NHWC', dilations) : tf.conv2d(x, f, win.strides, win.pad, 'NHWC', dilations);
         if (bias) y = tf.add(y, bias) as tf.Tensor4D;
         if (act) y = applyActivation(y, act) as tf.Tensor4D;
       } else {
@@ -79,7 +80,9 @@ export const conv: OpKernel = {
       const xs = tf.split(x, group, 3);
       const ys = xs.map((xg, g) => {
         const filter = prepared(`filter${g}`, () => tf.transpose(tf.slice(weight4d(), [g * perGroup, 0, 0, 0], [perGroup, cPerGroup, kh, kw]), [2, 3, 1, 0])) as tf.Tensor4D;
-        return tf.conv2d(xg as tf.Tensor4D, filter, win.strides, win.pad, 'NHWC', win.dilations);
+        if (!ctx.training) return tf.conv2d(xg as tf.Tensor4D, filter, win.strides, win.pad, 'NHWC', win.dilations);
+        const [f, dilations] = withoutDilation(filter, win.dilations);
+        return tf.conv2d(xg as tf.Tensor4D, f, win.strides, win.pad, 'NHWC', dilations);
       });
       y = tf.concat(ys, 3);
       if (bias) y = tf.add(y, bias) as tf.Tensor4D;
@@ -92,6 +95,29 @@ export const conv: OpKernel = {
     return [tensorValue(y, 'nhwc')];
   },
 };
+
+/**
+ * tfjs has no gradient for dilated convolutions ("dilation rates greater than 1 are not yet supported in
+ * gradients"), so in training a dilated filter [kh, kw, …] becomes the equivalent undilated one, with d−1 zeros
+ * between its taps ([(kh−1)·dh+1, (kw−1)·dw+1, …]), built from differentiable ops (pad and reshape), so a
+ * trained filter still gets its gradient. Costs d² more multiply-adds; training only (UltraFace's RFB blocks).
+ */
+export function withoutDilation(filter: tf.Tensor4D, dilations: [number, number]): [tf.Tensor4D, [number, number]] {
+  if (dilations[0] === 1 && dilations[1] === 1) return [filter, dilations];
+  const spread = (f: tf.Tensor4D, axis: 0 | 1, d: number): tf.Tensor4D => {
+    if (d === 1) return f;
+    const k = f.shape[axis];
+    // [.., k, ..] → [.., k, d, ..] with zeros after each tap → [.., k·d, ..] → the first (k−1)·d+1.
+    const withGap = tf.pad(tf.expandDims(f, axis + 1), Array.from({ length: 5 }, (_, i) => (i === axis + 1 ? [0, d - 1] : [0, 0])) as Array<[number, number]>);
+    const shape = [...f.shape] as [number, number, number, number];
+    shape[axis] = k * d;
+    const begin = [0, 0, 0, 0];
+    const size = [...f.shape] as [number, number, number, number];
+    size[axis] = (k - 1) * d + 1;
+    return tf.slice(tf.reshape(withGap, shape), begin, size) as tf.Tensor4D;
+  };
+  return [spread(spread(filter, 0, dilations[0]), 1, dilations[1]), [1, 1]];
+}
 
 function isPointwise(win: Window2d): boolean {
   return win.kernel.every((k) => k === 1) && win.strides.every((s) => s === 1) && win.dilations.every((d) => d === 1) && win.pad.flat().every((p) => p === 0);
