@@ -373,7 +373,7 @@ function interpreterFor(graph: InterpretedGraph, what: string): GraphInterpreter
   const coverage = checkCoverage(graph);
   if (coverage.missingOps.length > 0 || coverage.unsupportedNodes.length > 0) {
     const missing = [...coverage.missingOps, ...coverage.unsupportedNodes];
-    throw new CompileOptionError(`distillation runs the model with tfjs, which cannot run ${what}: ${missing.join(', ')}`, 'distill');
+    throw new CompileOptionError(`distillation runs the model with tfjs, which cannot run ${what}: ${missing.join(', ')}; compile without --distill (calibration and --refit run on onnxruntime and still apply)`, 'distill');
   }
   return new GraphInterpreter(graph, fuseActivations(graph, coverage.steps));
 }

@@ -4,7 +4,8 @@
  * mnist-cnn-pytorch (distilled on digits 0–511, evaluated on 1000–2999) that must lower the held-out loss, raise
  * the small tier's accuracy and keep the full tier the original model.
  */
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import fc from 'fast-check';
@@ -222,6 +223,23 @@ describe('distillation through the other real models\' ops', () => {
     expect(distill!.steps).toBe(1);
     expect(distill!.features.length).toBeGreaterThan(0);
     expect([...distill!.validationBefore, ...distill!.validationAfter].every(Number.isFinite)).toBe(true);
+  });
+  it('refuses a model tfjs cannot run (silero VAD\'s If nodes) with a typed error saying what to do', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'distill-silero-'));
+    try {
+      for (let i = 0; i < 2; i++) {
+        const doc = { input: { dims: [1, 576], data: Array.from(random(576, i + 1), (v) => v * 0.1) }, state: { dims: [2, 1, 128], data: new Array(256).fill(0) }, sr: 16000 };
+        writeFileSync(join(dir, `chunk-${i}.json`), JSON.stringify(doc));
+      }
+      const silero = new Uint8Array(readFileSync(join(MODELS, 'silero_vad_16k_op15.onnx')));
+      const inputs = importOnnx(silero).inputs;
+      const chunks = await openDataset(`tensors:${dir}`, { layout: inputs[0].shape });
+      const compiled = compileOnnx(silero, { tiers: [0.5, 1], distill: { samples: () => feedBatches(chunks, inputs, 1), steps: 1 } });
+      await expect(compiled).rejects.toBeInstanceOf(CompileOptionError);
+      await expect(compiled).rejects.toThrow(/cannot run the original model: If ×2; compile without --distill/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 
