@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { ModelHeader } from '../../formats/model.js';
 import { DataType } from '../../formats/model.js';
+import { float32Copy } from '../../runtime/factors.js';
 import { buildOnnxModel } from '../../runtime/onnx/build-model.js';
 import { checkCoverage } from '../../runtime/engines/tfjs/coverage.js';
 import { fuseActivations } from '../../runtime/engines/tfjs/fuse-activations.js';
@@ -148,7 +149,7 @@ export async function distillFactors(
     const size = options.train !== 'factors' && belowFull.length > 0 ? Math.max(...belowFull) : maxRank;
     const biasName = biasOf(header, i);
     const b = biasName ? initializers.get(biasName) : undefined;
-    const bias = b && b.dataType === DataType.FLOAT ? new Float32Array(payload.slice(b.range.offset, b.range.offset + b.range.length).buffer) : undefined;
+    const bias = b && b.dataType === DataType.FLOAT ? float32Copy(payload, b.range.offset, b.range.length / 4) : undefined;
     const trainable: TrainableLayer = options.train === 'factors'
       ? new NestedFactors(layer.kind, layer.rows, layer.cols, size, maxRank, layer.weightDims, factors[i], bias)
       : new NestedCores(layer.kind, layer.rows, layer.cols, size, maxRank, layer.kind === 'conv' ? layer.weightDims.length - 2 : 0, factors[i], bias);
@@ -344,12 +345,11 @@ function biasOf(header: ModelHeader, i: number): string | undefined {
 /** The activated outputs of the factored layers the feature term compares (graph order). */
 function featureNames(header: ModelHeader, payload: Uint8Array, which: DistillFeatures): string[] {
   if (which === 'none') return [];
-  const names = header.layers.map((layer) => {
+  const names = [...header.layers].sort((a, b) => a.nodeIndex - b.nodeIndex).map((layer) => {
     const node = header.graph.nodes[layer.nodeIndex];
     return followingActivation(header, payload, node, layer.rows)?.output ?? node.outputs[0];
   });
-  const order = header.layers.map((l, i) => ({ at: l.nodeIndex, name: names[i] })).sort((a, b) => a.at - b.at);
-  return which === 'all' ? order.map((o) => o.name) : order.slice(-1).map((o) => o.name);
+  return which === 'all' ? names : names.slice(-1);
 }
 
 /** What the loss compares: each graph output, or the logits when a Softmax made it. */
