@@ -87,8 +87,8 @@ describe('npm run bench --quick --models mnist-cnn-pytorch', () => {
     // Tuned presets: three rising budgets per engine, tier counts never fall as the budget rises, each preset timed
     // in a fresh process and evaluated (whether it stayed within budget is reported, not asserted: shared machine).
     const presets = JSON.parse(readFileSync(join(out, 'presets.json'), 'utf8')) as { rows: Array<{ engine: string; budgetMs: number; tiers: number; p50: number; p95: number; withinBudget: boolean; accuracy: number }> };
-    // A tune whose own measurement lands above a budget taken from the bench's (the machine is shared) fails and is
-    // logged; the rows that exist must be consistent, and at least one engine must have produced them.
+    // A tune whose own measurement lands above the tightest budget taken from the bench's (the machine is shared) is
+    // logged and retried without it; the rows that exist must be consistent, and at least one engine must have produced them.
     expect(presets.rows.length).toBeGreaterThan(0);
     for (const engine of ['ort-node-cpu', 'ort-wasm']) {
       const rows = presets.rows.filter((r) => r.engine === engine);
