@@ -30,3 +30,4 @@ export type { EngineId, EngineWarning } from './engines/engine.js';
 export type { ByteSource } from './source/source.js';
 export * from './errors.js';
 export * from './tensor.js';
+export * from './text/index.js';

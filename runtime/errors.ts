@@ -97,3 +97,17 @@ export class EngineUnsupportedModelError extends RuntimeError {
     super(`engine ${engine} cannot run this model (${parts.join('; ')}); run it with ort-node-cpu or ort-wasm`, 'engine-unsupported-model');
   }
 }
+
+/** A tokenizer vocabulary that is not a list of [piece, score] pairs (or is too short to hold its reserved ids). */
+export class VocabularyError extends RuntimeError {
+  constructor(message: string) {
+    super(message, 'bad-vocabulary');
+  }
+}
+
+/** Text the model cannot embed: not a string, or nothing left to embed (empty text gives no tokens). */
+export class TextInputError extends RuntimeError {
+  constructor(message: string) {
+    super(message, 'bad-text');
+  }
+}

@@ -70,5 +70,6 @@ export { ENGINE_ENV } from './engines/priority.js';
 export { ENGINE_IDS } from './engines/engine.js';
 export * from './errors.js';
 export * from './tensor.js';
+export * from './text/index.js';
 export type { EngineId, EngineWarning } from './engines/engine.js';
 export type { ByteSource } from './source/source.js';

@@ -15,7 +15,8 @@ import { parseNormalisation } from './normalisation.js';
 import { parseNonNegative, parseWholeNumber, withCalibrationOptions } from './options.js';
 import { parseCostModel } from '../costs.js';
 import { augmentFeeds } from '../data/augment.js';
-import { feedBatches, openDataset } from '../data/spec.js';
+import { feedBatches, isTextSpec, openDataset } from '../data/spec.js';
+import { loadVocabulary } from '../data/text.js';
 import { importOnnx } from '../import/onnx.js';
 import type { Feeds } from '../../runtime/tensor.js';
 import { writeAtomically } from './write-output.js';
@@ -26,6 +27,7 @@ interface CompileCliOptions {
   dtype: string;
   minParams: string;
   calib?: string;
+  vocab?: string;
   calibLimit: string;
   calibOffset: string;
   refit?: boolean | string;
@@ -82,7 +84,10 @@ function parseRefitMode(value: boolean | string | undefined): RefitMode | undefi
 async function openFeeds(source: Uint8Array, path: string, spec: string, limit: number, offset: number, opts: CompileCliOptions) {
   const inputs = importOnnx(source, path).inputs;
   const { mean, std } = parseNormalisation(opts.mean, opts.std);
-  const dataset = await openDataset(spec, { layout: inputs[0]?.shape ?? [], mean, std, labels: opts.labels, limit, offset });
+  const text = isTextSpec(spec);
+  const dataset = text
+    ? await openDataset(spec, { layout: [], inputs, limit, offset, tokenizer: await loadVocabulary(opts.vocab, [path]) })
+    : await openDataset(spec, { layout: inputs[0]?.shape ?? [], mean, std, labels: opts.labels, limit, offset });
   // A function: each call starts a new pass over the data (refit makes several).
   return { inputs, size: dataset.size, pass: () => feedBatches(dataset, inputs, CALIBRATION_BATCH) };
 }

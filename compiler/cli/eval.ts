@@ -3,7 +3,9 @@ import { readHeader, headerLength } from '../../formats/read.js';
 import { IDENTIFIER_OFFSET } from '../../formats/framing.js';
 import { FILE_IDENTIFIER, type ValueInfo } from '../../formats/model.js';
 import { engines, load } from '../../runtime/node.js';
-import { openDataset } from '../data/spec.js';
+import { openDataset, parseDataSpec } from '../data/spec.js';
+import { loadVocabulary } from '../data/text.js';
+import { evalSentenceEncoder } from './eval-text.js';
 import { agreement, evaluateClassifier, type EvalResult, type Runner } from '../evaluate.js';
 import { CompileOptionError } from '../errors.js';
 import { importOnnx } from '../import/onnx.js';
@@ -27,6 +29,7 @@ interface EvalCliOptions {
   std?: string;
   labels?: string;
   output?: string;
+  vocab?: string;
   json?: boolean;
 }
 
@@ -40,9 +43,9 @@ interface Row {
 export function registerEval(program: Command): void {
   program
     .command('eval')
-    .description('measure top-1 accuracy, agreement with the original, size and latency, per tier')
+    .description('measure top-1 accuracy (or, on sentence pairs, Pearson/Spearman), agreement with the original, size and latency, per tier')
     .argument('<model>', 'an .lrm file or an .onnx model')
-    .requiredOption('--data <spec>', 'mnist:<dir> | imagenet:<dir> | images:<dir> | tensors:<dir> (images:/tensors: are unlabelled: agreement only)')
+    .requiredOption('--data <spec>', 'mnist:<dir> | imagenet:<dir> | images:<dir> | tensors:<dir> | sts:<file.csv> | text:<file> (images:/tensors:/text: are unlabelled: agreement only)')
     .option('--reference <model.onnx>', 'original model to compare with (agreement = same top-1)')
     .option('--before <model.lrm>', 'the same model compiled without recovery (e.g. without --distill): each tier of it is evaluated too (column "before")')
     .option('--all-tiers', 'evaluate every tier prefix')
@@ -54,7 +57,8 @@ export function registerEval(program: Command): void {
     .option('--mean <values>', 'mean after scaling pixels to 0..1 (one value or one per channel)')
     .option('--std <values>', 'standard deviation (one value or one per channel)')
     .option('--labels <synset.txt>', 'imagenet: class order file (default: the standard 1000-class order)')
-    .option('--output <name>', 'which model output holds the class scores (default: the first)')
+    .option('--output <name>', 'which model output holds the class scores or embeddings (default: the first)')
+    .option('--vocab <vocab.json>', 'sts:/text: the SentencePiece vocabulary (default: vocab.json beside the model or the reference)')
     .option('--json', 'print one JSON object')
     .action(async (modelPath: string, opts: EvalCliOptions) => {
       const engine = engines.get(opts.engine);
@@ -66,15 +70,28 @@ export function registerEval(program: Command): void {
 
       // Read and verify the header once: it gives the input layout and, below, each tier's parameters.
       const header = isOnnx ? undefined : (await readHeader(bytes.subarray(0, headerLength(bytes)), { fileName: modelPath, totalLength: bytes.length })).header;
-      const input = singleInput(header ? header.graph.inputs : importOnnx(bytes, modelPath).inputs, modelPath);
-      const { mean, std } = parseNormalisation(opts.mean, opts.std);
-      const dataset = await openDataset(opts.data, {
-        mean, std, labels: opts.labels,
+      const inputs = header ? header.graph.inputs : importOnnx(bytes, modelPath).inputs;
+      const slice = {
         limit: opts.limit === undefined ? undefined : parseWholeNumber('--limit', opts.limit),
         offset: opts.offset === undefined ? undefined : parseWholeNumber('--offset', opts.offset, 0),
-        layout: input.shape,
-        inputs: [input],
-      });
+      };
+      const scheme = parseDataSpec(opts.data).scheme;
+      if (scheme === 'sts' || scheme === 'text') {
+        const tokenizer = await loadVocabulary(opts.vocab, [modelPath, opts.reference]);
+        const dataset = await openDataset(opts.data, { ...slice, layout: [], inputs, tokenizer });
+        const refBytes = referencePath === undefined ? undefined : referencePath === modelPath ? bytes : await readInputBytes(referencePath);
+        const tiers = header ? (opts.allTiers ? header.tiers.map((t) => t.index) : [opts.tier !== undefined ? parseWholeNumber('--tier', opts.tier, 0) : header.tiers.length - 1]) : [];
+        await evalSentenceEncoder({
+          engine, dataset, batchSize: parseWholeNumber('--batch', opts.batch ?? '64'), output: opts.output, json: opts.json, label: modelPath,
+          lrm: header && { header, bytes, tiers },
+          reference: refBytes && { bytes: refBytes, params: onnxParams(refBytes, referencePath!) },
+          before: opts.before === undefined ? undefined : await readInputBytes(opts.before),
+        });
+        return;
+      }
+      const input = singleInput(inputs, modelPath);
+      const { mean, std } = parseNormalisation(opts.mean, opts.std);
+      const dataset = await openDataset(opts.data, { mean, std, labels: opts.labels, ...slice, layout: input.shape, inputs: [input] });
       const fixedBatch = typeof input.shape[0] === 'number' ? input.shape[0] : undefined;
       const batchSize = fixedBatch ?? parseWholeNumber('--batch', opts.batch ?? '64');
       const bar = new ProgressBar();

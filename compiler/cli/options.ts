@@ -21,7 +21,8 @@ export function parseNonNegative(option: string, text: string): number {
  */
 export function withCalibrationOptions(command: Command, use: string, limit: string): Command {
   return command
-    .option('--calib <spec>', `${use}: mnist:<dir> | imagenet:<dir> | images:<dir> | tensors:<dir>`)
+    .option('--calib <spec>', `${use}: mnist:<dir> | imagenet:<dir> | images:<dir> | tensors:<dir> | sts:<file.csv> | text:<file>`)
+    .option('--vocab <vocab.json>', 'sts:/text: the SentencePiece vocabulary (default: vocab.json beside the model)')
     .option('--calib-limit <N>', 'use at most N calibration samples', limit)
     .option('--calib-offset <N>', 'skip the first N samples (keep calibration and evaluation disjoint)', '0')
     .option('--mean <values>', 'calibration images: mean after scaling pixels to 0..1 (one value or one per channel)')

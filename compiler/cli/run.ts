@@ -1,15 +1,22 @@
 import type { Command } from 'commander';
 import { load } from '../../runtime/node.js';
 import { readInputFile } from '../data/tensor-file.js';
+import { loadVocabulary, sparseInputNames } from '../data/text.js';
+import { CompileOptionError } from '../errors.js';
+import { sparseBatch } from '../../runtime/text/sparse-batch.js';
+import { TextInputError } from '../../runtime/errors.js';
+import type { Feeds } from '../../runtime/tensor.js';
 import { parseNormalisation } from './normalisation.js';
 import { parseWholeNumber } from './options.js';
 
 export function registerRun(program: Command): void {
   program
     .command('run')
-    .description('run an .lrm model on one input file (.npy, .json or .jpg)')
+    .description('run an .lrm model on one input file (.npy, .json or .jpg) or, for a sentence encoder, on a sentence')
     .argument('<model.lrm>')
-    .requiredOption('--input <file>', 'input tensor(s): .npy, .json ({"name": {"dims", "dataType", "data"}}) or a JPEG image')
+    .option('--input <file>', 'input tensor(s): .npy, .json ({"name": {"dims", "dataType", "data"}}) or a JPEG image')
+    .option('--text <sentence>', 'a sentence for a sentence encoder (sparse-batch inputs indices/values): prints the embedding\'s first values and its norm')
+    .option('--vocab <vocab.json>', '--text: the SentencePiece vocabulary (default: vocab.json beside the model)')
     .option('--engine <id>', 'engine: ort-node-cpu (node-cpu), ort-node-webgpu, ort-wasm (wasm), tfjs-wasm or tfjs-webgpu', 'ort-node-cpu')
     .option('--tier <K>', 'run tier K as `inspect` numbers them, i.e. load tiers 0..K (default: the last)')
     .option('--preset <name>', 'load the tiers a named preset says')
@@ -17,11 +24,20 @@ export function registerRun(program: Command): void {
     .option('--std <values>', 'image inputs: standard deviation (one value or one per channel)')
     .option('--top <k>', 'show the top-k classes of 2-D outputs', '5')
     .option('--json', 'print one JSON object')
-    .action(async (path: string, opts: { input: string; engine: string; tier?: string; preset?: string; mean?: string; std?: string; top: string; json?: boolean }) => {
+    .action(async (path: string, opts: { input?: string; text?: string; vocab?: string; engine: string; tier?: string; preset?: string; mean?: string; std?: string; top: string; json?: boolean }) => {
+      if ((opts.input === undefined) === (opts.text === undefined)) throw new CompileOptionError('give --input <file> or --text <sentence> (one of them)', 'bad-option');
       const tier = opts.tier === undefined ? undefined : parseWholeNumber('--tier', opts.tier, 0);
+      // Tokenise before loading: a bad sentence or vocabulary fails at once.
+      const ids = opts.text === undefined ? undefined : (await loadVocabulary(opts.vocab, [path])).encode(opts.text);
+      if (ids?.length === 0) throw new TextInputError('--text is empty: give a sentence with at least one character');
       const session = await load(path, { engine: opts.engine as never, tier, preset: opts.preset });
       try {
-        const feeds = await readInputFile(opts.input, { inputs: session.inputs }, parseNormalisation(opts.mean, opts.std));
+        let feeds: Feeds;
+        if (ids) {
+          feeds = sparseBatch([ids], sparseInputNames(session.inputs, '--text'));
+        } else {
+          feeds = await readInputFile(opts.input!, { inputs: session.inputs }, parseNormalisation(opts.mean, opts.std));
+        }
         const started = performance.now();
         const outputs = await session.run(feeds);
         const ms = performance.now() - started;
@@ -30,7 +46,8 @@ export function registerRun(program: Command): void {
           Object.entries(outputs).map(([name, t]) => {
             const values = Array.from(t.data as ArrayLike<number | bigint>, Number);
             const topk = t.dims.length === 2 && t.dims[0] === 1 ? values.map((v, i) => [i, v] as const).sort((a, b) => b[1] - a[1]).slice(0, top) : undefined;
-            return [name, { dims: t.dims, dataType: t.dataType, values, top: topk?.map(([index, score]) => ({ index, score })) }];
+            const norm = Math.sqrt(values.reduce((s, v) => s + v * v, 0));
+            return [name, { dims: t.dims, dataType: t.dataType, values, norm, top: topk?.map(([index, score]) => ({ index, score })) }];
           }),
         );
         if (opts.json) {
@@ -40,8 +57,8 @@ export function registerRun(program: Command): void {
         console.log(`${path}: tier ${session.tiers - 1} (of 0..${session.header.tiers.length - 1}) on ${session.engine}, ${ms.toFixed(2)} ms`);
         for (const [name, o] of Object.entries(summary)) {
           const preview = o.values.slice(0, 8).map((v) => Number(v.toPrecision(5))).join(', ');
-          console.log(`${name} [${o.dims.join(',')}] ${o.dataType}: ${preview}${o.values.length > 8 ? ', …' : ''}`);
-          if (o.top) console.log(`  top-${o.top.length}: ${o.top.map((t) => `#${t.index} (${t.score.toPrecision(4)})`).join('  ')}`);
+          console.log(`${name} [${o.dims.join(',')}] ${o.dataType}: ${preview}${o.values.length > 8 ? ', …' : ''}${opts.text !== undefined ? `  (norm ${o.norm.toFixed(4)})` : ''}`);
+          if (o.top && opts.text === undefined) console.log(`  top-${o.top.length}: ${o.top.map((t) => `#${t.index} (${t.score.toPrecision(4)})`).join('  ')}`);
         }
       } finally {
         await session.release();

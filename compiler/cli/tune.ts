@@ -4,7 +4,8 @@ import { deviceClassId } from '../../devices/device-class.js';
 import { detectNodeDevice } from '../../devices/detect-node.js';
 import { readHeader } from '../../formats/read.js';
 import type { Feeds } from '../../runtime/tensor.js';
-import { feedBatches, openDataset } from '../data/spec.js';
+import { feedBatches, isTextSpec, openDataset } from '../data/spec.js';
+import { loadVocabulary } from '../data/text.js';
 import { CompileOptionError } from '../errors.js';
 import { syntheticFeeds } from '../tune/sample-feeds.js';
 import { tuneLrm } from '../tune/tune.js';
@@ -29,6 +30,7 @@ interface TuneCliOptions {
   runs: string;
   layerRuns: string;
   calib?: string;
+  vocab?: string;
   calibLimit: string;
   calibOffset: string;
   mean?: string;
@@ -93,11 +95,10 @@ export function registerTune(program: Command): void {
       if (opts.calib !== undefined) {
         const { mean, std } = parseNormalisation(opts.mean, opts.std);
         const inputs = header.graph.inputs;
-        const dataset = await openDataset(opts.calib, {
-          layout: inputs[0]?.shape ?? [], mean, std, labels: opts.labels, inputs,
-          limit: parseWholeNumber('--calib-limit', opts.calibLimit),
-          offset: parseWholeNumber('--calib-offset', opts.calibOffset, 0),
-        });
+        const slice = { limit: parseWholeNumber('--calib-limit', opts.calibLimit), offset: parseWholeNumber('--calib-offset', opts.calibOffset, 0) };
+        const dataset = isTextSpec(opts.calib)
+          ? await openDataset(opts.calib, { layout: [], inputs, ...slice, tokenizer: await loadVocabulary(opts.vocab, [input]) })
+          : await openDataset(opts.calib, { layout: inputs[0]?.shape ?? [], mean, std, labels: opts.labels, inputs, ...slice });
         calibration = () => feedBatches(dataset, inputs, FIDELITY_BATCH);
         // Time on a real sample: the first one of the calibration data.
         for await (const feeds of feedBatches(dataset, inputs, 1)) {

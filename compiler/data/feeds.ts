@@ -2,6 +2,7 @@
  * Any Dataset as a stream of named model inputs (feeds dicts), the form calibration and sessions take.
  *  - mnist:, imagenet:, images: bind their tensor to the model's single input. A fixed dim 0 sets the batch
  *    size (mnist-8 takes [1, 1, 28, 28]); an input without batch dim ([C, H, W]) gets one image per run.
+ *  - sts:, text: the sentences' sparse batch (see text.ts); an sts: batch of b pairs is 2b sentences.
  *  - tensors: reads every sample for the model's inputs and concatenates along dim 0 where the model has a
  *    symbolic batch dim (see tensors.ts).
  */
@@ -18,6 +19,10 @@ export async function* feedBatches(
 ): AsyncGenerator<Record<string, HostTensor>> {
   if (dataset.scheme === 'tensors') {
     for await (const b of tensorBatches(dataset.samplePaths ?? [], inputs, batchSize)) yield b.feeds;
+    return;
+  }
+  if (dataset.text) {
+    for await (const b of dataset.batches(batchSize)) yield b.feeds!;
     return;
   }
   if (inputs.length !== 1) {

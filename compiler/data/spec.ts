@@ -17,15 +17,16 @@ import { readMnist, type MnistSplit } from './mnist.js';
 import { formatShape, type HostTensor } from './tensor.js';
 import type { ModelInput } from './tensor-file.js';
 import { listTensorSamples, tensorBatches } from './tensors.js';
+import { readStsFile, readTextFile, sentenceFeeds, sparseInputNames, type SentencePieceTokenizer } from './text.js';
 
 export { feedBatches } from './feeds.js';
 
-export type DataScheme = 'mnist' | 'imagenet' | 'images' | 'tensors';
-export const DATA_SCHEMES: readonly DataScheme[] = ['mnist', 'imagenet', 'images', 'tensors'];
+export type DataScheme = 'mnist' | 'imagenet' | 'images' | 'tensors' | 'sts' | 'text';
+export const DATA_SCHEMES: readonly DataScheme[] = ['mnist', 'imagenet', 'images', 'tensors', 'sts', 'text'];
 
 export interface DataSpec {
   scheme: DataScheme;
-  /** The directory as written in the spec (relative paths are resolved against the working directory on open). */
+  /** The directory (sts:, text: a file) as written in the spec (relative paths are resolved against the working directory on open). */
   dir: string;
 }
 
@@ -49,6 +50,8 @@ export interface DataOptions extends Preprocess {
   limit?: number;
   /** mnist only: which files to read; default t10k if present, else train. */
   split?: MnistSplit;
+  /** sts: and text: only: the model's tokenizer (compiler/data/text.ts loadVocabulary finds it). */
+  tokenizer?: SentencePieceTokenizer;
 }
 
 export interface Batch {
@@ -61,6 +64,8 @@ export interface Batch {
   feeds?: Record<string, HostTensor>;
   /** Class index per sample, when the data set is labelled. */
   labels?: Int32Array;
+  /** sts: the gold similarity of each pair; the feeds hold every pair's first sentence, then every second one. */
+  scores?: Float32Array;
   /** Index of the batch's first sample within the slice (0-based; add `offset` for the index in the data set). */
   start: number;
 }
@@ -81,10 +86,12 @@ export interface Dataset {
   description: string;
   /** tensors only: the sample files and folders of the slice, in order. */
   samplePaths?: readonly string[];
+  /** sts: and text: what a sample is: a scored sentence pair, or one sentence. */
+  text?: 'pairs' | 'sentences';
   batches(batchSize: number): AsyncGenerator<Batch>;
 }
 
-const SPEC_HELP = 'use mnist:<dir>, imagenet:<dir>, images:<dir> or tensors:<dir>';
+const SPEC_HELP = 'use mnist:<dir>, imagenet:<dir>, images:<dir>, tensors:<dir>, sts:<file.csv> or text:<file>';
 
 /** Splits `scheme:dir`. Only the first colon separates, so directory names may contain colons. */
 export function parseDataSpec(spec: string): DataSpec {
@@ -95,8 +102,14 @@ export function parseDataSpec(spec: string): DataSpec {
   if (!(DATA_SCHEMES as readonly string[]).includes(scheme)) {
     throw new DataSpecError(`unknown data scheme '${scheme}' in '${spec}'; ${SPEC_HELP}`);
   }
-  if (dir === '') throw new DataSpecError(`data spec '${spec}' names no directory; ${SPEC_HELP}`);
+  if (dir === '') throw new DataSpecError(`data spec '${spec}' names no ${scheme === 'sts' || scheme === 'text' ? 'file' : 'directory'}; ${SPEC_HELP}`);
   return { scheme: scheme as DataScheme, dir };
+}
+
+/** Whether a spec is sentence data (sts:, text:), which needs the model's tokenizer instead of image options. */
+export function isTextSpec(spec: string): boolean {
+  const scheme = parseDataSpec(spec).scheme;
+  return scheme === 'sts' || scheme === 'text';
 }
 
 function isFixed(d: number | string | undefined): d is number {
@@ -164,6 +177,9 @@ export async function openDataset(spec: string, options: DataOptions): Promise<D
       return openImages(dir, options, 'images');
     case 'tensors':
       return openTensors(dir, options);
+    case 'sts':
+    case 'text':
+      return openText(dir, options, parsed.scheme);
   }
 }
 
@@ -292,6 +308,45 @@ async function openTensors(dir: string, options: DataOptions): Promise<Dataset> 
       const inputs = options.inputs;
       if (!inputs || inputs.length === 0) throw new DataSpecError('tensors: data needs the model inputs to read its files (pass inputs to openDataset)');
       for await (const b of tensorBatches(paths, inputs, batchSize)) yield { input: b.feeds[inputs[0]!.name]!, feeds: b.feeds, start: b.start };
+    },
+  };
+}
+
+async function openText(file: string, options: DataOptions, scheme: 'sts' | 'text'): Promise<Dataset> {
+  for (const k of ['labels', 'split', 'mean', 'std', 'resize', 'shortSide', 'channelOrder'] as const) rejectOption(options, k, scheme, 'sentences are tokenised, not preprocessed');
+  const names = sparseInputNames(options.inputs, scheme);
+  const tokenizer = options.tokenizer;
+  if (!tokenizer) throw new DataSpecError(`${scheme}: data needs the model's vocabulary (give --vocab <vocab.json>, or put vocab.json beside the model)`);
+  const pairs = scheme === 'sts' ? await readStsFile(file) : undefined;
+  const lines = pairs ? undefined : await readTextFile(file);
+  const total = pairs?.length ?? lines!.length;
+  const { offset, size } = selectSlice(total, options, `${scheme}:${file}`);
+  return {
+    scheme,
+    dir: file,
+    size,
+    total,
+    offset,
+    labelled: false,
+    text: pairs ? 'pairs' : 'sentences',
+    description: `${scheme} ${file}: ${sliceText(offset, size, total)}${pairs ? ' (sentence pairs)' : ''}`,
+    async *batches(batchSize: number) {
+      checkBatchSize(batchSize);
+      for (let start = 0; start < size; start += batchSize) {
+        const first = offset + start;
+        const b = Math.min(batchSize, size - start);
+        let feeds: Record<string, HostTensor>;
+        let scores: Float32Array | undefined;
+        if (pairs) {
+          const slice = pairs.slice(first, first + b);
+          const sentences = [...slice.map((p) => p.first), ...slice.map((p) => p.second)];
+          feeds = sentenceFeeds(tokenizer, sentences, names, (i) => `${file}: pair ${first + (i % b)}, sentence ${i < b ? 1 : 2}`);
+          scores = Float32Array.from(slice, (p) => p.score);
+        } else {
+          feeds = sentenceFeeds(tokenizer, lines!.slice(first, first + b), names, (i) => `${file}: sentence ${first + i}`);
+        }
+        yield { input: feeds[names.values]!, feeds, start, ...(scores ? { scores } : {}) };
+      }
     },
   };
 }
