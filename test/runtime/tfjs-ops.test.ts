@@ -8,7 +8,7 @@ import { existsSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { encodeHalf } from '../../formats/float16.js';
 import { onnx, type AttributeProto, type NodeProto, type TensorProto } from '../../runtime/onnx/proto.js';
-import { engines, type EngineId, type HostTensor } from '../../runtime/node.js';
+import { EngineUnsupportedModelError, engines, type EngineId, type HostTensor } from '../../runtime/node.js';
 import { maxRelativeError } from './engine-agreement.js';
 
 const T = onnx.TensorProto.DataType;
@@ -172,6 +172,128 @@ const CASES: OpCase[] = [
       { name: 'sp', opType: 'Split', input: ['hb'], output: ['y', 'unused'], attribute: [int('axis', 1)] },
     ],
   },
+  {
+    name: 'NonZero of a Relu (a data-dependent count), Cast to float', input: [2, 3, 4], opset: 18,
+    initializers: [],
+    nodes: [
+      { name: 'r', opType: 'Relu', input: ['x'], output: ['r'] },
+      { name: 'nz', opType: 'NonZero', input: ['r'], output: ['nz'] },
+      { name: 'f', opType: 'Cast', input: ['nz'], output: ['y'], attribute: [int('to', T.FLOAT)] },
+    ],
+  },
+  {
+    name: 'NonZero of scalars (counted as one element: [1, 0] and [1, 1]), joined by Concat', input: [3, 4], opset: 18,
+    initializers: [],
+    nodes: [
+      { name: 'lo', opType: 'ReduceMin', input: ['x'], output: ['lo'], attribute: [int('keepdims', 0)] },
+      { name: 'hi', opType: 'ReduceMax', input: ['x'], output: ['hi'], attribute: [int('keepdims', 0)] },
+      { name: 'r', opType: 'Relu', input: ['lo'], output: ['zero'] },
+      { name: 'nz0', opType: 'NonZero', input: ['zero'], output: ['n0'] },
+      { name: 'nz1', opType: 'NonZero', input: ['hi'], output: ['n1'] },
+      { name: 'cat', opType: 'Concat', input: ['n0', 'n1'], output: ['n'], attribute: [int('axis', 1)] },
+      { name: 'f', opType: 'Cast', input: ['n'], output: ['y'], attribute: [int('to', T.FLOAT)] },
+    ],
+  },
+  {
+    name: 'ScatterND into the input: slices (k=1) at negative indices, rows (k=2) with batched indices, elements (k=3)', input: [4, 3, 5], opset: 18,
+    initializers: [
+      { name: 'i1', dataType: T.INT64, dims: [2, 1], int64Data: [-1, 1] }, floats('u1', [2, 3, 5], 51),
+      { name: 'i2', dataType: T.INT64, dims: [2, 1, 2], int64Data: [0, -1, 3, 2] }, floats('u2', [2, 1, 5], 52),
+      { name: 'i3', dataType: T.INT64, dims: [2, 3], int64Data: [0, 0, 0, 2, -2, 4] }, floats('u3', [2], 53),
+    ],
+    nodes: [
+      { name: 's1', opType: 'ScatterND', input: ['x', 'i1', 'u1'], output: ['s1'], attribute: [str('reduction', 'none')] },
+      { name: 's2', opType: 'ScatterND', input: ['s1', 'i2', 'u2'], output: ['s2'] },
+      { name: 's3', opType: 'ScatterND', input: ['s2', 'i3', 'u3'], output: ['y'] },
+    ],
+  },
+  {
+    name: 'GatherND with negative indices (batch_dims 0, slices) and with batch_dims 1', input: [3, 4, 5], opset: 18,
+    initializers: [
+      { name: 'i0', dataType: T.INT64, dims: [2, 2], int64Data: [-1, 2, 0, -4] },
+      { name: 'i1', dataType: T.INT64, dims: [3, 2, 1], int64Data: [1, -1, 0, 2, 3, 3] },
+    ],
+    nodes: [
+      { name: 'g0', opType: 'GatherND', input: ['x', 'i0'], output: ['g0'] },
+      { name: 'g1', opType: 'GatherND', input: ['x', 'i1'], output: ['g1'], attribute: [int('batch_dims', 1)] },
+      { name: 'add', opType: 'Add', input: ['g1', 'g0'], output: ['y'] },
+    ],
+  },
+  {
+    name: 'GatherND and ScatterND with empty index rows (k = 0: the whole tensor is the slice)', input: [3, 4], opset: 18,
+    initializers: [{ name: 'i0', dataType: T.INT64, dims: [2, 0], int64Data: [] }, { name: 'i1', dataType: T.INT64, dims: [1, 0], int64Data: [] }, floats('u', [1, 3, 4], 54)],
+    nodes: [
+      { name: 'g', opType: 'GatherND', input: ['x', 'i0'], output: ['g'] },
+      { name: 's', opType: 'ScatterND', input: ['x', 'i1', 'u'], output: ['s'] },
+      { name: 'add', opType: 'Add', input: ['g', 's'], output: ['y'] },
+    ],
+  },
+  {
+    name: 'ReduceProd of a tensor over one axis, then of its Shape on the host (all axes, keepdims) into Reshape', input: [2, 3, 4], opset: 18,
+    initializers: [int64s('ax', [1])],
+    nodes: [
+      { name: 'p', opType: 'ReduceProd', input: ['x', 'ax'], output: ['p'], attribute: [int('keepdims', 0)] },
+      { name: 'sh', opType: 'Shape', input: ['p'], output: ['s'] },
+      { name: 'n', opType: 'ReduceProd', input: ['s'], output: ['n'] },
+      { name: 'r', opType: 'Reshape', input: ['p', 'n'], output: ['y'] },
+    ],
+  },
+  {
+    name: 'Expand both ways (a 1 in the shape keeps the input dim) and of a bool', input: [3, 1, 5], opset: 18,
+    initializers: [int64s('to', [2, 1, 4, 1]), int64s('to2', [4, 1]), { name: 'zero', dataType: T.FLOAT, dims: [], floatData: [0] }],
+    nodes: [
+      { name: 'e', opType: 'Expand', input: ['x', 'to'], output: ['e'] },
+      { name: 'lt', opType: 'Less', input: ['x', 'zero'], output: ['neg'] },
+      { name: 'eb', opType: 'Expand', input: ['neg', 'to2'], output: ['eb'] },
+      { name: 'f', opType: 'Cast', input: ['eb'], output: ['b'], attribute: [int('to', T.FLOAT)] },
+      { name: 'add', opType: 'Add', input: ['e', 'b'], output: ['y'] },
+    ],
+  },
+  {
+    name: 'Range: float with a fractional delta; int counting down from a dim', input: [2, 15], opset: 18,
+    initializers: [
+      { name: 'f0', dataType: T.FLOAT, dims: [], floatData: [0.5] }, { name: 'f1', dataType: T.FLOAT, dims: [], floatData: [3.7] }, { name: 'fd', dataType: T.FLOAT, dims: [], floatData: [0.3] },
+      { name: 'one', dataType: T.INT64, dims: [], int64Data: [1] }, { name: 'i1', dataType: T.INT64, dims: [], int64Data: [0] }, { name: 'id', dataType: T.INT64, dims: [], int64Data: [-4] },
+    ],
+    nodes: [
+      { name: 'rf', opType: 'Range', input: ['f0', 'f1', 'fd'], output: ['rf'] },
+      { name: 'sh', opType: 'Shape', input: ['x'], output: ['s'] },
+      { name: 'g', opType: 'Gather', input: ['s', 'one'], output: ['d'] },
+      { name: 'ri', opType: 'Range', input: ['d', 'i1', 'id'], output: ['ri'] },
+      { name: 'c', opType: 'Cast', input: ['ri'], output: ['rif'], attribute: [int('to', T.FLOAT)] },
+      { name: 'cat', opType: 'Concat', input: ['rf', 'rif'], output: ['r'], attribute: [int('axis', 0)] },
+      { name: 'add', opType: 'Add', input: ['x', 'r'], output: ['y'] },
+    ],
+  },
+  {
+    name: 'integer Div truncates towards zero (tf.div floors)', input: [4, 6], opset: 18,
+    initializers: [{ name: 'k', dataType: T.FLOAT, dims: [], floatData: [20] }, { name: 'd', dataType: T.INT64, dims: [6], int64Data: [3, -4, 7, -2, 5, -3] }],
+    nodes: [
+      { name: 'm', opType: 'Mul', input: ['x', 'k'], output: ['a'] },
+      { name: 'i', opType: 'Cast', input: ['a'], output: ['ai'], attribute: [int('to', T.INT64)] },
+      { name: 'div', opType: 'Div', input: ['ai', 'd'], output: ['q'] },
+      { name: 'f', opType: 'Cast', input: ['q'], output: ['y'], attribute: [int('to', T.FLOAT)] },
+    ],
+  },
+  {
+    name: 'Sin and Cos of arguments up to ±60 rad', input: [4, 50], opset: 18,
+    initializers: [{ name: 'k', dataType: T.FLOAT, dims: [], floatData: [60] }],
+    nodes: [
+      { name: 'm', opType: 'Mul', input: ['x', 'k'], output: ['a'] },
+      { name: 's', opType: 'Sin', input: ['a'], output: ['s'] },
+      { name: 'c', opType: 'Cos', input: ['a'], output: ['c'] },
+      { name: 'add', opType: 'Add', input: ['s', 'c'], output: ['y'] },
+    ],
+  },
+  {
+    name: 'Slice of a Shape on the host with a negative step (reversed dims) into Reshape', input: [2, 3, 4], opset: 18, batchFree: true,
+    initializers: [int64s('st', [-1]), int64s('en', [-9223372036854775808]), int64s('ax', [0]), int64s('sp', [-1])],
+    nodes: [
+      { name: 'sh', opType: 'Shape', input: ['x'], output: ['s'] },
+      { name: 'rev', opType: 'Slice', input: ['s', 'st', 'en', 'ax', 'sp'], output: ['r'] },
+      { name: 'rs', opType: 'Reshape', input: ['x', 'r'], output: ['y'] },
+    ],
+  },
 ];
 
 function model(c: OpCase): Uint8Array {
@@ -214,5 +336,18 @@ describe.each(ENGINES)('%s op variants vs ort-node-cpu', (engine) => {
     }
     await reference.release();
     await tested.release();
+  });
+});
+
+describe('tfjs-wasm refuses what it cannot compute exactly', () => {
+  it('ScatterND with a reduction other than none, naming the node, before anything runs', async () => {
+    const c: OpCase = {
+      name: 'ScatterND add', input: [4, 3], opset: 18,
+      initializers: [{ name: 'i', dataType: T.INT64, dims: [2, 1], int64Data: [0, 0] }, floats('u', [2, 3], 61)],
+      nodes: [{ name: 'scatter_add', opType: 'ScatterND', input: ['x', 'i', 'u'], output: ['y'], attribute: [str('reduction', 'add')] }],
+    };
+    const error = await engines.get('tfjs-wasm').create(model(c)).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(EngineUnsupportedModelError);
+    expect((error as EngineUnsupportedModelError).unsupportedNodes).toEqual(['"scatter_add" (ScatterND): ScatterND with reduction add']);
   });
 });

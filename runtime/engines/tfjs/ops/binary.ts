@@ -31,7 +31,14 @@ function elementwise(op: (a: tf.Tensor, b: tf.Tensor) => tf.Tensor): OpKernel {
 export const add = elementwise(tf.add);
 export const sub = elementwise(tf.sub);
 export const mul = elementwise(tf.mul);
-export const div = elementwise(tf.div);
+// tf.div floors int32 quotients (floorDiv); ONNX, like C and onnxruntime, truncates towards zero: the floored
+// quotient is one too low exactly when it is negative and leaves a remainder.
+export const div = elementwise((a, b) => {
+  if (a.dtype !== 'int32' || b.dtype !== 'int32') return tf.div(a, b);
+  const q = tf.floorDiv(a, b);
+  const inexact = tf.logicalAnd(tf.less(q, 0), tf.notEqual(tf.sub(a, tf.mul(q, b)), 0));
+  return tf.add(q, tf.cast(inexact, 'int32'));
+});
 export const pow = elementwise(tf.pow);
 export const max = elementwise(tf.maximum);
 export const min = elementwise(tf.minimum);

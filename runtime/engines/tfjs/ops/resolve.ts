@@ -4,13 +4,17 @@ import { batchNormalization } from './batch-norm.js';
 import { concat } from './concat.js';
 import { cast, constant, constantOfShape } from './constant.js';
 import { conv } from './conv.js';
+import { expand } from './expand.js';
 import { gather } from './gather.js';
 import { gemm, matMul } from './matmul.js';
+import { nonZero } from './nonzero.js';
 import { pad } from './pad.js';
 import { averagePool, globalAveragePool, globalMaxPool, maxPool } from './pool.js';
-import { reduceMax, reduceMean, reduceMin, reduceSum } from './reduce.js';
+import { range } from './range.js';
+import { reduceMax, reduceMean, reduceMin, reduceProd, reduceSum } from './reduce.js';
 import { flatten, reshape, squeeze, unsqueeze } from './reshape.js';
 import { resize } from './resize.js';
+import { gatherND, scatterND } from './scatter-gather-nd.js';
 import { shape, size } from './shape.js';
 import { slice } from './slice.js';
 import { logSoftmax, softmax } from './softmax.js';
@@ -56,6 +60,8 @@ const ENTRIES: ReadonlyArray<readonly [string, OpKernel]> = [
   ['Floor', unary.floor],
   ['Ceil', unary.ceil],
   ['Erf', unary.erf],
+  ['Sin', unary.sin],
+  ['Cos', unary.cos],
   ['Softplus', unary.softplus],
   ['Not', unary.not],
   ['Identity', unary.identity],
@@ -74,6 +80,11 @@ const ENTRIES: ReadonlyArray<readonly [string, OpKernel]> = [
   ['Split', split],
   ['Slice', slice],
   ['Gather', gather],
+  ['GatherND', gatherND],
+  ['ScatterND', scatterND],
+  ['NonZero', nonZero],
+  ['Expand', expand],
+  ['Range', range],
   ['Constant', constant],
   ['ConstantOfShape', constantOfShape],
   ['Cast', cast],
@@ -83,6 +94,7 @@ const ENTRIES: ReadonlyArray<readonly [string, OpKernel]> = [
   ['ReduceSum', reduceSum],
   ['ReduceMax', reduceMax],
   ['ReduceMin', reduceMin],
+  ['ReduceProd', reduceProd],
 ];
 
 /** Built from ENTRIES; registering an op twice is a programming error and fails loudly at import. */
