@@ -71,7 +71,7 @@ function embeddingRows(t: HostTensor): Float32Array[] {
 }
 
 /** The sparse batch of sentence `k` alone (its rows of indices/values, renumbered as sentence 0). */
-function sentenceOf(feeds: Feeds, k: number): Feeds {
+export function sentenceOf(feeds: Feeds, k: number): Feeds {
   const { indices: indicesName, values: valuesName } = SPARSE_INPUT_NAMES;
   const indices = feeds[indicesName]!.data as BigInt64Array;
   const values = feeds[valuesName]!.data as BigInt64Array;

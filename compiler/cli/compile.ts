@@ -53,6 +53,7 @@ interface CompileCliOptions {
   distillAugment?: boolean;
   distillFeatures: string;
   distillFeatureWeight: string;
+  distillLoss: string;
   engine: string;
 }
 
@@ -67,6 +68,13 @@ function parseAllocation(text?: string): 'sigma' | 'sensitivity' | undefined {
 function parseDistillTrain(text: string): 'cores' | 'factors' {
   if (text === 'cores' || text === 'factors') return text;
   throw new CompileOptionError(`--distill-train must be cores or factors, got "${text}"`, 'distill');
+}
+
+/** auto: the distill module's rule (kl for class scores, else mse), except that sentence data means embeddings: mse. */
+function parseDistillLoss(text: string, textData: boolean): 'kl' | 'mse' | 'auto' {
+  if (text === 'kl' || text === 'mse') return text;
+  if (text === 'auto') return textData ? 'mse' : 'auto';
+  throw new CompileOptionError(`--distill-loss must be auto, kl or mse, got "${text}"`, 'distill');
 }
 
 function parseDistillFeatures(text: string): DistillFeatures {
@@ -121,6 +129,7 @@ async function distillOptions(source: Uint8Array, path: string, opts: CompileCli
     augment: opts.distillAugment ? { flip: opts.augmentFlip } : undefined,
     features: parseDistillFeatures(opts.distillFeatures),
     featureWeight: parseNonNegative('--distill-feature-weight', opts.distillFeatureWeight),
+    loss: parseDistillLoss(opts.distillLoss, isTextSpec(opts.distill)),
     signal,
   };
 }
@@ -166,6 +175,7 @@ export function registerCompile(program: Command): void {
     .option('--distill-train <what>', 'distillation: cores (triangular cores between the fixed bases) or factors (the factors themselves)', 'cores')
     .option('--distill-features <which>', 'distillation: also match intermediate features (relative MSE): none, last (before the head) or all factored layers', 'none')
     .option('--distill-feature-weight <w>', 'distillation: weight of the feature term against the output loss', '1')
+    .option('--distill-loss <kind>', 'distillation: kl (softened class scores), mse (relative squared error) or auto (kl for classifiers; mse for other outputs and for sts:/text: data, whose outputs are embeddings)', 'auto')
     .option('--engine <id>', `distillation: tfjs backend that trains (${TRAINING_ENGINES.join(', ')})`, 'tfjs-wasm')
     .option('--keep-ends', 'keep the first and last weight layers dense (default for convolutional classifiers)')
     .option('--no-keep-ends', 'factor the first and last weight layers too')

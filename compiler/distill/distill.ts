@@ -131,7 +131,10 @@ export async function distillFactors(
   const outputNames = compared.map((c) => c.name);
   const teacher = interpreterFor(trainingGraph(original, { weights: [], outputs: outputNames }), 'the original model');
 
-  const batchable = header.graph.inputs.every((i) => typeof i.shape[0] !== 'number');
+  // Samples concatenate along dim 0 only when every input's dim 0 is the same symbolic batch dim (a sparse batch's
+  // indices and values share no batch dim: their rows are tokens).
+  const batchDims = new Set(header.graph.inputs.map((i) => i.shape[0]));
+  const batchable = batchDims.size === 1 && header.graph.inputs.every((i) => typeof i.shape[0] !== 'number');
   const units = await collectUnits(samples, batchable);
   if (units.length < 2) throw new CompileOptionError(`distillation needs at least 2 samples, got ${units.length}`, 'distill');
   const validationCount = Math.min(units.length - 1, options.validationSamples ?? Math.max(1, Math.min(32, Math.round(units.length / 10))));

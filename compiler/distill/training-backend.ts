@@ -8,6 +8,7 @@ import { startTfjsWebgpu } from '../../runtime/engines/tfjs/webgpu.js';
 import { nodeWebgpu, tfjsWasmFiles } from '../../runtime/engines/tfjs/node-sources.js';
 import { CompileOptionError } from '../errors.js';
 import { registerGradientKernels } from './wasm-gradient-kernels.js';
+import { registerNdGradients } from './nd-gradients.js';
 
 /** The tfjs backends distillation can train on (tfjs autodiff runs on any of them). */
 export const TRAINING_ENGINES = ['tfjs-wasm', 'tfjs-cpu', 'tfjs-webgpu'] as const;
@@ -37,6 +38,7 @@ function registerGradients(): Promise<unknown> {
 /** Makes `engine`'s tfjs backend the active one (started once per process), with tfjs's gradients registered. */
 export async function startTrainingBackend(engine: TrainingEngine): Promise<void> {
   await registerGradients();
+  registerNdGradients();
   switch (engine) {
     case 'tfjs-wasm':
       await startTfjsWasm(tfjsWasmFiles());
