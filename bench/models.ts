@@ -12,7 +12,8 @@ import { readWav } from '../compiler/data/wav.js';
 import { importOnnx } from '../compiler/import/onnx.js';
 import { engines } from '../runtime/node.js';
 import type { Feeds, HostTensor } from '../runtime/tensor.js';
-import { cacheDataset, classifierSuite, detectorSuite, superResolutionSuite, vadStream, vadSuite, type Suite } from './suites.js';
+import { cacheDataset, classifierSuite, detectorSuite, sentenceEncoderSuite, superResolutionSuite, vadStream, vadSuite, type Suite } from './suites.js';
+import { loadVocabulary } from '../compiler/data/text.js';
 
 export interface BenchContext {
   /** ../shared/data */
@@ -82,7 +83,7 @@ export interface BenchModel {
   path: string;
   /** Set for models that bench/fetch-models.mjs downloads from the npm registry: where it comes from. */
   fetched?: string;
-  task: 'classification' | 'detection' | 'super-resolution' | 'voice activity';
+  task: 'classification' | 'detection' | 'super-resolution' | 'voice activity' | 'sentence similarity';
   tiers: number[];
   methods: Method[];
   /** Calibration batches used to measure sensitivity (compileOnnx's sensitivityBatches). */
@@ -361,6 +362,54 @@ const silero = (ctx: BenchContext): BenchModel => {
   };
 };
 
+/**
+ * USE-lite distillation: unlabelled STS-B train sentences against the original's embeddings (relative squared
+ * error, nested over the tiers), factors and biases trained; one step = one batch of 32 pairs (64 sentences).
+ */
+export const USE_DISTILL: Method = {
+  id: 'calibrated-distill',
+  description: 'as calibrated, then distilled: 120 steps × 64 sentences of the distillation split, factors and biases trained at lr 2e-4, nested relative-MSE loss on the embeddings over every tier (each relative to its start), tfjs-wasm',
+  dtype: 'fp32',
+  calibrated: true,
+  distill: { steps: 120, batchSize: 1, learningRate: 2e-4, train: 'factors', engine: 'tfjs-wasm', loss: 'mse' },
+};
+
+/** The transformer: USE-lite on STS-B (calibration and distillation on train pairs, evaluation on all dev pairs). */
+const useLite = (ctx: BenchContext): BenchModel => {
+  const file = 'use-lite/use_lite.onnx';
+  const path = join(ctx.data, 'models', file);
+  const sts = join(ctx.data, 'text', 'stsbenchmark');
+  const calib = { offset: 0, limit: ctx.quick ? 32 : 256 };
+  const distill = { offset: 0, limit: ctx.quick ? 64 : 1000 };
+  const evalLimit = ctx.quick ? 100 : undefined;
+  const open = async (source: Uint8Array, spec: string, slice: { offset?: number; limit?: number }) =>
+    openDataset(spec, { layout: [], inputs: importOnnx(source, file).inputs, tokenizer: await loadVocabulary(undefined, [path]), ...slice });
+  const asCalibration = async (source: Uint8Array, slice: { offset: number; limit: number }): Promise<Calibration> => {
+    const data = await open(source, `sts:${join(sts, 'sts-train.csv')}`, slice);
+    return { feeds: () => feedBatches(data, importOnnx(source, file).inputs, CALIBRATION_BATCH), size: data.size };
+  };
+  return {
+    id: 'use-lite',
+    path,
+    task: 'sentence similarity',
+    // The budgets of the issue's acceptance command (35% and 50% of the MatMul parameters, full).
+    tiers: [0.35, 0.5, 1],
+    methods: [PLAIN, CALIBRATED, USE_DISTILL],
+    sensitivityBatches: ctx.quick ? 1 : 2,
+    split: () => ({
+      calibration: `STS-B train pairs ${calib.offset}–${calib.offset + calib.limit - 1} (${calib.limit} pairs, both sentences; scores unused), SentencePiece ids as the sparse batch`,
+      evaluation: `STS-B dev, ${evalLimit ? `the first ${evalLimit}` : 'all 1,500'} pairs: Pearson ×100 of the cosine of the two embeddings vs the gold score`,
+      distillation: `STS-B train pairs ${distill.offset}–${distill.offset + distill.limit - 1} (${distill.limit} pairs, unlabelled sentences; a tenth held out for the checkpoint)`,
+    }),
+    calibration: (source) => asCalibration(source, calib),
+    distillation: (source) => asCalibration(source, distill),
+    async suite(source) {
+      const data = await cacheDataset(await open(source, `sts:${join(sts, 'sts-dev.csv')}`, { limit: evalLimit }), 100);
+      return sentenceEncoderSuite({ data, batchSize: 100, evaluation: this.split(ctx).evaluation });
+    },
+  };
+};
+
 /** Every benchmark model, in report order. */
 export const BENCH_MODELS: Array<(ctx: BenchContext) => BenchModel> = [
   mnistModel('mnist-cnn-pytorch', 'mnist-cnn-pytorch.onnx', { mean: [0.5], std: [0.5] }, [PLAIN, CALIBRATED, CALIBRATED_REFIT, CALIBRATED_INT8, CALIBRATED_R2, CALIBRATED_DISTILL]),
@@ -372,4 +421,5 @@ export const BENCH_MODELS: Array<(ctx: BenchContext) => BenchModel> = [
   superResolution,
   silero,
   ppocrDet,
+  useLite,
 ];

@@ -11,6 +11,7 @@ export function formatValue(v: number | null, m: MetricInfo): string {
   if (!Number.isFinite(v)) return m.unit === 'dB' ? '∞ dB' : '∞';
   if (m.unit === '%') return `${v.toFixed(2)}%`;
   if (m.unit === 'dB') return `${v.toFixed(2)} dB`;
+  if (m.decimals !== undefined) return v.toFixed(m.decimals);
   if (v === 0) return '0';
   return Math.abs(v) < 0.001 ? v.toExponential(2) : v.toFixed(4);
 }
@@ -27,7 +28,8 @@ function pct(v: number | null): string {
 
 /** The table of one model: a heading row, then one row per original/method tier. */
 export function tableRows(m: ModelResult): string[][] {
-  const head = ['method', 'tier', 'budget', 'params', '% of original params', 'bytes to load', m.metric.name, 'Δ vs original', 'agreement', 'latency p50 (ms)', 'latency vs original'];
+  const text = m.task === SENTENCE_TASK;
+  const head = ['method', 'tier', 'budget', 'params', '% of original params', 'bytes to load', m.metric.name, 'Δ vs original', ...(text ? ['Spearman ×100', 'mean cosine to original'] : ['agreement']), 'latency p50 (ms)', 'latency vs original'];
   const body = m.rows.map((r) => [
     r.method,
     r.tier === null ? '-' : String(r.tier),
@@ -37,7 +39,7 @@ export function tableRows(m: ModelResult): string[][] {
     formatBytes(r.bytes),
     formatValue(r.value, m.metric),
     formatDelta(r.delta, m.metric),
-    pct(r.agreement),
+    ...(text ? [r.extra.spearman == null ? '-' : r.extra.spearman.toFixed(2), r.extra.meanCosine == null ? '-' : r.extra.meanCosine.toFixed(4)] : [pct(r.agreement)]),
     r.latencyMsP50.toFixed(3),
     `${r.latencyRatio.toFixed(2)}×`,
   ]);
@@ -64,13 +66,13 @@ function notes(m: ModelResult): string[] {
   const lines = [
     `- Calibration split: ${m.split.calibration}`,
     ...(m.split.distillation ? [`- Distillation split: ${m.split.distillation}`] : []),
-    `- Evaluation split: ${m.split.evaluation}; ${m.evaluationSamples} ${m.task === 'voice activity' ? 'chunks' : m.task === 'classification' ? 'samples' : 'images'}`,
+    `- Evaluation split: ${m.split.evaluation}; ${m.evaluationSamples} ${m.task === 'voice activity' ? 'chunks' : m.task === 'classification' ? 'samples' : m.task === SENTENCE_TASK ? 'sentence pairs' : 'images'}`,
     `- Original: ${m.file} (${m.source}), ${formatCount(m.originalParams)} params, ${formatBytes(m.originalBytes)}`,
     `- Compile time: ${compileLine(m)}`,
     `- Quality: ${m.metric.name}${m.metric.higherIsBetter ? ' (higher is better)' : ' (lower is better)'}${m.metric.vsOriginal ? '; measured against the original\'s outputs, so no Δ column' : ''}`,
   ];
   if (m.agreement) lines.push(`- Agreement: ${m.agreement}`);
-  const noise = accuracyNoise(m);
+  const noise = accuracyNoise(m) ?? correlationNoise(m);
   if (noise) lines.push(`- Noise: ${noise}`);
   return lines;
 }
@@ -88,6 +90,19 @@ function accuracyNoise(m: ModelResult): string | undefined {
   const half = 196 * Math.sqrt((p * (1 - p)) / n);
   return `one sample is ${(100 / n).toFixed(n >= 1000 ? 3 : 2)} pp; the 95% binomial interval of an accuracy near the original's ${original.value.toFixed(2)}% on ${formatCount(n)} samples is ±${half.toFixed(2)} pp`;
 }
+
+/** Fisher's z: the 95% interval of a correlation like the original's on this many pairs. */
+function correlationNoise(m: ModelResult): string | undefined {
+  const original = m.rows.find((r) => r.method === 'original');
+  if (m.task !== SENTENCE_TASK || !original || original.value === null || m.evaluationSamples <= 3) return undefined;
+  const z = Math.atanh(original.value / 100);
+  const half = 1.96 / Math.sqrt(m.evaluationSamples - 3);
+  const [lo, hi] = [Math.tanh(z - half), Math.tanh(z + half)].map((v) => (100 * v).toFixed(2));
+  return `the 95% interval (Fisher's z) of a Pearson ×100 of ${original.value.toFixed(2)} on ${formatCount(m.evaluationSamples)} pairs is ${lo}–${hi}; tiers are scored on the same pairs, so their differences from the original are far less noisy than that`;
+}
+
+/** The task name of sentence encoders (STS pairs). */
+export const SENTENCE_TASK = 'sentence similarity';
 
 function loadText(e: BenchResult['environment']): string {
   return `${e.loadAverage.start.join('/')} at the start, ${e.loadAverage.end?.join('/') ?? '?'} at the end`;

@@ -8,12 +8,14 @@
  *    stacked), averaged over the outputs,
  *    and whether the argmax position of a score output matches the original's.
  *  - super-resolution: PSNR of the output vs the original's output (peak 1: the model works on Y/255).
+ *  - sentence encoder: STS pairs; Pearson/Spearman ×100 of cosine vs gold, mean cosine to the original's embeddings.
  *  - vad: sequential chunks with the state carried; mean |Δ probability| and agreement of the >0.5 decision.
  */
 import type { Batch, Dataset } from '../compiler/data/spec.js';
 import { agreement, argmax, evaluateClassifier, medianLatency, type Runner } from '../compiler/evaluate.js';
 import type { Feeds, HostTensor } from '../runtime/tensor.js';
 import { batchItem } from '../compiler/data/tensor.js';
+import { evaluateSentenceEncoder, meanCosine, sentenceOf, type TextEvalResult } from '../compiler/evaluate-text.js';
 
 export interface MetricInfo {
   /** Column heading, e.g. "top-1 accuracy". */
@@ -24,6 +26,8 @@ export interface MetricInfo {
   higherIsBetter: boolean;
   /** True when the metric is itself a comparison with the original's outputs (then Δ vs original is not reported). */
   vsOriginal: boolean;
+  /** Digits shown in tables (default: 4, or an exponent for tiny values). */
+  decimals?: number;
   /** Charts draw values beyond this (e.g. an infinite PSNR) at the cap. */
   chartCap?: number;
 }
@@ -290,6 +294,42 @@ export function vadSuite(o: VadSuiteOptions): Suite {
         if (p[i]! > 0.5) speech++;
       }
       return { value: diff / p.length, agreement: reference ? (100 * same) / p.length : null, extra: { speechChunksPct: (100 * speech) / p.length } };
+    },
+  };
+}
+
+export interface SentenceSuiteOptions {
+  /** STS pairs (sts: data set), cached. */
+  data: Dataset;
+  batchSize: number;
+  evaluation: string;
+}
+
+/**
+ * Sentence encoder on STS pairs: Pearson ×100 of each pair's cosine similarity against the gold score (the STS-B
+ * metric); Spearman and the mean cosine between the tier's embeddings and the original's go in `extra`.
+ */
+export async function sentenceEncoderSuite(o: SentenceSuiteOptions): Promise<Suite> {
+  let first: Feeds | undefined;
+  for await (const b of o.data.batches(o.batchSize)) {
+    first = sentenceOf(b.feeds!, 0);
+    break;
+  }
+  if (!first) throw new Error(`no evaluation samples in ${o.data.description}`);
+  return {
+    evaluation: o.evaluation,
+    samples: o.data.size,
+    metric: { name: 'STS Pearson ×100', short: 'Pearson ×100', unit: '', higherIsBetter: true, vsOriginal: false, decimals: 2 },
+    agreementName: null,
+    latencyFeeds: first,
+    async run(runner, onProgress) {
+      const r = await evaluateSentenceEncoder(runner, o.data, { batchSize: o.batchSize, onBatch: onProgress });
+      return { outcome: r, latencyMsP50: await latencyP50(runner, first) };
+    },
+    score(outcome, reference) {
+      const r = outcome as TextEvalResult;
+      const ref = reference as TextEvalResult | null;
+      return { value: r.pearson, agreement: null, extra: { spearman: r.spearman, meanCosine: ref ? meanCosine(r.embeddings, ref.embeddings) : 1 } };
     },
   };
 }
