@@ -23,7 +23,7 @@ describe('parseDataSpec', () => {
   });
 
   it('gives a one-line DataSpecError for unknown schemes and missing parts', () => {
-    expect(() => parseDataSpec('cifar:/x')).toThrow(/^unknown data scheme 'cifar' in 'cifar:\/x'; use mnist:<dir>, imagenet:<dir>, images:<dir> or tensors:<dir>$/);
+    expect(() => parseDataSpec('cifar:/x')).toThrow(/^unknown data scheme 'cifar' in 'cifar:\/x'; use mnist:<dir>, imagenet:<dir>, images:<dir>, tensors:<dir>, sts:<file.csv> or text:<file>$/);
     expect(() => parseDataSpec('/data/mnist')).toThrow(DataSpecError);
     expect(() => parseDataSpec('mnist:')).toThrow(/names no directory/);
   });
