@@ -73,9 +73,10 @@ export async function runEngineLatency(o: { data: string; quick: boolean; models
     const { feeds, compare } = await timedSample(m, source, o.data);
     for (const engine of ENGINES) {
       if (unavailable.has(engine)) continue;
-      // SwiftShader emulates the GPU on the CPU: MobileNet takes minutes per tier there and says nothing about GPUs;
+      // SwiftShader emulates the GPU on the CPU: MobileNet and USE-lite take minutes per tier there (their WebGPU
+      // agreement is in the tests) and says nothing about GPUs;
       // tfjs-webgpu (0.4 s per digit there) is left out of quick runs altogether.
-      if (WEBGPU_ENGINES.includes(engine) && onSwiftShader() && m.id.startsWith('mobilenet')) continue;
+      if (WEBGPU_ENGINES.includes(engine) && onSwiftShader() && (m.id.startsWith('mobilenet') || m.id === 'use-lite')) continue;
       if (engine === 'tfjs-webgpu' && onSwiftShader() && o.quick) continue;
       let original;
       try {
@@ -100,7 +101,7 @@ export async function runEngineLatency(o: { data: string; quick: boolean; models
       o.log(`[engines] ${m.id} on ${engine}: original p50 ${base.p50.toFixed(3)} ms`);
     }
   }
-  const adapterNote = onSwiftShader() ? 'ort-node-webgpu and tfjs-webgpu ran on SwiftShader (Vulkan on the CPU): correctness only, not GPU speed; MobileNet is skipped there (minutes per tier)' : '';
+  const adapterNote = onSwiftShader() ? 'ort-node-webgpu and tfjs-webgpu ran on SwiftShader (Vulkan on the CPU): correctness only, not GPU speed; MobileNet and USE-lite are skipped there (minutes per tier; their WebGPU agreement is tested in test/)' : '';
   return { rows, unavailable: [...unavailable].map(([engine, reason]) => ({ engine, reason })), adapterNote };
 }
 
