@@ -2,10 +2,11 @@
  * The browser bundles in headless Chromium (Debian's, WebGPU on SwiftShader where there is no GPU): an .lrm compiled
  * here from mnist-cnn-pytorch, served over HTTP, run on real MNIST digits on ort-wasm, ort-webgpu, tfjs-wasm and
  * tfjs-webgpu, and compared with ort-node-cpu in Node; MobileNet and two detectors (YOLO-FastestV2, UltraFace) on real photos on
- * ort-webgpu. Every test asserts which engine ran, so a silent fallback to WASM fails.
+ * ort-webgpu; USE-lite (a transformer) on real text, tokenised in the page, against the original model. Every test
+ * asserts which engine ran, so a silent fallback to WASM fails.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
@@ -13,6 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { compileOnnx } from '../../compiler/compile.js';
 import { argmax } from '../../compiler/evaluate.js';
 import { load, type Feeds } from '../../runtime/node.js';
+import { compiledUseLite, devSentences, originalEmbeddings, USE_LITE_VOCAB, useLiteAvailable, useLiteTokenizer, worstCosine } from '../text/use-lite-fixture.js';
 import { maxRelativeError } from '../e2e/compare.js';
 import { bindInput, mnistDigits, MODELS, REAL_MODELS } from '../e2e/real-inputs.js';
 import { canRunChromium, launchChromium } from './chromium.js';
@@ -27,6 +29,8 @@ const TFJS_WEBGPU_DIGITS = 50;
 const TFJS_WASM_DIGITS = ALL_DIGITS;
 const BATCH = 100;
 const CLASSES = 10;
+// USE-lite sentences per WebGPU engine by default (SwiftShader: about a second a sentence; all 200 with LOWRANK_WEBGPU_ALL=1).
+const USE_LITE_WEBGPU_COUNT = 8;
 
 interface PageEvent {
   type: 'fallback' | 'warning';
@@ -320,6 +324,80 @@ describe.runIf(canRunChromium)('browser bundles in headless Chromium', () => {
     expect(result.fallbacks).toEqual([{ engine: 'tfjs-webgpu', next: 'tfjs-wasm', reason: expect.stringMatching(/no WebGPU/) }]);
     expectAgreement('tfjs fallback (no navigator.gpu)', result, 1000);
     await page.context().close();
+  });
+
+  /**
+   * USE-lite compiled here (plain SVD, tiers 50% and 100%) and loaded at full rank in the page, which fetches
+   * vocab.json, tokenises the first 200 STS-B dev sentences with the bundle's SentencePieceTokenizer and embeds them
+   * with its embedSentences; each embedding must match the ORIGINAL use_lite.onnx on ort-node-cpu (cosine ≥ 0.9999).
+   * WebGPU on SwiftShader runs this model at about a second a sentence, so ort-webgpu and tfjs-webgpu embed the
+   * first USE_LITE_WEBGPU_COUNT by default and all 200 with LOWRANK_WEBGPU_ALL=1.
+   */
+  describe.runIf(useLiteAvailable)('USE-lite on real text', () => {
+    const COUNT = 200;
+    const WEBGPU_COUNT = process.env.LOWRANK_WEBGPU_ALL === '1' ? COUNT : USE_LITE_WEBGPU_COUNT;
+    let sentences: string[];
+    let original: Float32Array[];
+    interface EmbedResult {
+      engine: string;
+      fallbacks: unknown[];
+      ids: number[][];
+      embeddings: number[][];
+      loadMs: number;
+      embedMs: number;
+    }
+
+    beforeAll(async () => {
+      writeFileSync(join(dir, 'use_lite.lrm'), (await compiledUseLite()).lrm);
+      copyFileSync(USE_LITE_VOCAB, join(dir, 'vocab.json'));
+      sentences = await devSentences(COUNT);
+      original = await originalEmbeddings(COUNT);
+    });
+
+    async function embedInPage(page: Page, entry: 'wasm' | 'webgpu' | 'tfjs', engine: string, count: number, batchSize: number): Promise<EmbedResult> {
+      const args = { entry, options: { engine }, sentences: sentences.slice(0, count), batchSize };
+      return page.evaluate(async ({ entry, options, sentences, batchSize }) => {
+        const lowrank = (window as any).lowrank[entry];
+        const tokenizer = lowrank.SentencePieceTokenizer.fromJson(await (await fetch('/models/vocab.json')).text(), 'vocab.json');
+        const start = performance.now();
+        const session = await lowrank.load('/models/use_lite.lrm', options);
+        const loaded = performance.now();
+        try {
+          const embeddings: Float32Array[] = await lowrank.embedSentences(session, tokenizer, sentences, { batchSize });
+          return {
+            engine: session.engine,
+            fallbacks: [...session.fallbacks],
+            ids: sentences.map((s: string) => tokenizer.encode(s)),
+            embeddings: embeddings.map((e) => Array.from(e)),
+            loadMs: loaded - start,
+            embedMs: performance.now() - loaded,
+          };
+        } finally {
+          await session.release();
+        }
+      }, args);
+    }
+
+    const runs = [
+      { entry: 'wasm', engine: 'ort-wasm', count: COUNT, batchSize: 50 },
+      { entry: 'tfjs', engine: 'tfjs-wasm', count: COUNT, batchSize: 50 },
+      { entry: 'webgpu', engine: 'ort-webgpu', count: WEBGPU_COUNT, batchSize: 50 },
+      { entry: 'tfjs', engine: 'tfjs-webgpu', count: WEBGPU_COUNT, batchSize: 50 },
+    ] as const;
+    it.each(runs)('$engine ($entry entry): $count sentences tokenised in the page, full rank, per-sentence cosine ≥ 0.9999 with the original on ort-node-cpu', async ({ entry, engine, count, batchSize }) => {
+      const page = await openPage();
+      try {
+        const result = await embedInPage(page, entry, engine, count, batchSize);
+        expect(result.engine).toBe(engine);
+        expect(result.fallbacks).toEqual([]);
+        expect(result.ids).toEqual(sentences.slice(0, count).map((s) => useLiteTokenizer().encode(s)));
+        const worst = worstCosine(original.slice(0, count), result.embeddings.map((e) => Float32Array.from(e)));
+        console.log(`USE-lite on ${engine} in Chromium: ${count} sentences, worst cosine ${worst.cosine.toFixed(9)} (sentence ${worst.index}); load ${(result.loadMs / 1000).toFixed(1)} s, embed ${(result.embedMs / 1000).toFixed(1)} s`);
+        expect(worst.cosine, `${engine}, sentence ${worst.index}: "${sentences[worst.index]}"`).toBeGreaterThanOrEqual(0.9999);
+      } finally {
+        await page.context().close();
+      }
+    }, 600_000);
   });
 
   it('with its .wasm files not where setTfjsWasmFiles() says, tfjs-wasm is unavailable and names the URL', async () => {
