@@ -5,12 +5,12 @@
  */
 import type { ModelHeader } from '../../formats/model.js';
 import type { Engine } from '../../runtime/engines/engine.js';
-import { load } from '../../runtime/node.js';
 import type { Dataset } from '../data/spec.js';
 import type { Runner } from '../evaluate.js';
 import { evaluateSentenceEncoder, meanCosine, type TextEvalResult } from '../evaluate-text.js';
 import { formatBytes, formatCount, table } from './format.js';
 import { ProgressBar } from './progress.js';
+import { sweepTiers } from './tier-sweep.js';
 
 export interface TextEvalRequest {
   engine: Engine;
@@ -49,15 +49,6 @@ export async function evalSentenceEncoder(req: TextEvalRequest): Promise<void> {
     bar.stop();
     return r;
   };
-  const onTier = async (tier: number, refit?: boolean, bytes = req.lrm!.bytes) => {
-    const session = await load(bytes, { engine: req.engine.id, tier, ...(refit === false ? { refit: false } : {}) });
-    try {
-      return { result: await run(`tier ${tier}${refit === false ? ' before refit' : ''}`, session), bytesLoaded: session.bytesLoaded };
-    } finally {
-      await session.release();
-    }
-  };
-
   let reference: (Quality & { params: number; bytes: number; latencyMsP50: number; embeddings: Float32Array[] }) | undefined;
   if (req.reference) {
     const session = await req.engine.create(req.reference.bytes);
@@ -68,21 +59,17 @@ export async function evalSentenceEncoder(req: TextEvalRequest): Promise<void> {
       await session.release();
     }
   }
-  const tiers: TierRow[] = [];
-  for (const index of req.lrm?.tiers ?? []) {
-    const { result, bytesLoaded } = await onTier(index);
-    const row: TierRow = {
-      tier: index,
-      params: req.lrm!.header.tiers[index]!.params,
-      bytes: bytesLoaded,
-      ...quality(result),
-      meanCosine: reference ? meanCosine(result.embeddings, reference.embeddings) : null,
-      latencyMsP50: result.latencyMsP50,
-    };
-    if (req.before) row.before = quality((await onTier(index, undefined, req.before)).result);
-    if (req.lrm!.header.tiers[index]!.refit) row.beforeRefit = quality((await onTier(index, false)).result);
-    tiers.push(row);
-  }
+  const measured = req.lrm ? await sweepTiers(req.lrm, req.lrm.tiers, { engine: req.engine.id, before: req.before }, run) : [];
+  const tiers: TierRow[] = measured.map((m) => ({
+    tier: m.tier,
+    params: m.params,
+    bytes: m.bytes,
+    ...quality(m.result),
+    meanCosine: reference ? meanCosine(m.result.embeddings, reference.embeddings) : null,
+    latencyMsP50: m.result.latencyMsP50,
+    ...(m.before ? { before: quality(m.before) } : {}),
+    ...(m.beforeRefit ? { beforeRefit: quality(m.beforeRefit) } : {}),
+  }));
 
   const { embeddings: _, ...refOut } = reference ?? { embeddings: undefined };
   if (req.json) {

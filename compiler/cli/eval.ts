@@ -2,10 +2,11 @@ import type { Command } from 'commander';
 import { readHeader, headerLength } from '../../formats/read.js';
 import { IDENTIFIER_OFFSET } from '../../formats/framing.js';
 import { FILE_IDENTIFIER, type ValueInfo } from '../../formats/model.js';
-import { engines, load } from '../../runtime/node.js';
+import { engines } from '../../runtime/node.js';
 import { openDataset, parseDataSpec } from '../data/spec.js';
 import { loadVocabulary } from '../data/text.js';
 import { evalSentenceEncoder } from './eval-text.js';
+import { checkBefore, requestedTiers, sweepTiers } from './tier-sweep.js';
 import { agreement, evaluateClassifier, type EvalResult, type Runner } from '../evaluate.js';
 import { CompileOptionError } from '../errors.js';
 import { importOnnx } from '../import/onnx.js';
@@ -80,12 +81,14 @@ export function registerEval(program: Command): void {
         const tokenizer = await loadVocabulary(opts.vocab, [modelPath, opts.reference]);
         const dataset = await openDataset(opts.data, { ...slice, layout: [], inputs, tokenizer });
         const refBytes = referencePath === undefined ? undefined : referencePath === modelPath ? bytes : await readInputBytes(referencePath);
-        const tiers = header ? (opts.allTiers ? header.tiers.map((t) => t.index) : [opts.tier !== undefined ? parseWholeNumber('--tier', opts.tier, 0) : header.tiers.length - 1]) : [];
+        const before = opts.before === undefined ? undefined : await readInputBytes(opts.before);
+        if (before && !header) throw new CompileOptionError('--before compares two .lrm files; this is an ONNX model', 'bad-option');
+        if (before && header) await checkBefore(header, before, { model: modelPath, before: opts.before! });
         await evalSentenceEncoder({
           engine, dataset, batchSize: parseWholeNumber('--batch', opts.batch ?? '64'), output: opts.output, json: opts.json, label: modelPath,
-          lrm: header && { header, bytes, tiers },
+          lrm: header && { header, bytes, tiers: requestedTiers(header, opts) },
           reference: refBytes && { bytes: refBytes, params: onnxParams(refBytes, referencePath!) },
-          before: opts.before === undefined ? undefined : await readInputBytes(opts.before),
+          before,
         });
         return;
       }
@@ -116,51 +119,20 @@ export function registerEval(program: Command): void {
         }
       }
 
-      const tiers: Array<Row & { tier: number; agreement: number | null; beforeRefit?: number | null; before?: number | null }> = [];
       const beforeBytes = opts.before === undefined ? undefined : await readInputBytes(opts.before);
       if (beforeBytes && !header) throw new CompileOptionError('--before compares two .lrm files; this is an ONNX model', 'bad-option');
-      if (beforeBytes && header) {
-        const other = (await readHeader(beforeBytes.subarray(0, headerLength(beforeBytes)), { fileName: opts.before, totalLength: beforeBytes.length })).header;
-        if (other.tiers.length !== header.tiers.length) throw new CompileOptionError(`--before ${opts.before} has ${other.tiers.length} tier(s), ${modelPath} has ${header.tiers.length}: compile both with the same --tiers`, 'bad-option');
-      }
-      if (header) {
-        const indices = opts.allTiers
-          ? header.tiers.map((t) => t.index)
-          : [opts.tier !== undefined ? parseWholeNumber('--tier', opts.tier, 0) : header.tiers.length - 1];
-        for (const index of indices) {
-          const session = await load(bytes, { engine: engine.id, tier: index });
-          try {
-            const r = await run(`tier ${index}`, session);
-            tiers.push({
-              tier: index,
-              params: header.tiers[index].params,
-              bytes: session.bytesLoaded,
-              accuracy: r.accuracy,
-              agreement: reference ? agreement(r.predictions, reference.predictions) : null,
-              latencyMsP50: r.latencyMsP50,
-            });
-          } finally {
-            await session.release();
-          }
-          if (beforeBytes) {
-            const plain = await load(beforeBytes, { engine: engine.id, tier: index });
-            try {
-              tiers[tiers.length - 1].before = (await run(`tier ${index} before`, plain)).accuracy;
-            } finally {
-              await plain.release();
-            }
-          }
-          // A refitted tier is also measured as stored before its refit, so the gain is visible on the same data.
-          if (header.tiers[index].refit) {
-            const plain = await load(bytes, { engine: engine.id, tier: index, refit: false });
-            try {
-              tiers[tiers.length - 1].beforeRefit = (await run(`tier ${index} before refit`, plain)).accuracy;
-            } finally {
-              await plain.release();
-            }
-          }
-        }
-      }
+      if (beforeBytes && header) await checkBefore(header, beforeBytes, { model: modelPath, before: opts.before! });
+      const measured = header ? await sweepTiers({ header, bytes }, requestedTiers(header, opts), { engine: engine.id, before: beforeBytes }, run) : [];
+      const tiers = measured.map((m) => ({
+        tier: m.tier,
+        params: m.params,
+        bytes: m.bytes,
+        accuracy: m.result.accuracy,
+        agreement: reference ? agreement(m.result.predictions, reference.predictions) : null,
+        latencyMsP50: m.result.latencyMsP50,
+        ...(m.before ? { before: m.before.accuracy } : {}),
+        ...(m.beforeRefit ? { beforeRefit: m.beforeRefit.accuracy } : {}),
+      }));
 
       const refOut = reference && { accuracy: reference.accuracy, params: reference.params, bytes: reference.bytes, latencyMsP50: reference.latencyMsP50 };
       if (opts.json) {

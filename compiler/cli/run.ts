@@ -3,8 +3,7 @@ import { load } from '../../runtime/node.js';
 import { readInputFile } from '../data/tensor-file.js';
 import { loadVocabulary, sparseInputNames } from '../data/text.js';
 import { CompileOptionError } from '../errors.js';
-import { sparseBatch } from '../../runtime/text/sparse-batch.js';
-import { TextInputError } from '../../runtime/errors.js';
+import { encodeSentences, sparseBatch } from '../../runtime/text/sparse-batch.js';
 import type { Feeds } from '../../runtime/tensor.js';
 import { parseNormalisation } from './normalisation.js';
 import { parseWholeNumber } from './options.js';
@@ -28,8 +27,7 @@ export function registerRun(program: Command): void {
       if ((opts.input === undefined) === (opts.text === undefined)) throw new CompileOptionError('give --input <file> or --text <sentence> (one of them)', 'bad-option');
       const tier = opts.tier === undefined ? undefined : parseWholeNumber('--tier', opts.tier, 0);
       // Tokenise before loading: a bad sentence or vocabulary fails at once.
-      const ids = opts.text === undefined ? undefined : (await loadVocabulary(opts.vocab, [path])).encode(opts.text);
-      if (ids?.length === 0) throw new TextInputError('--text is empty: give a sentence with at least one character');
+      const ids = opts.text === undefined ? undefined : encodeSentences(await loadVocabulary(opts.vocab, [path]), [opts.text], () => '--text')[0];
       const session = await load(path, { engine: opts.engine as never, tier, preset: opts.preset });
       try {
         let feeds: Feeds;

@@ -119,6 +119,8 @@ export function registerTune(program: Command): void {
         layerTiming: { warmup, runs: parseWholeNumber('--layer-runs', opts.layerRuns) },
         sample,
         calibration,
+        // A sentence encoder's output is an embedding: its arg-max is no class, so compare directions.
+        fidelityMetric: opts.calib !== undefined && isTextSpec(opts.calib) ? 'cosine' : 'top1',
         fileName: input,
         onProgress: (phase, done, total, detail) => bar.update(phase, done, total, detail),
       }).finally(() => bar.stop());

@@ -9,7 +9,7 @@
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { SentencePieceTokenizer } from '../../runtime/text/sentencepiece.js';
-import { sparseBatch, SPARSE_INPUT_NAMES, type SparseInputNames } from '../../runtime/text/sparse-batch.js';
+import { encodeSentences, sparseBatch, SPARSE_INPUT_NAMES, type SparseInputNames } from '../../runtime/text/sparse-batch.js';
 import { VocabularyError } from '../../runtime/errors.js';
 import { DataEmptyError, DataFormatError, DataShapeError, DataSpecError } from './errors.js';
 import { readFileOrThrow } from './files.js';
@@ -76,12 +76,7 @@ export function sparseInputNames(inputs: ReadonlyArray<ModelInput> | undefined, 
 
 /** The feeds for a list of sentences; an empty one is an error naming where it came from. */
 export function sentenceFeeds(tokenizer: SentencePieceTokenizer, sentences: readonly string[], names: SparseInputNames, where: (i: number) => string): Record<string, HostTensor> {
-  const ids = sentences.map((s, i) => {
-    const t = tokenizer.encode(s);
-    if (t.length === 0) throw new DataFormatError(`${where(i)}: empty sentence (no tokens)`);
-    return t;
-  });
-  return sparseBatch(ids, names) as Record<string, HostTensor>; // int64 only, which both tensor types hold
+  return sparseBatch(encodeSentences(tokenizer, sentences, where), names) as Record<string, HostTensor>; // int64 only, which both tensor types hold
 }
 
 export { SentencePieceTokenizer };

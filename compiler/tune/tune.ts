@@ -13,7 +13,7 @@ import { readHeader } from '../../formats/read.js';
 import { engines } from '../../runtime/node.js';
 import type { Feeds } from '../../runtime/tensor.js';
 import type { LatencyTable } from '../costs.js';
-import { measureFidelity } from './fidelity.js';
+import { measureFidelity, type FidelityMetric } from './fidelity.js';
 import { measureLayerLatency, type TimingOptions } from './layer-latency.js';
 import { pickTiers, type TuneBudget } from './pick-presets.js';
 import { measureTiers, predictTierLatency, type TierMeasurement } from './tier-latency.js';
@@ -38,6 +38,8 @@ export interface TuneOptions {
   sample: Feeds;
   /** Calibration batches for fidelity (none: presets carry no fidelity). */
   calibration?: () => AsyncIterable<Feeds>;
+  /** How fidelity compares outputs (default top1; cosine for sentence encoders' embeddings). */
+  fidelityMetric?: FidelityMetric;
   fileName: string;
   onProgress?: (phase: string, done: number, total: number, detail?: string) => void;
 }
@@ -80,7 +82,7 @@ export async function tuneLrm(lrm: Uint8Array, options: TuneOptions): Promise<Tu
   const tiers = measured.map((m, i) => ({ ...m, predictedMsP50: predicted[i] }));
 
   const fidelity = options.calibration
-    ? await measureFidelity(lrm, header, engine.id, picks.map((p) => p.tiers), options.calibration, (d, t) => progress('fidelity', d, t))
+    ? await measureFidelity(lrm, header, engine.id, picks.map((p) => p.tiers), options.calibration, { metric: options.fidelityMetric, onStep: (d, t) => progress('fidelity', d, t) })
     : new Map<number, number>();
 
   const presets: Preset[] = picks.map((pick, i) => ({

@@ -5,7 +5,7 @@
 import { TextInputError } from '../errors.js';
 import type { Feeds, HostTensor } from '../tensor.js';
 import type { SentencePieceTokenizer } from './sentencepiece.js';
-import { sparseBatch, SPARSE_INPUT_NAMES, type SparseInputNames } from './sparse-batch.js';
+import { encodeSentences, sparseBatch, SPARSE_INPUT_NAMES, type SparseInputNames } from './sparse-batch.js';
 
 export interface EmbeddingRunner {
   run(feeds: Feeds): Promise<Record<string, HostTensor>>;
@@ -28,11 +28,7 @@ export async function embedSentences(
 ): Promise<Float32Array[]> {
   const batchSize = options.batchSize ?? 32;
   if (!Number.isSafeInteger(batchSize) || batchSize < 1) throw new TextInputError(`batch size must be a positive integer, got ${batchSize}`);
-  const ids = sentences.map((s, i) => {
-    const t = tokenizer.encode(s);
-    if (t.length === 0) throw new TextInputError(`sentence ${i} is empty; the encoder needs at least one character`);
-    return t;
-  });
+  const ids = encodeSentences(tokenizer, sentences);
   const out: Float32Array[] = [];
   for (let start = 0; start < ids.length; start += batchSize) {
     const batch = ids.slice(start, start + batchSize);

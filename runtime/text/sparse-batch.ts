@@ -4,6 +4,7 @@
  */
 import { TextInputError } from '../errors.js';
 import type { Feeds } from '../tensor.js';
+import type { SentencePieceTokenizer } from './sentencepiece.js';
 
 export interface SparseInputNames {
   indices: string;
@@ -11,6 +12,18 @@ export interface SparseInputNames {
 }
 
 export const SPARSE_INPUT_NAMES: SparseInputNames = { indices: 'indices', values: 'values' };
+
+/**
+ * Token ids of each sentence; a sentence with no tokens (empty text) is a TextInputError that names it with
+ * `where` (default "sentence i"), since the sparse batch cannot hold it (see sparseBatch).
+ */
+export function encodeSentences(tokenizer: SentencePieceTokenizer, sentences: readonly string[], where: (i: number) => string = (i) => `sentence ${i}`): number[][] {
+  return sentences.map((s, i) => {
+    const ids = tokenizer.encode(s);
+    if (ids.length === 0) throw new TextInputError(`${where(i)} is empty: give every sentence at least one character`);
+    return ids;
+  });
+}
 
 /**
  * The feeds for sentences given as token ids. Every sentence needs at least one id: the model counts sentences by

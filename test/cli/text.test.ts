@@ -2,10 +2,14 @@
  * The CLI on the real transformer (USE-lite) with text data: compile calibrated on STS-B train pairs, eval on dev
  * pairs (Pearson/Spearman per tier, mean cosine to the original), run --text, and the bad-input paths.
  */
-import { mkdtempSync, rmSync, writeFileSync, copyFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync, copyFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readHeader } from '../../formats/read.js';
+import { feedBatches, openDataset } from '../../compiler/data/spec.js';
+import { loadVocabulary } from '../../compiler/data/text.js';
+import { measureFidelity } from '../../compiler/tune/fidelity.js';
 import { buildDist, cli, cliJson, cliOk, DATA, MODELS } from './helpers.js';
 
 const USE = join(MODELS, 'use-lite/use_lite.onnx');
@@ -74,6 +78,19 @@ describe('lowrank on USE-lite with sts: and text: data', () => {
     expect(j.outputs.embedding.norm).toBeCloseTo(1, 4);
   });
 
+  it('tune\'s fidelity on sts: data is the mean cosine to the last tier (an embedding\'s arg-max is no class)', async () => {
+    const bytes = new Uint8Array(readFileSync(lrm));
+    const { header } = await readHeader(bytes, { fileName: lrm, totalLength: bytes.length });
+    const spec = `sts:${join(STS, 'sts-dev.csv')}`;
+    const dataset = await openDataset(spec, { layout: [], inputs: header.graph.inputs, limit: 16, tokenizer: await loadVocabulary(VOCAB, []) });
+    const batches = () => feedBatches(dataset, header.graph.inputs, 8);
+    const cosine = (await measureFidelity(bytes, header, 'ort-node-cpu', [1], batches, { metric: 'cosine' })).get(1)!;
+    // The full tier is the original, so this is eval's mean cosine on the same 16 pairs (32 sentences).
+    const evaluated = cliJson<TextEval>('eval', lrm, '--data', spec, '--limit', '16', '--reference', USE, '--tier', '0', '--json');
+    expect(cosine).toBeCloseTo(evaluated.tiers[0]!.meanCosine, 4);
+    expect(cosine).toBeLessThan(0.9999);
+  });
+
   it('bad input: empty text, no vocabulary, a short CSV line, a vocabulary that is not [piece, score] pairs: one line each', () => {
     const oneLine = (args: string[], pattern: RegExp) => {
       const r = cli(...args);
@@ -86,6 +103,9 @@ describe('lowrank on USE-lite with sts: and text: data', () => {
     const short = join(dir, 'short.csv');
     writeFileSync(short, 'main-captions\tMSRvid\t2012test\t0000\t5.000\tA man.\tA man.\nmain-captions\tMSRvid\t2012test\t0001\t3.8\tonly one sentence\n');
     oneLine(['eval', USE, '--data', `sts:${short}`], /short\.csv:2: 6 TAB-separated column\(s\), expected at least 7/);
+    const blank = join(dir, 'blank.csv');
+    writeFileSync(blank, 'main-captions\tMSRvid\t2012test\t0000\t5.000\tA man.\tA man.\nmain-captions\tMSRvid\t2012test\t0001\t3.8\tA woman.\t\n');
+    oneLine(['eval', USE, '--data', `sts:${blank}`, '--vocab', VOCAB], /blank\.csv: pair 1, sentence 2 is empty/);
     const badVocab = join(dir, 'bad-vocab.json');
     writeFileSync(badVocab, JSON.stringify({ pieces: ['a'] }));
     oneLine(['eval', USE, '--data', `sts:${short}`, '--vocab', badVocab], /bad-vocab\.json: vocabulary is object, not a list/);

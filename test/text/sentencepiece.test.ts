@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { SentencePieceTokenizer, UNKNOWN_ID, WORD_BOUNDARY, sparseBatch, TextInputError, VocabularyError, type Vocabulary } from '../../runtime/node.js';
+import { SentencePieceTokenizer, UNKNOWN_ID, WORD_BOUNDARY, encodeSentences, sparseBatch, TextInputError, VocabularyError, type Vocabulary } from '../../runtime/node.js';
 import { SHARED } from '../data/helpers.js';
 
 const VOCAB_TEXT = readFileSync(join(SHARED, 'models/use-lite/vocab.json'), 'utf8');
@@ -124,5 +124,11 @@ describe('sparseBatch', () => {
   it('refuses an empty sentence (the model would drop a trailing one from the batch) and an empty batch', () => {
     expect(() => sparseBatch([[6], []])).toThrow(/sentence 1 has no tokens/);
     expect(() => sparseBatch([])).toThrow(TextInputError);
+  });
+
+  it('encodeSentences names the empty sentence the way its caller says (CLI flag, file and line)', () => {
+    expect(encodeSentences(tokenizer, ['Hello, world!', 'x☃☃y'])).toEqual([[341, 4125, 8, 311, 78], [649, UNKNOWN_ID, 48]]);
+    expect(() => encodeSentences(tokenizer, ['a', ''])).toThrow(/^sentence 1 is empty/);
+    expect(() => encodeSentences(tokenizer, [''], () => 'sts-dev.csv: pair 7, sentence 2')).toThrow(/^sts-dev.csv: pair 7, sentence 2 is empty/);
   });
 });

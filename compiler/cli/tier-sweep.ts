@@ -1,0 +1,62 @@
+/**
+ * The tier loop `lowrank eval` runs for every kind of data: load each asked-for tier prefix, measure it, and
+ * measure the same tier of a `--before` file and, for a refitted tier, the tier as stored before its refit, so
+ * every gain is seen on the same data. What is measured (accuracy, Pearson, …) is the caller's.
+ */
+import { headerLength, readHeader } from '../../formats/read.js';
+import type { ModelHeader } from '../../formats/model.js';
+import { load } from '../../runtime/node.js';
+import type { Runner } from '../evaluate.js';
+import { CompileOptionError } from '../errors.js';
+import { parseWholeNumber } from './options.js';
+
+export interface TierMeasurement<R> {
+  tier: number;
+  params: number;
+  /** Bytes the runtime read to load this tier prefix. */
+  bytes: number;
+  result: R;
+  /** The same tier of the --before file. */
+  before?: R;
+  /** This tier without its refit (only for refitted tiers). */
+  beforeRefit?: R;
+}
+
+/** Which tiers `--all-tiers` / `--tier K` ask for (default: the last, i.e. the whole file). */
+export function requestedTiers(header: ModelHeader, opts: { allTiers?: boolean; tier?: string }): number[] {
+  if (opts.allTiers) return header.tiers.map((t) => t.index);
+  return [opts.tier !== undefined ? parseWholeNumber('--tier', opts.tier, 0) : header.tiers.length - 1];
+}
+
+/** Refuses a --before file whose tiers do not line up with the model's (the comparison would be meaningless). */
+export async function checkBefore(header: ModelHeader, before: Uint8Array, names: { model: string; before: string }): Promise<void> {
+  const other = (await readHeader(before.subarray(0, headerLength(before)), { fileName: names.before, totalLength: before.length })).header;
+  if (other.tiers.length !== header.tiers.length) {
+    throw new CompileOptionError(`--before ${names.before} has ${other.tiers.length} tier(s), ${names.model} has ${header.tiers.length}: compile both with the same --tiers`, 'bad-option');
+  }
+}
+
+export async function sweepTiers<R>(
+  lrm: { header: ModelHeader; bytes: Uint8Array },
+  tiers: number[],
+  options: { engine: string; before?: Uint8Array },
+  measure: (label: string, runner: Runner) => Promise<R>,
+): Promise<Array<TierMeasurement<R>>> {
+  const once = async (bytes: Uint8Array, tier: number, label: string, refit?: false): Promise<{ result: R; bytesLoaded: number }> => {
+    const session = await load(bytes, { engine: options.engine as never, tier, ...(refit === false ? { refit } : {}) });
+    try {
+      return { result: await measure(label, session), bytesLoaded: session.bytesLoaded };
+    } finally {
+      await session.release();
+    }
+  };
+  const rows: Array<TierMeasurement<R>> = [];
+  for (const tier of tiers) {
+    const { result, bytesLoaded } = await once(lrm.bytes, tier, `tier ${tier}`);
+    const row: TierMeasurement<R> = { tier, params: lrm.header.tiers[tier]!.params, bytes: bytesLoaded, result };
+    if (options.before) row.before = (await once(options.before, tier, `tier ${tier} before`)).result;
+    if (lrm.header.tiers[tier]!.refit) row.beforeRefit = (await once(lrm.bytes, tier, `tier ${tier} before refit`, false)).result;
+    rows.push(row);
+  }
+  return rows;
+}
