@@ -4,7 +4,7 @@
  * Usage: node dist/bench/memory-probe.js <model.lrm> <tiers>; prints one JSON line.
  */
 import { readFileSync } from 'node:fs';
-import { engineWeightBytes, prefixBytes } from '../runtime/memory-estimate.js';
+import { engineWeightBytes, heldFileBytes } from '../runtime/memory-estimate.js';
 import { load } from '../runtime/node.js';
 import type { Feeds, HostTensor } from '../runtime/tensor.js';
 import type { ValueInfo } from '../formats/model.js';
@@ -34,7 +34,7 @@ const payloadStart = bytes.length - header.payloadLength;
 console.log(JSON.stringify({
   tiers: session.tiers,
   ran,
-  heldBytes: prefixBytes(header, payloadStart, session.tiers),
+  heldBytes: heldFileBytes(header, payloadStart, session.tiers),
   weightBytes: engineWeightBytes(header, session.tiers),
   growthBytes: peak - baseline,
   estimateMb: session.choice.memoryMb,

@@ -2,13 +2,14 @@ import { createHash } from 'node:crypto';
 import { encodeHalf } from '../formats/float16.js';
 import type { DenseTensor, FactorBlock, FactorDType, FactoredLayer, LayerRefitEntry, ModelHeader, Preset } from '../formats/model.js';
 import type { LayerRefit } from '../runtime/factors.js';
-import { FORMAT_VERSION } from '../formats/model.js';
+import { formatVersionFor } from '../formats/model.js';
 import { readHeader } from '../formats/read.js';
 import { PayloadBuilder, writeLrm, type LrmHeaderInput } from '../formats/write.js';
 import { runtimeParams, type TierCut } from './allocate.js';
 import type { LayerCandidate } from './factorize/candidates.js';
 import type { ImportedModel } from './import/onnx.js';
-import type { OrderedFactors } from './linalg/svd.js';
+import { productOfFactors, type OrderedFactors } from './linalg/svd.js';
+import { runsFactored } from '../runtime/onnx/build-model.js';
 import { int8Scales, quantizeFactors, quantizeInt8 } from './quantize.js';
 import { COMPILER_VERSION } from './version.js';
 
@@ -23,14 +24,20 @@ export interface AssembleInput {
   dtype: FactorDType;
   /** Per tier (cuts order), per layer: refitted left factors and biases (compiler/refit.ts), stored after every tier. */
   refits?: Array<Array<LayerRefit | undefined>>;
+  /**
+   * Store the dense weight of a layer from the tier where it runs dense (default true). False keeps every
+   * component as factors: what distillation and refit train and fit on, since they need the factors at every rank.
+   */
+  denseStorage?: boolean;
 }
 
 /**
- * Lay out the payload (dense weights, then each tier's new components per layer, 64-byte aligned) and write
- * the header. Components beyond the last tier's ranks are not stored. Refit sections, when given, follow the last
- * tier in tier order.
+ * Lay out the payload and write the header: the dense section (weights that are not factored), then each tier's
+ * section (its new components per layer, and the dense M of every layer that runs dense from that tier on), then
+ * the transient sections (the components of layers that go dense later, needed only below that tier), then the
+ * refit sections in tier order; every block 64-byte aligned. Components beyond the last tier's ranks are not stored.
  */
-export async function assembleLrm({ source, fileName, model, candidates, factors, cuts, dtype, refits }: AssembleInput): Promise<{ lrm: Uint8Array; header: ModelHeader }> {
+export async function assembleLrm({ source, fileName, model, candidates, factors, cuts, dtype, refits, denseStorage }: AssembleInput): Promise<{ lrm: Uint8Array; header: ModelHeader }> {
   const factoredWeights = new Set(candidates.map((c) => c.weight.name));
   const payload = new PayloadBuilder();
   const initializers: DenseTensor[] = [];
@@ -43,9 +50,18 @@ export async function assembleLrm({ source, fileName, model, candidates, factors
     .filter((t) => !factoredWeights.has(t.name))
     .reduce((s, t) => s + t.dims.reduce((a, b) => a * b, 1), 0);
 
+  const fullRanks = cuts[cuts.length - 1].ranks;
+  // The tier from which each layer runs dense (at its full rank, past break-even), or -1: from there on the file
+  // stores the dense weight and the device reads it instead of the factors, so no tier costs more than dense.
+  const denseTier = candidates.map((c, i) =>
+    (denseStorage ?? true) ? cuts.findIndex((cut) => cut.ranks[i] === fullRanks[i] && fullRanks[i] > 0 && !runsFactored(c, cut.ranks[i])) : -1,
+  );
+  // Components stored as factors: up to the rank of the tier before the layer goes dense.
+  const storedRanks = candidates.map((_, i) => (denseTier[i] < 0 ? fullRanks[i] : denseTier[i] === 0 ? 0 : cuts[denseTier[i] - 1].ranks[i]));
+
   // int8: each layer's stored components are quantised once (A per output over all of them, B per component),
   // so every tier's block is a slice with the same scales; see compiler/quantize.ts.
-  const int8 = dtype === 'int8' ? candidates.map((c, i) => quantizeFactors(factors[i].left, factors[i].right, cuts[cuts.length - 1].ranks[i], c.rows, c.cols)) : [];
+  const int8 = dtype === 'int8' ? candidates.map((c, i) => quantizeFactors(factors[i].left, factors[i].right, storedRanks[i], c.rows, c.cols)) : [];
   const encode = (values: Float64Array | Int8Array): Uint8Array =>
     values instanceof Int8Array ? new Uint8Array(values.buffer, values.byteOffset, values.length) : dtype === 'fp16' ? encodeHalf(values) : new Uint8Array(Float32Array.from(values).buffer);
   const layers: FactoredLayer[] = candidates.map((c, i) => ({
@@ -56,45 +72,83 @@ export async function assembleLrm({ source, fileName, model, candidates, factors
     weightDims: c.weight.dims,
     rows: c.rows,
     cols: c.cols,
-    maxRank: cuts[cuts.length - 1].ranks[i],
-    sigma: Array.from(factors[i].sigma.subarray(0, cuts[cuts.length - 1].ranks[i])),
+    maxRank: fullRanks[i],
+    sigma: Array.from(factors[i].sigma.subarray(0, fullRanks[i])),
     blocks: [] as FactorBlock[],
+    ...(dtype === 'int8' ? { leftScales: Array.from(int8[i].leftScales) } : {}),
   }));
-  const tiers: LrmHeaderInput['tiers'] = [];
-  let previous = candidates.map(() => 0);
-  cuts.forEach((cut, t) => {
+  const rankBefore = (t: number, li: number) => (t === 0 ? 0 : cuts[t - 1].ranks[li]);
+  /** Appends a layer's components of tier t (if it adds any) as one block. */
+  const appendBlock = (t: number, li: number): void => {
+    const c = candidates[li];
+    const [begin, end] = [rankBefore(t, li), cuts[t].ranks[li]];
+    if (end <= begin) return;
+    const f = dtype === 'int8' ? int8[li] : factors[li];
+    const left = payload.append(encode(f.left.subarray(begin * c.rows, end * c.rows)));
+    const right = payload.append(encode(f.right.subarray(begin * c.cols, end * c.cols)));
+    const scales = dtype === 'int8' ? { rightScales: Array.from(int8[li].rightScales.subarray(begin, end)) } : {};
+    layers[li].blocks.push({ tier: t, rankBegin: begin, rankEnd: end, left, right, ...scales });
+  };
+  /** The dense M of a layer from its full-rank factors, in the file's dtype (int8: one scale per row). */
+  const appendDense = (li: number): void => {
+    const c = candidates[li];
+    const M = productOfFactors(factors[li], fullRanks[li], c.rows, c.cols);
+    if (dtype === 'int8') {
+      const scales = int8Scales(M, c.rows, c.cols, 0);
+      layers[li].dense = payload.append(encode(quantizeInt8(M, c.rows, c.cols, scales, 0)));
+      layers[li].denseScales = Array.from(scales);
+    } else {
+      layers[li].dense = payload.append(encode(M));
+    }
+    layers[li].denseTier = denseTier[li];
+  };
+
+  // Each tier's own section: the dense weights of layers going dense there, then the blocks of layers that never do.
+  const tiers: LrmHeaderInput['tiers'] = cuts.map((cut, t) => {
     const start = payload.length;
-    candidates.forEach((c: LayerCandidate, li) => {
-      const [begin, end] = [previous[li], cut.ranks[li]];
-      if (t === 0 && dtype === 'int8') layers[li].leftScales = Array.from(int8[li].leftScales);
-      if (end <= begin) return;
-      const f = dtype === 'int8' ? int8[li] : factors[li];
-      const left = payload.append(encode(f.left.subarray(begin * c.rows, end * c.rows)));
-      const right = payload.append(encode(f.right.subarray(begin * c.cols, end * c.cols)));
-      const scales = dtype === 'int8' ? { rightScales: Array.from(int8[li].rightScales.subarray(begin, end)) } : {};
-      layers[li].blocks.push({ tier: t, rankBegin: begin, rankEnd: end, left, right, ...scales });
+    candidates.forEach((_, li) => {
+      if (denseTier[li] === t) appendDense(li);
+      else if (denseTier[li] < 0) appendBlock(t, li);
     });
-    tiers.push({ index: t, budget: cut.budget, range: payload.seal(start), ranks: cut.ranks, params: denseParams + cut.ranks.reduce((sum, r, i) => sum + runtimeParams(candidates[i].rows, candidates[i].cols, r), 0) });
-    previous = cut.ranks;
+    return { index: t, budget: cut.budget, range: payload.seal(start), ranks: cut.ranks, params: denseParams + cut.ranks.reduce((sum, r, i) => sum + runtimeParams(candidates[i].rows, candidates[i].cols, r), 0) };
   });
+  // Transient sections: tier t's blocks of layers dense from tier d > t, read only below d. Dense tier descending,
+  // then tier ascending, so what a device at tier k needs (d > k, t ≤ k) starts right after the last tier.
+  for (let d = cuts.length - 1; d > 0; d--) {
+    for (let t = 0; t < d; t++) {
+      const start = payload.length;
+      const before = payload.length;
+      candidates.forEach((_, li) => denseTier[li] === d && appendBlock(t, li));
+      if (payload.length === before) continue;
+      (tiers[t].transient ??= []).push({ denseTier: d, range: payload.seal(start) });
+    }
+  }
   refits?.forEach((perLayer, t) => {
     const start = payload.length;
     const entries: LayerRefitEntry[] = [];
     perLayer.forEach((r, li) => {
       if (!r) return;
-      const rows = candidates[li].rows;
+      const { rows, cols } = candidates[li];
       const rank = cuts[t].ranks[li];
+      const bias = r.bias && payload.append(new Uint8Array(Float32Array.from(r.bias).buffer));
+      if (denseTier[li] >= 0 && t >= denseTier[li]) {
+        // The layer runs dense here: store the refitted M = A'·B, which is all the device reads of it.
+        const M = productOfFactors({ left: Float64Array.from(r.left), right: factors[li].right }, rank, rows, cols);
+        const scales = dtype === 'int8' ? int8Scales(M, rows, cols, 0) : undefined;
+        const left = payload.append(scales ? encode(quantizeInt8(M, rows, cols, scales, 0)) : encode(M));
+        entries.push({ layer: li, left, dense: true, ...(bias ? { bias } : {}), ...(scales ? { leftScales: Array.from(scales) } : {}) });
+        return;
+      }
       // int8: one scale per output over this refit's own components (it is used only at this tier's rank).
       const scales = dtype === 'int8' ? int8Scales(r.left, rank, rows, 1) : undefined;
       const left = payload.append(scales ? encode(quantizeInt8(r.left, rank, rows, scales, 1)) : encode(Float64Array.from(r.left)));
-      const bias = r.bias && payload.append(new Uint8Array(Float32Array.from(r.bias).buffer));
       entries.push({ layer: li, left, ...(bias ? { bias } : {}), ...(scales ? { leftScales: Array.from(scales) } : {}) });
     });
     tiers[t].refit = { range: payload.seal(start), layers: entries };
   });
 
   const header = {
-    formatVersion: FORMAT_VERSION,
+    formatVersion: formatVersionFor({ layers }),
     compilerVersion: COMPILER_VERSION,
     source: {
       sha256: createHash('sha256').update(source).digest('hex'),

@@ -159,7 +159,7 @@ export async function compileOnnx(source: Uint8Array, options: CompileOptions = 
   let distilled: DistillReport | undefined;
   if (options.distill) {
     // Trained in fp32 against an fp32 file of these factors; quantised (if asked) when written below.
-    const base = await assembleLrm({ source, fileName, model, candidates, factors, cuts, dtype: 'fp32' });
+    const base = await assembleLrm({ source, fileName, model, candidates, factors, cuts, dtype: 'fp32', denseStorage: false });
     const result = await distillFactors(source, base.header, base.lrm.subarray(base.lrm.length - base.header.payloadLength), factors, options.distill.samples, {
       ...options.distill,
       onProgress: (done, total, detail) => {
@@ -172,14 +172,16 @@ export async function compileOnnx(source: Uint8Array, options: CompileOptions = 
     distilled = result.report;
   }
   progress({ phase: 'write', done: 0, total: 1 });
-  const assembled = await assembleLrm({ source, fileName, model, candidates, factors, cuts, dtype });
   if (!options.refit || !calibrationPass) {
+    const assembled = await assembleLrm({ source, fileName, model, candidates, factors, cuts, dtype });
     progress({ phase: 'write', done: 1, total: 1 });
     return { ...assembled, allocation: used, distill: distilled };
   }
 
-  // Refit against the file as written (fp16/int8 factors included), then write it again with the refits.
-  // assembleLrm has already read its header back through every check: no need to hash the file again.
+  // Refit against the factors as they will be stored (fp16/int8 included; every component, since refit fits a left
+  // factor at every rank), then write the file with the refits. assembleLrm has already read its header back
+  // through every check: no need to hash the file again.
+  const assembled = await assembleLrm({ source, fileName, model, candidates, factors, cuts, dtype, denseStorage: false });
   const { header } = assembled;
   const payload = assembled.lrm.subarray(assembled.lrm.length - header.payloadLength);
   const sweeps = options.refitSweeps ?? 2;

@@ -40,6 +40,7 @@ import type {
   SourceInfo,
   Tier,
   TierRefit,
+  TransientSection,
   ValueInfo,
 } from './model.js';
 import { toHex } from './sha256.js';
@@ -252,6 +253,16 @@ class Decoder {
     };
     const leftScales = this.scales(l.leftScalesLength(), int8, `${where} left scales`, (j) => l.leftScales(j));
     if (leftScales !== undefined) layer.leftScales = leftScales;
+    const dense = l.dense();
+    if (l.denseTier() >= 0) {
+      if (dense === null) this.fail(`${where} runs dense from tier ${l.denseTier()} but has no dense weight`);
+      layer.denseTier = l.denseTier();
+      layer.dense = this.range(dense, `${where} dense range`);
+      const denseScales = this.scales(l.denseScalesLength(), int8, `${where} dense scales`, (j) => l.denseScales(j));
+      if (denseScales !== undefined) layer.denseScales = denseScales;
+    } else if (dense !== null || l.denseScalesLength() > 0) {
+      this.fail(`${where} has a dense weight but no tier it runs dense from`);
+    }
     return layer;
   }
 
@@ -272,7 +283,18 @@ class Decoder {
       ranks: this.list(t.ranksLength(), 8, `${where} ranks`, (i) => this.int(t.ranks(i), `${where} rank ${i}`)),
       params: this.int(t.params(), `${where} params`),
       ...this.refit(t, where, int8),
+      ...this.transient(t, where),
     };
+  }
+
+  private transient(t: FbTier, where: string): { transient?: TransientSection[] } {
+    if (t.transientLength() === 0) return {};
+    const transient = this.list(t.transientLength(), OFFSET_BYTES, `${where} transient sections`, (i): TransientSection => {
+      const x = t.transient(i)!;
+      const at = `${where} transient section ${i}`;
+      return { denseTier: x.denseTier(), ...this.section(this.table(x.section(), `${at} section`), at) };
+    });
+    return { transient };
   }
 
   private refit(t: FbTier, where: string, int8: boolean): { refit?: TierRefit } {
@@ -290,6 +312,7 @@ class Decoder {
       if (bias !== null) entry.bias = this.range(bias, `${at} bias range`);
       const scales = this.scales(r.leftScalesLength(), int8, `${at} left scales`, (j) => r.leftScales(j));
       if (scales !== undefined) entry.leftScales = scales;
+      if (r.dense()) entry.dense = true;
       return entry;
     });
     return { refit: { range, sha256, layers } };

@@ -20,6 +20,7 @@ import {
   lrm_Section as FbSection,
   lrm_SourceInfo as FbSourceInfo,
   lrm_Tier as FbTier,
+  lrm_TransientSection as FbTransientSection,
   lrm_ValueInfo as FbValueInfo,
 } from './generated/lrm_generated.js';
 import type {
@@ -172,20 +173,30 @@ function factoredLayer(b: B, l: FactoredLayer): Offset {
     if (rightScales !== 0) FbFactorBlock.addRightScales(b, rightScales);
     return FbFactorBlock.endFactorBlock(b);
   });
-  return FbFactoredLayer.createFactoredLayer(
-    b,
-    b.createString(l.name),
-    l.nodeIndex,
-    LAYER_KIND_CODE[l.kind],
-    b.createString(l.weight),
-    FbFactoredLayer.createWeightDimsVector(b, l.weightDims.map((d) => BigInt(d))),
-    BigInt(l.rows),
-    BigInt(l.cols),
-    BigInt(l.maxRank),
-    FbFactoredLayer.createSigmaVector(b, l.sigma),
-    FbFactoredLayer.createBlocksVector(b, blocks),
-    l.leftScales === undefined ? 0 : FbFactoredLayer.createLeftScalesVector(b, l.leftScales),
-  );
+  // Vectors and strings first: nothing may be written while the table is open.
+  const name = b.createString(l.name);
+  const weight = b.createString(l.weight);
+  const weightDims = FbFactoredLayer.createWeightDimsVector(b, l.weightDims.map((d) => BigInt(d)));
+  const sigma = FbFactoredLayer.createSigmaVector(b, l.sigma);
+  const blockVector = FbFactoredLayer.createBlocksVector(b, blocks);
+  const leftScales = l.leftScales === undefined ? 0 : FbFactoredLayer.createLeftScalesVector(b, l.leftScales);
+  const denseScales = l.denseScales === undefined ? 0 : FbFactoredLayer.createDenseScalesVector(b, l.denseScales);
+  FbFactoredLayer.startFactoredLayer(b);
+  FbFactoredLayer.addName(b, name);
+  FbFactoredLayer.addNodeIndex(b, l.nodeIndex);
+  FbFactoredLayer.addKind(b, LAYER_KIND_CODE[l.kind]);
+  FbFactoredLayer.addWeight(b, weight);
+  FbFactoredLayer.addWeightDims(b, weightDims);
+  FbFactoredLayer.addRows(b, BigInt(l.rows));
+  FbFactoredLayer.addCols(b, BigInt(l.cols));
+  FbFactoredLayer.addMaxRank(b, BigInt(l.maxRank));
+  FbFactoredLayer.addSigma(b, sigma);
+  FbFactoredLayer.addBlocks(b, blockVector);
+  if (leftScales !== 0) FbFactoredLayer.addLeftScales(b, leftScales);
+  if (l.denseTier !== undefined) FbFactoredLayer.addDenseTier(b, l.denseTier);
+  if (l.dense) FbFactoredLayer.addDense(b, byteRange(b, l.dense));
+  if (denseScales !== 0) FbFactoredLayer.addDenseScales(b, denseScales);
+  return FbFactoredLayer.endFactoredLayer(b);
 }
 
 function section(b: B, range: ByteRange, sha256Hex: string): Offset {
@@ -201,6 +212,9 @@ function tier(b: B, t: Tier): Offset {
   const ranks = FbTier.createRanksVector(b, t.ranks.map((r) => BigInt(r)));
   const refitSection = t.refit ? section(b, t.refit.range, t.refit.sha256) : 0;
   const refits = t.refit ? FbTier.createRefitsVector(b, t.refit.layers.map((r) => layerRefit(b, r))) : 0;
+  const transient = t.transient?.length
+    ? FbTier.createTransientVector(b, t.transient.map((x) => FbTransientSection.createTransientSection(b, section(b, x.range, x.sha256), x.denseTier)))
+    : 0;
   FbTier.startTier(b);
   FbTier.addIndex(b, t.index);
   FbTier.addBudget(b, t.budget);
@@ -209,6 +223,7 @@ function tier(b: B, t: Tier): Offset {
   FbTier.addParams(b, BigInt(t.params));
   if (refitSection !== 0) FbTier.addRefit(b, refitSection);
   if (refits !== 0) FbTier.addRefits(b, refits);
+  if (transient !== 0) FbTier.addTransient(b, transient);
   return FbTier.endTier(b);
 }
 
@@ -219,6 +234,7 @@ function layerRefit(b: B, r: LayerRefitEntry): Offset {
   FbLayerRefit.addLeft(b, byteRange(b, r.left));
   if (r.bias) FbLayerRefit.addBias(b, byteRange(b, r.bias));
   if (scales !== 0) FbLayerRefit.addLeftScales(b, scales);
+  if (r.dense) FbLayerRefit.addDense(b, true);
   return FbLayerRefit.endLayerRefit(b);
 }
 

@@ -130,6 +130,26 @@ export interface FactoredLayer {
    * so every rank prefix shares them. Float32 values, ≥ 0 (0 for an all-zero row).
    */
   leftScales?: number[];
+  /**
+   * From this tier on (tiers 0..k loaded, k ≥ denseTier) the layer runs dense from `dense` and needs none of its
+   * factors; its blocks then stop before this tier and lie in transient sections (Tier.transient). Absent: the
+   * layer always runs from its factors. At denseTier the layer's rank is maxRank (full).
+   */
+  denseTier?: number;
+  /** With denseTier: M (rows × cols, row-major) in the factor dtype, inside tier denseTier's section. */
+  dense?: ByteRange;
+  /** int8 only, with dense: `rows` scales, one per row of M. */
+  denseScales?: number[];
+}
+
+/**
+ * A tier's blocks of the layers that go dense at a later tier `denseTier`: needed only while tiers 0..k with
+ * k < denseTier are loaded. They lie after every tier's own section, so loading all tiers is one prefix.
+ */
+export interface TransientSection {
+  denseTier: number;
+  range: ByteRange;
+  sha256: string;
 }
 
 /** A least-squares refit of one layer for one tier (compiler/refit.ts). */
@@ -142,6 +162,8 @@ export interface LayerRefitEntry {
   bias?: ByteRange;
   /** int8 only: one scale per row of the refit A (output). */
   leftScales?: number[];
+  /** The layer runs dense at this tier: `left` holds the refitted M (rows × cols), `leftScales` one per row of it. */
+  dense?: boolean;
 }
 
 /**
@@ -167,6 +189,8 @@ export interface Tier {
   params: number;
   /** Present when the file was compiled with --refit. */
   refit?: TierRefit;
+  /** This tier's blocks of layers that go dense later (one section per dense tier, ascending); absent when none. */
+  transient?: TransientSection[];
 }
 
 export interface Preset {
@@ -210,6 +234,15 @@ export interface ModelHeader {
   payloadLength: number;
 }
 
-export const FORMAT_VERSION = 1;
+/** 2: dense weights past break-even (FactoredLayer.denseTier) and transient sections. Readers take 1 and 2. */
+export const FORMAT_VERSION = 2;
+
+/**
+ * The lowest format version that holds what a header uses: 2 with dense-from-a-tier layers, else 1, so a file
+ * without them still loads in a v1 runtime (and is written byte for byte as before).
+ */
+export function formatVersionFor(header: { layers: ReadonlyArray<Pick<FactoredLayer, 'denseTier'>> }): number {
+  return header.layers.some((l) => l.denseTier !== undefined) ? 2 : 1;
+}
 export const FILE_IDENTIFIER = 'LRM1';
 export const PAYLOAD_ALIGNMENT = 64;

@@ -22,8 +22,9 @@ import {
   payloadStartFor,
   SIZE_PREFIX_BYTES,
 } from './framing.js';
-import type { ByteRange, ModelHeader } from './model.js';
+import type { ModelHeader } from './model.js';
 import { FILE_IDENTIFIER, FORMAT_VERSION } from './model.js';
+import { sectionBytes, sectionsFor } from './sections.js';
 import { sha256, sha256Hex } from './sha256.js';
 import { validateHeader } from './validate.js';
 
@@ -97,8 +98,8 @@ export async function readHeader(bytes: Uint8Array, options: ReadOptions = {}): 
 }
 
 /**
- * Checks the SHA-256 of the dense section and of tiers 0..tierCount-1. `bytes` is a prefix of the file
- * (from byte 0) that must reach the end of the last of those tiers.
+ * Checks the SHA-256 of every section tiers 0..tierCount-1 need (formats/sections.ts). `bytes` is the file from
+ * byte 0 far enough to hold them all; bytes between them that those tiers do not need are not looked at.
  */
 export async function verifySections(
   bytes: Uint8Array,
@@ -111,12 +112,8 @@ export async function verifySections(
   if (!Number.isInteger(tierCount) || tierCount < 0 || tierCount > header.tiers.length) {
     throw new RangeError(`tierCount must be an integer in 0..${header.tiers.length}, got ${tierCount}`);
   }
-  const sections: Array<{ range: ByteRange; sha256: string; tier?: number }> = [
-    header.dense,
-    ...header.tiers.slice(0, tierCount).map((t) => ({ range: t.range, sha256: t.sha256, tier: t.index })),
-  ];
-  const last = sections[sections.length - 1].range;
-  const needed = payloadStart + last.offset + last.length;
+  const sections = sectionsFor(header, tierCount);
+  const needed = payloadStart + Math.max(...sections.map((s) => s.range.offset + s.range.length));
   if (bytes.length < needed) {
     const what = tierCount === 0 ? 'its dense section needs' : `its tiers 0..${tierCount - 1} need`;
     throw new LrmTruncatedError(fileName, needed, bytes.length, what);
@@ -130,11 +127,14 @@ export async function verifySections(
   });
 }
 
-/** Bytes a device reads to run `tiers` tiers: header and payload up to the last of them, plus its refit section if any. */
+/**
+ * Bytes a device reads to run `tiers` tiers: the header, the sections those tiers need (formats/sections.ts: the
+ * dense section, the tiers, the transient blocks of layers not yet dense) and the last tier's refit section if any.
+ */
 export function bytesToLoad(header: ModelHeader, payloadStart: number, tiers: number): number {
   const last = header.tiers[tiers - 1];
   if (!last) throw new RangeError(`tiers must be 1..${header.tiers.length}, got ${tiers}`);
-  return payloadStart + last.range.offset + last.range.length + (last.refit?.range.length ?? 0);
+  return payloadStart + sectionBytes(header, tiers) + (last.refit?.range.length ?? 0);
 }
 
 /** Checks a tier's refit section: `bytes` holds exactly that section (header.tiers[tier].refit.range). */

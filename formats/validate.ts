@@ -25,6 +25,10 @@ class Validator {
   }
 
   run(): void {
+    // Version 1 runtimes know nothing of dense-from-a-tier layers: such a file must say version 2.
+    if (this.h.formatVersion < 2 && (this.h.layers.some((l) => l.denseTier !== undefined) || this.h.tiers.some((t) => t.transient?.length))) {
+      this.fail(`it stores dense weights for some tiers (format version 2) but says format version ${this.h.formatVersion}`);
+    }
     this.sections();
     this.initializers();
     this.graph();
@@ -46,8 +50,10 @@ class Validator {
         if (!l) this.fail(`${what} is for factored layer ${r.layer}, but the file has ${layers.length}`);
         if (seen.has(r.layer)) this.fail(`${what} refits factored layer ${r.layer} a second time`);
         seen.add(r.layer);
-        const bytes = t.ranks[r.layer] * l.rows * elementBytes;
-        if (r.left.length !== bytes) this.fail(`${what} left factor holds ${fmt(r.left.length)} bytes, expected ${fmt(bytes)} for rank ${t.ranks[r.layer]} × ${l.rows} rows of ${factorDType}`);
+        const dense = l.denseTier !== undefined && k >= l.denseTier;
+        if (Boolean(r.dense) !== dense) this.fail(`${what} is ${r.dense ? 'a dense refit' : 'a factor refit'}, but layer ${r.layer} runs ${dense ? 'dense' : 'factored'} at tier ${k}`);
+        const bytes = (dense ? l.cols : t.ranks[r.layer]) * l.rows * elementBytes;
+        if (r.left.length !== bytes) this.fail(`${what} ${dense ? 'dense weight' : 'left factor'} holds ${fmt(r.left.length)} bytes, expected ${fmt(bytes)} for ${dense ? `${l.rows}×${l.cols}` : `rank ${t.ranks[r.layer]} × ${l.rows} rows`} of ${factorDType}`);
         const ranges: Array<[ByteRange, string]> = [[r.left, 'left factor']];
         if (r.bias) {
           if (r.bias.length !== l.rows * 4) this.fail(`${what} bias holds ${fmt(r.bias.length)} bytes, expected ${fmt(l.rows * 4)} for ${l.rows} float32 values`);
@@ -91,30 +97,39 @@ class Validator {
   }
 
   /**
-   * The payload is dense section, tier 0, tier 1, ... back to back, so tiers 0..k are one contiguous read;
-   * refit sections (optional, one per tier) follow the last tier, back to back in tier order.
+   * The payload is dense section, tier 0, tier 1, ... back to back, so tiers 0..k are one contiguous read; then
+   * the transient sections (version 2: dense tier descending, then tier ascending, so the ones a device at tier k
+   * needs come first), then the refit sections (optional, one per tier) in tier order.
    */
   private sections(): void {
     const { dense, tiers, payloadLength } = this.h;
     this.inPayload(dense.range, 'the dense section');
     if (dense.range.offset !== 0) this.fail(`the dense section starts at payload offset ${fmt(dense.range.offset)}, expected 0`);
     let end = dense.range.length;
+    let previous = 'the dense section';
+    const next = (r: ByteRange, what: string): void => {
+      this.inPayload(r, what);
+      if (r.offset !== end) this.fail(`${what} starts at payload offset ${fmt(r.offset)}, but ${previous} ends at ${fmt(end)}`);
+      end = r.offset + r.length;
+      previous = what;
+    };
     tiers.forEach((t, k) => {
       if (t.index !== k) this.fail(`tier ${k} says it is tier ${t.index}`);
-      this.inPayload(t.range, `tier ${k}`);
-      const previous = k === 0 ? 'the dense section' : `tier ${k - 1}`;
-      if (t.range.offset !== end) {
-        this.fail(`tier ${k} starts at payload offset ${fmt(t.range.offset)}, but ${previous} ends at ${fmt(end)}`);
+      next(t.range, `tier ${k}`);
+    });
+    const transient = tiers.flatMap((t, k) => (t.transient ?? []).map((x) => ({ ...x, tier: k })));
+    transient.forEach((x) => {
+      if (!Number.isInteger(x.denseTier) || x.denseTier <= x.tier || x.denseTier >= tiers.length) {
+        this.fail(`tier ${x.tier} has a transient section for layers dense from tier ${x.denseTier}, which must lie in ${x.tier + 1}..${tiers.length - 1}`);
       }
-      end = t.range.offset + t.range.length;
+    });
+    transient.sort((a, b) => b.denseTier - a.denseTier || a.tier - b.tier);
+    transient.forEach((x, i) => {
+      if (i > 0 && x.denseTier === transient[i - 1].denseTier && x.tier === transient[i - 1].tier) this.fail(`tier ${x.tier} has two transient sections for dense tier ${x.denseTier}`);
+      next(x.range, `tier ${x.tier} transient section (dense from tier ${x.denseTier})`);
     });
     tiers.forEach((t, k) => {
-      if (!t.refit) return;
-      this.inPayload(t.refit.range, `tier ${k} refit section`);
-      if (t.refit.range.offset !== end) {
-        this.fail(`tier ${k} refit section starts at payload offset ${fmt(t.refit.range.offset)}, but the section before it ends at ${fmt(end)}`);
-      }
-      end = t.refit.range.offset + t.refit.range.length;
+      if (t.refit) next(t.refit.range, `tier ${k} refit section`);
     });
     if (end !== payloadLength) {
       this.fail(`the last section ends at payload offset ${fmt(end)}, but the payload is ${fmt(payloadLength)} bytes`);
@@ -205,6 +220,8 @@ class Validator {
     const int8 = factorDType === 'int8';
     if (int8) this.scales(l.leftScales, l.rows, `${what} left scales`, `${l.rows} rows`);
     else if (l.leftScales !== undefined) this.fail(`${what} has int8 left scales, but its factors are ${factorDType}`);
+    const d = l.denseTier;
+    if (d !== undefined && (!Number.isInteger(d) || d < 0 || d >= tiers.length)) this.fail(`${what} runs dense from tier ${d}, but the file has ${tiers.length} tiers`);
     let rank = 0;
     let lastTier = 0;
     l.blocks.forEach((b, i) => {
@@ -223,12 +240,32 @@ class Validator {
           this.fail(`${blk} ${side} factor holds ${fmt(r.length)} bytes, expected ${fmt(bytes)} bytes for ${delta} components × ${n} ${unit} of ${factorDType}`);
         }
         this.inPayload(r, `${blk} ${side} factor`);
-        this.inside(r, tiers[b.tier].range, `${blk} ${side} factor`, `tier ${b.tier}`);
+        // A layer that runs dense later keeps its blocks in transient sections, the others in their tier's own.
+        const transient = l.denseTier === undefined ? undefined : tiers[b.tier].transient?.find((x) => x.denseTier === l.denseTier);
+        if (l.denseTier !== undefined && !transient) this.fail(`${blk} belongs to tier ${b.tier}, which has no transient section for layers dense from tier ${l.denseTier}`);
+        this.inside(r, transient?.range ?? tiers[b.tier].range, `${blk} ${side} factor`, transient ? `tier ${b.tier}'s transient section` : `tier ${b.tier}`);
       }
       rank = b.rankEnd;
       lastTier = b.tier;
     });
-    if (rank !== l.maxRank) this.fail(`${what} blocks end at rank ${rank}, but its rank is ${l.maxRank}`);
+    if (l.denseTier === undefined) {
+      if (rank !== l.maxRank) this.fail(`${what} blocks end at rank ${rank}, but its rank is ${l.maxRank}`);
+      return;
+    }
+    this.denseWeight(l, what, lastTier, l.blocks.length > 0);
+  }
+
+  /** A layer that runs dense from tier denseTier: its weight lies in that tier, after every block, full rank. */
+  private denseWeight(l: FactoredLayer, what: string, lastBlockTier: number, hasBlocks: boolean): void {
+    const { tiers, factorDType } = this.h;
+    const d = l.denseTier!;
+    if (hasBlocks && lastBlockTier >= d) this.fail(`${what} has a block of tier ${lastBlockTier}, but runs dense from tier ${d}`);
+    const bytes = l.rows * l.cols * FACTOR_ELEMENT_BYTES[factorDType];
+    if (l.dense!.length !== bytes) this.fail(`${what} dense weight holds ${fmt(l.dense!.length)} bytes, expected ${fmt(bytes)} for ${l.rows}×${l.cols} of ${factorDType}`);
+    this.inPayload(l.dense!, `${what} dense weight`);
+    this.inside(l.dense!, tiers[d].range, `${what} dense weight`, `tier ${d}`);
+    if (factorDType === 'int8') this.scales(l.denseScales, l.rows, `${what} dense scales`, `${l.rows} rows`);
+    else if (l.denseScales !== undefined) this.fail(`${what} has int8 dense scales, but its factors are ${factorDType}`);
   }
 
   /** An int8 scale vector: one entry per row or component, each a finite number ≥ 0. */
@@ -247,9 +284,9 @@ class Validator {
       if (!Number.isFinite(t.budget) || t.budget < 0) this.fail(`tier ${k} budget ${t.budget} is not a non-negative number`);
       if (t.ranks.length !== layers.length) this.fail(`tier ${k} lists ${t.ranks.length} ranks for ${layers.length} factored layers`);
       layers.forEach((l, i) => {
-        const expected = l.blocks.filter((b) => b.tier <= k).reduce((r, b) => Math.max(r, b.rankEnd), 0);
+        const expected = l.denseTier !== undefined && k >= l.denseTier ? l.maxRank : l.blocks.filter((b) => b.tier <= k).reduce((r, b) => Math.max(r, b.rankEnd), 0);
         if (t.ranks[i] !== expected) {
-          this.fail(`tier ${k} gives factored layer ${i} ("${l.name}") rank ${t.ranks[i]}, but its blocks up to tier ${k} add up to ${expected}`);
+          this.fail(`tier ${k} gives factored layer ${i} ("${l.name}") rank ${t.ranks[i]}, but its blocks up to tier ${k} add up to ${expected}${l.denseTier !== undefined && k >= l.denseTier ? ' (it runs dense there: full rank)' : ''}`);
         }
       });
     });

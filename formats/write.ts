@@ -3,14 +3,14 @@
  */
 import { encodeHeader } from './encode.js';
 import { align, payloadStartFor, SIZE_PREFIX_BYTES } from './framing.js';
-import type { ByteRange, ModelHeader, Tier, TierRefit } from './model.js';
+import type { ByteRange, ModelHeader, Tier, TierRefit, TransientSection } from './model.js';
 import { readHeader } from './read.js';
 import { sha256, sha256Hex } from './sha256.js';
 
 /** A header as the compiler builds it: the writer fills in the checksums and the payload length. */
 export type LrmHeaderInput = Omit<ModelHeader, 'dense' | 'tiers' | 'payloadLength'> & {
   dense: { range: ByteRange };
-  tiers: Array<Omit<Tier, 'sha256' | 'refit'> & { refit?: Omit<TierRefit, 'sha256'> }>;
+  tiers: Array<Omit<Tier, 'sha256' | 'refit' | 'transient'> & { refit?: Omit<TierRefit, 'sha256'>; transient?: Array<Omit<TransientSection, 'sha256'>> }>;
 };
 
 export interface WriteOptions {
@@ -71,15 +71,21 @@ export class PayloadBuilder {
   }
 }
 
-/** Fills in the SHA-256 of the dense section, of every tier and of every refit section, and the payload length. */
+/** Fills in the SHA-256 of the dense section, of every tier, transient and refit section, and the payload length. */
 export async function completeHeader(input: LrmHeaderInput, payload: Uint8Array): Promise<ModelHeader> {
   const digest = (r: ByteRange) => sha256Hex(payload.subarray(r.offset, r.offset + r.length));
   const [dense, ...tiers] = await Promise.all([digest(input.dense.range), ...input.tiers.map((t) => digest(t.range))]);
   const refits = await Promise.all(input.tiers.map((t) => (t.refit ? digest(t.refit.range) : undefined)));
+  const transient = await Promise.all(input.tiers.map((t) => Promise.all((t.transient ?? []).map(async (x) => ({ ...x, sha256: await digest(x.range) })))));
   return {
     ...input,
     dense: { range: input.dense.range, sha256: dense },
-    tiers: input.tiers.map(({ refit, ...t }, i) => ({ ...t, sha256: tiers[i], ...(refit ? { refit: { ...refit, sha256: refits[i]! } } : {}) })),
+    tiers: input.tiers.map(({ refit, transient: _, ...t }, i) => ({
+      ...t,
+      sha256: tiers[i],
+      ...(refit ? { refit: { ...refit, sha256: refits[i]! } } : {}),
+      ...(transient[i]!.length ? { transient: transient[i] } : {}),
+    })),
     payloadLength: payload.length,
   };
 }

@@ -1,6 +1,7 @@
 import { decodeHalf } from '../formats/float16.js';
 import { dequantizeInt8, int8View } from '../formats/int8.js';
 import type { FactoredLayer, FactorDType, ModelHeader } from '../formats/model.js';
+import type { PayloadBytes } from './payload-view.js';
 
 /** A layer's factors at a chosen rank, as float32: left is r×rows (columns of A as rows), right is r×cols. */
 export interface LayerFactors {
@@ -16,6 +17,8 @@ export interface LayerFactors {
 export interface LayerRefit {
   left: Float32Array;
   bias?: Float32Array;
+  /** The layer runs dense at this tier: `left` is the refitted M (rows×cols, row-major), not a left factor. */
+  dense?: boolean;
 }
 
 /**
@@ -31,11 +34,13 @@ export function decodeRefits(header: ModelHeader, tier: number, section: Uint8Ar
     const layer = header.layers[r.layer];
     const rank = t.ranks[r.layer];
     const at = r.left.offset - base;
+    // A dense refit is M (rows×cols, one int8 scale per row); a factor refit is rank×rows (one scale per output).
+    const [count, width, axis] = r.dense ? [layer.rows, layer.cols, 0 as const] : [rank, layer.rows, 1 as const];
     const left =
       header.factorDType === 'int8'
-        ? dequantizeInt8(int8View(section.subarray(at, at + rank * layer.rows)), rank, layer.rows, r.leftScales ?? [], 1)
-        : decode(section, at, rank * layer.rows, header.factorDType);
-    out[r.layer] = { left, bias: r.bias && float32Copy(section, r.bias.offset - base, layer.rows) };
+        ? dequantizeInt8(int8View(section.subarray(at, at + count * width)), count, width, r.leftScales ?? [], axis)
+        : decode(section, at, count * width, header.factorDType);
+    out[r.layer] = { left, bias: r.bias && float32Copy(section, r.bias.offset - base, layer.rows), ...(r.dense ? { dense: true } : {}) };
   }
   return out;
 }
@@ -57,7 +62,7 @@ export interface Int8LayerFactors {
 }
 
 /** Gather the first `rank` components of a layer from its per-tier blocks in the payload, as float32. */
-export function gatherFactors(layer: FactoredLayer, rank: number, payload: Uint8Array, dtype: FactorDType): LayerFactors {
+export function gatherFactors(layer: FactoredLayer, rank: number, payload: PayloadBytes, dtype: FactorDType): LayerFactors {
   if (dtype === 'int8') return dequantizeFactors(gatherInt8Factors(layer, rank, payload), layer.rows, layer.cols);
   const left = new Float32Array(rank * layer.rows);
   const right = new Float32Array(rank * layer.cols);
@@ -71,7 +76,7 @@ export function gatherFactors(layer: FactoredLayer, rank: number, payload: Uint8
 }
 
 /** Gather the first `rank` components of an int8 layer (a copy: the file's bytes are not kept alive). */
-export function gatherInt8Factors(layer: FactoredLayer, rank: number, payload: Uint8Array): Int8LayerFactors {
+export function gatherInt8Factors(layer: FactoredLayer, rank: number, payload: PayloadBytes): Int8LayerFactors {
   if (layer.leftScales === undefined) throw new RangeError(`layer "${layer.name}" has no int8 scales`);
   const left = new Int8Array(rank * layer.rows);
   const right = new Int8Array(rank * layer.cols);
@@ -86,6 +91,19 @@ export function gatherInt8Factors(layer: FactoredLayer, rank: number, payload: U
   return { rank, left, right, leftScales: Float32Array.from(layer.leftScales), rightScales };
 }
 
+/** The stored dense M (rows×cols, row-major) of a layer that runs dense from layer.denseTier on, as float32. */
+export function denseWeight(layer: FactoredLayer, payload: PayloadBytes, dtype: FactorDType): Float32Array {
+  if (!layer.dense) throw new RangeError(`layer "${layer.name}" stores no dense weight`);
+  const { offset } = layer.dense;
+  if (dtype === 'int8') return dequantizeInt8(int8View(payload.subarray(offset, offset + layer.rows * layer.cols)), layer.rows, layer.cols, layer.denseScales ?? [], 0);
+  return decode(payload, offset, layer.rows * layer.cols, dtype);
+}
+
+/** A layer's M at full rank: the stored dense weight where the file has one, else its factors multiplied out. */
+export function fullRankWeight(layer: FactoredLayer, payload: PayloadBytes, dtype: FactorDType): Float32Array {
+  return layer.dense ? denseWeight(layer, payload, dtype) : multiplyOut(gatherFactors(layer, layer.maxRank, payload, dtype), layer.rows, layer.cols);
+}
+
 /** float32 factors from int8 ones: left scaled per column (output), right per row (component). */
 export function dequantizeFactors(q: Int8LayerFactors, rows: number, cols: number): LayerFactors {
   return {
@@ -95,7 +113,7 @@ export function dequantizeFactors(q: Int8LayerFactors, rows: number, cols: numbe
   };
 }
 
-function decode(payload: Uint8Array, offset: number, count: number, dtype: 'fp32' | 'fp16'): Float32Array {
+function decode(payload: PayloadBytes, offset: number, count: number, dtype: 'fp32' | 'fp16'): Float32Array {
   if (dtype === 'fp16') return decodeHalf(payload.subarray(offset, offset + count * 2));
   // Copy into a fresh buffer: payload offsets are 64-byte aligned but the payload view itself may not be.
   return float32Copy(payload, offset, count);
@@ -127,7 +145,7 @@ export function transposeF32(a: Float32Array, rows: number, cols: number): Float
  * `count` float32 values at byte `offset` of `bytes`, copied into a buffer of their own. Not `bytes.slice()`:
  * on a Node Buffer slice() is a view into a shared pool, whose `.buffer` is not just these bytes.
  */
-export function float32Copy(bytes: Uint8Array, offset: number, count: number): Float32Array {
+export function float32Copy(bytes: PayloadBytes, offset: number, count: number): Float32Array {
   const copy = new Uint8Array(count * 4);
   copy.set(bytes.subarray(offset, offset + count * 4));
   return new Float32Array(copy.buffer);

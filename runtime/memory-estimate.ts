@@ -1,4 +1,5 @@
 import { DATA_TYPE_SIZE, type ModelHeader } from '../formats/model.js';
+import { sectionBytes } from '../formats/sections.js';
 import { runsFactored } from './onnx/build-model.js';
 
 const MB = 1024 * 1024;
@@ -41,16 +42,15 @@ export function engineWeightBytes(header: ModelHeader, tiers: number): number {
   return bytes;
 }
 
-/** Bytes from the start of the file to the end of tier tiers-1. */
-export function prefixBytes(header: ModelHeader, payloadStart: number, tiers: number): number {
-  const last = header.tiers[tiers - 1].range;
-  return payloadStart + last.offset + last.length;
+/** Bytes of the file a session of `tiers` tiers holds: the header and the sections those tiers need. */
+export function heldFileBytes(header: ModelHeader, payloadStart: number, tiers: number): number {
+  return payloadStart + sectionBytes(header, tiers);
 }
 
 /** Memory a session of `tiers` tiers on `engine` needs, before anything is allocated. */
 export function estimateMemory(header: ModelHeader, payloadStart: number, tiers: number, engine: string): MemoryEstimate {
   const model = ENGINE_MEMORY[engine] ?? DEFAULT_ENGINE_MEMORY;
-  const heldBytes = prefixBytes(header, payloadStart, tiers);
+  const heldBytes = heldFileBytes(header, payloadStart, tiers);
   const weightBytes = engineWeightBytes(header, tiers);
   const totalMb = (heldBytes + model.perWeightByte * weightBytes) / MB + model.fixedMb;
   return { tiers, heldBytes, weightBytes, totalMb };

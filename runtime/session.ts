@@ -4,6 +4,7 @@ import { detectWebDevice } from '../devices/detect-web.js';
 import { HEADER_HASH_BYTES } from '../formats/framing.js';
 import type { ModelHeader, ValueInfo } from '../formats/model.js';
 import { headerLength, readHeader } from '../formats/read.js';
+import { sectionBytes } from '../formats/sections.js';
 import { toHex } from '../formats/sha256.js';
 import type { ModelCache } from './cache/model-cache.js';
 import { AUTO_PRESET, chooseTiers, type BudgetOptions, type RankChoice, type TierOptions } from './choose.js';
@@ -13,7 +14,7 @@ import type { EngineRegistry } from './engines/registry.js';
 import { estimateMemory } from './memory-estimate.js';
 import { decodeRefits, type LayerRefit } from './factors.js';
 import { buildOnnxModel } from './onnx/build-model.js';
-import { PrefixLoader } from './prefix-loader.js';
+import { SectionLoader } from './section-loader.js';
 import type { ByteSource } from './source/source.js';
 import type { Feeds, HostTensor } from './tensor.js';
 
@@ -83,7 +84,7 @@ export class LrmSession {
   private constructor(
     readonly header: ModelHeader,
     private readonly payloadStart: number,
-    private readonly loader: PrefixLoader,
+    private readonly loader: SectionLoader,
     private engineImpl: Engine,
     /** Engines after the current one in the priority order: where a run goes when the GPU device is lost. */
     private readonly rest: Engine[],
@@ -119,11 +120,11 @@ export class LrmSession {
 
     const device = options.preset === AUTO_PRESET ? await resolveDevice(options.device) : undefined;
     const choice = choose(header, payloadStart, options, engines[0].id, priority, device);
-    const loader = new PrefixLoader(source, header, payloadStart, head, headerHash, options.cache);
+    const loader = new SectionLoader(source, header, payloadStart, head, headerHash, options.cache);
     const bytes = await loader.ensure(choice.tiers, (loaded, total) => progress?.({ phase: 'tiers', loaded, total }));
     const ranks = header.tiers[choice.tiers - 1].ranks;
     const refit = await loadRefits(loader, header, choice.tiers, options);
-    const onnxModel = buildOnnxModel(header, bytes.subarray(payloadStart), ranks, { refits: refit?.refits });
+    const onnxModel = buildOnnxModel(header, bytes, ranks, { refits: refit?.refits });
 
     progress?.({ phase: 'build', loaded: 0, total: 1 });
     const fallbacks: FallbackEvent[] = [];
@@ -172,10 +173,12 @@ export class LrmSession {
     return this.active.choice;
   }
 
-  /** Bytes of the file the current choice needs: header plus the loaded tiers (and the tier's refit section in use). */
+  /**
+   * Bytes of the file the current choice needs: the header, the sections its tiers need (formats/sections.ts) and
+   * the tier's refit section in use.
+   */
   get bytesLoaded(): number {
-    const last = this.header.tiers[this.active.tiers - 1].range;
-    return this.payloadStart + last.offset + last.length + this.active.refitBytes;
+    return this.payloadStart + sectionBytes(this.header, this.active.tiers) + this.active.refitBytes;
   }
 
   /** Bytes received from the source so far (header read, tiers, upgrades); cache hits are not counted. */
@@ -270,7 +273,7 @@ export class LrmSession {
     const ranks = this.header.tiers[choice.tiers - 1].ranks;
     const refit = await loadRefits(this.loader, this.header, choice.tiers, this.options);
     progress?.({ phase: 'build', loaded: 0, total: 1 });
-    const model = buildOnnxModel(this.header, bytes.subarray(this.payloadStart), ranks, { refits: refit?.refits });
+    const model = buildOnnxModel(this.header, bytes, ranks, { refits: refit?.refits });
     const session = await this.engineImpl.create(model, this.context);
     progress?.({ phase: 'build', loaded: 1, total: 1 });
     const old = this.active;
@@ -304,7 +307,7 @@ function choose(header: ModelHeader, payloadStart: number, options: TierOptions 
 }
 
 /** A file compiled with --refit has, per tier, a left factor and bias fitted for exactly that many tiers. */
-async function loadRefits(loader: PrefixLoader, header: ModelHeader, tiers: number, options: LoadOptions): Promise<{ refits: Array<LayerRefit | undefined>; bytes: number } | undefined> {
+async function loadRefits(loader: SectionLoader, header: ModelHeader, tiers: number, options: LoadOptions): Promise<{ refits: Array<LayerRefit | undefined>; bytes: number } | undefined> {
   const tier = header.tiers[tiers - 1];
   if (!tier.refit || options.refit === false) return undefined;
   const bytes = await loader.refit(tier.index);

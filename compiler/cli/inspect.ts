@@ -24,12 +24,15 @@ export function describeModel(header: ModelHeader, fileBytes: number) {
       denseParams: l.rows * l.cols,
       maxRank: l.maxRank,
       rankPerTier: header.tiers.map((t) => t.ranks[i]),
+      /** The tier from which the file holds this layer's dense weight (and the device reads no factors of it). */
+      denseTier: l.denseTier ?? null,
     })),
     tiers: header.tiers.map((t) => ({
       tier: t.index,
       budget: t.budget,
       params: t.params,
-      tierBytes: t.range.length,
+      /** The tier's own section plus its transient sections (blocks of layers that go dense later). */
+      tierBytes: t.range.length + (t.transient ?? []).reduce((sum, x) => sum + x.range.length, 0),
       refitBytes: t.refit?.range.length ?? 0,
       bytesToLoad: bytesToLoad(header, payloadStart, t.index + 1),
       sha256: t.sha256,
@@ -58,7 +61,8 @@ export function registerInspect(program: Command): void {
       console.log(
         table([
           ['layer', 'kind', 'weight', 'm×n', ...d.tiers.map((t) => `r@t${t.tier}`)],
-          ...d.layers.map((l) => [l.name, l.kind, `[${l.weightDims.join(',')}]`, `${l.rows}×${l.cols}`, ...l.rankPerTier]),
+          // "dense": from this tier on the file holds the layer's dense weight and the device reads no factors of it.
+          ...d.layers.map((l) => [l.name, l.kind, `[${l.weightDims.join(',')}]`, `${l.rows}×${l.cols}`, ...l.rankPerTier.map((r, t) => (l.denseTier !== null && t >= l.denseTier ? 'dense' : r))]),
         ]),
       );
       console.log();

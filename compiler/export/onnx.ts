@@ -5,9 +5,10 @@
  * point for fine-tuning elsewhere (OIALR-style training, LoRA). Everything else is as in the source model.
  * Compiling the export again recognises the pairs (compiler/factorize/prefactored.ts) and decomposes nothing.
  */
-import type { ModelHeader } from '../../formats/model.js';
-import { gatherFactors } from '../../runtime/factors.js';
-import { buildOnnxModel, factoredNodes } from '../../runtime/onnx/build-model.js';
+import type { FactoredLayer, ModelHeader } from '../../formats/model.js';
+import { denseWeight, gatherFactors, type LayerFactors } from '../../runtime/factors.js';
+import { orderedFactors } from '../linalg/svd.js';
+import { buildOnnxModel, factoredNodes, storedDense } from '../../runtime/onnx/build-model.js';
 import { onnx, type NodeProto, type TensorProto } from '../../runtime/onnx/proto.js';
 import { CompileOptionError } from '../errors.js';
 
@@ -39,8 +40,8 @@ export function exportFactoredOnnx(header: ModelHeader, payload: Uint8Array, opt
   const replacement = new Map<number, NodeProto[]>();
   const tensors: TensorProto[] = [];
   header.layers.forEach((layer, i) => {
-    const f = gatherFactors(layer, ranks[i], payload, header.factorDType);
-    const { nodes, tensors: t } = factoredNodes(layer, header.graph.nodes[layer.nodeIndex], f);
+    const node = header.graph.nodes[layer.nodeIndex];
+    const { nodes, tensors: t } = factoredNodes(layer, node, exportedFactors(header, payload, layer, ranks[i]));
     replacement.set(layer.nodeIndex, nodes);
     tensors.push(...t);
   });
@@ -54,4 +55,14 @@ export function exportFactoredOnnx(header: ModelHeader, payload: Uint8Array, opt
     }),
   });
   return { onnx: onnx.ModelProto.encode(model).finish(), tier, ranks };
+}
+
+/**
+ * The layer's factors at `rank`. Past break-even a v2 file stores the dense M instead of factors; the export
+ * factorises it again (plain SVD, exact at full rank) so that every layer still leaves as an ordered pair.
+ */
+function exportedFactors(header: ModelHeader, payload: Uint8Array, layer: FactoredLayer, rank: number): LayerFactors {
+  if (!storedDense(layer, rank)) return gatherFactors(layer, rank, payload, header.factorDType);
+  const f = orderedFactors(Float64Array.from(denseWeight(layer, payload, header.factorDType)), layer.rows, layer.cols);
+  return { rank: f.rank, left: Float32Array.from(f.left.subarray(0, f.rank * layer.rows)), right: Float32Array.from(f.right.subarray(0, f.rank * layer.cols)) };
 }

@@ -79,3 +79,19 @@ export function orderedFactors(M: Float64Array, m: number, n: number): OrderedFa
   });
   return { rank, sigma, left, right };
 }
+
+/** M = Σᵢ₍ᵢ₌₀…rank₋₁₎ aᵢ·bᵢᵀ (m×n, row-major) from the first `rank` components: what a dense-running layer stores. */
+export function productOfFactors(f: Pick<OrderedFactors, 'left' | 'right'>, rank: number, m: number, n: number): Float64Array {
+  const M = new Float64Array(m * n);
+  for (let i = 0; i < rank; i++) {
+    const a = f.left.subarray(i * m, (i + 1) * m);
+    const b = f.right.subarray(i * n, (i + 1) * n);
+    for (let r = 0; r < m; r++) {
+      const ar = a[r];
+      if (ar === 0) continue;
+      const row = r * n;
+      for (let c = 0; c < n; c++) M[row + c] += ar * b[c];
+    }
+  }
+  return M;
+}

@@ -5,7 +5,7 @@
  */
 import type { FactoredLayer, ModelHeader } from '../../formats/model.js';
 import type { Engine } from '../../runtime/engines/engine.js';
-import { gatherFactors } from '../../runtime/factors.js';
+import { fullRankWeight, gatherFactors } from '../../runtime/factors.js';
 import { buildOnnxModel, denseNode, factoredNodes, runsFactored } from '../../runtime/onnx/build-model.js';
 import { onnx, type NodeProto, type TensorProto } from '../../runtime/onnx/proto.js';
 import type { Feeds, HostTensor } from '../../runtime/tensor.js';
@@ -60,15 +60,14 @@ async function layerInputs(header: ModelHeader, payload: Uint8Array, engine: Eng
 /** One layer alone at `rank`, or dense (its stored components multiplied out), reading the captured tensors as graph inputs. */
 function singleLayerModel(header: ModelHeader, payload: Uint8Array, layer: FactoredLayer, rank: number | 'dense', inputs: Map<string, HostTensor>): Uint8Array {
   const node = header.graph.nodes[layer.nodeIndex];
-  const f = gatherFactors(layer, rank === 'dense' ? layer.maxRank : rank, payload, header.factorDType);
   let nodes: NodeProto[];
   const tensors: TensorProto[] = [];
   if (rank !== 'dense') {
-    const built = factoredNodes(layer, node, f);
+    const built = factoredNodes(layer, node, gatherFactors(layer, rank, payload, header.factorDType));
     nodes = built.nodes;
     tensors.push(...built.tensors);
   } else {
-    const built = denseNode(layer, node, f);
+    const built = denseNode(layer, node, fullRankWeight(layer, payload, header.factorDType));
     nodes = [built.node];
     tensors.push(built.tensor);
   }

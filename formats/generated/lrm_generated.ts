@@ -1030,8 +1030,42 @@ leftScalesArray():Float32Array|null {
   return offset ? new Float32Array(this.bb!.bytes().buffer, this.bb!.bytes().byteOffset + this.bb!.__vector(this.bb_pos + offset), this.bb!.__vector_len(this.bb_pos + offset)) : null;
 }
 
+/**
+ * Format version 2: from tier dense_tier on (tiers 0..k loaded, k >= dense_tier) the layer runs dense and reads
+ * `dense` instead of its factors: the rows x cols matrix M (row-major) in the factor dtype, inside tier
+ * dense_tier's section. Its blocks then stop at that tier (they lie in transient sections), so no tier ever
+ * stores or loads more than the dense weight. -1: never.
+ */
+denseTier():number {
+  const offset = this.bb!.__offset(this.bb_pos, 26);
+  return offset ? this.bb!.readInt32(this.bb_pos + offset) : -1;
+}
+
+dense(obj?:lrm_ByteRange):lrm_ByteRange|null {
+  const offset = this.bb!.__offset(this.bb_pos, 28);
+  return offset ? (obj || new lrm_ByteRange()).__init(this.bb_pos + offset, this.bb!) : null;
+}
+
+/**
+ * Int8 only, with `dense`: one scale per row of M (output), rows floats: M[j][c] = q[j][c] * dense_scales[j].
+ */
+denseScales(index: number):number|null {
+  const offset = this.bb!.__offset(this.bb_pos, 30);
+  return offset ? this.bb!.readFloat32(this.bb!.__vector(this.bb_pos + offset) + index * 4) : 0;
+}
+
+denseScalesLength():number {
+  const offset = this.bb!.__offset(this.bb_pos, 30);
+  return offset ? this.bb!.__vector_len(this.bb_pos + offset) : 0;
+}
+
+denseScalesArray():Float32Array|null {
+  const offset = this.bb!.__offset(this.bb_pos, 30);
+  return offset ? new Float32Array(this.bb!.bytes().buffer, this.bb!.bytes().byteOffset + this.bb!.__vector(this.bb_pos + offset), this.bb!.__vector_len(this.bb_pos + offset)) : null;
+}
+
 static startFactoredLayer(builder:flatbuffers.Builder) {
-  builder.startObject(11);
+  builder.startObject(14);
 }
 
 static addName(builder:flatbuffers.Builder, nameOffset:flatbuffers.Offset) {
@@ -1136,25 +1170,96 @@ static startLeftScalesVector(builder:flatbuffers.Builder, numElems:number) {
   builder.startVector(4, numElems, 4);
 }
 
+static addDenseTier(builder:flatbuffers.Builder, denseTier:number) {
+  builder.addFieldInt32(11, denseTier, -1);
+}
+
+static addDense(builder:flatbuffers.Builder, denseOffset:flatbuffers.Offset) {
+  builder.addFieldStruct(12, denseOffset, 0);
+}
+
+static addDenseScales(builder:flatbuffers.Builder, denseScalesOffset:flatbuffers.Offset) {
+  builder.addFieldOffset(13, denseScalesOffset, 0);
+}
+
+static createDenseScalesVector(builder:flatbuffers.Builder, data:number[]|Float32Array):flatbuffers.Offset;
+/**
+ * @deprecated This Uint8Array overload will be removed in the future.
+ */
+static createDenseScalesVector(builder:flatbuffers.Builder, data:number[]|Uint8Array):flatbuffers.Offset;
+static createDenseScalesVector(builder:flatbuffers.Builder, data:number[]|Float32Array|Uint8Array):flatbuffers.Offset {
+  builder.startVector(4, data.length, 4);
+  for (let i = data.length - 1; i >= 0; i--) {
+    builder.addFloat32(data[i]!);
+  }
+  return builder.endVector();
+}
+
+static startDenseScalesVector(builder:flatbuffers.Builder, numElems:number) {
+  builder.startVector(4, numElems, 4);
+}
+
 static endFactoredLayer(builder:flatbuffers.Builder):flatbuffers.Offset {
   const offset = builder.endObject();
   return offset;
 }
 
-static createFactoredLayer(builder:flatbuffers.Builder, nameOffset:flatbuffers.Offset, nodeIndex:number, kind:lrm_LayerKind, weightOffset:flatbuffers.Offset, weightDimsOffset:flatbuffers.Offset, rows:bigint, cols:bigint, maxRank:bigint, sigmaOffset:flatbuffers.Offset, blocksOffset:flatbuffers.Offset, leftScalesOffset:flatbuffers.Offset):flatbuffers.Offset {
-  lrm_FactoredLayer.startFactoredLayer(builder);
-  lrm_FactoredLayer.addName(builder, nameOffset);
-  lrm_FactoredLayer.addNodeIndex(builder, nodeIndex);
-  lrm_FactoredLayer.addKind(builder, kind);
-  lrm_FactoredLayer.addWeight(builder, weightOffset);
-  lrm_FactoredLayer.addWeightDims(builder, weightDimsOffset);
-  lrm_FactoredLayer.addRows(builder, rows);
-  lrm_FactoredLayer.addCols(builder, cols);
-  lrm_FactoredLayer.addMaxRank(builder, maxRank);
-  lrm_FactoredLayer.addSigma(builder, sigmaOffset);
-  lrm_FactoredLayer.addBlocks(builder, blocksOffset);
-  lrm_FactoredLayer.addLeftScales(builder, leftScalesOffset);
-  return lrm_FactoredLayer.endFactoredLayer(builder);
+}
+
+/**
+ * Format version 2: blocks of one tier for the layers that go dense at tier dense_tier (> that tier). A device
+ * reads this section only while it holds fewer than dense_tier + 1 tiers; from then on it reads the dense weights.
+ */
+export class lrm_TransientSection {
+  bb: flatbuffers.ByteBuffer|null = null;
+  bb_pos = 0;
+  __init(i:number, bb:flatbuffers.ByteBuffer):lrm_TransientSection {
+  this.bb_pos = i;
+  this.bb = bb;
+  return this;
+}
+
+static getRootAsTransientSection(bb:flatbuffers.ByteBuffer, obj?:lrm_TransientSection):lrm_TransientSection {
+  return (obj || new lrm_TransientSection()).__init(bb.readInt32(bb.position()) + bb.position(), bb);
+}
+
+static getSizePrefixedRootAsTransientSection(bb:flatbuffers.ByteBuffer, obj?:lrm_TransientSection):lrm_TransientSection {
+  bb.setPosition(bb.position() + flatbuffers.SIZE_PREFIX_LENGTH);
+  return (obj || new lrm_TransientSection()).__init(bb.readInt32(bb.position()) + bb.position(), bb);
+}
+
+section(obj?:lrm_Section):lrm_Section|null {
+  const offset = this.bb!.__offset(this.bb_pos, 4);
+  return offset ? (obj || new lrm_Section()).__init(this.bb!.__indirect(this.bb_pos + offset), this.bb!) : null;
+}
+
+denseTier():number {
+  const offset = this.bb!.__offset(this.bb_pos, 6);
+  return offset ? this.bb!.readUint32(this.bb_pos + offset) : 0;
+}
+
+static startTransientSection(builder:flatbuffers.Builder) {
+  builder.startObject(2);
+}
+
+static addSection(builder:flatbuffers.Builder, sectionOffset:flatbuffers.Offset) {
+  builder.addFieldOffset(0, sectionOffset, 0);
+}
+
+static addDenseTier(builder:flatbuffers.Builder, denseTier:number) {
+  builder.addFieldInt32(1, denseTier, 0);
+}
+
+static endTransientSection(builder:flatbuffers.Builder):flatbuffers.Offset {
+  const offset = builder.endObject();
+  return offset;
+}
+
+static createTransientSection(builder:flatbuffers.Builder, sectionOffset:flatbuffers.Offset, denseTier:number):flatbuffers.Offset {
+  lrm_TransientSection.startTransientSection(builder);
+  lrm_TransientSection.addSection(builder, sectionOffset);
+  lrm_TransientSection.addDenseTier(builder, denseTier);
+  return lrm_TransientSection.endTransientSection(builder);
 }
 }
 
@@ -1291,8 +1396,17 @@ leftScalesArray():Float32Array|null {
   return offset ? new Float32Array(this.bb!.bytes().buffer, this.bb!.bytes().byteOffset + this.bb!.__vector(this.bb_pos + offset), this.bb!.__vector_len(this.bb_pos + offset)) : null;
 }
 
+/**
+ * Format version 2: the layer runs dense at this tier (FactoredLayer.dense_tier), so `left` holds the refitted
+ * rows x cols matrix M and `left_scales` (int8) one scale per row of it.
+ */
+dense():boolean {
+  const offset = this.bb!.__offset(this.bb_pos, 12);
+  return offset ? !!this.bb!.readInt8(this.bb_pos + offset) : false;
+}
+
 static startLayerRefit(builder:flatbuffers.Builder) {
-  builder.startObject(4);
+  builder.startObject(5);
 }
 
 static addLayer(builder:flatbuffers.Builder, layer:number) {
@@ -1326,6 +1440,10 @@ static createLeftScalesVector(builder:flatbuffers.Builder, data:number[]|Float32
 
 static startLeftScalesVector(builder:flatbuffers.Builder, numElems:number) {
   builder.startVector(4, numElems, 4);
+}
+
+static addDense(builder:flatbuffers.Builder, dense:boolean) {
+  builder.addFieldInt8(4, +dense, +false);
 }
 
 static endLayerRefit(builder:flatbuffers.Builder):flatbuffers.Offset {
@@ -1401,8 +1519,21 @@ refitsLength():number {
   return offset ? this.bb!.__vector_len(this.bb_pos + offset) : 0;
 }
 
+/**
+ * Format version 2: this tier's blocks of layers that go dense later, one section per dense tier.
+ */
+transient(index: number, obj?:lrm_TransientSection):lrm_TransientSection|null {
+  const offset = this.bb!.__offset(this.bb_pos, 18);
+  return offset ? (obj || new lrm_TransientSection()).__init(this.bb!.__indirect(this.bb!.__vector(this.bb_pos + offset) + index * 4), this.bb!) : null;
+}
+
+transientLength():number {
+  const offset = this.bb!.__offset(this.bb_pos, 18);
+  return offset ? this.bb!.__vector_len(this.bb_pos + offset) : 0;
+}
+
 static startTier(builder:flatbuffers.Builder) {
-  builder.startObject(7);
+  builder.startObject(8);
 }
 
 static addIndex(builder:flatbuffers.Builder, index:number) {
@@ -1454,6 +1585,22 @@ static createRefitsVector(builder:flatbuffers.Builder, data:flatbuffers.Offset[]
 }
 
 static startRefitsVector(builder:flatbuffers.Builder, numElems:number) {
+  builder.startVector(4, numElems, 4);
+}
+
+static addTransient(builder:flatbuffers.Builder, transientOffset:flatbuffers.Offset) {
+  builder.addFieldOffset(7, transientOffset, 0);
+}
+
+static createTransientVector(builder:flatbuffers.Builder, data:flatbuffers.Offset[]):flatbuffers.Offset {
+  builder.startVector(4, data.length, 4);
+  for (let i = data.length - 1; i >= 0; i--) {
+    builder.addOffset(data[i]!);
+  }
+  return builder.endVector();
+}
+
+static startTransientVector(builder:flatbuffers.Builder, numElems:number) {
   builder.startVector(4, numElems, 4);
 }
 

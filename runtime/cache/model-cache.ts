@@ -12,7 +12,10 @@ export interface ModelCache {
   delete(key: string): Promise<void>;
 }
 
-export type SectionName = 'dense' | `tier-${number}` | `refit-${number}`;
+import type { PayloadSectionName } from '../../formats/sections.js';
+
+/** 'dense', 'tier-<k>', 'transient-<k>-<d>' or 'refit-<k>' (formats/sections.ts). */
+export type SectionName = PayloadSectionName;
 
 /** `<header sha256 hex>/<section>`. */
 export function sectionKey(headerHash: string, section: SectionName): string {

@@ -1,10 +1,11 @@
 import type { Attribute, FactoredLayer, ModelHeader, NodeDef, ValueInfo } from '../../formats/model.js';
 import { DataType } from '../../formats/model.js';
-import { gatherFactors, multiplyOut, transposeF32, type LayerFactors, type LayerRefit } from '../factors.js';
+import { denseWeight, gatherFactors, multiplyOut, transposeF32, type LayerFactors, type LayerRefit } from '../factors.js';
+import type { PayloadBytes } from '../payload-view.js';
 import { onnx, type AttributeProto, type NodeProto, type TensorProto, type ValueInfoProto } from './proto.js';
 
 /** Whether a layer at this rank runs as two thin nodes (true) or is multiplied back to one dense weight. */
-export function runsFactored(layer: FactoredLayer, rank: number): boolean {
+export function runsFactored(layer: Pick<FactoredLayer, 'rows' | 'cols'>, rank: number): boolean {
   return rank * (layer.rows + layer.cols) < layer.rows * layer.cols;
 }
 
@@ -33,7 +34,7 @@ export function middleTensorName(node: Pick<NodeDef, 'outputs'>, rank: number): 
   return `${node.outputs[0]}__lowrank_r${rank}`;
 }
 
-export function buildOnnxModel(header: ModelHeader, payload: Uint8Array, ranks: number[], options: BuildOptions = {}): Uint8Array {
+export function buildOnnxModel(header: ModelHeader, payload: PayloadBytes, ranks: number[], options: BuildOptions = {}): Uint8Array {
   const { graph } = header;
   const initializers: TensorProto[] = graph.initializers.map((t) => ({
     name: t.name,
@@ -45,15 +46,23 @@ export function buildOnnxModel(header: ModelHeader, payload: Uint8Array, ranks: 
   header.layers.forEach((layer, i) => {
     const node = graph.nodes[layer.nodeIndex];
     const refit = options.refits?.[i];
-    const stored = gatherFactors(layer, ranks[i], payload, header.factorDType);
-    const f = refit ? { ...stored, left: refit.left } : stored;
     let built: NodeProto[];
-    if (options.alwaysFactored || runsFactored(layer, ranks[i])) {
+    if (storedDense(layer, ranks[i])) {
+      // Format v2: past break-even the file holds M itself (its factors at this rank are not loaded at all).
+      if (options.alwaysFactored) throw new RangeError(`layer "${layer.name}" is stored dense at rank ${ranks[i]}; it has no factors to build two nodes from`);
+      const { node: dense, tensor } = denseNode(layer, node, refit?.dense ? refit.left : denseWeight(layer, payload, header.factorDType));
+      built = [dense];
+      initializers.push(tensor);
+    } else if (options.alwaysFactored || runsFactored(layer, ranks[i])) {
+      const stored = gatherFactors(layer, ranks[i], payload, header.factorDType);
+      const f = refit ? { ...stored, left: refit.left } : stored;
       const { nodes, tensors } = factoredNodes(layer, node, f);
       built = nodes;
       initializers.push(...tensors);
     } else {
-      const { node: dense, tensor } = denseNode(layer, node, f);
+      const stored = gatherFactors(layer, ranks[i], payload, header.factorDType);
+      const f = refit ? { ...stored, left: refit.left } : stored;
+      const { node: dense, tensor } = denseNode(layer, node, multiplyOut(f, layer.rows, layer.cols));
       built = [dense];
       initializers.push(tensor);
     }
@@ -144,9 +153,16 @@ export function factoredNodes(layer: Pick<FactoredLayer, 'kind' | 'rows' | 'cols
   }
 }
 
-/** Past break-even the dense weight is cheaper: multiply out and put it back in the op's original layout. */
-export function denseNode(layer: FactoredLayer, node: NodeDef, f: LayerFactors): { node: NodeProto; tensor: TensorProto } {
-  const M = multiplyOut(f, layer.rows, layer.cols);
+/**
+ * Whether the layer at this rank runs from the dense M the file stores (format v2: FactoredLayer.denseTier), not
+ * from factors: its rank reaches the stored full rank exactly from its dense tier on.
+ */
+export function storedDense(layer: FactoredLayer, rank: number): boolean {
+  return layer.denseTier !== undefined && rank === layer.maxRank;
+}
+
+/** Past break-even the dense weight is cheaper: M (rows×cols, row-major) back in the op's original layout. */
+export function denseNode(layer: FactoredLayer, node: NodeDef, M: Float32Array): { node: NodeProto; tensor: TensorProto } {
   const proto = toNodeProto(node);
   switch (layer.kind) {
     case 'matmul':

@@ -1,6 +1,6 @@
 /** A small hand-built model for format tests: two dense initializers, one factored layer in two tiers. */
 import type { FactorDType, ModelHeader } from '../../formats/model.js';
-import { DataType, FORMAT_VERSION } from '../../formats/model.js';
+import { DataType } from '../../formats/model.js';
 import { FACTOR_ELEMENT_BYTES } from '../../formats/codes.js';
 import { completeHeader, PayloadBuilder, writeLrm, type LrmHeaderInput } from '../../formats/write.js';
 
@@ -36,7 +36,7 @@ export function smallModel(factorDType: FactorDType = 'fp32', options: { refit?:
   const refit0 = refitLayer && { refit: { range: p.seal(r0), layers: [refitLayer] } };
 
   const input: LrmHeaderInput = {
-    formatVersion: FORMAT_VERSION,
+    formatVersion: 1, // no dense-from-a-tier layers: the lowest version that holds it (formatVersionFor)
     compilerVersion: 'lowrank-edge test 0.0.0',
     source: {
       sha256: 'ab'.repeat(32),
@@ -119,4 +119,39 @@ export function smallModel(factorDType: FactorDType = 'fp32', options: { refit?:
 export async function smallFile(factorDType: FactorDType = 'fp32', options: { refit?: boolean } = {}): Promise<{ file: Uint8Array; header: ModelHeader; payload: Uint8Array }> {
   const { input, payload } = smallModel(factorDType, options);
   return { file: await writeLrm(input, payload), header: await completeHeader(input, payload), payload };
+}
+
+/**
+ * The small model as format version 2 stores it when its layer runs dense from tier 1 (rank 4 of 4×8 is past
+ * break-even): tier 0's own section is empty, its rank-2 block lies in a transient section after tier 1, and
+ * tier 1 holds the dense 4×8 M instead of more components.
+ */
+export function denseFromTierModel(factorDType: FactorDType = 'fp32'): { input: LrmHeaderInput; payload: Uint8Array } {
+  const base = smallModel(factorDType).input;
+  const es = FACTOR_ELEMENT_BYTES[factorDType];
+  const int8 = factorDType === 'int8';
+  const [rows, cols] = [4, 8];
+  const p = new PayloadBuilder();
+  const bias = p.append(filled(4 * 4, 1));
+  const shape = p.append(filled(2 * 8, 2));
+  const dense = p.seal(0);
+  const tier0 = p.seal(p.length);
+  const t1 = p.length;
+  const M = p.append(filled(rows * cols * es, 9));
+  const tier1 = p.seal(t1);
+  const x0 = p.length;
+  const b0 = { tier: 0, rankBegin: 0, rankEnd: 2, left: p.append(filled(2 * rows * es, 3)), right: p.append(filled(2 * cols * es, 4)), ...(int8 ? { rightScales: [0.5, 0.25] } : {}) };
+  const transient = p.seal(x0);
+  const input: LrmHeaderInput = {
+    ...base,
+    formatVersion: 2,
+    graph: { ...base.graph, initializers: [{ ...base.graph.initializers[0]!, range: bias }, { ...base.graph.initializers[1]!, range: shape }] },
+    layers: [{ ...base.layers[0]!, blocks: [b0], denseTier: 1, dense: M, ...(int8 ? { denseScales: [0.5, 0.25, 0, 2] } : {}) }],
+    dense: { range: dense },
+    tiers: [
+      { ...base.tiers[0]!, range: tier0, transient: [{ denseTier: 1, range: transient }] },
+      { ...base.tiers[1]!, range: tier1 },
+    ],
+  };
+  return { input, payload: p.finish() };
 }

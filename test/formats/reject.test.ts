@@ -15,7 +15,7 @@ import { SIZE_PREFIX_BYTES } from '../../formats/framing.js';
 import { sha256 } from '../../formats/sha256.js';
 import { writeLrm, type LrmHeaderInput } from '../../formats/write.js';
 import type { FactorDType } from '../../formats/model.js';
-import { smallFile, smallModel } from './fixture.js';
+import { denseFromTierModel, smallFile, smallModel } from './fixture.js';
 
 /** The error a promise rejects with (fails the test if it resolves). */
 async function rejection(p: Promise<unknown>): Promise<unknown> {
@@ -166,7 +166,7 @@ describe('identity and version', () => {
     const e = await rejection(readLrm(await broken((h) => (h.formatVersion = 99))));
     expect(e).toBeInstanceOf(LrmVersionError);
     expect((e as LrmVersionError).version).toBe(99);
-    expect((e as Error).message).toMatch(/format version 99, this runtime reads version 1 \(update the runtime\)/);
+    expect((e as Error).message).toMatch(/format version 99, this runtime reads version 1 to 2 \(update the runtime\)/);
   });
 
   it('a future file identifier generation is LrmVersionError', async () => {
@@ -276,7 +276,7 @@ describe('refit sections', () => {
   it('a refit left factor of the wrong rank', () => corruptRefit((h) => (refit(h).layers[0].left.length = 64), /left factor holds 64 bytes, expected 32 for rank 2/));
   it('a bias of the wrong length', () => corruptRefit((h) => (refit(h).layers[0].bias!.length = 12), /bias holds 12 bytes, expected 16/));
   it('a refit range outside its section', () => corruptRefit((h) => (refit(h).layers[0].left = { offset: h.tiers[1].range.offset, length: 32 }), /lies outside tier 0 refit section/));
-  it('a refit section that is not after the tiers', () => corruptRefit((h) => (refit(h).range = { ...h.tiers[1].range }), /refit section starts at payload offset \d+, but the section before it ends at/));
+  it('a refit section that is not after the tiers', () => corruptRefit((h) => (refit(h).range = { ...h.tiers[1].range }), /refit section starts at payload offset \d+, but tier 1 ends at/));
   it('int8 refits need their scales', () => corruptRefit((h) => delete refit(h).layers[0].leftScales, /refit 0 left scales has 0 entries for 4 rows/, 'int8'));
   it('float refits carry no scales', () => corruptRefit((h) => (refit(h).layers[0].leftScales = [1, 1, 1, 1]), /has int8 left scales, but its factors are fp32/));
 
@@ -288,4 +288,26 @@ describe('refit sections', () => {
     expect((e as LrmChecksumError).section).toBe('refit');
     expect((e as Error).message).toMatch(/refit section of tier 0 does not match its SHA-256/);
   });
+});
+
+describe('format v2: layers that run dense from a tier', () => {
+  const corruptDense = async (edit: (h: LrmHeaderInput) => void, message: RegExp, dtype: FactorDType = 'fp32') => {
+    const { input, payload } = denseFromTierModel(dtype);
+    edit(input);
+    const e = await rejection(readLrm(await writeLrm(input, payload, { validate: false }), { fileName: 'bad.lrm' }));
+    expect(e).toBeInstanceOf(LrmCorruptHeaderError);
+    expect((e as Error).message).toMatch(message);
+  };
+  const layer = (h: LrmHeaderInput) => h.layers[0]!;
+  it('a file that says version 1', () => corruptDense((h) => (h.formatVersion = 1), /stores dense weights for some tiers \(format version 2\) but says format version 1/));
+  it('a dense weight of the wrong length', () => corruptDense((h) => (layer(h).dense = { ...layer(h).dense!, length: 64 }), /dense weight holds 64 bytes, expected 128 for 4×8 of fp32/));
+  it('a dense weight outside its tier', () => corruptDense((h) => (layer(h).dense = { offset: h.tiers[0].transient![0]!.range.offset, length: 128 }), /dense weight .* lies outside tier 1/));
+  it('a dense tier the file does not have', () => corruptDense((h) => (layer(h).denseTier = 2), /runs dense from tier 2, but the file has 2 tiers/));
+  it('a block in the tier where the layer is already dense', () => corruptDense((h) => (layer(h).denseTier = 0), /tier 0, which has no transient section for layers dense from tier 0/));
+  // The transient section's bytes are still there: the layout check sees them first, as bytes no section owns.
+  it('a transient section left out', () => corruptDense((h) => (h.tiers[0].transient = []), /the last section ends at payload offset \d+, but the payload is/));
+  it('a block in a tier\'s own section, not its transient one', () => corruptDense((h) => (layer(h).blocks[0]!.left = { offset: h.tiers[1].range.offset, length: 32 }), /block 0 left factor .* lies outside tier 0's transient section/));
+  it('a transient section for a dense tier not above its own', () => corruptDense((h) => (h.tiers[0].transient![0]!.denseTier = 0), /transient section for layers dense from tier 0, which must lie in 1\.\.1/));
+  it('int8 dense weights need their scales', () => corruptDense((h) => delete layer(h).denseScales, /dense scales has 0 entries for 4 rows/, 'int8'));
+  it('the rank at the dense tier must be the full rank', () => corruptDense((h) => (h.tiers[1].ranks = [2]), /tier 1 gives factored layer 0 \("fc"\) rank 2, but .* add up to 4 \(it runs dense there: full rank\)/));
 });

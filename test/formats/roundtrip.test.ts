@@ -1,8 +1,10 @@
 import { describe, it, expect } from 'vitest';
 import { bytesToLoad } from '../../formats/read.js';
 import { HEADER_PREFIX_BYTES, headerLength, PAYLOAD_ALIGNMENT, readHeader, readLrm, sha256Hex, verifySections } from '../../formats/index.js';
-import { PayloadBuilder } from '../../formats/write.js';
-import { INT64_MAX, smallFile } from './fixture.js';
+import { sectionsFor } from '../../formats/sections.js';
+import { completeHeader, PayloadBuilder, writeLrm } from '../../formats/write.js';
+import { LrmChecksumError } from '../../formats/errors.js';
+import { denseFromTierModel, INT64_MAX, smallFile } from './fixture.js';
 import { preInt8File } from './pre-int8-files.js';
 
 describe('lrm round trip', () => {
@@ -37,6 +39,33 @@ describe('lrm round trip', () => {
       const { file, header } = await smallFile(dtype);
       expect((await readLrm(old)).header).toEqual(header);
       expect(file).toEqual(old);
+    });
+  }
+
+  for (const dtype of ['fp32', 'int8'] as const) {
+    it(`format v2: a layer dense from tier 1 round-trips; each tier count needs only its sections (${dtype})`, async () => {
+      const { input, payload } = denseFromTierModel(dtype);
+      const file = await writeLrm(input, payload);
+      const read = await readLrm(file, { fileName: 'dense.lrm' });
+      expect(read.header).toEqual(await completeHeader(input, payload));
+      expect(read.header.formatVersion).toBe(2);
+      const layer = read.header.layers[0]!;
+      expect(layer.denseTier).toBe(1);
+      expect(layer.dense!.length).toBe(4 * 8 * (dtype === 'int8' ? 1 : 4));
+      if (dtype === 'int8') expect(layer.denseScales).toEqual([0.5, 0.25, 0, 2]);
+      const x = read.header.tiers[0].transient!;
+      expect(x.map((t) => t.denseTier)).toEqual([1]);
+      // One tier: dense, tier 0 (empty) and the transient block; two tiers: the dense M instead, and no block.
+      expect(sectionsFor(read.header, 1).map((s) => s.name)).toEqual(['dense', 'tier-0', 'transient-0-1']);
+      expect(sectionsFor(read.header, 2).map((s) => s.name)).toEqual(['dense', 'tier-0', 'tier-1']);
+      const ps = read.payloadStart;
+      expect(bytesToLoad(read.header, ps, 2)).toBe(ps + read.header.dense.range.length + read.header.tiers[1].range.length);
+      expect(bytesToLoad(read.header, ps, 2)).toBe(ps + x[0]!.range.offset); // the whole tier ladder is one prefix
+      // Bytes two tiers do not need may be anything: the transient block zeroed still verifies for two, not for one.
+      const holed = file.slice();
+      holed.fill(0, ps + x[0]!.range.offset, ps + x[0]!.range.offset + x[0]!.range.length);
+      await verifySections(holed, read.header, ps, 2);
+      await expect(verifySections(holed, read.header, ps, 1)).rejects.toBeInstanceOf(LrmChecksumError);
     });
   }
 

@@ -10,6 +10,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { compileOnnx } from '../../compiler/compile.js';
 import type { ModelHeader } from '../../formats/model.js';
 import { writeLrm } from '../../formats/write.js';
+import { bytesToLoad } from '../../formats/read.js';
+import { sectionsFor } from '../../formats/sections.js';
 import { browserCache } from '../../runtime/cache/browser-cache.js';
 import type { CacheStorageLike } from '../../runtime/cache/cache-api-cache.js';
 import { HEADER_CHUNK_BYTES, load, type Feeds, type LoadOptions } from '../../runtime/node.js';
@@ -21,7 +23,10 @@ let lrm: Uint8Array;
 let lrmV2: Uint8Array;
 let header: ModelHeader;
 let payloadStart: number;
+/** File offset where tier `tiers - 1`'s own section ends (tiers 0..k are one prefix of the file). */
 const prefixEnd = (tiers: number) => payloadStart + header.tiers[tiers - 1].range.offset + header.tiers[tiers - 1].range.length;
+/** Bytes a session of `tiers` tiers reads: header, dense, tiers, and transient blocks of layers not yet dense. */
+const need = (tiers: number) => bytesToLoad(header, payloadStart, tiers);
 let feeds: Feeds;
 let server: CountingServer;
 let tmp: string;
@@ -64,19 +69,24 @@ describe('directory cache (Node)', () => {
 
   it('the second load fetches only the header; upgrade() fetches only the tiers not cached yet', async () => {
     const first = await loadOnce('/model.lrm', { tiers: 3, cacheDir: dir });
-    expect(first.sent).toBe(prefixEnd(3));
+    expect(first.sent).toBe(need(3));
     const second = await loadOnce('/model.lrm', { tiers: 3, cacheDir: dir });
     expect(second.requests).toBe(1);
     expect(second.sent).toBe(HEADER_CHUNK_BYTES);
     expect(second.fetched).toBe(HEADER_CHUNK_BYTES);
     expect(second.output).toEqual(first.output);
 
-    // Tiers 3..4 are not cached yet: only they come over the wire.
+    // One tier needs transient blocks that three did not (layers dense from tier 1 or 2): they come over the wire;
+    // then tiers 3..4 are not cached yet: only they come (all five tiers need no transient blocks).
+    const cached = new Set(sectionsFor(header, 3).map((x) => x.name));
+    const newForOne = sectionsFor(header, 1).filter((x) => !cached.has(x.name)).reduce((sum, x) => sum + x.range.length, 0);
+    expect(newForOne).toBeGreaterThan(0);
     const from = server.served.length;
     const session = await load(`${server.base}/model.lrm`, { tiers: 1, cacheDir: dir });
     try {
+      expect(server.sentSince(from)).toBe(HEADER_CHUNK_BYTES + newForOne);
       await session.upgrade(5);
-      expect(server.sentSince(from)).toBe(HEADER_CHUNK_BYTES + prefixEnd(5) - prefixEnd(3));
+      expect(server.sentSince(from)).toBe(HEADER_CHUNK_BYTES + newForOne + prefixEnd(5) - prefixEnd(3));
     } finally {
       await session.release();
     }
@@ -84,7 +94,10 @@ describe('directory cache (Node)', () => {
 
   it('a damaged cache entry is dropped and downloaded again, never used', async () => {
     const [hashDir] = readdirSync(dir);
-    const entry = join(dir, hashDir, 'tier-1.bin');
+    // The largest section two tiers need besides the dense one (a transient section in this file).
+    const section = sectionsFor(header, 2).filter((x) => x.kind !== 'dense').sort((a, b) => b.range.length - a.range.length)[0]!;
+    expect(section.range.length).toBeGreaterThan(0);
+    const entry = join(dir, hashDir, `${section.name}.bin`);
     const bytes = readFileSync(entry);
     bytes[bytes.length >> 1] ^= 0xff;
     writeFileSync(entry, bytes);
@@ -94,14 +107,15 @@ describe('directory cache (Node)', () => {
 
     const again = await loadOnce('/model.lrm', { tiers: 2, cacheDir: dir });
     expect(again.output).toEqual(expected);
-    expect(again.sent).toBe(HEADER_CHUNK_BYTES + prefixEnd(2) - (payloadStart + header.tiers[1].range.offset));
-    expect(readFileSync(entry)).toEqual(Buffer.from(lrm.subarray(payloadStart + header.tiers[1].range.offset, prefixEnd(2))));
+    const start = payloadStart + section.range.offset;
+    expect(again.sent).toBe(HEADER_CHUNK_BYTES + section.range.length);
+    expect(readFileSync(entry)).toEqual(Buffer.from(lrm.subarray(start, start + section.range.length)));
   });
 
   it('a new version of the model gets its own keys: nothing of the old one is used', async () => {
     const v2 = await loadOnce('/v2/model.lrm', { tiers: 2, cacheDir: dir });
     const v2PayloadStart = lrmV2.length - header.payloadLength;
-    expect(v2.sent).toBe(prefixEnd(2) - payloadStart + v2PayloadStart);
+    expect(v2.sent).toBe(need(2) - payloadStart + v2PayloadStart);
     expect(readdirSync(dir)).toHaveLength(2);
   });
 });
@@ -129,13 +143,13 @@ function fakeCacheStorage(quota: number): CacheStorageLike & { stored: () => num
 
 describe('browser caches', () => {
   it('Cache API: sections are stored, and a full quota falls back to memory without failing the load', async () => {
-    const storage = fakeCacheStorage(prefixEnd(1)); // room for the dense section and tier 0, not for tier 1
+    const storage = fakeCacheStorage(need(1)); // room for what tier 0 needs, not for three tiers
     const cache = browserCache({ caches: storage });
     expect(cache.kind).toBe('cache-api');
     const first = await loadOnce('/model.lrm', { tiers: 3, cache });
     expect(cache.kind).toBe('cache-api→memory');
     expect(storage.stored()).toBeGreaterThan(0);
-    expect(storage.stored()).toBeLessThanOrEqual(prefixEnd(1));
+    expect(storage.stored()).toBeLessThanOrEqual(need(1));
     const second = await loadOnce('/model.lrm', { tiers: 3, cache });
     expect(second.sent).toBe(HEADER_CHUNK_BYTES);
     expect(second.output).toEqual(first.output);

@@ -11,9 +11,10 @@ import { compileOnnx } from '../../compiler/compile.js';
 import { readMnist } from '../../compiler/data/mnist.js';
 import { LrmChecksumError, LrmFormatError, LrmTruncatedError } from '../../formats/errors.js';
 import type { ModelHeader } from '../../formats/model.js';
-import { headerLength } from '../../formats/read.js';
+import { bytesToLoad, headerLength } from '../../formats/read.js';
+import { sectionsFor } from '../../formats/sections.js';
 import { CountingServer, type Served } from './counting-server.js';
-import { load, LoadOptionError, SourceError, type Feeds, type HostTensor, type LoadOptions } from '../../runtime/node.js';
+import { HEADER_CHUNK_BYTES, load, LoadOptionError, SourceError, type Feeds, type HostTensor, type LoadOptions } from '../../runtime/node.js';
 
 const DATA = join(import.meta.dirname, '../../../shared/data');
 const MODEL = join(DATA, 'models/mnist-cnn-pytorch.onnx');
@@ -24,8 +25,10 @@ let header: ModelHeader;
 let payloadStart: number;
 /** Bytes up to the end of the header's hash (what headerLength() says must be read for the header). */
 let headerEnd: number;
-/** File offset where tier `i` ends: the bytes a session of i+1 tiers needs. */
+/** The bytes a session of i+1 tiers needs (header, dense section, tiers 0..i, transient blocks of layers not yet dense). */
 let tierEnd: (i: number) => number;
+/** File spans [start, end) those bytes lie in: the header, then each section tiers 0..i need. */
+let neededSpans: (i: number) => Array<[number, number]>;
 let feeds: Feeds;
 let label: number;
 let tmp: string;
@@ -43,7 +46,10 @@ beforeAll(async () => {
   expect(header.tiers.length).toBe(5);
   payloadStart = lrm.length - header.payloadLength;
   headerEnd = headerLength(lrm.subarray(0, 12));
-  tierEnd = (i) => payloadStart + header.tiers[i].range.offset + header.tiers[i].range.length;
+  tierEnd = (i) => bytesToLoad(header, payloadStart, i + 1);
+  neededSpans = (i) => [[0, payloadStart], ...sectionsFor(header, i + 1).map((s): [number, number] => [payloadStart + s.range.offset, payloadStart + s.range.offset + s.range.length])];
+  // The default compile has layers that run dense in the last tiers, so tier 0 needs bytes after the last tier.
+  expect(header.layers.some((l) => l.denseTier !== undefined && l.denseTier > 0)).toBe(true);
   truncatedOverHttp = lrm.slice(0, Math.floor(lrm.length * 0.6));
 
   const mnist = await readMnist(join(DATA, 'mnist'));
@@ -96,6 +102,13 @@ function expectOneLine(e: Error): void {
   expect(e.message).not.toMatch(/\n/);
 }
 
+/** Whether back-to-back spans together cover [from, to). */
+function spansCover(spans: Array<[number, number]>, from: number, to: number): boolean {
+  let at = from;
+  for (const [a, b] of [...spans].sort((x, y) => x[0] - y[0])) if (a <= at && b > at) at = b;
+  return at >= to;
+}
+
 describe('HTTP source', () => {
   it('with Range support, tiers: 1 fetches only the header and tier 0, and matches the in-memory load exactly', async () => {
     served.length = 0;
@@ -110,18 +123,23 @@ describe('HTTP source', () => {
 
     expect(remote.bytesLoaded).toBe(tierEnd(0));
     expect(local.bytesLoaded).toBe(tierEnd(0));
-    // Every request was a Range request answered 206, none reached past tier 0.
+    // Every request was a Range request answered 206, and each after the header read for bytes tier 0 needs: header, dense, tier 0 and the transient
+    // blocks of layers dense from a later tier (after the last tier), never the later tiers' own sections.
     expect(served.length).toBeGreaterThan(0);
-    for (const r of served) {
+    const spans = neededSpans(0);
+    for (const r of served.slice(1)) {
       expect(r.path).toBe('/range/model.lrm');
       expect(r.status).toBe(206);
       const m = /^bytes=(\d+)-(\d+)$/.exec(r.range ?? '');
       expect(m, `range header ${r.range}`).not.toBeNull();
-      expect(Number(m![2])).toBeLessThan(tierEnd(0));
+      const [from, to] = [Number(m![1]), Number(m![2]) + 1];
+      expect(spans.some(([a, b]) => a <= from && to <= b) || spansCover(spans, from, to), `range ${r.range} holds bytes tier 0 does not need`).toBe(true);
     }
-    // Header + dense + tier 0, plus at most one extra read of the header (slack), far below the file.
+    // The first request is the fixed-size header read (it may reach past what tier 0 needs); after it, only what
+    // tier 0 needs: at most that read's size more than the needed bytes, far below the file.
+    expect(served[0]!.range).toMatch(/^bytes=0-/);
     expect(sent).toBeGreaterThanOrEqual(tierEnd(0));
-    expect(sent).toBeLessThanOrEqual(tierEnd(0) + headerEnd + 1024);
+    expect(sent).toBeLessThanOrEqual(tierEnd(0) + Math.max(headerEnd, HEADER_CHUNK_BYTES) + 1024);
     expect(sent).toBeLessThan(lrm.length / 4);
   });
 
@@ -130,7 +148,10 @@ describe('HTTP source', () => {
     const remote = await runOnce(new URL(`${base}/range/model.lrm`));
     const local = await runOnce(lrm);
     expect(remote.tiers).toBe(header.tiers.length);
-    expect(remote.bytesLoaded).toBe(lrm.length);
+    // Every tier is one prefix of the file: the transient blocks after it are for fewer tiers only.
+    expect(remote.bytesLoaded).toBe(tierEnd(header.tiers.length - 1));
+    expect(remote.bytesLoaded).toBe(payloadStart + header.tiers.at(-1)!.range.offset + header.tiers.at(-1)!.range.length);
+    expect(remote.bytesLoaded).toBeLessThan(lrm.length);
     expect(remote.output.data).toEqual(local.output.data);
     expect(served.every((r) => r.status === 206)).toBe(true);
   });
@@ -216,20 +237,22 @@ describe('file source', () => {
   });
 });
 
-describe('a corrupted byte in tier 2', () => {
+describe('a corrupted byte in the last tier', () => {
   let damaged: Uint8Array;
+  let last: number;
   beforeAll(() => {
-    const t2 = header.tiers[2].range;
-    expect(t2.length).toBeGreaterThan(0);
+    last = header.tiers.length - 1;
+    const t = header.tiers[last].range;
+    expect(t.length).toBeGreaterThan(0);
     damaged = lrm.slice();
-    damaged[payloadStart + t2.offset + Math.floor(t2.length / 2)] ^= 0x5a;
+    damaged[payloadStart + t.offset + Math.floor(t.length / 2)] ^= 0x5a;
   });
 
-  it('loading all tiers throws LrmChecksumError naming tier 2', async () => {
+  it('loading all tiers throws LrmChecksumError naming that tier', async () => {
     const e = await rejection(load(damaged));
     expect(e).toBeInstanceOf(LrmChecksumError);
     expect((e as LrmChecksumError).section).toBe('tier');
-    expect((e as LrmChecksumError).tier).toBe(2);
+    expect((e as LrmChecksumError).tier).toBe(last);
     expectOneLine(e);
   });
 
@@ -239,6 +262,28 @@ describe('a corrupted byte in tier 2', () => {
     const two = await runOnce(damaged, { tiers: 2 });
     expect(two.tiers).toBe(2);
     expect(argmax(two.output)).toBe(label);
+  });
+});
+
+describe('a corrupted byte in a transient section (tier 0 blocks of a layer that runs dense later)', () => {
+  let damaged: Uint8Array;
+  beforeAll(() => {
+    const x = header.tiers[0].transient?.[0];
+    expect(x, 'tier 0 has transient blocks').toBeDefined();
+    damaged = lrm.slice();
+    damaged[payloadStart + x!.range.offset + Math.floor(x!.range.length / 2)] ^= 0x5a;
+  });
+
+  it('tier 0 reads it and fails with LrmChecksumError naming tier 0', async () => {
+    const e = await rejection(load(damaged, { tiers: 1 }));
+    expect(e).toBeInstanceOf(LrmChecksumError);
+    expect((e as LrmChecksumError).tier).toBe(0);
+    expectOneLine(e);
+  });
+
+  it('all tiers never read it: the layer runs from its dense weight, and the output is the undamaged file\'s', async () => {
+    const all = await runOnce(damaged);
+    expect(all.output.data).toEqual((await runOnce(lrm)).output.data);
   });
 });
 
