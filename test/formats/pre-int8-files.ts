@@ -1,7 +1,7 @@
 /**
  * .lrm files written by the format code before int8 factors were added (commit c12230e, `smallFile('fp32' | 'fp16')`
- * from fixture.ts), base64. The int8 schema change is additive: these must still read, and today's writer must
- * produce the same bytes for float factors.
+ * from fixture.ts), base64. The int8 and v2 schema changes are additive: these must still read to the same header
+ * as today's writer's files, which share repeated strings and so are smaller.
  */
 export const PRE_INT8_FILES: Record<'fp32' | 'fp16', string> = {
   fp32:
