@@ -11,6 +11,7 @@ import type { ImportedModel } from './import/onnx.js';
 import { productOfFactors, type OrderedFactors } from './linalg/svd.js';
 import { runsFactored } from '../runtime/onnx/build-model.js';
 import { int8Scales, quantizeFactors, quantizeInt8 } from './quantize.js';
+import { storeDense, weightAxes } from './quantize-dense.js';
 import { COMPILER_VERSION } from './version.js';
 
 export interface AssembleInput {
@@ -41,9 +42,12 @@ export async function assembleLrm({ source, fileName, model, candidates, factors
   const factoredWeights = new Set(candidates.map((c) => c.weight.name));
   const payload = new PayloadBuilder();
   const initializers: DenseTensor[] = [];
+  // fp16/int8 files store the weights that are not factored at that precision too (compiler/quantize-dense.ts).
+  const axes = dtype === 'fp32' ? new Map<string, number>() : weightAxes(model.nodes, model.initializers);
   for (const t of model.initializers) {
     if (factoredWeights.has(t.name)) continue;
-    initializers.push({ name: t.name, dataType: t.dataType, dims: t.dims, range: payload.append(t.data) });
+    const { bytes, fields } = storeDense(t, axes.get(t.name), dtype);
+    initializers.push({ name: t.name, dataType: t.dataType, dims: t.dims, range: payload.append(bytes), ...fields });
   }
   const denseRange = payload.seal(0);
   const denseParams = model.initializers
@@ -148,7 +152,7 @@ export async function assembleLrm({ source, fileName, model, candidates, factors
   });
 
   const header = {
-    formatVersion: formatVersionFor({ layers }),
+    formatVersion: formatVersionFor({ layers, graph: { initializers } }),
     compilerVersion: COMPILER_VERSION,
     source: {
       sha256: createHash('sha256').update(source).digest('hex'),

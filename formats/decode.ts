@@ -11,6 +11,7 @@ import {
   lrm_Attribute as FbAttribute,
   lrm_AttributeKind as FbAttributeKind,
   lrm_ByteRange as FbByteRange,
+  lrm_DenseStorage as FbDenseStorage,
   lrm_DenseTensor as FbDenseTensor,
   lrm_FactoredLayer as FbFactoredLayer,
   lrm_Graph as FbGraph,
@@ -204,12 +205,21 @@ class Decoder {
   }
 
   private denseTensor(t: FbDenseTensor, where: string): DenseTensor {
-    return {
+    const tensor: DenseTensor = {
       name: t.name() ?? '',
       dataType: t.dataType(),
       dims: this.dims(t.dimsLength(), (i) => t.dims(i), `${where} dims`),
       range: this.range(t.range(), `${where} byte range`),
     };
+    const storage = t.storage();
+    if (storage === FbDenseStorage.Fp16) tensor.storage = 'fp16';
+    else if (storage === FbDenseStorage.Int8) tensor.storage = 'int8';
+    else if (storage !== FbDenseStorage.AsIs) this.fail(`${where} has unknown storage code ${storage}`);
+    const int8 = tensor.storage === 'int8';
+    if (int8) tensor.scaleAxis = t.scaleAxis();
+    const scales = this.scales(t.scalesLength(), int8, `${where} scales`, (j) => t.scales(j));
+    if (scales !== undefined) tensor.scales = scales;
+    return tensor;
   }
 
   /**

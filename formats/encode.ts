@@ -7,6 +7,7 @@ import {
   lrm_Attribute as FbAttribute,
   lrm_AttributeKind as FbAttributeKind,
   lrm_ByteRange as FbByteRange,
+  lrm_DenseStorage as FbDenseStorage,
   lrm_DenseTensor as FbDenseTensor,
   lrm_Dim as FbDim,
   lrm_FactorBlock as FbFactorBlock,
@@ -156,12 +157,16 @@ function attribute(b: B, a: Attribute): Offset {
 function denseTensor(b: B, t: DenseTensor): Offset {
   const name = str(b, t.name);
   const dims = FbDenseTensor.createDimsVector(b, t.dims.map((d) => BigInt(d)));
+  const scales = t.scales === undefined ? 0 : FbDenseTensor.createScalesVector(b, t.scales);
   FbDenseTensor.startDenseTensor(b);
   FbDenseTensor.addName(b, name);
   FbDenseTensor.addDataType(b, t.dataType);
   FbDenseTensor.addDims(b, dims);
   // Structs are written inline, right before they are added to their table.
   FbDenseTensor.addRange(b, byteRange(b, t.range));
+  if (t.storage) FbDenseTensor.addStorage(b, t.storage === 'int8' ? FbDenseStorage.Int8 : FbDenseStorage.Fp16);
+  if (t.scaleAxis !== undefined) FbDenseTensor.addScaleAxis(b, t.scaleAxis);
+  if (scales !== 0) FbDenseTensor.addScales(b, scales);
   return FbDenseTensor.endDenseTensor(b);
 }
 

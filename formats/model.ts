@@ -76,12 +76,20 @@ export interface NodeDef {
   attributes: Attribute[];
 }
 
-/** A weight that is stored as it is (not factored). Its bytes are little-endian, row-major. */
+/** A weight that is not factored. Its bytes are little-endian, row-major. */
 export interface DenseTensor {
   name: string;
+  /** The ONNX type the model sees (float32 for a quantised weight). */
   dataType: number;
   dims: number[];
   range: ByteRange;
+  /**
+   * Format v2, float32 weights only: stored as IEEE half ('fp16') or as symmetric int8 with one float32 scale per
+   * index of dims[scaleAxis] ('int8': value = q·scales[i]). Absent: stored as dataType says.
+   */
+  storage?: 'fp16' | 'int8';
+  scaleAxis?: number;
+  scales?: number[];
 }
 
 export interface Graph {
@@ -238,11 +246,12 @@ export interface ModelHeader {
 export const FORMAT_VERSION = 2;
 
 /**
- * The lowest format version that holds what a header uses: 2 with dense-from-a-tier layers, else 1, so a file
+ * The lowest format version that holds what a header uses: 2 with dense-from-a-tier layers or quantised dense
+ * weights, else 1, so a file
  * without them still loads in a v1 runtime (and is written byte for byte as before).
  */
-export function formatVersionFor(header: { layers: ReadonlyArray<Pick<FactoredLayer, 'denseTier'>> }): number {
-  return header.layers.some((l) => l.denseTier !== undefined) ? 2 : 1;
+export function formatVersionFor(header: { layers: ReadonlyArray<Pick<FactoredLayer, 'denseTier'>>; graph: { initializers: ReadonlyArray<Pick<DenseTensor, 'storage'>> } }): number {
+  return header.layers.some((l) => l.denseTier !== undefined) || header.graph.initializers.some((t) => t.storage !== undefined) ? 2 : 1;
 }
 export const FILE_IDENTIFIER = 'LRM1';
 export const PAYLOAD_ALIGNMENT = 64;

@@ -5,7 +5,7 @@
 import { FACTOR_ELEMENT_BYTES } from './codes.js';
 import { formatBytes as fmt, LrmCorruptHeaderError } from './errors.js';
 import type { ByteRange, FactoredLayer, ModelHeader } from './model.js';
-import { DATA_TYPE_SIZE, PAYLOAD_ALIGNMENT } from './model.js';
+import { DATA_TYPE_SIZE, DataType, PAYLOAD_ALIGNMENT } from './model.js';
 
 export function validateHeader(header: ModelHeader, fileName: string): void {
   new Validator(header, fileName).run();
@@ -28,6 +28,9 @@ class Validator {
     // Version 1 runtimes know nothing of dense-from-a-tier layers: such a file must say version 2.
     if (this.h.formatVersion < 2 && (this.h.layers.some((l) => l.denseTier !== undefined) || this.h.tiers.some((t) => t.transient?.length))) {
       this.fail(`it stores dense weights for some tiers (format version 2) but says format version ${this.h.formatVersion}`);
+    }
+    if (this.h.formatVersion < 2 && this.h.graph.initializers.some((t) => t.storage !== undefined)) {
+      this.fail(`it stores quantised dense weights (format version 2) but says format version ${this.h.formatVersion}`);
     }
     this.sections();
     this.initializers();
@@ -142,8 +145,17 @@ class Validator {
       if (t.name === '') this.fail(`initializer ${i} has no name`);
       if (this.denseNames.has(t.name)) this.fail(`${what} is defined twice`);
       this.denseNames.add(t.name);
-      const size = DATA_TYPE_SIZE[t.dataType];
+      if (t.storage !== undefined && t.dataType !== DataType.FLOAT) this.fail(`${what} is stored as ${t.storage}, but only float32 weights can be`);
+      const size = t.storage === 'int8' ? 1 : t.storage === 'fp16' ? 2 : DATA_TYPE_SIZE[t.dataType];
       if (size === undefined) this.fail(`${what} has data type code ${t.dataType}, which cannot be stored in a .lrm payload`);
+      if (t.storage === 'int8') {
+        const axis = t.scaleAxis ?? -1;
+        // Channels are the rows of [dims0, rest] (axis 0) or the columns of a 2-D weight (axis 1).
+        if (!(axis === 0 || (axis === 1 && t.dims.length === 2))) this.fail(`${what} has int8 scales along axis ${axis} of ${t.dims.length} dims; they must run along axis 0, or axis 1 of a 2-D weight`);
+        this.scales(t.scales, t.dims[axis]!, `${what} scales`, `${t.dims[axis]} indices of axis ${axis}`);
+      } else if (t.scales !== undefined) {
+        this.fail(`${what} has int8 scales, but is stored ${t.storage ?? 'as it is'}`);
+      }
       const bytes = this.product(t.dims, what) * size;
       if (!Number.isSafeInteger(bytes)) this.fail(`${what} has more bytes than can be addressed`);
       if (t.range.length !== bytes) {

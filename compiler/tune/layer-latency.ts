@@ -6,6 +6,7 @@
 import type { FactoredLayer, ModelHeader } from '../../formats/model.js';
 import type { Engine } from '../../runtime/engines/engine.js';
 import { fullRankWeight, gatherFactors } from '../../runtime/factors.js';
+import { denseTensorBytes } from '../../runtime/dense-weights.js';
 import { buildOnnxModel, denseNode, factoredNodes, runsFactored } from '../../runtime/onnx/build-model.js';
 import { onnx, type NodeProto, type TensorProto } from '../../runtime/onnx/proto.js';
 import type { Feeds, HostTensor } from '../../runtime/tensor.js';
@@ -72,7 +73,7 @@ function singleLayerModel(header: ModelHeader, payload: Uint8Array, layer: Facto
     tensors.push(built.tensor);
   }
   for (const t of header.graph.initializers) {
-    if (node.inputs.includes(t.name)) tensors.push({ name: t.name, dataType: t.dataType, dims: t.dims, rawData: payload.subarray(t.range.offset, t.range.offset + t.range.length) });
+    if (node.inputs.includes(t.name)) tensors.push({ name: t.name, dataType: t.dataType, dims: t.dims, rawData: denseTensorBytes(t, payload) });
   }
   const graphInputs = node.inputs.filter((n) => inputs.has(n)).map((name) => ({
     name,

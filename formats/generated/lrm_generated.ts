@@ -32,6 +32,17 @@ export enum lrm_AttributeKind {
 }
 
 /**
+ * Format version 2: how a float32 weight's values are stored. AsIs: as data_type says. Fp16: IEEE half.
+ * Int8: symmetric int8 in [-127, 127], one float32 scale per index of dims[scale_axis] (the output channel):
+ * value = q * scales[index along scale_axis].
+ */
+export enum lrm_DenseStorage {
+  AsIs = 0,
+  Fp16 = 1,
+  Int8 = 2
+}
+
+/**
  * Bytes [offset, offset + length) of the payload.
  */
 export class lrm_ByteRange {
@@ -571,7 +582,7 @@ static createNode(builder:flatbuffers.Builder, nameOffset:flatbuffers.Offset, op
 }
 
 /**
- * A weight stored as it is: little-endian, row-major.
+ * A weight stored as it is (little-endian, row-major), or quantised (storage).
  */
 export class lrm_DenseTensor {
   bb: flatbuffers.ByteBuffer|null = null;
@@ -618,8 +629,33 @@ range(obj?:lrm_ByteRange):lrm_ByteRange|null {
   return offset ? (obj || new lrm_ByteRange()).__init(this.bb_pos + offset, this.bb!) : null;
 }
 
+storage():lrm_DenseStorage {
+  const offset = this.bb!.__offset(this.bb_pos, 12);
+  return offset ? this.bb!.readUint8(this.bb_pos + offset) : lrm_DenseStorage.AsIs;
+}
+
+scaleAxis():number {
+  const offset = this.bb!.__offset(this.bb_pos, 14);
+  return offset ? this.bb!.readInt32(this.bb_pos + offset) : 0;
+}
+
+scales(index: number):number|null {
+  const offset = this.bb!.__offset(this.bb_pos, 16);
+  return offset ? this.bb!.readFloat32(this.bb!.__vector(this.bb_pos + offset) + index * 4) : 0;
+}
+
+scalesLength():number {
+  const offset = this.bb!.__offset(this.bb_pos, 16);
+  return offset ? this.bb!.__vector_len(this.bb_pos + offset) : 0;
+}
+
+scalesArray():Float32Array|null {
+  const offset = this.bb!.__offset(this.bb_pos, 16);
+  return offset ? new Float32Array(this.bb!.bytes().buffer, this.bb!.bytes().byteOffset + this.bb!.__vector(this.bb_pos + offset), this.bb!.__vector_len(this.bb_pos + offset)) : null;
+}
+
 static startDenseTensor(builder:flatbuffers.Builder) {
-  builder.startObject(4);
+  builder.startObject(7);
 }
 
 static addName(builder:flatbuffers.Builder, nameOffset:flatbuffers.Offset) {
@@ -648,6 +684,35 @@ static startDimsVector(builder:flatbuffers.Builder, numElems:number) {
 
 static addRange(builder:flatbuffers.Builder, rangeOffset:flatbuffers.Offset) {
   builder.addFieldStruct(3, rangeOffset, 0);
+}
+
+static addStorage(builder:flatbuffers.Builder, storage:lrm_DenseStorage) {
+  builder.addFieldInt8(4, storage, lrm_DenseStorage.AsIs);
+}
+
+static addScaleAxis(builder:flatbuffers.Builder, scaleAxis:number) {
+  builder.addFieldInt32(5, scaleAxis, 0);
+}
+
+static addScales(builder:flatbuffers.Builder, scalesOffset:flatbuffers.Offset) {
+  builder.addFieldOffset(6, scalesOffset, 0);
+}
+
+static createScalesVector(builder:flatbuffers.Builder, data:number[]|Float32Array):flatbuffers.Offset;
+/**
+ * @deprecated This Uint8Array overload will be removed in the future.
+ */
+static createScalesVector(builder:flatbuffers.Builder, data:number[]|Uint8Array):flatbuffers.Offset;
+static createScalesVector(builder:flatbuffers.Builder, data:number[]|Float32Array|Uint8Array):flatbuffers.Offset {
+  builder.startVector(4, data.length, 4);
+  for (let i = data.length - 1; i >= 0; i--) {
+    builder.addFloat32(data[i]!);
+  }
+  return builder.endVector();
+}
+
+static startScalesVector(builder:flatbuffers.Builder, numElems:number) {
+  builder.startVector(4, numElems, 4);
 }
 
 static endDenseTensor(builder:flatbuffers.Builder):flatbuffers.Offset {

@@ -2,6 +2,7 @@ import type { Attribute, FactoredLayer, ModelHeader, NodeDef, ValueInfo } from '
 import { DataType } from '../../formats/model.js';
 import { denseWeight, gatherFactors, multiplyOut, transposeF32, type LayerFactors, type LayerRefit } from '../factors.js';
 import type { PayloadBytes } from '../payload-view.js';
+import { denseTensorBytes } from '../dense-weights.js';
 import { onnx, type AttributeProto, type NodeProto, type TensorProto, type ValueInfoProto } from './proto.js';
 
 /** Whether a layer at this rank runs as two thin nodes (true) or is multiplied back to one dense weight. */
@@ -40,7 +41,7 @@ export function buildOnnxModel(header: ModelHeader, payload: PayloadBytes, ranks
     name: t.name,
     dataType: t.dataType,
     dims: t.dims,
-    rawData: payload.subarray(t.range.offset, t.range.offset + t.range.length),
+    rawData: denseTensorBytes(t, payload),
   }));
   const replacement = new Map<number, NodeProto[]>();
   header.layers.forEach((layer, i) => {

@@ -311,3 +311,24 @@ describe('format v2: layers that run dense from a tier', () => {
   it('int8 dense weights need their scales', () => corruptDense((h) => delete layer(h).denseScales, /dense scales has 0 entries for 4 rows/, 'int8'));
   it('the rank at the dense tier must be the full rank', () => corruptDense((h) => (h.tiers[1].ranks = [2]), /tier 1 gives factored layer 0 \("fc"\) rank 2, but .* add up to 4 \(it runs dense there: full rank\)/));
 });
+
+describe('format v2: quantised dense weights', () => {
+  /** The small model's float32 'bias' [4] stored as int8 (4 bytes of its range) with one scale per element. */
+  const asInt8 = (h: LrmHeaderInput) => {
+    const t = h.graph.initializers[0]!;
+    Object.assign(t, { storage: 'int8', scaleAxis: 0, scales: [0.5, 0.25, 0, 2], range: { offset: t.range.offset, length: 4 } });
+    h.formatVersion = 2;
+    return t;
+  };
+  it('a valid one reads back as written, and says format version 2', async () => {
+    const { input, payload } = smallModel();
+    asInt8(input);
+    const { header } = await readLrm(await writeLrm(input, payload), { fileName: 'q.lrm' });
+    expect(header.graph.initializers[0]).toMatchObject({ name: 'bias', storage: 'int8', scaleAxis: 0, scales: [0.5, 0.25, 0, 2] });
+    expect(header.graph.initializers[1]!.storage).toBeUndefined();
+  });
+  it('scales of the wrong length', () => corrupt((h) => (asInt8(h).scales = [1, 1]), /initializer 0 \("bias"\) scales has 2 entries for 4 indices of axis 0/));
+  it('scales along an axis a 1-D weight lacks', () => corrupt((h) => (asInt8(h).scaleAxis = 1), /scales along axis 1 of 1 dims; they must run along axis 0, or axis 1 of a 2-D weight/));
+  it('a quantised weight that is not float32', () => corrupt((h) => Object.assign(h.graph.initializers[1]!, { storage: 'fp16' }, (h.formatVersion = 2) && {}), /initializer 1 \("shape"\) is stored as fp16, but only float32 weights can be/));
+  it('a file that says version 1', () => corrupt((h) => ((asInt8(h), (h.formatVersion = 1))), /stores quantised dense weights \(format version 2\) but says format version 1/));
+});

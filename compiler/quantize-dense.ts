@@ -1,0 +1,65 @@
+/**
+ * `--dtype int8` / `fp16` for the weights that are not factored (depthwise convs, kept ends, small layers,
+ * embedding tables): per-output-channel symmetric int8 (round to nearest; one float32 scale per channel), or
+ * IEEE half. Only tensors that a weight op reads as its weight are touched: Conv/ConvTranspose/MatMul/Gemm's
+ * input 1 and Gather's table. Biases, norms, shapes and other constants stay as they are (biases cost little
+ * and their error is not scaled down by any weight).
+ */
+import { encodeHalf } from '../formats/float16.js';
+import type { DenseTensor, FactorDType, NodeDef } from '../formats/model.js';
+import { DataType } from '../formats/model.js';
+import type { ImportedTensor } from './import/onnx.js';
+import { int8Scales, quantizeInt8, type ScaleAxis } from './quantize.js';
+
+/** Smallest weight worth a scale vector (a 3×3 depthwise kernel per channel is 9 values per scale). */
+const MIN_ELEMENTS = 16;
+
+/**
+ * The output-channel axis of each quantisable weight, by what reads it: Conv W[O, I/g, …] → 0, MatMul W[K, N] → 1,
+ * Gemm B → 0 with transB else 1, Gather table [V, D] → 0 (per row). A tensor read in two roles that disagree is
+ * left alone, and so is an axis-1 weight of more than 2 dims (ConvTranspose: not done yet).
+ */
+export function weightAxes(nodes: readonly NodeDef[], initializers: readonly ImportedTensor[]): Map<string, number> {
+  const byName = new Map(initializers.map((t) => [t.name, t]));
+  const axes = new Map<string, number | null>();
+  const note = (name: string | undefined, axis: number | null) => {
+    if (name === undefined || !byName.has(name)) return;
+    const before = axes.get(name);
+    axes.set(name, before === undefined || before === axis ? axis : null);
+  };
+  for (const n of nodes) {
+    const transB = n.attributes.find((a) => a.name === 'transB');
+    switch (n.opType) {
+      case 'Conv': note(n.inputs[1], 0); break;
+      case 'MatMul': note(n.inputs[1], 1); note(n.inputs[0], null); break;
+      case 'Gemm': note(n.inputs[1], transB && transB.kind === 'int' && transB.value !== 0n ? 0 : 1); note(n.inputs[0], null); break;
+      case 'Gather': note(n.inputs[0], 0); break;
+      default: for (const i of n.inputs) note(i, null);
+    }
+  }
+  const out = new Map<string, number>();
+  for (const [name, axis] of axes) {
+    const t = byName.get(name)!;
+    const elements = t.dims.reduce((a, b) => a * b, 1);
+    if (axis !== null && t.dataType === DataType.FLOAT && t.dims.length >= 2 && (axis === 0 || t.dims.length === 2) && elements >= MIN_ELEMENTS) out.set(name, axis);
+  }
+  return out;
+}
+
+/** How one dense weight is stored for a file of `dtype`: its bytes and the header fields that describe them. */
+export function storeDense(t: ImportedTensor, axis: number | undefined, dtype: FactorDType): { bytes: Uint8Array; fields: Pick<DenseTensor, 'storage' | 'scaleAxis' | 'scales'> } {
+  if (axis === undefined || dtype === 'fp32') return { bytes: t.data, fields: {} };
+  const copy = new Uint8Array(t.data); // the imported bytes may sit unaligned in the ONNX file's buffer
+  const values = new Float32Array(copy.buffer, 0, copy.length / 4);
+  if (dtype === 'fp16') return { bytes: encodeHalf(values), fields: { storage: 'fp16' } };
+  // As a matrix whose rows (axis 0) or columns (axis 1 of a 2-D weight) are the channels: the factors' quantiser.
+  const [rows, cols] = matrixShape(t.dims);
+  const scales = int8Scales(values, rows, cols, axis as ScaleAxis);
+  const q = quantizeInt8(values, rows, cols, scales, axis as ScaleAxis);
+  return { bytes: new Uint8Array(q.buffer), fields: { storage: 'int8', scaleAxis: axis, scales: Array.from(scales) } };
+}
+
+/** A weight as the matrix its channels index: [dims0, rest] (channels on rows, axis 0) or itself when 2-D. */
+export function matrixShape(dims: readonly number[]): [number, number] {
+  return [dims[0] ?? 1, dims.slice(1).reduce((a, b) => a * b, 1)];
+}

@@ -1,0 +1,22 @@
+/**
+ * The bytes an engine gets for a dense (not factored) weight: as stored, or, for weights format v2 stores as
+ * fp16 or per-channel int8, dequantised to float32 at load (what every engine runs; see build-model.ts for why
+ * dequantising in JS beats DequantizeLinear nodes on these engines).
+ */
+import { decodeHalf } from '../formats/float16.js';
+import { dequantizeInt8, int8View } from '../formats/int8.js';
+import type { DenseTensor } from '../formats/model.js';
+import type { PayloadBytes } from './payload-view.js';
+
+export function denseTensorBytes(t: DenseTensor, payload: PayloadBytes): Uint8Array {
+  const raw = payload.subarray(t.range.offset, t.range.offset + t.range.length);
+  if (t.storage === 'fp16') return new Uint8Array(decodeHalf(raw).buffer);
+  if (t.storage === 'int8') {
+    // Channels are the rows (axis 0) of [dims0, rest], or the columns of a 2-D weight (axis 1).
+    const rows = t.dims[0] ?? 1;
+    const cols = t.dims.slice(1).reduce((a, b) => a * b, 1);
+    return new Uint8Array(dequantizeInt8(int8View(raw), rows, cols, t.scales ?? [], t.scaleAxis === 1 ? 1 : 0).buffer);
+  }
+  return raw;
+}
+
