@@ -1,4 +1,5 @@
 /** The shape of bench/results/compression.json. Non-finite numbers (an exact PSNR) are written as null. */
+import type { FactorDType } from '../formats/model.js';
 import type { MethodId } from './models.js';
 import type { MetricInfo } from './suites.js';
 
@@ -6,7 +7,7 @@ export interface Row {
   model: string;
   method: 'original' | MethodId;
   /** Factor storage type; null for the original. */
-  dtype: 'fp32' | 'fp16' | 'int8' | null;
+  dtype: FactorDType | null;
   /** Tier index as `lowrank inspect` numbers them (tiers 0..tier loaded); null for the original. */
   tier: number | null;
   /** The tier's budget (fraction of the factorable layers' dense parameters); null for the original. */

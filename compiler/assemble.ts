@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { encodeHalf } from '../formats/float16.js';
 import type { DenseTensor, FactorBlock, FactorDType, FactoredLayer, LayerRefitEntry, ModelHeader, Preset } from '../formats/model.js';
 import type { LayerRefit } from '../runtime/factors.js';
-import { formatVersionFor } from '../formats/model.js';
+import { formatVersionFor, usesInt4 } from '../formats/model.js';
 import { readHeader } from '../formats/read.js';
 import { PayloadBuilder, writeLrm, type LrmHeaderInput } from '../formats/write.js';
 import { runtimeParams, type TierCut } from './allocate.js';
@@ -11,7 +11,9 @@ import type { ImportedModel } from './import/onnx.js';
 import { productOfFactors, type OrderedFactors } from './linalg/svd.js';
 import { runsFactored } from '../runtime/onnx/build-model.js';
 import { int8Scales, quantizeFactors, quantizeInt8 } from './quantize.js';
-import { storeDense, weightAxes } from './quantize-dense.js';
+import { storeDense, weightAxes, type Int4Choice } from './quantize-dense.js';
+import { roundedInt4 } from './gptq.js';
+import { int4RowSlice, packInt4, quantizeInt4Nearest, type Int4Matrix } from './quantize-int4.js';
 import { COMPILER_VERSION } from './version.js';
 
 export interface AssembleInput {
@@ -30,7 +32,22 @@ export interface AssembleInput {
    * component as factors: what distillation and refit train and fit on, since they need the factors at every rank.
    */
   denseStorage?: boolean;
+  /** int4 files: how to round (compiler/gptq.ts, compiler/quantize-int4.ts). Required when dtype is 'int4'. */
+  int4?: Int4Plan;
 }
+
+export interface Int4Plan {
+  groupSize: number;
+  /** A dense (not factored) weight whose int4 error is above this is stored int8 (quantize-dense.ts). */
+  maxError: number;
+  /** E[x·xᵀ] of each weight's inputs, by weight name, where calibration reached it: GPTQ rounds against it. */
+  moments: ReadonlyMap<string, Float64Array>;
+  /** Weights stored int8 whatever their int4 error: depthwise and grouped conv kernels (few values, fragile). */
+  keepInt8: ReadonlySet<string>;
+}
+
+/** What an int4 file did with each weight: int4 or int8, how it was rounded, and the error measured. */
+export type Int4Report = Array<{ weight: string } & Int4Choice>;
 
 /**
  * Lay out the payload and write the header: the dense section (weights that are not factored), then each tier's
@@ -38,15 +55,19 @@ export interface AssembleInput {
  * the transient sections (the components of layers that go dense later, needed only below that tier), then the
  * refit sections in tier order; every block 64-byte aligned. Components beyond the last tier's ranks are not stored.
  */
-export async function assembleLrm({ source, fileName, model, candidates, factors, cuts, dtype, refits, denseStorage }: AssembleInput): Promise<{ lrm: Uint8Array; header: ModelHeader }> {
+export async function assembleLrm({ source, fileName, model, candidates, factors, cuts, dtype, refits, denseStorage, int4: plan }: AssembleInput): Promise<{ lrm: Uint8Array; header: ModelHeader; int4?: Int4Report }> {
+  if (dtype === 'int4' && !plan) throw new RangeError('an int4 file needs its int4 plan (group size, moments)');
   const factoredWeights = new Set(candidates.map((c) => c.weight.name));
   const payload = new PayloadBuilder();
   const initializers: DenseTensor[] = [];
-  // fp16/int8 files store the weights that are not factored at that precision too (compiler/quantize-dense.ts).
+  const report: Int4Report = [];
+  // fp16/int8/int4 files store the weights that are not factored at that precision too (compiler/quantize-dense.ts).
   const axes = dtype === 'fp32' ? new Map<string, number>() : weightAxes(model.nodes, model.initializers);
   for (const t of model.initializers) {
     if (factoredWeights.has(t.name)) continue;
-    const { bytes, fields } = storeDense(t, axes.get(t.name), dtype);
+    const int4 = plan && { groupSize: plan.groupSize, maxError: plan.keepInt8.has(t.name) ? -1 : plan.maxError, moment: plan.moments.get(t.name) };
+    const { bytes, fields, int4: choice } = storeDense(t, axes.get(t.name), dtype, int4);
+    if (choice) report.push({ weight: t.name, ...choice });
     initializers.push({ name: t.name, dataType: t.dataType, dims: t.dims, range: payload.append(bytes), ...fields });
   }
   const denseRange = payload.seal(0);
@@ -66,6 +87,9 @@ export async function assembleLrm({ source, fileName, model, candidates, factors
   // int8: each layer's stored components are quantised once (A per output over all of them, B per component),
   // so every tier's block is a slice with the same scales; see compiler/quantize.ts.
   const int8 = dtype === 'int8' ? candidates.map((c, i) => quantizeFactors(factors[i].left, factors[i].right, storedRanks[i], c.rows, c.cols)) : [];
+  // int4: likewise once per layer; B against the layer's inputs (GPTQ), A (whose inputs B·x are decorrelated by the
+  // whitened SVD) to nearest; a block is a slice of rows with their own group scales.
+  const int4 = plan ? candidates.map((c, i) => int4Factors(factors[i], storedRanks[i], c.rows, c.cols, plan, plan.moments.get(c.weight.name))) : [];
   const encode = (values: Float64Array | Int8Array): Uint8Array =>
     values instanceof Int8Array ? new Uint8Array(values.buffer, values.byteOffset, values.length) : dtype === 'fp16' ? encodeHalf(values) : new Uint8Array(Float32Array.from(values).buffer);
   const layers: FactoredLayer[] = candidates.map((c, i) => ({
@@ -87,6 +111,12 @@ export async function assembleLrm({ source, fileName, model, candidates, factors
     const c = candidates[li];
     const [begin, end] = [rankBefore(t, li), cuts[t].ranks[li]];
     if (end <= begin) return;
+    if (plan) {
+      const left = payload.append(packInt4(int4RowSlice(int4[li].left, begin, end)));
+      const right = payload.append(packInt4(int4RowSlice(int4[li].right, begin, end)));
+      layers[li].blocks.push({ tier: t, rankBegin: begin, rankEnd: end, left, right });
+      return;
+    }
     const f = dtype === 'int8' ? int8[li] : factors[li];
     const left = payload.append(encode(f.left.subarray(begin * c.rows, end * c.rows)));
     const right = payload.append(encode(f.right.subarray(begin * c.cols, end * c.cols)));
@@ -101,6 +131,9 @@ export async function assembleLrm({ source, fileName, model, candidates, factors
       const scales = int8Scales(M, c.rows, c.cols, 0);
       layers[li].dense = payload.append(encode(quantizeInt8(M, c.rows, c.cols, scales, 0)));
       layers[li].denseScales = Array.from(scales);
+    } else if (plan) {
+      const H = plan.moments.get(c.weight.name);
+      layers[li].dense = payload.append(packInt4(roundedInt4(M, c.rows, c.cols, H, plan.groupSize).matrix));
     } else {
       layers[li].dense = payload.append(encode(M));
     }
@@ -152,7 +185,7 @@ export async function assembleLrm({ source, fileName, model, candidates, factors
   });
 
   const header = {
-    formatVersion: formatVersionFor({ layers, graph: { initializers } }),
+    formatVersion: formatVersionFor({ factorDType: dtype, layers, graph: { initializers } }),
     compilerVersion: COMPILER_VERSION,
     source: {
       sha256: createHash('sha256').update(source).digest('hex'),
@@ -168,9 +201,19 @@ export async function assembleLrm({ source, fileName, model, candidates, factors
     dense: { range: denseRange },
     tiers,
     presets: defaultPresets(tiers.length),
+    ...(usesInt4({ factorDType: dtype, graph: { initializers } }) ? { int4GroupSize: plan!.groupSize } : {}),
   };
   const lrm = await writeLrm(header, payload.finish());
-  return { lrm, header: (await readHeader(lrm)).header };
+  return { lrm, header: (await readHeader(lrm)).header, ...(plan ? { int4: report } : {}) };
+}
+
+/** A layer's first `rank` components as int4: A's columns as rows of `rows` values, B's rows of `cols` values. */
+function int4Factors(f: OrderedFactors, rank: number, rows: number, cols: number, plan: Int4Plan, moment: Float64Array | undefined): { left: Int4Matrix; right: Int4Matrix } {
+  const B = f.right.subarray(0, rank * cols);
+  return {
+    left: quantizeInt4Nearest(f.left.subarray(0, rank * rows), rank, rows, plan.groupSize),
+    right: roundedInt4(Float64Array.from(B), rank, cols, moment, plan.groupSize).matrix,
+  };
 }
 
 

@@ -6,13 +6,16 @@ import { allocateTiers, DEFAULT_RANK_MULTIPLE, DEFAULT_TIER_BUDGETS } from './al
 import { collectLayerStats, type LayerStats } from './calibrate.js';
 import { layerCosts, type CostModel } from './costs.js';
 import { CompileOptionError } from './errors.js';
-import { DEFAULT_MIN_PARAMS, endLayerNames, findCandidates, isConvClassifier, withKnownCandidates } from './factorize/candidates.js';
+import { DEFAULT_MIN_PARAMS, endLayerNames, findCandidates, isConvClassifier, nodeAsCandidate, withKnownCandidates, type LayerCandidate } from './factorize/candidates.js';
 import { knownFactors, mergePrefactoredPairs } from './factorize/prefactored.js';
 import { importOnnx, type ImportedModel } from './import/onnx.js';
+import { intAttr } from './import/attributes.js';
 import { distillFactors, type DistillOptions, type DistillReport } from './distill/distill.js';
 import { orderedFactors, type OrderedFactors } from './linalg/svd.js';
 import { shrunkSecondMoment, whitenedFactors } from './linalg/whitened.js';
-import { assembleLrm } from './assemble.js';
+import { assembleLrm, type Int4Report } from './assemble.js';
+import { DEFAULT_INT4_GROUP_SIZE } from './quantize-int4.js';
+import { MAX_INT4_GROUP_SIZE } from '../formats/validate.js';
 import { measureSensitivity } from './sensitivity.js';
 import { refitRanks, type RefitMode } from './refit.js';
 import type { LayerRefit } from '../runtime/factors.js';
@@ -29,6 +32,13 @@ export interface CompileOptions {
   /** Cumulative tier budgets as fractions of the factorable layers' dense parameter count. */
   tiers?: number[];
   dtype?: FactorDType;
+  /** int4 only: values per scale group (default 32; need not divide a row). */
+  int4GroupSize?: number;
+  /**
+   * int4 only: a weight that is not factored is stored int8 when int4 adds more than this relative error (output
+   * error on the calibration inputs with GPTQ, weight error without calibration). Default 0.02; Infinity: all int4.
+   */
+  int4MaxError?: number;
   /** Layers smaller than this stay dense. */
   minParams?: number;
   /**
@@ -82,6 +92,8 @@ export interface CompileResult {
   allocation: { method: 'sigma' | 'sensitivity'; note?: string };
   /** What distillation did, when asked for. */
   distill?: DistillReport;
+  /** int4 files: per dense weight, int4 or int8, how it was rounded and the error measured. */
+  int4?: Int4Report;
 }
 
 /** The whole pipeline: import → check → factorise → global order and tiers → payload → .lrm bytes. */
@@ -89,7 +101,8 @@ export async function compileOnnx(source: Uint8Array, options: CompileOptions = 
   const fileName = basename(options.fileName ?? 'model.onnx');
   const budgets = options.tiers ?? DEFAULT_TIER_BUDGETS;
   const dtype = options.dtype ?? 'fp32';
-  if (dtype !== 'fp32' && dtype !== 'fp16' && dtype !== 'int8') throw new CompileOptionError(`--dtype must be fp32, fp16 or int8, not "${dtype}"`, 'dtype');
+  if (!['fp32', 'fp16', 'int8', 'int4'].includes(dtype)) throw new CompileOptionError(`--dtype must be fp32, fp16, int8 or int4, not "${dtype}"`, 'dtype');
+  const int4Options = dtype === 'int4' ? checkInt4Options(options) : undefined;
   const progress = options.onProgress ?? (() => {});
 
   // Layers that are already factored (pairs of thin nodes, factorize/prefactored.ts) become one node each whose
@@ -114,10 +127,12 @@ export async function compileOnnx(source: Uint8Array, options: CompileOptions = 
   }
   let stats: Map<string, LayerStats> | undefined;
   const kept: Feeds[] = [];
+  // int4 rounds the weights that stay dense against their inputs too (GPTQ): their statistics come in the same pass.
+  const denseLayers = int4Options ? denseWeightLayers(model, candidates) : [];
   if (options.calibration) {
     const keep = allocation === 'sensitivity' ? (options.sensitivityBatches ?? 2) : 0;
     const feeds = calibrationPass ? calibrationPass() : (options.calibration as AsyncIterable<Feeds>);
-    stats = await collectLayerStats(source, model, candidates, keepFirst(feeds, keep, kept), {
+    stats = await collectLayerStats(source, model, [...candidates, ...denseLayers], keepFirst(feeds, keep, kept), {
       total: options.calibrationSize,
       onProgress: (done, total) => progress({ phase: 'calibrate', done, total: total ?? done }),
     });
@@ -172,8 +187,9 @@ export async function compileOnnx(source: Uint8Array, options: CompileOptions = 
     distilled = result.report;
   }
   progress({ phase: 'write', done: 0, total: 1 });
+  const int4 = int4Options && { ...int4Options, moments: inputMoments([...candidates, ...denseLayers], stats), keepInt8: groupedConvWeights(model) };
   if (!options.refit || !calibrationPass) {
-    const assembled = await assembleLrm({ source, fileName, model, candidates, factors, cuts, dtype });
+    const assembled = await assembleLrm({ source, fileName, model, candidates, factors, cuts, dtype, int4 });
     progress({ phase: 'write', done: 1, total: 1 });
     return { ...assembled, allocation: used, distill: distilled };
   }
@@ -209,6 +225,52 @@ function withInitializers(model: ImportedModel, values: ReadonlyMap<string, Floa
       return v ? { ...t, data: new Uint8Array(Float32Array.from(v).buffer) } : t;
     }),
   };
+}
+
+/** --dtype int4's group size and error bound, checked; int4 refits are not written yet, so --refit is refused. */
+function checkInt4Options(options: CompileOptions): { groupSize: number; maxError: number } {
+  const groupSize = options.int4GroupSize ?? DEFAULT_INT4_GROUP_SIZE;
+  if (!Number.isSafeInteger(groupSize) || groupSize < 1 || groupSize > MAX_INT4_GROUP_SIZE) throw new CompileOptionError(`--group-size must be a whole number from 1 to ${MAX_INT4_GROUP_SIZE}, not ${groupSize}`, 'group-size');
+  const maxError = options.int4MaxError ?? DEFAULT_INT4_MAX_ERROR;
+  if (!(maxError >= 0)) throw new CompileOptionError(`--int4-max-error must be a number ≥ 0, not ${maxError}`, 'int4-max-error');
+  if (options.refit) throw new CompileOptionError('--refit does not write int4 files yet: compile int4 without --refit, or refit an int8 file', 'refit');
+  return { groupSize, maxError };
+}
+
+/** Allowed relative error of an int4 dense weight before it is kept int8 (see CompileOptions.int4MaxError). */
+export const DEFAULT_INT4_MAX_ERROR = 0.02;
+
+/**
+ * The weight layers that stay dense (first/last layers kept, layers too small to factor), read as candidates so
+ * calibration collects their inputs' statistics. Depthwise and grouped convs are not candidates: they round to nearest.
+ */
+function denseWeightLayers(model: ImportedModel, factored: readonly LayerCandidate[]): LayerCandidate[] {
+  const taken = new Set(factored.map((c) => c.weight.name));
+  const uses = new Map<string, number>();
+  for (const n of model.nodes) for (const i of n.inputs) uses.set(i, (uses.get(i) ?? 0) + 1);
+  return model.nodes.flatMap((_, i) => {
+    const c = nodeAsCandidate(model, i);
+    return c && !taken.has(c.weight.name) && uses.get(c.weight.name) === 1 ? [c] : [];
+  });
+}
+
+/**
+ * Kernels of depthwise and grouped convs: an int4 file keeps them int8. A 3×3 depthwise kernel is 9 values per
+ * channel, rounding them moves each channel's output alone (nothing downstream mixes the error away), and they are
+ * a few percent of a model's weights: MobileNet v1 fell to 10% top-1 with them int4, even at 0.7% weight error.
+ */
+function groupedConvWeights(model: ImportedModel): Set<string> {
+  return new Set(model.nodes.filter((n) => n.opType === 'Conv' && intAttr(n, 'group', 1) !== 1).map((n) => n.inputs[1]));
+}
+
+/** E[x·xᵀ] of each layer's inputs by weight name, from the calibration statistics (empty without calibration). */
+function inputMoments(layers: readonly LayerCandidate[], stats: ReadonlyMap<string, LayerStats> | undefined): Map<string, Float64Array> {
+  const out = new Map<string, Float64Array>();
+  for (const c of layers) {
+    const s = stats?.get(c.node.name);
+    if (s && s.samples > 0) out.set(c.weight.name, s.gram.map((v) => v / s.samples));
+  }
+  return out;
 }
 
 /** Default time limit for measuring sensitivity when it was not asked for explicitly (see sensitivityBudgetSeconds). */

@@ -105,7 +105,7 @@ export async function refitRanks(
 function storedLeft(header: ModelHeader, payload: Uint8Array, index: number, rank: number): LayerRefit {
   const layer = header.layers[index];
   const node = header.graph.nodes[layer.nodeIndex];
-  const { left } = gatherFactors(layer, rank, payload, header.factorDType);
+  const { left } = gatherFactors(layer, rank, payload, header);
   const t = biasTensor(header, node, layer.rows);
   const bias = t && float32Copy(payload, t.range.offset, layer.rows);
   return { left, bias };

@@ -23,7 +23,7 @@ import {
   lrm_Tier as FbTier,
   lrm_ValueInfo as FbValueInfo,
 } from './generated/lrm_generated.js';
-import { FACTOR_DTYPE_CODE, LAYER_KIND_CODE, NOT_MEASURED } from './codes.js';
+import { DENSE_STORAGE_CODE, FACTOR_DTYPE_CODE, LAYER_KIND_CODE, NOT_MEASURED } from './codes.js';
 import { LrmCorruptHeaderError } from './errors.js';
 import type {
   Attribute,
@@ -63,6 +63,7 @@ function invert<K extends string, V extends number>(table: Record<K, V>): Map<nu
   return new Map(Object.entries(table).map(([k, v]) => [v as number, k as K]));
 }
 const FACTOR_DTYPES = invert<FactorDType, number>(FACTOR_DTYPE_CODE);
+const DENSE_STORAGES = invert<NonNullable<DenseTensor['storage']>, number>(DENSE_STORAGE_CODE);
 const LAYER_KINDS = invert<LayerKind, number>(LAYER_KIND_CODE);
 
 class Decoder {
@@ -123,6 +124,7 @@ class Decoder {
       tiers: this.list(m.tiersLength(), OFFSET_BYTES, 'tiers', (i) => this.tier(m.tiers(i)!, `tiers[${i}]`, factorDType === 'int8')),
       presets: this.list(m.presetsLength(), OFFSET_BYTES, 'presets', (i) => this.preset(m.presets(i)!)),
       payloadLength: this.int(m.payloadLength(), 'payload length'),
+      ...(m.int4GroupSize() > 0 ? { int4GroupSize: m.int4GroupSize() } : {}),
     };
   }
 
@@ -212,11 +214,13 @@ class Decoder {
       range: this.range(t.range(), `${where} byte range`),
     };
     const storage = t.storage();
-    if (storage === FbDenseStorage.Fp16) tensor.storage = 'fp16';
-    else if (storage === FbDenseStorage.Int8) tensor.storage = 'int8';
-    else if (storage !== FbDenseStorage.AsIs) this.fail(`${where} has unknown storage code ${storage}`);
+    if (storage !== FbDenseStorage.AsIs) {
+      const known = DENSE_STORAGES.get(storage);
+      if (known === undefined) this.fail(`${where} has unknown storage code ${storage}`);
+      tensor.storage = known;
+    }
     const int8 = tensor.storage === 'int8';
-    if (int8) tensor.scaleAxis = t.scaleAxis();
+    if (int8 || tensor.storage === 'int4') tensor.scaleAxis = t.scaleAxis();
     const scales = this.scales(t.scalesLength(), int8, `${where} scales`, (j) => t.scales(j));
     if (scales !== undefined) tensor.scales = scales;
     return tensor;

@@ -7,7 +7,6 @@ import {
   lrm_Attribute as FbAttribute,
   lrm_AttributeKind as FbAttributeKind,
   lrm_ByteRange as FbByteRange,
-  lrm_DenseStorage as FbDenseStorage,
   lrm_DenseTensor as FbDenseTensor,
   lrm_Dim as FbDim,
   lrm_FactorBlock as FbFactorBlock,
@@ -38,7 +37,7 @@ import type {
   Tier,
   ValueInfo,
 } from './model.js';
-import { FACTOR_DTYPE_CODE, LAYER_KIND_CODE, NOT_MEASURED } from './codes.js';
+import { DENSE_STORAGE_CODE, FACTOR_DTYPE_CODE, LAYER_KIND_CODE, NOT_MEASURED } from './codes.js';
 import { FILE_IDENTIFIER } from './model.js';
 import { fromHex } from './sha256.js';
 
@@ -75,6 +74,7 @@ export function encodeHeader(header: ModelHeader): Uint8Array {
   FbModel.addTiers(b, tiers);
   FbModel.addPresets(b, presets);
   FbModel.addPayloadLength(b, BigInt(header.payloadLength));
+  if (header.int4GroupSize !== undefined) FbModel.addInt4GroupSize(b, header.int4GroupSize);
   b.finishSizePrefixed(FbModel.endModel(b), FILE_IDENTIFIER);
   // asUint8Array is a view into the builder's oversized buffer: copy out just the FlatBuffer.
   return b.asUint8Array().slice();
@@ -164,7 +164,7 @@ function denseTensor(b: B, t: DenseTensor): Offset {
   FbDenseTensor.addDims(b, dims);
   // Structs are written inline, right before they are added to their table.
   FbDenseTensor.addRange(b, byteRange(b, t.range));
-  if (t.storage) FbDenseTensor.addStorage(b, t.storage === 'int8' ? FbDenseStorage.Int8 : FbDenseStorage.Fp16);
+  if (t.storage) FbDenseTensor.addStorage(b, DENSE_STORAGE_CODE[t.storage]);
   if (t.scaleAxis !== undefined) FbDenseTensor.addScaleAxis(b, t.scaleAxis);
   if (scales !== 0) FbDenseTensor.addScales(b, scales);
   return FbDenseTensor.endDenseTensor(b);

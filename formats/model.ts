@@ -37,8 +37,11 @@ export const DATA_TYPE_SIZE: Readonly<Record<number, number>> = {
   1: 4, 2: 1, 3: 1, 4: 2, 5: 2, 6: 4, 7: 8, 9: 1, 10: 2, 11: 8, 12: 4, 13: 8,
 };
 
-/** How factor values are stored in the payload: float32, float16, or symmetric int8 with float32 scales. */
-export type FactorDType = 'fp32' | 'fp16' | 'int8';
+/**
+ * How factor values are stored in the payload: float32, float16, symmetric int8 with float32 scales in the header,
+ * or grouped int4 with half-float scales beside the values (formats/int4.ts, ModelHeader.int4GroupSize).
+ */
+export type FactorDType = 'fp32' | 'fp16' | 'int8' | 'int4';
 
 export interface ByteRange {
   /** Offset from the start of the payload (which begins 64-byte aligned after the header). */
@@ -86,8 +89,10 @@ export interface DenseTensor {
   /**
    * Format v2, float32 weights only: stored as IEEE half ('fp16') or as symmetric int8 with one float32 scale per
    * index of dims[scaleAxis] ('int8': value = q·scales[i]). Absent: stored as dataType says.
+   * Format v3: 'int4', grouped int4 (formats/int4.ts) of the matrix whose rows are the channels of dims[scaleAxis]:
+   * [dims0, rest] for axis 0, the transpose of a 2-D weight for axis 1; its scales are in the payload, not here.
    */
-  storage?: 'fp16' | 'int8';
+  storage?: 'fp16' | 'int8' | 'int4';
   scaleAxis?: number;
   scales?: number[];
 }
@@ -240,18 +245,29 @@ export interface ModelHeader {
   presets: Preset[];
   /** Total payload length in bytes. */
   payloadLength: number;
+  /** Format v3: values per scale group of every int4 matrix in the file; absent when nothing is int4. */
+  int4GroupSize?: number;
 }
 
-/** 2: dense weights past break-even (FactoredLayer.denseTier) and transient sections. Readers take 1 and 2. */
-export const FORMAT_VERSION = 2;
+/**
+ * 2: dense weights past break-even (FactoredLayer.denseTier), transient sections, quantised dense weights.
+ * 3: int4 factors or dense weights. Readers take 1 to 3.
+ */
+export const FORMAT_VERSION = 3;
 
 /**
- * The lowest format version that holds what a header uses: 2 with dense-from-a-tier layers or quantised dense
- * weights, else 1, so a file
- * without them still loads in a v1 runtime (and is written byte for byte as before).
+ * The lowest format version that holds what a header uses: 3 with anything int4, 2 with dense-from-a-tier layers
+ * or quantised dense weights, else 1, so a file without them still loads in an older runtime (and is written byte
+ * for byte as before).
  */
-export function formatVersionFor(header: { layers: ReadonlyArray<Pick<FactoredLayer, 'denseTier'>>; graph: { initializers: ReadonlyArray<Pick<DenseTensor, 'storage'>> } }): number {
+export function formatVersionFor(header: { factorDType: FactorDType; layers: ReadonlyArray<Pick<FactoredLayer, 'denseTier'>>; graph: { initializers: ReadonlyArray<Pick<DenseTensor, 'storage'>> } }): number {
+  if (usesInt4(header)) return 3;
   return header.layers.some((l) => l.denseTier !== undefined) || header.graph.initializers.some((t) => t.storage !== undefined) ? 2 : 1;
+}
+
+/** Whether any matrix of the file is stored as int4. */
+export function usesInt4(header: { factorDType: FactorDType; graph: { initializers: ReadonlyArray<Pick<DenseTensor, 'storage'>> } }): boolean {
+  return header.factorDType === 'int4' || header.graph.initializers.some((t) => t.storage === 'int4');
 }
 export const FILE_IDENTIFIER = 'LRM1';
 export const PAYLOAD_ALIGNMENT = 64;

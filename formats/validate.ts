@@ -2,10 +2,14 @@
  * Semantic checks on a decoded header: everything the runtime will later index with must be in range,
  * so that a bad file fails here with a clear message instead of deep inside an engine.
  */
-import { FACTOR_ELEMENT_BYTES } from './codes.js';
+import { storedMatrixBytes } from './codes.js';
+import { int4Bytes } from './int4.js';
 import { formatBytes as fmt, LrmCorruptHeaderError } from './errors.js';
 import type { ByteRange, FactoredLayer, ModelHeader } from './model.js';
-import { DATA_TYPE_SIZE, DataType, PAYLOAD_ALIGNMENT } from './model.js';
+import { DATA_TYPE_SIZE, DataType, PAYLOAD_ALIGNMENT, usesInt4 } from './model.js';
+
+/** Largest int4 group size a reader accepts: more values per scale than any weight row needs. */
+export const MAX_INT4_GROUP_SIZE = 1 << 16;
 
 export function validateHeader(header: ModelHeader, fileName: string): void {
   new Validator(header, fileName).run();
@@ -32,6 +36,7 @@ class Validator {
     if (this.h.formatVersion < 2 && this.h.graph.initializers.some((t) => t.storage !== undefined)) {
       this.fail(`it stores quantised dense weights (format version 2) but says format version ${this.h.formatVersion}`);
     }
+    this.int4();
     this.sections();
     this.initializers();
     this.graph();
@@ -41,10 +46,23 @@ class Validator {
     this.presets();
   }
 
+  /** int4 needs format version 3 and a group size; a group size needs something int4. */
+  private int4(): void {
+    const int4 = usesInt4(this.h);
+    const g = this.h.int4GroupSize;
+    if (int4 && this.h.formatVersion < 3) this.fail(`it stores int4 weights (format version 3) but says format version ${this.h.formatVersion}`);
+    if (int4 && (g === undefined || !Number.isSafeInteger(g) || g < 1 || g > MAX_INT4_GROUP_SIZE)) this.fail(`it stores int4 weights with group size ${g ?? 'absent'}; it must be 1 to ${MAX_INT4_GROUP_SIZE}`);
+    if (!int4 && g !== undefined) this.fail(`it has an int4 group size (${g}) but no int4 weights`);
+  }
+
+  /** Bytes of `rows` stored rows of `length` values in the factor dtype. */
+  private matrixBytes(rows: number, length: number): number {
+    return storedMatrixBytes(this.h.factorDType, rows, length, this.h.int4GroupSize);
+  }
+
   /** Each tier's refits: known layers, each at most once, with A of the tier's rank and a bias of `rows` floats. */
   private refits(): void {
     const { tiers, layers, factorDType } = this.h;
-    const elementBytes = FACTOR_ELEMENT_BYTES[factorDType];
     tiers.forEach((t, k) => {
       const seen = new Set<number>();
       for (const [i, r] of (t.refit?.layers ?? []).entries()) {
@@ -55,7 +73,8 @@ class Validator {
         seen.add(r.layer);
         const dense = l.denseTier !== undefined && k >= l.denseTier;
         if (Boolean(r.dense) !== dense) this.fail(`${what} is ${r.dense ? 'a dense refit' : 'a factor refit'}, but layer ${r.layer} runs ${dense ? 'dense' : 'factored'} at tier ${k}`);
-        const bytes = (dense ? l.cols : t.ranks[r.layer]) * l.rows * elementBytes;
+        // A dense refit is M (rows of `cols` values); a factor refit is A as `rank` rows of `rows` values.
+        const bytes = dense ? this.matrixBytes(l.rows, l.cols) : this.matrixBytes(t.ranks[r.layer], l.rows);
         if (r.left.length !== bytes) this.fail(`${what} ${dense ? 'dense weight' : 'left factor'} holds ${fmt(r.left.length)} bytes, expected ${fmt(bytes)} for ${dense ? `${l.rows}×${l.cols}` : `rank ${t.ranks[r.layer]} × ${l.rows} rows`} of ${factorDType}`);
         const ranges: Array<[ByteRange, string]> = [[r.left, 'left factor']];
         if (r.bias) {
@@ -146,9 +165,13 @@ class Validator {
       if (this.denseNames.has(t.name)) this.fail(`${what} is defined twice`);
       this.denseNames.add(t.name);
       if (t.storage !== undefined && t.dataType !== DataType.FLOAT) this.fail(`${what} is stored as ${t.storage}, but only float32 weights can be`);
-      const size = t.storage === 'int8' ? 1 : t.storage === 'fp16' ? 2 : DATA_TYPE_SIZE[t.dataType];
+      const size = t.storage === 'int8' ? 1 : t.storage === 'fp16' ? 2 : t.storage === 'int4' ? 0.5 : DATA_TYPE_SIZE[t.dataType];
       if (size === undefined) this.fail(`${what} has data type code ${t.dataType}, which cannot be stored in a .lrm payload`);
-      if (t.storage === 'int8') {
+      if (t.storage === 'int4') {
+        const axis = t.scaleAxis ?? -1;
+        if (!(axis === 0 || (axis === 1 && t.dims.length === 2))) this.fail(`${what} is int4 with channels along axis ${axis} of ${t.dims.length} dims; they must run along axis 0, or axis 1 of a 2-D weight`);
+        if (t.scales !== undefined) this.fail(`${what} is int4 but has header scales (int4 scales lie in the payload)`);
+      } else if (t.storage === 'int8') {
         const axis = t.scaleAxis ?? -1;
         // Channels are the rows of [dims0, rest] (axis 0) or the columns of a 2-D weight (axis 1).
         if (!(axis === 0 || (axis === 1 && t.dims.length === 2))) this.fail(`${what} has int8 scales along axis ${axis} of ${t.dims.length} dims; they must run along axis 0, or axis 1 of a 2-D weight`);
@@ -156,7 +179,9 @@ class Validator {
       } else if (t.scales !== undefined) {
         this.fail(`${what} has int8 scales, but is stored ${t.storage ?? 'as it is'}`);
       }
-      const bytes = this.product(t.dims, what) * size;
+      const elements = this.product(t.dims, what);
+      const channels = t.storage === 'int4' ? t.dims[t.scaleAxis!] : 0;
+      const bytes = t.storage === 'int4' ? int4Bytes(channels, channels === 0 ? 0 : elements / channels, this.h.int4GroupSize!) : elements * size;
       if (!Number.isSafeInteger(bytes)) this.fail(`${what} has more bytes than can be addressed`);
       if (t.range.length !== bytes) {
         this.fail(`${what} dims [${t.dims.join(', ')}] need ${fmt(bytes)} bytes, but its byte range holds ${fmt(t.range.length)}`);
@@ -228,7 +253,6 @@ class Validator {
     if (l.sigma.length !== l.maxRank) this.fail(`${what} has ${l.sigma.length} singular values for rank ${l.maxRank}`);
     if (!l.sigma.every(Number.isFinite)) this.fail(`${what} has a singular value that is not a finite number`);
 
-    const elementBytes = FACTOR_ELEMENT_BYTES[factorDType];
     const int8 = factorDType === 'int8';
     if (int8) this.scales(l.leftScales, l.rows, `${what} left scales`, `${l.rows} rows`);
     else if (l.leftScales !== undefined) this.fail(`${what} has int8 left scales, but its factors are ${factorDType}`);
@@ -246,7 +270,7 @@ class Validator {
       if (int8) this.scales(b.rightScales, delta, `${blk} right scales`, `${delta} components`);
       else if (b.rightScales !== undefined) this.fail(`${blk} has int8 right scales, but its factors are ${factorDType}`);
       for (const [side, r, n] of [['left', b.left, l.rows], ['right', b.right, l.cols]] as const) {
-        const bytes = delta * n * elementBytes;
+        const bytes = this.matrixBytes(delta, n);
         if (r.length !== bytes) {
           const unit = side === 'left' ? 'rows' : 'cols';
           this.fail(`${blk} ${side} factor holds ${fmt(r.length)} bytes, expected ${fmt(bytes)} bytes for ${delta} components × ${n} ${unit} of ${factorDType}`);
@@ -272,7 +296,7 @@ class Validator {
     const { tiers, factorDType } = this.h;
     const d = l.denseTier!;
     if (hasBlocks && lastBlockTier >= d) this.fail(`${what} has a block of tier ${lastBlockTier}, but runs dense from tier ${d}`);
-    const bytes = l.rows * l.cols * FACTOR_ELEMENT_BYTES[factorDType];
+    const bytes = this.matrixBytes(l.rows, l.cols);
     if (l.dense!.length !== bytes) this.fail(`${what} dense weight holds ${fmt(l.dense!.length)} bytes, expected ${fmt(bytes)} for ${l.rows}×${l.cols} of ${factorDType}`);
     this.inPayload(l.dense!, `${what} dense weight`);
     this.inside(l.dense!, tiers[d].range, `${what} dense weight`, `tier ${d}`);

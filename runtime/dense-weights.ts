@@ -1,15 +1,24 @@
 /**
  * The bytes an engine gets for a dense (not factored) weight: as stored, or, for weights format v2 stores as
- * fp16 or per-channel int8, dequantised to float32 at load (what every engine runs; see build-model.ts for why
+ * fp16, per-channel int8 or grouped int4, dequantised to float32 at load (what every engine runs; see build-model.ts for why
  * dequantising in JS beats DequantizeLinear nodes on these engines).
  */
 import { decodeHalf } from '../formats/float16.js';
+import { dequantizeInt4 } from '../formats/int4.js';
 import { dequantizeInt8, int8View } from '../formats/int8.js';
 import type { DenseTensor } from '../formats/model.js';
+import { transposeF32 } from './factors.js';
 import type { PayloadBytes } from './payload-view.js';
 
-export function denseTensorBytes(t: DenseTensor, payload: PayloadBytes): Uint8Array {
+export function denseTensorBytes(t: DenseTensor, payload: PayloadBytes, int4GroupSize?: number): Uint8Array {
   const raw = payload.subarray(t.range.offset, t.range.offset + t.range.length);
+  if (t.storage === 'int4') {
+    // Stored as rows of channels (formats/int4.ts): [dims0, rest], or the transpose of a 2-D weight (axis 1).
+    const channels = t.dims[t.scaleAxis ?? 0] ?? 1;
+    const rest = t.dims.reduce((a, b) => a * b, 1) / Math.max(channels, 1);
+    const m = dequantizeInt4(raw, channels, rest, int4GroupSize ?? 0);
+    return new Uint8Array((t.scaleAxis === 1 ? transposeF32(m, channels, rest) : m).buffer);
+  }
   if (t.storage === 'fp16') return new Uint8Array(decodeHalf(raw).buffer);
   if (t.storage === 'int8') {
     // Channels are the rows (axis 0) of [dims0, rest], or the columns of a 2-D weight (axis 1).

@@ -1,6 +1,8 @@
 import { decodeHalf } from '../formats/float16.js';
+import { storedMatrixBytes } from '../formats/codes.js';
+import { dequantizeInt4 } from '../formats/int4.js';
 import { dequantizeInt8, int8View } from '../formats/int8.js';
-import type { FactoredLayer, FactorDType, ModelHeader } from '../formats/model.js';
+import type { FactoredLayer, ModelHeader } from '../formats/model.js';
 import type { PayloadBytes } from './payload-view.js';
 
 /** A layer's factors at a chosen rank, as float32: left is r×rows (columns of A as rows), right is r×cols. */
@@ -39,7 +41,7 @@ export function decodeRefits(header: ModelHeader, tier: number, section: Uint8Ar
     const left =
       header.factorDType === 'int8'
         ? dequantizeInt8(int8View(section.subarray(at, at + count * width)), count, width, r.leftScales ?? [], axis)
-        : decode(section, at, count * width, header.factorDType);
+        : decodeRows(section, at, count, width, header);
     out[r.layer] = { left, bias: r.bias && float32Copy(section, r.bias.offset - base, layer.rows), ...(r.dense ? { dense: true } : {}) };
   }
   return out;
@@ -61,16 +63,20 @@ export interface Int8LayerFactors {
   rightScales: Float32Array;
 }
 
+/** How a file stores its factors (the header's fields that say it). */
+export type FactorStorage = Pick<ModelHeader, 'factorDType' | 'int4GroupSize'>;
+
 /** Gather the first `rank` components of a layer from its per-tier blocks in the payload, as float32. */
-export function gatherFactors(layer: FactoredLayer, rank: number, payload: PayloadBytes, dtype: FactorDType): LayerFactors {
-  if (dtype === 'int8') return dequantizeFactors(gatherInt8Factors(layer, rank, payload), layer.rows, layer.cols);
+export function gatherFactors(layer: FactoredLayer, rank: number, payload: PayloadBytes, storage: FactorStorage): LayerFactors {
+  if (storage.factorDType === 'int8') return dequantizeFactors(gatherInt8Factors(layer, rank, payload), layer.rows, layer.cols);
   const left = new Float32Array(rank * layer.rows);
   const right = new Float32Array(rank * layer.cols);
   for (const b of layer.blocks) {
     if (b.rankBegin >= rank) break;
-    const take = Math.min(rank, b.rankEnd) - b.rankBegin;
-    left.set(decode(payload, b.left.offset, take * layer.rows, dtype), b.rankBegin * layer.rows);
-    right.set(decode(payload, b.right.offset, take * layer.cols, dtype), b.rankBegin * layer.cols);
+    const [stored, take] = [b.rankEnd - b.rankBegin, Math.min(rank, b.rankEnd) - b.rankBegin];
+    // A block decodes whole (int4 keeps its scales after all its rows), then its first `take` components are kept.
+    left.set(decodeRows(payload, b.left.offset, stored, layer.rows, storage).subarray(0, take * layer.rows), b.rankBegin * layer.rows);
+    right.set(decodeRows(payload, b.right.offset, stored, layer.cols, storage).subarray(0, take * layer.cols), b.rankBegin * layer.cols);
   }
   return { rank, left, right };
 }
@@ -92,16 +98,16 @@ export function gatherInt8Factors(layer: FactoredLayer, rank: number, payload: P
 }
 
 /** The stored dense M (rows×cols, row-major) of a layer that runs dense from layer.denseTier on, as float32. */
-export function denseWeight(layer: FactoredLayer, payload: PayloadBytes, dtype: FactorDType): Float32Array {
+export function denseWeight(layer: FactoredLayer, payload: PayloadBytes, storage: FactorStorage): Float32Array {
   if (!layer.dense) throw new RangeError(`layer "${layer.name}" stores no dense weight`);
   const { offset } = layer.dense;
-  if (dtype === 'int8') return dequantizeInt8(int8View(payload.subarray(offset, offset + layer.rows * layer.cols)), layer.rows, layer.cols, layer.denseScales ?? [], 0);
-  return decode(payload, offset, layer.rows * layer.cols, dtype);
+  if (storage.factorDType === 'int8') return dequantizeInt8(int8View(payload.subarray(offset, offset + layer.rows * layer.cols)), layer.rows, layer.cols, layer.denseScales ?? [], 0);
+  return decodeRows(payload, offset, layer.rows, layer.cols, storage);
 }
 
 /** A layer's M at full rank: the stored dense weight where the file has one, else its factors multiplied out. */
-export function fullRankWeight(layer: FactoredLayer, payload: PayloadBytes, dtype: FactorDType): Float32Array {
-  return layer.dense ? denseWeight(layer, payload, dtype) : multiplyOut(gatherFactors(layer, layer.maxRank, payload, dtype), layer.rows, layer.cols);
+export function fullRankWeight(layer: FactoredLayer, payload: PayloadBytes, storage: FactorStorage): Float32Array {
+  return layer.dense ? denseWeight(layer, payload, storage) : multiplyOut(gatherFactors(layer, layer.maxRank, payload, storage), layer.rows, layer.cols);
 }
 
 /** float32 factors from int8 ones: left scaled per column (output), right per row (component). */
@@ -113,10 +119,15 @@ export function dequantizeFactors(q: Int8LayerFactors, rows: number, cols: numbe
   };
 }
 
-function decode(payload: PayloadBytes, offset: number, count: number, dtype: 'fp32' | 'fp16'): Float32Array {
-  if (dtype === 'fp16') return decodeHalf(payload.subarray(offset, offset + count * 2));
+/** `rows` stored rows of `length` values at `offset`, in an fp32, fp16 or int4 file, as float32 (a copy). */
+function decodeRows(payload: PayloadBytes, offset: number, rows: number, length: number, storage: FactorStorage): Float32Array {
+  const { factorDType: dtype, int4GroupSize } = storage;
+  if (dtype === 'int8') throw new RangeError('int8 factors carry their scales in the header: use dequantizeInt8');
+  const bytes = payload.subarray(offset, offset + storedMatrixBytes(dtype, rows, length, int4GroupSize));
+  if (dtype === 'int4') return dequantizeInt4(bytes, rows, length, int4GroupSize ?? 0);
+  if (dtype === 'fp16') return decodeHalf(bytes);
   // Copy into a fresh buffer: payload offsets are 64-byte aligned but the payload view itself may not be.
-  return float32Copy(payload, offset, count);
+  return float32Copy(payload, offset, rows * length);
 }
 
 /** M = Σᵢ aᵢ·bᵢᵀ (rows×cols): used when the rank is past break-even and a dense layer is cheaper. */

@@ -1,7 +1,9 @@
 import { stat } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { parseTierBudgets } from '../allocate.js';
-import { compileOnnx, type CompileOptions } from '../compile.js';
+import { compileOnnx, DEFAULT_INT4_MAX_ERROR, type CompileOptions } from '../compile.js';
+import type { Int4Report } from '../assemble.js';
+import { DEFAULT_INT4_GROUP_SIZE } from '../quantize-int4.js';
 import type { DistillFeatures, DistillReport } from '../distill/distill.js';
 import { parseTrainingEngine, TRAINING_ENGINES } from '../distill/training-backend.js';
 import type { RefitMode } from '../refit.js';
@@ -25,6 +27,8 @@ interface CompileCliOptions {
   output: string;
   tiers: string;
   dtype: string;
+  groupSize: string;
+  int4MaxError: string;
   minParams: string;
   calib?: string;
   vocab?: string;
@@ -55,6 +59,19 @@ interface CompileCliOptions {
   distillFeatureWeight: string;
   distillLoss: string;
   engine: string;
+}
+
+/** One line on what an int4 compile did with the weights it kept dense. */
+function describeInt4(report: Int4Report, groupSize: number | undefined): string {
+  const int4 = report.filter((r) => r.storage === 'int4');
+  const gptq = int4.filter((r) => r.rounding === 'gptq').length;
+  const kept = report.filter((r) => r.storage === 'int8');
+  const rounding = gptq === int4.length ? 'all GPTQ' : gptq === 0 ? 'rounded to nearest: no calibration reached them' : `${gptq} GPTQ, ${int4.length - gptq} to nearest`;
+  return `int4 (groups of ${groupSize ?? '-'}): factors and ${int4.length} dense weight(s) int4 (${rounding}); ${kept.length} kept int8 for their int4 error${kept.length ? ` (${kept.map((r) => `${r.weight} ${(100 * r.error).toFixed(1)}%`).join(', ')})` : ''}`;
+}
+
+function parseMaxError(text: string): number {
+  return text === 'inf' ? Infinity : parseNonNegative('--int4-max-error', text);
 }
 
 /** Calibration runs the model on batches of this many samples. */
@@ -153,7 +170,9 @@ export function registerCompile(program: Command): void {
     .argument('<model.onnx>', 'trained model to compile')
     .requiredOption('-o, --output <model.lrm>', 'where to write the .lrm file')
     .option('--tiers <fractions>', 'cumulative tier budgets, fractions of the factorable layers\' dense parameters', '0.1,0.2,0.35,0.5,1')
-    .option('--dtype <fp32|fp16|int8>', 'storage type of the factors (int8: symmetric, per output and per component scales)', 'fp32')
+    .option('--dtype <fp32|fp16|int8|int4>', 'storage of every weight (int8: symmetric, per output channel; int4: groups of --group-size values per scale, GPTQ-rounded against --calib inputs, else to nearest)', 'fp32')
+    .option('--group-size <n>', 'int4: values per scale', String(DEFAULT_INT4_GROUP_SIZE))
+    .option('--int4-max-error <e>', 'int4: a weight kept dense is stored int8 when int4 adds more than this relative error (inf: all int4)', String(DEFAULT_INT4_MAX_ERROR))
     .option('--min-params <n>', 'layers with fewer weights stay dense', '4096');
   withCalibrationOptions(command, 'real inputs for activation-aware factorisation', '256')
     .option('--rank-multiple <n>', 'ranks move in steps of n components', '8')
@@ -197,9 +216,11 @@ export function registerCompile(program: Command): void {
       if (distill) process.on('SIGINT', onInterrupt);
       const bar = new ProgressBar();
       const started = performance.now();
-      const { lrm, header, allocation, distill: distilled } = await compileOnnx(source, {
+      const { lrm, header, allocation, distill: distilled, int4 } = await compileOnnx(source, {
         tiers,
         dtype: opts.dtype as FactorDType,
+        int4GroupSize: parseWholeNumber('--group-size', opts.groupSize),
+        int4MaxError: parseMaxError(opts.int4MaxError),
         minParams,
         calibration: calibration?.feeds,
         rankMultiple: parseWholeNumber('--rank-multiple', opts.rankMultiple),
@@ -224,6 +245,7 @@ export function registerCompile(program: Command): void {
       console.log(`${header.layers.length} factored layer(s), ${header.tiers.length} tier(s), factors ${header.factorDType}, ranks ordered by ${allocation.method === 'sigma' ? 'σ² share' : 'measured sensitivity'}`);
       if (allocation.note) console.log(`note: ${allocation.note}`);
       if (distilled) console.log(describeDistillation(distilled));
+      if (int4) console.log(describeInt4(int4, header.int4GroupSize));
       const quantised = header.graph.nodes.filter((n) => QUANTISED_OPS.has(n.opType)).length;
       if (header.layers.length === 0) {
         console.log(`note: no layer could be factored: only MatMul, Gemm and group-1 Conv nodes with float32 constant weights of at least ${minParams} values qualify${quantised ? `; the ${quantised} quantised node(s) are kept as they are` : ''}`);

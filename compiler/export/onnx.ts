@@ -62,7 +62,7 @@ export function exportFactoredOnnx(header: ModelHeader, payload: Uint8Array, opt
  * factorises it again (plain SVD, exact at full rank) so that every layer still leaves as an ordered pair.
  */
 function exportedFactors(header: ModelHeader, payload: Uint8Array, layer: FactoredLayer, rank: number): LayerFactors {
-  if (!storedDense(layer, rank)) return gatherFactors(layer, rank, payload, header.factorDType);
-  const f = orderedFactors(Float64Array.from(denseWeight(layer, payload, header.factorDType)), layer.rows, layer.cols);
+  if (!storedDense(layer, rank)) return gatherFactors(layer, rank, payload, header);
+  const f = orderedFactors(Float64Array.from(denseWeight(layer, payload, header)), layer.rows, layer.cols);
   return { rank: f.rank, left: Float32Array.from(f.left.subarray(0, f.rank * layer.rows)), right: Float32Array.from(f.right.subarray(0, f.rank * layer.cols)) };
 }

@@ -64,16 +64,16 @@ function singleLayerModel(header: ModelHeader, payload: Uint8Array, layer: Facto
   let nodes: NodeProto[];
   const tensors: TensorProto[] = [];
   if (rank !== 'dense') {
-    const built = factoredNodes(layer, node, gatherFactors(layer, rank, payload, header.factorDType));
+    const built = factoredNodes(layer, node, gatherFactors(layer, rank, payload, header));
     nodes = built.nodes;
     tensors.push(...built.tensors);
   } else {
-    const built = denseNode(layer, node, fullRankWeight(layer, payload, header.factorDType));
+    const built = denseNode(layer, node, fullRankWeight(layer, payload, header));
     nodes = [built.node];
     tensors.push(built.tensor);
   }
   for (const t of header.graph.initializers) {
-    if (node.inputs.includes(t.name)) tensors.push({ name: t.name, dataType: t.dataType, dims: t.dims, rawData: denseTensorBytes(t, payload) });
+    if (node.inputs.includes(t.name)) tensors.push({ name: t.name, dataType: t.dataType, dims: t.dims, rawData: denseTensorBytes(t, payload, header.int4GroupSize) });
   }
   const graphInputs = node.inputs.filter((n) => inputs.has(n)).map((name) => ({
     name,

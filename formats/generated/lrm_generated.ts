@@ -5,11 +5,15 @@ import * as flatbuffers from 'flatbuffers';
 /**
  * How factor values are stored in the payload. Int8 (added in format version 1, additively): symmetric
  * int8 in [-127, 127] with float32 scales in the header (FactoredLayer.left_scales, FactorBlock.right_scales).
+ * Int4 (format version 3): grouped symmetric int4 in [-7, 7] with half-float scales in the payload beside the
+ * values (formats/int4.ts); the group size is Model.int4_group_size. A block's left factor is its components as
+ * rows of `rows` values, its right factor as rows of `cols` values; a dense weight is its rows of `cols` values.
  */
 export enum lrm_FactorDType {
   Fp32 = 0,
   Fp16 = 1,
-  Int8 = 2
+  Int8 = 2,
+  Int4 = 3
 }
 
 export enum lrm_LayerKind {
@@ -35,11 +39,14 @@ export enum lrm_AttributeKind {
  * Format version 2: how a float32 weight's values are stored. AsIs: as data_type says. Fp16: IEEE half.
  * Int8: symmetric int8 in [-127, 127], one float32 scale per index of dims[scale_axis] (the output channel):
  * value = q * scales[index along scale_axis].
+ * Int4 (format version 3): grouped int4 (formats/int4.ts) of the weight as a matrix whose rows are the output
+ * channels: [dims0, rest] for scale_axis 0, the transpose of a 2-D weight for scale_axis 1; no header scales.
  */
 export enum lrm_DenseStorage {
   AsIs = 0,
   Fp16 = 1,
-  Int8 = 2
+  Int8 = 2,
+  Int4 = 3
 }
 
 /**
@@ -2079,8 +2086,16 @@ payloadLength():bigint {
   return offset ? this.bb!.readUint64(this.bb_pos + offset) : BigInt('0');
 }
 
+/**
+ * Format version 3: values per int4 scale group (int4 factors or int4 dense weights); 0 when none is int4.
+ */
+int4GroupSize():number {
+  const offset = this.bb!.__offset(this.bb_pos, 24);
+  return offset ? this.bb!.readUint32(this.bb_pos + offset) : 0;
+}
+
 static startModel(builder:flatbuffers.Builder) {
-  builder.startObject(10);
+  builder.startObject(11);
 }
 
 static addFormatVersion(builder:flatbuffers.Builder, formatVersion:number) {
@@ -2157,6 +2172,10 @@ static startPresetsVector(builder:flatbuffers.Builder, numElems:number) {
 
 static addPayloadLength(builder:flatbuffers.Builder, payloadLength:bigint) {
   builder.addFieldInt64(9, payloadLength, BigInt('0'));
+}
+
+static addInt4GroupSize(builder:flatbuffers.Builder, int4GroupSize:number) {
+  builder.addFieldInt32(10, int4GroupSize, 0);
 }
 
 static endModel(builder:flatbuffers.Builder):flatbuffers.Offset {

@@ -41,7 +41,7 @@ export function buildOnnxModel(header: ModelHeader, payload: PayloadBytes, ranks
     name: t.name,
     dataType: t.dataType,
     dims: t.dims,
-    rawData: denseTensorBytes(t, payload),
+    rawData: denseTensorBytes(t, payload, header.int4GroupSize),
   }));
   const replacement = new Map<number, NodeProto[]>();
   header.layers.forEach((layer, i) => {
@@ -51,17 +51,17 @@ export function buildOnnxModel(header: ModelHeader, payload: PayloadBytes, ranks
     if (storedDense(layer, ranks[i])) {
       // Format v2: past break-even the file holds M itself (its factors at this rank are not loaded at all).
       if (options.alwaysFactored) throw new RangeError(`layer "${layer.name}" is stored dense at rank ${ranks[i]}; it has no factors to build two nodes from`);
-      const { node: dense, tensor } = denseNode(layer, node, refit?.dense ? refit.left : denseWeight(layer, payload, header.factorDType));
+      const { node: dense, tensor } = denseNode(layer, node, refit?.dense ? refit.left : denseWeight(layer, payload, header));
       built = [dense];
       initializers.push(tensor);
     } else if (options.alwaysFactored || runsFactored(layer, ranks[i])) {
-      const stored = gatherFactors(layer, ranks[i], payload, header.factorDType);
+      const stored = gatherFactors(layer, ranks[i], payload, header);
       const f = refit ? { ...stored, left: refit.left } : stored;
       const { nodes, tensors } = factoredNodes(layer, node, f);
       built = nodes;
       initializers.push(...tensors);
     } else {
-      const stored = gatherFactors(layer, ranks[i], payload, header.factorDType);
+      const stored = gatherFactors(layer, ranks[i], payload, header);
       const f = refit ? { ...stored, left: refit.left } : stored;
       const { node: dense, tensor } = denseNode(layer, node, multiplyOut(f, layer.rows, layer.cols));
       built = [dense];

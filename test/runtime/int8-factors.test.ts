@@ -79,7 +79,7 @@ describe('int8 factors at run time', () => {
       expect(q.right).toEqual(full.right.subarray(0, rank * cols));
       expect(q.leftScales).toEqual(full.leftScales);
       expect(q.rightScales).toEqual(full.rightScales.subarray(0, rank));
-      const f = gatherFactors(layer, rank, payload, 'int8');
+      const f = gatherFactors(layer, rank, payload, { factorDType: 'int8' });
       expect(f.left).toEqual(fullF.left.subarray(0, rank * rows));
       expect(f.right).toEqual(fullF.right.subarray(0, rank * cols));
     }
@@ -93,7 +93,7 @@ describe('int8 factors at run time', () => {
     const x = Float32Array.from(pseudoRandom(cols, 3));
     for (let tiers = 1; tiers <= cuts.length; tiers++) {
       const rank = cuts[tiers - 1];
-      const M = multiplyOut(gatherFactors(layer, rank, payload, 'int8'), rows, cols);
+      const M = multiplyOut(gatherFactors(layer, rank, payload, { factorDType: 'int8' }), rows, cols);
       const expected = Array.from({ length: rows }, (_, r) => x.reduce((s, v, c) => s + M[r * cols + c] * v, 0));
       const session = await load(file, { tiers });
       const y = (await session.run({ x: { dataType: 'float32', dims: [1, cols], data: x } })).y.data as Float32Array;
@@ -106,7 +106,7 @@ describe('int8 factors at run time', () => {
     const { header, payload, left, right } = await int8Model();
     const layer = header.layers[0];
     const exact = multiplyOut({ rank: 6, left: Float32Array.from(left), right: Float32Array.from(right) }, rows, cols);
-    const approx = multiplyOut(gatherFactors(layer, 6, payload, 'int8'), rows, cols);
+    const approx = multiplyOut(gatherFactors(layer, 6, payload, { factorDType: 'int8' }), rows, cols);
     // |ΔM| ≤ Σᵢ (|a|·sB/2 + |b|·sA/2 + sA·sB/4) ≤ 6 · (1/127 + 1/127 + 1/127²) for values in [-1, 1].
     const bound = 6 * (2 / 127 + 1 / 127 ** 2);
     exact.forEach((v, i) => expect(Math.abs(approx[i] - v)).toBeLessThanOrEqual(bound));

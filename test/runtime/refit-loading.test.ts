@@ -24,7 +24,6 @@ let server: CountingServer;
 /** Set by the test that serves it. */
 let smallLrm: Uint8Array = new Uint8Array();
 const ROOT = join(import.meta.dirname, '../..');
-const prefixEnd = (tiers: number) => payloadStart + header.tiers[tiers - 1].range.offset + header.tiers[tiers - 1].range.length;
 /** Bytes `tiers` tiers need without their refit: header, dense, tiers, transient blocks of layers not yet dense. */
 const need = (tiers: number) => bytesToLoad(header, payloadStart, tiers) - (header.tiers[tiers - 1].refit?.range.length ?? 0);
 /** Range requests the loader makes for `tiers` tiers after the header read: one per run of back-to-back sections. */

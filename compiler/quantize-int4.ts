@@ -1,0 +1,89 @@
+/**
+ * Grouped symmetric int4 (formats/int4.ts has the layout and the dequantiser the runtime shares): scales, packing
+ * and round-to-nearest. Error-compensated rounding (GPTQ) is compiler/gptq.ts; both end in `packInt4`.
+ */
+import { fromHalfBits, toHalfBits } from '../formats/float16.js';
+import { INT4_LIMIT, int4Groups, int4RowBytes } from '../formats/int4.js';
+import { encodeHalf } from '../formats/float16.js';
+
+/** Default values per scale: the small end of what GPTQ/AWQ use, since compact CNN layers have short rows. */
+export const DEFAULT_INT4_GROUP_SIZE = 32;
+
+/** A rows×length matrix as int4 values (one per Int8Array entry, in [-7, 7]) and one scale per (row, group). */
+export interface Int4Matrix {
+  rows: number;
+  length: number;
+  groupSize: number;
+  q: Int8Array;
+  /** rows × int4Groups(length, groupSize), row by row; each is exactly representable as a half float. */
+  scales: Float32Array;
+}
+
+/** The smallest half float s with 7·s ≥ maxAbs (0 for 0), so no value of its group clips. */
+export function int4Scale(maxAbs: number): number {
+  if (!Number.isFinite(maxAbs) || maxAbs < 0) throw new RangeError(`cannot quantise a group whose largest magnitude is ${maxAbs}`);
+  if (maxAbs === 0) return 0;
+  let bits = toHalfBits(maxAbs / INT4_LIMIT);
+  // Half rounding may have gone down; positive half floats order like their bit patterns, so step up by one.
+  while (fromHalfBits(bits) * INT4_LIMIT < maxAbs) bits++;
+  const s = fromHalfBits(bits);
+  if (!Number.isFinite(s)) throw new RangeError(`a weight of magnitude ${maxAbs} is too large for an int4 scale (half float)`);
+  return s;
+}
+
+/** q = round(v / scale) clamped to [-7, 7], ties away from zero; 0 where the scale is 0. */
+export function roundInt4(v: number, scale: number): number {
+  if (scale === 0) return 0;
+  const t = Math.min(Math.round(Math.abs(v) / scale), INT4_LIMIT);
+  return v < 0 ? -t : t;
+}
+
+/** Round-to-nearest int4 of a rows×length row-major matrix, one scale per group of each row. */
+export function quantizeInt4Nearest(values: ArrayLike<number>, rows: number, length: number, groupSize: number): Int4Matrix {
+  checkGroupSize(groupSize);
+  if (values.length !== rows * length) throw new RangeError(`expected ${rows}×${length} values, got ${values.length}`);
+  const groups = int4Groups(length, groupSize);
+  const q = new Int8Array(rows * length);
+  const scales = new Float32Array(rows * groups);
+  for (let r = 0; r < rows; r++) {
+    for (let g = 0; g < groups; g++) {
+      const [begin, end] = [r * length + g * groupSize, r * length + Math.min(length, (g + 1) * groupSize)];
+      let maxAbs = 0;
+      for (let i = begin; i < end; i++) maxAbs = Math.max(maxAbs, Math.abs(values[i]));
+      const s = (scales[r * groups + g] = int4Scale(maxAbs));
+      for (let i = begin; i < end; i++) q[i] = roundInt4(values[i], s);
+    }
+  }
+  return { rows, length, groupSize, q, scales };
+}
+
+/** The stored bytes of an int4 matrix: packed rows, then the half-float scales (formats/int4.ts). */
+export function packInt4(m: Int4Matrix): Uint8Array {
+  const rowBytes = int4RowBytes(m.length);
+  const out = new Uint8Array(m.rows * rowBytes + m.scales.length * 2);
+  for (let r = 0; r < m.rows; r++) {
+    for (let k = 0; k < m.length; k++) out[r * rowBytes + (k >> 1)] |= (m.q[r * m.length + k] & 15) << (k & 1 ? 4 : 0);
+  }
+  out.set(encodeHalf(m.scales), m.rows * rowBytes);
+  return out;
+}
+
+/** Rows [begin, end) of an int4 matrix, with their scales: a nested block of components. */
+export function int4RowSlice(m: Int4Matrix, begin: number, end: number): Int4Matrix {
+  const groups = int4Groups(m.length, m.groupSize);
+  return { ...m, rows: end - begin, q: m.q.subarray(begin * m.length, end * m.length), scales: m.scales.subarray(begin * groups, end * groups) };
+}
+
+/** The float values an int4 matrix stands for (what the runtime will compute with), in float64. */
+export function int4Values(m: Int4Matrix): Float64Array {
+  const groups = int4Groups(m.length, m.groupSize);
+  const out = new Float64Array(m.rows * m.length);
+  for (let r = 0; r < m.rows; r++) {
+    for (let k = 0; k < m.length; k++) out[r * m.length + k] = m.q[r * m.length + k] * m.scales[r * groups + Math.floor(k / m.groupSize)];
+  }
+  return out;
+}
+
+export function checkGroupSize(groupSize: number): void {
+  if (!Number.isSafeInteger(groupSize) || groupSize < 1) throw new RangeError(`int4 group size must be a whole number ≥ 1, got ${groupSize}`);
+}

@@ -1,0 +1,58 @@
+/**
+ * Grouped symmetric int4 storage (format version 3): the layout both the compiler (which quantises, see
+ * compiler/quantize-int4.ts) and the runtime (which dequantises at load) must agree on.
+ *
+ * A stored matrix is `rows` rows of `length` values; each row is cut into groups of `groupSize` consecutive values
+ * (the last group of a row may be shorter: a group size that does not divide the row is allowed) and each group
+ * has one scale: value = q·scale, q in [-7, 7] (no zero point, -8 never written, so negation is exact).
+ * Bytes: first every row's values packed two per byte (value 2k in the low nibble, 2k+1 in the high one, two's
+ * complement; a row of odd length ends in half a byte, so each row starts on a byte), then every row's group
+ * scales as little-endian IEEE half floats, row by row. The scales live in the payload beside their values, not in
+ * the header as int8 scales do: at 32 values per group they are an eighth of the packed bytes and grow with them,
+ * and the header is what every device reads before anything else.
+ * Which axis a matrix's rows are (components of a factor, output channels of a dense weight) is said where it is
+ * stored (formats/model.ts); groups always run along the values that one row multiplies (its inputs).
+ */
+import { decodeHalf } from './float16.js';
+
+/** Largest stored magnitude. */
+export const INT4_LIMIT = 7;
+
+/** Packed bytes of one row of `length` values. */
+export function int4RowBytes(length: number): number {
+  return Math.ceil(length / 2);
+}
+
+/** Groups in one row of `length` values. */
+export function int4Groups(length: number, groupSize: number): number {
+  return Math.ceil(length / groupSize);
+}
+
+/** Bytes of a rows×length int4 matrix with its scales, or NaN when a size is not a non-negative integer. */
+export function int4Bytes(rows: number, length: number, groupSize: number): number {
+  if (![rows, length].every((v) => Number.isSafeInteger(v) && v >= 0) || !(Number.isSafeInteger(groupSize) && groupSize >= 1)) return NaN;
+  return rows * int4RowBytes(length) + rows * int4Groups(length, groupSize) * 2;
+}
+
+/** The signed value of nibble `k` of a packed row (k counts values, not bytes). */
+function nibble(bytes: Uint8Array, rowStart: number, k: number): number {
+  const b = bytes[rowStart + (k >> 1)];
+  const u = k & 1 ? b >> 4 : b & 15;
+  return u >= 8 ? u - 16 : u;
+}
+
+/** Dequantise a stored rows×length int4 matrix (bytes as laid out above) to float32, row-major. */
+export function dequantizeInt4(bytes: Uint8Array, rows: number, length: number, groupSize: number): Float32Array {
+  const expected = int4Bytes(rows, length, groupSize);
+  if (bytes.length !== expected) throw new RangeError(`expected ${expected} bytes for ${rows}×${length} int4 values in groups of ${groupSize}, got ${bytes.length}`);
+  const rowBytes = int4RowBytes(length);
+  const groups = int4Groups(length, groupSize);
+  const scales = decodeHalf(bytes.subarray(rows * rowBytes));
+  const out = new Float32Array(rows * length);
+  for (let r = 0; r < rows; r++) {
+    for (let k = 0; k < length; k++) {
+      out[r * length + k] = nibble(bytes, r * rowBytes, k) * scales[r * groups + Math.floor(k / groupSize)];
+    }
+  }
+  return out;
+}

@@ -1,0 +1,109 @@
+/**
+ * Grouped int4: the packed layout round-trips through the runtime's dequantiser (formats/int4.ts) for any shape and
+ * group size (one that does not divide a row included); scales never clip; GPTQ (compiler/gptq.ts) equals the OBQ
+ * update written with an explicit inverse (ml-matrix), and on a real layer with real inputs it adds less output
+ * error than rounding to nearest.
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import fc from 'fast-check';
+import { Matrix, inverse } from 'ml-matrix';
+import { describe, expect, it } from 'vitest';
+import { collectLayerStats } from '../../compiler/calibrate.js';
+import { feedBatches, openDataset } from '../../compiler/data/spec.js';
+import { findCandidates } from '../../compiler/factorize/candidates.js';
+import { gptqInt4, relativeOutputError } from '../../compiler/gptq.js';
+import { importOnnx } from '../../compiler/import/onnx.js';
+import { int4Scale, int4Values, packInt4, quantizeInt4Nearest, roundInt4 } from '../../compiler/quantize-int4.js';
+import { fromHalfBits, toHalfBits } from '../../formats/float16.js';
+import { dequantizeInt4, int4Bytes } from '../../formats/int4.js';
+
+const DATA = join(import.meta.dirname, '../../../shared/data');
+
+describe('int4 storage', () => {
+  it('packs and dequantises to the values it stands for, for any shape and group size', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: 5 }), fc.integer({ min: 1, max: 41 }), fc.integer({ min: 1, max: 50 }), fc.integer(), (rows, length, group, seed) => {
+        let x = seed;
+        const values = Float64Array.from({ length: rows * length }, () => ((x = (x * 1103515245 + 12345) | 0) / 2 ** 31) * 3);
+        const m = quantizeInt4Nearest(values, rows, length, group);
+        const bytes = packInt4(m);
+        expect(bytes.length).toBe(int4Bytes(rows, length, group));
+        expect(Array.from(dequantizeInt4(bytes, rows, length, group))).toEqual(Array.from(Float32Array.from(int4Values(m))));
+        // Rounding to nearest with a non-clipping scale: every value within half a step of its group's scale.
+        for (let r = 0; r < rows; r++) {
+          for (let k = 0; k < length; k++) {
+            const s = m.scales[r * Math.ceil(length / group) + Math.floor(k / group)];
+            expect(Math.abs(values[r * length + k] - m.q[r * length + k] * s)).toBeLessThanOrEqual(s / 2 + 1e-12);
+          }
+        }
+      }),
+      { numRuns: 200 },
+    );
+  });
+
+  it('scales are half floats that never clip, rounding is symmetric, and a wrong byte count is refused', () => {
+    for (const maxAbs of [1e-9, 3e-5, 0.1, 1, 7, 123.4, 60000 * 7]) {
+      const s = int4Scale(maxAbs);
+      expect(fromHalfBits(toHalfBits(s))).toBe(s);
+      expect(s * 7).toBeGreaterThanOrEqual(maxAbs);
+    }
+    expect(() => int4Scale(1e6)).toThrow(/too large/);
+    expect(roundInt4(-0.5, 1)).toBe(-roundInt4(0.5, 1));
+    expect(roundInt4(100, 1)).toBe(7);
+    expect(() => dequantizeInt4(new Uint8Array(3), 1, 4, 2)).toThrow(/expected 6 bytes/);
+  });
+});
+
+/** OBQ as first written: after rounding column i, move its error with the inverse moment of the columns left. */
+function obqReference(M: Float64Array, rows: number, n: number, H: Float64Array, group: number): Int8Array {
+  let mean = 0;
+  for (let i = 0; i < n; i++) mean += H[i * n + i];
+  mean /= n;
+  const damped = Matrix.from1DArray(n, n, Array.from(H, (v, k) => (k % (n + 1) === 0 ? v + 0.01 * mean : v)));
+  const q = new Int8Array(rows * n);
+  for (let r = 0; r < rows; r++) {
+    const w = Array.from(M.subarray(r * n, (r + 1) * n));
+    let Hinv = inverse(damped);
+    let scale = 0;
+    for (let i = 0; i < n; i++) {
+      if (i % group === 0) scale = int4Scale(Math.max(...w.slice(i, Math.min(n, i + group)).map(Math.abs)));
+      q[r * n + i] = roundInt4(w[i], scale);
+      const e = (w[i] - q[r * n + i] * scale) / Hinv.get(i, i);
+      for (let j = i + 1; j < n; j++) w[j] -= e * Hinv.get(j, i);
+      // Drop column i from the inverse (the Schur complement update of OBQ).
+      const col = Hinv.getColumnVector(i);
+      Hinv = Hinv.sub(col.mmul(col.transpose()).div(Hinv.get(i, i)));
+    }
+  }
+  return q;
+}
+
+describe('GPTQ', () => {
+  it('equals the OBQ update with an explicit inverse on correlated inputs', () => {
+    const [rows, n, group] = [4, 12, 5];
+    let x = 7;
+    const rand = () => ((x = (x * 1103515245 + 12345) | 0) / 2 ** 31);
+    const M = Float64Array.from({ length: rows * n }, rand);
+    const X = Matrix.from1DArray(40, n, Array.from({ length: 40 * n }, rand));
+    for (let i = 1; i < n; i++) for (let s = 0; s < 40; s++) X.set(s, i, X.get(s, i) * 0.3 + X.get(s, i - 1)); // correlated columns
+    const H = Float64Array.from(X.transpose().mmul(X).to1DArray());
+    const gptq = gptqInt4(M, rows, n, H, group);
+    expect(Array.from(gptq.q)).toEqual(Array.from(obqReference(M, rows, n, H, group)));
+    expect(Array.from(gptq.q)).not.toEqual(Array.from(quantizeInt4Nearest(M, rows, n, group).q)); // it did compensate
+  });
+
+  it('adds less output error than rounding to nearest on mnist-cnn-pytorch conv2 with real digits', async () => {
+    const source = new Uint8Array(readFileSync(join(DATA, 'models/mnist-cnn-pytorch.onnx')));
+    const model = importOnnx(source);
+    const conv = findCandidates(model).find((c) => c.kind === 'conv')!;
+    const data = await openDataset(`mnist:${join(DATA, 'mnist')}`, { layout: model.inputs[0].shape, mean: [0.5], std: [0.5], limit: 64 });
+    const stats = (await collectLayerStats(source, model, [conv], feedBatches(data, model.inputs, 32))).get(conv.node.name)!;
+    const H = stats.gram.map((v) => v / stats.samples);
+    const M = conv.matrix();
+    const nearest = relativeOutputError(M, int4Values(quantizeInt4Nearest(M, conv.rows, conv.cols, 32)), conv.rows, conv.cols, H);
+    const gptq = relativeOutputError(M, int4Values(gptqInt4(M, conv.rows, conv.cols, H, 32)), conv.rows, conv.cols, H);
+    expect(nearest).toBeGreaterThan(1e-4);
+    expect(gptq).toBeLessThan(0.8 * nearest);
+  });
+});

@@ -1,0 +1,49 @@
+/**
+ * Format v3 (int4): a real int4 file (mnist-mlp compiled with --dtype int4, no calibration: round to nearest) reads
+ * back with its group size and int4 storage, and every way its header can lie about int4 is a typed error.
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { compileOnnx } from '../../compiler/compile.js';
+import { LrmCorruptHeaderError, readLrm } from '../../formats/index.js';
+import type { ModelHeader } from '../../formats/model.js';
+import { writeLrm, type LrmHeaderInput } from '../../formats/write.js';
+
+const MODEL = join(import.meta.dirname, '../../../shared/data/models/mnist-mlp-784-128-64-10.onnx');
+let header: ModelHeader;
+let payload: Uint8Array;
+
+beforeAll(async () => {
+  const compiled = await compileOnnx(new Uint8Array(readFileSync(MODEL)), { dtype: 'int4', int4GroupSize: 24, tiers: [0.3, 1] });
+  header = compiled.header;
+  payload = compiled.lrm.subarray(compiled.lrm.length - header.payloadLength);
+});
+
+async function rejects(edit: (h: LrmHeaderInput) => void, message: RegExp): Promise<void> {
+  const h = structuredClone(header) as LrmHeaderInput;
+  edit(h);
+  const file = await writeLrm(h, payload, { validate: false });
+  const e = await readLrm(file, { fileName: 'bad.lrm' }).then(() => undefined, (err: unknown) => err);
+  expect(e).toBeInstanceOf(LrmCorruptHeaderError);
+  expect((e as Error).message).toMatch(message);
+}
+
+describe('int4 files (format version 3)', () => {
+  it('read back with their group size; factors and every weight kept dense are int4', () => {
+    expect(header.formatVersion).toBe(3);
+    expect(header.factorDType).toBe('int4');
+    expect(header.int4GroupSize).toBe(24);
+    const weights = header.graph.initializers.filter((t) => t.dims.length === 2);
+    expect(weights.length).toBeGreaterThan(0);
+    for (const t of weights) expect(t.storage).toBe('int4');
+    expect(header.layers.length).toBeGreaterThan(0);
+  });
+  it('a file that says version 2', () => rejects((h) => (h.formatVersion = 2), /stores int4 weights \(format version 3\) but says format version 2/));
+  it('no group size', () => rejects((h) => delete h.int4GroupSize, /int4 weights with group size absent/));
+  it('a group size of a different file', () =>
+    rejects((h) => (h.int4GroupSize = 32), /(block 0 (left|right) factor holds \d+ bytes, expected \d+ bytes for \d+ components × \d+ (rows|cols) of int4|need [\d,]+ bytes, but its byte range holds)/));
+  it('a block one byte short', () => rejects((h) => (h.layers[0]!.blocks[0]!.right.length -= 1), /block 0 right factor holds .* of int4/));
+  it('header scales on an int4 weight', () => rejects((h) => (h.graph.initializers.find((t) => t.storage === 'int4')!.scales = [1]), /is int4 but has header scales/));
+  it('a group size without int4', () => rejects((h) => Object.assign(h, { factorDType: 'int8' }, { graph: { ...h.graph, initializers: h.graph.initializers.map(({ storage: _, ...t }) => t) } }), /int8|int4/));
+});
