@@ -15,6 +15,8 @@ import { COMPILER_VERSION } from '../compiler/version.js';
 import type { Runner } from '../compiler/evaluate.js';
 import { engines, load } from '../runtime/node.js';
 import type { EngineId } from '../runtime/engines/engine.js';
+import { DataType } from '../formats/model.js';
+import { withQuantBaselines } from './baselines.js';
 import { BENCH_MODELS, type BenchContext, type BenchModel, type Method } from './models.js';
 import { latencyP50, type Measured, type Score, type Suite } from './suites.js';
 import type { BenchResult, CompileRecord, Environment, ModelResult, Row } from './types.js';
@@ -34,8 +36,9 @@ export interface BenchOptions {
   log: (line: string) => void;
 }
 
+/** Every bench model, each with its own methods and then the quantisation-only baselines (bench/baselines.ts). */
 export function modelsFor(ctx: BenchContext): BenchModel[] {
-  return BENCH_MODELS.map((m) => m(ctx));
+  return BENCH_MODELS.map((m) => withQuantBaselines(m(ctx)));
 }
 
 /** The ids of the selected models; unknown names are an error that lists the known ones. */
@@ -65,8 +68,11 @@ export function environment(): Environment {
   };
 }
 
-function onnxParams(source: Uint8Array, file: string): number {
-  return importOnnx(source, file).initializers.reduce((s, t) => s + t.dims.reduce((a, b) => a * b, 1), 0);
+/** Every initializer element, and the .onnx file's size with its float32 initializers as fp16 (ModelResult.onnxFp16Bytes). */
+function onnxSizes(source: Uint8Array, file: string): { params: number; fp16Bytes: number } {
+  const inits = importOnnx(source, file).initializers;
+  const float32Bytes = inits.filter((t) => t.dataType === DataType.FLOAT).reduce((s, t) => s + t.data.length, 0);
+  return { params: inits.reduce((s, t) => s + t.dims.reduce((a, b) => a * b, 1), 0), fp16Bytes: source.length - float32Bytes / 2 };
 }
 
 export async function runBench(options: BenchOptions): Promise<BenchResult> {
@@ -106,7 +112,7 @@ async function benchModel(model: BenchModel, ctx: BenchContext, log: (line: stri
   const t0 = performance.now();
   const file = basename(model.path);
   const source = new Uint8Array(await readFile(model.path));
-  const originalParams = onnxParams(source, file);
+  const { params: originalParams, fp16Bytes } = onnxSizes(source, file);
   const say = (line: string) => log(`${model.id}: ${line}`);
   say('preparing the evaluation data');
   const suite = await model.suite(source, ctx);
@@ -149,11 +155,12 @@ async function benchModel(model: BenchModel, ctx: BenchContext, log: (line: stri
   return {
     id: model.id, file, source: model.fetched ?? '../shared/data/models', task: model.task, tiers: model.tiers, split: model.split(ctx),
     evaluationSamples: suite.samples, metric: suite.metric, agreement: suite.agreementName,
-    originalParams, originalBytes: source.length, compile, rows, seconds: round(seconds, 2),
+    originalParams, originalBytes: source.length, onnxFp16Bytes: fp16Bytes, compile, rows, seconds: round(seconds, 2),
   };
 }
 
-async function compileWith(model: BenchModel, method: Method, source: Uint8Array, ctx: BenchContext, say: (line: string) => void) {
+/** Compiles the model with one method as the bench does (calibration and distillation data when the method has them). */
+export async function compileWith(model: BenchModel, method: Method, source: Uint8Array, ctx: BenchContext, say: (line: string) => void) {
   const calibration = method.calibrated ? await model.calibration(source, ctx) : undefined;
   let phase = '';
   let peakRss = 0;
@@ -169,6 +176,7 @@ async function compileWith(model: BenchModel, method: Method, source: Uint8Array
     fileName: basename(model.path),
     tiers: method.tiers ?? model.tiers,
     rankMultiple: method.rankMultiple,
+    minParams: method.minParams,
     dtype: method.dtype,
     allocation: method.calibrated ? 'sensitivity' : 'sigma',
     calibration: calibration?.feeds,

@@ -23,7 +23,11 @@ export interface BenchContext {
   quick: boolean;
 }
 
-export type MethodId = 'plain-svd' | 'calibrated' | 'calibrated-int8' | 'calibrated-refit' | 'calibrated-r2' | 'calibrated-distill';
+/** Our methods, and the quantisation-only baselines (`quant-<dtype>`, bench/baselines.ts). */
+export type MethodId = 'plain-svd' | 'calibrated' | 'calibrated-int8' | 'calibrated-refit' | 'calibrated-r2' | 'calibrated-distill' | QuantOnlyId;
+
+/** A quantisation-only baseline: the original, nothing factored, weights stored as `dtype` (bench/baselines.ts). */
+export type QuantOnlyId = `quant-${FactorDType}`;
 
 export interface Method {
   id: MethodId;
@@ -38,6 +42,8 @@ export interface Method {
   /** Tier budgets and rank step when they differ from the model's (the rows say which budget each tier is). */
   tiers?: number[];
   rankMultiple?: number;
+  /** Layers smaller than this stay dense (compileOnnx's minParams; Infinity: nothing factored). */
+  minParams?: number;
 }
 
 export const PLAIN: Method = { id: 'plain-svd', description: "plain SVD, allocation 'sigma', no calibration, fp32 factors", dtype: 'fp32', calibrated: false };

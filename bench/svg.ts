@@ -38,16 +38,18 @@ export interface PanelSpec {
   series: ChartSeries[];
 }
 
-const COLORS = ['#1f77b4', '#d62728', '#2ca02c', '#9467bd'];
+/** Series colours (baselines in frontier-svg.ts have their own). */
+export const COLORS = ['#1f77b4', '#d62728', '#2ca02c', '#9467bd', '#8c564b', '#e377c2', '#17becf', '#bcbd22'];
 const W = 440;
 const H = 300;
 const M = { left: 62, right: 16, top: 28, bottom: 44 };
 
-function esc(s: string): string {
+export function esc(s: string): string {
   return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 }
 
-function r(v: number): string {
+/** A coordinate to one decimal. */
+export function r(v: number): string {
   return (Math.round(v * 10) / 10).toString();
 }
 
@@ -133,27 +135,37 @@ function panel(spec: PanelSpec, ox: number, oy: number): string {
   return parts.join('\n');
 }
 
+/** The shared legend: the original, then one entry per series, wrapped onto further rows when `width` is full. */
+function legend(names: string[], width: number, top: number): { parts: string[]; height: number } {
+  const note = 'filled: on the Pareto front (dashed); hollow: dominated';
+  const items = [{ name: 'original', color: '' }, ...names.map((n, i) => ({ name: n, color: COLORS[i % COLORS.length]! }))];
+  const parts: string[] = [];
+  let [lx, row] = [12, 0];
+  for (const it of items) {
+    const w = it.color ? 40 + it.name.length * 7 : 90;
+    if (lx + w > width - 12 && lx > 12) [lx, row] = [12, row + 1];
+    const ly = top + 10 + 20 * row;
+    parts.push(it.color
+      ? `<line x1="${lx}" y1="${ly}" x2="${lx + 20}" y2="${ly}" stroke="${it.color}" stroke-width="2"/><circle cx="${lx + 10}" cy="${ly}" r="4" fill="${it.color}"/><text x="${lx + 26}" y="${ly + 4}">${esc(it.name)}</text>`
+      : `<path d="M${lx + 6} ${ly - 6}L${lx + 12} ${ly}L${lx + 6} ${ly + 6}L${lx} ${ly}Z" fill="#000"/><text x="${lx + 18}" y="${ly + 4}">original</text>`);
+    lx += w;
+  }
+  if (lx + note.length * 5.5 > width - 12) row++;
+  parts.push(`<text x="${width - 12}" y="${top + 14 + 20 * row}" text-anchor="end" font-size="10" fill="#555">${note}</text>`);
+  return { parts, height: 22 + 20 * row };
+}
+
 /** One SVG with the panels side by side and a shared legend. */
 export function paretoSvg(title: string, panels: PanelSpec[]): string {
-  const legendH = 22;
   const width = W * panels.length;
-  const height = 24 + legendH + H;
+  const key = legend(panels[0]?.series.map((s) => s.name) ?? [], width, 24);
+  const height = 24 + key.height + H;
   const parts: string[] = [];
   parts.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif" font-size="12">`);
   parts.push(`<rect width="${width}" height="${height}" fill="#fff"/>`);
   parts.push(`<text x="${width / 2}" y="17" text-anchor="middle" font-size="14" font-weight="bold">${esc(title)}</text>`);
-  const names = panels[0]?.series.map((s) => s.name) ?? [];
-  let lx = 12;
-  const ly = 24 + 10;
-  parts.push(`<path d="M${lx + 6} ${ly - 6}L${lx + 12} ${ly}L${lx + 6} ${ly + 6}L${lx} ${ly}Z" fill="#000"/><text x="${lx + 18}" y="${ly + 4}">original</text>`);
-  lx += 90;
-  names.forEach((n, i) => {
-    const color = COLORS[i % COLORS.length]!;
-    parts.push(`<line x1="${lx}" y1="${ly}" x2="${lx + 20}" y2="${ly}" stroke="${color}" stroke-width="2"/><circle cx="${lx + 10}" cy="${ly}" r="4" fill="${color}"/><text x="${lx + 26}" y="${ly + 4}">${esc(n)}</text>`);
-    lx += 40 + n.length * 7;
-  });
-  parts.push(`<text x="${width - 12}" y="${ly + 4}" text-anchor="end" font-size="10" fill="#555">filled: on the Pareto front (dashed); hollow: dominated</text>`);
-  panels.forEach((p, i) => parts.push(panel(p, i * W, 24 + legendH)));
+  parts.push(...key.parts);
+  panels.forEach((p, i) => parts.push(panel(p, i * W, 24 + key.height)));
   parts.push('</svg>');
   return parts.join('\n') + '\n';
 }

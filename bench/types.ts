@@ -6,7 +6,7 @@ import type { MetricInfo } from './suites.js';
 export interface Row {
   model: string;
   method: 'original' | MethodId;
-  /** Factor storage type; null for the original. */
+  /** Factor storage type (quantisation-only baselines: every weight's); null for the original. */
   dtype: FactorDType | null;
   /** Tier index as `lowrank inspect` numbers them (tiers 0..tier loaded); null for the original. */
   tier: number | null;
@@ -62,6 +62,11 @@ export interface ModelResult {
   agreement: string | null;
   originalParams: number;
   originalBytes: number;
+  /**
+   * The .onnx file with every float32 initializer as fp16, the graph unchanged: originalBytes − float32 initializer
+   * bytes / 2 (the frontier chart's fp16 reference line).
+   */
+  onnxFp16Bytes: number;
   compile: CompileRecord[];
   rows: Row[];
   /** Seconds spent on this model in all (data preparation, compiles, evaluations). */

@@ -23,7 +23,7 @@ describe('npm run bench --quick --models mnist-cnn-pytorch', () => {
     const progress: string[] = [];
     await main(['--quick', '--models', 'mnist-cnn-pytorch', '--out', out], { out: (l) => written.push(l), err: (l) => progress.push(l) });
 
-    for (const f of ['compression.json', 'compression.md', 'index.html', 'mnist-cnn-pytorch.svg']) {
+    for (const f of ['compression.json', 'compression.md', 'index.html', 'mnist-cnn-pytorch.svg', 'mnist-cnn-pytorch-frontier.svg']) {
       expect(existsSync(join(out, f)), f).toBe(true);
       expect(written).toContain(join(out, f));
     }
@@ -35,7 +35,7 @@ describe('npm run bench --quick --models mnist-cnn-pytorch', () => {
     const model = result.models[0]!;
     expect(model.split.calibration).toMatch(/digits 0–63/);
     expect(model.split.evaluation).toMatch(/digits 1000–/);
-    expect(model.compile.map((c) => c.method)).toEqual(['plain-svd', 'calibrated', 'calibrated-refit', 'calibrated-int8', 'calibrated-r2', 'calibrated-distill']);
+    expect(model.compile.map((c) => c.method)).toEqual(['plain-svd', 'calibrated', 'calibrated-refit', 'calibrated-int8', 'calibrated-r2', 'calibrated-distill', 'quant-int8']);
     for (const c of model.compile) expect(c.seconds).toBeGreaterThan(0);
     // Distillation reports its time, steps and memory; its split is said.
     const distill = model.compile.find((c) => c.method === 'calibrated-distill')!.distill!;
@@ -44,8 +44,9 @@ describe('npm run bench --quick --models mnist-cnn-pytorch', () => {
     expect(distill.peakRssMiB).toBeGreaterThan(0);
     expect(model.split.distillation).toMatch(/digits 0–127/);
 
-    // The original plus 7 tiers of each of the four methods and 3 of the two with ranks in steps of 2.
-    expect(result.rows).toHaveLength(1 + 4 * 7 + 2 * 3);
+    // The original plus 7 tiers of each of the four methods, 3 of the two with ranks in steps of 2, and the one
+    // tier of the quantisation-only baseline.
+    expect(result.rows).toHaveLength(1 + 4 * 7 + 2 * 3 + 1);
     for (const row of result.rows) {
       for (const k of ROW_FIELDS) expect(row, `${row.method} tier ${row.tier}: ${k}`).toHaveProperty(k);
       expect(row.params).toBeGreaterThan(0);
@@ -62,6 +63,12 @@ describe('npm run bench --quick --models mnist-cnn-pytorch', () => {
     expect(full('calibrated-int8').bytes).toBeLessThan(full('calibrated').bytes / 2);
     // A refitted tier loads its refit section too.
     expect(full('calibrated-refit').bytes).toBeGreaterThan(full('calibrated').bytes);
+    // The int8 baseline: nothing factored, about a quarter of the original's bytes, and its fp16 reference size.
+    const quant = result.rows.find((r) => r.method === 'quant-int8')!;
+    expect([quant.tier, quant.dtype, model.compile.find((c) => c.method === 'quant-int8')!.factoredLayers]).toEqual([0, 'int8', 0]);
+    expect(quant.bytes).toBeLessThan(original.bytes / 3.5);
+    expect(model.onnxFp16Bytes).toBeGreaterThan(original.bytes / 2);
+    expect(model.onnxFp16Bytes).toBeLessThan(original.bytes * 0.55);
 
     const md = readFileSync(join(out, 'compression.md'), 'utf8');
     expect(md).toContain('| method | tier |');
@@ -69,6 +76,9 @@ describe('npm run bench --quick --models mnist-cnn-pytorch', () => {
     // How many points one digit is worth, from the number evaluated.
     expect(md).toContain(`- Noise: one sample is ${(100 / model.evaluationSamples).toFixed(model.evaluationSamples >= 1000 ? 3 : 2)} pp;`);
     expect(readFileSync(join(out, 'mnist-cnn-pytorch.svg'), 'utf8')).toMatch(/^<svg[\s\S]*<\/svg>\s*$/);
+    expect(md).toMatch(/- Dominance of the quantisation-only baselines \(tolerance [\d.]+ pp: .*\): quant-int8 \([^)]*\) is (dominated by|not dominated)/);
+    expect(md).toContain('![mnist-cnn-pytorch: bytes-vs-quality frontier](mnist-cnn-pytorch-frontier.svg)');
+    expect(readFileSync(join(out, 'mnist-cnn-pytorch-frontier.svg'), 'utf8')).toContain('data-method="quant-int8"');
     const html = readFileSync(join(out, 'index.html'), 'utf8');
     expect(html).toContain('<svg');
     expect(html).not.toMatch(/<(script|link)\b|src=/);

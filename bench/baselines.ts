@@ -1,0 +1,44 @@
+/**
+ * Quantisation-only baselines: the original model, nothing factored, every weight our quantiser handles stored
+ * as `dtype` by compileOnnx itself (compiler/quantize-dense.ts: Conv/MatMul/Gemm weights and Gather tables;
+ * int8 per output channel, round to nearest, no calibration; int4 in groups, GPTQ-rounded on the model's
+ * calibration data with the same per-weight precision choice as our int4 files; biases and other tensors stay
+ * float32). They answer
+ * "does the low-rank file beat plain quantisation at the same bytes?" and run on every bench model.
+ */
+import type { FactorDType } from '../formats/model.js';
+import type { BenchModel, Method, MethodId, QuantOnlyId } from './models.js';
+
+/** The storage types every bench model gets a quantisation-only baseline for, in report order. */
+export const QUANT_BASELINE_DTYPES: readonly FactorDType[] = ['int8', 'int4'];
+
+/** The baseline method for one storage type: one tier (everything), no factored layer, `dtype` weights. */
+export function quantOnly(dtype: FactorDType): Method {
+  const int4 = dtype === 'int4';
+  return {
+    id: `quant-${dtype}`,
+    description: int4
+      ? 'quantisation only: the original with every Conv/MatMul/Gemm weight and Gather table stored int4 in groups of 32 (GPTQ on the calibration data; depthwise kernels int8), nothing factored'
+      : `quantisation only: the original with every Conv/MatMul/Gemm weight and Gather table stored ${dtype} per output channel (round to nearest, no calibration), nothing factored`,
+    dtype,
+    // int4 rounds against the calibration inputs (GPTQ), as our int4 files do: the same quantiser, without factors.
+    calibrated: int4,
+    tiers: [1],
+    minParams: Infinity,
+  };
+}
+
+/** The baseline methods of QUANT_BASELINE_DTYPES. */
+export function quantBaselines(): Method[] {
+  return QUANT_BASELINE_DTYPES.map(quantOnly);
+}
+
+/** Whether a method (or row's method) is a quantisation-only baseline rather than one of ours. */
+export function isQuantBaseline(method: MethodId | 'original'): method is QuantOnlyId {
+  return method.startsWith('quant-');
+}
+
+/** The model with the baselines after its own methods. */
+export function withQuantBaselines(model: BenchModel): BenchModel {
+  return { ...model, methods: [...model.methods, ...quantBaselines()] };
+}

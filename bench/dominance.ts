@@ -1,0 +1,68 @@
+/**
+ * The dominance judgement of the report: for each quantisation-only baseline point (bench/baselines.ts), is there
+ * a tier of ours (any other method, the original excluded) that loads no more bytes and whose quality is at least
+ * as good, within the evaluation split's noise (noise.ts)?
+ */
+import { formatBytes } from '../compiler/cli/format.js';
+import { isQuantBaseline } from './baselines.js';
+import { qualityTolerance } from './noise.js';
+import type { MetricInfo } from './suites.js';
+import type { ModelResult, Row } from './types.js';
+
+export interface Judgement {
+  baseline: Row;
+  /** Our smallest tier (then best) with bytes ≤ the baseline's and quality as good within the tolerance; null if none. */
+  by: Row | null;
+  /** When not dominated: our best tier within the baseline's bytes, null when none loads that few. */
+  bestWithin: Row | null;
+}
+
+/** Whether `a` is at least as good as `b` give or take `tolerance` (in the metric's units). */
+export function asGood(a: number, b: number, higherIsBetter: boolean, tolerance: number): boolean {
+  return higherIsBetter ? a >= b - tolerance : a <= b + tolerance;
+}
+
+/** The rows of our methods' tiers that have a quality figure (not the original, not a baseline). */
+export function ourRows(rows: readonly Row[]): Row[] {
+  return rows.filter((r) => r.method !== 'original' && !isQuantBaseline(r.method) && r.value !== null);
+}
+
+/** One judgement per baseline row that has a quality figure. */
+export function judgeDominance(rows: readonly Row[], higherIsBetter: boolean, tolerance: number): Judgement[] {
+  const ours = ourRows(rows);
+  const better = (a: Row, b: Row) => (higherIsBetter ? a.value! > b.value! : a.value! < b.value!);
+  return rows.filter((r) => isQuantBaseline(r.method) && r.value !== null).map((baseline) => {
+    const within = ours.filter((r) => r.bytes <= baseline.bytes);
+    const dominating = within.filter((r) => asGood(r.value!, baseline.value!, higherIsBetter, tolerance));
+    const by = dominating.reduce<Row | null>((best, r) => (!best || r.bytes < best.bytes || (r.bytes === best.bytes && better(r, best)) ? r : best), null);
+    const bestWithin = by ? null : within.reduce<Row | null>((best, r) => (!best || better(r, best) ? r : best), null);
+    return { baseline, by, bestWithin };
+  });
+}
+
+function point(r: Row, format: (v: number | null) => string): string {
+  return `${r.method}${r.tier === null || isQuantBaseline(r.method) ? '' : ` tier ${r.tier}`} (${formatBytes(r.bytes)}, ${format(r.value)})`;
+}
+
+function gap(a: number, b: number, m: MetricInfo): string {
+  const d = Math.abs(a - b);
+  return m.unit === '%' ? `${d.toFixed(2)} pp` : m.unit === 'dB' ? `${d.toFixed(2)} dB` : Number(d.toPrecision(3)).toString();
+}
+
+/** One sentence per judgement: who dominates the baseline, or "not dominated" with the closest figures. */
+export function describeJudgement(j: Judgement, m: MetricInfo, format: (v: number | null) => string, ours: readonly Row[]): string {
+  const base = point(j.baseline, format);
+  if (j.by) return `${base} is dominated by ${point(j.by, format)}, our smallest tier with no more bytes and quality as good within the tolerance`;
+  if (j.bestWithin) return `${base} is not dominated: our best tier within its bytes, ${point(j.bestWithin, format)}, is ${gap(j.bestWithin.value!, j.baseline.value!, m)} worse`;
+  const smallest = ours.reduce<Row | null>((s, r) => (!s || r.bytes < s.bytes ? r : s), null);
+  return `${base} is not dominated: no tier of ours loads that few bytes${smallest ? `, the smallest being ${point(smallest, format)}` : ''}`;
+}
+
+/** The report's dominance line for one model ('- Dominance: …'), or undefined when it has no baseline rows. */
+export function dominanceLine(m: ModelResult, format: (v: number | null) => string): string | undefined {
+  const tolerance = qualityTolerance(m);
+  const judgements = judgeDominance(m.rows, m.metric.higherIsBetter, tolerance.value);
+  if (judgements.length === 0) return undefined;
+  const text = judgements.map((j) => describeJudgement(j, m.metric, format, ourRows(m.rows))).join('; ');
+  return `- Dominance of the quantisation-only baselines (tolerance ${tolerance.text}): ${text}`;
+}
