@@ -11,7 +11,8 @@ import type { ImportedModel } from './import/onnx.js';
 import { productOfFactors, type OrderedFactors } from './linalg/svd.js';
 import { runsFactored } from '../runtime/onnx/build-model.js';
 import { int8Scales, quantizeFactors, quantizeInt8 } from './quantize.js';
-import { storeDense, weightAxes, type Int4Choice } from './quantize-dense.js';
+import { storeDense, weightAxes } from './quantize-dense.js';
+import type { PrecisionChoice } from './precision.js';
 import { roundedInt4 } from './gptq.js';
 import { int4RowSlice, packInt4, quantizeInt4Nearest, type Int4Matrix } from './quantize-int4.js';
 import { COMPILER_VERSION } from './version.js';
@@ -38,16 +39,17 @@ export interface AssembleInput {
 
 export interface Int4Plan {
   groupSize: number;
-  /** A dense (not factored) weight whose int4 error is above this is stored int8 (quantize-dense.ts). */
-  maxError: number;
-  /** E[x·xᵀ] of each weight's inputs, by weight name, where calibration reached it: GPTQ rounds against it. */
+  /** E[x·xᵀ] of each weight's inputs, by weight name, where calibration reached it: GPTQ rounds B against it. */
   moments: ReadonlyMap<string, Float64Array>;
-  /** Weights stored int8 whatever their int4 error: depthwise and grouped conv kernels (few values, fragile). */
-  keepInt8: ReadonlySet<string>;
+  /**
+   * The precision pass's choice (compiler/precision.ts) for every weight kept dense and every factored layer's
+   * dense M: int4 (already rounded) or int8. A weight it has no choice for is stored int8.
+   */
+  choices: ReadonlyMap<string, PrecisionChoice>;
 }
 
 /** What an int4 file did with each weight: int4 or int8, how it was rounded, and the error measured. */
-export type Int4Report = Array<{ weight: string } & Int4Choice>;
+export type Int4Report = Array<{ weight: string } & Omit<PrecisionChoice, 'int4'>>;
 
 /**
  * Lay out the payload and write the header: the dense section (weights that are not factored), then each tier's
@@ -60,14 +62,11 @@ export async function assembleLrm({ source, fileName, model, candidates, factors
   const factoredWeights = new Set(candidates.map((c) => c.weight.name));
   const payload = new PayloadBuilder();
   const initializers: DenseTensor[] = [];
-  const report: Int4Report = [];
   // fp16/int8/int4 files store the weights that are not factored at that precision too (compiler/quantize-dense.ts).
   const axes = dtype === 'fp32' ? new Map<string, number>() : weightAxes(model.nodes, model.initializers);
   for (const t of model.initializers) {
     if (factoredWeights.has(t.name)) continue;
-    const int4 = plan && { groupSize: plan.groupSize, maxError: plan.keepInt8.has(t.name) ? -1 : plan.maxError, moment: plan.moments.get(t.name) };
-    const { bytes, fields, int4: choice } = storeDense(t, axes.get(t.name), dtype, int4);
-    if (choice) report.push({ weight: t.name, ...choice });
+    const { bytes, fields } = storeDense(t, axes.get(t.name), dtype, plan?.choices.get(t.name));
     initializers.push({ name: t.name, dataType: t.dataType, dims: t.dims, range: payload.append(bytes), ...fields });
   }
   const denseRange = payload.seal(0);
@@ -132,8 +131,14 @@ export async function assembleLrm({ source, fileName, model, candidates, factors
       layers[li].dense = payload.append(encode(quantizeInt8(M, c.rows, c.cols, scales, 0)));
       layers[li].denseScales = Array.from(scales);
     } else if (plan) {
-      const H = plan.moments.get(c.weight.name);
-      layers[li].dense = payload.append(packInt4(roundedInt4(M, c.rows, c.cols, H, plan.groupSize).matrix));
+      const choice = plan.choices.get(c.weight.name);
+      if (choice?.storage === 'int4') {
+        layers[li].dense = payload.append(packInt4(choice.int4));
+      } else {
+        const scales = int8Scales(M, c.rows, c.cols, 0);
+        layers[li].dense = payload.append(encode(quantizeInt8(M, c.rows, c.cols, scales, 0)));
+        Object.assign(layers[li], { denseScales: Array.from(scales), denseStorage: 'int8' });
+      }
     } else {
       layers[li].dense = payload.append(encode(M));
     }
@@ -204,7 +209,8 @@ export async function assembleLrm({ source, fileName, model, candidates, factors
     ...(usesInt4({ factorDType: dtype, graph: { initializers } }) ? { int4GroupSize: plan!.groupSize } : {}),
   };
   const lrm = await writeLrm(header, payload.finish());
-  return { lrm, header: (await readHeader(lrm)).header, ...(plan ? { int4: report } : {}) };
+  const report: Int4Report | undefined = plan && [...plan.choices].map(([weight, { int4: _, ...choice }]) => ({ weight, ...choice }));
+  return { lrm, header: (await readHeader(lrm)).header, ...(report ? { int4: report } : {}) };
 }
 
 /** A layer's first `rank` components as int4: A's columns as rows of `rows` values, B's rows of `cols` values. */

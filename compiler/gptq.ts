@@ -137,3 +137,14 @@ function quadratic(v: ArrayLike<number>, H: Float64Array, n: number): number {
   }
   return s;
 }
+
+/** ‖M − M̂‖² / ‖M‖²: the error measure when no input statistics reached the weight. */
+export function relativeWeightError(M: Float64Array, approx: Float64Array): number {
+  let err = 0;
+  let total = 0;
+  for (let i = 0; i < M.length; i++) {
+    err += (M[i] - approx[i]) ** 2;
+    total += M[i] ** 2;
+  }
+  return total > 0 ? err / total : 0;
+}

@@ -1,8 +1,7 @@
 /**
  * `--dtype int8` / `int4` / `fp16` for the weights that are not factored (depthwise convs, kept ends, small layers,
  * embedding tables): per-output-channel symmetric int8 (round to nearest; one float32 scale per channel), grouped
- * int4 (GPTQ against the layer's calibration inputs where it has them, else round to nearest; a weight whose int4
- * error is above the allowed one is stored int8 instead), or IEEE half. Only tensors that a weight op reads as its weight are touched: Conv/ConvTranspose/MatMul/Gemm's
+ * int4 where the precision pass chose it (compiler/precision.ts; int8 for the others), or IEEE half. Only tensors that a weight op reads as its weight are touched: Conv/ConvTranspose/MatMul/Gemm's
  * input 1 and Gather's table. Biases, norms, shapes and other constants stay as they are (biases cost little
  * and their error is not scaled down by any weight).
  */
@@ -11,26 +10,8 @@ import type { DenseTensor, FactorDType, NodeDef } from '../formats/model.js';
 import { DataType } from '../formats/model.js';
 import type { ImportedTensor } from './import/onnx.js';
 import { int8Scales, quantizeInt8, type ScaleAxis } from './quantize.js';
-import { relativeOutputError, roundedInt4 } from './gptq.js';
-import { int4Values, packInt4, type Int4Matrix } from './quantize-int4.js';
-import { transposeF32 } from '../runtime/factors.js';
-
-/** How an int4 file stores a weight, and what it measured to decide. */
-export interface Int4Choice {
-  storage: 'int4' | 'int8';
-  rounding: 'gptq' | 'nearest';
-  /** Relative output error of int4 on the calibration inputs where they reached the weight, else relative weight error. */
-  error: number;
-}
-
-/** What int4 rounding of a dense weight needs: the group size, the allowed error, and its inputs' second moment. */
-export interface Int4DenseOptions {
-  groupSize: number;
-  /** Above this relative error (see Int4Choice.error) the weight is stored int8 (negative: always int8). */
-  maxError: number;
-  /** E[x·xᵀ] of the weight's inputs (n×n, n = values per channel), when calibration reached them. */
-  moment?: Float64Array;
-}
+import type { PrecisionChoice } from './precision.js';
+import { packInt4 } from './quantize-int4.js';
 
 /** Smallest weight worth a scale vector (a 3×3 depthwise kernel per channel is 9 values per scale). */
 const MIN_ELEMENTS = 16;
@@ -72,18 +53,14 @@ export function storeDense(
   t: ImportedTensor,
   axis: number | undefined,
   dtype: FactorDType,
-  int4?: Int4DenseOptions,
-): { bytes: Uint8Array; fields: Pick<DenseTensor, 'storage' | 'scaleAxis' | 'scales'>; int4?: Int4Choice } {
+  int4?: PrecisionChoice,
+): { bytes: Uint8Array; fields: Pick<DenseTensor, 'storage' | 'scaleAxis' | 'scales'> } {
   if (axis === undefined || dtype === 'fp32') return { bytes: t.data, fields: {} };
   const copy = new Uint8Array(t.data); // the imported bytes may sit unaligned in the ONNX file's buffer
   const values = new Float32Array(copy.buffer, 0, copy.length / 4);
   if (dtype === 'fp16') return { bytes: encodeHalf(values), fields: { storage: 'fp16' } };
-  if (dtype === 'int4') {
-    if (!int4) throw new RangeError('int4 storage needs its group size');
-    const { matrix, choice } = int4Weight(values, t.dims, axis, int4);
-    if (choice.storage === 'int4') return { bytes: packInt4(matrix), fields: { storage: 'int4', scaleAxis: axis }, int4: choice };
-    return { ...int8Dense(values, t.dims, axis), int4: choice };
-  }
+  // int4: as the precision pass chose (compiler/precision.ts), already rounded with channels as rows.
+  if (dtype === 'int4' && int4?.storage === 'int4') return { bytes: packInt4(int4.int4), fields: { storage: 'int4', scaleAxis: axis } };
   return int8Dense(values, t.dims, axis);
 }
 
@@ -99,31 +76,4 @@ function int8Dense(values: Float32Array, dims: readonly number[], axis: number):
 /** A weight as the matrix its channels index: [dims0, rest] (channels on rows, axis 0) or itself when 2-D. */
 export function matrixShape(dims: readonly number[]): [number, number] {
   return [dims[0] ?? 1, dims.slice(1).reduce((a, b) => a * b, 1)];
-}
-
-/**
- * Grouped int4 of a weight as the matrix whose rows are its channels ([dims0, rest], or the transpose of a 2-D
- * weight with channels on axis 1), so groups run along each channel's inputs: GPTQ with the inputs' moment when
- * it fits, else round to nearest. Judged by the relative error it adds; above `maxError` the weight stays int8.
- */
-export function int4Weight(values: Float32Array, dims: readonly number[], axis: number, options: Int4DenseOptions): { matrix: Int4Matrix; choice: Int4Choice } {
-  const [d0, rest] = matrixShape(dims);
-  const [rows, cols] = axis === 1 ? [rest, d0] : [d0, rest];
-  const M = Float64Array.from(axis === 1 ? transposeF32(values, d0, rest) : values);
-  const H = options.moment && options.moment.length === cols * cols ? options.moment : undefined;
-  const { matrix, rounding } = roundedInt4(M, rows, cols, H, options.groupSize);
-  const approx = int4Values(matrix);
-  const error = H ? relativeOutputError(M, approx, rows, cols, H) : relativeWeightError(M, approx);
-  return { matrix, choice: { storage: error <= options.maxError ? 'int4' : 'int8', rounding, error } };
-}
-
-/** ‖M − M̂‖² / ‖M‖². */
-function relativeWeightError(M: Float64Array, approx: Float64Array): number {
-  let err = 0;
-  let total = 0;
-  for (let i = 0; i < M.length; i++) {
-    err += (M[i] - approx[i]) ** 2;
-    total += M[i] ** 2;
-  }
-  return total > 0 ? err / total : 0;
 }

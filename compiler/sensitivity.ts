@@ -47,10 +47,8 @@ export async function measureSensitivity(
 ): Promise<ErrorCurve[] | SensitivitySkipped> {
   const base = onnx.ModelProto.decode(source);
   const started = performance.now();
-  const reference = await runAll(source, samples);
+  const measure = await networkError(source, samples);
   const referenceSeconds = (performance.now() - started) / 1000;
-  // Each output's energy separately: a model with logits and probabilities weighs both, not just the larger.
-  const energy = reference[0]?.map((_, k) => reference.reduce((s, outs) => s + outs[k].reduce((u, v) => u + v * v, 0), 0) || 1) ?? [];
 
   const plans = candidates.map((c, i) => {
     const breakEven = Math.ceil((c.rows * c.cols) / (c.rows + c.cols));
@@ -72,15 +70,28 @@ export async function measureSensitivity(
     const points: Array<[number, number]> = [];
     for (const r of plans[i].ranks) {
       options.onProgress?.(done++, total, `${c.node.name} r=${r}`);
-      const outputs = await runAll(withLayerAtRank(base, c, factors[i], r), samples);
-      let err = 0;
-      outputs.forEach((outs, s) => outs.forEach((o, k) => o.forEach((v, j) => (err += (v - reference[s][k][j]) ** 2 / energy[k]))));
-      points.push([r, err]);
+      points.push([r, await measure(withLayerAtRank(base, c, factors[i], r))]);
     }
     curves.push(interpolate(points, plans[i].breakEven));
   }
   options.onProgress?.(total, total, '');
   return curves;
+}
+
+/**
+ * How far a changed model's outputs on `samples` move from `source`'s: the squared error of every output relative
+ * to that output's energy, summed. Each output's energy separately: a model with logits and probabilities weighs
+ * both, not just the larger. Also the int4 precision pass's measure (compiler/precision.ts).
+ */
+export async function networkError(source: Uint8Array, samples: Feeds[]): Promise<(model: Uint8Array) => Promise<number>> {
+  const reference = await runAll(source, samples);
+  const energy = reference[0]?.map((_, k) => reference.reduce((s, outs) => s + outs[k].reduce((u, v) => u + v * v, 0), 0) || 1) ?? [];
+  return async (model) => {
+    const outputs = await runAll(model, samples);
+    let err = 0;
+    outputs.forEach((outs, s) => outs.forEach((o, k) => o.forEach((v, j) => (err += (v - reference[s][k][j]) ** 2 / energy[k]))));
+    return err;
+  };
 }
 
 /** Piecewise linear through the measured points, falling to 0 at break-even (the layer then runs dense, exact). */

@@ -272,9 +272,12 @@ class Decoder {
       if (dense === null) this.fail(`${where} runs dense from tier ${l.denseTier()} but has no dense weight`);
       layer.denseTier = l.denseTier();
       layer.dense = this.range(dense, `${where} dense range`);
-      const denseScales = this.scales(l.denseScalesLength(), int8, `${where} dense scales`, (j) => l.denseScales(j));
+      const storage = l.denseStorage();
+      if (storage === FbDenseStorage.Int8) layer.denseStorage = 'int8';
+      else if (storage !== FbDenseStorage.AsIs) this.fail(`${where} has dense storage code ${storage}; only int8 (in int4 files) may differ from the factors`);
+      const denseScales = this.scales(l.denseScalesLength(), int8 || layer.denseStorage === 'int8', `${where} dense scales`, (j) => l.denseScales(j));
       if (denseScales !== undefined) layer.denseScales = denseScales;
-    } else if (dense !== null || l.denseScalesLength() > 0) {
+    } else if (dense !== null || l.denseScalesLength() > 0 || l.denseStorage() !== FbDenseStorage.AsIs) {
       this.fail(`${where} has a dense weight but no tier it runs dense from`);
     }
     return layer;

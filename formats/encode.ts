@@ -210,6 +210,7 @@ function factoredLayer(b: B, l: FactoredLayer): Offset {
   if (l.denseTier !== undefined) FbFactoredLayer.addDenseTier(b, l.denseTier);
   if (l.dense) FbFactoredLayer.addDense(b, byteRange(b, l.dense));
   if (denseScales !== 0) FbFactoredLayer.addDenseScales(b, denseScales);
+  if (l.denseStorage) FbFactoredLayer.addDenseStorage(b, DENSE_STORAGE_CODE[l.denseStorage]);
   return FbFactoredLayer.endFactoredLayer(b);
 }
 

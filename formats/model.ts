@@ -151,8 +151,10 @@ export interface FactoredLayer {
   denseTier?: number;
   /** With denseTier: M (rows × cols, row-major) in the factor dtype, inside tier denseTier's section. */
   dense?: ByteRange;
-  /** int8 only, with dense: `rows` scales, one per row of M. */
+  /** int8 (or denseStorage 'int8'), with dense: `rows` scales, one per row of M. */
   denseScales?: number[];
+  /** Format v3, int4 files: 'int8' when the dense M is stored int8 (with denseScales) rather than int4. */
+  denseStorage?: 'int8';
 }
 
 /**

@@ -296,12 +296,14 @@ class Validator {
     const { tiers, factorDType } = this.h;
     const d = l.denseTier!;
     if (hasBlocks && lastBlockTier >= d) this.fail(`${what} has a block of tier ${lastBlockTier}, but runs dense from tier ${d}`);
-    const bytes = this.matrixBytes(l.rows, l.cols);
-    if (l.dense!.length !== bytes) this.fail(`${what} dense weight holds ${fmt(l.dense!.length)} bytes, expected ${fmt(bytes)} for ${l.rows}×${l.cols} of ${factorDType}`);
+    if (l.denseStorage !== undefined && factorDType !== 'int4') this.fail(`${what} stores its dense weight ${l.denseStorage}, which only int4 files may do (its factors are ${factorDType})`);
+    const dtype = l.denseStorage ?? factorDType;
+    const bytes = l.denseStorage === 'int8' ? l.rows * l.cols : this.matrixBytes(l.rows, l.cols);
+    if (l.dense!.length !== bytes) this.fail(`${what} dense weight holds ${fmt(l.dense!.length)} bytes, expected ${fmt(bytes)} for ${l.rows}×${l.cols} of ${dtype}`);
     this.inPayload(l.dense!, `${what} dense weight`);
     this.inside(l.dense!, tiers[d].range, `${what} dense weight`, `tier ${d}`);
-    if (factorDType === 'int8') this.scales(l.denseScales, l.rows, `${what} dense scales`, `${l.rows} rows`);
-    else if (l.denseScales !== undefined) this.fail(`${what} has int8 dense scales, but its factors are ${factorDType}`);
+    if (dtype === 'int8') this.scales(l.denseScales, l.rows, `${what} dense scales`, `${l.rows} rows`);
+    else if (l.denseScales !== undefined) this.fail(`${what} has int8 dense scales, but its dense weight is ${dtype}`);
   }
 
   /** An int8 scale vector: one entry per row or component, each a finite number ≥ 0. */

@@ -101,7 +101,7 @@ export function gatherInt8Factors(layer: FactoredLayer, rank: number, payload: P
 export function denseWeight(layer: FactoredLayer, payload: PayloadBytes, storage: FactorStorage): Float32Array {
   if (!layer.dense) throw new RangeError(`layer "${layer.name}" stores no dense weight`);
   const { offset } = layer.dense;
-  if (storage.factorDType === 'int8') return dequantizeInt8(int8View(payload.subarray(offset, offset + layer.rows * layer.cols)), layer.rows, layer.cols, layer.denseScales ?? [], 0);
+  if (storage.factorDType === 'int8' || layer.denseStorage === 'int8') return dequantizeInt8(int8View(payload.subarray(offset, offset + layer.rows * layer.cols)), layer.rows, layer.cols, layer.denseScales ?? [], 0);
   return decodeRows(payload, offset, layer.rows, layer.cols, storage);
 }
 

@@ -61,13 +61,15 @@ interface CompileCliOptions {
   engine: string;
 }
 
-/** One line on what an int4 compile did with the weights it kept dense. */
+/** What an int4 compile did with the weights it stores dense: one line, and one more saying what decided. */
 function describeInt4(report: Int4Report, groupSize: number | undefined): string {
   const int4 = report.filter((r) => r.storage === 'int4');
   const gptq = int4.filter((r) => r.rounding === 'gptq').length;
   const kept = report.filter((r) => r.storage === 'int8');
   const rounding = gptq === int4.length ? 'all GPTQ' : gptq === 0 ? 'rounded to nearest: no calibration reached them' : `${gptq} GPTQ, ${int4.length - gptq} to nearest`;
-  return `int4 (groups of ${groupSize ?? '-'}): factors and ${int4.length} dense weight(s) int4 (${rounding}); ${kept.length} kept int8 for their int4 error${kept.length ? ` (${kept.map((r) => `${r.weight} ${(100 * r.error).toFixed(1)}%`).join(', ')})` : ''}`;
+  const measured = report.some((r) => r.measured === 'network') ? 'network output error on the calibration samples' : 'each weight\'s own error (no calibration)';
+  const list = kept.map((r) => `${r.weight} ${(100 * r.error).toFixed(2)}%`).join(', ');
+  return `int4 (groups of ${groupSize ?? '-'}): factors and ${int4.length} dense weight(s) int4 (${rounding}); ${kept.length} int8${kept.length ? ` (${list})` : ''}\nprecision chosen by ${measured}, budget --int4-max-error`;
 }
 
 function parseMaxError(text: string): number {
@@ -172,7 +174,7 @@ export function registerCompile(program: Command): void {
     .option('--tiers <fractions>', 'cumulative tier budgets, fractions of the factorable layers\' dense parameters', '0.1,0.2,0.35,0.5,1')
     .option('--dtype <fp32|fp16|int8|int4>', 'storage of every weight (int8: symmetric, per output channel; int4: groups of --group-size values per scale, GPTQ-rounded against --calib inputs, else to nearest)', 'fp32')
     .option('--group-size <n>', 'int4: values per scale', String(DEFAULT_INT4_GROUP_SIZE))
-    .option('--int4-max-error <e>', 'int4: a weight kept dense is stored int8 when int4 adds more than this relative error (inf: all int4)', String(DEFAULT_INT4_MAX_ERROR))
+    .option('--int4-max-error <e>', 'int4: error budget of the precision pass: weights go int4, least network error per byte saved first, while their summed error stays within this; the rest int8 (0: all int8, inf: all int4)', String(DEFAULT_INT4_MAX_ERROR))
     .option('--min-params <n>', 'layers with fewer weights stay dense', '4096');
   withCalibrationOptions(command, 'real inputs for activation-aware factorisation', '256')
     .option('--rank-multiple <n>', 'ranks move in steps of n components', '8')

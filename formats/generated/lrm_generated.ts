@@ -1136,8 +1136,17 @@ denseScalesArray():Float32Array|null {
   return offset ? new Float32Array(this.bb!.bytes().buffer, this.bb!.bytes().byteOffset + this.bb!.__vector(this.bb_pos + offset), this.bb!.__vector_len(this.bb_pos + offset)) : null;
 }
 
+/**
+ * Format version 3, int4 files only: Int8 stores `dense` as int8 with dense_scales instead of int4 (a layer too
+ * sensitive for int4 at full rank); AsIs: in the factor dtype.
+ */
+denseStorage():lrm_DenseStorage {
+  const offset = this.bb!.__offset(this.bb_pos, 32);
+  return offset ? this.bb!.readUint8(this.bb_pos + offset) : lrm_DenseStorage.AsIs;
+}
+
 static startFactoredLayer(builder:flatbuffers.Builder) {
-  builder.startObject(14);
+  builder.startObject(15);
 }
 
 static addName(builder:flatbuffers.Builder, nameOffset:flatbuffers.Offset) {
@@ -1269,6 +1278,10 @@ static createDenseScalesVector(builder:flatbuffers.Builder, data:number[]|Float3
 
 static startDenseScalesVector(builder:flatbuffers.Builder, numElems:number) {
   builder.startVector(4, numElems, 4);
+}
+
+static addDenseStorage(builder:flatbuffers.Builder, denseStorage:lrm_DenseStorage) {
+  builder.addFieldInt8(14, denseStorage, lrm_DenseStorage.AsIs);
 }
 
 static endFactoredLayer(builder:flatbuffers.Builder):flatbuffers.Offset {

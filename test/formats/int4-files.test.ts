@@ -45,5 +45,12 @@ describe('int4 files (format version 3)', () => {
     rejects((h) => (h.int4GroupSize = 32), /(block 0 (left|right) factor holds \d+ bytes, expected \d+ bytes for \d+ components × \d+ (rows|cols) of int4|need [\d,]+ bytes, but its byte range holds)/));
   it('a block one byte short', () => rejects((h) => (h.layers[0]!.blocks[0]!.right.length -= 1), /block 0 right factor holds .* of int4/));
   it('header scales on an int4 weight', () => rejects((h) => (h.graph.initializers.find((t) => t.storage === 'int4')!.scales = [1]), /is int4 but has header scales/));
+  it('an int8 dense weight only in int4 files, with its scales', async () => {
+    // The mlp's full tier: some layer runs dense there. Marking its (int4) dense weight int8 breaks its byte count.
+    const l = header.layers.findIndex((x) => x.dense);
+    expect(l).toBeGreaterThanOrEqual(0);
+    await rejects((h) => Object.assign(h.layers[l]!, { denseStorage: 'int8', denseScales: Array(h.layers[l]!.rows).fill(1) }), /dense weight holds [\d,]+ bytes, expected [\d,]+ for \d+×\d+ of int8/);
+    await rejects((h) => (h.layers[l]!.denseScales = [1]), /has int8 dense scales, but its dense weight is int4/);
+  });
   it('a group size without int4', () => rejects((h) => Object.assign(h, { factorDType: 'int8' }, { graph: { ...h.graph, initializers: h.graph.initializers.map(({ storage: _, ...t }) => t) } }), /int8|int4/));
 });
