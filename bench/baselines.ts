@@ -7,7 +7,7 @@
  * "does the low-rank file beat plain quantisation at the same bytes?" and run on every bench model.
  */
 import type { FactorDType } from '../formats/model.js';
-import type { BenchModel, Method, MethodId, QuantOnlyId } from './models.js';
+import { QUANTISED_METHODS, type BenchModel, type Method, type MethodId, type QuantOnlyId } from './models.js';
 
 /** The storage types every bench model gets a quantisation-only baseline for, in report order. */
 export const QUANT_BASELINE_DTYPES: readonly FactorDType[] = ['int8', 'int4'];
@@ -38,7 +38,8 @@ export function isQuantBaseline(method: MethodId | 'original'): method is QuantO
   return method.startsWith('quant-');
 }
 
-/** The model with the baselines after its own methods. */
+/** The model with our quantised methods (int8, int4) and then the baselines after its own methods. */
 export function withQuantBaselines(model: BenchModel): BenchModel {
-  return { ...model, methods: [...model.methods, ...quantBaselines()] };
+  const ours = QUANTISED_METHODS.filter((m) => !model.methods.some((x) => x.id === m.id));
+  return { ...model, methods: [...model.methods, ...ours, ...quantBaselines()] };
 }

@@ -24,7 +24,7 @@ export interface BenchContext {
 }
 
 /** Our methods, and the quantisation-only baselines (`quant-<dtype>`, bench/baselines.ts). */
-export type MethodId = 'plain-svd' | 'calibrated' | 'calibrated-int8' | 'calibrated-refit' | 'calibrated-r2' | 'calibrated-distill' | QuantOnlyId;
+export type MethodId = 'plain-svd' | 'calibrated' | 'calibrated-int8' | 'calibrated-int4' | 'calibrated-refit' | 'calibrated-r2' | 'calibrated-distill' | QuantOnlyId;
 
 /** A quantisation-only baseline: the original, nothing factored, weights stored as `dtype` (bench/baselines.ts). */
 export type QuantOnlyId = `quant-${FactorDType}`;
@@ -75,7 +75,15 @@ export const CALIBRATED_DISTILL_SHORT: Method = {
   calibrated: true,
   distill: { steps: 40, batchSize: 16, learningRate: 1e-5, train: 'factors', engine: 'tfjs-wasm', augment: { flip: true } },
 };
-export const CALIBRATED_INT8: Method = { id: 'calibrated-int8', description: 'as calibrated, with int8 factors', dtype: 'int8', calibrated: true };
+export const CALIBRATED_INT8: Method = { id: 'calibrated-int8', description: 'as calibrated, every weight int8 (per output channel; factors per output and per component)', dtype: 'int8', calibrated: true };
+export const CALIBRATED_INT4: Method = {
+  id: 'calibrated-int4',
+  description: 'as calibrated, every weight int4 in groups of 32 (GPTQ on the calibration split) or int8 as the precision pass chose (budget 0.05; depthwise kernels int8)',
+  dtype: 'int4',
+  calibrated: true,
+};
+/** What every bench model is compiled with besides its own methods: our quantised files (bench/baselines.ts adds the baselines). */
+export const QUANTISED_METHODS: readonly Method[] = [CALIBRATED_INT8, CALIBRATED_INT4];
 
 export interface Calibration {
   /** Starts a new pass over the calibration split (refit makes several). */
@@ -418,7 +426,7 @@ const useLite = (ctx: BenchContext): BenchModel => {
 
 /** Every benchmark model, in report order. */
 export const BENCH_MODELS: Array<(ctx: BenchContext) => BenchModel> = [
-  mnistModel('mnist-cnn-pytorch', 'mnist-cnn-pytorch.onnx', { mean: [0.5], std: [0.5] }, [PLAIN, CALIBRATED, CALIBRATED_REFIT, CALIBRATED_INT8, CALIBRATED_R2, CALIBRATED_DISTILL]),
+  mnistModel('mnist-cnn-pytorch', 'mnist-cnn-pytorch.onnx', { mean: [0.5], std: [0.5] }, [PLAIN, CALIBRATED, CALIBRATED_REFIT, CALIBRATED_R2, CALIBRATED_DISTILL]),
   mnistModel('mnist-mlp-784-128-64-10', 'mnist-mlp-784-128-64-10.onnx', { mean: [0], std: [1] }, [PLAIN, CALIBRATED, CALIBRATED_REFIT]),
   mobilenet,
   yolo,

@@ -35,7 +35,7 @@ describe('npm run bench --quick --models mnist-cnn-pytorch', () => {
     const model = result.models[0]!;
     expect(model.split.calibration).toMatch(/digits 0–63/);
     expect(model.split.evaluation).toMatch(/digits 1000–/);
-    expect(model.compile.map((c) => c.method)).toEqual(['plain-svd', 'calibrated', 'calibrated-refit', 'calibrated-int8', 'calibrated-r2', 'calibrated-distill', 'quant-int8']);
+    expect(model.compile.map((c) => c.method)).toEqual(['plain-svd', 'calibrated', 'calibrated-refit', 'calibrated-r2', 'calibrated-distill', 'calibrated-int8', 'calibrated-int4', 'quant-int8', 'quant-int4']);
     for (const c of model.compile) expect(c.seconds).toBeGreaterThan(0);
     // Distillation reports its time, steps and memory; its split is said.
     const distill = model.compile.find((c) => c.method === 'calibrated-distill')!.distill!;
@@ -44,9 +44,9 @@ describe('npm run bench --quick --models mnist-cnn-pytorch', () => {
     expect(distill.peakRssMiB).toBeGreaterThan(0);
     expect(model.split.distillation).toMatch(/digits 0–127/);
 
-    // The original plus 7 tiers of each of the four methods, 3 of the two with ranks in steps of 2, and the one
-    // tier of the quantisation-only baseline.
-    expect(result.rows).toHaveLength(1 + 4 * 7 + 2 * 3 + 1);
+    // The original plus 7 tiers of each of the five methods, 3 of the two with ranks in steps of 2, and the one
+    // tier of each quantisation-only baseline.
+    expect(result.rows).toHaveLength(1 + 5 * 7 + 2 * 3 + 2);
     for (const row of result.rows) {
       for (const k of ROW_FIELDS) expect(row, `${row.method} tier ${row.tier}: ${k}`).toHaveProperty(k);
       expect(row.params).toBeGreaterThan(0);
@@ -61,12 +61,16 @@ describe('npm run bench --quick --models mnist-cnn-pytorch', () => {
     const full = (m: string) => result.rows.find((r) => r.method === m && r.tier === 6)!;
     expect(full('plain-svd').agreement).toBeGreaterThanOrEqual(99);
     expect(full('calibrated-int8').bytes).toBeLessThan(full('calibrated').bytes / 2);
+    expect(full('calibrated-int4').bytes).toBeLessThan(full('calibrated-int8').bytes);
     // A refitted tier loads its refit section too.
     expect(full('calibrated-refit').bytes).toBeGreaterThan(full('calibrated').bytes);
     // The int8 baseline: nothing factored, about a quarter of the original's bytes, and its fp16 reference size.
     const quant = result.rows.find((r) => r.method === 'quant-int8')!;
     expect([quant.tier, quant.dtype, model.compile.find((c) => c.method === 'quant-int8')!.factoredLayers]).toEqual([0, 'int8', 0]);
     expect(quant.bytes).toBeLessThan(original.bytes / 3.5);
+    const quant4 = result.rows.find((r) => r.method === 'quant-int4')!;
+    expect([quant4.tier, quant4.dtype]).toEqual([0, 'int4']);
+    expect(quant4.bytes).toBeLessThan(quant.bytes);
     expect(model.onnxFp16Bytes).toBeGreaterThan(original.bytes / 2);
     expect(model.onnxFp16Bytes).toBeLessThan(original.bytes * 0.55);
 
