@@ -18,6 +18,7 @@ import type { EngineId } from '../runtime/engines/engine.js';
 import { DataType } from '../formats/model.js';
 import { withQuantBaselines } from './baselines.js';
 import { BENCH_MODELS, type BenchContext, type BenchModel, type Method } from './models.js';
+import { pairedLatencyP50, type PairedLatency } from './paired-latency.js';
 import { latencyP50, type Measured, type Score, type Suite } from './suites.js';
 import type { BenchResult, CompileRecord, Environment, ModelResult, Row } from './types.js';
 
@@ -126,29 +127,36 @@ async function benchModel(model: BenchModel, ctx: BenchContext, log: (line: stri
   const originalRow = row(model, suite, 'original', null, null, null, originalParams, originalParams, source.length, source.length, ref.score, null, before, ref.seconds);
   rows.push(originalRow);
 
-  for (const method of model.methods) {
-    const { lrm, header, seconds, distill } = await compileWith(model, method, source, ctx, say);
-    compile.push({
-      method: method.id, description: method.description, dtype: method.dtype, calibrated: method.calibrated,
-      seconds: round(seconds, 3), factoredLayers: header.layers.length, lrmBytes: lrm.length, ...(distill ? { distill } : {}),
-    });
-    for (const tier of header.tiers) {
-      let bytesLoaded = 0;
-      const r = await evaluate(suite, async () => {
-        const s = await load(lrm, { engine: ENGINE, tier: tier.index });
-        bytesLoaded = s.bytesLoaded;
-        return s;
-      }, ref.measured.outcome, say, `${method.id} tier ${tier.index}`);
-      rows.push(row(model, suite, method.id, method.dtype, tier.index, tier.budget, tier.params, originalParams, bytesLoaded, source.length, r.score, originalRow.value, r.measured.latencyMsP50, r.seconds));
+  // Every tier's latency is timed in alternation with this session of the original (paired-latency.ts).
+  const pairOriginal = await openOriginal();
+  try {
+    for (const method of model.methods) {
+      const { lrm, header, seconds, distill } = await compileWith(model, method, source, ctx, say);
+      compile.push({
+        method: method.id, description: method.description, dtype: method.dtype, calibrated: method.calibrated,
+        seconds: round(seconds, 3), factoredLayers: header.layers.length, lrmBytes: lrm.length, ...(distill ? { distill } : {}),
+      });
+      for (const tier of header.tiers) {
+        let bytesLoaded = 0;
+        const r = await evaluate(suite, async () => {
+          const s = await load(lrm, { engine: ENGINE, tier: tier.index });
+          bytesLoaded = s.bytesLoaded;
+          return s;
+        }, ref.measured.outcome, say, `${method.id} tier ${tier.index}`, pairOriginal);
+        const tierRow = row(model, suite, method.id, method.dtype, tier.index, tier.budget, tier.params, originalParams, bytesLoaded, source.length, r.score, originalRow.value, r.paired!.tierMs, r.seconds);
+        tierRow.latencyRatio = round(r.paired!.ratio, 3);
+        tierRow.extra = { ...tierRow.extra, originalPairedMs: round(r.paired!.originalMs, 4) };
+        rows.push(tierRow);
+      }
     }
+  } finally {
+    await pairOriginal.release();
   }
-  // The original's latency again, after everything else: the reference is the mean of both measurements, so a
-  // cold start or load that drifts during the model's run does not skew every ratio one way.
+  // The original's own row: timed again after everything else, and the mean of both (tiers' ratios are paired).
   const session = await openOriginal();
   const after = await latencyP50(session, suite.latencyFeeds).finally(() => session.release());
   originalRow.latencyMsP50 = round((before + after) / 2, 4);
   originalRow.extra = { ...originalRow.extra, latencyBeforeMs: round(before, 4), latencyAfterMs: round(after, 4) };
-  for (const r of rows) r.latencyRatio = round(r.latencyMsP50 / originalRow.latencyMsP50, 3);
   say(`original latency p50 ${before.toFixed(3)} ms before, ${after.toFixed(3)} ms after`);
   const seconds = (performance.now() - t0) / 1000;
   say(`done in ${seconds.toFixed(1)} s`);
@@ -206,12 +214,15 @@ async function evaluate(
   reference: unknown,
   say: (line: string) => void,
   label: string,
-): Promise<{ measured: Measured; score: Score; seconds: number }> {
+  pairWith?: Runner,
+): Promise<{ measured: Measured; score: Score; seconds: number; paired?: PairedLatency }> {
   const t = performance.now();
   const runner = await open();
   let measured: Measured;
+  let paired: PairedLatency | undefined;
   try {
     measured = await suite.run(runner);
+    if (pairWith) paired = await pairedLatencyP50(pairWith, runner, suite.latencyFeeds);
   } finally {
     await runner.release();
   }
@@ -219,8 +230,9 @@ async function evaluate(
   const seconds = (performance.now() - t) / 1000;
   const value = score.value === null ? '-' : score.value.toPrecision(4);
   const agree = score.agreement === null ? '' : `, agreement ${score.agreement.toFixed(2)}%`;
-  say(`${label}: ${suite.metric.name} ${value}${agree}, p50 ${measured.latencyMsP50.toFixed(3)} ms (${seconds.toFixed(1)} s)`);
-  return { measured, score, seconds };
+  const latency = paired ? `p50 ${paired.tierMs.toFixed(3)} ms vs original ${paired.originalMs.toFixed(3)} ms (${paired.ratio.toFixed(2)}×)` : `p50 ${measured.latencyMsP50.toFixed(3)} ms`;
+  say(`${label}: ${suite.metric.name} ${value}${agree}, ${latency} (${seconds.toFixed(1)} s)`);
+  return { measured, score, seconds, paired };
 }
 
 function round(v: number, digits: number): number {
@@ -244,7 +256,7 @@ function row(
     delta,
     agreement: score.agreement,
     latencyMsP50: round(latency, 4),
-    latencyRatio: 1, // set once the original's latency is final
+    latencyRatio: 1, // a tier's is its paired ratio (benchModel)
 
     evalSeconds: round(seconds, 2),
     extra: score.extra,

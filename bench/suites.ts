@@ -61,7 +61,7 @@ export interface Suite {
 }
 
 /** How latency is measured, for the report. */
-export const LATENCY_NOTE = 'median of single-sample runs: 30 after 5 warm-ups, and for models so fast that 30 runs take under 0.3 s, as many runs as fill about 0.3 s (after 20 warm-ups), since sub-millisecond medians of 30 runs are noisy. The original is measured before and after its model\'s tiers and the mean of the two is its latency (both are in the JSON)';
+export const LATENCY_NOTE = 'median of single-sample runs: 30 after 5 warm-ups, and for models so fast that 30 runs take under 0.3 s, as many runs as fill about 0.3 s (after 20 warm-ups), since sub-millisecond medians of 30 runs are noisy. Each tier is timed in alternating blocks with the original (6 blocks each, 2 untimed runs at every switch; bench/paired-latency.ts), and its ratio is its median over the original\'s median in those same runs (extra.originalPairedMs in the JSON), so load from elsewhere on a shared machine slows both alike. The original\'s own row is the mean of its runs before and after its model\'s tiers (both are in the JSON)';
 
 /** Median single-sample latency as LATENCY_NOTE says (compiler/evaluate.ts medianLatency does the runs). */
 export async function latencyP50(runner: Runner, feeds: Feeds): Promise<number> {

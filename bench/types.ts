@@ -28,7 +28,7 @@ export interface Row {
   agreement: number | null;
   /** Median single-sample latency in ms on the bench engine (suites.ts LATENCY_NOTE). */
   latencyMsP50: number;
-  /** latencyMsP50 / the original's latencyMsP50 measured in the same run. */
+  /** A tier's latency over the original's, timed in alternation with it (bench/paired-latency.ts); 1 for the original. */
   latencyRatio: number;
   /** Seconds this row's evaluation took (load + all samples + latency runs). */
   evalSeconds: number;

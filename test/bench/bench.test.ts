@@ -57,6 +57,12 @@ describe('npm run bench --quick --models mnist-cnn-pytorch', () => {
     const original = result.rows.find((r) => r.method === 'original')!;
     expect(original.paramsPct).toBe(100);
     expect(original.latencyRatio).toBe(1);
+    // A tier's ratio is against the original timed in alternation with it (bench/paired-latency.ts).
+    for (const row of result.rows.filter((r) => r.method !== 'original')) {
+      const pairedMs = row.extra.originalPairedMs!;
+      expect(pairedMs, `${row.method} tier ${row.tier}`).toBeGreaterThan(0);
+      expect(row.latencyRatio).toBeCloseTo(row.latencyMsP50 / pairedMs, 1);
+    }
     // Full rank reproduces the original's decisions; int8 factors make the file smaller.
     const full = (m: string) => result.rows.find((r) => r.method === m && r.tier === 6)!;
     expect(full('plain-svd').agreement).toBeGreaterThanOrEqual(99);

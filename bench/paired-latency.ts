@@ -1,0 +1,63 @@
+/**
+ * A tier's latency against the original's, timed in alternating blocks of runs on the same sample (original block,
+ * tier block, tier block, original block, …), so that other load on a shared machine slows both alike.
+ *
+ * Why (issue 14): on the 2-core bench machine onnxruntime's CPU thread pool is very sensitive to other load: the
+ * MobileNet v1 0.75 original ran at p50 2 ms in the committed bench, and here, at load average 5–10, at 10–100 ms on
+ * its default two threads (11 ms on one). With the original timed only before and after all of a model's tiers,
+ * one busy stretch put every tier of one method at 2.4–5.5× (calibrated-refit on MobileNet, whose graphs are node for
+ * node those of calibrated: test/runtime/refit-graph.test.ts), while the methods timed before and after it were < 1×.
+ */
+import type { Runner } from '../compiler/evaluate.js';
+import type { Feeds } from '../runtime/tensor.js';
+
+export interface PairedLatency {
+  /** Median of the original's runs in the alternation, ms. */
+  originalMs: number;
+  /** Median of the tier's runs in the alternation, ms. */
+  tierMs: number;
+  /** tierMs / originalMs. */
+  ratio: number;
+}
+
+/** Blocks per runner: the alternation's period is a sixth of the measurement, well under a minute. */
+const ROUNDS = 6;
+const SETTLE = 2;
+
+/** Runs as LATENCY_NOTE says (30 each after 5 warm-ups; ~0.3 s of each after 20 for fast models), in alternating blocks. */
+export async function pairedLatencyP50(original: Runner, tier: Runner, feeds: Feeds): Promise<PairedLatency> {
+  const first = await alternate(original, tier, feeds, 5, 30);
+  const slower = Math.max(first.originalMs, first.tierMs);
+  if (slower * 30 >= 300) return first;
+  return alternate(original, tier, feeds, 20, Math.min(2000, Math.ceil(300 / Math.max(slower, 0.01))));
+}
+
+/**
+ * Blocks of runs, not single runs: right after a run, onnxruntime's pool threads of that session spin a while for
+ * more work, and on 2 cores the other session's next run is slower (MobileNet here, run by run: 1.4–1.9× the same
+ * session alone). So each block starts with SETTLE untimed runs, and only then are runs timed.
+ */
+async function alternate(original: Runner, tier: Runner, feeds: Feeds, warmup: number, runs: number): Promise<PairedLatency> {
+  const block = Math.ceil(runs / ROUNDS);
+  const [a, b]: [number[], number[]] = [[], []];
+  for (let round = 0; round < ROUNDS; round++) {
+    // Which goes first alternates too.
+    const order: Array<[Runner, number[]]> = round % 2 === 0 ? [[original, a], [tier, b]] : [[tier, b], [original, a]];
+    for (const [runner, times] of order) {
+      for (let i = 0; i < (round < 2 ? warmup : SETTLE); i++) await runner.run(feeds);
+      for (let i = 0; i < block; i++) {
+        const t0 = performance.now();
+        await runner.run(feeds);
+        times.push(performance.now() - t0);
+      }
+    }
+  }
+  const originalMs = median(a);
+  const tierMs = median(b);
+  return { originalMs, tierMs, ratio: tierMs / originalMs };
+}
+
+function median(values: number[]): number {
+  const s = [...values].sort((x, y) => x - y);
+  return s[Math.floor(s.length / 2)];
+}
