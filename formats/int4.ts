@@ -34,12 +34,9 @@ export function int4Bytes(rows: number, length: number, groupSize: number): numb
   return rows * int4RowBytes(length) + rows * int4Groups(length, groupSize) * 2;
 }
 
-/** The signed value of nibble `k` of a packed row (k counts values, not bytes). */
-function nibble(bytes: Uint8Array, rowStart: number, k: number): number {
-  const b = bytes[rowStart + (k >> 1)];
-  const u = k & 1 ? b >> 4 : b & 15;
-  return u >= 8 ? u - 16 : u;
-}
+/** Signed value of each byte's low and high nibble: one table lookup per value instead of shifts and a branch. */
+const LOW = Int8Array.from({ length: 256 }, (_, b) => ((b & 15) ^ 8) - 8);
+const HIGH = Int8Array.from({ length: 256 }, (_, b) => ((b >> 4) ^ 8) - 8);
 
 /** Dequantise a stored rows×length int4 matrix (bytes as laid out above) to float32, row-major. */
 export function dequantizeInt4(bytes: Uint8Array, rows: number, length: number, groupSize: number): Float32Array {
@@ -50,8 +47,18 @@ export function dequantizeInt4(bytes: Uint8Array, rows: number, length: number, 
   const scales = decodeHalf(bytes.subarray(rows * rowBytes));
   const out = new Float32Array(rows * length);
   for (let r = 0; r < rows; r++) {
-    for (let k = 0; k < length; k++) {
-      out[r * length + k] = nibble(bytes, r * rowBytes, k) * scales[r * groups + Math.floor(k / groupSize)];
+    const [packed, at] = [r * rowBytes, r * length];
+    for (let g = 0; g < groups; g++) {
+      const s = scales[r * groups + g];
+      const end = Math.min(length, (g + 1) * groupSize);
+      let k = g * groupSize;
+      if (k & 1) out[at + k] = HIGH[bytes[packed + (k++ >> 1)]] * s; // an odd group size starts mid-byte
+      for (; k + 1 < end; k += 2) {
+        const b = bytes[packed + (k >> 1)];
+        out[at + k] = LOW[b] * s;
+        out[at + k + 1] = HIGH[b] * s;
+      }
+      if (k < end) out[at + k] = LOW[bytes[packed + (k >> 1)]] * s;
     }
   }
   return out;

@@ -11,7 +11,7 @@ import { AUTO_PRESET, chooseTiers, type BudgetOptions, type RankChoice, type Tie
 import { EngineDeviceLostError, EngineUnavailableError, EngineUnsupportedModelError, LoadOptionError } from './errors.js';
 import type { Engine, EngineContext, EngineId, EngineSession, EngineWarning } from './engines/engine.js';
 import type { EngineRegistry } from './engines/registry.js';
-import { estimateMemory } from './memory-estimate.js';
+import { engineWeightBytes, estimateMemory } from './memory-estimate.js';
 import { decodeRefits, type LayerRefit } from './factors.js';
 import { buildOnnxModel } from './onnx/build-model.js';
 import { SectionLoader } from './section-loader.js';
@@ -179,6 +179,15 @@ export class LrmSession {
    */
   get bytesLoaded(): number {
     return this.payloadStart + sectionBytes(this.header, this.active.tiers) + this.active.refitBytes;
+  }
+
+  /**
+   * Bytes of weights the engine holds for the current choice: float32 after dequantising int8/int4/fp16 storage,
+   * layers past break-even dense. Against bytesLoaded (what is downloaded) it shows what quantisation saves on the
+   * wire but not in memory (the engines run float32).
+   */
+  get residentWeightBytes(): number {
+    return engineWeightBytes(this.header, this.active.tiers);
   }
 
   /** Bytes received from the source so far (header read, tiers, upgrades); cache hits are not counted. */

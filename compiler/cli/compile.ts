@@ -63,6 +63,7 @@ interface CompileCliOptions {
 
 /** What an int4 compile did with the weights it stores dense: one line, and one more saying what decided. */
 function describeInt4(report: Int4Report, groupSize: number | undefined): string {
+  if (report.length === 0) return 'int4: no float32 Conv/MatMul/Gemm weight or Gather table to quantise (weights already quantised in the model are kept as they are)';
   const int4 = report.filter((r) => r.storage === 'int4');
   const gptq = int4.filter((r) => r.rounding === 'gptq').length;
   const kept = report.filter((r) => r.storage === 'int8');

@@ -12,6 +12,10 @@ export function describeModel(header: ModelHeader, fileBytes: number) {
     compilerVersion: header.compilerVersion,
     formatVersion: header.formatVersion,
     factorDType: header.factorDType,
+    /** int4 files: values per scale group. */
+    int4GroupSize: header.int4GroupSize ?? null,
+    /** How the weights that are not factored are stored: count per storage ('fp32' = as the model has them). */
+    denseStorage: countBy(header.graph.initializers.filter((t) => t.dataType === 1 && t.dims.length >= 2).map((t) => t.storage ?? 'fp32')),
     fileBytes,
     inputs: header.graph.inputs,
     outputs: header.graph.outputs,
@@ -26,6 +30,8 @@ export function describeModel(header: ModelHeader, fileBytes: number) {
       rankPerTier: header.tiers.map((t) => t.ranks[i]),
       /** The tier from which the file holds this layer's dense weight (and the device reads no factors of it). */
       denseTier: l.denseTier ?? null,
+      /** How that dense weight is stored: the factor dtype, or int8 where an int4 file's precision pass kept it int8. */
+      denseStorage: l.dense ? (l.denseStorage ?? header.factorDType) : null,
     })),
     tiers: header.tiers.map((t) => ({
       tier: t.index,
@@ -55,14 +61,17 @@ export function registerInspect(program: Command): void {
         console.log(JSON.stringify(d, null, 2));
         return;
       }
-      console.log(`${path}: ${formatBytes(d.fileBytes)}, format v${d.formatVersion}, ${d.compilerVersion}, factors ${d.factorDType}`);
+      const groups = d.int4GroupSize === null ? '' : ` (int4 groups of ${d.int4GroupSize})`;
+      const dense = Object.entries(d.denseStorage).map(([k, n]) => `${n} ${k}`).join(', ');
+      console.log(`${path}: ${formatBytes(d.fileBytes)}, format v${d.formatVersion}, ${d.compilerVersion}, factors ${d.factorDType}${groups}${dense ? `; weights not factored: ${dense}` : ''}`);
       console.log(`source: ${d.source.fileName} (${formatBytes(d.source.bytes)}, sha256 ${d.source.sha256.slice(0, 16)}…)`);
       console.log(`inputs: ${d.inputs.map((v) => `${v.name}[${v.shape.join(',')}]`).join(' ')}  outputs: ${d.outputs.map((v) => `${v.name}[${v.shape.join(',')}]`).join(' ')}\n`);
       console.log(
         table([
           ['layer', 'kind', 'weight', 'm×n', ...d.tiers.map((t) => `r@t${t.tier}`)],
           // "dense": from this tier on the file holds the layer's dense weight and the device reads no factors of it.
-          ...d.layers.map((l) => [l.name, l.kind, `[${l.weightDims.join(',')}]`, `${l.rows}×${l.cols}`, ...l.rankPerTier.map((r, t) => (l.denseTier !== null && t >= l.denseTier ? 'dense' : r))]),
+          // An int4 file says which dense weights are int8 ("dense int8").
+          ...d.layers.map((l) => [l.name, l.kind, `[${l.weightDims.join(',')}]`, `${l.rows}×${l.cols}`, ...l.rankPerTier.map((r, t) => (l.denseTier !== null && t >= l.denseTier ? (l.denseStorage === 'int8' && d.factorDType === 'int4' ? 'dense int8' : 'dense') : r))]),
         ]),
       );
       console.log();
@@ -76,4 +85,10 @@ export function registerInspect(program: Command): void {
       );
       console.log(`\npresets: ${d.presets.map((p) => `${p.name} (${p.tiers} tier${p.tiers > 1 ? 's' : ''})`).join(', ')}`);
     });
+}
+
+function countBy(values: string[]): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const v of values) out[v] = (out[v] ?? 0) + 1;
+  return out;
 }

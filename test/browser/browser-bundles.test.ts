@@ -53,8 +53,11 @@ interface PageResult {
   msPerDigit: number;
   crossOriginIsolated: boolean;
 }
-/** The .lrm files served: mnist-cnn-pytorch with fp32 factors, and with fp16 factors (widened to fp32 at load). */
-type ModelFile = 'model.lrm' | 'model-fp16.lrm';
+/**
+ * The .lrm files served: mnist-cnn-pytorch with fp32 factors, with fp16 factors (widened to fp32 at load), and with
+ * every weight int4 (dequantised in the page by the bundle's formats/int4.ts).
+ */
+type ModelFile = 'model.lrm' | 'model-fp16.lrm' | 'model-int4.lrm';
 /** Which file at which tier count (undefined: all tiers). */
 interface Variant {
   model?: ModelFile;
@@ -107,13 +110,17 @@ describe.runIf(canRunChromium)('browser bundles in headless Chromium', () => {
     // The page loads dist/browser: rebuild it from the sources under test.
     execFileSync(process.execPath, [join(ROOT, 'scripts/bundle.mjs')], { cwd: ROOT, stdio: 'pipe' });
     const onnx = new Uint8Array(readFileSync(join(MODELS, 'mnist-cnn-pytorch.onnx')));
-    const files: Record<ModelFile, Uint8Array> = { 'model.lrm': (await compileOnnx(onnx)).lrm, 'model-fp16.lrm': (await compileOnnx(onnx, { dtype: 'fp16' })).lrm };
+    const files: Record<ModelFile, Uint8Array> = {
+      'model.lrm': (await compileOnnx(onnx)).lrm,
+      'model-fp16.lrm': (await compileOnnx(onnx, { dtype: 'fp16' })).lrm,
+      'model-int4.lrm': (await compileOnnx(onnx, { dtype: 'int4' })).lrm,
+    };
     dir = mkdtempSync(join(tmpdir(), 'lowrank-browser-'));
     for (const [name, bytes] of Object.entries(files)) writeFileSync(join(dir, name), bytes);
     const digits = new Float32Array(ALL_DIGITS * 784);
     (await mnistDigits(ALL_DIGITS, false, (v) => (v / 255 - 0.5) / 0.5)).forEach((f, i) => digits.set(f.x.data as Float32Array, i * 784));
     writeFileSync(join(dir, 'digits.f32'), digits);
-    const variants: Variant[] = [{}, { tiers: 2 }, { model: 'model-fp16.lrm' }];
+    const variants: Variant[] = [{}, { tiers: 2 }, { model: 'model-fp16.lrm' }, { model: 'model-int4.lrm' }];
     for (const v of variants) {
       const cpu = await load(files[v.model ?? 'model.lrm'], { engine: 'ort-node-cpu', tiers: v.tiers });
       const scores = new Float32Array(ALL_DIGITS * CLASSES);
@@ -258,6 +265,21 @@ describe.runIf(canRunChromium)('browser bundles in headless Chromium', () => {
       expect(result.engine).toBe(engine);
       expect(result.fallbacks).toEqual([]);
       expectAgreement(`fp16 factors on ${result.engine}`, result, count, { model: 'model-fp16.lrm' });
+    }
+    await page.context().close();
+  }, 300_000);
+
+  it('an .lrm with int4 weights (format v3) gives the same outputs as on ort-node-cpu, dequantised in the page', async () => {
+    const page = await openPage();
+    const runs = [
+      { entry: 'wasm', engine: 'ort-wasm', count: 500 },
+      { entry: 'tfjs', engine: 'tfjs-wasm', count: 200 },
+    ] as const;
+    for (const { entry, engine, count } of runs) {
+      const result = await runDigits(page, { entry, model: 'model-int4.lrm', options: { engine }, count });
+      expect(result.engine).toBe(engine);
+      expect(result.fallbacks).toEqual([]);
+      expectAgreement(`int4 weights on ${result.engine}`, result, count, { model: 'model-int4.lrm' });
     }
     await page.context().close();
   }, 300_000);

@@ -95,6 +95,17 @@ describe('lowrank compile', () => {
     expect(rows[4]).toMatch(/\b1\s+421,642\s/);
   });
 
+  it('--dtype int4 without calibration: rounds to nearest and says so; inspect shows the group size and storage', () => {
+    const out = join(tmp, 'mnist-int4.lrm');
+    const r = cliOk('compile', MNIST_CNN, '-o', out, '--dtype', 'int4', '--group-size', '48');
+    expect(r.stdout).toMatch(/int4 \(groups of 48\): factors and \d+ dense weight\(s\) int4 \(rounded to nearest: no calibration reached them\); 0 int8/);
+    expect(r.stdout).toMatch(/precision chosen by each weight's own error \(no calibration\)/);
+    const d = cliJson<InspectJson & { int4GroupSize: number; formatVersion: number; denseStorage: Record<string, number> }>('inspect', out, '--json');
+    expect([d.factorDType, d.int4GroupSize, d.formatVersion]).toEqual(['int4', 48, 3]);
+    expect(d.denseStorage.int4).toBeGreaterThan(0);
+    expect(cliOk('inspect', out).stdout).toMatch(/factors int4 \(int4 groups of 48\); weights not factored: \d+ int4/);
+  });
+
   it('--dtype fp16 stores the tiers in about half the bytes', () => {
     const half = join(tmp, 'mnist-fp16.lrm');
     cliOk('compile', MNIST_CNN, '-o', half, '--dtype', 'fp16');
@@ -259,9 +270,12 @@ describe('lowrank eval', () => {
     expect(e.reference!.accuracy).toBeLessThanOrEqual(100);
   });
 
-  it('an int8 model compiles with 0 factored layers, keeps its quantised nodes, and runs like the original', () => {
+  it('an int8 model compiles with 0 factored layers, keeps its quantised nodes, and runs like the original (also with --dtype int4)', () => {
     const out = join(tmp, 'shufflenet-int8.lrm');
-    const c = cliOk('compile', SHUFFLENET_INT8, '-o', out);
+    // --dtype int4 must not re-quantise or dequantise the model's own int8 weights: nothing of it is touched.
+    const c = cliOk('compile', SHUFFLENET_INT8, '-o', out, '--dtype', 'int4');
+    expect(c.stdout).toMatch(/int4: no float32 Conv\/MatMul\/Gemm weight or Gather table to quantise \(weights already quantised in the model are kept as they are\)/);
+    expect(cliJson<{ denseStorage: Record<string, number> }>('inspect', out, '--json').denseStorage).not.toHaveProperty('int4');
     expect(c.stdout).toMatch(/^0 factored layer\(s\)/m);
     expect(c.stdout).toMatch(/quantised node\(s\) are kept/);
     const e = cliJson<EvalJson>('eval', out, '--data', `imagenet:${IMAGENET_DIR}`, '--reference', SHUFFLENET_INT8, '--limit', '10', '--json');
@@ -295,7 +309,10 @@ describe('errors are one line, with no stack trace', () => {
     ['a missing input file', () => [join(tmp, 'missing.onnx')], /missing\.onnx/],
     ['a file that is not ONNX (package.json)', () => ['package.json'], /package\.json.*ONNX/],
     ['--tiers 0.5,0.2 (not increasing)', () => [MNIST_CNN, '--tiers', '0.5,0.2'], /--tiers/],
-    ['--dtype int4', () => [MNIST_CNN, '--dtype', 'int4'], /int4/],
+    ['--dtype int3', () => [MNIST_CNN, '--dtype', 'int3'], /--dtype must be fp32, fp16, int8 or int4, not "int3"/],
+    ['--group-size 0', () => [MNIST_CNN, '--dtype', 'int4', '--group-size', '0'], /--group-size must be a whole number from 1 to 65536, not 0/],
+    ['--int4-max-error -1', () => [MNIST_CNN, '--dtype', 'int4', '--int4-max-error', '-1'], /--int4-max-error must be a number ≥ 0/],
+    ['--dtype int4 --refit', () => [MNIST_CNN, '--dtype', 'int4', '--refit', '--calib', `mnist:${MNIST_DIR}`, '--calib-limit', '16'], /--refit does not write int4 files yet/],
     ['--refit without --calib', () => [MNIST_CNN, '--refit'], /--refit needs --calib/],
     ['--refit cubic', () => [MNIST_CNN, '--refit', 'cubic'], /--refit takes nonlinear or linear, got "cubic"/],
     ['--distill-train everything', () => [MNIST_CNN, '--distill', `mnist:${MNIST_DIR}`, '--distill-train', 'everything'], /--distill-train must be cores or factors/],

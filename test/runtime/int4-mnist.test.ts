@@ -3,7 +3,7 @@
  * and evaluated on 500 other digits (1000–1499).
  * - The precision pass keeps int4 the weights with the least network error per byte while their summed error stays
  *   within the budget; every weight it left int8 would have broken the budget. The full tier agrees with the
- *   original on ≥ 99% of the digits at < 0.2× the ONNX file's bytes.
+ *   original on ≥ 99% of the digits at < 0.2× the ONNX file's bytes, and holds its weights as float32.
  * - A budget of 0 stores every weight int8 (the factored layers' dense weights too: `denseStorage` int8 in an int4
  *   file), and that file loads and agrees as well.
  * - Without calibration the compile works, rounds to nearest, and every weight but depthwise kernels is int4.
@@ -34,11 +34,11 @@ beforeAll(async () => {
 });
 
 /** Agreement with the original of the file's full tier, and the bytes it loaded. */
-async function fullTier(lrm: Uint8Array, tiers: number): Promise<{ agreement: number; bytes: number }> {
+async function fullTier(lrm: Uint8Array, tiers: number): Promise<{ agreement: number; bytes: number; resident: number }> {
   const session = await load(lrm, { tiers });
   const r = await evaluateClassifier(session, test, { inputName: inputs[0].name, batchSize: 250 });
   await session.release();
-  return { agreement: agreement(r.predictions, reference), bytes: session.bytesLoaded };
+  return { agreement: agreement(r.predictions, reference), bytes: session.bytesLoaded, resident: session.residentWeightBytes };
 }
 
 describe('mnist-cnn-pytorch with int4 weights', () => {
@@ -55,6 +55,8 @@ describe('mnist-cnn-pytorch with int4 weights', () => {
     const full = await fullTier(lrm, header.tiers.length);
     expect(full.bytes).toBeLessThan(0.2 * source.length);
     expect(full.agreement).toBeGreaterThanOrEqual(0.99);
+    // Downloaded int4, resident float32: the session reports both.
+    expect(full.resident).toBe(4 * header.tiers[header.tiers.length - 1]!.params);
   }, 240_000);
 
   it('a budget of 0 stores every weight int8, factored layers\' dense weights too, and loads', async () => {
