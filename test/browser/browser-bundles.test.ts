@@ -252,37 +252,32 @@ describe.runIf(canRunChromium)('browser bundles in headless Chromium', () => {
     await page.context().close();
   }, 300_000);
 
-  it('an .lrm with fp16 factors gives the same outputs as on ort-node-cpu, on every engine', async () => {
+  type Run = { entry: 'wasm' | 'webgpu' | 'tfjs'; engine: string; count: number };
+  /** A quantised file on each engine of `runs`: same top-1 and outputs as on ort-node-cpu, with no fallback. */
+  async function quantisedFileAgrees(model: ModelFile, label: string, runs: readonly Run[]): Promise<void> {
     const page = await openPage();
-    const runs = [
+    for (const { entry, engine, count } of runs) {
+      const result = await runDigits(page, { entry, model, options: { engine }, count });
+      expect(result.engine).toBe(engine);
+      expect(result.fallbacks).toEqual([]);
+      expectAgreement(`${label} on ${result.engine}`, result, count, { model });
+    }
+    await page.context().close();
+  }
+
+  it('an .lrm with fp16 factors gives the same outputs as on ort-node-cpu, on every engine', () =>
+    quantisedFileAgrees('model-fp16.lrm', 'fp16 factors', [
       { entry: 'wasm', engine: 'ort-wasm', count: 2000 },
       { entry: 'webgpu', engine: 'ort-webgpu', count: 30 },
       { entry: 'tfjs', engine: 'tfjs-wasm', count: 2000 },
       { entry: 'tfjs', engine: 'tfjs-webgpu', count: 30 },
-    ] as const;
-    for (const { entry, engine, count } of runs) {
-      const result = await runDigits(page, { entry, model: 'model-fp16.lrm', options: { engine }, count });
-      expect(result.engine).toBe(engine);
-      expect(result.fallbacks).toEqual([]);
-      expectAgreement(`fp16 factors on ${result.engine}`, result, count, { model: 'model-fp16.lrm' });
-    }
-    await page.context().close();
-  }, 300_000);
+    ]), 300_000);
 
-  it('an .lrm with int4 weights (format v3) gives the same outputs as on ort-node-cpu, dequantised in the page', async () => {
-    const page = await openPage();
-    const runs = [
+  it('an .lrm with int4 weights (format v3) gives the same outputs as on ort-node-cpu, dequantised in the page', () =>
+    quantisedFileAgrees('model-int4.lrm', 'int4 weights', [
       { entry: 'wasm', engine: 'ort-wasm', count: 500 },
       { entry: 'tfjs', engine: 'tfjs-wasm', count: 200 },
-    ] as const;
-    for (const { entry, engine, count } of runs) {
-      const result = await runDigits(page, { entry, model: 'model-int4.lrm', options: { engine }, count });
-      expect(result.engine).toBe(engine);
-      expect(result.fallbacks).toEqual([]);
-      expectAgreement(`int4 weights on ${result.engine}`, result, count, { model: 'model-int4.lrm' });
-    }
-    await page.context().close();
-  }, 300_000);
+    ]), 300_000);
 
   it('without navigator.gpu, with no adapter, or when no device can be created, lowrank-edge/webgpu falls back to ort-wasm and says why', async () => {
     const cases: Array<[string, () => void, RegExp]> = [
