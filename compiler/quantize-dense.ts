@@ -10,8 +10,7 @@ import type { DenseTensor, FactorDType, NodeDef } from '../formats/model.js';
 import { DataType } from '../formats/model.js';
 import type { ImportedTensor } from './import/onnx.js';
 import { int8Scales, quantizeInt8, type ScaleAxis } from './quantize.js';
-import type { PrecisionChoice } from './precision.js';
-import { packInt4 } from './quantize-int4.js';
+import { packInt4, type Int4Matrix } from './quantize-int4.js';
 
 /** Smallest weight worth a scale vector (a 3×3 depthwise kernel per channel is 9 values per scale). */
 const MIN_ELEMENTS = 16;
@@ -53,7 +52,8 @@ export function storeDense(
   t: ImportedTensor,
   axis: number | undefined,
   dtype: FactorDType,
-  int4?: PrecisionChoice,
+  /** int4 files: the precision pass's choice for this weight (compiler/precision.ts); int8 without one. */
+  int4?: { storage: 'int4' | 'int8'; int4: Int4Matrix },
 ): { bytes: Uint8Array; fields: Pick<DenseTensor, 'storage' | 'scaleAxis' | 'scales'> } {
   if (axis === undefined || dtype === 'fp32') return { bytes: t.data, fields: {} };
   const copy = new Uint8Array(t.data); // the imported bytes may sit unaligned in the ONNX file's buffer

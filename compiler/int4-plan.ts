@@ -1,0 +1,86 @@
+/**
+ * The int4 side of a compile, between allocation and assembly: the options checked, the weights whose inputs
+ * calibration must also measure, and the plan assembleLrm takes (group size, input moments, the precision pass's
+ * choice per weight; compiler/precision.ts).
+ */
+import { MAX_INT4_GROUP_SIZE } from '../formats/validate.js';
+import { runsFactored } from '../runtime/onnx/build-model.js';
+import type { Feeds } from '../runtime/tensor.js';
+import type { TierCut } from './allocate.js';
+import type { Int4Plan } from './assemble.js';
+import type { LayerStats } from './calibrate.js';
+import { CompileOptionError } from './errors.js';
+import { nodeAsCandidate, type LayerCandidate } from './factorize/candidates.js';
+import { intAttr } from './import/attributes.js';
+import type { ImportedModel } from './import/onnx.js';
+import type { OrderedFactors } from './linalg/svd.js';
+import { choosePrecision, type PrecisionInput } from './precision.js';
+import { DEFAULT_INT4_GROUP_SIZE } from './quantize-int4.js';
+
+/** --dtype int4's group size and error bound, checked; int4 refits are not written yet, so --refit is refused. */
+export function checkInt4Options(options: { int4GroupSize?: number; int4MaxError?: number; refit?: boolean }): { groupSize: number; maxError: number } {
+  const groupSize = options.int4GroupSize ?? DEFAULT_INT4_GROUP_SIZE;
+  if (!Number.isSafeInteger(groupSize) || groupSize < 1 || groupSize > MAX_INT4_GROUP_SIZE) throw new CompileOptionError(`--group-size must be a whole number from 1 to ${MAX_INT4_GROUP_SIZE}, not ${groupSize}`, 'group-size');
+  const maxError = options.int4MaxError ?? DEFAULT_INT4_MAX_ERROR;
+  if (!(maxError >= 0)) throw new CompileOptionError(`--int4-max-error must be a number ≥ 0, not ${maxError}`, 'int4-max-error');
+  if (options.refit) throw new CompileOptionError('--refit does not write int4 files yet: compile int4 without --refit, or refit an int8 file', 'refit');
+  return { groupSize, maxError };
+}
+
+/** The precision pass (compiler/precision.ts) over the weights kept dense and the factored layers that go dense. */
+export async function planInt4(
+  source: Uint8Array,
+  model: ImportedModel,
+  candidates: readonly LayerCandidate[],
+  factors: readonly OrderedFactors[],
+  cuts: readonly TierCut[],
+  options: { groupSize: number; maxError: number; moments: Map<string, Float64Array>; samples: Feeds[]; onProgress: PrecisionInput['onProgress'] },
+): Promise<Int4Plan> {
+  const full = cuts[cuts.length - 1].ranks;
+  const denseFactored = candidates.flatMap((candidate, i) => (full[i] > 0 && !runsFactored(candidate, full[i]) ? [{ candidate, factors: factors[i], rank: full[i] }] : []));
+  const choices = await choosePrecision({
+    source, model, denseFactored, factoredWeights: new Set(candidates.map((c) => c.weight.name)),
+    keepInt8: groupedConvWeights(model), ...options,
+  });
+  return { groupSize: options.groupSize, moments: options.moments, choices };
+}
+
+/**
+ * The precision pass's default error budget (see CompileOptions.int4MaxError). Measured on MobileNet v1 0.75
+ * (calibrated on shared images 0–249, evaluated on 250–499, full tier): 0.02 → 0.182× the ONNX bytes at 81.2%
+ * top-1, 0.05 → 0.154× at 81.6%, Infinity → 0.150× at 75.2% (original 82.4%).
+ */
+export const DEFAULT_INT4_MAX_ERROR = 0.05;
+
+/**
+ * The weight layers that stay dense (first/last layers kept, layers too small to factor), read as candidates so
+ * calibration collects their inputs' statistics. Depthwise and grouped convs are not candidates: they round to nearest.
+ */
+export function denseWeightLayers(model: ImportedModel, factored: readonly LayerCandidate[]): LayerCandidate[] {
+  const taken = new Set(factored.map((c) => c.weight.name));
+  const uses = new Map<string, number>();
+  for (const n of model.nodes) for (const i of n.inputs) uses.set(i, (uses.get(i) ?? 0) + 1);
+  return model.nodes.flatMap((_, i) => {
+    const c = nodeAsCandidate(model, i);
+    return c && !taken.has(c.weight.name) && uses.get(c.weight.name) === 1 ? [c] : [];
+  });
+}
+
+/**
+ * Kernels of depthwise and grouped convs: an int4 file keeps them int8. A 3×3 depthwise kernel is 9 values per
+ * channel, rounding them moves each channel's output alone (nothing downstream mixes the error away), and they are
+ * a few percent of a model's weights: MobileNet v1 fell to 10% top-1 with them int4, even at 0.7% weight error.
+ */
+function groupedConvWeights(model: ImportedModel): Set<string> {
+  return new Set(model.nodes.filter((n) => n.opType === 'Conv' && intAttr(n, 'group', 1) !== 1).map((n) => n.inputs[1]));
+}
+
+/** E[x·xᵀ] of each layer's inputs by weight name, from the calibration statistics (empty without calibration). */
+export function inputMoments(layers: readonly LayerCandidate[], stats: ReadonlyMap<string, LayerStats> | undefined): Map<string, Float64Array> {
+  const out = new Map<string, Float64Array>();
+  for (const c of layers) {
+    const s = stats?.get(c.node.name);
+    if (s && s.samples > 0) out.set(c.weight.name, s.gram.map((v) => v / s.samples));
+  }
+  return out;
+}
