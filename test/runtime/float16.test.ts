@@ -24,6 +24,17 @@ describe('float16', () => {
     );
   });
 
+  it('decodes every one of the 65,536 half floats as fromHalfBits does (the fast path moves bits for normals)', () => {
+    const bytes = new Uint8Array(65536 * 2);
+    for (let h = 0; h < 65536; h++) [bytes[2 * h], bytes[2 * h + 1]] = [h & 255, h >> 8];
+    const decoded = decodeHalf(bytes);
+    for (let h = 0; h < 65536; h++) {
+      const want = Math.fround(fromHalfBits(h));
+      if (Number.isNaN(want)) expect(Number.isNaN(decoded[h])).toBe(true);
+      else if (decoded[h] !== want || Object.is(decoded[h], -0) !== Object.is(want, -0)) expect.fail(`half 0x${h.toString(16)}: ${decoded[h]} ≠ ${want}`);
+    }
+  });
+
   it('rounds ties to even', () => {
     // 1 + 2^-11 lies exactly between 1 and 1 + 2^-10: ties go to the even mantissa (1).
     expect(toHalfBits(1 + 2 ** -11)).toBe(0x3c00);
