@@ -64,6 +64,7 @@ interface Trial {
   substitute: (base: ModelProto) => Uint8Array;
 }
 
+/** Every int4-able weight rounded, its error measured, and int4 or int8 chosen for it (see the file comment). */
 export async function choosePrecision(input: PrecisionInput): Promise<Map<string, PrecisionChoice>> {
   const trials = [...denseTrials(input), ...factoredTrials(input)];
   const base = onnx.ModelProto.decode(input.source);
