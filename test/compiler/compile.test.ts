@@ -44,7 +44,7 @@ describe('compileOnnx', () => {
     await expect(compileOnnx(new Uint8Array([1, 2, 3, 4, 5]))).rejects.toThrow(OnnxImportError);
     await expect(compileOnnx(new Uint8Array(readFileSync(join(DATA, 'negative/mnist-cntk-opset1-legacy.onnx'))))).rejects.toThrow(ModelNotRunnableError);
     await expect(compileOnnx(cnn(), { tiers: [0.5, 0.2] })).rejects.toThrow(CompileOptionError);
-    await expect(compileOnnx(cnn(), { dtype: 'int4' as never })).rejects.toThrow(CompileOptionError);
+    await expect(compileOnnx(cnn(), { dtype: 'int3' as never })).rejects.toThrow(CompileOptionError);
   });
 
   it('keeps quantised models as they are', async () => {
