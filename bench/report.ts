@@ -179,7 +179,7 @@ export function frontierChart(m: ModelResult): string {
     caption: [
       `Bytes to load: the .onnx file for the original (diamond), the .lrm header plus tiers 0..tier for our methods (lines through their tiers).`,
       `Reference lines: the .onnx file, and the .onnx file with every float32 initializer as fp16 = file bytes − float32 initializer bytes / 2.`,
-      ...(baselines.length ? [`${baselines.join(', ')}: the original quantised by our compiler, nothing factored (Conv/MatMul/Gemm weights, Gather tables per output channel).`] : []),
+      ...(baselines.length ? [`${baselines.join(', ')}: the original quantised by our compiler, nothing factored (Conv/MatMul/Gemm weights and Gather tables: int8 per output channel, int4 in groups).`] : []),
     ],
   });
 }
