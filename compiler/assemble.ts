@@ -125,24 +125,22 @@ export async function assembleLrm({ source, fileName, model, candidates, factors
   /** The dense M of a layer from its full-rank factors, in the file's dtype (int8: one scale per row). */
   const appendDense = (li: number): void => {
     const c = candidates[li];
+    layers[li].denseTier = denseTier[li];
+    const choice = plan?.choices.get(c.weight.name);
+    // int4 files: M as the precision pass rounded it (from the same factors), or int8 where it chose int8.
+    if (choice?.storage === 'int4') {
+      layers[li].dense = payload.append(packInt4(choice.int4));
+      return;
+    }
     const M = productOfFactors(factors[li], fullRanks[li], c.rows, c.cols);
-    if (dtype === 'int8') {
+    if (dtype === 'int8' || plan) {
       const scales = int8Scales(M, c.rows, c.cols, 0);
       layers[li].dense = payload.append(encode(quantizeInt8(M, c.rows, c.cols, scales, 0)));
       layers[li].denseScales = Array.from(scales);
-    } else if (plan) {
-      const choice = plan.choices.get(c.weight.name);
-      if (choice?.storage === 'int4') {
-        layers[li].dense = payload.append(packInt4(choice.int4));
-      } else {
-        const scales = int8Scales(M, c.rows, c.cols, 0);
-        layers[li].dense = payload.append(encode(quantizeInt8(M, c.rows, c.cols, scales, 0)));
-        Object.assign(layers[li], { denseScales: Array.from(scales), denseStorage: 'int8' });
-      }
+      if (plan) layers[li].denseStorage = 'int8';
     } else {
       layers[li].dense = payload.append(encode(M));
     }
-    layers[li].denseTier = denseTier[li];
   };
 
   // Each tier's own section: the dense weights of layers going dense there, then the blocks of layers that never do.

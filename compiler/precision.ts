@@ -15,9 +15,9 @@
 import { onnx, type ModelProto } from '../runtime/onnx/proto.js';
 import { denseNode } from '../runtime/onnx/build-model.js';
 import { transposeF32 } from '../runtime/factors.js';
-import type { FactoredLayer } from '../formats/model.js';
+import { DataType, type FactoredLayer } from '../formats/model.js';
 import type { Feeds } from '../runtime/tensor.js';
-import type { LayerCandidate } from './factorize/candidates.js';
+import { float32Values, type LayerCandidate } from './factorize/candidates.js';
 import type { ImportedModel } from './import/onnx.js';
 import { productOfFactors, type OrderedFactors } from './linalg/svd.js';
 import { relativeOutputError, relativeWeightError, roundedInt4 } from './gptq.js';
@@ -100,7 +100,7 @@ function denseTrials({ model, factoredWeights, groupSize, moments }: PrecisionIn
   return model.initializers.flatMap((t): Trial[] => {
     const axis = axes.get(t.name);
     if (axis === undefined || factoredWeights.has(t.name)) return [];
-    const values = new Float32Array(new Uint8Array(t.data).buffer); // the imported bytes may be unaligned
+    const values = float32Values(t);
     const [d0, rest] = matrixShape(t.dims);
     const [rows, cols] = axis === 1 ? [rest, d0] : [d0, rest];
     const M = Float64Array.from(axis === 1 ? transposeF32(values, d0, rest) : values);
@@ -136,7 +136,7 @@ function factoredTrials({ denseFactored, groupSize, moments }: PrecisionInput): 
 function withInitializer(base: ModelProto, name: string, values: Float32Array): Uint8Array {
   const graph = base.graph!;
   const initializer = (graph.initializer ?? []).map((t) =>
-    t.name === name ? onnx.TensorProto.create({ name, dataType: 1, dims: t.dims, rawData: new Uint8Array(values.buffer, values.byteOffset, values.byteLength) }) : t,
+    t.name === name ? onnx.TensorProto.create({ name, dataType: DataType.FLOAT, dims: t.dims, rawData: new Uint8Array(values.buffer, values.byteOffset, values.byteLength) }) : t,
   );
   return onnx.ModelProto.encode(onnx.ModelProto.create({ ...base, graph: onnx.GraphProto.create({ ...graph, initializer }) })).finish();
 }

@@ -73,10 +73,11 @@ export function gatherFactors(layer: FactoredLayer, rank: number, payload: Paylo
   const right = new Float32Array(rank * layer.cols);
   for (const b of layer.blocks) {
     if (b.rankBegin >= rank) break;
-    const [stored, take] = [b.rankEnd - b.rankBegin, Math.min(rank, b.rankEnd) - b.rankBegin];
-    // A block decodes whole (int4 keeps its scales after all its rows), then its first `take` components are kept.
-    left.set(decodeRows(payload, b.left.offset, stored, layer.rows, storage).subarray(0, take * layer.rows), b.rankBegin * layer.rows);
-    right.set(decodeRows(payload, b.right.offset, stored, layer.cols, storage).subarray(0, take * layer.cols), b.rankBegin * layer.cols);
+    const take = Math.min(rank, b.rankEnd) - b.rankBegin;
+    // An int4 block decodes whole (its scales follow all its rows), then its first `take` components are kept.
+    const rows = storage.factorDType === 'int4' ? b.rankEnd - b.rankBegin : take;
+    left.set(decodeRows(payload, b.left.offset, rows, layer.rows, storage).subarray(0, take * layer.rows), b.rankBegin * layer.rows);
+    right.set(decodeRows(payload, b.right.offset, rows, layer.cols, storage).subarray(0, take * layer.cols), b.rankBegin * layer.cols);
   }
   return { rank, left, right };
 }

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { bytesToLoad, readLrm } from '../../formats/read.js';
-import type { ModelHeader } from '../../formats/model.js';
+import { DataType, type ModelHeader } from '../../formats/model.js';
 import { formatBytes, formatCount, table } from './format.js';
 import { readInputBytes } from './read-input.js';
 
@@ -15,7 +15,7 @@ export function describeModel(header: ModelHeader, fileBytes: number) {
     /** int4 files: values per scale group. */
     int4GroupSize: header.int4GroupSize ?? null,
     /** How the weights that are not factored are stored: count per storage ('fp32' = as the model has them). */
-    denseStorage: countBy(header.graph.initializers.filter((t) => t.dataType === 1 && t.dims.length >= 2).map((t) => t.storage ?? 'fp32')),
+    denseStorage: countBy(header.graph.initializers.filter((t) => t.dataType === DataType.FLOAT && t.dims.length >= 2).map((t) => t.storage ?? 'fp32')),
     fileBytes,
     inputs: header.graph.inputs,
     outputs: header.graph.outputs,
