@@ -100,7 +100,8 @@ export async function assembleLrm({ source, fileName, model, candidates, factors
     rows: c.rows,
     cols: c.cols,
     maxRank: fullRanks[i],
-    sigma: Array.from(factors[i].sigma.subarray(0, fullRanks[i])),
+    // σ of the components stored as factors: past them the layer is read as its dense weight.
+    sigma: Array.from(factors[i].sigma.subarray(0, storedRanks[i])),
     blocks: [] as FactorBlock[],
     ...(dtype === 'int8' ? { leftScales: Array.from(int8[i].leftScales) } : {}),
   }));

@@ -135,7 +135,11 @@ export interface FactoredLayer {
   cols: number;
   /** Number of stored components (≤ min(rows, cols)). */
   maxRank: number;
-  /** Singular values (or their equivalent for whitened factorisation), σ descending, one per component. */
+  /**
+   * Singular values (or their equivalent for whitened factorisation), σ descending: one per component up to
+   * maxRank, or (format v4) one per component stored as factors (up to the last block's rankEnd) when the layer
+   * runs dense from some tier. Nothing loads by them; they say how much each stored component carries.
+   */
   sigma: number[];
   blocks: FactorBlock[];
   /**
@@ -253,16 +257,21 @@ export interface ModelHeader {
 
 /**
  * 2: dense weights past break-even (FactoredLayer.denseTier), transient sections, quantised dense weights.
- * 3: int4 factors or dense weights. Readers take 1 to 3.
+ * 3: int4 factors or dense weights. 4: σ only for the components stored as factors. Readers take 1 to 4.
  */
-export const FORMAT_VERSION = 3;
+export const FORMAT_VERSION = 4;
 
 /**
- * The lowest format version that holds what a header uses: 3 with anything int4, 2 with dense-from-a-tier layers
- * or quantised dense weights, else 1, so a file without them still loads in an older runtime (and is written byte
- * for byte as before).
+ * The lowest format version that holds what a header uses: 4 with a σ list shorter than its layer's rank, 3 with
+ * anything int4, 2 with dense-from-a-tier layers or quantised dense weights, else 1, so a file without them still
+ * loads in an older runtime.
  */
-export function formatVersionFor(header: { factorDType: FactorDType; layers: ReadonlyArray<Pick<FactoredLayer, 'denseTier'>>; graph: { initializers: ReadonlyArray<Pick<DenseTensor, 'storage'>> } }): number {
+export function formatVersionFor(header: {
+  factorDType: FactorDType;
+  layers: ReadonlyArray<Pick<FactoredLayer, 'denseTier' | 'sigma' | 'maxRank'>>;
+  graph: { initializers: ReadonlyArray<Pick<DenseTensor, 'storage'>> };
+}): number {
+  if (header.layers.some((l) => l.sigma.length < l.maxRank)) return 4;
   if (usesInt4(header)) return 3;
   return header.layers.some((l) => l.denseTier !== undefined) || header.graph.initializers.some((t) => t.storage !== undefined) ? 2 : 1;
 }

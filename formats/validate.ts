@@ -55,6 +55,16 @@ class Validator {
     if (!int4 && g !== undefined) this.fail(`it has an int4 group size (${g}) but no int4 weights`);
   }
 
+  /** σ for every component, or (version 4, a layer that runs dense from some tier) for its stored components. */
+  private sigmaLength(l: FactoredLayer, what: string): void {
+    if (l.sigma.length === l.maxRank) return;
+    const stored = l.blocks.length > 0 ? l.blocks[l.blocks.length - 1].rankEnd : 0;
+    if (l.sigma.length !== stored || l.denseTier === undefined) {
+      this.fail(`${what} has ${l.sigma.length} singular values for rank ${l.maxRank} (${stored} stored as factors)`);
+    }
+    if (this.h.formatVersion < 4) this.fail(`${what} has singular values only for its stored components (format version 4) but the file says format version ${this.h.formatVersion}`);
+  }
+
   /** Bytes of `rows` stored rows of `length` values in the factor dtype. */
   private matrixBytes(rows: number, length: number): number {
     return storedMatrixBytes(this.h.factorDType, rows, length, this.h.int4GroupSize);
@@ -250,7 +260,7 @@ class Validator {
       this.fail(`${what} weight dims [${l.weightDims.join(', ')}] do not hold a ${l.rows}×${l.cols} matrix`);
     }
     if (l.maxRank > Math.min(l.rows, l.cols)) this.fail(`${what} rank ${l.maxRank} exceeds min(${l.rows}, ${l.cols})`);
-    if (l.sigma.length !== l.maxRank) this.fail(`${what} has ${l.sigma.length} singular values for rank ${l.maxRank}`);
+    this.sigmaLength(l, what);
     if (!l.sigma.every(Number.isFinite)) this.fail(`${what} has a singular value that is not a finite number`);
 
     const int8 = factorDType === 'int8';

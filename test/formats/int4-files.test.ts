@@ -29,9 +29,9 @@ async function rejects(edit: (h: LrmHeaderInput) => void, message: RegExp): Prom
   expect((e as Error).message).toMatch(message);
 }
 
-describe('int4 files (format version 3)', () => {
+describe('int4 files (format version 3, 4 with σ trimmed)', () => {
   it('read back with their group size; factors and every weight kept dense are int4', () => {
-    expect(header.formatVersion).toBe(3);
+    expect(header.formatVersion).toBe(4); // int4 (3) and σ only for the stored components (4)
     expect(header.factorDType).toBe('int4');
     expect(header.int4GroupSize).toBe(24);
     const weights = header.graph.initializers.filter((t) => t.dims.length === 2);

@@ -166,7 +166,7 @@ describe('identity and version', () => {
     const e = await rejection(readLrm(await broken((h) => (h.formatVersion = 99))));
     expect(e).toBeInstanceOf(LrmVersionError);
     expect((e as LrmVersionError).version).toBe(99);
-    expect((e as Error).message).toMatch(/format version 99, this runtime reads version 1 to 3 \(update the runtime\)/);
+    expect((e as Error).message).toMatch(/format version 99, this runtime reads version 1 to 4 \(update the runtime\)/);
   });
 
   it('a future file identifier generation is LrmVersionError', async () => {
@@ -309,6 +309,8 @@ describe('format v2: layers that run dense from a tier', () => {
   it('a block in a tier\'s own section, not its transient one', () => corruptDense((h) => (layer(h).blocks[0]!.left = { offset: h.tiers[1].range.offset, length: 32 }), /block 0 left factor .* lies outside tier 0's transient section/));
   it('a transient section for a dense tier not above its own', () => corruptDense((h) => (h.tiers[0].transient![0]!.denseTier = 0), /transient section for layers dense from tier 0, which must lie in 1\.\.1/));
   it('int8 dense weights need their scales', () => corruptDense((h) => delete layer(h).denseScales, /dense scales has 0 entries for 4 rows/, 'int8'));
+  it('σ for some components: a file that says version 3', () => corruptDense((h) => (layer(h).sigma = layer(h).sigma.slice(0, 2), h.formatVersion = 3), /singular values only for its stored components \(format version 4\) but the file says format version 3/));
+  it('σ neither for every component nor for the stored ones', () => corruptDense((h) => (layer(h).sigma = layer(h).sigma.slice(0, 1), h.formatVersion = 4), /has 1 singular values for rank 4 \(2 stored as factors\)/));
   it('the rank at the dense tier must be the full rank', () => corruptDense((h) => (h.tiers[1].ranks = [2]), /tier 1 gives factored layer 0 \("fc"\) rank 2, but .* add up to 4 \(it runs dense there: full rank\)/));
 });
 

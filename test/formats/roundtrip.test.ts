@@ -1,6 +1,6 @@
 import { describe, it, expect } from 'vitest';
 import { bytesToLoad } from '../../formats/read.js';
-import { HEADER_PREFIX_BYTES, headerLength, PAYLOAD_ALIGNMENT, readHeader, readLrm, sha256Hex, verifySections } from '../../formats/index.js';
+import { formatVersionFor, HEADER_PREFIX_BYTES, headerLength, PAYLOAD_ALIGNMENT, readHeader, readLrm, sha256Hex, verifySections } from '../../formats/index.js';
 import { sectionsFor } from '../../formats/sections.js';
 import { completeHeader, PayloadBuilder, writeLrm } from '../../formats/write.js';
 import { LrmChecksumError } from '../../formats/errors.js';
@@ -70,6 +70,33 @@ describe('lrm round trip', () => {
       await expect(verifySections(holed, read.header, ps, 1)).rejects.toBeInstanceOf(LrmChecksumError);
     });
   }
+
+  it('format v4: σ only for the components stored as factors of a layer that runs dense from a tier', async () => {
+    const { input, payload } = denseFromTierModel('fp32');
+    const full = await writeLrm(input, payload);
+    input.layers[0]!.sigma = input.layers[0]!.sigma.slice(0, 2); // blocks end at rank 2; rank 4 runs dense
+    input.formatVersion = formatVersionFor(input);
+    expect(input.formatVersion).toBe(4);
+    const file = await writeLrm(input, payload);
+    const read = await readLrm(file, { fileName: 'v4.lrm' });
+    expect(read.header.layers[0]!.sigma).toHaveLength(2);
+    expect(read.header.layers[0]!.maxRank).toBe(4);
+    expect(file.length).toBeLessThanOrEqual(full.length);
+  });
+
+  it('shares repeated attribute lists and dims: the same header in fewer bytes than one table per node', async () => {
+    const { input, payload } = denseFromTierModel('fp32');
+    const conv = input.graph.nodes[0]!;
+    const attributes = [{ name: 'kernel_shape', kind: 'ints' as const, value: [3n, 3n] }, { name: 'group', kind: 'int' as const, value: 1n }];
+    const one = structuredClone(input);
+    one.graph.nodes[0] = { ...conv, attributes };
+    const two = structuredClone(one);
+    two.graph.nodes[1] = { ...two.graph.nodes[1]!, attributes: structuredClone(attributes) };
+    const [a, b] = [await writeLrm(one, payload), await writeLrm(two, payload)];
+    expect((await readLrm(b)).header.graph.nodes[1]!.attributes).toEqual(attributes);
+    // The second node's list is the first one's offset: 4 bytes for its field, nothing else.
+    expect(b.length - a.length).toBeLessThanOrEqual(8);
+  });
 
   it('keeps int8 scales exactly, and writes no scale fields for float factors', async () => {
     const { file } = await smallFile('int8');
