@@ -1054,6 +1054,11 @@ maxRank():bigint {
   return offset ? this.bb!.readUint64(this.bb_pos + offset) : BigInt('0');
 }
 
+/**
+ * One per component, sigma descending: max_rank of them, or (format version 4) one per component stored as
+ * factors (up to the last block's rank_end) when the layer runs dense from some tier: the components past that
+ * are never read apart, and their 4 bytes each were most of what a file held beyond its weights.
+ */
 sigma(index: number):number|null {
   const offset = this.bb!.__offset(this.bb_pos, 20);
   return offset ? this.bb!.readFloat32(this.bb!.__vector(this.bb_pos + offset) + index * 4) : 0;
