@@ -22,6 +22,8 @@ export interface AllocLayer {
 
 export interface TierCut {
   budget: number;
+  /** 8: the tier runs every int4 matrix with its low plane (format v4); absent: as stored. */
+  bits?: 8;
   /** Rank of each layer (same order as the input) once this tier is loaded. */
   ranks: number[];
   /** Cost of the factored layers at these ranks (weights, unless a cost function says otherwise). */
@@ -121,11 +123,54 @@ function validateBudgets(budgets: number[]): void {
   });
 }
 
-export function parseTierBudgets(text: string): number[] {
+/**
+ * One step of the tier ladder: a budget, or (int4 files) a budget at 8 bits, `{ budget, bits: 8 }`: the tier runs
+ * every int4 matrix with its low plane. Bits never go down the ladder; a budget may repeat once to add bits.
+ */
+export type TierBudget = number | { budget: number; bits: 8 };
+
+export function budgetOf(t: TierBudget): number {
+  return typeof t === 'number' ? t : t.budget;
+}
+
+export function bitsOf(t: TierBudget): 8 | undefined {
+  return typeof t === 'number' ? undefined : t.bits;
+}
+
+/**
+ * The ladder's cuts from the cuts of its distinct budgets (allocateTiers): a tier that only adds bits has the
+ * ranks of the one before.
+ */
+export function ladderCuts(ladder: readonly TierBudget[], cutsOfBudgets: readonly TierCut[]): TierCut[] {
+  const byBudget = new Map(cutsOfBudgets.map((c) => [c.budget, c]));
+  return ladder.map((t) => ({ ...byBudget.get(budgetOf(t))!, ...(bitsOf(t) ? { bits: bitsOf(t) } : {}) }));
+}
+
+/** The distinct budgets of a ladder, checked: budgets never fall, rise unless bits do, bits never fall. */
+export function rankBudgets(ladder: readonly TierBudget[]): number[] {
+  ladder.forEach((t, i) => {
+    if (i === 0) return;
+    const [a, b] = [ladder[i - 1], t];
+    if (bitsOf(a) && !bitsOf(b)) throw new CompileOptionError(`--tiers: ${budgetOf(b)} after ${budgetOf(a)}:8 goes down to 4 bits; bits never go down the ladder`, 'tiers');
+    if (budgetOf(b) === budgetOf(a) && bitsOf(a) !== bitsOf(b)) return;
+    if (budgetOf(b) <= budgetOf(a)) throw new CompileOptionError(`--tiers must increase: ${budgetOf(a)} is followed by ${budgetOf(b)}`, 'tiers');
+  });
+  const budgets = [...new Set(ladder.map(budgetOf))];
+  validateBudgets(budgets);
+  return budgets;
+}
+
+/** "0.1,0.5,1" or, for int4 files with an 8-bit step, "0.1,0.5,1,1:8" (budget:bits). */
+export function parseTierBudgets(text: string): TierBudget[] {
   const parts = text.split(',').map((s) => s.trim()).filter(Boolean);
-  const values = parts.map(Number);
-  const bad = parts.find((_, i) => !Number.isFinite(values[i]));
-  if (bad !== undefined) throw new CompileOptionError(`--tiers: "${bad}" is not a number; give fractions like 0.1,0.2,0.35,0.5,1`, 'tiers');
-  validateBudgets(values);
-  return values;
+  const ladder = parts.map((part): TierBudget => {
+    const [value, bits, ...rest] = part.split(':');
+    const budget = Number(value);
+    if (!Number.isFinite(budget) || value.trim() === '' || rest.length > 0) throw new CompileOptionError(`--tiers: "${part}" is not a number; give fractions like 0.1,0.2,0.35,0.5,1 (int4: add :8 for a tier at 8 bits, e.g. 1:8)`, 'tiers');
+    if (bits === undefined) return budget;
+    if (bits.trim() !== '8') throw new CompileOptionError(`--tiers: "${part}" asks for ${bits} bits; a tier is as stored, or 8 bits (budget:8, int4 files)`, 'tiers');
+    return { budget, bits: 8 };
+  });
+  rankBudgets(ladder);
+  return ladder;
 }

@@ -14,7 +14,7 @@ import { int8Scales, quantizeFactors, quantizeInt8 } from './quantize.js';
 import { storeDense, weightAxes } from './quantize-dense.js';
 import type { PrecisionChoice } from './precision.js';
 import { roundedInt4 } from './gptq.js';
-import { int4RowSlice, packInt4, quantizeInt4Nearest, type Int4Matrix } from './quantize-int4.js';
+import { int4RowSlice, lowPlaneOf, packInt4, quantizeInt4Nearest, type Int4Matrix } from './quantize-int4.js';
 import { COMPILER_VERSION } from './version.js';
 
 export interface AssembleInput {
@@ -64,10 +64,17 @@ export async function assembleLrm({ source, fileName, model, candidates, factors
   const initializers: DenseTensor[] = [];
   // fp16/int8/int4 files store the weights that are not factored at that precision too (compiler/quantize-dense.ts).
   const axes = dtype === 'fp32' ? new Map<string, number>() : weightAxes(model.nodes, model.initializers);
+  // 8-bit tiers (int4 files): from the first one (b) on, every int4 matrix is read with its low plane, which lies
+  // in tier max(b, where its int4 values lie) (formats/lrm.fbs), so a device at a 4-bit tier never fetches one.
+  const b = cuts.findIndex((c) => c.bits === 8);
+  if (b >= 0 && !plan) throw new RangeError('8-bit tiers refine int4 matrices: they need an int4 file');
+  const lowInts = new Map<string, Int4Matrix>();
   for (const t of model.initializers) {
     if (factoredWeights.has(t.name)) continue;
-    const { bytes, fields } = storeDense(t, axes.get(t.name), dtype, plan?.choices.get(t.name));
+    const choice = plan?.choices.get(t.name);
+    const { bytes, fields } = storeDense(t, axes.get(t.name), dtype, choice);
     initializers.push({ name: t.name, dataType: t.dataType, dims: t.dims, range: payload.append(bytes), ...fields });
+    if (b >= 0 && fields.storage === 'int4') lowInts.set(t.name, choice!.int4);
   }
   const denseRange = payload.seal(0);
   const denseParams = model.initializers
@@ -123,6 +130,18 @@ export async function assembleLrm({ source, fileName, model, candidates, factors
     const scales = dtype === 'int8' ? { rightScales: Array.from(int8[li].rightScales.subarray(begin, end)) } : {};
     layers[li].blocks.push({ tier: t, rankBegin: begin, rankEnd: end, left, right, ...scales });
   };
+  /** Appends the low planes of a layer's block of tier t, if it has one (int4 files with an 8-bit tier). */
+  const appendBlockLow = (t: number, li: number): void => {
+    const block = layers[li].blocks.find((blk) => blk.tier === t);
+    if (!block) return;
+    block.leftLow = payload.append(lowPlaneOf(int4RowSlice(int4[li].left, block.rankBegin, block.rankEnd)));
+    block.rightLow = payload.append(lowPlaneOf(int4RowSlice(int4[li].right, block.rankBegin, block.rankEnd)));
+  };
+  /** Appends the low plane of a layer's dense M where it is stored int4. */
+  const appendDenseLow = (li: number): void => {
+    const choice = plan?.choices.get(candidates[li].weight.name);
+    if (choice?.storage === 'int4') layers[li].denseLow = payload.append(lowPlaneOf(choice.int4));
+  };
   /** The dense M of a layer from its full-rank factors, in the file's dtype (int8: one scale per row). */
   const appendDense = (li: number): void => {
     const c = candidates[li];
@@ -145,13 +164,34 @@ export async function assembleLrm({ source, fileName, model, candidates, factors
   };
 
   // Each tier's own section: the dense weights of layers going dense there, then the blocks of layers that never do.
+  // An 8-bit tier stores its own matrices with their low planes; the first one also the low planes of everything
+  // stored before it that its ranks still read.
   const tiers: LrmHeaderInput['tiers'] = cuts.map((cut, t) => {
     const start = payload.length;
     candidates.forEach((_, li) => {
-      if (denseTier[li] === t) appendDense(li);
-      else if (denseTier[li] < 0) appendBlock(t, li);
+      if (denseTier[li] === t) {
+        appendDense(li);
+        if (b >= 0 && t >= b) appendDenseLow(li);
+      } else if (denseTier[li] < 0) {
+        appendBlock(t, li);
+        if (b >= 0 && t >= b) appendBlockLow(t, li);
+      }
     });
-    return { index: t, budget: cut.budget, range: payload.seal(start), ranks: cut.ranks, params: denseParams + cut.ranks.reduce((sum, r, i) => sum + runtimeParams(candidates[i].rows, candidates[i].cols, r), 0) };
+    if (t === b) {
+      for (const w of initializers) if (lowInts.has(w.name)) w.low = payload.append(lowPlaneOf(lowInts.get(w.name)!));
+      candidates.forEach((_, li) => {
+        if (denseTier[li] >= 0 && denseTier[li] < b) appendDenseLow(li);
+        else if (denseTier[li] < 0) for (let earlier = 0; earlier < b; earlier++) appendBlockLow(earlier, li);
+      });
+    }
+    return {
+      index: t,
+      budget: cut.budget,
+      range: payload.seal(start),
+      ranks: cut.ranks,
+      params: denseParams + cut.ranks.reduce((sum, r, i) => sum + runtimeParams(candidates[i].rows, candidates[i].cols, r), 0),
+      ...(cut.bits ? { bits: cut.bits } : {}),
+    };
   });
   // Transient sections: tier t's blocks of layers dense from tier d > t, read only below d. Dense tier descending,
   // then tier ascending, so what a device at tier k needs (d > k, t ≤ k) starts right after the last tier.
@@ -159,7 +199,12 @@ export async function assembleLrm({ source, fileName, model, candidates, factors
     for (let t = 0; t < d; t++) {
       const start = payload.length;
       const before = payload.length;
-      candidates.forEach((_, li) => denseTier[li] === d && appendBlock(t, li));
+      candidates.forEach((_, li) => {
+        if (denseTier[li] !== d) return;
+        appendBlock(t, li);
+        if (b >= 0 && t >= b) appendBlockLow(t, li);
+        if (t === b) for (let earlier = 0; earlier < b; earlier++) appendBlockLow(earlier, li);
+      });
       if (payload.length === before) continue;
       (tiers[t].transient ??= []).push({ denseTier: d, range: payload.seal(start) });
     }
@@ -189,7 +234,7 @@ export async function assembleLrm({ source, fileName, model, candidates, factors
   });
 
   const header = {
-    formatVersion: formatVersionFor({ factorDType: dtype, layers, graph: { initializers } }),
+    formatVersion: formatVersionFor({ factorDType: dtype, layers, graph: { initializers }, tiers }),
     compilerVersion: COMPILER_VERSION,
     source: {
       sha256: createHash('sha256').update(source).digest('hex'),

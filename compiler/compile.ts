@@ -2,7 +2,7 @@ import { basename } from 'node:path';
 import { FACTOR_ELEMENT_BYTES } from '../formats/codes.js';
 import type { FactorDType, ModelHeader } from '../formats/model.js';
 import type { Feeds } from '../runtime/tensor.js';
-import { allocateTiers, DEFAULT_RANK_MULTIPLE, DEFAULT_TIER_BUDGETS } from './allocate.js';
+import { allocateTiers, bitsOf, DEFAULT_RANK_MULTIPLE, DEFAULT_TIER_BUDGETS, ladderCuts, rankBudgets, type TierBudget } from './allocate.js';
 import { collectLayerStats, type LayerStats } from './calibrate.js';
 import { layerCosts, type CostModel } from './costs.js';
 import { CompileOptionError } from './errors.js';
@@ -27,8 +27,11 @@ export interface CompileProgress {
 }
 
 export interface CompileOptions {
-  /** Cumulative tier budgets as fractions of the factorable layers' dense parameter count. */
-  tiers?: number[];
+  /**
+   * Cumulative tier budgets as fractions of the factorable layers' dense parameter count; int4 files may add
+   * 8-bit steps, `{ budget, bits: 8 }` (the tier runs int4 matrices with their low planes).
+   */
+  tiers?: TierBudget[];
   dtype?: FactorDType;
   /** int4 only: values per scale group (default 32; need not divide a row). */
   int4GroupSize?: number;
@@ -99,9 +102,11 @@ export interface CompileResult {
 /** The whole pipeline: import → check → factorise → global order and tiers → payload → .lrm bytes. */
 export async function compileOnnx(source: Uint8Array, options: CompileOptions = {}): Promise<CompileResult> {
   const fileName = basename(options.fileName ?? 'model.onnx');
-  const budgets = options.tiers ?? DEFAULT_TIER_BUDGETS;
+  const ladder = options.tiers ?? DEFAULT_TIER_BUDGETS;
+  const budgets = rankBudgets(ladder);
   const dtype = options.dtype ?? 'fp32';
   if (!['fp32', 'fp16', 'int8', 'int4'].includes(dtype)) throw new CompileOptionError(`--dtype must be fp32, fp16, int8 or int4, not "${dtype}"`, 'dtype');
+  if (dtype !== 'int4' && ladder.some(bitsOf)) throw new CompileOptionError(`--tiers: an 8-bit tier (budget:8) refines int4 matrices; it needs --dtype int4, not ${dtype}`, 'tiers');
   const int4Options = dtype === 'int4' ? checkInt4Options(options) : undefined;
   const progress = options.onProgress ?? (() => {});
 
@@ -167,15 +172,18 @@ export async function compileOnnx(source: Uint8Array, options: CompileOptions = 
     : measured && !Array.isArray(measured)
       ? { method: 'sigma', note: `sensitivity not measured: estimated ${Math.round(measured.estimatedSeconds)} s > ${measured.budgetSeconds} s; ordered by σ² share (--allocate sensitivity measures it anyway)` }
       : { method: 'sigma' };
-  const cuts = allocateTiers(
-    candidates.map((c, i) => ({ rows: c.rows, cols: c.cols, sigma: factors[i].sigma, ...costs[i], error: errors?.[i] })),
-    budgets,
-    { rankMultiple: options.rankMultiple ?? DEFAULT_RANK_MULTIPLE },
+  const cuts = ladderCuts(
+    ladder,
+    allocateTiers(
+      candidates.map((c, i) => ({ rows: c.rows, cols: c.cols, sigma: factors[i].sigma, ...costs[i], error: errors?.[i] })),
+      budgets,
+      { rankMultiple: options.rankMultiple ?? DEFAULT_RANK_MULTIPLE },
+    ),
   );
   let distilled: DistillReport | undefined;
   if (options.distill) {
     // Trained in fp32 against an fp32 file of these factors; quantised (if asked) when written below.
-    const base = await assembleLrm({ source, fileName, model, candidates, factors, cuts, dtype: 'fp32', denseStorage: false });
+    const base = await assembleLrm({ source, fileName, model, candidates, factors, cuts: cuts.map(({ bits: _, ...cut }) => cut), dtype: 'fp32', denseStorage: false });
     const result = await distillFactors(source, base.header, base.lrm.subarray(base.lrm.length - base.header.payloadLength), factors, options.distill.samples, {
       ...options.distill,
       onProgress: (done, total, detail) => {

@@ -60,7 +60,7 @@ export function gptqInt4(M: Float64Array, rows: number, n: number, H: Float64Arr
       for (let j = i + 1; j < n; j++) W[row + j] -= e * U[i * n + j];
     }
   }
-  return { rows, length: n, groupSize, q, scales };
+  return { rows, length: n, groupSize, q, scales, target: M };
 }
 
 /** Each row's scale for columns [begin, end) from their current values. */

@@ -3,7 +3,7 @@
  * and round-to-nearest. Error-compensated rounding (GPTQ) is compiler/gptq.ts; both end in `packInt4`.
  */
 import { fromHalfBits, toHalfBits } from '../formats/float16.js';
-import { INT4_LIMIT, int4Groups, int4RowBytes } from '../formats/int4.js';
+import { INT4_LIMIT, int4Groups, int4RowBytes, LOW_PLANE_STEPS } from '../formats/int4.js';
 import { encodeHalf } from '../formats/float16.js';
 
 /** Default values per scale: the small end of what GPTQ/AWQ use, since compact CNN layers have short rows. */
@@ -17,6 +17,8 @@ export interface Int4Matrix {
   q: Int8Array;
   /** rows × int4Groups(length, groupSize), row by row; each is exactly representable as a half float. */
   scales: Float32Array;
+  /** The values it was rounded from (same layout), which its low plane refines towards (lowPlaneOf). */
+  target?: Float64Array;
 }
 
 /** The smallest half float s with 7·s ≥ maxAbs (0 for 0), so no value of its group clips. */
@@ -54,7 +56,7 @@ export function quantizeInt4Nearest(values: ArrayLike<number>, rows: number, len
       for (let i = begin; i < end; i++) q[i] = roundInt4(values[i], s);
     }
   }
-  return { rows, length, groupSize, q, scales };
+  return { rows, length, groupSize, q, scales, target: values instanceof Float64Array ? values : Float64Array.from(values) };
 }
 
 /** The stored bytes of an int4 matrix: packed rows, then the half-float scales (formats/int4.ts). */
@@ -68,10 +70,35 @@ export function packInt4(m: Int4Matrix): Uint8Array {
   return out;
 }
 
+/**
+ * The low plane of an int4 matrix (formats/int4.ts) against the values it stands for (`target`, same layout): each
+ * value's residual target − q·scale to the nearest 1/LOW_PLANE_STEPS of its group's scale, in [-8, 7], packed like
+ * the int4 values and without scales. Rounded to nearest, not error-compensated: at steps 8× finer than int4 the
+ * rounding error is below what GPTQ recovers at 4 bits, and the few residuals past ±1 scale (GPTQ moves values to
+ * compensate their neighbours) are clipped.
+ */
+export function lowPlaneOf(m: Int4Matrix): Uint8Array {
+  const target = m.target;
+  if (!target || target.length !== m.rows * m.length) throw new RangeError(`an int4 matrix needs the ${m.rows}×${m.length} values it was rounded from for its low plane`);
+  const rowBytes = int4RowBytes(m.length);
+  const groups = int4Groups(m.length, m.groupSize);
+  const out = new Uint8Array(m.rows * rowBytes);
+  for (let r = 0; r < m.rows; r++) {
+    for (let k = 0; k < m.length; k++) {
+      const i = r * m.length + k;
+      const s = m.scales[r * groups + Math.floor(k / m.groupSize)];
+      const l = s === 0 ? 0 : Math.max(-8, Math.min(7, Math.round(((target[i] - m.q[i] * s) / s) * LOW_PLANE_STEPS)));
+      out[r * rowBytes + (k >> 1)] |= (l & 15) << (k & 1 ? 4 : 0);
+    }
+  }
+  return out;
+}
+
 /** Rows [begin, end) of an int4 matrix, with their scales: a nested block of components. */
 export function int4RowSlice(m: Int4Matrix, begin: number, end: number): Int4Matrix {
   const groups = int4Groups(m.length, m.groupSize);
-  return { ...m, rows: end - begin, q: m.q.subarray(begin * m.length, end * m.length), scales: m.scales.subarray(begin * groups, end * groups) };
+  const target = m.target?.subarray(begin * m.length, end * m.length);
+  return { ...m, rows: end - begin, q: m.q.subarray(begin * m.length, end * m.length), scales: m.scales.subarray(begin * groups, end * groups), target };
 }
 
 /** The float values an int4 matrix stands for (what the runtime will compute with), in float64. */

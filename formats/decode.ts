@@ -223,6 +223,8 @@ class Decoder {
     if (int8 || tensor.storage === 'int4') tensor.scaleAxis = t.scaleAxis();
     const scales = this.scales(t.scalesLength(), int8, `${where} scales`, (j) => t.scales(j));
     if (scales !== undefined) tensor.scales = scales;
+    const low = t.low();
+    if (low !== null) tensor.low = this.range(low, `${where} low plane range`);
     return tensor;
   }
 
@@ -262,6 +264,9 @@ class Decoder {
         };
         const rightScales = this.scales(b.rightScalesLength(), int8, `${where} block ${i} right scales`, (j) => b.rightScales(j));
         if (rightScales !== undefined) block.rightScales = rightScales;
+        const [leftLow, rightLow] = [b.leftLow(), b.rightLow()];
+        if (leftLow !== null) block.leftLow = this.range(leftLow, `${where} block ${i} left low plane range`);
+        if (rightLow !== null) block.rightLow = this.range(rightLow, `${where} block ${i} right low plane range`);
         return block;
       }),
     };
@@ -277,7 +282,9 @@ class Decoder {
       else if (storage !== FbDenseStorage.AsIs) this.fail(`${where} has dense storage code ${storage}; only int8 (in int4 files) may differ from the factors`);
       const denseScales = this.scales(l.denseScalesLength(), int8 || layer.denseStorage === 'int8', `${where} dense scales`, (j) => l.denseScales(j));
       if (denseScales !== undefined) layer.denseScales = denseScales;
-    } else if (dense !== null || l.denseScalesLength() > 0 || l.denseStorage() !== FbDenseStorage.AsIs) {
+      const low = l.denseLow();
+      if (low !== null) layer.denseLow = this.range(low, `${where} dense low plane range`);
+    } else if (dense !== null || l.denseScalesLength() > 0 || l.denseStorage() !== FbDenseStorage.AsIs || l.denseLow() !== null) {
       this.fail(`${where} has a dense weight but no tier it runs dense from`);
     }
     return layer;
@@ -301,7 +308,15 @@ class Decoder {
       params: this.int(t.params(), `${where} params`),
       ...this.refit(t, where, int8),
       ...this.transient(t, where),
+      ...this.bits(t, where),
     };
+  }
+
+  private bits(t: FbTier, where: string): { bits?: 8 } {
+    const bits = t.bits();
+    if (bits === 0) return {};
+    if (bits !== 8) this.fail(`${where} runs at ${bits} bits; a tier is 8 (int4 with low planes) or as stored (0)`);
+    return { bits };
   }
 
   private transient(t: FbTier, where: string): { transient?: TransientSection[] } {

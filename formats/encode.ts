@@ -201,6 +201,7 @@ function denseTensor(b: B, t: DenseTensor): Offset {
   if (t.storage) FbDenseTensor.addStorage(b, DENSE_STORAGE_CODE[t.storage]);
   if (t.scaleAxis !== undefined) FbDenseTensor.addScaleAxis(b, t.scaleAxis);
   if (scales !== 0) FbDenseTensor.addScales(b, scales);
+  if (t.low) FbDenseTensor.addLow(b, byteRange(b, t.low));
   return FbDenseTensor.endDenseTensor(b);
 }
 
@@ -219,6 +220,8 @@ function factoredLayer(b: B, l: FactoredLayer): Offset {
     FbFactorBlock.addLeft(b, byteRange(b, blk.left));
     FbFactorBlock.addRight(b, byteRange(b, blk.right));
     if (rightScales !== 0) FbFactorBlock.addRightScales(b, rightScales);
+    if (blk.leftLow) FbFactorBlock.addLeftLow(b, byteRange(b, blk.leftLow));
+    if (blk.rightLow) FbFactorBlock.addRightLow(b, byteRange(b, blk.rightLow));
     return FbFactorBlock.endFactorBlock(b);
   });
   // Vectors and strings first: nothing may be written while the table is open.
@@ -245,6 +248,7 @@ function factoredLayer(b: B, l: FactoredLayer): Offset {
   if (l.dense) FbFactoredLayer.addDense(b, byteRange(b, l.dense));
   if (denseScales !== 0) FbFactoredLayer.addDenseScales(b, denseScales);
   if (l.denseStorage) FbFactoredLayer.addDenseStorage(b, DENSE_STORAGE_CODE[l.denseStorage]);
+  if (l.denseLow) FbFactoredLayer.addDenseLow(b, byteRange(b, l.denseLow));
   return FbFactoredLayer.endFactoredLayer(b);
 }
 
@@ -273,6 +277,7 @@ function tier(b: B, t: Tier): Offset {
   if (refitSection !== 0) FbTier.addRefit(b, refitSection);
   if (refits !== 0) FbTier.addRefits(b, refits);
   if (transient !== 0) FbTier.addTransient(b, transient);
+  if (t.bits !== undefined) FbTier.addBits(b, t.bits);
   return FbTier.endTier(b);
 }
 

@@ -12,6 +12,13 @@
  * and the header is what every device reads before anything else.
  * Which axis a matrix's rows are (components of a factor, output channels of a dense weight) is said where it is
  * stored (formats/model.ts); groups always run along the values that one row multiplies (its inputs).
+ *
+ * Low plane (format version 4, nested precision): a second int4 matrix of the same shape, packed the same way
+ * but with no scales, that refines each value by l/LOW_PLANE_STEPS of its group's scale: value = (q + l/8)·scale,
+ * l in [-8, 7]. The int4 matrix alone is what 4-bit tiers run; with its low plane an 8-bit tier runs on a grid 8×
+ * finer (the residual of the error-compensated int4 rounding is within ±1 scale for all but a few values, so
+ * steps of scale/8 cover it). It lies in another section than the int4 values, so a device at a 4-bit tier never
+ * downloads it, and an upgrade to 8 bits fetches only the low planes.
  */
 import { decodeHalf } from './float16.js';
 
@@ -34,17 +41,29 @@ export function int4Bytes(rows: number, length: number, groupSize: number): numb
   return rows * int4RowBytes(length) + rows * int4Groups(length, groupSize) * 2;
 }
 
+/** Steps of one group scale that the low plane's values count in: value = (q + l / LOW_PLANE_STEPS)·scale. */
+export const LOW_PLANE_STEPS = 8;
+
+/** Bytes of the low plane of a rows×length int4 matrix (packed values, no scales). */
+export function int4LowPlaneBytes(rows: number, length: number): number {
+  return rows * int4RowBytes(length);
+}
+
 /** Signed value of each byte's low and high nibble: one table lookup per value instead of shifts and a branch. */
 const LOW = Int8Array.from({ length: 256 }, (_, b) => ((b & 15) ^ 8) - 8);
 const HIGH = Int8Array.from({ length: 256 }, (_, b) => ((b >> 4) ^ 8) - 8);
 
-/** Dequantise a stored rows×length int4 matrix (bytes as laid out above) to float32, row-major. */
-export function dequantizeInt4(bytes: Uint8Array, rows: number, length: number, groupSize: number): Float32Array {
+/**
+ * Dequantise a stored rows×length int4 matrix (bytes as laid out above) to float32, row-major; with its low plane
+ * (8-bit tiers), each value refined by it.
+ */
+export function dequantizeInt4(bytes: Uint8Array, rows: number, length: number, groupSize: number, low?: Uint8Array): Float32Array {
   const expected = int4Bytes(rows, length, groupSize);
   if (bytes.length !== expected) throw new RangeError(`expected ${expected} bytes for ${rows}×${length} int4 values in groups of ${groupSize}, got ${bytes.length}`);
   const rowBytes = int4RowBytes(length);
   const groups = int4Groups(length, groupSize);
   const scales = decodeHalf(bytes.subarray(rows * rowBytes));
+  if (low) return withLowPlane(bytes, low, rows, length, groupSize, scales);
   const out = new Float32Array(rows * length);
   for (let r = 0; r < rows; r++) {
     const [packed, at] = [r * rowBytes, r * length];
@@ -59,6 +78,23 @@ export function dequantizeInt4(bytes: Uint8Array, rows: number, length: number, 
         out[at + k + 1] = HIGH[b] * s;
       }
       if (k < end) out[at + k] = LOW[bytes[packed + (k >> 1)]] * s;
+    }
+  }
+  return out;
+}
+
+/** (q + l/LOW_PLANE_STEPS)·scale for every value: the two planes nibble by nibble (one table per plane). */
+function withLowPlane(bytes: Uint8Array, low: Uint8Array, rows: number, length: number, groupSize: number, scales: Float32Array): Float32Array {
+  const rowBytes = int4RowBytes(length);
+  if (low.length !== rows * rowBytes) throw new RangeError(`expected ${rows * rowBytes} low-plane bytes for ${rows}×${length} int4 values, got ${low.length}`);
+  const groups = int4Groups(length, groupSize);
+  const out = new Float32Array(rows * length);
+  for (let r = 0; r < rows; r++) {
+    for (let k = 0; k < length; k++) {
+      const at = r * rowBytes + (k >> 1);
+      const q = k & 1 ? HIGH[bytes[at]] : LOW[bytes[at]];
+      const l = k & 1 ? HIGH[low[at]] : LOW[low[at]];
+      out[r * length + k] = (q + l / LOW_PLANE_STEPS) * scales[r * groups + Math.floor(k / groupSize)];
     }
   }
   return out;

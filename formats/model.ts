@@ -95,6 +95,8 @@ export interface DenseTensor {
   storage?: 'fp16' | 'int8' | 'int4';
   scaleAxis?: number;
   scales?: number[];
+  /** Format v4: the low plane of an int4 weight in a file with an 8-bit tier, in the first 8-bit tier's section. */
+  low?: ByteRange;
 }
 
 export interface Graph {
@@ -117,6 +119,13 @@ export interface FactorBlock {
   right: ByteRange;
   /** int8 only (absent otherwise): rankEnd - rankBegin scales, one per new row of B. Float32 values, ≥ 0. */
   rightScales?: number[];
+  /**
+   * Format v4, int4 files with an 8-bit tier: the low planes of left and right (formats/int4.ts), in the section of
+   * tier max(tier, first 8-bit tier) (its transient section for the layer's denseTier when it has one); absent
+   * when the layer runs dense before any 8-bit tier.
+   */
+  leftLow?: ByteRange;
+  rightLow?: ByteRange;
 }
 
 export interface FactoredLayer {
@@ -159,6 +168,8 @@ export interface FactoredLayer {
   denseScales?: number[];
   /** Format v3, int4 files: 'int8' when the dense M is stored int8 (with denseScales) rather than int4. */
   denseStorage?: 'int8';
+  /** Format v4: the low plane of an int4 dense M in a file with an 8-bit tier, in tier max(denseTier, first 8-bit tier). */
+  denseLow?: ByteRange;
 }
 
 /**
@@ -210,6 +221,11 @@ export interface Tier {
   refit?: TierRefit;
   /** This tier's blocks of layers that go dense later (one section per dense tier, ascending); absent when none. */
   transient?: TransientSection[];
+  /**
+   * Format v4, int4 files: 8 when tiers 0..index run every int4 matrix with its low plane (about int8 precision);
+   * absent: as stored (int4). Once 8, every later tier is 8: the ladder goes up in rank and in bits.
+   */
+  bits?: 8;
 }
 
 export interface Preset {
@@ -257,12 +273,14 @@ export interface ModelHeader {
 
 /**
  * 2: dense weights past break-even (FactoredLayer.denseTier), transient sections, quantised dense weights.
- * 3: int4 factors or dense weights. 4: σ only for the components stored as factors. Readers take 1 to 4.
+ * 3: int4 factors or dense weights. 4: σ only for the components stored as factors; 8-bit tiers (int4 matrices
+ * with their low planes, Tier.bits). Readers take 1 to 4.
  */
 export const FORMAT_VERSION = 4;
 
 /**
- * The lowest format version that holds what a header uses: 4 with a σ list shorter than its layer's rank, 3 with
+ * The lowest format version that holds what a header uses: 4 with a σ list shorter than its layer's rank or an
+ * 8-bit tier, 3 with
  * anything int4, 2 with dense-from-a-tier layers or quantised dense weights, else 1, so a file without them still
  * loads in an older runtime.
  */
@@ -270,8 +288,9 @@ export function formatVersionFor(header: {
   factorDType: FactorDType;
   layers: ReadonlyArray<Pick<FactoredLayer, 'denseTier' | 'sigma' | 'maxRank'>>;
   graph: { initializers: ReadonlyArray<Pick<DenseTensor, 'storage'>> };
+  tiers?: ReadonlyArray<Pick<Tier, 'bits'>>;
 }): number {
-  if (header.layers.some((l) => l.sigma.length < l.maxRank)) return 4;
+  if (header.layers.some((l) => l.sigma.length < l.maxRank) || header.tiers?.some((t) => t.bits !== undefined)) return 4;
   if (usesInt4(header)) return 3;
   return header.layers.some((l) => l.denseTier !== undefined) || header.graph.initializers.some((t) => t.storage !== undefined) ? 2 : 1;
 }

@@ -3,7 +3,7 @@
  * so that a bad file fails here with a clear message instead of deep inside an engine.
  */
 import { storedMatrixBytes } from './codes.js';
-import { int4Bytes } from './int4.js';
+import { int4Bytes, int4LowPlaneBytes } from './int4.js';
 import { formatBytes as fmt, LrmCorruptHeaderError } from './errors.js';
 import type { ByteRange, FactoredLayer, ModelHeader } from './model.js';
 import { DATA_TYPE_SIZE, DataType, PAYLOAD_ALIGNMENT, usesInt4 } from './model.js';
@@ -42,6 +42,7 @@ class Validator {
     this.graph();
     this.h.layers.forEach((l, i) => this.layer(l, `factored layer ${i} ("${l.name}")`));
     this.tierRanks();
+    this.lowPlanes();
     this.refits();
     this.presets();
   }
@@ -63,6 +64,59 @@ class Validator {
       this.fail(`${what} has ${l.sigma.length} singular values for rank ${l.maxRank} (${stored} stored as factors)`);
     }
     if (this.h.formatVersion < 4) this.fail(`${what} has singular values only for its stored components (format version 4) but the file says format version ${this.h.formatVersion}`);
+  }
+
+  /**
+   * 8-bit tiers (format version 4): bits never go down, only int4 files have them, and from the first one (b) on
+   * every int4 matrix a tier needs has its low plane, where the layout puts it: dense weights' in tier b, a dense
+   * M's in tier max(denseTier, b), a block's in tier max(its tier, b) (that tier's transient section for a layer
+   * dense later); no other matrix has one.
+   */
+  private lowPlanes(): void {
+    const { tiers, layers, graph, factorDType, formatVersion } = this.h;
+    const b = tiers.findIndex((t) => t.bits !== undefined);
+    if (b >= 0) {
+      tiers.forEach((t, k) => {
+        if (k > b && t.bits === undefined) this.fail(`tier ${k} runs int4 after tier ${b} ran at 8 bits; bits never go down the ladder`);
+      });
+      if (!usesInt4(this.h)) this.fail(`tier ${b} runs at 8 bits, but the file stores nothing as int4`);
+      if (formatVersion < 4) this.fail(`it has 8-bit tiers (format version 4) but says format version ${formatVersion}`);
+    }
+    const plane = (low: ByteRange | undefined, needed: boolean, rows: number, length: number, tier: number, section: ByteRange, where: string, sectionName: string): void => {
+      if (!needed) {
+        if (low !== undefined) this.fail(`${where} has a low plane, but no 8-bit tier reads it`);
+        return;
+      }
+      if (low === undefined) this.fail(`${where} has no low plane, but tier ${tier} runs at 8 bits`);
+      const bytes = int4LowPlaneBytes(rows, length);
+      if (low.length !== bytes) this.fail(`${where} low plane holds ${fmt(low.length)} bytes, expected ${fmt(bytes)} for ${rows}×${length} values`);
+      this.inPayload(low, `${where} low plane`);
+      this.inside(low, section, `${where} low plane`, sectionName);
+    };
+    graph.initializers.forEach((t, i) => {
+      const int4 = t.storage === 'int4';
+      const channels = int4 ? t.dims[t.scaleAxis!]! : 0;
+      const rest = channels === 0 ? 0 : t.dims.reduce((a, d) => a * d, 1) / channels;
+      plane(t.low, int4 && b >= 0, channels, rest, b, tiers[Math.max(b, 0)]?.range ?? t.range, `initializer ${i} ("${t.name}")`, `tier ${b}`);
+    });
+    layers.forEach((l, i) => {
+      const what = `factored layer ${i} ("${l.name}")`;
+      const int4 = factorDType === 'int4';
+      if (l.denseTier !== undefined) {
+        const at = Math.max(l.denseTier, b);
+        plane(l.denseLow, int4 && l.denseStorage === undefined && b >= 0, l.rows, l.cols, at, tiers[at].range, `${what} dense weight`, `tier ${at}`);
+      } else if (l.denseLow !== undefined) this.fail(`${what} has a dense low plane but no dense weight`);
+      l.blocks.forEach((blk, j) => {
+        const at = Math.max(blk.tier, b);
+        const needed = int4 && b >= 0 && (l.denseTier === undefined || at < l.denseTier);
+        const transient = needed && l.denseTier !== undefined ? tiers[at].transient?.find((x) => x.denseTier === l.denseTier) : undefined;
+        if (needed && l.denseTier !== undefined && !transient) this.fail(`${what} block ${j} needs its low planes in tier ${at}, which has no transient section for layers dense from tier ${l.denseTier}`);
+        const [section, name] = transient ? [transient.range, `tier ${at}'s transient section`] : [tiers[Math.min(at, tiers.length - 1)].range, `tier ${at}`];
+        const delta = blk.rankEnd - blk.rankBegin;
+        plane(blk.leftLow, needed, delta, l.rows, at, section, `${what} block ${j} left factor`, name);
+        plane(blk.rightLow, needed, delta, l.cols, at, section, `${what} block ${j} right factor`, name);
+      });
+    });
   }
 
   /** Bytes of `rows` stored rows of `length` values in the factor dtype. */

@@ -2,7 +2,7 @@ import { decodeHalf } from '../formats/float16.js';
 import { storedMatrixBytes } from '../formats/codes.js';
 import { dequantizeInt4 } from '../formats/int4.js';
 import { dequantizeInt8, int8View } from '../formats/int8.js';
-import type { FactoredLayer, ModelHeader } from '../formats/model.js';
+import type { ByteRange, FactoredLayer, ModelHeader } from '../formats/model.js';
 import type { PayloadBytes } from './payload-view.js';
 
 /** A layer's factors at a chosen rank, as float32: left is r×rows (columns of A as rows), right is r×cols. */
@@ -63,8 +63,11 @@ export interface Int8LayerFactors {
   rightScales: Float32Array;
 }
 
-/** How a file stores its factors (the header's fields that say it). */
-export type FactorStorage = Pick<ModelHeader, 'factorDType' | 'int4GroupSize'>;
+/**
+ * How a file stores its factors (the header's fields that say it), and whether the tier being built runs at
+ * 8 bits: int4 matrices then read their low planes too (formats/int4.ts).
+ */
+export type FactorStorage = Pick<ModelHeader, 'factorDType' | 'int4GroupSize'> & { lowPlanes?: boolean };
 
 /** Gather the first `rank` components of a layer from its per-tier blocks in the payload, as float32. */
 export function gatherFactors(layer: FactoredLayer, rank: number, payload: PayloadBytes, storage: FactorStorage): LayerFactors {
@@ -76,8 +79,8 @@ export function gatherFactors(layer: FactoredLayer, rank: number, payload: Paylo
     const take = Math.min(rank, b.rankEnd) - b.rankBegin;
     // An int4 block decodes whole (its scales follow all its rows), then its first `take` components are kept.
     const rows = storage.factorDType === 'int4' ? b.rankEnd - b.rankBegin : take;
-    left.set(decodeRows(payload, b.left.offset, rows, layer.rows, storage).subarray(0, take * layer.rows), b.rankBegin * layer.rows);
-    right.set(decodeRows(payload, b.right.offset, rows, layer.cols, storage).subarray(0, take * layer.cols), b.rankBegin * layer.cols);
+    left.set(decodeRows(payload, b.left.offset, rows, layer.rows, storage, lowPlane(b.leftLow, storage, layer)).subarray(0, take * layer.rows), b.rankBegin * layer.rows);
+    right.set(decodeRows(payload, b.right.offset, rows, layer.cols, storage, lowPlane(b.rightLow, storage, layer)).subarray(0, take * layer.cols), b.rankBegin * layer.cols);
   }
   return { rank, left, right };
 }
@@ -103,7 +106,14 @@ export function denseWeight(layer: FactoredLayer, payload: PayloadBytes, storage
   if (!layer.dense) throw new RangeError(`layer "${layer.name}" stores no dense weight`);
   const { offset } = layer.dense;
   if (storage.factorDType === 'int8' || layer.denseStorage === 'int8') return dequantizeInt8(int8View(payload.subarray(offset, offset + layer.rows * layer.cols)), layer.rows, layer.cols, layer.denseScales ?? [], 0);
-  return decodeRows(payload, offset, layer.rows, layer.cols, storage);
+  return decodeRows(payload, offset, layer.rows, layer.cols, storage, lowPlane(layer.denseLow, storage, layer));
+}
+
+/** The low plane a matrix is read with at an 8-bit tier (undefined at 4-bit tiers and in other dtypes). */
+function lowPlane(range: ByteRange | undefined, storage: FactorStorage, layer: FactoredLayer): ByteRange | undefined {
+  if (!storage.lowPlanes || storage.factorDType !== 'int4') return undefined;
+  if (!range) throw new RangeError(`layer "${layer.name}" has no low plane for an 8-bit tier`);
+  return range;
 }
 
 /** A layer's M at full rank: the stored dense weight where the file has one, else its factors multiplied out. */
@@ -120,12 +130,15 @@ export function dequantizeFactors(q: Int8LayerFactors, rows: number, cols: numbe
   };
 }
 
-/** `rows` stored rows of `length` values at `offset`, in an fp32, fp16 or int4 file, as float32 (a copy). */
-function decodeRows(payload: PayloadBytes, offset: number, rows: number, length: number, storage: FactorStorage): Float32Array {
+/**
+ * `rows` stored rows of `length` values at `offset`, in an fp32, fp16 or int4 file, as float32 (a copy); an int4
+ * matrix with its low plane when `low` is given.
+ */
+function decodeRows(payload: PayloadBytes, offset: number, rows: number, length: number, storage: FactorStorage, low?: ByteRange): Float32Array {
   const { factorDType: dtype, int4GroupSize } = storage;
   if (dtype === 'int8') throw new RangeError('int8 factors carry their scales in the header: use dequantizeInt8');
   const bytes = payload.subarray(offset, offset + storedMatrixBytes(dtype, rows, length, int4GroupSize));
-  if (dtype === 'int4') return dequantizeInt4(bytes, rows, length, int4GroupSize ?? 0);
+  if (dtype === 'int4') return dequantizeInt4(bytes, rows, length, int4GroupSize ?? 0, low && payload.subarray(low.offset, low.offset + low.length));
   if (dtype === 'fp16') return decodeHalf(bytes);
   // Copy into a fresh buffer: payload offsets are 64-byte aligned but the payload view itself may not be.
   return float32Copy(payload, offset, rows * length);

@@ -13,7 +13,7 @@ import type { Engine, EngineContext, EngineId, EngineSession, EngineWarning } fr
 import type { EngineRegistry } from './engines/registry.js';
 import { engineWeightBytes, estimateMemory } from './memory-estimate.js';
 import { decodeRefits, type LayerRefit } from './factors.js';
-import { buildOnnxModel } from './onnx/build-model.js';
+import { buildOnnxModel, lowPlanesAt } from './onnx/build-model.js';
 import { SectionLoader } from './section-loader.js';
 import type { ByteSource } from './source/source.js';
 import type { Feeds, HostTensor } from './tensor.js';
@@ -124,7 +124,7 @@ export class LrmSession {
     const bytes = await loader.ensure(choice.tiers, (loaded, total) => progress?.({ phase: 'tiers', loaded, total }));
     const ranks = header.tiers[choice.tiers - 1].ranks;
     const refit = await loadRefits(loader, header, choice.tiers, options);
-    const onnxModel = buildOnnxModel(header, bytes, ranks, { refits: refit?.refits });
+    const onnxModel = buildOnnxModel(header, bytes, ranks, { refits: refit?.refits, lowPlanes: lowPlanesAt(header, choice.tiers) });
 
     progress?.({ phase: 'build', loaded: 0, total: 1 });
     const fallbacks: FallbackEvent[] = [];
@@ -282,7 +282,7 @@ export class LrmSession {
     const ranks = this.header.tiers[choice.tiers - 1].ranks;
     const refit = await loadRefits(this.loader, this.header, choice.tiers, this.options);
     progress?.({ phase: 'build', loaded: 0, total: 1 });
-    const model = buildOnnxModel(this.header, bytes, ranks, { refits: refit?.refits });
+    const model = buildOnnxModel(this.header, bytes, ranks, { refits: refit?.refits, lowPlanes: lowPlanesAt(this.header, choice.tiers) });
     const session = await this.engineImpl.create(model, this.context);
     progress?.({ phase: 'build', loaded: 1, total: 1 });
     const old = this.active;

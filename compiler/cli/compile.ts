@@ -172,7 +172,7 @@ export function registerCompile(program: Command): void {
     .description('factorise an ONNX model into a nested low-rank .lrm file')
     .argument('<model.onnx>', 'trained model to compile')
     .requiredOption('-o, --output <model.lrm>', 'where to write the .lrm file')
-    .option('--tiers <fractions>', 'cumulative tier budgets, fractions of the factorable layers\' dense parameters', '0.1,0.2,0.35,0.5,1')
+    .option('--tiers <fractions>', 'cumulative tier budgets, fractions of the factorable layers\' dense parameters; int4: budget:8 adds a tier at 8 bits (each int4 matrix with its low plane), e.g. 0.2,0.5,1,1:8', '0.1,0.2,0.35,0.5,1')
     .option('--dtype <fp32|fp16|int8|int4>', 'storage of every weight (int8: symmetric, per output channel; int4: groups of --group-size values per scale, GPTQ-rounded against --calib inputs, else to nearest)', 'fp32')
     .option('--group-size <n>', 'int4: values per scale', String(DEFAULT_INT4_GROUP_SIZE))
     .option('--int4-max-error <e>', 'int4: error budget of the precision pass: weights go int4, least network error per byte saved first, while their summed error stays within this; the rest int8 (0: all int8, inf: all int4)', String(DEFAULT_INT4_MAX_ERROR))
@@ -256,10 +256,11 @@ export function registerCompile(program: Command): void {
         console.log(`note: ${quantised} quantised node(s) are kept as they are`);
       }
       const payloadStart = size - header.payloadLength;
+      const bits = header.tiers.some((t) => t.bits === 8);
       console.log(
         table([
-          ['tier', 'budget', 'params', 'bytes to load'],
-          ...header.tiers.map((t) => [t.index, t.budget, formatCount(t.params), formatBytes(bytesToLoad(header, payloadStart, t.index + 1))]),
+          ['tier', 'budget', ...(bits ? ['bits'] : []), 'params', 'bytes to load'],
+          ...header.tiers.map((t) => [t.index, t.budget, ...(bits ? [t.bits ?? 4] : []), formatCount(t.params), formatBytes(bytesToLoad(header, payloadStart, t.index + 1))]),
         ]),
       );
     });

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { bytesToLoad, readLrm } from '../../formats/read.js';
-import { DataType, type ModelHeader } from '../../formats/model.js';
+import { DataType, usesInt4, type ModelHeader } from '../../formats/model.js';
 import { formatBytes, formatCount, table } from './format.js';
 import { readInputBytes } from './read-input.js';
 
@@ -36,6 +36,8 @@ export function describeModel(header: ModelHeader, fileBytes: number) {
     tiers: header.tiers.map((t) => ({
       tier: t.index,
       budget: t.budget,
+      /** Bits the tier runs its int4 matrices at: 8 with their low planes (format v4), 4 without; null in other dtypes. */
+      bits: usesInt4(header) ? (t.bits ?? 4) : null,
       params: t.params,
       /** The tier's own section plus its transient sections (blocks of layers that go dense later). */
       tierBytes: t.range.length + (t.transient ?? []).reduce((sum, x) => sum + x.range.length, 0),
@@ -77,10 +79,12 @@ export function registerInspect(program: Command): void {
       console.log();
       // Files compiled with --refit also carry, per tier, a refit section read with that tier only.
       const refit = d.tiers.some((t) => t.refitBytes > 0);
+      // int4 files with an 8-bit tier: the ladder goes up in rank and in bits.
+      const bits = d.tiers.some((t) => t.bits === 8);
       console.log(
         table([
-          ['tier', 'budget', 'params', 'tier bytes', ...(refit ? ['refit bytes'] : []), 'bytes to load'],
-          ...d.tiers.map((t) => [t.tier, t.budget, formatCount(t.params), formatBytes(t.tierBytes), ...(refit ? [formatBytes(t.refitBytes)] : []), formatBytes(t.bytesToLoad)]),
+          ['tier', 'budget', ...(bits ? ['bits'] : []), 'params', 'tier bytes', ...(refit ? ['refit bytes'] : []), 'bytes to load'],
+          ...d.tiers.map((t) => [t.tier, t.budget, ...(bits ? [t.bits!] : []), formatCount(t.params), formatBytes(t.tierBytes), ...(refit ? [formatBytes(t.refitBytes)] : []), formatBytes(t.bytesToLoad)]),
         ]),
       );
       console.log(`\npresets: ${d.presets.map((p) => `${p.name} (${p.tiers} tier${p.tiers > 1 ? 's' : ''})`).join(', ')}`);

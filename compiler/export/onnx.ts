@@ -6,9 +6,9 @@
  * Compiling the export again recognises the pairs (compiler/factorize/prefactored.ts) and decomposes nothing.
  */
 import type { FactoredLayer, ModelHeader } from '../../formats/model.js';
-import { denseWeight, gatherFactors, type LayerFactors } from '../../runtime/factors.js';
+import { denseWeight, gatherFactors, type FactorStorage, type LayerFactors } from '../../runtime/factors.js';
 import { orderedFactors } from '../linalg/svd.js';
-import { buildOnnxModel, factoredNodes, storedDense } from '../../runtime/onnx/build-model.js';
+import { buildOnnxModel, factoredNodes, lowPlanesAt, storedDense } from '../../runtime/onnx/build-model.js';
 import { onnx, type NodeProto, type TensorProto } from '../../runtime/onnx/proto.js';
 import { CompileOptionError } from '../errors.js';
 
@@ -33,15 +33,18 @@ export function exportFactoredOnnx(header: ModelHeader, payload: Uint8Array, opt
     throw new CompileOptionError(`--tier must be a whole number from 0 to ${count - 1} (this model has ${count} tiers), got ${tier}`, 'bad-tier');
   }
   const ranks = [...header.tiers[tier].ranks];
+  // An 8-bit tier exports its int4 matrices with their low planes, as the runtime runs it.
+  const lowPlanes = lowPlanesAt(header, tier + 1);
+  const storage = { factorDType: header.factorDType, int4GroupSize: header.int4GroupSize, lowPlanes };
   // Every node but the factored ones as the runtime writes them (dense initializers, attributes, opsets), one
   // proto per header node; then each factored layer's node is swapped for its two factor nodes.
-  const base = onnx.ModelProto.decode(buildOnnxModel({ ...header, layers: [] }, payload, []));
+  const base = onnx.ModelProto.decode(buildOnnxModel({ ...header, layers: [] }, payload, [], { lowPlanes }));
   const graph = base.graph!;
   const replacement = new Map<number, NodeProto[]>();
   const tensors: TensorProto[] = [];
   header.layers.forEach((layer, i) => {
     const node = header.graph.nodes[layer.nodeIndex];
-    const { nodes, tensors: t } = factoredNodes(layer, node, exportedFactors(header, payload, layer, ranks[i]));
+    const { nodes, tensors: t } = factoredNodes(layer, node, exportedFactors(storage, payload, layer, ranks[i]));
     replacement.set(layer.nodeIndex, nodes);
     tensors.push(...t);
   });
@@ -61,8 +64,8 @@ export function exportFactoredOnnx(header: ModelHeader, payload: Uint8Array, opt
  * The layer's factors at `rank`. Past break-even a v2 file stores the dense M instead of factors; the export
  * factorises it again (plain SVD, exact at full rank) so that every layer still leaves as an ordered pair.
  */
-function exportedFactors(header: ModelHeader, payload: Uint8Array, layer: FactoredLayer, rank: number): LayerFactors {
-  if (!storedDense(layer, rank)) return gatherFactors(layer, rank, payload, header);
-  const f = orderedFactors(Float64Array.from(denseWeight(layer, payload, header)), layer.rows, layer.cols);
+function exportedFactors(storage: FactorStorage, payload: Uint8Array, layer: FactoredLayer, rank: number): LayerFactors {
+  if (!storedDense(layer, rank)) return gatherFactors(layer, rank, payload, storage);
+  const f = orderedFactors(Float64Array.from(denseWeight(layer, payload, storage)), layer.rows, layer.cols);
   return { rank: f.rank, left: Float32Array.from(f.left.subarray(0, f.rank * layer.rows)), right: Float32Array.from(f.right.subarray(0, f.rank * layer.cols)) };
 }

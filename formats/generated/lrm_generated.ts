@@ -661,8 +661,17 @@ scalesArray():Float32Array|null {
   return offset ? new Float32Array(this.bb!.bytes().buffer, this.bb!.bytes().byteOffset + this.bb!.__vector(this.bb_pos + offset), this.bb!.__vector_len(this.bb_pos + offset)) : null;
 }
 
+/**
+ * Format version 4, int4 weights of a file with an 8-bit tier (Tier.bits): the weight's low plane
+ * (formats/int4.ts), read from the first 8-bit tier on, in that tier's section.
+ */
+low(obj?:lrm_ByteRange):lrm_ByteRange|null {
+  const offset = this.bb!.__offset(this.bb_pos, 18);
+  return offset ? (obj || new lrm_ByteRange()).__init(this.bb_pos + offset, this.bb!) : null;
+}
+
 static startDenseTensor(builder:flatbuffers.Builder) {
-  builder.startObject(7);
+  builder.startObject(8);
 }
 
 static addName(builder:flatbuffers.Builder, nameOffset:flatbuffers.Offset) {
@@ -720,6 +729,10 @@ static createScalesVector(builder:flatbuffers.Builder, data:number[]|Float32Arra
 
 static startScalesVector(builder:flatbuffers.Builder, numElems:number) {
   builder.startVector(4, numElems, 4);
+}
+
+static addLow(builder:flatbuffers.Builder, lowOffset:flatbuffers.Offset) {
+  builder.addFieldStruct(7, lowOffset, 0);
 }
 
 static endDenseTensor(builder:flatbuffers.Builder):flatbuffers.Offset {
@@ -935,8 +948,23 @@ rightScalesArray():Float32Array|null {
   return offset ? new Float32Array(this.bb!.bytes().buffer, this.bb!.bytes().byteOffset + this.bb!.__vector(this.bb_pos + offset), this.bb!.__vector_len(this.bb_pos + offset)) : null;
 }
 
+/**
+ * Format version 4, int4 factors of a file with an 8-bit tier (Tier.bits): the low planes of left and right
+ * (formats/int4.ts), in the section of tier max(this tier, the first 8-bit tier), or its transient section for
+ * the layer's dense tier; absent when the layer runs dense before any 8-bit tier needs them.
+ */
+leftLow(obj?:lrm_ByteRange):lrm_ByteRange|null {
+  const offset = this.bb!.__offset(this.bb_pos, 16);
+  return offset ? (obj || new lrm_ByteRange()).__init(this.bb_pos + offset, this.bb!) : null;
+}
+
+rightLow(obj?:lrm_ByteRange):lrm_ByteRange|null {
+  const offset = this.bb!.__offset(this.bb_pos, 18);
+  return offset ? (obj || new lrm_ByteRange()).__init(this.bb_pos + offset, this.bb!) : null;
+}
+
 static startFactorBlock(builder:flatbuffers.Builder) {
-  builder.startObject(6);
+  builder.startObject(8);
 }
 
 static addTier(builder:flatbuffers.Builder, tier:number) {
@@ -978,6 +1006,14 @@ static createRightScalesVector(builder:flatbuffers.Builder, data:number[]|Float3
 
 static startRightScalesVector(builder:flatbuffers.Builder, numElems:number) {
   builder.startVector(4, numElems, 4);
+}
+
+static addLeftLow(builder:flatbuffers.Builder, leftLowOffset:flatbuffers.Offset) {
+  builder.addFieldStruct(6, leftLowOffset, 0);
+}
+
+static addRightLow(builder:flatbuffers.Builder, rightLowOffset:flatbuffers.Offset) {
+  builder.addFieldStruct(7, rightLowOffset, 0);
 }
 
 static endFactorBlock(builder:flatbuffers.Builder):flatbuffers.Offset {
@@ -1150,8 +1186,17 @@ denseStorage():lrm_DenseStorage {
   return offset ? this.bb!.readUint8(this.bb_pos + offset) : lrm_DenseStorage.AsIs;
 }
 
+/**
+ * Format version 4, an int4 `dense` in a file with an 8-bit tier: its low plane, in the section of tier
+ * max(dense_tier, the first 8-bit tier).
+ */
+denseLow(obj?:lrm_ByteRange):lrm_ByteRange|null {
+  const offset = this.bb!.__offset(this.bb_pos, 34);
+  return offset ? (obj || new lrm_ByteRange()).__init(this.bb_pos + offset, this.bb!) : null;
+}
+
 static startFactoredLayer(builder:flatbuffers.Builder) {
-  builder.startObject(15);
+  builder.startObject(16);
 }
 
 static addName(builder:flatbuffers.Builder, nameOffset:flatbuffers.Offset) {
@@ -1287,6 +1332,10 @@ static startDenseScalesVector(builder:flatbuffers.Builder, numElems:number) {
 
 static addDenseStorage(builder:flatbuffers.Builder, denseStorage:lrm_DenseStorage) {
   builder.addFieldInt8(14, denseStorage, lrm_DenseStorage.AsIs);
+}
+
+static addDenseLow(builder:flatbuffers.Builder, denseLowOffset:flatbuffers.Offset) {
+  builder.addFieldStruct(15, denseLowOffset, 0);
 }
 
 static endFactoredLayer(builder:flatbuffers.Builder):flatbuffers.Offset {
@@ -1622,8 +1671,18 @@ transientLength():number {
   return offset ? this.bb!.__vector_len(this.bb_pos + offset) : 0;
 }
 
+/**
+ * Format version 4, int4 files: 8 when tiers 0..index run every int4 matrix with its low plane (about int8
+ * precision), 0 when they run it as int4. Non-decreasing over the tiers: the ladder goes up in rank and bits.
+ * The first 8-bit tier's section holds the low planes of everything stored before it.
+ */
+bits():number {
+  const offset = this.bb!.__offset(this.bb_pos, 20);
+  return offset ? this.bb!.readUint8(this.bb_pos + offset) : 0;
+}
+
 static startTier(builder:flatbuffers.Builder) {
-  builder.startObject(8);
+  builder.startObject(9);
 }
 
 static addIndex(builder:flatbuffers.Builder, index:number) {
@@ -1692,6 +1751,10 @@ static createTransientVector(builder:flatbuffers.Builder, data:flatbuffers.Offse
 
 static startTransientVector(builder:flatbuffers.Builder, numElems:number) {
   builder.startVector(4, numElems, 4);
+}
+
+static addBits(builder:flatbuffers.Builder, bits:number) {
+  builder.addFieldInt8(8, bits, 0);
 }
 
 static endTier(builder:flatbuffers.Builder):flatbuffers.Offset {

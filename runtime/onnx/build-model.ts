@@ -28,6 +28,13 @@ export interface BuildOptions {
   refits?: ReadonlyArray<LayerRefit | undefined>;
   /** Build every layer as two nodes even past break-even (refit needs the middle tensor of every layer). */
   alwaysFactored?: boolean;
+  /** The tier runs at 8 bits (Tier.bits): int4 matrices are read with their low planes (lowPlanesAt). */
+  lowPlanes?: boolean;
+}
+
+/** Whether tiers 0..tiers-1 run at 8 bits, i.e. with every int4 matrix's low plane (format v4). */
+export function lowPlanesAt(header: Pick<ModelHeader, 'tiers'>, tiers: number): boolean {
+  return tiers > 0 && header.tiers[tiers - 1]?.bits === 8;
 }
 
 /** Name of the tensor between a factored layer's two nodes (h = B·x). */
@@ -37,11 +44,12 @@ export function middleTensorName(node: Pick<NodeDef, 'outputs'>, rank: number): 
 
 export function buildOnnxModel(header: ModelHeader, payload: PayloadBytes, ranks: number[], options: BuildOptions = {}): Uint8Array {
   const { graph } = header;
+  const storage = { factorDType: header.factorDType, int4GroupSize: header.int4GroupSize, lowPlanes: options.lowPlanes ?? false };
   const initializers: TensorProto[] = graph.initializers.map((t) => ({
     name: t.name,
     dataType: t.dataType,
     dims: t.dims,
-    rawData: denseTensorBytes(t, payload, header.int4GroupSize),
+    rawData: denseTensorBytes(t, payload, header.int4GroupSize, storage.lowPlanes),
   }));
   const replacement = new Map<number, NodeProto[]>();
   header.layers.forEach((layer, i) => {
@@ -51,17 +59,17 @@ export function buildOnnxModel(header: ModelHeader, payload: PayloadBytes, ranks
     if (storedDense(layer, ranks[i])) {
       // Format v2: past break-even the file holds M itself (its factors at this rank are not loaded at all).
       if (options.alwaysFactored) throw new RangeError(`layer "${layer.name}" is stored dense at rank ${ranks[i]}; it has no factors to build two nodes from`);
-      const { node: dense, tensor } = denseNode(layer, node, refit?.dense ? refit.left : denseWeight(layer, payload, header));
+      const { node: dense, tensor } = denseNode(layer, node, refit?.dense ? refit.left : denseWeight(layer, payload, storage));
       built = [dense];
       initializers.push(tensor);
     } else if (options.alwaysFactored || runsFactored(layer, ranks[i])) {
-      const stored = gatherFactors(layer, ranks[i], payload, header);
+      const stored = gatherFactors(layer, ranks[i], payload, storage);
       const f = refit ? { ...stored, left: refit.left } : stored;
       const { nodes, tensors } = factoredNodes(layer, node, f);
       built = nodes;
       initializers.push(...tensors);
     } else {
-      const stored = gatherFactors(layer, ranks[i], payload, header);
+      const stored = gatherFactors(layer, ranks[i], payload, storage);
       const f = refit ? { ...stored, left: refit.left } : stored;
       const { node: dense, tensor } = denseNode(layer, node, multiplyOut(f, layer.rows, layer.cols));
       built = [dense];

@@ -101,9 +101,23 @@ describe('lowrank compile', () => {
     expect(r.stdout).toMatch(/int4 \(groups of 48\): factors and \d+ dense weight\(s\) int4 \(rounded to nearest: no calibration reached them\); 0 int8/);
     expect(r.stdout).toMatch(/precision chosen by each weight's own error \(no calibration\)/);
     const d = cliJson<InspectJson & { int4GroupSize: number; formatVersion: number; denseStorage: Record<string, number> }>('inspect', out, '--json');
-    expect([d.factorDType, d.int4GroupSize, d.formatVersion]).toEqual(['int4', 48, 3]);
+    // Version 4: its layers dense at the full tier keep σ only for their stored components.
+    expect([d.factorDType, d.int4GroupSize, d.formatVersion]).toEqual(['int4', 48, 4]);
     expect(d.denseStorage.int4).toBeGreaterThan(0);
     expect(cliOk('inspect', out).stdout).toMatch(/factors int4 \(int4 groups of 48\); weights not factored: \d+ int4/);
+  });
+
+  it('--dtype int4 --tiers 0.2,1,1:8: a ladder over rank and bits, shown by compile and inspect', () => {
+    const out = join(tmp, 'mnist-int4-ladder.lrm');
+    const r = cliOk('compile', MNIST_CNN, '-o', out, '--dtype', 'int4', '--tiers', '0.2,1,1:8');
+    expect(r.stdout).toMatch(/tier\s+budget\s+bits\s+params\s+bytes to load/);
+    const d = cliJson<InspectJson & { tiers: Array<{ bits: number | null; bytesToLoad: number; params: number }> }>('inspect', out, '--json');
+    expect(d.tiers.map((t) => t.bits)).toEqual([4, 4, 8]);
+    expect(d.tiers[2].params).toBe(d.tiers[1].params);
+    // The low planes: about one more byte per two weights than the int4 tier (a bit less than its int4 bytes).
+    expect(d.tiers[2].bytesToLoad).toBeGreaterThan(1.5 * d.tiers[1].bytesToLoad);
+    expect(d.tiers[2].bytesToLoad).toBeLessThan(2 * d.tiers[1].bytesToLoad);
+    expect(cliOk('inspect', out).stdout).toMatch(/tier\s+budget\s+bits\s+params/);
   });
 
   it('--dtype fp16 stores the tiers in about half the bytes', () => {
@@ -310,6 +324,8 @@ describe('errors are one line, with no stack trace', () => {
     ['a file that is not ONNX (package.json)', () => ['package.json'], /package\.json.*ONNX/],
     ['--tiers 0.5,0.2 (not increasing)', () => [MNIST_CNN, '--tiers', '0.5,0.2'], /--tiers/],
     ['--dtype int3', () => [MNIST_CNN, '--dtype', 'int3'], /--dtype must be fp32, fp16, int8 or int4, not "int3"/],
+    ['--tiers 0.5,1:8 without int4', () => [MNIST_CNN, '--tiers', '0.5,1:8'], /an 8-bit tier \(budget:8\) refines int4 matrices; it needs --dtype int4, not fp32/],
+    ['--tiers 0.5:8,1 (bits going down)', () => [MNIST_CNN, '--dtype', 'int4', '--tiers', '0.5:8,1'], /bits never go down the ladder/],
     ['--group-size 0', () => [MNIST_CNN, '--dtype', 'int4', '--group-size', '0'], /--group-size must be a whole number ≥ 1, got "0"/],
     ['--int4-max-error -1', () => [MNIST_CNN, '--dtype', 'int4', '--int4-max-error', '-1'], /--int4-max-error must be a number ≥ 0/],
     ['--dtype int4 --refit', () => [MNIST_CNN, '--dtype', 'int4', '--refit', '--calib', `mnist:${MNIST_DIR}`, '--calib-limit', '16'], /--refit does not write int4 files yet/],

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { allocateTiers, parseTierBudgets, runtimeParams } from '../../compiler/allocate.js';
+import { allocateTiers, ladderCuts, parseTierBudgets, rankBudgets, runtimeParams } from '../../compiler/allocate.js';
 import { CompileOptionError } from '../../compiler/errors.js';
 
 const layerArb = fc
@@ -68,5 +68,25 @@ describe('allocateTiers', () => {
     expect(() => parseTierBudgets('0,1')).toThrow(CompileOptionError);
     expect(() => parseTierBudgets('a,1')).toThrow(/not a number/);
     expect(parseTierBudgets('0.1, 0.2,1')).toEqual([0.1, 0.2, 1]);
+  });
+
+  it('parses a ladder over rank and bits: budget:8 steps, never back to 4 bits, a budget repeated only to add bits', () => {
+    expect(parseTierBudgets('0.2,1,1:8')).toEqual([0.2, 1, { budget: 1, bits: 8 }]);
+    expect(parseTierBudgets('0.2,0.2:8,1:8')).toEqual([0.2, { budget: 0.2, bits: 8 }, { budget: 1, bits: 8 }]);
+    expect(() => parseTierBudgets('0.2:8,1')).toThrow(/bits never go down/);
+    expect(() => parseTierBudgets('0.5,0.5')).toThrow(/must increase/);
+    expect(() => parseTierBudgets('0.5:8,0.5:8')).toThrow(/must increase/);
+    expect(() => parseTierBudgets('1:4')).toThrow(/asks for 4 bits/);
+    expect(() => parseTierBudgets('1:8:8')).toThrow(/not a number/);
+    expect(() => parseTierBudgets(':8')).toThrow(/not a number/);
+  });
+
+  it('a bits step has the ranks of the tier before it', () => {
+    const layers = [{ rows: 16, cols: 16, sigma: Float64Array.from({ length: 16 }, (_, i) => 16 - i) }];
+    const ladder = [0.3, { budget: 0.3, bits: 8 as const }, { budget: 1, bits: 8 as const }];
+    const cuts = ladderCuts(ladder, allocateTiers(layers, rankBudgets(ladder), { rankMultiple: 2 }));
+    expect(cuts.map((c) => c.bits)).toEqual([undefined, 8, 8]);
+    expect(cuts[1].ranks).toEqual(cuts[0].ranks);
+    expect(cuts[2].ranks).toEqual([16]);
   });
 });

@@ -14,9 +14,9 @@ import { feedBatches, openDataset } from '../../compiler/data/spec.js';
 import { findCandidates } from '../../compiler/factorize/candidates.js';
 import { gptqInt4, relativeOutputError } from '../../compiler/gptq.js';
 import { importOnnx } from '../../compiler/import/onnx.js';
-import { int4Scale, int4Values, packInt4, quantizeInt4Nearest, roundInt4 } from '../../compiler/quantize-int4.js';
+import { int4Scale, int4Values, lowPlaneOf, packInt4, quantizeInt4Nearest, roundInt4 } from '../../compiler/quantize-int4.js';
 import { fromHalfBits, toHalfBits } from '../../formats/float16.js';
-import { dequantizeInt4, int4Bytes } from '../../formats/int4.js';
+import { dequantizeInt4, int4Bytes, int4LowPlaneBytes } from '../../formats/int4.js';
 
 const DATA = join(import.meta.dirname, '../../../shared/data');
 
@@ -40,6 +40,34 @@ describe('int4 storage', () => {
       }),
       { numRuns: 200 },
     );
+  });
+
+  it('the low plane refines every value to within 1/16 of its scale where its residual is in range, else clips it', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 5 }), fc.integer({ min: 1, max: 41 }), fc.integer({ min: 1, max: 50 }), fc.integer(), fc.double({ min: 0, max: 1.5, noNaN: true }), (rows, length, group, seed, drift) => {
+        let x = seed;
+        const next = () => (x = (x * 1103515245 + 12345) | 0) / 2 ** 31;
+        const values = Float64Array.from({ length: rows * length }, () => next() * 3);
+        const m = quantizeInt4Nearest(values, rows, length, group);
+        // GPTQ moves values before it rounds them: a target up to `drift` scales off the rounded value.
+        const groups = Math.ceil(length / group);
+        const scale = (i: number) => m.scales[Math.floor(i / length) * groups + Math.floor((i % length) / group)];
+        const target = Float64Array.from(values, (v, i) => m.q[i] * scale(i) + next() * drift * scale(i));
+        const low = lowPlaneOf({ ...m, target });
+        expect(low.length).toBe(int4LowPlaneBytes(rows, length));
+        const refined = dequantizeInt4(packInt4(m), rows, length, group, low);
+        target.forEach((t, i) => {
+          const s = scale(i);
+          const residual = (t - m.q[i] * s) / s;
+          const clipped = Math.max(-1, Math.min(7 / 8, residual));
+          // Float32 output: allow its rounding on top of the grid's half step.
+          expect(Math.abs(refined[i] - (m.q[i] + clipped) * s)).toBeLessThanOrEqual(s / 16 + 1e-6 * Math.abs(t) + 1e-12);
+        });
+      }),
+      { numRuns: 200 },
+    );
+    expect(() => lowPlaneOf({ ...quantizeInt4Nearest([1, 2], 1, 2, 2), target: undefined })).toThrow(/values it was rounded from/);
+    expect(() => dequantizeInt4(new Uint8Array(3), 1, 2, 2, new Uint8Array(2))).toThrow(/low-plane bytes/);
   });
 
   it('scales are half floats that never clip, rounding is symmetric, and a wrong byte count is refused', () => {

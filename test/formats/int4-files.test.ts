@@ -54,3 +54,35 @@ describe('int4 files (format version 3, 4 with σ trimmed)', () => {
   });
   it('a group size without int4', () => rejects((h) => Object.assign(h, { factorDType: 'int8' }, { graph: { ...h.graph, initializers: h.graph.initializers.map(({ storage: _, ...t }) => t) } }), /int8|int4/));
 });
+
+describe('8-bit tiers (format version 4): low planes', () => {
+  let ladder: ModelHeader;
+  let ladderPayload: Uint8Array;
+  beforeAll(async () => {
+    const compiled = await compileOnnx(new Uint8Array(readFileSync(MODEL)), { dtype: 'int4', int4GroupSize: 24, tiers: [0.3, { budget: 0.3, bits: 8 }, { budget: 1, bits: 8 }] });
+    ladder = compiled.header;
+    ladderPayload = compiled.lrm.subarray(compiled.lrm.length - ladder.payloadLength);
+  });
+  const rejectsLadder = async (edit: (h: LrmHeaderInput) => void, message: RegExp): Promise<void> => {
+    const h = structuredClone(ladder) as LrmHeaderInput;
+    edit(h);
+    const e = await readLrm(await writeLrm(h, ladderPayload, { validate: false }), { fileName: 'bad.lrm' }).then(() => undefined, (err: unknown) => err);
+    expect(e).toBeInstanceOf(LrmCorruptHeaderError);
+    expect((e as Error).message).toMatch(message);
+  };
+  const firstBlock = (h: LrmHeaderInput) => h.layers.flatMap((l) => l.blocks).find((b) => b.leftLow)!;
+
+  it('read back: bits per tier, a low plane on every int4 matrix a tier reads at 8 bits, in tier 1', () => {
+    expect(ladder.formatVersion).toBe(4);
+    expect(ladder.tiers.map((t) => t.bits)).toEqual([undefined, 8, 8]);
+    for (const t of ladder.graph.initializers.filter((x) => x.storage === 'int4')) expect(t.low).toBeDefined();
+    expect(ladder.layers.flatMap((l) => l.blocks).every((b) => b.leftLow && b.rightLow)).toBe(true);
+  });
+  it('bits that go down', () => rejectsLadder((h) => delete h.tiers[2]!.bits, /tier 2 runs int4 after tier 1 ran at 8 bits/));
+  it('a file that says version 3', () => rejectsLadder((h) => (h.formatVersion = 3), /8-bit tiers \(format version 4\) but says format version 3|format version 4/));
+  it('a missing low plane', () => rejectsLadder((h) => delete firstBlock(h).leftLow, /has no low plane, but tier 1 runs at 8 bits/));
+  it('a low plane of the wrong length', () => rejectsLadder((h) => (firstBlock(h).rightLow!.length += 64), /low plane holds [\d,]+ bytes, expected/));
+  it('a low plane outside its tier', () => rejectsLadder((h) => (firstBlock(h).leftLow = { ...firstBlock(h).leftLow!, offset: 0 }), /low plane .* lies outside tier 1/));
+  it('a low plane nobody reads', () => rejectsLadder((h) => h.tiers.forEach((t) => delete t.bits), /has a low plane, but no 8-bit tier reads it/));
+  it('an unknown bit count', () => rejectsLadder((h) => ((h.tiers[1] as { bits?: number }).bits = 6), /runs at 6 bits/));
+});
