@@ -23,7 +23,7 @@ interface InspectJson {
   factorDType: string;
   fileBytes: number;
   layers: Array<{ name: string; kind: string; weightDims: number[]; rows: number; cols: number; maxRank: number; rankPerTier: number[]; denseTier: number | null }>;
-  tiers: Array<{ tier: number; budget: number; params: number; tierBytes: number; bytesToLoad: number }>;
+  tiers: Array<{ tier: number; budget: number; bits: number | null; params: number; tierBytes: number; bytesToLoad: number }>;
   presets: Array<{ name: string; tiers: number }>;
 }
 
@@ -111,7 +111,7 @@ describe('lowrank compile', () => {
     const out = join(tmp, 'mnist-int4-ladder.lrm');
     const r = cliOk('compile', MNIST_CNN, '-o', out, '--dtype', 'int4', '--tiers', '0.2,1,1:8');
     expect(r.stdout).toMatch(/tier\s+budget\s+bits\s+params\s+bytes to load/);
-    const d = cliJson<InspectJson & { tiers: Array<{ bits: number | null; bytesToLoad: number; params: number }> }>('inspect', out, '--json');
+    const d = cliJson<InspectJson>('inspect', out, '--json');
     expect(d.tiers.map((t) => t.bits)).toEqual([4, 4, 8]);
     expect(d.tiers[2].params).toBe(d.tiers[1].params);
     // The low planes: about one more byte per two weights than the int4 tier (a bit less than its int4 bytes).

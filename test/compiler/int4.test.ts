@@ -52,7 +52,7 @@ describe('int4 storage', () => {
         // GPTQ moves values before it rounds them: a target up to `drift` scales off the rounded value.
         const groups = Math.ceil(length / group);
         const scale = (i: number) => m.scales[Math.floor(i / length) * groups + Math.floor((i % length) / group)];
-        const target = Float64Array.from(values, (v, i) => m.q[i] * scale(i) + next() * drift * scale(i));
+        const target = Float64Array.from(values, (_, i) => m.q[i] * scale(i) + next() * drift * scale(i));
         const low = lowPlaneOf({ ...m, target });
         expect(low.length).toBe(int4LowPlaneBytes(rows, length));
         const refined = dequantizeInt4(packInt4(m), rows, length, group, low);
