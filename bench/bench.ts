@@ -11,6 +11,7 @@ import { basename, join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { compileOnnx, type CompileProgress } from '../compiler/compile.js';
 import { importOnnx } from '../compiler/import/onnx.js';
+import type { TierBudget } from '../compiler/allocate.js';
 import { COMPILER_VERSION } from '../compiler/version.js';
 import type { Runner } from '../compiler/evaluate.js';
 import { engines, load } from '../runtime/node.js';
@@ -144,6 +145,7 @@ async function benchModel(model: BenchModel, ctx: BenchContext, log: (line: stri
           return s;
         }, ref.measured.outcome, say, `${method.id} tier ${tier.index}`, pairOriginal);
         const tierRow = row(model, suite, method.id, method.dtype, tier.index, tier.budget, tier.params, originalParams, bytesLoaded, source.length, r.score, originalRow.value, r.paired!.tierMs, r.seconds);
+        if (tier.bits) tierRow.bits = tier.bits;
         tierRow.latencyRatio = round(r.paired!.ratio, 3);
         tierRow.extra = { ...tierRow.extra, originalPairedMs: round(r.paired!.originalMs, 4) };
         rows.push(tierRow);
@@ -182,7 +184,7 @@ export async function compileWith(model: BenchModel, method: Method, source: Uin
   const t = performance.now();
   const { lrm, header, distill } = await compileOnnx(source, {
     fileName: basename(model.path),
-    tiers: method.tiers ?? model.tiers,
+    tiers: withEightBitStep(method.tiers ?? model.tiers, method.eightBitStep),
     rankMultiple: method.rankMultiple,
     minParams: method.minParams,
     dtype: method.dtype,
@@ -238,6 +240,11 @@ async function evaluate(
 function round(v: number, digits: number): number {
   const k = 10 ** digits;
   return Math.round(v * k) / k;
+}
+
+/** The ladder with an 8-bit step at its last budget, when the method asks for one. */
+function withEightBitStep(tiers: readonly number[], step: boolean | undefined): TierBudget[] {
+  return step ? [...tiers, { budget: tiers[tiers.length - 1]!, bits: 8 }] : [...tiers];
 }
 
 function row(

@@ -44,6 +44,8 @@ export interface Method {
   rankMultiple?: number;
   /** Layers smaller than this stay dense (compileOnnx's minParams; Infinity: nothing factored). */
   minParams?: number;
+  /** int4: add an 8-bit step at the last budget (every int4 matrix with its low plane): the file's own upgrade. */
+  eightBitStep?: boolean;
 }
 
 export const PLAIN: Method = { id: 'plain-svd', description: "plain SVD, allocation 'sigma', no calibration, fp32 factors", dtype: 'fp32', calibrated: false };
@@ -78,9 +80,10 @@ export const CALIBRATED_DISTILL_SHORT: Method = {
 export const CALIBRATED_INT8: Method = { id: 'calibrated-int8', description: 'as calibrated, every weight int8 (per output channel; factors per output and per component)', dtype: 'int8', calibrated: true };
 export const CALIBRATED_INT4: Method = {
   id: 'calibrated-int4',
-  description: 'as calibrated, every weight int4 in groups of 32 (GPTQ on the calibration split) or int8 as the precision pass chose (budget 0.05; depthwise kernels int8)',
+  description: 'as calibrated, every weight int4 in groups of 32 (GPTQ on the calibration split) or int8 as the precision pass chose (budget 0.05; depthwise kernels int8); its last tier (budget "1:8") is the full tier at 8 bits, the same file with every int4 matrix\'s low plane',
   dtype: 'int4',
   calibrated: true,
+  eightBitStep: true,
 };
 /** What every bench model is compiled with besides its own methods: our quantised files (bench/baselines.ts adds the baselines). */
 export const QUANTISED_METHODS: readonly Method[] = [CALIBRATED_INT8, CALIBRATED_INT4];

@@ -37,7 +37,7 @@ export function tableRows(m: ModelResult): string[][] {
   const body = m.rows.map((r) => [
     r.method,
     r.tier === null ? '-' : String(r.tier),
-    r.budget === null ? '-' : String(r.budget),
+    r.budget === null ? '-' : `${r.budget}${r.bits ? `:${r.bits}` : ''}`,
     formatCount(r.params),
     `${r.paramsPct.toFixed(1)}%`,
     formatBytes(r.bytes),

@@ -13,8 +13,8 @@ import { runsFactored } from '../runtime/onnx/build-model.js';
 import { int8Scales, quantizeFactors, quantizeInt8 } from './quantize.js';
 import { storeDense, weightAxes } from './quantize-dense.js';
 import type { PrecisionChoice } from './precision.js';
-import { roundedInt4 } from './gptq.js';
-import { int4RowSlice, lowPlaneOf, packInt4, quantizeInt4Nearest, type Int4Matrix } from './quantize-int4.js';
+import { roundedInt4, roundedLowPlane } from './gptq.js';
+import { int4RowSlice, packInt4, quantizeInt4Nearest, type Int4Matrix } from './quantize-int4.js';
 import { COMPILER_VERSION } from './version.js';
 
 export interface AssembleInput {
@@ -134,13 +134,13 @@ export async function assembleLrm({ source, fileName, model, candidates, factors
   const appendBlockLow = (t: number, li: number): void => {
     const block = layers[li].blocks.find((blk) => blk.tier === t);
     if (!block) return;
-    block.leftLow = payload.append(lowPlaneOf(int4RowSlice(int4[li].left, block.rankBegin, block.rankEnd)));
-    block.rightLow = payload.append(lowPlaneOf(int4RowSlice(int4[li].right, block.rankBegin, block.rankEnd)));
+    block.leftLow = payload.append(roundedLowPlane(int4RowSlice(int4[li].left, block.rankBegin, block.rankEnd)));
+    block.rightLow = payload.append(roundedLowPlane(int4RowSlice(int4[li].right, block.rankBegin, block.rankEnd)));
   };
   /** Appends the low plane of a layer's dense M where it is stored int4. */
   const appendDenseLow = (li: number): void => {
     const choice = plan?.choices.get(candidates[li].weight.name);
-    if (choice?.storage === 'int4') layers[li].denseLow = payload.append(lowPlaneOf(choice.int4));
+    if (choice?.storage === 'int4') layers[li].denseLow = payload.append(roundedLowPlane(choice.int4));
   };
   /** The dense M of a layer from its full-rank factors, in the file's dtype (int8: one scale per row). */
   const appendDense = (li: number): void => {
@@ -178,7 +178,7 @@ export async function assembleLrm({ source, fileName, model, candidates, factors
       }
     });
     if (t === b) {
-      for (const w of initializers) if (lowInts.has(w.name)) w.low = payload.append(lowPlaneOf(lowInts.get(w.name)!));
+      for (const w of initializers) if (lowInts.has(w.name)) w.low = payload.append(roundedLowPlane(lowInts.get(w.name)!));
       candidates.forEach((_, li) => {
         if (denseTier[li] >= 0 && denseTier[li] < b) appendDenseLow(li);
         else if (denseTier[li] < 0) for (let earlier = 0; earlier < b; earlier++) appendBlockLow(earlier, li);

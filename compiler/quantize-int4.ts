@@ -17,8 +17,10 @@ export interface Int4Matrix {
   q: Int8Array;
   /** rows × int4Groups(length, groupSize), row by row; each is exactly representable as a half float. */
   scales: Float32Array;
-  /** The values it was rounded from (same layout), which its low plane refines towards (lowPlaneOf). */
+  /** The values it was rounded from (same layout), which its low plane refines towards. */
   target?: Float64Array;
+  /** The inputs' second moment GPTQ rounded it against (n = length), reused for its low plane. */
+  moment?: Float64Array;
 }
 
 /** The smallest half float s with 7·s ≥ maxAbs (0 for 0), so no value of its group clips. */
@@ -70,33 +72,42 @@ export function packInt4(m: Int4Matrix): Uint8Array {
   return out;
 }
 
+/** A value's low-plane step: its residual target − q·scale in 1/LOW_PLANE_STEPS of the scale, to nearest, in [-8, 7]. */
+export function lowPlaneStep(target: number, q: number, scale: number): number {
+  return scale === 0 ? 0 : Math.max(-8, Math.min(7, Math.round((target / scale - q) * LOW_PLANE_STEPS)));
+}
+
 /**
- * The low plane of an int4 matrix (formats/int4.ts) against the values it stands for (`target`, same layout): each
- * value's residual target − q·scale to the nearest 1/LOW_PLANE_STEPS of its group's scale, in [-8, 7], packed like
- * the int4 values and without scales. Rounded to nearest, not error-compensated: at steps 8× finer than int4 the
- * rounding error is below what GPTQ recovers at 4 bits, and the few residuals past ±1 scale (GPTQ moves values to
- * compensate their neighbours) are clipped.
+ * The low plane (formats/int4.ts) of an int4 matrix by rounding each value's residual against `m.target` to
+ * nearest; residuals past the plane's range (GPTQ moves values to compensate their neighbours) clip.
+ * compiler/gptq.ts's gptqLowPlane compensates instead where the inputs' moment is known.
  */
-export function lowPlaneOf(m: Int4Matrix): Uint8Array {
-  const target = m.target;
-  if (!target || target.length !== m.rows * m.length) throw new RangeError(`an int4 matrix needs the ${m.rows}×${m.length} values it was rounded from for its low plane`);
-  const rowBytes = int4RowBytes(m.length);
+export function nearestLowPlane(m: Int4Matrix): Int8Array {
+  const target = targetOf(m);
   const groups = int4Groups(m.length, m.groupSize);
+  return Int8Array.from(target, (t, i) => lowPlaneStep(t, m.q[i], m.scales[Math.floor(i / m.length) * groups + Math.floor((i % m.length) / m.groupSize)]));
+}
+
+/** Packs low-plane steps like int4 values (two per byte, low nibble first, rows on byte boundaries), no scales. */
+export function packLowPlane(m: Int4Matrix, steps: Int8Array): Uint8Array {
+  const rowBytes = int4RowBytes(m.length);
   const out = new Uint8Array(m.rows * rowBytes);
   for (let r = 0; r < m.rows; r++) {
-    for (let k = 0; k < m.length; k++) {
-      const i = r * m.length + k;
-      const s = m.scales[r * groups + Math.floor(k / m.groupSize)];
-      const l = s === 0 ? 0 : Math.max(-8, Math.min(7, Math.round(((target[i] - m.q[i] * s) / s) * LOW_PLANE_STEPS)));
-      out[r * rowBytes + (k >> 1)] |= (l & 15) << (k & 1 ? 4 : 0);
-    }
+    for (let k = 0; k < m.length; k++) out[r * rowBytes + (k >> 1)] |= (steps[r * m.length + k] & 15) << (k & 1 ? 4 : 0);
   }
   return out;
+}
+
+/** The values an int4 matrix was rounded from, which its low plane refines towards. */
+export function targetOf(m: Int4Matrix): Float64Array {
+  if (!m.target || m.target.length !== m.rows * m.length) throw new RangeError(`an int4 matrix needs the ${m.rows}×${m.length} values it was rounded from for its low plane`);
+  return m.target;
 }
 
 /** Rows [begin, end) of an int4 matrix, with their scales: a nested block of components. */
 export function int4RowSlice(m: Int4Matrix, begin: number, end: number): Int4Matrix {
   const groups = int4Groups(m.length, m.groupSize);
+  // Rows are independent under GPTQ too: a slice keeps its rows' targets and the shared moment.
   const target = m.target?.subarray(begin * m.length, end * m.length);
   return { ...m, rows: end - begin, q: m.q.subarray(begin * m.length, end * m.length), scales: m.scales.subarray(begin * groups, end * groups), target };
 }

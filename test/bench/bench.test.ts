@@ -68,6 +68,10 @@ describe('npm run bench --quick --models mnist-cnn-pytorch', () => {
     expect(full('plain-svd').agreement).toBeGreaterThanOrEqual(99);
     expect(full('calibrated-int8').bytes).toBeLessThan(full('calibrated').bytes / 2);
     expect(full('calibrated-int4').bytes).toBeLessThan(full('calibrated-int8').bytes);
+    // calibrated-int4's last tier is the full tier again at 8 bits: the same ranks, its low planes on top.
+    const eight = result.rows.find((r) => r.method === 'calibrated-int4' && r.bits === 8)!;
+    expect([eight.tier, eight.budget, eight.params]).toEqual([7, 1, full('calibrated-int4').params]);
+    expect(eight.bytes).toBeGreaterThan(full('calibrated-int4').bytes);
     // A refitted tier loads its refit section too.
     expect(full('calibrated-refit').bytes).toBeGreaterThan(full('calibrated').bytes);
     // The int8 baseline: nothing factored, about a quarter of the original's bytes, and its fp16 reference size.

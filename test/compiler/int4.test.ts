@@ -12,9 +12,9 @@ import { describe, expect, it } from 'vitest';
 import { collectLayerStats } from '../../compiler/calibrate.js';
 import { feedBatches, openDataset } from '../../compiler/data/spec.js';
 import { findCandidates } from '../../compiler/factorize/candidates.js';
-import { gptqInt4, relativeOutputError } from '../../compiler/gptq.js';
+import { gptqInt4, gptqLowPlane, relativeOutputError, roundedLowPlane } from '../../compiler/gptq.js';
 import { importOnnx } from '../../compiler/import/onnx.js';
-import { int4Scale, int4Values, lowPlaneOf, packInt4, quantizeInt4Nearest, roundInt4 } from '../../compiler/quantize-int4.js';
+import { int4Scale, int4Values, nearestLowPlane, packInt4, packLowPlane, quantizeInt4Nearest, roundInt4 } from '../../compiler/quantize-int4.js';
 import { fromHalfBits, toHalfBits } from '../../formats/float16.js';
 import { dequantizeInt4, int4Bytes, int4LowPlaneBytes } from '../../formats/int4.js';
 
@@ -53,7 +53,7 @@ describe('int4 storage', () => {
         const groups = Math.ceil(length / group);
         const scale = (i: number) => m.scales[Math.floor(i / length) * groups + Math.floor((i % length) / group)];
         const target = Float64Array.from(values, (_, i) => m.q[i] * scale(i) + next() * drift * scale(i));
-        const low = lowPlaneOf({ ...m, target });
+        const low = packLowPlane(m, nearestLowPlane({ ...m, target }));
         expect(low.length).toBe(int4LowPlaneBytes(rows, length));
         const refined = dequantizeInt4(packInt4(m), rows, length, group, low);
         target.forEach((t, i) => {
@@ -66,7 +66,7 @@ describe('int4 storage', () => {
       }),
       { numRuns: 200 },
     );
-    expect(() => lowPlaneOf({ ...quantizeInt4Nearest([1, 2], 1, 2, 2), target: undefined })).toThrow(/values it was rounded from/);
+    expect(() => nearestLowPlane({ ...quantizeInt4Nearest([1, 2], 1, 2, 2), target: undefined })).toThrow(/values it was rounded from/);
     expect(() => dequantizeInt4(new Uint8Array(3), 1, 2, 2, new Uint8Array(2))).toThrow(/low-plane bytes/);
   });
 
@@ -133,5 +133,17 @@ describe('GPTQ', () => {
     const gptq = relativeOutputError(M, int4Values(gptqInt4(M, conv.rows, conv.cols, H, 32)), conv.rows, conv.cols, H);
     expect(nearest).toBeGreaterThan(1e-4);
     expect(gptq).toBeLessThan(0.8 * nearest);
+
+    // One level down (8-bit tiers): the low plane of the GPTQ int4 matrix, compensated against the same moment,
+    // adds less output error than each residual to nearest, and far less than the int4 values alone.
+    const m = gptqInt4(M, conv.rows, conv.cols, H, 32);
+    const refined = (steps: Int8Array) => Float64Array.from(dequantizeInt4(packInt4(m), conv.rows, conv.cols, 32, packLowPlane(m, steps)));
+    const lowNearest = relativeOutputError(M, refined(nearestLowPlane(m)), conv.rows, conv.cols, H);
+    const lowGptq = relativeOutputError(M, refined(gptqLowPlane(m, H)), conv.rows, conv.cols, H);
+    expect(lowGptq).toBeLessThan(lowNearest);
+    expect(lowGptq).toBeLessThan(gptq / 8);
+    expect(lowGptq).toBeLessThan(0.5 * lowNearest); // 2% of the residuals clip here: compensation matters
+    expect(roundedLowPlane(m)).toEqual(packLowPlane(m, gptqLowPlane(m, H)));
+    expect(roundedLowPlane(quantizeInt4Nearest(M, conv.rows, conv.cols, 32))).toEqual(packLowPlane(m, nearestLowPlane(quantizeInt4Nearest(M, conv.rows, conv.cols, 32))));
   });
 });
