@@ -5,7 +5,8 @@
  *   npm run build && node dist/bench/load-time.js [--engine ort-wasm] [--rounds 7] [--data dir] [--out dir]
  *
  * Compiles MobileNet v1 0.75 once per dtype (fp32, int8, int4; calibrated on 64 shared images so int4 gets its
- * precision pass), all at full rank (tiers [1]), then in one process and in alternating rounds: `load()` from bytes
+ * precision pass), all at full rank (tiers [1]), and int4 with an 8-bit step (tiers [1, 1:8], loaded at the 8-bit
+ * tier: every int4 matrix with its low plane), then in one process and in alternating rounds: `load()` from bytes
  * (verify, hash, dequantise, build the graph, create the session), the graph build alone (`buildOnnxModel`: the
  * dequantising plus the ONNX encoding, which the fp32 file also pays), and the median of 30 runs on one image.
  * The dequantising share is (build − fp32 build) / load. Writes load-time.json and load-time.md.
@@ -20,11 +21,18 @@ import { medianLatency } from '../compiler/evaluate.js';
 import { importOnnx } from '../compiler/import/onnx.js';
 import type { FactorDType } from '../formats/model.js';
 import { readLrm } from '../formats/read.js';
-import { buildOnnxModel } from '../runtime/onnx/build-model.js';
+import { buildOnnxModel, lowPlanesAt } from '../runtime/onnx/build-model.js';
+import type { TierBudget } from '../compiler/allocate.js';
 import { load, type EngineId } from '../runtime/node.js';
 import { projectRoot } from './cli.js';
 
-const DTYPES: FactorDType[] = ['fp32', 'int8', 'int4'];
+/** What is compared: a dtype, and for int4 the 8-bit tier of the same file (nested precision). */
+const VARIANTS: Array<{ name: string; dtype: FactorDType; tiers: TierBudget[] }> = [
+  { name: 'fp32', dtype: 'fp32', tiers: [1] },
+  { name: 'int8', dtype: 'int8', tiers: [1] },
+  { name: 'int4', dtype: 'int4', tiers: [1] },
+  { name: 'int4 + low planes (8-bit tier)', dtype: 'int4', tiers: [1, { budget: 1, bits: 8 }] },
+];
 const median = (v: number[]) => [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)]!;
 
 async function main(): Promise<void> {
@@ -35,16 +43,17 @@ async function main(): Promise<void> {
   const inputs = importOnnx(source).inputs;
   const images = await openDataset(`imagenet:${join(data, 'imagenet-sample')}`, { layout: inputs[0].shape, mean: [0.5], std: [0.5], limit: 64 });
   const files = [];
-  for (const dtype of DTYPES) {
-    const { lrm } = await compileOnnx(source, { dtype, tiers: [1], allocation: 'sigma', calibration: () => feedBatches(images, inputs, 32) });
-    files.push({ dtype, lrm, header: (await readLrm(lrm)).header, load: [] as number[], build: [] as number[], run: [] as number[] });
+  for (const { name, dtype, tiers } of VARIANTS) {
+    const { lrm } = await compileOnnx(source, { dtype, tiers, allocation: 'sigma', calibration: () => feedBatches(images, inputs, 32) });
+    files.push({ dtype: name, lrm, header: (await readLrm(lrm)).header, load: [] as number[], build: [] as number[], run: [] as number[] });
   }
   const feeds = (await feedBatches(images, inputs, 1)[Symbol.asyncIterator]().next()).value!;
   for (let round = 0; round < Number(values.rounds); round++) {
     for (const f of files) {
       const payload = f.lrm.subarray(f.lrm.length - f.header.payloadLength);
       let t = performance.now();
-      buildOnnxModel(f.header, payload, f.header.tiers[0]!.ranks);
+      const top = f.header.tiers.length;
+      buildOnnxModel(f.header, payload, f.header.tiers[top - 1]!.ranks, { lowPlanes: lowPlanesAt(f.header, top) });
       f.build.push(performance.now() - t);
       t = performance.now();
       const session = await load(f.lrm, { engine: values.engine as EngineId });

@@ -83,18 +83,41 @@ export function dequantizeInt4(bytes: Uint8Array, rows: number, length: number, 
   return out;
 }
 
-/** (q + l/LOW_PLANE_STEPS)·scale for every value: the two planes nibble by nibble (one table per plane). */
+/**
+ * q + l/LOW_PLANE_STEPS of the low and of the high nibbles of a value byte and its low-plane byte, indexed by
+ * value byte · 256 + plane byte: one lookup per value, as dequantizeInt4 does without planes (256 KiB each,
+ * built on first use).
+ */
+let nestedTables: { low: Float32Array; high: Float32Array } | undefined;
+function nested(): { low: Float32Array; high: Float32Array } {
+  if (nestedTables) return nestedTables;
+  const low = new Float32Array(65536);
+  const high = new Float32Array(65536);
+  for (let b = 0; b < 256; b++) {
+    for (let p = 0; p < 256; p++) {
+      low[(b << 8) | p] = LOW[b] + LOW[p] / LOW_PLANE_STEPS;
+      high[(b << 8) | p] = HIGH[b] + HIGH[p] / LOW_PLANE_STEPS;
+    }
+  }
+  return (nestedTables = { low, high });
+}
+
+/** (q + l/LOW_PLANE_STEPS)·scale for every value, group by group as dequantizeInt4 walks them. */
 function withLowPlane(bytes: Uint8Array, low: Uint8Array, rows: number, length: number, groupSize: number, scales: Float32Array): Float32Array {
   const rowBytes = int4RowBytes(length);
   if (low.length !== rows * rowBytes) throw new RangeError(`expected ${rows * rowBytes} low-plane bytes for ${rows}×${length} int4 values, got ${low.length}`);
   const groups = int4Groups(length, groupSize);
+  const { low: LO, high: HI } = nested();
   const out = new Float32Array(rows * length);
   for (let r = 0; r < rows; r++) {
-    for (let k = 0; k < length; k++) {
-      const at = r * rowBytes + (k >> 1);
-      const q = k & 1 ? HIGH[bytes[at]] : LOW[bytes[at]];
-      const l = k & 1 ? HIGH[low[at]] : LOW[low[at]];
-      out[r * length + k] = (q + l / LOW_PLANE_STEPS) * scales[r * groups + Math.floor(k / groupSize)];
+    const [packed, at] = [r * rowBytes, r * length];
+    for (let g = 0; g < groups; g++) {
+      const s = scales[r * groups + g];
+      const end = Math.min(length, (g + 1) * groupSize);
+      for (let k = g * groupSize; k < end; k++) {
+        const i = packed + (k >> 1);
+        out[at + k] = (k & 1 ? HI : LO)[(bytes[i] << 8) | low[i]] * s;
+      }
     }
   }
   return out;
