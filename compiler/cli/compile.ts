@@ -39,6 +39,7 @@ interface CompileCliOptions {
   augment: string;
   augmentFlip: boolean;
   mean?: string;
+  size?: string;
   std?: string;
   labels?: string;
   rankMultiple: string;
@@ -111,11 +112,11 @@ function parseRefitMode(value: boolean | string | undefined): RefitMode | undefi
 /** A data spec as the model's feeds (calibration, distillation), with the shared preprocessing options. */
 async function openFeeds(source: Uint8Array, path: string, spec: string, limit: number, offset: number, opts: CompileCliOptions) {
   const inputs = importOnnx(source, path).inputs;
-  const { mean, std } = parseNormalisation(opts.mean, opts.std);
+  const { mean, std, size } = parseNormalisation(opts.mean, opts.std, opts.size);
   const text = isTextSpec(spec);
   const dataset = text
     ? await openDataset(spec, { layout: [], inputs, limit, offset, tokenizer: await loadVocabulary(opts.vocab, [path]) })
-    : await openDataset(spec, { layout: inputs[0]?.shape ?? [], mean, std, labels: opts.labels, limit, offset });
+    : await openDataset(spec, { layout: inputs[0]?.shape ?? [], mean, std, size, labels: opts.labels, limit, offset });
   // A function: each call starts a new pass over the data (refit makes several).
   return { inputs, size: dataset.size, pass: () => feedBatches(dataset, inputs, CALIBRATION_BATCH) };
 }

@@ -28,6 +28,7 @@ interface EvalCliOptions {
   batch?: string;
   mean?: string;
   std?: string;
+  size?: string;
   labels?: string;
   output?: string;
   vocab?: string;
@@ -57,6 +58,7 @@ export function registerEval(program: Command): void {
     .option('--batch <N>', 'batch size when the model takes any batch size', '64')
     .option('--mean <values>', 'mean after scaling pixels to 0..1 (one value or one per channel)')
     .option('--std <values>', 'standard deviation (one value or one per channel)')
+    .option('--size <HxW>', 'images: the size to resize to, HEIGHTxWIDTH (for a model input with a symbolic height or width, e.g. 48x320)')
     .option('--labels <synset.txt>', 'imagenet: class order file (default: the standard 1000-class order)')
     .option('--output <name>', 'which model output holds the class scores or embeddings (default: the first)')
     .option('--vocab <vocab.json>', 'sts:/text: the SentencePiece vocabulary (default: vocab.json beside the model or the reference)')
@@ -93,8 +95,8 @@ export function registerEval(program: Command): void {
         return;
       }
       const input = singleInput(inputs, modelPath);
-      const { mean, std } = parseNormalisation(opts.mean, opts.std);
-      const dataset = await openDataset(opts.data, { mean, std, labels: opts.labels, ...slice, layout: input.shape, inputs: [input] });
+      const { mean, std, size } = parseNormalisation(opts.mean, opts.std, opts.size);
+      const dataset = await openDataset(opts.data, { mean, std, size, labels: opts.labels, ...slice, layout: input.shape, inputs: [input] });
       const fixedBatch = typeof input.shape[0] === 'number' ? input.shape[0] : undefined;
       const batchSize = fixedBatch ?? parseWholeNumber('--batch', opts.batch ?? '64');
       const bar = new ProgressBar();

@@ -27,5 +27,6 @@ export function withCalibrationOptions(command: Command, use: string, limit: str
     .option('--calib-offset <N>', 'skip the first N samples (keep calibration and evaluation disjoint)', '0')
     .option('--mean <values>', 'calibration images: mean after scaling pixels to 0..1 (one value or one per channel)')
     .option('--std <values>', 'calibration images: standard deviation (one value or one per channel)')
+    .option('--size <HxW>', 'calibration images: the size to resize to, HEIGHTxWIDTH (for a model input with a symbolic height or width, e.g. 48x320)')
     .option('--labels <synset.txt>', 'imagenet: class order file');
 }

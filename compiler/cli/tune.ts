@@ -34,6 +34,7 @@ interface TuneCliOptions {
   calibLimit: string;
   calibOffset: string;
   mean?: string;
+  size?: string;
   std?: string;
   labels?: string;
   json?: boolean;
@@ -93,12 +94,12 @@ export function registerTune(program: Command): void {
       let sample = syntheticFeeds(header);
       let calibration: (() => AsyncIterable<Feeds>) | undefined;
       if (opts.calib !== undefined) {
-        const { mean, std } = parseNormalisation(opts.mean, opts.std);
+        const { mean, std, size } = parseNormalisation(opts.mean, opts.std, opts.size);
         const inputs = header.graph.inputs;
         const slice = { limit: parseWholeNumber('--calib-limit', opts.calibLimit), offset: parseWholeNumber('--calib-offset', opts.calibOffset, 0) };
         const dataset = isTextSpec(opts.calib)
           ? await openDataset(opts.calib, { layout: [], inputs, ...slice, tokenizer: await loadVocabulary(opts.vocab, [input]) })
-          : await openDataset(opts.calib, { layout: inputs[0]?.shape ?? [], mean, std, labels: opts.labels, inputs, ...slice });
+          : await openDataset(opts.calib, { layout: inputs[0]?.shape ?? [], mean, std, size, labels: opts.labels, inputs, ...slice });
         calibration = () => feedBatches(dataset, inputs, FIDELITY_BATCH);
         // Time on a real sample: the first one of the calibration data.
         for await (const feeds of feedBatches(dataset, inputs, 1)) {

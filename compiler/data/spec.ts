@@ -52,6 +52,11 @@ export interface DataOptions extends Preprocess {
   split?: MnistSplit;
   /** sts: and text: only: the model's tokenizer (compiler/data/text.ts loadVocabulary finds it). */
   tokenizer?: SentencePieceTokenizer;
+  /**
+   * imagenet:/images: only (`--size HxW`): the image size for a model input whose height or width is symbolic
+   * (an OCR recogniser's [N, 3, 48, W]); a fixed dim must agree with it.
+   */
+  size?: { height: number; width: number };
 }
 
 export interface Batch {
@@ -141,7 +146,7 @@ function rejectOption(options: DataOptions, key: keyof DataOptions, scheme: Data
 }
 
 /** The [C, H, W] that image batches are made of, from an [N, C, H, W] or [C, H, W] model input. */
-function imageTarget(layout: ReadonlyArray<number | string>, scheme: DataScheme): ImageTarget {
+function imageTarget(layout: ReadonlyArray<number | string>, scheme: DataScheme, size?: DataOptions['size']): ImageTarget {
   if (layout.length !== 4 && layout.length !== 3) {
     throw new DataShapeError(`model input ${formatShape(layout)} is not [N, C, H, W]; ${scheme}: data needs an image input`);
   }
@@ -152,13 +157,18 @@ function imageTarget(layout: ReadonlyArray<number | string>, scheme: DataScheme)
   }
   let height: number;
   let width: number;
-  if (isFixed(h) && isFixed(w)) {
+  if (size) {
+    for (const [name, dim, want] of [['height', h, size.height], ['width', w, size.width]] as const) {
+      if (isFixed(dim) && dim !== want) throw new DataShapeError(`model input ${formatShape(layout)} has a fixed ${name} of ${dim}, but --size asks for ${want}; leave --size out or match it`);
+    }
+    ({ height, width } = size);
+  } else if (isFixed(h) && isFixed(w)) {
     height = h;
     width = w;
   } else if (scheme === 'imagenet' && !isFixed(h) && !isFixed(w)) {
     height = width = IMAGENET_CROP; // a fully convolutional classifier: use the standard ImageNet crop
   } else {
-    throw new DataShapeError(`model input ${formatShape(layout)} has a symbolic height or width; images can only be batched at a fixed size`);
+    throw new DataShapeError(`model input ${formatShape(layout)} has a symbolic height or width; give the size to resize images to with --size HxW (e.g. --size ${isFixed(h) ? h : 48}x${isFixed(w) ? w : 320})`);
   }
   return { channels: isFixed(c) ? c : 3, height, width };
 }
@@ -185,6 +195,7 @@ export async function openDataset(spec: string, options: DataOptions): Promise<D
 
 async function openMnist(dir: string, options: DataOptions): Promise<Dataset> {
   rejectOption(options, 'labels', 'mnist', 'MNIST labels come from its labels file');
+  rejectOption(options, 'size', 'mnist', 'MNIST images are used at their own size');
   for (const k of ['resize', 'shortSide', 'channelOrder'] as const) rejectOption(options, k, 'mnist', 'MNIST images are used at their own size');
   const mnist = await readMnist(dir, options.split);
   const { rows, cols } = mnist;
@@ -232,7 +243,7 @@ async function openMnist(dir: string, options: DataOptions): Promise<Dataset> {
 
 async function openImages(dir: string, options: DataOptions, scheme: 'imagenet' | 'images'): Promise<Dataset> {
   rejectOption(options, 'split', scheme, 'only mnist: data has splits');
-  const target = imageTarget(options.layout, scheme);
+  const target = imageTarget(options.layout, scheme, options.size);
   let files: string[];
   let labels: Int32Array | undefined;
   let classes: readonly string[] | undefined;
@@ -290,7 +301,7 @@ async function openImages(dir: string, options: DataOptions, scheme: 'imagenet' 
 
 async function openTensors(dir: string, options: DataOptions): Promise<Dataset> {
   const hint = 'tensors are fed as they are';
-  for (const k of ['labels', 'split', 'mean', 'std', 'resize', 'shortSide', 'channelOrder'] as const) rejectOption(options, k, 'tensors', hint);
+  for (const k of ['labels', 'split', 'mean', 'std', 'resize', 'shortSide', 'channelOrder', 'size'] as const) rejectOption(options, k, 'tensors', hint);
   const all = await listTensorSamples(dir);
   const { offset, size } = selectSlice(all.length, options, `tensors:${dir}`);
   const paths = all.slice(offset, offset + size);
@@ -313,7 +324,7 @@ async function openTensors(dir: string, options: DataOptions): Promise<Dataset> 
 }
 
 async function openText(file: string, options: DataOptions, scheme: 'sts' | 'text'): Promise<Dataset> {
-  for (const k of ['labels', 'split', 'mean', 'std', 'resize', 'shortSide', 'channelOrder'] as const) rejectOption(options, k, scheme, 'sentences are tokenised, not preprocessed');
+  for (const k of ['labels', 'split', 'mean', 'std', 'resize', 'shortSide', 'channelOrder', 'size'] as const) rejectOption(options, k, scheme, 'sentences are tokenised, not preprocessed');
   const names = sparseInputNames(options.inputs, scheme);
   const tokenizer = options.tokenizer;
   if (!tokenizer) throw new DataSpecError(`${scheme}: data needs the model's vocabulary (give --vocab <vocab.json>, or put vocab.json beside the model)`);

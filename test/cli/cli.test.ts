@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readMnist } from '../../compiler/data/mnist.js';
 import { writeNpy } from '../../compiler/data/npy.js';
+import { onnx } from '../../runtime/onnx/proto.js';
 import { buildDist, cli, cliJson, cliOk, DATA, MNIST_CNN, MODELS, ROOT, type CliResult } from './helpers.js';
 
 const MNIST_DIR = join(DATA, 'mnist');
@@ -282,6 +283,28 @@ describe('lowrank eval', () => {
     // About 84-86% on this sample; 20 images leave room for a few misses but not for a broken pipeline.
     expect(e.reference!.accuracy).toBeGreaterThanOrEqual(60);
     expect(e.reference!.accuracy).toBeLessThanOrEqual(100);
+  });
+
+  it('eval --size HxW: a model with a symbolic height and width evaluates (MobileNet with its input made [N,3,H,W])', () => {
+    // The same weights and graph, only the input's spatial dims named: at 224×224 it decides exactly as the original.
+    const model = onnx.ModelProto.decode(readFileSync(MOBILENET));
+    const dims = model.graph!.input![0]!.type!.tensorType!.shape!.dim!;
+    dims[2] = onnx.TensorShapeProto.Dimension.create({ dimParam: 'H' });
+    dims[3] = onnx.TensorShapeProto.Dimension.create({ dimParam: 'W' });
+    const symbolic = join(tmp, 'mobilenet-symbolic-hw.onnx');
+    writeFileSync(symbolic, onnx.ModelProto.encode(model).finish());
+    const pre = ['--mean', '0.5', '--std', '0.5', '--limit', '8'];
+    const refused = cli('eval', symbolic, '--data', `images:${IMAGENET_DIR}`, ...pre);
+    expect(refused.status).not.toBe(0);
+    expect(refused.stderr.trim().split('\n')).toHaveLength(1);
+    expect(refused.stderr).toMatch(/symbolic height or width; give the size to resize images to with --size HxW/);
+    const labelled = ['--data', `imagenet:${IMAGENET_DIR}`, ...pre, '--json'];
+    const e = cliJson<EvalJson>('eval', symbolic, ...labelled, '--size', '224x224');
+    const original = cliJson<EvalJson>('eval', MOBILENET, ...labelled);
+    expect(e.samples).toBe(8);
+    expect(e.reference!.accuracy).toBe(original.reference!.accuracy);
+    expect(e.reference!.accuracy).toBeGreaterThan(0);
+    expect(cli('eval', symbolic, ...labelled, '--size', '224by224').stderr).toMatch(/--size must be HEIGHTxWIDTH in pixels, e\.g\. 48x320; got "224by224"/);
   });
 
   it('an int8 model compiles with 0 factored layers, keeps its quantised nodes, and runs like the original (also with --dtype int4)', () => {

@@ -134,9 +134,18 @@ describe('imagenet: and images: datasets', () => {
     await expect(openDataset(`images:${empty}`, { layout: [1, 3, 224, 224] })).rejects.toThrow(/1 other image files: only JPEG is supported/);
     await expect(openDataset(IMAGENET, { layout: ['N', 784] })).rejects.toThrow(DataShapeError);
     await expect(openDataset(IMAGENET, { layout: ['N', 3, 'h', 'w'], limit: 1 })).resolves.toMatchObject({ description: expect.stringMatching(/3×224×224$/) });
-    await expect(openDataset(`images:${empty}`, { layout: ['N', 3, 'h', 'w'] })).rejects.toThrow(/symbolic height or width/);
+    await expect(openDataset(`images:${empty}`, { layout: ['N', 3, 'h', 'w'] })).rejects.toThrow(/symbolic height or width; give the size to resize images to with --size HxW \(e\.g\. --size 48x320\)/);
     await expect(openDataset(IMAGENET, { layout: [1, 3, 224, 224], labels: join(dir, 'nope.txt') })).rejects.toThrow(/labels file not found/);
     await expect(openDataset(IMAGENET, { layout: [1, 3, 224, 224], split: 'train' })).rejects.toThrow(DataSpecError);
     for (const bad of ['x', 'cifar:/x']) await expect(openDataset(bad, { layout: [1] })).rejects.toThrow(DataError);
+  });
+
+  it('--size makes images for a symbolic height or width at that size; a fixed dim must agree; mnist refuses it', async () => {
+    const images = IMAGENET.replace(/^imagenet:/, 'images:');
+    const ocr = await openDataset(images, { layout: ['N', 3, 48, 'W'], size: { height: 48, width: 320 }, limit: 2 });
+    const first = (await ocr.batches(2)[Symbol.asyncIterator]().next()).value as Batch;
+    expect(first.input.dims).toEqual([2, 3, 48, 320]);
+    await expect(openDataset(images, { layout: [1, 3, 48, 'W'], size: { height: 32, width: 320 } })).rejects.toThrow(/fixed height of 48, but --size asks for 32/);
+    await expect(openDataset(`mnist:${join(SHARED, 'mnist')}`, { layout: ['N', 1, 28, 28], size: { height: 28, width: 28 } })).rejects.toThrow(/--size does not apply to mnist/);
   });
 });
