@@ -8,7 +8,8 @@ export type LrmErrorCode =
   | 'LRM_BAD_IDENTIFIER'
   | 'LRM_VERSION'
   | 'LRM_CHECKSUM'
-  | 'LRM_CORRUPT_HEADER';
+  | 'LRM_CORRUPT_HEADER'
+  | 'LRM_INTEGRITY';
 
 /** File name used in messages when the caller did not give one. */
 export const DEFAULT_FILE_NAME = 'the .lrm file';
@@ -123,5 +124,25 @@ export class LrmCorruptHeaderError extends LrmFormatError {
   ) {
     super('LRM_CORRUPT_HEADER', fileName, `${fileName} has an invalid header: ${problem} (${fix})`);
     this.problem = problem;
+  }
+}
+
+/**
+ * The file is well formed but not the one the app pinned (`load(…, { integrity })`): its header hash differs, so
+ * some byte of it (header or, through the section hashes the header holds, any weight) is not what was shipped.
+ */
+export class LrmIntegrityError extends LrmFormatError {
+  override name = 'LrmIntegrityError';
+  readonly expected: string;
+  readonly actual: string;
+
+  constructor(fileName: string, expected: string, actual: string) {
+    super(
+      'LRM_INTEGRITY',
+      fileName,
+      `${fileName} is not the file this app was built for: its integrity is ${actual}, the app pins ${expected} (install the model file that shipped with the app, or update the pinned value with \`lowrank inspect\`)`,
+    );
+    this.expected = expected;
+    this.actual = actual;
   }
 }

@@ -4,6 +4,7 @@ export * from './errors.js';
 export { HEADER_PREFIX_BYTES } from './framing.js';
 export { FACTOR_ELEMENT_BYTES } from './codes.js';
 export { sha256Hex } from './sha256.js';
+export { checkIntegrity, integrityOf, integrityProblem } from './integrity.js';
 export { headerLength, MIN_FORMAT_VERSION, readHeader, readLrm, verifySections } from './read.js';
 export type { HeaderView, ReadOptions } from './read.js';
 export { completeHeader, frameHeader, PayloadBuilder, writeLrm } from './write.js';

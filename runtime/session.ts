@@ -3,6 +3,7 @@ import type { DeviceInfo } from '../devices/device-info.js';
 import { detectWebDevice } from '../devices/detect-web.js';
 import { HEADER_HASH_BYTES } from '../formats/framing.js';
 import type { ModelHeader, ValueInfo } from '../formats/model.js';
+import { checkIntegrity, integrityProblem } from '../formats/integrity.js';
 import { headerLength, readHeader } from '../formats/read.js';
 import { sectionBytes } from '../formats/sections.js';
 import { toHex } from '../formats/sha256.js';
@@ -54,6 +55,12 @@ export interface LoadOptions extends TierOptions, BudgetOptions {
   cache?: ModelCache;
   /** The device for preset 'auto': given, or detected (the entry point's detector, else web globals). */
   device?: DeviceInfo | (() => Promise<DeviceInfo>);
+  /**
+   * The file's pinned integrity, "sha256-…" as `lowrank inspect` prints it: a file whose header hash differs
+   * (a substituted or re-hashed file) is refused with LrmIntegrityError after the first read, before any tier
+   * is fetched or any engine runs.
+   */
+  integrity?: string;
 }
 
 /** What upgrade() switches to: a tier count, a preset name ('auto' included), or the same options as load(). */
@@ -108,6 +115,9 @@ export class LrmSession {
   static async open(source: ByteSource, registry: EngineRegistry, priority: readonly EngineId[], options: LoadOptions = {}): Promise<LrmSession> {
     const engines = priority.map((id) => registry.get(id));
     if (engines.length === 0) throw new LoadOptionError('the engine priority list is empty', 'no-engine');
+    // A malformed pin is the app's mistake: said before anything is read.
+    const pinProblem = options.integrity === undefined ? undefined : integrityProblem(options.integrity);
+    if (pinProblem) throw new LoadOptionError(pinProblem, 'bad-integrity');
     const progress = options.onProgress;
 
     // One request for the header (and, for small models, everything); a second only for a header past the chunk.
@@ -116,7 +126,9 @@ export class LrmSession {
     if (head.length < headerEnd) head = concat(head, await source.read(head.length, headerEnd - head.length));
     progress?.({ phase: 'header', loaded: headerEnd, total: headerEnd });
     const { header, payloadStart } = await readHeader(head, { fileName: source.name, totalLength: await source.size() });
-    const headerHash = toHex(head.subarray(headerEnd - HEADER_HASH_BYTES, headerEnd));
+    const hashBytes = head.subarray(headerEnd - HEADER_HASH_BYTES, headerEnd);
+    if (options.integrity !== undefined) checkIntegrity(source.name, hashBytes, options.integrity);
+    const headerHash = toHex(hashBytes);
 
     const device = options.preset === AUTO_PRESET ? await resolveDevice(options.device) : undefined;
     const choice = choose(header, payloadStart, options, engines[0].id, priority, device);

@@ -1,13 +1,17 @@
 import type { Command } from 'commander';
-import { bytesToLoad, readLrm } from '../../formats/read.js';
+import { HEADER_HASH_BYTES } from '../../formats/framing.js';
+import { integrityOf } from '../../formats/integrity.js';
+import { bytesToLoad, headerLength, readLrm } from '../../formats/read.js';
 import { DataType, usesInt4, type ModelHeader } from '../../formats/model.js';
 import { formatBytes, formatCount, table } from './format.js';
 import { readInputBytes } from './read-input.js';
 
 /** What `inspect --json` prints: the layers, and per tier the ranks, parameters and bytes. */
-export function describeModel(header: ModelHeader, fileBytes: number) {
+export function describeModel(header: ModelHeader, fileBytes: number, integrity: string) {
   const payloadStart = fileBytes - header.payloadLength;
   return {
+    /** The value an app pins with `load(…, { integrity })`: the header's SHA-256, which covers every section's. */
+    integrity,
     source: header.source,
     compilerVersion: header.compilerVersion,
     formatVersion: header.formatVersion,
@@ -58,7 +62,8 @@ export function registerInspect(program: Command): void {
     .action(async (path: string, opts: { json?: boolean }) => {
       const bytes = await readInputBytes(path);
       const { header } = await readLrm(bytes, { fileName: path });
-      const d = describeModel(header, bytes.length);
+      const headerEnd = headerLength(bytes, { fileName: path });
+      const d = describeModel(header, bytes.length, integrityOf(bytes.subarray(headerEnd - HEADER_HASH_BYTES, headerEnd)));
       if (opts.json) {
         console.log(JSON.stringify(d, null, 2));
         return;
@@ -67,6 +72,7 @@ export function registerInspect(program: Command): void {
       const dense = Object.entries(d.denseStorage).map(([k, n]) => `${n} ${k}`).join(', ');
       console.log(`${path}: ${formatBytes(d.fileBytes)}, format v${d.formatVersion}, ${d.compilerVersion}, factors ${d.factorDType}${groups}${dense ? `; weights not factored: ${dense}` : ''}`);
       console.log(`source: ${d.source.fileName} (${formatBytes(d.source.bytes)}, sha256 ${d.source.sha256.slice(0, 16)}…)`);
+      console.log(`integrity: ${d.integrity} (pin it: load(…, { integrity }))`);
       console.log(`inputs: ${d.inputs.map((v) => `${v.name}[${v.shape.join(',')}]`).join(' ')}  outputs: ${d.outputs.map((v) => `${v.name}[${v.shape.join(',')}]`).join(' ')}\n`);
       console.log(
         table([

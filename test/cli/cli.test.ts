@@ -119,6 +119,9 @@ describe('lowrank compile', () => {
     expect(d.tiers[2].bytesToLoad).toBeGreaterThan(1.5 * d.tiers[1].bytesToLoad);
     expect(d.tiers[2].bytesToLoad).toBeLessThan(2 * d.tiers[1].bytesToLoad);
     expect(cliOk('inspect', out).stdout).toMatch(/tier\s+budget\s+bits\s+params/);
+    // The value an app pins (load(…, { integrity })): printed and in the JSON.
+    expect(cliOk('inspect', out).stdout).toMatch(/^integrity: sha256-[A-Za-z0-9+/]{43}= /m);
+    expect(cliJson<{ integrity: string }>('inspect', out, '--json').integrity).toMatch(/^sha256-/);
   });
 
   it('--dtype fp16 stores the tiers in about half the bytes', () => {
