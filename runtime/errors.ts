@@ -57,6 +57,29 @@ export class IncompleteDownloadError extends SourceError {
   }
 }
 
+/** A request sent nothing for `timeoutMs` (`load`/`upgrade` option): a stalled server or network. */
+export class SourceTimeoutError extends SourceError {
+  constructor(
+    readonly url: string,
+    readonly timeoutMs: number,
+    readonly received: number,
+  ) {
+    super(`${url} sent nothing for ${timeoutMs} ms (${received} bytes of this request had arrived); check the network or the server, or raise timeoutMs`, 'timeout');
+  }
+}
+
+/** The app cancelled a load or upgrade through its AbortSignal; what was loaded before keeps running. */
+export class LoadAbortedError extends RuntimeError {
+  constructor(readonly source: string) {
+    super(`loading ${source} was cancelled`, 'aborted');
+  }
+}
+
+/** Throws LoadAbortedError when the signal has fired: between reads of sources that cannot be interrupted. */
+export function throwIfAborted(signal: AbortSignal | undefined, source: string): void {
+  if (signal?.aborted) throw new LoadAbortedError(source);
+}
+
 /** What a budget allows: a preset or a tier count, and what it is estimated (or measured) to need. */
 export interface BudgetFit {
   preset?: string;

@@ -5,10 +5,13 @@ import { sectionsFor } from '../formats/sections.js';
 import { sha256Hex } from '../formats/sha256.js';
 import { sectionKey, type ModelCache, type SectionName } from './cache/model-cache.js';
 import { SectionView } from './payload-view.js';
-import type { ByteSource } from './source/source.js';
+import type { ByteSource, SourceReadOptions } from './source/source.js';
 
 /** Bytes of the tier sections as they arrive: `loaded` of `total` still missing when the step began. */
 export type TierProgress = (loaded: number, total: number) => void;
+
+/** How the loader's reads may be cancelled: the app's AbortSignal, and a stall timeout for network sources. */
+export type TransferOptions = Pick<SourceReadOptions, 'signal' | 'timeoutMs'>;
 
 interface Section {
   name: SectionName;
@@ -32,6 +35,11 @@ export class SectionLoader {
   /** Bytes received from the source, header included (cache hits excluded). */
   bytesFetched: number;
 
+  /** For messages: the file name or URL. */
+  get sourceName(): string {
+    return this.source.name;
+  }
+
   constructor(
     private readonly source: ByteSource,
     private readonly header: ModelHeader,
@@ -50,7 +58,7 @@ export class SectionLoader {
   }
 
   /** The payload as tiers 0..tiers-1 need it, every section in it verified. */
-  async ensure(tiers: number, onProgress?: TierProgress): Promise<SectionView> {
+  async ensure(tiers: number, onProgress?: TierProgress, transfer: TransferOptions = {}): Promise<SectionView> {
     const wanted = this.sectionsFor(tiers);
     const todo = wanted.filter((s) => !this.held.has(s.name));
     const total = todo.reduce((sum, s) => sum + s.end - s.start, 0);
@@ -73,7 +81,7 @@ export class SectionLoader {
       const from = Math.max(run[0]!.start, Math.min(this.head.length, run[0]!.end));
       const to = run[run.length - 1]!.end;
       const before = loaded;
-      const bytes = await this.source.read(from, to - from, { onBytes: (n) => onProgress?.(before + n, total) });
+      const bytes = await this.source.read(from, to - from, { ...transfer, onBytes: (n) => onProgress?.(before + n, total) });
       this.bytesFetched += bytes.length;
       for (const s of run) {
         const copy = new Uint8Array(s.end - s.start);
@@ -107,7 +115,7 @@ export class SectionLoader {
    * The refit section of one tier (files compiled with --refit), verified: from the cache or one range request.
    * Kept apart from the prefix: it is used only while exactly that many tiers are loaded.
    */
-  async refit(tier: number): Promise<Uint8Array> {
+  async refit(tier: number, transfer: TransferOptions = {}): Promise<Uint8Array> {
     const r = this.header.tiers[tier].refit;
     if (!r) throw new RangeError(`tier ${tier} has no refit section`);
     const s: Section = { name: `refit-${tier}`, start: this.payloadStart + r.range.offset, end: this.payloadStart + r.range.offset + r.range.length, sha256: r.sha256, tier };
@@ -115,7 +123,7 @@ export class SectionLoader {
     if (cached) return cached;
     // Small files may have arrived whole with the first read.
     const held = s.end <= this.head.length;
-    const bytes = held ? this.head.slice(s.start, s.end) : await this.source.read(s.start, s.end - s.start);
+    const bytes = held ? this.head.slice(s.start, s.end) : await this.source.read(s.start, s.end - s.start, transfer);
     if (!held) this.bytesFetched += bytes.length;
     try {
       await verifyRefitSection(bytes, this.header, tier, { fileName: this.source.name });

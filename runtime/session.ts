@@ -9,13 +9,13 @@ import { sectionBytes } from '../formats/sections.js';
 import { toHex } from '../formats/sha256.js';
 import type { ModelCache } from './cache/model-cache.js';
 import { AUTO_PRESET, chooseTiers, type BudgetOptions, type RankChoice, type TierOptions } from './choose.js';
-import { EngineDeviceLostError, EngineUnavailableError, EngineUnsupportedModelError, LoadOptionError } from './errors.js';
+import { EngineDeviceLostError, EngineUnavailableError, EngineUnsupportedModelError, LoadOptionError, throwIfAborted } from './errors.js';
 import type { Engine, EngineContext, EngineId, EngineSession, EngineWarning } from './engines/engine.js';
 import type { EngineRegistry } from './engines/registry.js';
 import { engineWeightBytes, estimateMemory } from './memory-estimate.js';
 import { decodeRefits, type LayerRefit } from './factors.js';
 import { buildOnnxModel, lowPlanesAt } from './onnx/build-model.js';
-import { SectionLoader } from './section-loader.js';
+import { SectionLoader, type TransferOptions } from './section-loader.js';
 import type { ByteSource } from './source/source.js';
 import type { Feeds, HostTensor } from './tensor.js';
 
@@ -61,10 +61,14 @@ export interface LoadOptions extends TierOptions, BudgetOptions {
    * is fetched or any engine runs.
    */
   integrity?: string;
+  /** Cancels the load (and upgrades that do not bring their own): LoadAbortedError; nothing half-loaded is kept. */
+  signal?: AbortSignal;
+  /** Network sources: a request that receives nothing for this long fails with SourceTimeoutError (default: none). */
+  timeoutMs?: number;
 }
 
 /** What upgrade() switches to: a tier count, a preset name ('auto' included), or the same options as load(). */
-export type UpgradeTarget = number | string | (TierOptions & { onProgress?: (event: LoadProgress) => void });
+export type UpgradeTarget = number | string | (TierOptions & Pick<LoadOptions, 'signal' | 'timeoutMs'> & { onProgress?: (event: LoadProgress) => void });
 
 interface Active {
   session: EngineSession;
@@ -121,9 +125,10 @@ export class LrmSession {
     const progress = options.onProgress;
 
     // One request for the header (and, for small models, everything); a second only for a header past the chunk.
-    let head = await source.read(0, HEADER_CHUNK_BYTES, { atMost: true, onBytes: (n) => progress?.({ phase: 'header', loaded: n, total: HEADER_CHUNK_BYTES }) });
+    const transfer = { signal: options.signal, timeoutMs: options.timeoutMs };
+    let head = await source.read(0, HEADER_CHUNK_BYTES, { ...transfer, atMost: true, onBytes: (n) => progress?.({ phase: 'header', loaded: n, total: HEADER_CHUNK_BYTES }) });
     const headerEnd = headerLength(head, { fileName: source.name });
-    if (head.length < headerEnd) head = concat(head, await source.read(head.length, headerEnd - head.length));
+    if (head.length < headerEnd) head = concat(head, await source.read(head.length, headerEnd - head.length, transfer));
     progress?.({ phase: 'header', loaded: headerEnd, total: headerEnd });
     const { header, payloadStart } = await readHeader(head, { fileName: source.name, totalLength: await source.size() });
     const hashBytes = head.subarray(headerEnd - HEADER_HASH_BYTES, headerEnd);
@@ -133,9 +138,10 @@ export class LrmSession {
     const device = options.preset === AUTO_PRESET ? await resolveDevice(options.device) : undefined;
     const choice = choose(header, payloadStart, options, engines[0].id, priority, device);
     const loader = new SectionLoader(source, header, payloadStart, head, headerHash, options.cache);
-    const bytes = await loader.ensure(choice.tiers, (loaded, total) => progress?.({ phase: 'tiers', loaded, total }));
+    const bytes = await loader.ensure(choice.tiers, (loaded, total) => progress?.({ phase: 'tiers', loaded, total }), transfer);
     const ranks = header.tiers[choice.tiers - 1].ranks;
-    const refit = await loadRefits(loader, header, choice.tiers, options);
+    const refit = await loadRefits(loader, header, choice.tiers, options, transfer);
+    throwIfAborted(options.signal, source.name);
     const onnxModel = buildOnnxModel(header, bytes, ranks, { refits: refit?.refits, lowPlanes: lowPlanesAt(header, choice.tiers) });
 
     progress?.({ phase: 'build', loaded: 0, total: 1 });
@@ -281,7 +287,8 @@ export class LrmSession {
   }
 
   private async switchTo(target: UpgradeTarget): Promise<void> {
-    const { onProgress, ...choiceOptions } = typeof target === 'number' ? { tiers: target } : typeof target === 'string' ? { preset: target } : target;
+    const { onProgress, signal, timeoutMs, ...choiceOptions } = typeof target === 'number' ? { tiers: target } : typeof target === 'string' ? { preset: target } : target;
+    const transfer = { signal: signal ?? this.options.signal, timeoutMs: timeoutMs ?? this.options.timeoutMs };
     const progress = onProgress ?? this.options.onProgress;
     const budget = { memoryMb: this.options.memoryMb, latencyMs: this.options.latencyMs };
     const device = choiceOptions.preset === AUTO_PRESET ? (this.device ?? (await resolveDevice(this.options.device))) : this.device;
@@ -290,9 +297,10 @@ export class LrmSession {
       this.active.choice = choice;
       return;
     }
-    const bytes = await this.loader.ensure(choice.tiers, (loaded, total) => progress?.({ phase: 'tiers', loaded, total }));
+    const bytes = await this.loader.ensure(choice.tiers, (loaded, total) => progress?.({ phase: 'tiers', loaded, total }), transfer);
     const ranks = this.header.tiers[choice.tiers - 1].ranks;
-    const refit = await loadRefits(this.loader, this.header, choice.tiers, this.options);
+    const refit = await loadRefits(this.loader, this.header, choice.tiers, this.options, transfer);
+    throwIfAborted(transfer.signal, this.loader.sourceName);
     progress?.({ phase: 'build', loaded: 0, total: 1 });
     const model = buildOnnxModel(this.header, bytes, ranks, { refits: refit?.refits, lowPlanes: lowPlanesAt(this.header, choice.tiers) });
     const session = await this.engineImpl.create(model, this.context);
@@ -328,10 +336,10 @@ function choose(header: ModelHeader, payloadStart: number, options: TierOptions 
 }
 
 /** A file compiled with --refit has, per tier, a left factor and bias fitted for exactly that many tiers. */
-async function loadRefits(loader: SectionLoader, header: ModelHeader, tiers: number, options: LoadOptions): Promise<{ refits: Array<LayerRefit | undefined>; bytes: number } | undefined> {
+async function loadRefits(loader: SectionLoader, header: ModelHeader, tiers: number, options: LoadOptions, transfer: TransferOptions): Promise<{ refits: Array<LayerRefit | undefined>; bytes: number } | undefined> {
   const tier = header.tiers[tiers - 1];
   if (!tier.refit || options.refit === false) return undefined;
-  const bytes = await loader.refit(tier.index);
+  const bytes = await loader.refit(tier.index, transfer);
   return { refits: decodeRefits(header, tier.index, bytes), bytes: bytes.length };
 }
 

@@ -1,4 +1,4 @@
-import { SourceError } from '../errors.js';
+import { SourceError, throwIfAborted } from '../errors.js';
 import type { ByteSource } from './source.js';
 
 /** Model bytes already in memory. */
@@ -6,6 +6,7 @@ export function bytesSource(bytes: Uint8Array, name = 'model.lrm'): ByteSource {
   return {
     name,
     async read(offset, length, options = {}) {
+      throwIfAborted(options.signal, name);
       if (offset + length > bytes.length && !options.atMost) {
         throw new SourceError(`${name} is truncated: needed bytes up to ${offset + length}, have ${bytes.length}`, 'short-read');
       }

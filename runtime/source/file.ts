@@ -1,5 +1,5 @@
 import { open, stat } from 'node:fs/promises';
-import { SourceError } from '../errors.js';
+import { SourceError, throwIfAborted } from '../errors.js';
 import type { ByteSource } from './source.js';
 
 /** A file on disk (Node only), read by range so a small preset never reads the big tiers. */
@@ -7,6 +7,7 @@ export function fileSource(path: string): ByteSource {
   return {
     name: path,
     async read(offset, length, options = {}) {
+      throwIfAborted(options.signal, path);
       let handle;
       try {
         handle = await open(path, 'r');

@@ -7,6 +7,10 @@ export interface SourceReadOptions {
   atMost?: boolean;
   /** Called as bytes arrive, with the count received so far for this read (for progress bars). */
   onBytes?: (received: number) => void;
+  /** Cancels the read (LoadAbortedError). */
+  signal?: AbortSignal;
+  /** Network sources: give up when nothing arrives for this long (SourceTimeoutError); default: no limit. */
+  timeoutMs?: number;
 }
 
 export interface ByteSource {

@@ -1,4 +1,4 @@
-import { SourceError } from '../errors.js';
+import { LoadAbortedError, SourceError, SourceTimeoutError, throwIfAborted } from '../errors.js';
 import { contentLength, readBody } from './read-body.js';
 import type { ByteSource, SourceReadOptions } from './source.js';
 
@@ -9,9 +9,9 @@ import type { ByteSource, SourceReadOptions } from './source.js';
 export function urlSource(url: string, fetchImpl: typeof fetch = globalThis.fetch): ByteSource {
   let whole: Uint8Array | undefined;
   let knownSize: number | undefined;
-  const get = async (headers: Record<string, string>): Promise<Response> => {
+  const get = async (headers: Record<string, string>, signal: AbortSignal): Promise<Response> => {
     try {
-      return await fetchImpl(url, { headers });
+      return await fetchImpl(url, { headers, signal });
     } catch (e) {
       throw new SourceError(`cannot fetch ${url}: ${(e as Error).message}`, 'fetch');
     }
@@ -25,31 +25,17 @@ export function urlSource(url: string, fetchImpl: typeof fetch = globalThis.fetc
   return {
     name: url,
     async read(offset, length, options = {}) {
+      throwIfAborted(options.signal, url);
       if (length === 0) return new Uint8Array(0);
       if (whole) return slice(whole, offset, length, options);
-      const res = await get({ Range: `bytes=${offset}-${offset + length - 1}` });
-      if (res.status === 206) {
-        const range = /^bytes (\d+)-(\d+)\/(\d+|\*)$/.exec(res.headers.get('content-range') ?? '');
-        if (range && range[3] !== '*') knownSize = Number(range[3]);
-        if (range && Number(range[1]) !== offset) {
-          throw new SourceError(`${url}: asked for bytes from ${offset}, the server sent bytes from ${range[1]} (a caching proxy may be rewriting ranges)`, 'bad-range');
-        }
-        const announced = range ? Number(range[2]) - Number(range[1]) + 1 : contentLength(res);
-        const body = await readBody(res, url, announced, options.onBytes);
-        return slice(body, 0, length, options);
+      const watch = new RequestWatch(options.signal, options.timeoutMs);
+      try {
+        return await fetchRange(offset, length, { ...options, onBytes: (n) => (watch.arrived(n), options.onBytes?.(n)) }, watch.signal);
+      } catch (e) {
+        throw watch.reason(url) ?? e;
+      } finally {
+        watch.close();
       }
-      if (res.status === 416) {
-        // The range starts past the end of the file.
-        const total = /\/(\d+)$/.exec(res.headers.get('content-range') ?? '');
-        if (total) knownSize = Number(total[1]);
-        return slice(new Uint8Array(0), 0, length, options);
-      }
-      if (!res.ok) throw new SourceError(`cannot fetch ${url}: HTTP ${res.status} ${res.statusText}`, 'http');
-      // 200: the server ignores Range and sends everything. Keep it; every later read is served from it.
-      const body = await readBody(res, url, contentLength(res), options.onBytes);
-      whole = body;
-      knownSize = body.length;
-      return slice(body, offset, length, options);
     },
     async size() {
       return knownSize;
@@ -58,4 +44,80 @@ export function urlSource(url: string, fetchImpl: typeof fetch = globalThis.fetc
       whole = undefined;
     },
   };
+
+  async function fetchRange(offset: number, length: number, options: SourceReadOptions, signal: AbortSignal): Promise<Uint8Array> {
+    const res = await get({ Range: `bytes=${offset}-${offset + length - 1}` }, signal);
+    if (res.status === 206) {
+      const range = /^bytes (\d+)-(\d+)\/(\d+|\*)$/.exec(res.headers.get('content-range') ?? '');
+      if (range && range[3] !== '*') knownSize = Number(range[3]);
+      if (range && Number(range[1]) !== offset) {
+        throw new SourceError(`${url}: asked for bytes from ${offset}, the server sent bytes from ${range[1]} (a caching proxy may be rewriting ranges)`, 'bad-range');
+      }
+      const announced = range ? Number(range[2]) - Number(range[1]) + 1 : contentLength(res);
+      const body = await readBody(res, url, announced, options.onBytes);
+      return slice(body, 0, length, options);
+    }
+    if (res.status === 416) {
+      // The range starts past the end of the file.
+      const total = /\/(\d+)$/.exec(res.headers.get('content-range') ?? '');
+      if (total) knownSize = Number(total[1]);
+      return slice(new Uint8Array(0), 0, length, options);
+    }
+    if (!res.ok) throw new SourceError(`cannot fetch ${url}: HTTP ${res.status} ${res.statusText}`, 'http');
+    // 200: the server ignores Range and sends everything. Keep it; every later read is served from it.
+    const body = await readBody(res, url, contentLength(res), options.onBytes);
+    whole = body;
+    knownSize = body.length;
+    return slice(body, offset, length, options);
+  }
+}
+
+/**
+ * One request's cancellation: the caller's AbortSignal, and a stall timer (timeoutMs without a byte) that
+ * restarts whenever bytes arrive. Either aborts the fetch and its body at once; reason() says which, as our
+ * typed error, so a cancelled or stalled read never surfaces as fetch's own "This operation was aborted".
+ */
+class RequestWatch {
+  private readonly controller = new AbortController();
+  private timer: ReturnType<typeof setTimeout> | undefined;
+  private received = 0;
+  private stalled = false;
+  private readonly onAbort = () => this.controller.abort();
+
+  constructor(
+    private readonly caller: AbortSignal | undefined,
+    private readonly timeoutMs: number | undefined,
+  ) {
+    caller?.addEventListener('abort', this.onAbort, { once: true });
+    this.restart();
+  }
+
+  get signal(): AbortSignal {
+    return this.controller.signal;
+  }
+
+  arrived(received: number): void {
+    this.received = received;
+    this.restart();
+  }
+
+  reason(url: string): Error | undefined {
+    if (this.caller?.aborted) return new LoadAbortedError(url);
+    if (this.stalled) return new SourceTimeoutError(url, this.timeoutMs!, this.received);
+    return undefined;
+  }
+
+  close(): void {
+    clearTimeout(this.timer);
+    this.caller?.removeEventListener('abort', this.onAbort);
+  }
+
+  private restart(): void {
+    if (this.timeoutMs === undefined) return;
+    clearTimeout(this.timer);
+    this.timer = setTimeout(() => {
+      this.stalled = true;
+      this.controller.abort();
+    }, this.timeoutMs);
+  }
 }
