@@ -22,6 +22,13 @@ export class EngineUnavailableError extends RuntimeError {
 /** Bad load or run options: an unknown preset, a tier count out of range, a missing input. */
 export class LoadOptionError extends RuntimeError {}
 
+/** A run() input that does not fit the model (runtime/check-feeds.ts): its name, and expected vs got. */
+export class RunInputError extends LoadOptionError {
+  constructor(message: string) {
+    super(message, 'bad-input');
+  }
+}
+
 /** The engine failed while building or running the model. */
 export class EngineRunError extends RuntimeError {}
 

@@ -15,6 +15,7 @@ import type { EngineRegistry } from './engines/registry.js';
 import { engineWeightBytes, estimateMemory } from './memory-estimate.js';
 import { decodeRefits, type LayerRefit } from './factors.js';
 import { buildOnnxModel, lowPlanesAt } from './onnx/build-model.js';
+import { checkFeeds, type NonFinitePolicy } from './check-feeds.js';
 import { SectionLoader, type TransferOptions } from './section-loader.js';
 import type { ByteSource } from './source/source.js';
 import type { Feeds, HostTensor } from './tensor.js';
@@ -65,6 +66,8 @@ export interface LoadOptions extends TierOptions, BudgetOptions {
   signal?: AbortSignal;
   /** Network sources: a request that receives nothing for this long fails with SourceTimeoutError (default: none). */
   timeoutMs?: number;
+  /** NaN or ±Infinity in a floating-point run() input: 'reject' (default, RunInputError) or 'allow'. */
+  nonFinite?: NonFinitePolicy;
 }
 
 /** What upgrade() switches to: a tier count, a preset name ('auto' included), or the same options as load(). */
@@ -221,12 +224,12 @@ export class LrmSession {
     return this.header.graph.outputs;
   }
 
-  /** Run once. Every graph input must be given; outputs are returned by name. */
+  /**
+   * Run once. Every graph input must be given, with the model's type, shape and length, and (unless the load
+   * option nonFinite is 'allow') finite values: anything else is a RunInputError before the engine sees it.
+   */
   async run(feeds: Feeds): Promise<Record<string, HostTensor>> {
-    const missing = this.header.graph.inputs.map((i) => i.name).filter((n) => !(n in feeds));
-    if (missing.length > 0) {
-      throw new LoadOptionError(`missing model input(s): ${missing.join(', ')} (the model takes ${this.header.graph.inputs.map((i) => i.name).join(', ')})`, 'missing-input');
-    }
+    checkFeeds(feeds, this.header.graph.inputs, this.options.nonFinite);
     // A run stays on the engine session it started on, even if upgrade() switches meanwhile.
     const active = this.active;
     const result = active.session.run(feeds);
