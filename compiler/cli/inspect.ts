@@ -8,6 +8,7 @@ import { readInputBytes } from './read-input.js';
 export function describeModel(header: ModelHeader, fileBytes: number) {
   const payloadStart = fileBytes - header.payloadLength;
   return {
+    /** Includes `normalised`: what the compiler's import normalisation changed in the source graph (absent: nothing). */
     source: header.source,
     compilerVersion: header.compilerVersion,
     formatVersion: header.formatVersion,
@@ -67,6 +68,7 @@ export function registerInspect(program: Command): void {
       const dense = Object.entries(d.denseStorage).map(([k, n]) => `${n} ${k}`).join(', ');
       console.log(`${path}: ${formatBytes(d.fileBytes)}, format v${d.formatVersion}, ${d.compilerVersion}, factors ${d.factorDType}${groups}${dense ? `; weights not factored: ${dense}` : ''}`);
       console.log(`source: ${d.source.fileName} (${formatBytes(d.source.bytes)}, sha256 ${d.source.sha256.slice(0, 16)}…)`);
+      if (d.source.normalised?.length) console.log(`normalised: ${d.source.normalised.join('; ')}`);
       console.log(`inputs: ${d.inputs.map((v) => `${v.name}[${v.shape.join(',')}]`).join(' ')}  outputs: ${d.outputs.map((v) => `${v.name}[${v.shape.join(',')}]`).join(' ')}\n`);
       console.log(
         table([
