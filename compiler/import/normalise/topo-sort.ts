@@ -48,7 +48,7 @@ function cycleError(nodes: NodeProto[], deps: Set<number>[], waiting: number[], 
   const cycle = path.slice(seen.get(at)).reverse().map((i) => `"${nodes[i].name || `${nodes[i].opType} #${i}`}"`);
   const shown = cycle.length > 8 ? [...cycle.slice(0, 8), `… (${cycle.length} nodes)`] : cycle;
   return new SourceGraphError(
-    `${fileName} has a cycle in its graph: ${shown.join(' → ')} → ${cycle[0]} each read the previous one's output, so no order can run them; the source model is invalid: fix its export (onnx.checker.check_model finds the cycle) and compile again`,
+    `${fileName} has a cycle in its graph: ${shown.join(' → ')} → ${cycle[0]} (each node reads the output of the one before it, so no order can run them); the source model is invalid: fix its export (onnx.checker.check_model finds the cycle) and compile again`,
     'graph-cycle',
   );
 }
