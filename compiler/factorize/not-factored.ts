@@ -17,10 +17,13 @@ export function notFactoredReasons(model: ImportedModel, candidates: LayerCandid
   const consts = new Map(model.initializers.map((t) => [t.name, t]));
   const uses = new Map<string, number>();
   for (const n of model.nodes) for (const i of n.inputs) uses.set(i, (uses.get(i) ?? 0) + 1);
+  // Constants still in the graph after normalisation hold sparse, integer or string values (import/normalise/constants.ts).
+  const constantNodes = new Set(model.nodes.filter((n) => n.opType === 'Constant').flatMap((n) => n.outputs));
   const counts = new Map<string, number>();
   for (const node of model.nodes) {
     if (!WEIGHT_OPS.has(node.opType) || factored.has(node.name)) continue;
-    const key = `${node.opType}: ${reason(node, consts, uses, ends, minParams)}`;
+    const why = constantNodes.has(node.inputs[1]) ? 'weight in a Constant node that is not a dense float tensor (sparse or integer)' : reason(node, consts, uses, ends, minParams);
+    const key = `${node.opType}: ${why}`;
     counts.set(key, (counts.get(key) ?? 0) + 1);
   }
   return [...counts].map(([key, n]) => `${n} ${key}`);

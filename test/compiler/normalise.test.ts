@@ -12,7 +12,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { compileOnnx, type CompileResult } from '../../compiler/compile.js';
-import { openDataset, type Dataset } from '../../compiler/data/spec.js';
+import { feedBatches, openDataset, type Dataset } from '../../compiler/data/spec.js';
 import { SourceGraphError } from '../../compiler/errors.js';
 import { agreement, evaluateClassifier } from '../../compiler/evaluate.js';
 import { importOnnx } from '../../compiler/import/onnx.js';
@@ -94,6 +94,14 @@ describe('import normalisation on mnist-cnn-pytorch variants', () => {
     const full = await predictions(r.lrm, TIERS.length);
     expect(agreement(full, await predictions(half))).toBeGreaterThanOrEqual(99);
     expect(agreement(full, reference)).toBeGreaterThanOrEqual(98);
+  });
+
+  it('fp16 weights with calibration: the converted layers\' inputs are float32 (Cast outputs), sensitivity measured', async () => {
+    const calib = await openDataset(`mnist:${join(DATA, 'mnist')}`, { layout: inputs[0].shape, mean: [0.5], std: [0.5], offset: 0, limit: 64 });
+    const r = await compileOnnx(halfPrecision(source), { tiers: TIERS, calibration: () => feedBatches(calib, inputs, 32) });
+    expect(r.allocation.method).toBe('sensitivity');
+    expect(layers(r)).toEqual(layers(original));
+    expect(agreement(await predictions(r.lrm, TIERS.length), reference)).toBeGreaterThanOrEqual(98);
   });
 
   it('a cycle is the source model\'s fault: one line naming its nodes', async () => {
