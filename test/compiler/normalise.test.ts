@@ -6,6 +6,7 @@
  *   full tier gives exactly the original compile's predictions;
  * - weights in Constant nodes compile to the same factored layers as the original;
  * - fp16 weights are factored (their layers run in float32 between Casts) and the file runs and agrees;
+ * - a bf16 MatMul weight (a synthetic graph: onnxruntime's CPU has no bf16 MatMul) is factored and the file runs;
  * - a cycle is a one-line SourceGraphError that names its nodes.
  */
 import { readFileSync } from 'node:fs';
@@ -18,6 +19,7 @@ import { agreement, evaluateClassifier } from '../../compiler/evaluate.js';
 import { importOnnx } from '../../compiler/import/onnx.js';
 import { ortNodeCpu } from '../../runtime/engines/ort-node-cpu.js';
 import { load } from '../../runtime/node.js';
+import { onnx } from '../../runtime/onnx/proto.js';
 import { halfPrecision, reversedWithDeadCode, weightsAsConstants, withCycle } from './mnist-variants.js';
 
 const DATA = join(import.meta.dirname, '../../../shared/data');
@@ -102,6 +104,40 @@ describe('import normalisation on mnist-cnn-pytorch variants', () => {
     expect(r.allocation.method).toBe('sensitivity');
     expect(layers(r)).toEqual(layers(original));
     expect(agreement(await predictions(r.lrm, TIERS.length), reference)).toBeGreaterThanOrEqual(98);
+  });
+
+  it('a bf16 MatMul weight (onnxruntime\'s CPU has no bf16 MatMul) is factored and the file runs', async () => {
+    const [K, N] = [96, 64];
+    // bf16 bits of a smooth weight; its float value is the bits shifted into the top of a float32.
+    const bits = Uint16Array.from({ length: K * N }, (_, i) => new Uint32Array(Float32Array.of(Math.sin(i * 0.7) * 0.1).buffer)[0] >>> 16);
+    const w = new Float32Array(Uint32Array.from(bits, (b) => b << 16).buffer);
+    const T = onnx.TensorProto.DataType;
+    const cast = (from: string, to: string, type: number) => ({ name: `cast ${to}`, opType: 'Cast', input: [from], output: [to], attribute: [{ name: 'to', type: onnx.AttributeProto.AttributeType.INT, i: type }] });
+    const model = onnx.ModelProto.encode({
+      irVersion: 8,
+      opsetImport: [{ domain: '', version: 13 }],
+      graph: {
+        name: 'bf16',
+        node: [cast('x', 'x16', T.BFLOAT16), { name: 'mm', opType: 'MatMul', input: ['x16', 'w'], output: ['y16'] }, cast('y16', 'y', T.FLOAT)],
+        initializer: [{ name: 'w', dataType: T.BFLOAT16, dims: [K, N], rawData: new Uint8Array(bits.buffer) }],
+        input: [{ name: 'x', type: { tensorType: { elemType: T.FLOAT, shape: { dim: [{ dimParam: 'n' }, { dimValue: K }] } } } }],
+        output: [{ name: 'y', type: { tensorType: { elemType: T.FLOAT } } }],
+      },
+    }).finish();
+    const r = await compileOnnx(model, { tiers: [0.5, 1] });
+    expect(r.normalised).toEqual(['1 bf16 weight → float32 (their layers run in float32 between Casts)']);
+    expect(r.header.layers.map((l) => l.name)).toEqual(['mm']);
+    const x = Float32Array.from({ length: 2 * K }, (_, i) => (i % 7) / 7); // exact in bf16
+    const session = await load(r.lrm, { tiers: 2 });
+    const y = (await session.run({ x: { dataType: 'float32', dims: [2, K], data: x } })).y.data as Float32Array;
+    await session.release();
+    for (let row = 0; row < 2; row++) {
+      for (let j = 0; j < N; j++) {
+        let expected = 0;
+        for (let k = 0; k < K; k++) expected += x[row * K + k] * w[k * N + j];
+        expect(Math.abs(y[row * N + j] - expected)).toBeLessThanOrEqual(0.01 * Math.abs(expected) + 1e-3);
+      }
+    }
   });
 
   it('a cycle is the source model\'s fault: one line naming its nodes', async () => {
