@@ -18,7 +18,10 @@ import { int4RowSlice, packInt4, quantizeInt4Nearest, type Int4Matrix } from './
 import { COMPILER_VERSION } from './version.js';
 
 export interface AssembleInput {
+  /** The model file as the user gave it: the header records its hash and size. */
   source: Uint8Array;
+  /** What import normalisation changed (compiler/import/normalise.ts), kept in the header's source info. */
+  normalised?: string[];
   fileName: string;
   model: ImportedModel;
   candidates: LayerCandidate[];
@@ -57,7 +60,7 @@ export type Int4Report = Array<{ weight: string } & Omit<PrecisionChoice, 'int4'
  * the transient sections (the components of layers that go dense later, needed only below that tier), then the
  * refit sections in tier order; every block 64-byte aligned. Components beyond the last tier's ranks are not stored.
  */
-export async function assembleLrm({ source, fileName, model, candidates, factors, cuts, dtype, refits, denseStorage, int4: plan }: AssembleInput): Promise<{ lrm: Uint8Array; header: ModelHeader; int4?: Int4Report }> {
+export async function assembleLrm({ source, normalised, fileName, model, candidates, factors, cuts, dtype, refits, denseStorage, int4: plan }: AssembleInput): Promise<{ lrm: Uint8Array; header: ModelHeader; int4?: Int4Report }> {
   if (dtype === 'int4' && !plan) throw new RangeError('an int4 file needs its int4 plan (group size, moments)');
   const factoredWeights = new Set(candidates.map((c) => c.weight.name));
   const payload = new PayloadBuilder();
@@ -243,6 +246,7 @@ export async function assembleLrm({ source, fileName, model, candidates, factors
       irVersion: model.irVersion,
       producer: model.producer,
       opsets: model.opsets,
+      ...(normalised?.length ? { normalised } : {}),
     },
     graph: { inputs: model.inputs, outputs: model.outputs, nodes: model.nodes, initializers },
     factorDType: dtype,

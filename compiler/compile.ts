@@ -8,7 +8,9 @@ import { layerCosts, type CostModel } from './costs.js';
 import { CompileOptionError } from './errors.js';
 import { DEFAULT_MIN_PARAMS, endLayerNames, findCandidates, isConvClassifier, withKnownCandidates } from './factorize/candidates.js';
 import { knownFactors, mergePrefactoredPairs } from './factorize/prefactored.js';
+import { notFactoredReasons } from './factorize/not-factored.js';
 import { importOnnx, type ImportedModel } from './import/onnx.js';
+import { normaliseOnnx } from './import/normalise.js';
 import { distillFactors, type DistillOptions, type DistillReport } from './distill/distill.js';
 import { orderedFactors, type OrderedFactors } from './linalg/svd.js';
 import { shrunkSecondMoment, whitenedFactors } from './linalg/whitened.js';
@@ -97,10 +99,17 @@ export interface CompileResult {
   distill?: DistillReport;
   /** int4 files: per dense weight, int4 or int8, how it was rounded and the error measured. */
   int4?: Int4Report;
+  /** What import normalisation changed in the source graph, one line per kind (also in header.source.normalised). */
+  normalised: string[];
+  /**
+   * Why the model's MatMul/Gemm/Conv nodes that are not factored stay dense, one line per reason with a count
+   * (e.g. "2 Conv: grouped (depthwise)").
+   */
+  notFactored: string[];
 }
 
 /** The whole pipeline: import → check → factorise → global order and tiers → payload → .lrm bytes. */
-export async function compileOnnx(source: Uint8Array, options: CompileOptions = {}): Promise<CompileResult> {
+export async function compileOnnx(original: Uint8Array, options: CompileOptions = {}): Promise<CompileResult> {
   const fileName = basename(options.fileName ?? 'model.onnx');
   const ladder = options.tiers ?? DEFAULT_TIER_BUDGETS;
   const budgets = rankBudgets(ladder);
@@ -112,6 +121,11 @@ export async function compileOnnx(source: Uint8Array, options: CompileOptions = 
 
   // Layers that are already factored (pairs of thin nodes, factorize/prefactored.ts) become one node each whose
   // factors are known: no SVD runs for them. Sensitivity runs `prefactored.mergedSource`, whose nodes match `model`.
+  // Exporters' quirks (Constant weights, unsorted nodes, dead code, fp16 weights) are rewritten first; from here on
+  // `source` is the normalised model, which every onnxruntime pass runs. The header still names `original`.
+  const normalised = normaliseOnnx(original, fileName, { minParams: options.minParams });
+  const source = normalised.bytes;
+  const written = { source: original, normalised: normalised.notes };
   const prefactored = mergePrefactoredPairs(importOnnx(source, fileName), { minParams: options.minParams, keepEnds: options.keepEnds });
   const { known } = prefactored;
   let model = prefactored.model;
@@ -121,6 +135,7 @@ export async function compileOnnx(source: Uint8Array, options: CompileOptions = 
 
   const ends = (options.keepEnds ?? isConvClassifier(model)) ? endLayerNames(model) : new Set<string>();
   const candidates = withKnownCandidates(findCandidates(model, { minParams: options.minParams ?? DEFAULT_MIN_PARAMS }), model, known).filter((c) => !ends.has(c.node.name));
+  const report = { normalised: normalised.notes, notFactored: notFactoredReasons(model, candidates, ends, options.minParams ?? DEFAULT_MIN_PARAMS) };
 
   const calibrationPass = typeof options.calibration === 'function' ? options.calibration : undefined;
   if (options.refit && !calibrationPass) {
@@ -183,7 +198,7 @@ export async function compileOnnx(source: Uint8Array, options: CompileOptions = 
   let distilled: DistillReport | undefined;
   if (options.distill) {
     // Trained in fp32 against an fp32 file of these factors; quantised (if asked) when written below.
-    const base = await assembleLrm({ source, fileName, model, candidates, factors, cuts: cuts.map(({ bits: _, ...cut }) => cut), dtype: 'fp32', denseStorage: false });
+    const base = await assembleLrm({ ...written, fileName, model, candidates, factors, cuts: cuts.map(({ bits: _, ...cut }) => cut), dtype: 'fp32', denseStorage: false });
     const result = await distillFactors(source, base.header, base.lrm.subarray(base.lrm.length - base.header.payloadLength), factors, options.distill.samples, {
       ...options.distill,
       onProgress: (done, total, detail) => {
@@ -203,15 +218,15 @@ export async function compileOnnx(source: Uint8Array, options: CompileOptions = 
   }));
   progress({ phase: 'write', done: 0, total: 1 });
   if (!options.refit || !calibrationPass) {
-    const assembled = await assembleLrm({ source, fileName, model, candidates, factors, cuts, dtype, int4 });
+    const assembled = await assembleLrm({ ...written, fileName, model, candidates, factors, cuts, dtype, int4 });
     progress({ phase: 'write', done: 1, total: 1 });
-    return { ...assembled, allocation: used, distill: distilled };
+    return { ...assembled, ...report, allocation: used, distill: distilled };
   }
 
   // Refit against the factors as they will be stored (fp16/int8 included; every component, since refit fits a left
   // factor at every rank), then write the file with the refits. assembleLrm has already read its header back
   // through every check: no need to hash the file again.
-  const assembled = await assembleLrm({ source, fileName, model, candidates, factors, cuts, dtype, denseStorage: false });
+  const assembled = await assembleLrm({ ...written, fileName, model, candidates, factors, cuts, dtype, denseStorage: false });
   const { header } = assembled;
   const payload = assembled.lrm.subarray(assembled.lrm.length - header.payloadLength);
   const sweeps = options.refitSweeps ?? 2;
@@ -225,9 +240,9 @@ export async function compileOnnx(source: Uint8Array, options: CompileOptions = 
       }),
     );
   }
-  const refitted = await assembleLrm({ source, fileName, model, candidates, factors, cuts, dtype, refits });
+  const refitted = await assembleLrm({ ...written, fileName, model, candidates, factors, cuts, dtype, refits });
   progress({ phase: 'write', done: 1, total: 1 });
-  return { ...refitted, allocation: used, distill: distilled };
+  return { ...refitted, ...report, allocation: used, distill: distilled };
 }
 
 /** The model with some float32 initializers replaced (distilled biases). */

@@ -15,6 +15,9 @@ export class OnnxImportError extends CompileError {}
 /** onnxruntime itself refuses the model, so nothing we produced from it could run either. */
 export class ModelNotRunnableError extends CompileError {}
 
+/** The source graph itself is invalid (a cycle): the model's fault, to be fixed in its export. */
+export class SourceGraphError extends CompileError {}
+
 /** Bad compile options (tier budgets, dtypes). */
 export class CompileOptionError extends CompileError {}
 

@@ -139,6 +139,9 @@ class Decoder {
         const o = s.opsets(i)!;
         return { domain: o.domain() ?? '', version: this.int(o.version(), `opset ${i} version`) };
       }),
+      ...(s.normalisedLength() > 0
+        ? { normalised: this.list(s.normalisedLength(), OFFSET_BYTES, 'source normalisation notes', (i) => s.normalised(i) ?? '') }
+        : {}),
     };
   }
 

@@ -119,6 +119,8 @@ function sourceInfo(b: B, s: SourceInfo): Offset {
     BigInt(s.irVersion),
     str(b, s.producer),
     FbSourceInfo.createOpsetsVector(b, opsets),
+    // 0: field absent, so files compiled from a clean model stay byte-identical to before the field existed.
+    s.normalised?.length ? FbSourceInfo.createNormalisedVector(b, strings(b, s.normalised)) : 0,
   );
 }
 

@@ -29,12 +29,13 @@ export const DataType = {
   DOUBLE: 11,
   UINT32: 12,
   UINT64: 13,
+  BFLOAT16: 16,
 } as const;
 export type DataType = (typeof DataType)[keyof typeof DataType];
 
 /** Bytes per element of each data type we can store in the payload (STRING cannot be). */
 export const DATA_TYPE_SIZE: Readonly<Record<number, number>> = {
-  1: 4, 2: 1, 3: 1, 4: 2, 5: 2, 6: 4, 7: 8, 9: 1, 10: 2, 11: 8, 12: 4, 13: 8,
+  1: 4, 2: 1, 3: 1, 4: 2, 5: 2, 6: 4, 7: 8, 9: 1, 10: 2, 11: 8, 12: 4, 13: 8, 16: 2,
 };
 
 /**
@@ -251,6 +252,11 @@ export interface SourceInfo {
   irVersion: number;
   producer: string;
   opsets: Array<{ domain: string; version: number }>;
+  /**
+   * What the compiler's import normalisation changed in the source graph before compiling it, one short line per
+   * kind (e.g. "nodes sorted (3 moved)"); absent when nothing. Appended to the schema, readable by older readers.
+   */
+  normalised?: string[];
 }
 
 /** Everything in the header. Weight bytes live in the payload, addressed by ByteRange. */

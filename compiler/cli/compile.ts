@@ -220,7 +220,7 @@ export function registerCompile(program: Command): void {
       if (distill) process.on('SIGINT', onInterrupt);
       const bar = new ProgressBar();
       const started = performance.now();
-      const { lrm, header, allocation, distill: distilled, int4 } = await compileOnnx(source, {
+      const { lrm, header, allocation, distill: distilled, int4, normalised, notFactored } = await compileOnnx(source, {
         tiers,
         dtype: opts.dtype as FactorDType,
         int4GroupSize: parseWholeNumber('--group-size', opts.groupSize),
@@ -246,13 +246,14 @@ export function registerCompile(program: Command): void {
       const seconds = ((performance.now() - started) / 1000).toFixed(1);
       const size = (await stat(opts.output)).size;
       console.log(`compiled ${input} (${formatBytes(source.length)}) → ${opts.output} (${formatBytes(size)}) in ${seconds} s`);
+      if (normalised.length > 0) console.log(`normalised: ${normalised.join('; ')}`);
       console.log(`${header.layers.length} factored layer(s), ${header.tiers.length} tier(s), factors ${header.factorDType}, ranks ordered by ${allocation.method === 'sigma' ? 'σ² share' : 'measured sensitivity'}`);
       if (allocation.note) console.log(`note: ${allocation.note}`);
       if (distilled) console.log(describeDistillation(distilled));
       if (int4) console.log(describeInt4(int4, header.int4GroupSize));
       const quantised = header.graph.nodes.filter((n) => QUANTISED_OPS.has(n.opType)).length;
       if (header.layers.length === 0) {
-        console.log(`note: no layer could be factored: only MatMul, Gemm and group-1 Conv nodes with float32 constant weights of at least ${minParams} values qualify${quantised ? `; the ${quantised} quantised node(s) are kept as they are` : ''}`);
+        console.log(`note: ${noLayerNote(minParams, notFactored, quantised)}`);
       } else if (quantised > 0) {
         console.log(`note: ${quantised} quantised node(s) are kept as they are`);
       }
@@ -265,6 +266,13 @@ export function registerCompile(program: Command): void {
         ]),
       );
     });
+}
+
+/** Why nothing was factored: what qualifies, then what the model has instead. */
+function noLayerNote(minParams: number, notFactored: string[], quantised: number): string {
+  const qualifies = `a layer qualifies when it is a MatMul, Gemm or group-1 Conv whose weight is a float constant (initializer or Constant node; fp16/bf16 included) of at least ${minParams} values, read by that node alone`;
+  const seen = notFactored.length ? notFactored.join(', ') : 'no MatMul, Gemm or Conv node';
+  return `no layer could be factored: ${qualifies}; seen: ${seen}${quantised ? `; the ${quantised} quantised node(s) are kept as they are` : ''}`;
 }
 
 function describeDistillation(r: DistillReport): string {

@@ -12,6 +12,7 @@ export function describeModel(header: ModelHeader, fileBytes: number, integrity:
   return {
     /** The value an app pins with `load(…, { integrity })`: the header's SHA-256, which covers every section's. */
     integrity,
+    /** Includes `normalised`: what the compiler's import normalisation changed in the source graph (absent: nothing). */
     source: header.source,
     compilerVersion: header.compilerVersion,
     formatVersion: header.formatVersion,
@@ -73,6 +74,7 @@ export function registerInspect(program: Command): void {
       console.log(`${path}: ${formatBytes(d.fileBytes)}, format v${d.formatVersion}, ${d.compilerVersion}, factors ${d.factorDType}${groups}${dense ? `; weights not factored: ${dense}` : ''}`);
       console.log(`source: ${d.source.fileName} (${formatBytes(d.source.bytes)}, sha256 ${d.source.sha256.slice(0, 16)}…)`);
       console.log(`integrity: ${d.integrity} (pin it: load(…, { integrity }))`);
+      if (d.source.normalised?.length) console.log(`normalised: ${d.source.normalised.join('; ')}`);
       console.log(`inputs: ${d.inputs.map((v) => `${v.name}[${v.shape.join(',')}]`).join(' ')}  outputs: ${d.outputs.map((v) => `${v.name}[${v.shape.join(',')}]`).join(' ')}\n`);
       console.log(
         table([

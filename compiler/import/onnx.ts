@@ -148,7 +148,7 @@ export function importTensor(t: TensorProto, fileName = 'model.onnx'): ImportedT
       );
       break;
     default:
-      // INT32, INT16, INT8, UINT8, UINT16, BOOL and FLOAT16 (as uint16 bits) all live in int32_data.
+      // INT32, INT16, INT8, UINT8, UINT16, BOOL, FLOAT16 and BFLOAT16 (as uint16 bits) all live in int32_data.
       fill(t.int32Data ?? [], (i, v) => {
         const x = toNumber(v as LongLike);
         if (size === 4) view.setInt32(i * 4, x, true);

@@ -2009,8 +2009,25 @@ opsetsLength():number {
   return offset ? this.bb!.__vector_len(this.bb_pos + offset) : 0;
 }
 
+/**
+ * What the compiler's import normalisation changed in the source graph (Constant weights moved to
+ * initializers, nodes sorted, dead nodes dropped, fp16 weights made float32), one short line per kind;
+ * absent when nothing. Informational: readers need not look at it.
+ */
+normalised(index: number):string
+normalised(index: number,optionalEncoding:flatbuffers.Encoding):string|Uint8Array
+normalised(index: number,optionalEncoding?:any):string|Uint8Array|null {
+  const offset = this.bb!.__offset(this.bb_pos, 16);
+  return offset ? this.bb!.__string(this.bb!.__vector(this.bb_pos + offset) + index * 4, optionalEncoding) : null;
+}
+
+normalisedLength():number {
+  const offset = this.bb!.__offset(this.bb_pos, 16);
+  return offset ? this.bb!.__vector_len(this.bb_pos + offset) : 0;
+}
+
 static startSourceInfo(builder:flatbuffers.Builder) {
-  builder.startObject(6);
+  builder.startObject(7);
 }
 
 static addSha256(builder:flatbuffers.Builder, sha256Offset:flatbuffers.Offset) {
@@ -2061,12 +2078,28 @@ static startOpsetsVector(builder:flatbuffers.Builder, numElems:number) {
   builder.startVector(4, numElems, 4);
 }
 
+static addNormalised(builder:flatbuffers.Builder, normalisedOffset:flatbuffers.Offset) {
+  builder.addFieldOffset(6, normalisedOffset, 0);
+}
+
+static createNormalisedVector(builder:flatbuffers.Builder, data:flatbuffers.Offset[]):flatbuffers.Offset {
+  builder.startVector(4, data.length, 4);
+  for (let i = data.length - 1; i >= 0; i--) {
+    builder.addOffset(data[i]!);
+  }
+  return builder.endVector();
+}
+
+static startNormalisedVector(builder:flatbuffers.Builder, numElems:number) {
+  builder.startVector(4, numElems, 4);
+}
+
 static endSourceInfo(builder:flatbuffers.Builder):flatbuffers.Offset {
   const offset = builder.endObject();
   return offset;
 }
 
-static createSourceInfo(builder:flatbuffers.Builder, sha256Offset:flatbuffers.Offset, fileNameOffset:flatbuffers.Offset, bytes:bigint, irVersion:bigint, producerOffset:flatbuffers.Offset, opsetsOffset:flatbuffers.Offset):flatbuffers.Offset {
+static createSourceInfo(builder:flatbuffers.Builder, sha256Offset:flatbuffers.Offset, fileNameOffset:flatbuffers.Offset, bytes:bigint, irVersion:bigint, producerOffset:flatbuffers.Offset, opsetsOffset:flatbuffers.Offset, normalisedOffset:flatbuffers.Offset):flatbuffers.Offset {
   lrm_SourceInfo.startSourceInfo(builder);
   lrm_SourceInfo.addSha256(builder, sha256Offset);
   lrm_SourceInfo.addFileName(builder, fileNameOffset);
@@ -2074,6 +2107,7 @@ static createSourceInfo(builder:flatbuffers.Builder, sha256Offset:flatbuffers.Of
   lrm_SourceInfo.addIrVersion(builder, irVersion);
   lrm_SourceInfo.addProducer(builder, producerOffset);
   lrm_SourceInfo.addOpsets(builder, opsetsOffset);
+  lrm_SourceInfo.addNormalised(builder, normalisedOffset);
   return lrm_SourceInfo.endSourceInfo(builder);
 }
 }
