@@ -9,6 +9,7 @@ import { evalSentenceEncoder } from './eval-text.js';
 import { checkBefore, requestedTiers, sweepTiers } from './tier-sweep.js';
 import { agreement, evaluateClassifier, type EvalResult, type Runner } from '../evaluate.js';
 import { CompileOptionError } from '../errors.js';
+import { normaliseOnnx } from '../import/normalise.js';
 import { importOnnx } from '../import/onnx.js';
 import { formatBytes, formatCount, table } from './format.js';
 import { parseNormalisation } from './normalisation.js';
@@ -171,6 +172,7 @@ function singleInput(inputs: ValueInfo[], path: string): ValueInfo {
 }
 
 /** Weights in an ONNX model: every initializer element. */
+/** The model's weights, counted as the compiler sees them (Constant-node weights included: normaliseOnnx). */
 function onnxParams(bytes: Uint8Array, path: string): number {
-  return importOnnx(bytes, path).initializers.reduce((s, t) => s + t.dims.reduce((a, b) => a * b, 1), 0);
+  return importOnnx(normaliseOnnx(bytes, path).bytes, path).initializers.reduce((s, t) => s + t.dims.reduce((a, b) => a * b, 1), 0);
 }
