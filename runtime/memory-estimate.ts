@@ -1,6 +1,7 @@
 import { DATA_TYPE_SIZE, type ModelHeader } from '../formats/model.js';
 import { sectionBytes } from '../formats/sections.js';
-import { runsFactored } from './onnx/build-model.js';
+import { lowPlanesAt, runsFactored, storedDense } from './onnx/build-model.js';
+import { Int4Kernels, matMulNBitsBytes, matMulNBitsFits } from './onnx/int4-kernels.js';
 
 const MB = 1024 * 1024;
 
@@ -30,14 +31,22 @@ export interface MemoryEstimate {
   totalMb: number;
 }
 
-/** Float32 bytes of the weights the engine runs with tiers 0..tiers-1 loaded. */
-export function engineWeightBytes(header: ModelHeader, tiers: number): number {
+/**
+ * Bytes of the weights the engine runs with tiers 0..tiers-1 loaded: float32, or with `int4Kernels` the int4 MatMul
+ * weights as MatMulNBits blocks (runtime/onnx/int4-kernels.ts; not at 8-bit tiers).
+ */
+export function engineWeightBytes(header: ModelHeader, tiers: number, int4Kernels = false): number {
   const ranks = header.tiers[tiers - 1].ranks;
+  const G = header.int4GroupSize;
+  const kernels = int4Kernels && !lowPlanesAt(header, tiers) && matMulNBitsFits(G) ? new Int4Kernels(header) : undefined;
   let bytes = 0;
-  for (const t of header.graph.initializers) bytes += t.dims.reduce((a, b) => a * b, 1) * (DATA_TYPE_SIZE[t.dataType] ?? 4);
+  for (const t of header.graph.initializers) {
+    bytes += kernels?.weights.has(t.name) ? matMulNBitsBytes(t.dims[1]!, t.dims[0]!, G!) : t.dims.reduce((a, b) => a * b, 1) * (DATA_TYPE_SIZE[t.dataType] ?? 4);
+  }
   header.layers.forEach((layer, i) => {
     const r = ranks[i];
-    bytes += 4 * (runsFactored(layer, r) ? r * (layer.rows + layer.cols) : layer.rows * layer.cols);
+    const nbits = kernels && storedDense(layer, r) && layer.kind === 'matmul' && layer.denseStorage === undefined && header.factorDType === 'int4';
+    bytes += nbits ? matMulNBitsBytes(layer.rows, layer.cols, G!) : 4 * (runsFactored(layer, r) ? r * (layer.rows + layer.cols) : layer.rows * layer.cols);
   });
   return bytes;
 }

@@ -3,6 +3,7 @@ import { DataType } from '../../formats/model.js';
 import { denseWeight, gatherFactors, multiplyOut, transposeF32, type LayerFactors, type LayerRefit } from '../factors.js';
 import type { PayloadBytes } from '../payload-view.js';
 import { denseTensorBytes } from '../dense-weights.js';
+import { Int4Kernels, matMulNBitsFits, MS_DOMAIN } from './int4-kernels.js';
 import { onnx, type AttributeProto, type NodeProto, type TensorProto, type ValueInfoProto } from './proto.js';
 
 /** Whether a layer at this rank runs as two thin nodes (true) or is multiplied back to one dense weight. */
@@ -30,6 +31,12 @@ export interface BuildOptions {
   alwaysFactored?: boolean;
   /** The tier runs at 8 bits (Tier.bits): int4 matrices are read with their low planes (lowPlanesAt). */
   lowPlanes?: boolean;
+  /**
+   * onnxruntime engines: int4 MatMul weights (dense ones, and factored MatMul layers running from their int4 dense
+   * M) go to the engine as MatMulNBits blocks instead of float32 (int4-kernels.ts). Ignored at 8-bit tiers, and
+   * for group sizes MatMulNBits does not take.
+   */
+  int4Kernels?: boolean;
 }
 
 /** Whether tiers 0..tiers-1 run at 8 bits, i.e. with every int4 matrix's low plane (format v4). */
@@ -45,7 +52,8 @@ export function middleTensorName(node: Pick<NodeDef, 'outputs'>, rank: number): 
 export function buildOnnxModel(header: ModelHeader, payload: PayloadBytes, ranks: number[], options: BuildOptions = {}): Uint8Array {
   const { graph } = header;
   const storage = { factorDType: header.factorDType, int4GroupSize: header.int4GroupSize, lowPlanes: options.lowPlanes ?? false };
-  const initializers: TensorProto[] = graph.initializers.map((t) => ({
+  const kernels = options.int4Kernels && !storage.lowPlanes && matMulNBitsFits(header.int4GroupSize) ? new Int4Kernels(header) : undefined;
+  const initializers: TensorProto[] = graph.initializers.filter((t) => !kernels?.weights.has(t.name)).map((t) => ({
     name: t.name,
     dataType: t.dataType,
     dims: t.dims,
@@ -56,7 +64,11 @@ export function buildOnnxModel(header: ModelHeader, payload: PayloadBytes, ranks
     const node = graph.nodes[layer.nodeIndex];
     const refit = options.refits?.[i];
     let built: NodeProto[];
-    if (storedDense(layer, ranks[i])) {
+    const nbits = storedDense(layer, ranks[i]) && !refit && !options.alwaysFactored ? kernels?.forLayer(layer, node, payload) : undefined;
+    if (nbits) {
+      built = [nbits.node];
+      initializers.push(...nbits.tensors);
+    } else if (storedDense(layer, ranks[i])) {
       // Format v2: past break-even the file holds M itself (its factors at this rank are not loaded at all).
       if (options.alwaysFactored) throw new RangeError(`layer "${layer.name}" is stored dense at rank ${ranks[i]}; it has no factors to build two nodes from`);
       const { node: dense, tensor } = denseNode(layer, node, refit?.dense ? refit.left : denseWeight(layer, payload, storage));
@@ -85,14 +97,20 @@ export function buildOnnxModel(header: ModelHeader, payload: PayloadBytes, ranks
     }
     replacement.set(layer.nodeIndex, built);
   });
+  for (const [i, { node, tensors }] of kernels?.forNodes(payload) ?? []) {
+    replacement.set(i, [node]);
+    initializers.push(...tensors);
+  }
   const nodes: NodeProto[] = [];
   graph.nodes.forEach((n, i) => nodes.push(...(replacement.get(i) ?? [toNodeProto(n)])));
+  const opsets = header.source.opsets.map((o) => ({ domain: o.domain, version: o.version }));
+  if (kernels?.used && !opsets.some((o) => o.domain === MS_DOMAIN)) opsets.push({ domain: MS_DOMAIN, version: 1 });
 
   const model = onnx.ModelProto.create({
     // Initializers are not graph inputs in our graphs, which IR 3 would reject.
     irVersion: Math.max(header.source.irVersion, 4),
     producerName: 'lowrank-edge',
-    opsetImport: header.source.opsets.map((o) => ({ domain: o.domain, version: o.version })),
+    opsetImport: opsets,
     graph: {
       name: 'lowrank',
       node: nodes,
