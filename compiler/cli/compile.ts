@@ -1,5 +1,5 @@
 import { stat } from 'node:fs/promises';
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import { parseTierBudgets } from '../allocate.js';
 import { compileOnnx, DEFAULT_INT4_MAX_ERROR, DEFAULT_SENSITIVITY_MAX_MULTIPLY_ADDS, type CompileOptions } from '../compile.js';
 import type { Int4Report } from '../assemble.js';
@@ -181,7 +181,7 @@ export function registerCompile(program: Command): void {
   withCalibrationOptions(command, 'real inputs for activation-aware factorisation', '256')
     .option('--rank-multiple <n>', 'ranks move in steps of n components', '8')
     .option('--cost <model>', 'what budgets count: params | bytes | flops | latency:<table.json>', 'params')
-    .option('--allocate <how>', 'order layers by σ² share (sigma) or by measured end-to-end error (sensitivity; needs --calib, its default)')
+    .addOption(new Option('--allocate <how>', 'order layers by σ² share (sigma) or by measured end-to-end error (sensitivity; needs --calib, its default)').choices(['sigma', 'sensitivity']))
     .option('--sensitivity-limit <N>', 'calibration samples used to measure sensitivity', '64')
     .option('--sensitivity-max-gmac <G>', 'default sensitivity: measured only when it costs at most G billion multiply-adds (model runs × samples × factorable multiply-adds per sample), else σ² order and a note; a count, so the choice is the same on any machine', String(DEFAULT_SENSITIVITY_MAX_MULTIPLY_ADDS / 1e9))
     .option('--refit [mode]', 'refit each tier\'s left factors and biases on the calibration data (needs --calib): nonlinear (default: match outputs after Relu/Clip) or linear')
