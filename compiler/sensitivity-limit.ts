@@ -11,7 +11,7 @@ import type { SensitivityPlan } from './sensitivity.js';
 /**
  * Default limit on the multiply-adds of the sensitivity pass when it is not asked for explicitly: 4e12 (4,000 G).
  * MobileNet v1 0.75 on 64 samples needs about 1,000 G (about 2 minutes on the 2-core build machine under load),
- * so it is measured even with --sensitivity-limit 256; a ResNet-50 (about 65,000 G, most of an hour there) is not.
+ * so it is measured even with --sensitivity-limit 256; a ResNet-50 (about 60,000 G, most of an hour there) is not.
  */
 export const DEFAULT_SENSITIVITY_MAX_MULTIPLY_ADDS = 4e12;
 
