@@ -7,7 +7,7 @@
  * Compiles each model as `lowrank compile --calib … --calib-limit <limit>` does (whitened SVD + sensitivity
  * allocation, default tiers, sensitivity on 64 samples) and prints wall time per phase. `--allocate sigma` skips
  * the sensitivity phase (one full-model run on 64 samples per layer and grid rank); `--allocate default` does what
- * `lowrank compile --calib` does by default: sensitivity unless it is estimated to take over 120 s. Models: the two largest
+ * `lowrank compile --calib` does by default: sensitivity unless it counts over 4,000 G multiply-adds. Models: the two largest
  * of the bench (MobileNet v1 0.75 from ../shared/data, PP-OCRv4 det fetched by bench/fetch-models.mjs) and a
  * ResNet-50-shaped model with random weights (25.5M weights, bench/synthetic-resnet50.ts).
  */

@@ -16,6 +16,7 @@
  * gathered vectors; nothing grows with the number of samples.
  */
 import * as ort from 'onnxruntime-node';
+import { compilerSessionOptions } from './ort-options.js';
 import type { NodeDef } from '../formats/model.js';
 import { onnx } from '../runtime/onnx/proto.js';
 import type { Feeds } from '../runtime/tensor.js';
@@ -30,6 +31,11 @@ export interface LayerStats {
   gram: Float64Array;
   /** Number of input vectors x accumulated (after any subsampling of conv positions). */
   samples: number;
+  /**
+   * Number of input vectors the layer multiplied, before subsampling: rows × cols × vectors multiply-adds went
+   * through it (how the sensitivity limit counts work, compiler/sensitivity-limit.ts).
+   */
+  vectors: number;
   /** Number of dataset samples (batch rows of the model input) that went through the model. */
   images: number;
 }
@@ -89,7 +95,7 @@ export async function collectLayerStats(
   const fetched = [...new Set([...accumulators.values()].map((a) => a.input))].filter((n) => !graphInputs.has(n));
   const images = countImages(model);
 
-  const session = await ort.InferenceSession.create(withOutputs(source, fetched), { logSeverityLevel: 3 });
+  const session = await ort.InferenceSession.create(withOutputs(source, fetched), compilerSessionOptions());
   let done = 0;
   let batches = 0;
   try {
@@ -147,7 +153,7 @@ export function withOutputs(source: Uint8Array, names: string[]): Uint8Array {
  * How many dataset samples one feeds dict holds: dim 0 of the first input whose declared dim 0 is symbolic
  * (a batch dimension), else 1 (a fixed-shape model sees one sample per run).
  */
-function countImages(model: ImportedModel): (feeds: Feeds) => number {
+export function countImages(model: ImportedModel): (feeds: Feeds) => number {
   const batched = model.inputs.find((i) => i.shape.length > 0 && !(typeof i.shape[0] === 'number' && i.shape[0] >= 0));
   return (feeds) => (batched && feeds[batched.name] ? (feeds[batched.name].dims[0] ?? 1) : 1);
 }
@@ -161,7 +167,8 @@ interface LayerVectors {
   input: string;
   /** Layers with the same key see the same x vectors and share one G. */
   key: string;
-  split(data: Float32Array, dims: number[]): Vectors[];
+  /** The x vectors to accumulate (`runs`) and how many the layer multiplied before subsampling (`total`). */
+  split(data: Float32Array, dims: number[]): { runs: Vectors[]; total: number };
 }
 
 /** `maxPositions`: the most conv output positions per image (an integer ≥ 1, or Infinity). */
@@ -177,21 +184,27 @@ function layerVectors(c: LayerCandidate, maxPositions: number): LayerVectors {
       input,
       key: `conv:${input}:${JSON.stringify(conv)}`,
       split: (data, dims) => {
-        const runs = convPatches(data, dims, conv, layer, maxPositions, seen);
-        seen += runs.length;
-        return runs;
+        const patches = convPatches(data, dims, conv, layer, maxPositions, seen);
+        seen += patches.runs.length;
+        return patches;
       },
     };
   }
   if (c.kind === 'gemm' && intAttr(c.node, 'transA', 0) === 1) {
-    return { input, key: `columns:${input}`, split: (data, dims) => [columnVectors(data, dims, c.cols, layer)] };
+    return { input, key: `columns:${input}`, split: (data, dims) => single(columnVectors(data, dims, c.cols, layer)) };
   }
-  return { input, key: `rows:${input}`, split: (data, dims) => [rowVectors(data, dims, c.cols, layer)] };
+  return { input, key: `rows:${input}`, split: (data, dims) => single(rowVectors(data, dims, c.cols, layer)) };
+}
+
+/** MatMul and Gemm inputs are never subsampled: every vector is accumulated. */
+function single(run: Vectors): { runs: Vectors[]; total: number } {
+  return { runs: [run], total: run.count };
 }
 
 class LayerAccumulator {
   readonly input: string;
   private readonly gram: BlockedGram;
+  private vectorsSeen = 0;
 
   constructor(
     /** The first layer that reads these vectors, for messages. */
@@ -204,11 +217,13 @@ class LayerAccumulator {
   }
 
   async add(data: Float32Array, dims: number[]): Promise<void> {
-    for (const run of this.vectors.split(data, dims)) await this.gram.add(run);
+    const { runs, total } = this.vectors.split(data, dims);
+    for (const run of runs) await this.gram.add(run);
+    this.vectorsSeen += total;
   }
 
   async finish(images: number): Promise<LayerStats> {
-    return { gram: await this.gram.finish(), samples: this.gram.samples, images };
+    return { gram: await this.gram.finish(), samples: this.gram.samples, vectors: this.vectorsSeen, images };
   }
 }
 
@@ -286,9 +301,10 @@ function convDim(conv: ConvAttributes, e: number, size: number): { out: number; 
 /**
  * The patches of X[N, C, s1, s2, s3], one run per image. Fewer spatial dims are treated as leading dims of
  * size 1 (kernel 1, stride 1, no pad), so one code path serves Conv1d, 2d and 3d. Row of a patch component:
- * c·taps + tap with tap = (t1·k2 + t2)·k3 + t3, the flattening of the weight [O, C, k1, k2, k3].
+ * c·taps + tap with tap = (t1·k2 + t2)·k3 + t3, the flattening of the weight [O, C, k1, k2, k3]. `total`: every
+ * output position of every image, subsampled or not.
  */
-function convPatches(data: Float32Array, dims: number[], conv: ConvAttributes, layer: string, maxPositions: number, firstImage: number): Vectors[] {
+function convPatches(data: Float32Array, dims: number[], conv: ConvAttributes, layer: string, maxPositions: number, firstImage: number): { runs: Vectors[]; total: number } {
   const r = conv.kernel.length;
   if (dims.length !== r + 2 || dims[1] !== conv.channels) {
     throw new Error(`calibration: ${layer} input has shape [${dims}], expected [N, ${conv.channels}, …] with ${r} spatial dims`);
@@ -361,7 +377,7 @@ function convPatches(data: Float32Array, dims: number[], conv: ConvAttributes, l
       },
     });
   }
-  return runs;
+  return { runs, total: dims[0] * positions };
 }
 
 /**

@@ -3,10 +3,10 @@ import { FACTOR_ELEMENT_BYTES } from '../formats/codes.js';
 import type { FactorDType, ModelHeader } from '../formats/model.js';
 import type { Feeds } from '../runtime/tensor.js';
 import { allocateTiers, bitsOf, DEFAULT_RANK_MULTIPLE, DEFAULT_TIER_BUDGETS, ladderCuts, rankBudgets, type TierBudget } from './allocate.js';
-import { collectLayerStats, type LayerStats } from './calibrate.js';
+import { collectLayerStats, countImages, type LayerStats } from './calibrate.js';
 import { layerCosts, type CostModel } from './costs.js';
 import { CompileOptionError } from './errors.js';
-import { DEFAULT_MIN_PARAMS, endLayerNames, findCandidates, isConvClassifier, withKnownCandidates } from './factorize/candidates.js';
+import { DEFAULT_MIN_PARAMS, endLayerNames, findCandidates, isConvClassifier, withKnownCandidates, type LayerCandidate } from './factorize/candidates.js';
 import { knownFactors, mergePrefactoredPairs } from './factorize/prefactored.js';
 import { notFactoredReasons } from './factorize/not-factored.js';
 import { importOnnx, type ImportedModel } from './import/onnx.js';
@@ -16,7 +16,8 @@ import { orderedFactors, type OrderedFactors } from './linalg/svd.js';
 import { shrunkSecondMoment, whitenedFactors } from './linalg/whitened.js';
 import { assembleLrm, type Int4Report } from './assemble.js';
 import { checkInt4Options, denseWeightLayers, inputMoments, planInt4 } from './int4-plan.js';
-import { measureSensitivity } from './sensitivity.js';
+import { measureSensitivity, planSensitivity, type ErrorCurve } from './sensitivity.js';
+import { decideSensitivity, DEFAULT_SENSITIVITY_MAX_MULTIPLY_ADDS, sensitivityCost } from './sensitivity-limit.js';
 import { refitRanks, type RefitMode } from './refit.js';
 import type { LayerRefit } from '../runtime/factors.js';
 import { assertOnnxRuntimeLoads } from './validate-source.js';
@@ -80,10 +81,14 @@ export interface CompileOptions {
   /** Calibration batches used to measure sensitivity (default 2). */
   sensitivityBatches?: number;
   /**
-   * When sensitivity is the default (not asked for), fall back to σ² allocation if measuring it is estimated to
-   * take longer than this (default 120 s); an explicit `allocation: 'sensitivity'` is always measured.
+   * When sensitivity is the default (not asked for), fall back to σ² allocation if measuring it would take more
+   * than this many multiply-adds (model runs × samples × the factorable layers' multiply-adds per sample; default
+   * DEFAULT_SENSITIVITY_MAX_MULTIPLY_ADDS). A count, not a time: the choice is the same on any machine and load.
+   * An explicit `allocation: 'sensitivity'` is always measured.
    */
-  sensitivityBudgetSeconds?: number;
+  sensitivityMaxMultiplyAdds?: number;
+  /** Said as soon as it is decided, before the step it concerns (e.g. a sensitivity pass over the limit, as asked). */
+  onNote?: (note: string) => void;
   /** Number of calibration samples, for the progress bar. */
   calibrationSize?: number;
   fileName?: string;
@@ -174,19 +179,9 @@ export async function compileOnnx(original: Uint8Array, options: CompileOptions 
     return s && s.images > 0 ? s.samples / s.images : 1;
   });
   const costs = layerCosts(options.cost ?? 'params', candidates, FACTOR_ELEMENT_BYTES[dtype], positions);
-  const measured = allocation === 'sensitivity'
-    ? await measureSensitivity(prefactored.mergedSource(source), candidates, factors, kept, {
-      rankMultiple: options.rankMultiple ?? DEFAULT_RANK_MULTIPLE,
-      onProgress: (done, total, detail) => progress({ phase: 'sensitivity', done, total, detail }),
-      budgetSeconds: options.allocation === undefined ? (options.sensitivityBudgetSeconds ?? DEFAULT_SENSITIVITY_BUDGET_SECONDS) : undefined,
-    })
-    : undefined;
-  const errors = Array.isArray(measured) ? measured : undefined;
-  const used: CompileResult['allocation'] = errors
-    ? { method: 'sensitivity' }
-    : measured && !Array.isArray(measured)
-      ? { method: 'sigma', note: `sensitivity not measured: estimated ${Math.round(measured.estimatedSeconds)} s > ${measured.budgetSeconds} s; ordered by σ² share (--allocate sensitivity measures it anyway)` }
-      : { method: 'sigma' };
+  const sensitivity = allocation === 'sensitivity' ? await sensitivityErrors(prefactored.mergedSource(source), candidates, factors, kept, stats!, model, options) : undefined;
+  const errors = sensitivity?.errors;
+  const used: CompileResult['allocation'] = { method: errors ? 'sensitivity' : 'sigma', ...(sensitivity?.note ? { note: sensitivity.note } : {}) };
   const cuts = ladderCuts(
     ladder,
     allocateTiers(
@@ -256,8 +251,31 @@ function withInitializers(model: ImportedModel, values: ReadonlyMap<string, Floa
   };
 }
 
-/** Default time limit for measuring sensitivity when it was not asked for explicitly (see sensitivityBudgetSeconds). */
-export const DEFAULT_SENSITIVITY_BUDGET_SECONDS = 120;
+export { DEFAULT_SENSITIVITY_MAX_MULTIPLY_ADDS } from './sensitivity-limit.js';
+
+/**
+ * The sensitivity pass, if its count fits the limit or it was asked for (compiler/sensitivity-limit.ts): the error
+ * curves, or none and the note that says why.
+ */
+async function sensitivityErrors(
+  source: Uint8Array,
+  candidates: LayerCandidate[],
+  factors: OrderedFactors[],
+  samples: Feeds[],
+  stats: ReadonlyMap<string, LayerStats>,
+  model: ImportedModel,
+  options: CompileOptions,
+): Promise<{ errors?: ErrorCurve[]; note?: string }> {
+  const plan = planSensitivity(candidates, factors, options.rankMultiple ?? DEFAULT_RANK_MULTIPLE);
+  const images = countImages(model);
+  const cost = sensitivityCost(plan, candidates, stats, samples.reduce((n, feeds) => n + images(feeds), 0));
+  const decision = decideSensitivity(cost, options.sensitivityMaxMultiplyAdds ?? DEFAULT_SENSITIVITY_MAX_MULTIPLY_ADDS, options.allocation === 'sensitivity');
+  if (decision.note) options.onNote?.(decision.note);
+  if (!decision.measure) return { note: decision.note };
+  const progress = options.onProgress ?? (() => {});
+  const errors = await measureSensitivity(source, candidates, factors, samples, plan, (done, total, detail) => progress({ phase: 'sensitivity', done, total, detail }));
+  return { errors, note: decision.note };
+}
 
 export { DEFAULT_INT4_MAX_ERROR } from './int4-plan.js';
 

@@ -23,6 +23,7 @@
  * previous sweep's refit (alternating projection), so a few sweeps converge.
  */
 import * as ort from 'onnxruntime-node';
+import { compilerSessionOptions } from './ort-options.js';
 import { DataType, type ModelHeader, type NodeDef } from '../formats/model.js';
 import { float32Copy, gatherFactors, type LayerRefit } from '../runtime/factors.js';
 import { buildOnnxModel, middleTensorName } from '../runtime/onnx/build-model.js';
@@ -275,7 +276,7 @@ class RefitAccumulator {
 
 async function createSession(model: Uint8Array, what: string): Promise<ort.InferenceSession> {
   try {
-    return await ort.InferenceSession.create(model, { logSeverityLevel: 3 });
+    return await ort.InferenceSession.create(model, compilerSessionOptions());
   } catch (e) {
     throw new CompileError(`refit could not build ${what}: ${String((e as Error).message).split('\n')[0]}`, 'refit');
   }

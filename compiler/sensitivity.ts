@@ -1,4 +1,5 @@
 import * as ort from 'onnxruntime-node';
+import { compilerSessionOptions } from './ort-options.js';
 import { onnx, type ModelProto } from '../runtime/onnx/proto.js';
 import { factoredNodes } from '../runtime/onnx/build-model.js';
 import type { Feeds } from '../runtime/tensor.js';
@@ -9,72 +10,59 @@ import type { OrderedFactors } from './linalg/svd.js';
 /** Measured end-to-end error of one layer as a function of its rank (all other layers exact). */
 export type ErrorCurve = (rank: number) => number;
 
-export interface SensitivityOptions {
-  /** Ranks are measured at multiples of this. */
-  rankMultiple: number;
-  onProgress?: (done: number, total: number, detail: string) => void;
-  /**
-   * Give up (return undefined) when the measurement would take longer than this many seconds, estimated from the
-   * time of the reference run: one truncated model is built and run per grid point and layer, so a large model
-   * (ResNet-50: 53 layers × 5 points × 64 samples ≈ 17,000 forward passes) can take the better part of an hour.
-   */
-  budgetSeconds?: number;
-}
-
-/** What measureSensitivity did not do, and why (for the compile log). */
-export interface SensitivitySkipped {
-  skipped: true;
-  estimatedSeconds: number;
-  budgetSeconds: number;
+/** Which ranks of which layers sensitivity measures: decided before anything runs, from shapes alone. */
+export interface SensitivityPlan {
+  /** Per candidate: the ranks measured, and the rank from which the layer is exact (break-even, or its full rank). */
+  layers: Array<{ breakEven: number; ranks: number[] }>;
+  /** Truncated models built and run on the samples: one per layer and measured rank. */
+  runs: number;
 }
 
 /** Fractions of the break-even rank at which each layer is measured; denser at low rank, where error moves fastest. */
 const GRID = [1 / 16, 1 / 8, 1 / 4, 1 / 2, 3 / 4];
 
+/** The grid of ranks per layer: GRID × break-even in steps of `rankMultiple`, below break-even and full rank. */
+export function planSensitivity(candidates: LayerCandidate[], factors: OrderedFactors[], rankMultiple: number): SensitivityPlan {
+  const layers = candidates.map((c, i) => {
+    const breakEven = Math.ceil((c.rows * c.cols) / (c.rows + c.cols));
+    const full = factors[i].rank;
+    const ranks = [...new Set(GRID.map((g) => Math.max(rankMultiple, Math.round((g * breakEven) / rankMultiple) * rankMultiple)))]
+      .filter((r) => r < Math.min(breakEven, full))
+      .sort((a, b) => a - b);
+    return { breakEven: Math.min(breakEven, full), ranks };
+  });
+  return { layers, runs: layers.reduce((s, p) => s + p.ranks.length, 0) };
+}
+
 /**
- * Per-layer sensitivity: truncate one layer at a time to a grid of ranks inside the original model, run the
+ * Per-layer sensitivity: truncate one layer at a time to the plan's ranks inside the original model, run the
  * calibration samples, and measure the squared error of every output relative to that output's energy, summed.
  * Per-layer output error (σ²) says how much a layer's own output moves; this says how much the network's
  * output moves, which is what accuracy depends on (compact CNNs amplify some layers' errors and absorb others').
- * Past break-even a layer runs dense at full rank, so its error there is 0.
+ * Past break-even a layer runs dense at full rank, so its error there is 0. Whether to run it at all is decided
+ * by count, not by clock, before calling this (compiler/sensitivity-limit.ts).
  */
 export async function measureSensitivity(
   source: Uint8Array,
   candidates: LayerCandidate[],
   factors: OrderedFactors[],
   samples: Feeds[],
-  options: SensitivityOptions,
-): Promise<ErrorCurve[] | SensitivitySkipped> {
+  plan: SensitivityPlan,
+  onProgress?: (done: number, total: number, detail: string) => void,
+): Promise<ErrorCurve[]> {
   const base = onnx.ModelProto.decode(source);
-  const started = performance.now();
   const measure = await networkError(source, samples);
-  const referenceSeconds = (performance.now() - started) / 1000;
-
-  const plans = candidates.map((c, i) => {
-    const breakEven = Math.ceil((c.rows * c.cols) / (c.rows + c.cols));
-    const full = factors[i].rank;
-    const ranks = [...new Set(GRID.map((g) => Math.max(options.rankMultiple, Math.round((g * breakEven) / options.rankMultiple) * options.rankMultiple)))]
-      .filter((r) => r < Math.min(breakEven, full))
-      .sort((a, b) => a - b);
-    return { breakEven: Math.min(breakEven, full), ranks };
-  });
-  const total = plans.reduce((s, p) => s + p.ranks.length, 0);
-  const estimatedSeconds = referenceSeconds * total;
-  if (options.budgetSeconds !== undefined && estimatedSeconds > options.budgetSeconds) {
-    return { skipped: true, estimatedSeconds, budgetSeconds: options.budgetSeconds };
-  }
   let done = 0;
-
   const curves: ErrorCurve[] = [];
   for (const [i, c] of candidates.entries()) {
     const points: Array<[number, number]> = [];
-    for (const r of plans[i].ranks) {
-      options.onProgress?.(done++, total, `${c.node.name} r=${r}`);
+    for (const r of plan.layers[i].ranks) {
+      onProgress?.(done++, plan.runs, `${c.node.name} r=${r}`);
       points.push([r, await measure(withLayerAtRank(base, c, factors[i], r))]);
     }
-    curves.push(interpolate(points, plans[i].breakEven));
+    curves.push(interpolate(points, plan.layers[i].breakEven));
   }
-  options.onProgress?.(total, total, '');
+  onProgress?.(plan.runs, plan.runs, '');
   return curves;
 }
 
@@ -139,7 +127,7 @@ function withLayerAtRank(base: ModelProto, c: LayerCandidate, f: OrderedFactors,
 async function runAll(model: Uint8Array, samples: Feeds[]): Promise<Float32Array[][]> {
   let session: ort.InferenceSession;
   try {
-    session = await ort.InferenceSession.create(model, { logSeverityLevel: 3 });
+    session = await ort.InferenceSession.create(model, compilerSessionOptions());
   } catch (e) {
     throw new CompileError(`sensitivity measurement could not build a truncated model: ${String((e as Error).message).split('\n')[0]}`, 'sensitivity');
   }

@@ -1,7 +1,7 @@
 import { stat } from 'node:fs/promises';
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import { parseTierBudgets } from '../allocate.js';
-import { compileOnnx, DEFAULT_INT4_MAX_ERROR, type CompileOptions } from '../compile.js';
+import { compileOnnx, DEFAULT_INT4_MAX_ERROR, DEFAULT_SENSITIVITY_MAX_MULTIPLY_ADDS, type CompileOptions } from '../compile.js';
 import type { Int4Report } from '../assemble.js';
 import { DEFAULT_INT4_GROUP_SIZE } from '../quantize-int4.js';
 import type { DistillFeatures, DistillReport } from '../distill/distill.js';
@@ -47,6 +47,7 @@ interface CompileCliOptions {
   keepEnds?: boolean;
   allocate?: string;
   sensitivityLimit: string;
+  sensitivityMaxGmac: string;
   distill?: string;
   distillLimit: string;
   distillOffset: string;
@@ -181,8 +182,9 @@ export function registerCompile(program: Command): void {
   withCalibrationOptions(command, 'real inputs for activation-aware factorisation', '256')
     .option('--rank-multiple <n>', 'ranks move in steps of n components', '8')
     .option('--cost <model>', 'what budgets count: params | bytes | flops | latency:<table.json>', 'params')
-    .option('--allocate <how>', 'order layers by σ² share (sigma) or by measured end-to-end error (sensitivity; needs --calib, its default)')
+    .addOption(new Option('--allocate <how>', 'order layers by σ² share (sigma) or by measured end-to-end error (sensitivity; needs --calib, its default)').choices(['sigma', 'sensitivity']))
     .option('--sensitivity-limit <N>', 'calibration samples used to measure sensitivity', '64')
+    .option('--sensitivity-max-gmac <G>', 'default sensitivity: measured only when it costs at most G billion multiply-adds (model runs × samples × factorable multiply-adds per sample), else σ² order and a note; a count, so the choice is the same on any machine', String(DEFAULT_SENSITIVITY_MAX_MULTIPLY_ADDS / 1e9))
     .option('--refit [mode]', 'refit each tier\'s left factors and biases on the calibration data (needs --calib): nonlinear (default: match outputs after Relu/Clip) or linear')
     .option('--refit-sweeps <n>', 'passes over the calibration data per tier when refitting', '2')
     .option('--augment <copies>', 'calibration images: add this many random crops (and mirror images) of each', '0')
@@ -235,10 +237,16 @@ export function registerCompile(program: Command): void {
         refitMode: parseRefitMode(opts.refit),
         refitSweeps: parseWholeNumber('--refit-sweeps', opts.refitSweeps),
         sensitivityBatches: Math.ceil(parseWholeNumber('--sensitivity-limit', opts.sensitivityLimit) / CALIBRATION_BATCH),
+        sensitivityMaxMultiplyAdds: parseNonNegative('--sensitivity-max-gmac', opts.sensitivityMaxGmac) * 1e9,
         cost,
         distill,
         fileName: input,
         onProgress: (p) => bar.update(p.phase, p.done, p.total, p.detail),
+        // Up front, on stderr: the summary on stdout repeats it when the compile is done.
+        onNote: (note) => {
+          bar.stop();
+          console.error(`note: ${note}`);
+        },
       }).finally(() => process.off('SIGINT', onInterrupt));
       bar.stop();
       // Write next to the target and rename, so an interrupted compile never leaves a half-written .lrm.

@@ -23,6 +23,7 @@ interface EvalCliOptions {
   before?: string;
   allTiers?: boolean;
   tier?: string;
+  preset?: string;
   engine: string;
   limit?: string;
   offset?: string;
@@ -53,6 +54,7 @@ export function registerEval(program: Command): void {
     .option('--before <model.lrm>', 'the same model compiled without recovery (e.g. without --distill): each tier of it is evaluated too (column "before")')
     .option('--all-tiers', 'evaluate every tier prefix')
     .option('--tier <K>', 'evaluate tier K as `inspect` numbers them (default: the last)')
+    .option('--preset <name>', 'evaluate the tiers a named preset loads, as `lowrank run --preset` does (auto: the best preset for this device)')
     .option('--engine <id>', 'ort-node-cpu (node-cpu), ort-node-webgpu, ort-wasm (wasm), tfjs-wasm or tfjs-webgpu', 'ort-node-cpu')
     .option('--limit <N>', 'evaluate at most N samples')
     .option('--offset <N>', 'skip the first N samples (for splits disjoint from calibration)')
@@ -69,12 +71,13 @@ export function registerEval(program: Command): void {
       const bytes = await readInputBytes(modelPath);
       const isOnnx = !isLrm(bytes);
       const referencePath = isOnnx ? modelPath : opts.reference;
-      if (isOnnx && (opts.allTiers || opts.tier !== undefined)) throw new CompileOptionError('--all-tiers and --tier apply to .lrm files; this is an ONNX model', 'bad-option');
-      if (opts.allTiers && opts.tier !== undefined) throw new CompileOptionError('give --all-tiers or --tier, not both', 'bad-option');
+      if (isOnnx && (opts.allTiers || opts.tier !== undefined || opts.preset !== undefined)) throw new CompileOptionError('--all-tiers, --tier and --preset apply to .lrm files; this is an ONNX model', 'bad-option');
 
       // Read and verify the header once: it gives the input layout and, below, each tier's parameters.
       const header = isOnnx ? undefined : (await readHeader(bytes.subarray(0, headerLength(bytes)), { fileName: modelPath, totalLength: bytes.length })).header;
       const inputs = header ? header.graph.inputs : importOnnx(bytes, modelPath).inputs;
+      // Before any data is read: a bad --tier or --preset fails at once.
+      const { tiers: asked, preset } = header ? await requestedTiers({ header, bytes }, opts, engine.id) : { tiers: [], preset: undefined };
       const slice = {
         limit: opts.limit === undefined ? undefined : parseWholeNumber('--limit', opts.limit),
         offset: opts.offset === undefined ? undefined : parseWholeNumber('--offset', opts.offset, 0),
@@ -89,7 +92,7 @@ export function registerEval(program: Command): void {
         if (before && header) await checkBefore(header, before, { model: modelPath, before: opts.before! });
         await evalSentenceEncoder({
           engine, dataset, batchSize: parseWholeNumber('--batch', opts.batch ?? '64'), output: opts.output, json: opts.json, label: modelPath,
-          lrm: header && { header, bytes, tiers: requestedTiers(header, opts) },
+          lrm: header && { header, bytes, tiers: asked },
           reference: refBytes && { bytes: refBytes, params: onnxParams(refBytes, referencePath!) },
           before,
         });
@@ -125,7 +128,7 @@ export function registerEval(program: Command): void {
       const beforeBytes = opts.before === undefined ? undefined : await readInputBytes(opts.before);
       if (beforeBytes && !header) throw new CompileOptionError('--before compares two .lrm files; this is an ONNX model', 'bad-option');
       if (beforeBytes && header) await checkBefore(header, beforeBytes, { model: modelPath, before: opts.before! });
-      const measured = header ? await sweepTiers({ header, bytes }, requestedTiers(header, opts), { engine: engine.id, before: beforeBytes }, run) : [];
+      const measured = header ? await sweepTiers({ header, bytes }, asked, { engine: engine.id, before: beforeBytes }, run) : [];
       const tiers = measured.map((m) => ({
         tier: m.tier,
         params: m.params,
@@ -139,11 +142,11 @@ export function registerEval(program: Command): void {
 
       const refOut = reference && { accuracy: reference.accuracy, params: reference.params, bytes: reference.bytes, latencyMsP50: reference.latencyMsP50 };
       if (opts.json) {
-        console.log(JSON.stringify({ engine: engine.id, samples: dataset.size, reference: refOut, tiers }));
+        console.log(JSON.stringify({ engine: engine.id, samples: dataset.size, ...(preset !== undefined ? { preset } : {}), reference: refOut, tiers }));
         return;
       }
       const pct = (v: number | null) => (v === null ? '-' : `${v.toFixed(2)}%`);
-      console.log(`${modelPath} on ${opts.data}: ${dataset.size} samples, engine ${engine.id}`);
+      console.log(`${modelPath} on ${opts.data}: ${dataset.size} samples, engine ${engine.id}${preset !== undefined ? `, preset ${preset} (tier ${asked[0]})` : ''}`);
       const refitted = tiers.some((t) => t.beforeRefit !== undefined);
       const compared = tiers.some((t) => t.before !== undefined);
       const cell = (v: number | null | undefined) => (v === undefined ? '-' : pct(v));

@@ -7,12 +7,14 @@ import { registerExport } from './export.js';
 import { registerInspect } from './inspect.js';
 import { registerRun } from './run.js';
 import { registerTune } from './tune.js';
+import { quietUsageErrors, throwUsageErrors, USAGE_EXIT_CODE, UsageError } from './usage-errors.js';
 
-const program = new Command('lowrank')
-  .description('compile ONNX models into nested low-rank .lrm files, inspect, run and evaluate them')
-  .version(COMPILER_VERSION)
-  .showHelpAfterError()
-  .exitOverride();
+const program = quietUsageErrors(
+  new Command('lowrank')
+    .description('compile ONNX models into nested low-rank .lrm files, inspect, run and evaluate them')
+    .version(COMPILER_VERSION)
+    .exitOverride(),
+);
 
 registerCompile(program);
 registerInspect(program);
@@ -21,11 +23,17 @@ registerEval(program);
 registerExport(program);
 registerDevices(program);
 registerTune(program);
+throwUsageErrors(program);
 
-/** Any failure ends as one line on stderr and exit code 1: no stack traces for users. */
+/** Any failure ends as one line on stderr and exit code 1 (a usage mistake: 2): no stack traces for users. */
 try {
   await program.parseAsync(process.argv);
 } catch (e) {
+  if (e instanceof UsageError) {
+    console.error(e.line());
+    process.exit(USAGE_EXIT_CODE);
+  }
+  // Help and version: commander has printed them; exit with its code.
   if (e instanceof CommanderError) {
     process.exit(e.exitCode);
   }

@@ -22,10 +22,29 @@ export interface TierMeasurement<R> {
   beforeRefit?: R;
 }
 
-/** Which tiers `--all-tiers` / `--tier K` ask for (default: the last, i.e. the whole file). */
-export function requestedTiers(header: ModelHeader, opts: { allTiers?: boolean; tier?: string }): number[] {
-  if (opts.allTiers) return header.tiers.map((t) => t.index);
-  return [opts.tier !== undefined ? parseWholeNumber('--tier', opts.tier, 0) : header.tiers.length - 1];
+export interface TierRequest {
+  allTiers?: boolean;
+  tier?: string;
+  preset?: string;
+}
+
+/**
+ * Which tiers `--all-tiers` / `--tier K` / `--preset NAME` ask for (default: the last, i.e. the whole file), and the
+ * preset's name (what `auto` picked). A preset means the tiers `lowrank run --preset NAME` loads on this engine (so
+ * `auto` sees this device too): the runtime chooses, with its one-line errors for an unknown preset or a budget
+ * nothing meets.
+ */
+export async function requestedTiers(lrm: { header: ModelHeader; bytes: Uint8Array }, opts: TierRequest, engine: string): Promise<{ tiers: number[]; preset?: string }> {
+  const given = [opts.allTiers ? '--all-tiers' : '', opts.tier !== undefined ? '--tier' : '', opts.preset !== undefined ? '--preset' : ''].filter(Boolean);
+  if (given.length > 1) throw new CompileOptionError(`give one of --all-tiers, --tier and --preset, not ${given.join(' and ')}`, 'bad-option');
+  if (opts.allTiers) return { tiers: lrm.header.tiers.map((t) => t.index) };
+  if (opts.preset !== undefined) {
+    const session = await load(lrm.bytes, { engine: engine as never, preset: opts.preset });
+    const { tiers, choice } = session;
+    await session.release();
+    return { tiers: [tiers - 1], preset: choice.preset };
+  }
+  return { tiers: [opts.tier !== undefined ? parseWholeNumber('--tier', opts.tier, 0) : lrm.header.tiers.length - 1] };
 }
 
 /** Refuses a --before file whose tiers do not line up with the model's (the comparison would be meaningless). */

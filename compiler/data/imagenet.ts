@@ -32,8 +32,7 @@ export function isJpegName(name: string): boolean {
  * later class index by one.
  */
 export function parseSynsets(text: string, source = 'labels file'): string[] {
-  const lines = text.replace(/\r\n?/g, '\n').split('\n');
-  while (lines.length > 0 && lines[lines.length - 1]!.trim() === '') lines.pop();
+  const lines = labelLines(text);
   const seen = new Map<string, number>();
   const out: string[] = [];
   lines.forEach((line, i) => {
@@ -53,6 +52,37 @@ export function parseSynsets(text: string, source = 'labels file'): string[] {
 export async function readSynsets(path: string): Promise<string[]> {
   const bytes = await readFileOrThrow(path, 'labels file');
   return parseSynsets(new TextDecoder('utf-8').decode(bytes), path);
+}
+
+/** The lines of a labels file, without the blank lines at its end. */
+function labelLines(text: string): string[] {
+  const lines = text.replace(/\r\n?/g, '\n').split('\n');
+  while (lines.length > 0 && lines[lines.length - 1]!.trim() === '') lines.pop();
+  return lines;
+}
+
+/**
+ * Class names to print (`lowrank run --labels`), in class order. A synset file (every line starts with a wnid,
+ * checked as parseSynsets does) gives each line's first name: `n01440764 tench, Tinca tinca` → `tench`, or the wnid
+ * when the line has nothing else. Any other file is one name per line (coco.names); a blank line inside it is
+ * refused, as it would shift every later class by one.
+ */
+export function parseClassNames(text: string, source = 'labels file'): string[] {
+  const lines = labelLines(text);
+  if (lines.length === 0) throw new DataFormatError(`${source}: no classes in the file`);
+  if (WNID.test(lines[0]!.trim().split(/\s+/)[0] ?? '')) {
+    const wnids = parseSynsets(text, source);
+    return lines.map((line, i) => line.trim().slice(wnids[i]!.length).split(',')[0]!.trim() || wnids[i]!);
+  }
+  return lines.map((line, i) => {
+    if (line.trim() === '') throw new DataFormatError(`${source}:${i + 1}: blank line; one class name per line (a blank line would shift every later class by one)`);
+    return line.trim();
+  });
+}
+
+export async function readClassNames(path: string): Promise<string[]> {
+  const bytes = await readFileOrThrow(path, 'labels file');
+  return parseClassNames(new TextDecoder('utf-8').decode(bytes), path);
 }
 
 export interface LabelledFiles {

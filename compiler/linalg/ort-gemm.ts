@@ -1,5 +1,5 @@
 /**
- * Dense matrix products on onnxruntime-node's CPU Gemm (MLAS kernels, all cores), in float64 or float32.
+ * Dense matrix products on onnxruntime-node's CPU Gemm (MLAS kernels, a fixed thread count: ort-options.ts), in float64 or float32.
  * Why: the compiler's big products (M·G·Mᵀ for a 512×4608 layer is 1e10 multiply-adds, calibration's Σ x·xᵀ
  * far more) run at 1-2 GFLOP/s as JS loops and at 10-30 GFLOP/s here on the 2-core build machine (see
  * bench/linalg.ts). onnxruntime is already a dependency; no maintained JS/WASM BLAS comes close.
@@ -8,6 +8,7 @@
  * Node's binding runs each call synchronously on the main thread (wrapped in a promise), so calls never overlap.
  */
 import * as ort from 'onnxruntime-node';
+import { compilerSessionOptions } from '../ort-options.js';
 import { onnx } from '../../runtime/onnx/proto.js';
 import { CompileError } from '../errors.js';
 
@@ -53,7 +54,7 @@ function session(type: GemmType, transA: boolean, transB: boolean): Promise<ort.
   const key = `${type}:${transA}:${transB}`;
   let s = sessions.get(key);
   if (!s) {
-    s = ort.InferenceSession.create(gemmModel(type, transA, transB), { logSeverityLevel: 3 });
+    s = ort.InferenceSession.create(gemmModel(type, transA, transB), compilerSessionOptions());
     sessions.set(key, s);
   }
   return s;

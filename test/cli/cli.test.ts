@@ -32,7 +32,7 @@ interface RunJson {
   engine: string;
   tiers: number;
   ranks: number[];
-  outputs: Record<string, { dims: number[]; values: number[]; top?: Array<{ index: number; score: number }> }>;
+  outputs: Record<string, { dims: number[]; values: number[]; top?: Array<{ index: number; score: number; label?: string }> }>;
 }
 
 interface EvalRow {
@@ -141,6 +141,16 @@ describe('lowrank compile', () => {
     expect(b.fileBytes).toBeLessThan(a.fileBytes * 0.6);
   });
 
+  it('--sensitivity-max-gmac: over the limit the default compile orders by σ² and says so, naming the options', () => {
+    const out = join(tmp, 'mnist-limit.lrm');
+    const r = cliOk('compile', MNIST_CNN, '-o', out, '--calib', `mnist:${MNIST_DIR}`, '--calib-limit', '64', '--mean', '0.5', '--std', '0.5', '--sensitivity-max-gmac', '0.01');
+    expect(r.stdout).toMatch(/ranks ordered by σ² share/);
+    const note = /note: sensitivity not measured: ≈[\d.]+ G multiply-adds \(\d+ model runs × 64 samples × [\d.]+ M\), over the limit of 0\.01 G; ranks ordered by σ² share \(--allocate sensitivity measures it anyway, --sensitivity-max-gmac raises the limit\)/;
+    expect(r.stdout).toMatch(note);
+    expect(r.stderr).toMatch(note); // up front, before the compile goes on
+    expect(cliOk('compile', MNIST_CNN, '-o', out, '--calib', `mnist:${MNIST_DIR}`, '--calib-limit', '64', '--mean', '0.5', '--std', '0.5').stdout).toMatch(/ranks ordered by measured sensitivity/);
+  });
+
   it('--tiers 0.05,0.5,1 gives 3 tiers', () => {
     const out = join(tmp, 'mnist-3.lrm');
     const r = cliOk('compile', MNIST_CNN, '-o', out, '--tiers', '0.05,0.5,1');
@@ -231,6 +241,25 @@ describe('lowrank run', () => {
     expect(top1(r)).toBe(digitLabel);
   });
 
+  it('--labels names the top classes (one name per line), in JSON and in the text output', () => {
+    const names = join(tmp, 'digits.txt');
+    writeFileSync(names, ['zero', 'one', 'two', 'three', 'four', 'five', 'six', 'seven', 'eight', 'nine'].join('\n') + '\n');
+    const r = cliJson<RunJson>('run', lrm, '--input', digit, '--labels', names, '--json');
+    const best = r.outputs.output.top![0];
+    expect(best.index).toBe(digitLabel);
+    expect(best.label).toBe(['zero', 'one', 'two', 'three', 'four', 'five', 'six', 'seven', 'eight', 'nine'][digitLabel]);
+    expect(r.outputs.output.top!.every((t) => typeof t.label === 'string')).toBe(true);
+    expect(cliOk('run', lrm, '--input', digit, '--labels', names, '--top', '2').stdout).toMatch(new RegExp(`top-2: #${digitLabel} ${best.label} \\(`));
+  });
+
+  it('--labels with a class count that no output has is a one-line error', () => {
+    const synsets = join(DATA, 'labels', 'synset.txt');
+    // A 1000-score output is needed: a file with mnist's 10 classes but imagenet's names would be a wrong file.
+    const r = cli('run', lrm, '--input', digit, '--labels', synsets);
+    expectOneLineError(r);
+    expect(r.stderr).toMatch(/--labels .*synset\.txt names 1000 classes, but no \[1, 1000\] class-score output has that many \(outputs: output \[1,10\]\)/);
+  });
+
   it('--preset nope fails with one line listing the presets', () => {
     const r = cli('run', lrm, '--input', digit, '--preset', 'nope');
     expectOneLineError(r);
@@ -275,6 +304,23 @@ describe('lowrank eval', () => {
     expect(full.accuracy).toBe(ref.accuracy);
     expect(full.params).toBe(MNIST_CNN_PARAMS);
     expect(full.bytes).toBeLessThanOrEqual(1.02 * statSync(MNIST_CNN).size);
+  });
+
+  it('--preset NAME evaluates the tiers the preset loads, as run --preset does', () => {
+    const data = ['--data', `mnist:${MNIST_DIR}`, '--mean', '0.5', '--std', '0.5', '--limit', '100'];
+    const compact = cliJson<EvalJson & { preset?: string }>('eval', lrm, ...data, '--preset', 'compact', '--json');
+    expect(compact.preset).toBe('compact');
+    expect(compact.tiers.map((t) => t.tier)).toEqual([0]);
+    const tier0 = cliJson<EvalJson & { preset?: string }>('eval', lrm, ...data, '--tier', '0', '--json');
+    expect(tier0.preset).toBeUndefined();
+    expect(compact.tiers[0].accuracy).toBe(tier0.tiers[0].accuracy);
+    expect(cliOk('eval', lrm, ...data, '--preset', 'balanced').stdout).toMatch(/samples, engine ort-node-cpu, preset balanced \(tier 2\)/);
+    const unknown = cli('eval', lrm, ...data, '--preset', 'nope');
+    expectOneLineError(unknown);
+    expect(unknown.stderr).toMatch(/no preset "nope"; it has: compact, balanced, full/);
+    const both = cli('eval', lrm, ...data, '--preset', 'compact', '--tier', '1');
+    expectOneLineError(both);
+    expect(both.stderr).toMatch(/give one of --all-tiers, --tier and --preset, not --tier and --preset/);
   });
 
   it('evaluates an .onnx alone (reference only) on the ImageNet sample', () => {
@@ -357,6 +403,7 @@ describe('errors are one line, with no stack trace', () => {
     ['--dtype int4 --refit', () => [MNIST_CNN, '--dtype', 'int4', '--refit', '--calib', `mnist:${MNIST_DIR}`, '--calib-limit', '16'], /--refit does not write int4 files yet/],
     ['--refit without --calib', () => [MNIST_CNN, '--refit'], /--refit needs --calib/],
     ['--refit cubic', () => [MNIST_CNN, '--refit', 'cubic'], /--refit takes nonlinear or linear, got "cubic"/],
+    ['--sensitivity-max-gmac -1', () => [MNIST_CNN, '--sensitivity-max-gmac', '-1'], /--sensitivity-max-gmac must be a number ≥ 0, got "-1"/],
     ['--distill-train everything', () => [MNIST_CNN, '--distill', `mnist:${MNIST_DIR}`, '--distill-train', 'everything'], /--distill-train must be cores or factors/],
     ['--engine ort-node-cpu for distillation', () => [MNIST_CNN, '--distill', `mnist:${MNIST_DIR}`, '--engine', 'ort-node-cpu'], /--engine must be one of tfjs-wasm, tfjs-cpu, tfjs-webgpu/],
     ['--distill-features some', () => [MNIST_CNN, '--distill', `mnist:${MNIST_DIR}`, '--distill-features', 'some'], /--distill-features must be none, last or all/],
@@ -370,6 +417,31 @@ describe('errors are one line, with no stack trace', () => {
     expect(r.stderr).toMatch(message);
     expect(existsSync(out)).toBe(false);
     expect(leftovers(tmp)).toEqual([]);
+  });
+
+  // Commander's own checks: one line with where to look, exit code 2 (1 is for failures while running), no usage dump.
+  const usageCases: Array<[string, () => string[], RegExp]> = [
+    ['compile without -o', () => ['compile', MNIST_CNN], /^lowrank: error: required option '-o, --output <model\.lrm>' not specified \(see lowrank compile --help\)$/],
+    ['compile without the model', () => ['compile', '-o', join(tmp, 'usage.lrm')], /^lowrank: error: missing required argument 'model\.onnx' \(see lowrank compile --help\)$/],
+    ['compile with an unknown option', () => ['compile', MNIST_CNN, '-o', join(tmp, 'usage.lrm'), '--tire', '0.5,1'], /^lowrank: error: unknown option '--tire' \(did you mean --tiers\?\) \(see lowrank compile --help\)$/],
+    ['compile --allocate fast (not a choice)', () => ['compile', MNIST_CNN, '-o', join(tmp, 'usage.lrm'), '--allocate', 'fast'], /^lowrank: error: option '--allocate <how>' argument 'fast' is invalid\. Allowed choices are sigma, sensitivity \(see lowrank compile --help\)$/],
+    ['run --top without its value', () => ['run', lrm, '--input', digit, '--top'], /^lowrank: error: option '--top <k>' argument missing \(see lowrank run --help\)$/],
+    ['eval without --data', () => ['eval', lrm], /^lowrank: error: required option '--data <spec>' not specified \(see lowrank eval --help\)$/],
+    ['inspect with two files', () => ['inspect', lrm, lrm], /^lowrank: error: too many arguments for 'inspect'\. Expected 1 argument but got 2 \(see lowrank inspect --help\)$/],
+    ['an unknown command', () => ['compil', MNIST_CNN], /^lowrank: error: unknown command 'compil' \(did you mean compile\?\) \(see lowrank --help\)$/],
+  ];
+  it.each(usageCases)('usage mistake: %s is one line, exit code 2', (_, args, message) => {
+    const r = cli(...args());
+    expectOneLineError(r);
+    expect(r.status).toBe(2);
+    expect(r.stderr.trim()).toMatch(message);
+    expect(r.stderr + r.stdout).not.toMatch(/Usage:/);
+    expect(existsSync(join(tmp, 'usage.lrm'))).toBe(false);
+  });
+
+  it('--help and --version still print and exit 0', () => {
+    expect(cliOk('compile', '--help').stdout).toMatch(/^Usage: lowrank compile \[options\] <model\.onnx>/);
+    expect(cliOk('--version').stdout.trim()).toMatch(/^\S+ \d+\.\d+\.\d+/);
   });
 
   it('compile --distill says what it trained and the held-out loss per tier', () => {

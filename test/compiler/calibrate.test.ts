@@ -236,6 +236,7 @@ describe('collectLayerStats on one-layer models', () => {
 
       const ref = layer.op === 'Conv' ? naiveConv(xs, layer) : naiveRows(xs, n, layer.attributes?.transA === 1);
       expect(s.samples).toBe(ref.samples);
+      expect(s.vectors).toBe(ref.samples); // nothing subsampled on maps this small
       // Calibration's block products are float32 (linalg/blocked-gram.ts, ~2e-7): an indexing error is O(1).
       expect(maxRelativeError(ref.g, s.gram)).toBeLessThanOrEqual(1e-6);
       // Images: dim 0 of a batched input; the Gemm input's dim 0 is fixed (16), so one per run.
@@ -336,6 +337,8 @@ describe('collectLayerStats subsamples the positions of large convolutions', () 
     const sub = await stats([images]);
     expect(positionCap(144)).toBeLessThan(positions);
     expect([sub.samples, sub.images]).toEqual([images * positionCap(144), images]);
+    // What the layer multiplied (the sensitivity limit counts it), subsampled or not.
+    expect([sub.vectors, full.vectors]).toEqual([images * positions, images * positions]);
     expect(relativeFrobenius(sub.gram, sub.samples, full.gram, full.samples)).toBeLessThan(0.1);
 
     // Deterministic: the same G on a second run, and when the same images come in other batches.

@@ -55,7 +55,7 @@ describe('compileOnnx', () => {
   });
 });
 
-describe('default sensitivity allocation under a time budget', () => {
+describe('default sensitivity allocation under a multiply-add limit', () => {
   const source = new Uint8Array(readFileSync(join(MODELS, 'mnist-mlp-784-128-64-10.onnx')));
   const calibration = async () => {
     const { feedBatches, openDataset } = await import('../../compiler/data/spec.js');
@@ -65,15 +65,19 @@ describe('default sensitivity allocation under a time budget', () => {
     return feedBatches(data, inputs, 32);
   };
 
-  it('measures sensitivity when it fits the budget, orders by σ² (and says why) when it would not', async () => {
+  it('measures sensitivity when it fits the limit, orders by σ² (and says why) when it would not', async () => {
     const measured = await compileOnnx(source, { calibration: await calibration() });
     expect(measured.allocation).toEqual({ method: 'sensitivity' });
-    const skipped = await compileOnnx(source, { calibration: await calibration(), sensitivityBudgetSeconds: 0 });
+    const notes: string[] = [];
+    const skipped = await compileOnnx(source, { calibration: await calibration(), sensitivityMaxMultiplyAdds: 0, onNote: (n) => notes.push(n) });
     expect(skipped.allocation.method).toBe('sigma');
-    expect(skipped.allocation.note).toMatch(/sensitivity not measured: estimated \d+ s > 0 s/);
-    // Asked for explicitly, it is measured whatever it costs.
-    const forced = await compileOnnx(source, { calibration: await calibration(), allocation: 'sensitivity', sensitivityBudgetSeconds: 0 });
-    expect(forced.allocation).toEqual({ method: 'sensitivity' });
+    // 784·128 + 128·64 multiply-adds per sample (the 64×10 output layer is below --min-params), 64 samples.
+    expect(skipped.allocation.note).toMatch(/^sensitivity not measured: ≈[\d.]+ G multiply-adds \(\d+ model runs × 64 samples × 0\.109 M\), over the limit of 0 G; .*--allocate sensitivity.*--sensitivity-max-gmac/);
+    expect(notes).toEqual([skipped.allocation.note]);
+    // Asked for explicitly, it is measured whatever it costs, and the compile says so.
+    const forced = await compileOnnx(source, { calibration: await calibration(), allocation: 'sensitivity', sensitivityMaxMultiplyAdds: 0 });
+    expect(forced.allocation.method).toBe('sensitivity');
+    expect(forced.allocation.note).toMatch(/^measuring sensitivity as asked \(--allocate sensitivity\): .*over the limit of 0 G/);
     // σ² and sensitivity orders differ on this model, so the budget really changed the cut.
     expect(skipped.header.tiers.map((t) => t.ranks)).not.toEqual(measured.header.tiers.map((t) => t.ranks));
   });

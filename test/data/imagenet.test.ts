@@ -2,7 +2,7 @@ import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { readFileSync, mkdirSync, writeFileSync, copyFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { IMAGENET_SYNSETS } from '../../compiler/data/imagenet-synsets.js';
-import { listImagenet, parseSynsets, readSynsets, type LabelledFiles } from '../../compiler/data/imagenet.js';
+import { listImagenet, parseClassNames, parseSynsets, readClassNames, readSynsets, type LabelledFiles } from '../../compiler/data/imagenet.js';
 import { DataEmptyError, DataFormatError, DataSpecError } from '../../compiler/data/errors.js';
 import { SHARED, scratchDir } from './helpers.js';
 
@@ -79,5 +79,25 @@ describe('label files and layouts (synthetic)', () => {
     expect(() => parseSynsets('n01440764 a\n\nn01443537 b\n', 'l.txt')).toThrow(/l\.txt:2: expected a WordNet id/);
     expect(() => parseSynsets('n01440764\nn01440764\n', 'l.txt')).toThrow(/already on line 1/);
     expect(() => parseSynsets('', 'l.txt')).toThrow(DataFormatError);
+  });
+});
+
+describe('class names (lowrank run --labels)', () => {
+  it('a synset file gives each class its first name, in class order', async () => {
+    const names = await readClassNames(join(SHARED, 'labels/synset.txt'));
+    expect(names).toHaveLength(1000);
+    expect(names.slice(0, 2)).toEqual(['tench', 'goldfish']);
+    expect(parseClassNames('n01440764\r\nn01443537 goldfish, Carassius auratus\r\n')).toEqual(['n01440764', 'goldfish']);
+  });
+
+  it('any other file is one name per line; a blank line inside is refused', async () => {
+    const coco = await readClassNames(join(SHARED, 'labels/coco.names'));
+    expect(coco).toHaveLength(80);
+    expect(coco[0]).toBe('person');
+    expect(parseClassNames('traffic light\nstop sign\n\n')).toEqual(['traffic light', 'stop sign']);
+    expect(() => parseClassNames('cat\n\ndog\n', 'l.txt')).toThrow(/l\.txt:2: blank line/);
+    expect(() => parseClassNames('\n', 'l.txt')).toThrow(DataFormatError);
+    // A synset file stays strict: a line without its wnid would shift the classes.
+    expect(() => parseClassNames('n01440764 tench\ngoldfish\n', 'l.txt')).toThrow(/l\.txt:2: expected a WordNet id/);
   });
 });
