@@ -423,7 +423,7 @@ describe('errors are one line, with no stack trace', () => {
   const usageCases: Array<[string, () => string[], RegExp]> = [
     ['compile without -o', () => ['compile', MNIST_CNN], /^lowrank: error: required option '-o, --output <model\.lrm>' not specified \(see lowrank compile --help\)$/],
     ['compile without the model', () => ['compile', '-o', join(tmp, 'usage.lrm')], /^lowrank: error: missing required argument 'model\.onnx' \(see lowrank compile --help\)$/],
-    ['compile with an unknown option', () => ['compile', MNIST_CNN, '-o', join(tmp, 'usage.lrm'), '--tire', '0.5,1'], /^lowrank: error: unknown option '--tire' \(did you mean --tiers\?\) \(see lowrank compile --help\)$/],
+    ['compile with an unknown option', () => ['compile', MNIST_CNN, '-o', join(tmp, 'usage.lrm'), '--tire', '0.5,1'], /^lowrank: error: unknown option '--tire' \(did you mean one of --size, --tiers\?\) \(see lowrank compile --help\)$/],
     ['compile --allocate fast (not a choice)', () => ['compile', MNIST_CNN, '-o', join(tmp, 'usage.lrm'), '--allocate', 'fast'], /^lowrank: error: option '--allocate <how>' argument 'fast' is invalid\. Allowed choices are sigma, sensitivity \(see lowrank compile --help\)$/],
     ['run --top without its value', () => ['run', lrm, '--input', digit, '--top'], /^lowrank: error: option '--top <k>' argument missing \(see lowrank run --help\)$/],
     ['eval without --data', () => ['eval', lrm], /^lowrank: error: required option '--data <spec>' not specified \(see lowrank eval --help\)$/],
