@@ -15,6 +15,7 @@ import type { EngineRegistry } from './engines/registry.js';
 import { engineWeightBytes, estimateMemory } from './memory-estimate.js';
 import { decodeRefits, type LayerRefit } from './factors.js';
 import { buildOnnxModel, lowPlanesAt } from './onnx/build-model.js';
+import { checkGraph } from './onnx/check-graph.js';
 import { checkFeeds, type NonFinitePolicy } from './check-feeds.js';
 import { SectionLoader, type TransferOptions } from './section-loader.js';
 import type { ByteSource } from './source/source.js';
@@ -141,6 +142,7 @@ export class LrmSession {
     const { header, payloadStart } = await readHeader(head, { fileName: source.name, totalLength: await source.size() });
     const hashBytes = head.subarray(headerEnd - HEADER_HASH_BYTES, headerEnd);
     if (options.integrity !== undefined) checkIntegrity(source.name, hashBytes, options.integrity);
+    checkGraph(header, source.name);
     const headerHash = toHex(hashBytes);
 
     const device = options.preset === AUTO_PRESET ? await resolveDevice(options.device) : undefined;

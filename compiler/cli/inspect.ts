@@ -4,6 +4,7 @@ import { integrityOf } from '../../formats/integrity.js';
 import { bytesToLoad, headerLength, readLrm } from '../../formats/read.js';
 import { DataType, usesInt4, type ModelHeader } from '../../formats/model.js';
 import { formatBytes, formatCount, table } from './format.js';
+import { checkGraph } from '../../runtime/onnx/check-graph.js';
 import { readInputBytes } from './read-input.js';
 
 /** What `inspect --json` prints: the layers, and per tier the ranks, parameters and bytes. */
@@ -63,6 +64,7 @@ export function registerInspect(program: Command): void {
     .action(async (path: string, opts: { json?: boolean }) => {
       const bytes = await readInputBytes(path);
       const { header } = await readLrm(bytes, { fileName: path });
+      checkGraph(header, path);
       const headerEnd = headerLength(bytes, { fileName: path });
       const d = describeModel(header, bytes.length, integrityOf(bytes.subarray(headerEnd - HEADER_HASH_BYTES, headerEnd)));
       if (opts.json) {

@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readMnist } from '../../compiler/data/mnist.js';
 import { writeNpy } from '../../compiler/data/npy.js';
 import { onnx } from '../../runtime/onnx/proto.js';
+import { readLrm, writeLrm } from '../../formats/index.js';
 import { buildDist, cli, cliJson, cliOk, DATA, MNIST_CNN, MODELS, ROOT, type CliResult } from './helpers.js';
 
 const MNIST_DIR = join(DATA, 'mnist');
@@ -384,6 +385,19 @@ function expectOneLineError(r: CliResult): void {
 
 describe('errors are one line, with no stack trace', () => {
   let truncated: string;
+  it('inspect of a re-hashed header with a pooling kernel larger than its input: one line, exit 1, before any engine', async () => {
+    const { header } = await readLrm(readFileSync(lrm));
+    const bytes = new Uint8Array(readFileSync(lrm));
+    const h = structuredClone(header);
+    const pool = h.graph.nodes.filter((n) => n.opType === 'MaxPool').at(-1)!;
+    Object.assign(pool.attributes.find((a) => a.name === 'kernel_shape')!, { kind: 'ints', value: [19n, 19n] });
+    const hostile = join(tmp, 'hostile.lrm');
+    writeFileSync(hostile, await writeLrm(h, bytes.subarray(bytes.length - header.payloadLength)));
+    const r = cli('inspect', hostile);
+    expect(r.status).toBe(1);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    expect(r.stderr).toMatch(/hostile\.lrm has an invalid header: node \d+ \(".*", MaxPool\) has a 19×19 kernel .* larger than its \d+×\d+ input/);
+  });
   beforeAll(() => {
     const bytes = readFileSync(lrm);
     truncated = join(tmp, 'truncated.lrm');
