@@ -93,6 +93,12 @@ describe('conformance', () => {
     await expect(compileOnnx(chain('W1', 'W2', true))).rejects.toThrow(/stored in an external data file; re-export the model with weights embedded/);
   });
 
+  it('refused: an initializer whose dims do not match its data, naming the weight', () => {
+    const model = onnx.ModelProto.decode(chain('W1', 'W2'));
+    model.graph!.initializer![0]!.dims = [96, 95];
+    expect(() => importOnnx(onnx.ModelProto.encode(model).finish(), 'bad.onnx')).toThrow(/^bad\.onnx: weight "W1" holds 36864 bytes but its shape \[96,95\] needs 36480$/);
+  });
+
   it('opsets: the models we carry span default-domain opsets 8 to 15, all compile-checked by onnxruntime', () => {
     const versions = ['mnist-8.onnx', 'super-resolution-10.onnx', 'mnist-cnn-pytorch.onnx', 'mobilenet_v1_075_224.onnx', 'silero_vad_16k_op15.onnx']
       .map((m) => importOnnx(read(m)).opsets.find((o) => o.domain === '')!.version);
