@@ -11,7 +11,7 @@ import type { ByteSource, SourceReadOptions } from './source/source.js';
 export type TierProgress = (loaded: number, total: number) => void;
 
 /** How the loader's reads may be cancelled: the app's AbortSignal, and a stall timeout for network sources. */
-export type TransferOptions = Pick<SourceReadOptions, 'signal' | 'timeoutMs'>;
+export type TransferOptions = Pick<SourceReadOptions, 'signal' | 'timeoutMs' | 'retries'>;
 
 interface Section {
   name: SectionName;
@@ -32,8 +32,13 @@ interface Section {
 export class SectionLoader {
   /** Verified sections by name: their bytes, in file coordinates. */
   private readonly held = new Map<SectionName, { section: Section; bytes: Uint8Array }>();
-  /** Bytes received from the source, header included (cache hits excluded). */
-  bytesFetched: number;
+  /** Bytes the reads returned, header included (cache hits excluded). */
+  private returned: number;
+
+  /** Bytes received from the source, header included (cache hits excluded): what it transferred, where it knows. */
+  get bytesFetched(): number {
+    return this.source.transferred ?? this.returned;
+  }
 
   /** For messages: the file name or URL. */
   get sourceName(): string {
@@ -50,7 +55,7 @@ export class SectionLoader {
     private readonly headerHash: string,
     private readonly cache?: ModelCache,
   ) {
-    this.bytesFetched = head.length;
+    this.returned = head.length;
   }
 
   private sectionsFor(tiers: number): Section[] {
@@ -82,7 +87,7 @@ export class SectionLoader {
       const to = run[run.length - 1]!.end;
       const before = loaded;
       const bytes = await this.source.read(from, to - from, { ...transfer, onBytes: (n) => onProgress?.(before + n, total) });
-      this.bytesFetched += bytes.length;
+      this.returned += bytes.length;
       for (const s of run) {
         const copy = new Uint8Array(s.end - s.start);
         if (s.start < from) copy.set(this.head.subarray(s.start, from));
@@ -124,7 +129,7 @@ export class SectionLoader {
     // Small files may have arrived whole with the first read.
     const held = s.end <= this.head.length;
     const bytes = held ? this.head.slice(s.start, s.end) : await this.source.read(s.start, s.end - s.start, transfer);
-    if (!held) this.bytesFetched += bytes.length;
+    if (!held) this.returned += bytes.length;
     try {
       await verifyRefitSection(bytes, this.header, tier, { fileName: this.source.name });
     } catch (e) {

@@ -67,6 +67,8 @@ export interface LoadOptions extends TierOptions, BudgetOptions {
   signal?: AbortSignal;
   /** Network sources: a request that receives nothing for this long fails with SourceTimeoutError (default: none). */
   timeoutMs?: number;
+  /** Network sources: tries again after a 5xx, a refused/reset connection or a cut body, with backoff (default 2). */
+  retries?: number;
   /** NaN or ±Infinity in a floating-point run() input: 'reject' (default, RunInputError) or 'allow'. */
   nonFinite?: NonFinitePolicy;
   /**
@@ -134,7 +136,7 @@ export class LrmSession {
     const progress = options.onProgress;
 
     // One request for the header (and, for small models, everything); a second only for a header past the chunk.
-    const transfer = { signal: options.signal, timeoutMs: options.timeoutMs };
+    const transfer = { signal: options.signal, timeoutMs: options.timeoutMs, retries: options.retries };
     let head = await source.read(0, HEADER_CHUNK_BYTES, { ...transfer, atMost: true, onBytes: (n) => progress?.({ phase: 'header', loaded: n, total: HEADER_CHUNK_BYTES }) });
     const headerEnd = headerLength(head, { fileName: source.name });
     if (head.length < headerEnd) head = concat(head, await source.read(head.length, headerEnd - head.length, transfer));
@@ -305,7 +307,7 @@ export class LrmSession {
 
   private async switchTo(target: UpgradeTarget): Promise<void> {
     const { onProgress, signal, timeoutMs, ...choiceOptions } = typeof target === 'number' ? { tiers: target } : typeof target === 'string' ? { preset: target } : target;
-    const transfer = { signal: signal ?? this.options.signal, timeoutMs: timeoutMs ?? this.options.timeoutMs };
+    const transfer = { signal: signal ?? this.options.signal, timeoutMs: timeoutMs ?? this.options.timeoutMs, retries: this.options.retries };
     const progress = onProgress ?? this.options.onProgress;
     const budget = { memoryMb: this.options.memoryMb, latencyMs: this.options.latencyMs };
     const device = choiceOptions.preset === AUTO_PRESET ? (this.device ?? (await resolveDevice(this.options.device))) : this.device;

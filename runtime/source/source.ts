@@ -11,6 +11,11 @@ export interface SourceReadOptions {
   signal?: AbortSignal;
   /** Network sources: give up when nothing arrives for this long (SourceTimeoutError); default: no limit. */
   timeoutMs?: number;
+  /**
+   * Network sources: how often to try again, with backoff (0.25 s, then ×4), after a 5xx answer, a refused or reset
+   * connection or a body cut short; not after a 4xx, a timeout or an abort. Default 2.
+   */
+  retries?: number;
 }
 
 export interface ByteSource {
@@ -22,4 +27,9 @@ export interface ByteSource {
   size(): Promise<number | undefined>;
   /** Forget bytes kept from earlier reads, so the next read fetches again (called after a checksum failure). */
   discard?(): void;
+  /**
+   * Bytes actually received so far, when the source knows more than the bytes its reads returned (a server that
+   * ignores Range sends the whole file for a small read; retries send parts again).
+   */
+  readonly transferred?: number;
 }

@@ -1,4 +1,4 @@
-import { LoadAbortedError, SourceError, SourceTimeoutError, throwIfAborted } from '../errors.js';
+import { IncompleteDownloadError, LoadAbortedError, SourceError, SourceTimeoutError, throwIfAborted } from '../errors.js';
 import { contentLength, readBody } from './read-body.js';
 import type { ByteSource, SourceReadOptions } from './source.js';
 
@@ -9,6 +9,7 @@ import type { ByteSource, SourceReadOptions } from './source.js';
 export function urlSource(url: string, fetchImpl: typeof fetch = globalThis.fetch): ByteSource {
   let whole: Uint8Array | undefined;
   let knownSize: number | undefined;
+  let transferred = 0;
   const get = async (headers: Record<string, string>, signal: AbortSignal): Promise<Response> => {
     try {
       return await fetchImpl(url, { headers, signal });
@@ -28,22 +29,44 @@ export function urlSource(url: string, fetchImpl: typeof fetch = globalThis.fetc
       throwIfAborted(options.signal, url);
       if (length === 0) return new Uint8Array(0);
       if (whole) return slice(whole, offset, length, options);
-      const watch = new RequestWatch(options.signal, options.timeoutMs);
-      try {
-        return await fetchRange(offset, length, { ...options, onBytes: (n) => (watch.arrived(n), options.onBytes?.(n)) }, watch.signal);
-      } catch (e) {
-        throw watch.reason(url) ?? e;
-      } finally {
-        watch.close();
+      for (let attempt = 0; ; attempt++) {
+        try {
+          return await attemptRead(offset, length, options);
+        } catch (e) {
+          if (attempt >= (options.retries ?? DEFAULT_RETRIES) || !retryable(e)) throw e;
+          await backoff(attempt, options.signal, url);
+        }
       }
     },
     async size() {
       return knownSize;
     },
+    get transferred() {
+      return transferred;
+    },
     discard() {
       whole = undefined;
     },
   };
+
+  /** One request, cancelled by the caller's signal or a stall; counts every byte that arrives. */
+  async function attemptRead(offset: number, length: number, options: SourceReadOptions): Promise<Uint8Array> {
+    const watch = new RequestWatch(options.signal, options.timeoutMs);
+    let counted = 0;
+    const onBytes = (n: number): void => {
+      transferred += n - counted;
+      counted = n;
+      watch.arrived(n);
+      options.onBytes?.(n);
+    };
+    try {
+      return await fetchRange(offset, length, { ...options, onBytes }, watch.signal);
+    } catch (e) {
+      throw watch.reason(url) ?? e;
+    } finally {
+      watch.close();
+    }
+  }
 
   async function fetchRange(offset: number, length: number, options: SourceReadOptions, signal: AbortSignal): Promise<Uint8Array> {
     const res = await get({ Range: `bytes=${offset}-${offset + length - 1}` }, signal);
@@ -63,13 +86,37 @@ export function urlSource(url: string, fetchImpl: typeof fetch = globalThis.fetc
       if (total) knownSize = Number(total[1]);
       return slice(new Uint8Array(0), 0, length, options);
     }
-    if (!res.ok) throw new SourceError(`cannot fetch ${url}: HTTP ${res.status} ${res.statusText}`, 'http');
+    if (!res.ok) throw new SourceError(`cannot fetch ${url}: HTTP ${res.status} ${res.statusText}`, res.status >= 500 ? 'http-server' : 'http');
     // 200: the server ignores Range and sends everything. Keep it; every later read is served from it.
     const body = await readBody(res, url, contentLength(res), options.onBytes);
     whole = body;
     knownSize = body.length;
     return slice(body, offset, length, options);
   }
+}
+
+const DEFAULT_RETRIES = 2;
+const FIRST_BACKOFF_MS = 250;
+
+/** A failure another try may not have: a server error, a refused or reset connection, a body cut short. */
+function retryable(e: unknown): boolean {
+  return e instanceof IncompleteDownloadError || (e instanceof SourceError && (e.code === 'http-server' || e.code === 'fetch'));
+}
+
+/** Waits 0.25 s × 4^attempt, or until the caller aborts (LoadAbortedError). */
+function backoff(attempt: number, signal: AbortSignal | undefined, url: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const onAbort = (): void => {
+      clearTimeout(timer);
+      reject(new LoadAbortedError(url));
+    };
+    const timer = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, FIRST_BACKOFF_MS * 4 ** attempt);
+    if (signal?.aborted) onAbort();
+    else signal?.addEventListener('abort', onAbort, { once: true });
+  });
 }
 
 /**

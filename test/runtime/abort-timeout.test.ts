@@ -16,6 +16,7 @@ const MODEL = join(import.meta.dirname, '../../../shared/data/models/mnist-cnn-p
 let lrm: Uint8Array;
 let header: ModelHeader;
 let server: CountingServer;
+const flaky = new Set<string>();
 
 beforeAll(async () => {
   ({ lrm, header } = await compileOnnx(new Uint8Array(readFileSync(MODEL)), { tiers: [0.2, 1] }));
@@ -35,6 +36,17 @@ beforeAll(async () => {
       res.write(lrm.subarray(from, Math.min(from + 1000, to + 1)));
     },
     '/model.lrm': (req, res, s) => s.sendWithRange(req, res, lrm),
+    // 503 for the first request of each range, then the bytes.
+    '/flaky.lrm': (req, res, s) => {
+      const key = req.headers.range ?? '';
+      if (!flaky.has(key)) {
+        flaky.add(key);
+        s.send(req, res, 503, new TextEncoder().encode('busy'), { 'Content-Type': 'text/plain' });
+      } else s.sendWithRange(req, res, lrm);
+    },
+    '/down.lrm': (req, res, s) => s.send(req, res, 503, new TextEncoder().encode('down'), { 'Content-Type': 'text/plain' }),
+    '/not-found.lrm': (req, res, s) => s.send(req, res, 404, new TextEncoder().encode('no'), { 'Content-Type': 'text/plain' }),
+    '/no-range.lrm': (req, res, s) => s.send(req, res, 200, lrm),
   });
 }, 120_000);
 
@@ -92,6 +104,37 @@ describe('timeouts and cancellation over HTTP', () => {
       expect(session.tiers).toBe(1);
       await session.upgrade(header.tiers.length);
       expect(session.tiers).toBe(header.tiers.length);
+    } finally {
+      await session.release();
+    }
+  });
+
+  it('retries: a 503 is tried again after a backoff; a server that stays down fails after 3 tries; a 404 at once', async () => {
+    let from = server.served.length;
+    const session = await load(`${server.base}/flaky.lrm`, { tiers: header.tiers.length });
+    expect(session.tiers).toBe(header.tiers.length);
+    await session.release();
+    expect(server.served.slice(from).filter((r) => r.status === 503).length).toBe(server.served.slice(from).filter((r) => r.status !== 503).length);
+    from = server.served.length;
+    const down = await settle(() => load(`${server.base}/down.lrm`));
+    expect((down.error as Error).message).toMatch(/HTTP 503/);
+    expect(server.served.length - from).toBe(3);
+    expect(down.ms).toBeGreaterThanOrEqual(250 + 1000 - 50);
+    from = server.served.length;
+    await expect(load(`${server.base}/down.lrm`, { retries: 0 })).rejects.toThrow(/HTTP 503/);
+    expect(server.served.length - from).toBe(1);
+    from = server.served.length;
+    await expect(load(`${server.base}/not-found.lrm`)).rejects.toThrow(/HTTP 404/);
+    expect(server.served.length - from).toBe(1);
+  });
+
+  it('bytesFetched counts what was transferred: a server that ignores Range sends the whole file for the header read', async () => {
+    const from = server.served.length;
+    const session = await load(`${server.base}/no-range.lrm`, { tiers: 1 });
+    try {
+      expect(server.sentSince(from)).toBe(lrm.length);
+      expect(session.bytesFetched).toBe(lrm.length);
+      expect(session.bytesLoaded).toBeLessThan(lrm.length);
     } finally {
       await session.release();
     }
