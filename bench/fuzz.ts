@@ -1,0 +1,126 @@
+/**
+ * The file fuzzer (issue 16): seeded mutations of real .lrm files, each read, verified, loaded and run once on
+ * ort-node-cpu, exactly as an app would. Every case must end in a run or in one of our typed errors, within
+ * 2 s, with the process alive; anything else is a finding.
+ *
+ *   npm run fuzz -- [--cases 2000] [--seed 1] [--out dir]       (writes fuzz.json and fuzz.md to --out if given)
+ *
+ * Inputs: mnist-8.onnx and mnist-cnn-pytorch.onnx compiled with --dtype int8 (small, and int8 files carry the most
+ * header fields: scales per row and component). Half the cases are *raw* (bytes flipped anywhere: the header hash
+ * or a section hash must refuse them), half *re-hashed* (bytes flipped inside the header, then its SHA-256
+ * recomputed, as a buggy writer, a crafted file or a rewriting proxy would leave it: the format checks and the
+ * graph checks must refuse what cannot run). A case that kills the process (onnxruntime aborts on some graphs)
+ * cannot report itself: the caller runs this in a child process and reads the last case started from stdout.
+ */
+import { createHash } from 'node:crypto';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { compileOnnx } from '../compiler/compile.js';
+import { LrmFormatError } from '../formats/errors.js';
+import { SIZE_PREFIX_BYTES } from '../formats/framing.js';
+import { RuntimeError } from '../runtime/errors.js';
+import { load } from '../runtime/node.js';
+import type { Feeds } from '../runtime/tensor.js';
+import { projectRoot } from './cli.js';
+
+export type Outcome = 'ran' | `typed:${string}` | `untyped:${string}` | `slow:${string}`;
+
+/** A small deterministic generator (mulberry32): the same seed gives the same cases on every machine. */
+function generator(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** 1–4 random bytes of the file (raw) or of its FlatBuffer (re-hashed, then the header hash recomputed). */
+export function mutate(file: Uint8Array, rehash: boolean, random: () => number): Uint8Array {
+  const out = file.slice();
+  const size = new DataView(out.buffer).getUint32(0, true);
+  const span = rehash ? size : out.length;
+  const from = rehash ? SIZE_PREFIX_BYTES : 0;
+  const flips = 1 + Math.floor(random() * 4);
+  for (let k = 0; k < flips; k++) out[from + Math.floor(random() * span)] = Math.floor(random() * 256);
+  if (rehash) out.set(createHash('sha256').update(out.subarray(0, SIZE_PREFIX_BYTES + size)).digest(), SIZE_PREFIX_BYTES + size);
+  return out;
+}
+
+/** Load and run one file: 'ran', or the error's class (typed: ours; untyped: anything else), or slow. */
+export async function classify(file: Uint8Array, feeds: (inputs: Array<{ name: string; shape: Array<number | string> }>) => Feeds): Promise<Outcome> {
+  const started = performance.now();
+  let outcome: Outcome;
+  try {
+    const session = await load(file, { engine: 'ort-node-cpu' });
+    try {
+      await session.run(feeds(session.inputs));
+    } finally {
+      await session.release();
+    }
+    outcome = 'ran';
+  } catch (e) {
+    const typed = e instanceof LrmFormatError || e instanceof RuntimeError;
+    outcome = typed ? `typed:${(e as Error).name}` : `untyped:${(e as Error)?.name ?? typeof e}: ${String((e as Error)?.message ?? e).slice(0, 120)}`;
+  }
+  const ms = performance.now() - started;
+  return ms > 2000 ? `slow:${Math.round(ms)} ms, ${outcome}` : outcome;
+}
+
+/** Zero inputs of each model input's shape (symbolic dims 1). */
+function zeroFeeds(inputs: Array<{ name: string; shape: Array<number | string> }>): Feeds {
+  return Object.fromEntries(inputs.map((i) => {
+    const dims = i.shape.map((d) => (typeof d === 'number' && d >= 0 ? d : 1));
+    return [i.name, { dataType: 'float32' as const, dims, data: new Float32Array(dims.reduce((a, b) => a * b, 1)) }];
+  }));
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({ options: { cases: { type: 'string', default: '2000' }, seed: { type: 'string', default: '1' }, out: { type: 'string' }, data: { type: 'string' } } });
+  const root = projectRoot();
+  const models = join(values.data ?? join(root, '..', 'shared', 'data'), 'models');
+  const bases = [];
+  for (const name of ['mnist-8.onnx', 'mnist-cnn-pytorch.onnx']) bases.push({ name, lrm: (await compileOnnx(new Uint8Array(readFileSync(join(models, name))), { dtype: 'int8' })).lrm });
+  const random = generator(Number(values.seed));
+  const counts = new Map<string, number>();
+  const findings: Array<{ case: number; base: string; mode: string; outcome: Outcome }> = [];
+  let peakRss = 0;
+  const cases = Number(values.cases);
+  const started = performance.now();
+  for (let c = 0; c < cases; c++) {
+    const base = bases[c % bases.length]!;
+    const rehash = c % 4 >= 2;
+    const file = mutate(base.lrm, rehash, random);
+    process.stdout.write(`case ${c} ${base.name} ${rehash ? 'rehashed' : 'raw'}\n`); // the last line names a case that killed us
+    const outcome = await classify(file, zeroFeeds);
+    const key = outcome.startsWith('typed:') ? outcome : outcome.startsWith('ran') ? 'ran' : outcome.split(':')[0]!;
+    counts.set(`${rehash ? 'rehashed' : 'raw'} ${key}`, (counts.get(`${rehash ? 'rehashed' : 'raw'} ${key}`) ?? 0) + 1);
+    if (!outcome.startsWith('typed:') && outcome !== 'ran') findings.push({ case: c, base: base.name, mode: rehash ? 'rehashed' : 'raw', outcome });
+    peakRss = Math.max(peakRss, process.memoryUsage().rss);
+  }
+  const report = { seed: Number(values.seed), cases, seconds: (performance.now() - started) / 1000, peakRssMb: peakRss / 2 ** 20, outcomes: Object.fromEntries([...counts].sort()), findings };
+  process.stdout.write(`result ${JSON.stringify(report)}\n`);
+  if (values.out) {
+    mkdirSync(values.out, { recursive: true });
+    writeFileSync(join(values.out, 'fuzz.json'), JSON.stringify(report, null, 2) + '\n');
+    const md = [
+      '# Fuzzing .lrm files',
+      '',
+      `\`npm run fuzz -- --cases ${cases} --seed ${report.seed}\`: ${cases} mutated copies of mnist-8 and mnist-cnn-pytorch int8 files, half raw, half re-hashed, each loaded and run on ort-node-cpu; ${report.seconds.toFixed(0)} s, peak RSS ${report.peakRssMb.toFixed(0)} MiB.`,
+      '',
+      '| mode, outcome | cases |',
+      '|---|---:|',
+      ...[...counts].sort().map(([k, n]) => `| ${k} | ${n} |`),
+      '',
+      findings.length === 0 ? 'Findings: none (no untyped error, no case over 2 s, the process survived every case).' : `Findings: ${findings.length}\n\n${findings.map((f) => `- case ${f.case} (${f.base}, ${f.mode}): ${f.outcome}`).join('\n')}`,
+      '',
+    ].join('\n');
+    writeFileSync(join(values.out, 'fuzz.md'), md);
+  }
+  if (findings.length > 0) process.exitCode = 1;
+}
+
+if (process.argv[1]?.endsWith('fuzz.js')) await main();
