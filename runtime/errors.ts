@@ -58,6 +58,8 @@ export class IncompleteDownloadError extends SourceError {
     readonly received: number,
     readonly expected: number | undefined,
     reason: string,
+    /** The bytes that did arrive (from the start of what was asked for), so a retry can resume after them. */
+    readonly partial?: Uint8Array,
   ) {
     const of = expected === undefined ? '' : ` of ${expected}`;
     super(`download of ${url} stopped after ${received}${of} bytes (${reason}); check the network and load again`, 'incomplete-download');

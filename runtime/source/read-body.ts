@@ -23,15 +23,19 @@ export async function readBody(res: Response, url: string, expected: number | un
       onBytes?.(received);
     }
   } catch (e) {
-    throw new IncompleteDownloadError(url, received, expected, String((e as Error)?.message ?? e));
+    throw new IncompleteDownloadError(url, received, expected, String((e as Error)?.message ?? e), joined(chunks, received));
   }
-  const out = new Uint8Array(received);
+  return checked(joined(chunks, received), url, expected);
+}
+
+function joined(chunks: Uint8Array[], length: number): Uint8Array {
+  const out = new Uint8Array(length);
   let at = 0;
   for (const c of chunks) {
     out.set(c, at);
     at += c.length;
   }
-  return checked(out, url, expected);
+  return out;
 }
 
 function checked(body: Uint8Array, url: string, expected: number | undefined): Uint8Array {

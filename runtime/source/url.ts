@@ -29,11 +29,16 @@ export function urlSource(url: string, fetchImpl: typeof fetch = globalThis.fetc
       throwIfAborted(options.signal, url);
       if (length === 0) return new Uint8Array(0);
       if (whole) return slice(whole, offset, length, options);
+      // A body cut short is resumed after the bytes that did arrive (a Range request for the rest); the sections
+      // they belong to are checked against their SHA-256 as a whole afterwards, as always.
+      let got: Uint8Array = new Uint8Array(0);
       for (let attempt = 0; ; attempt++) {
         try {
-          return await attemptRead(offset, length, options);
+          const rest = await attemptRead(offset + got.length, length - got.length, { ...options, onBytes: (n) => options.onBytes?.(got.length + n) });
+          return got.length === 0 ? rest : concat(got, rest);
         } catch (e) {
           if (attempt >= (options.retries ?? DEFAULT_RETRIES) || !retryable(e)) throw e;
+          if (e instanceof IncompleteDownloadError && e.partial && !options.atMost) got = concat(got, e.partial.subarray(0, length - got.length));
           await backoff(attempt, options.signal, url);
         }
       }
@@ -87,8 +92,11 @@ export function urlSource(url: string, fetchImpl: typeof fetch = globalThis.fetc
       return slice(new Uint8Array(0), 0, length, options);
     }
     if (!res.ok) throw new SourceError(`cannot fetch ${url}: HTTP ${res.status} ${res.statusText}`, res.status >= 500 ? 'http-server' : 'http');
-    // 200: the server ignores Range and sends everything. Keep it; every later read is served from it.
-    const body = await readBody(res, url, contentLength(res), options.onBytes);
+    // 200: the server ignores Range and sends everything. Keep it; every later read is served from it. A cut 200 body
+    // starts at byte 0, not at `offset`: nothing of it can be resumed.
+    const body = await readBody(res, url, contentLength(res), options.onBytes).catch((e: unknown) => {
+      throw e instanceof IncompleteDownloadError ? new IncompleteDownloadError(e.url, e.received, e.expected, 'the connection dropped') : e;
+    });
     whole = body;
     knownSize = body.length;
     return slice(body, offset, length, options);
@@ -167,4 +175,11 @@ class RequestWatch {
       this.controller.abort();
     }, this.timeoutMs);
   }
+}
+
+function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
+  const out = new Uint8Array(a.length + b.length);
+  out.set(a);
+  out.set(b, a.length);
+  return out;
 }

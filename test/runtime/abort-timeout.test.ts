@@ -17,6 +17,7 @@ let lrm: Uint8Array;
 let header: ModelHeader;
 let server: CountingServer;
 const flaky = new Set<string>();
+const cut = new Set<string>();
 
 beforeAll(async () => {
   ({ lrm, header } = await compileOnnx(new Uint8Array(readFileSync(MODEL)), { tiers: [0.2, 1] }));
@@ -47,6 +48,14 @@ beforeAll(async () => {
     '/down.lrm': (req, res, s) => s.send(req, res, 503, new TextEncoder().encode('down'), { 'Content-Type': 'text/plain' }),
     '/not-found.lrm': (req, res, s) => s.send(req, res, 404, new TextEncoder().encode('no'), { 'Content-Type': 'text/plain' }),
     '/no-range.lrm': (req, res, s) => s.send(req, res, 200, lrm),
+    // Every range after the header read is cut half-way once; the retry asks for the rest only.
+    '/cut-once.lrm': (req, res, s) => {
+      const range = req.headers.range ?? '';
+      const end = range.split('-')[1] ?? ''; // a resumed request keeps the end of the range it resumes
+      if (range.startsWith('bytes=0-') || cut.has(end)) return s.sendWithRange(req, res, lrm);
+      cut.add(end);
+      s.sendHalfThenDrop(req, res, lrm);
+    },
   });
 }, 120_000);
 
@@ -135,6 +144,24 @@ describe('timeouts and cancellation over HTTP', () => {
       expect(server.sentSince(from)).toBe(lrm.length);
       expect(session.bytesFetched).toBe(lrm.length);
       expect(session.bytesLoaded).toBeLessThan(lrm.length);
+    } finally {
+      await session.release();
+    }
+  });
+
+  it('a body cut half-way is resumed after the bytes that arrived: the retry asks only for the rest', async () => {
+    const from = server.served.length;
+    const session = await load(`${server.base}/cut-once.lrm`, { tiers: header.tiers.length });
+    try {
+      const served = server.served.slice(from);
+      const [first, resumed] = served.slice(1); // after the header read: the cut request, then the rest
+      const start = (r: string | undefined) => Number(/^bytes=(\d+)-/.exec(r ?? '')![1]);
+      expect(start(resumed!.range)).toBe(start(first!.range) + first!.bytes);
+      expect(/-(\d+)$/.exec(resumed!.range!)![1]).toBe(/-(\d+)$/.exec(first!.range!)![1]);
+      // Nothing was downloaded twice.
+      expect(session.bytesFetched).toBe(server.sentSince(from));
+      expect(session.bytesFetched).toBeLessThanOrEqual(lrm.length);
+      expect(session.tiers).toBe(header.tiers.length);
     } finally {
       await session.release();
     }
