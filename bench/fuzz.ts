@@ -11,6 +11,8 @@
  * recomputed, as a buggy writer, a crafted file or a rewriting proxy would leave it: the format checks and the
  * graph checks must refuse what cannot run). A case that kills the process (onnxruntime aborts on some graphs)
  * cannot report itself: the caller runs this in a child process and reads the last case started from stdout.
+ * Every re-hashed case that changed the file is also loaded with the original's `integrity` pinned: it must be
+ * refused with LrmIntegrityError, before any engine runs.
  */
 import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -18,7 +20,9 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { compileOnnx } from '../compiler/compile.js';
 import { LrmFormatError } from '../formats/errors.js';
-import { SIZE_PREFIX_BYTES } from '../formats/framing.js';
+import { HEADER_HASH_BYTES, SIZE_PREFIX_BYTES } from '../formats/framing.js';
+import { integrityOf } from '../formats/integrity.js';
+import { headerLength } from '../formats/read.js';
 import { RuntimeError } from '../runtime/errors.js';
 import { load } from '../runtime/node.js';
 import type { Feeds } from '../runtime/tensor.js';
@@ -51,11 +55,11 @@ export function mutate(file: Uint8Array, rehash: boolean, random: () => number):
 }
 
 /** Load and run one file: 'ran', or the error's class (typed: ours; untyped: anything else), or slow. */
-export async function classify(file: Uint8Array, feeds: (inputs: Array<{ name: string; shape: Array<number | string> }>) => Feeds): Promise<Outcome> {
+export async function classify(file: Uint8Array, feeds: (inputs: Array<{ name: string; shape: Array<number | string> }>) => Feeds, integrity?: string): Promise<Outcome> {
   const started = performance.now();
   let outcome: Outcome;
   try {
-    const session = await load(file, { engine: 'ort-node-cpu' });
+    const session = await load(file, { engine: 'ort-node-cpu', integrity });
     try {
       await session.run(feeds(session.inputs));
     } finally {
@@ -83,7 +87,11 @@ async function main(): Promise<void> {
   const root = projectRoot();
   const models = join(values.data ?? join(root, '..', 'shared', 'data'), 'models');
   const bases = [];
-  for (const name of ['mnist-8.onnx', 'mnist-cnn-pytorch.onnx']) bases.push({ name, lrm: (await compileOnnx(new Uint8Array(readFileSync(join(models, name))), { dtype: 'int8' })).lrm });
+  for (const name of ['mnist-8.onnx', 'mnist-cnn-pytorch.onnx']) {
+    const { lrm } = await compileOnnx(new Uint8Array(readFileSync(join(models, name))), { dtype: 'int8' });
+    const end = headerLength(lrm);
+    bases.push({ name, lrm, integrity: integrityOf(lrm.subarray(end - HEADER_HASH_BYTES, end)) });
+  }
   const random = generator(Number(values.seed));
   const counts = new Map<string, number>();
   const findings: Array<{ case: number; base: string; mode: string; outcome: Outcome }> = [];
@@ -99,6 +107,14 @@ async function main(): Promise<void> {
     const key = outcome.startsWith('typed:') ? outcome : outcome.startsWith('ran') ? 'ran' : outcome.split(':')[0]!;
     counts.set(`${rehash ? 'rehashed' : 'raw'} ${key}`, (counts.get(`${rehash ? 'rehashed' : 'raw'} ${key}`) ?? 0) + 1);
     if (!outcome.startsWith('typed:') && outcome !== 'ran') findings.push({ case: c, base: base.name, mode: rehash ? 'rehashed' : 'raw', outcome });
+    if (rehash && file.some((b, i) => b !== base.lrm[i])) {
+      const pinned = await classify(file, zeroFeeds, base.integrity);
+      counts.set(`rehashed, integrity pinned: ${pinned}`, (counts.get(`rehashed, integrity pinned: ${pinned}`) ?? 0) + 1);
+      // The identifier sits inside the FlatBuffer: damaged, the header's length cannot even be read.
+      if (pinned !== 'typed:LrmIntegrityError' && pinned !== 'typed:LrmBadIdentifierError') {
+        findings.push({ case: c, base: base.name, mode: 'rehashed, integrity pinned', outcome: pinned });
+      }
+    }
     peakRss = Math.max(peakRss, process.memoryUsage().rss);
   }
   const report = { seed: Number(values.seed), cases, seconds: (performance.now() - started) / 1000, peakRssMb: peakRss / 2 ** 20, outcomes: Object.fromEntries([...counts].sort()), findings };

@@ -141,9 +141,10 @@ export class LrmSession {
     const headerEnd = headerLength(head, { fileName: source.name });
     if (head.length < headerEnd) head = concat(head, await source.read(head.length, headerEnd - head.length, transfer));
     progress?.({ phase: 'header', loaded: headerEnd, total: headerEnd });
-    const { header, payloadStart } = await readHeader(head, { fileName: source.name, totalLength: await source.size() });
+    // A pinned file is checked before its header is even decoded: any other header hash is not the app's file.
     const hashBytes = head.subarray(headerEnd - HEADER_HASH_BYTES, headerEnd);
     if (options.integrity !== undefined) checkIntegrity(source.name, hashBytes, options.integrity);
+    const { header, payloadStart } = await readHeader(head, { fileName: source.name, totalLength: await source.size() });
     checkGraph(header, source.name);
     const headerHash = toHex(hashBytes);
 
