@@ -44,9 +44,9 @@ describe('npm run bench --quick --models mnist-cnn-pytorch', () => {
     expect(distill.peakRssMiB).toBeGreaterThan(0);
     expect(model.split.distillation).toMatch(/digits 0–127/);
 
-    // The original plus 7 tiers of each of the five methods, 3 of the two with ranks in steps of 2, and the one
-    // tier of each quantisation-only baseline.
-    expect(result.rows).toHaveLength(1 + 5 * 7 + 2 * 3 + 2);
+    // The original plus 7 tiers of each of the five methods (calibrated-int4 an 8th: its full tier at 8 bits), 3 of
+    // the two with ranks in steps of 2, and the one tier of each quantisation-only baseline.
+    expect(result.rows).toHaveLength(1 + 5 * 7 + 1 + 2 * 3 + 2);
     for (const row of result.rows) {
       for (const k of ROW_FIELDS) expect(row, `${row.method} tier ${row.tier}: ${k}`).toHaveProperty(k);
       expect(row.params).toBeGreaterThan(0);
