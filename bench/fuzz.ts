@@ -110,8 +110,9 @@ async function main(): Promise<void> {
     if (rehash && file.some((b, i) => b !== base.lrm[i])) {
       const pinned = await classify(file, zeroFeeds, base.integrity);
       counts.set(`rehashed, integrity pinned: ${pinned}`, (counts.get(`rehashed, integrity pinned: ${pinned}`) ?? 0) + 1);
-      // The identifier sits inside the FlatBuffer: damaged, the header's length cannot even be read.
-      if (pinned !== 'typed:LrmIntegrityError' && pinned !== 'typed:LrmBadIdentifierError') {
+      // The identifier sits inside the FlatBuffer: damaged, the header's length cannot even be read (a foreign
+      // identifier, or "LRM" and another generation digit, which reads as a newer format); refused all the same.
+      if (!['typed:LrmIntegrityError', 'typed:LrmBadIdentifierError', 'typed:LrmVersionError'].includes(pinned)) {
         findings.push({ case: c, base: base.name, mode: 'rehashed, integrity pinned', outcome: pinned });
       }
     }
