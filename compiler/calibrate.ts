@@ -23,7 +23,7 @@ import type { Feeds } from '../runtime/tensor.js';
 import { CompileError } from './errors.js';
 import type { LayerCandidate } from './factorize/candidates.js';
 import type { ImportedModel } from './import/onnx.js';
-import { intAttr, intsAttr, stringAttr } from './import/attributes.js';
+import { intAttr, intsAttr, stringAttr } from '../formats/attributes.js';
 import { BLOCK, BlockedGram, type Vectors } from './linalg/blocked-gram.js';
 
 export interface LayerStats {

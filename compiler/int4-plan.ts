@@ -11,7 +11,7 @@ import type { Int4Plan } from './assemble.js';
 import type { LayerStats } from './calibrate.js';
 import { CompileOptionError } from './errors.js';
 import { nodeAsCandidate, type LayerCandidate } from './factorize/candidates.js';
-import { intAttr } from './import/attributes.js';
+import { intAttr } from '../formats/attributes.js';
 import type { ImportedModel } from './import/onnx.js';
 import type { OrderedFactors } from './linalg/svd.js';
 import { choosePrecision, type PrecisionInput } from './precision.js';

@@ -2,7 +2,7 @@ import { float32Copy } from '../../runtime/factors.js';
 import type { LayerKind, NodeDef } from '../../formats/model.js';
 import { DataType } from '../../formats/model.js';
 import type { ImportedModel, ImportedTensor } from '../import/onnx.js';
-import { floatAttr, intAttr } from '../import/attributes.js';
+import { floatAttr, intAttr } from '../../formats/attributes.js';
 
 /**
  * A node whose constant weight can be written as a matrix M (rows = outputs, cols = inputs, y = M·x)

@@ -1,7 +1,7 @@
 import type { NodeDef } from '../../formats/model.js';
 import { DataType } from '../../formats/model.js';
 import type { ImportedModel, ImportedTensor } from '../import/onnx.js';
-import { intAttr } from '../import/attributes.js';
+import { intAttr } from '../../formats/attributes.js';
 import type { LayerCandidate } from './candidates.js';
 
 const WEIGHT_OPS = new Set(['MatMul', 'Gemm', 'Conv']);

@@ -26,7 +26,7 @@ import type { ImportedModel, ImportedTensor } from '../import/onnx.js';
 import { orderedFactors, type OrderedFactors } from '../linalg/svd.js';
 import { whitenedFactors } from '../linalg/whitened.js';
 import { DEFAULT_MIN_PARAMS, endLayerNames, float32Values, isConvClassifier, nodeAsCandidate, type KnownLayer, type LayerCandidate } from './candidates.js';
-import { floatAttr, intAttr, intsAttr } from '../import/attributes.js';
+import { floatAttr, intAttr, intsAttr } from '../../formats/attributes.js';
 
 /** Factors of a merged pair, σ descending, with the layout of the node that replaced the pair. */
 export interface KnownFactors extends OrderedFactors, KnownLayer {

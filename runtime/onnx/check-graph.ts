@@ -9,7 +9,8 @@
  * and `load()` run the same checks; each failure is an LrmCorruptHeaderError naming the node.
  */
 import { LrmCorruptHeaderError } from '../../formats/errors.js';
-import type { Attribute, ModelHeader, NodeDef } from '../../formats/model.js';
+import { intAttr, intsAttr, stringAttr } from '../../formats/attributes.js';
+import type { ModelHeader, NodeDef } from '../../formats/model.js';
 import { onnx } from './proto.js';
 
 /** Largest kernel, stride, dilation or pad: far beyond any real network, far below what exhausts memory. */
@@ -42,33 +43,23 @@ export function checkGraph(header: ModelHeader, fileName: string): void {
   inferShapes(header, fail);
 }
 
-function ints(n: NodeDef, name: string): number[] | undefined {
-  const a = n.attributes.find((x) => x.name === name);
-  return a?.kind === 'ints' ? a.value.map(Number) : undefined;
-}
-
-function int(n: NodeDef, name: string, fallback: number): number {
-  const a = n.attributes.find((x: Attribute) => x.name === name);
-  return a?.kind === 'int' ? Number(a.value) : fallback;
-}
-
 function checkSpatialAttributes(n: NodeDef, fail: (problem: string) => never): void {
   const ranges: Array<[string, number]> = [['kernel_shape', 1], ['strides', 1], ['dilations', 1], ['pads', 0], ['output_padding', 0]];
   for (const [name, min] of ranges) {
-    const v = ints(n, name);
+    const v = intsAttr(n, name);
     const bad = v?.find((x) => !Number.isSafeInteger(x) || x < min || x > MAX_SPATIAL_ATTRIBUTE);
     if (bad !== undefined) fail(`has ${name} ${bad}; each must be ${min} to ${MAX_SPATIAL_ATTRIBUTE}`);
   }
-  const kernel = ints(n, 'kernel_shape');
+  const kernel = intsAttr(n, 'kernel_shape');
   if (n.opType !== 'Conv' && n.opType !== 'ConvTranspose' && !kernel) fail('has no kernel_shape');
   const rank = kernel?.length;
   if (rank !== undefined) {
     for (const [name, length] of [['strides', rank], ['dilations', rank], ['pads', 2 * rank]] as const) {
-      const v = ints(n, name);
+      const v = intsAttr(n, name);
       if (v && v.length !== length) fail(`has ${v.length} ${name} for a ${rank}-D kernel (expected ${length})`);
     }
   }
-  const group = int(n, 'group', 1);
+  const group = intAttr(n, 'group', 1);
   if (!Number.isSafeInteger(group) || group < 1) fail(`has group ${group}; it must be at least 1`);
 }
 
@@ -108,14 +99,14 @@ function outputShape(n: NodeDef, input: Shape[], fail: (problem: string) => neve
     case 'GlobalMaxPool':
       return [...x.slice(0, 2), ...x.slice(2).map(() => 1)];
     case 'Flatten': {
-      const axis = int(n, 'axis', 1);
+      const axis = intAttr(n, 'axis', 1);
       const a = axis < 0 ? axis + x.length : axis;
       return [x.slice(0, a).reduce((p, d) => p * d, 1), x.slice(a).reduce((p, d) => p * d, 1)];
     }
     case 'Gemm': {
       const b = input[1];
       if (!b || x.length !== 2 || b.length !== 2) return undefined;
-      return [int(n, 'transA', 0) ? x[1]! : x[0]!, int(n, 'transB', 0) ? b[0]! : b[1]!];
+      return [intAttr(n, 'transA', 0) ? x[1]! : x[0]!, intAttr(n, 'transB', 0) ? b[0]! : b[1]!];
     }
     default:
       return undefined; // Reshape, Concat, … : not inferred here, so nothing after them is checked
@@ -125,13 +116,12 @@ function outputShape(n: NodeDef, input: Shape[], fail: (problem: string) => neve
 /** Conv and pooling output: checks the (dilated) kernel fits the padded input, as onnxruntime assumes. */
 function pooled(n: NodeDef, x: number[], w: Shape, fail: (problem: string) => never): Shape {
   const spatial = x.slice(2);
-  const kernel = ints(n, 'kernel_shape') ?? w?.slice(2);
+  const kernel = intsAttr(n, 'kernel_shape') ?? w?.slice(2);
   if (!kernel || kernel.length !== spatial.length) return undefined;
-  const strides = ints(n, 'strides') ?? kernel.map(() => 1);
-  const dilations = ints(n, 'dilations') ?? kernel.map(() => 1);
-  const autoPad = n.attributes.find((a) => a.name === 'auto_pad');
-  const same = autoPad?.kind === 'string' && autoPad.value.startsWith('SAME');
-  const pads = ints(n, 'pads') ?? kernel.flatMap(() => [0, 0]);
+  const strides = intsAttr(n, 'strides') ?? kernel.map(() => 1);
+  const dilations = intsAttr(n, 'dilations') ?? kernel.map(() => 1);
+  const same = stringAttr(n, 'auto_pad', 'NOTSET').startsWith('SAME');
+  const pads = intsAttr(n, 'pads') ?? kernel.flatMap(() => [0, 0]);
   const out = spatial.map((size, k) => {
     if (same) return Math.ceil(size / strides[k]!);
     const padded = size + pads[k]! + pads[k + spatial.length]!;
@@ -140,8 +130,8 @@ function pooled(n: NodeDef, x: number[], w: Shape, fail: (problem: string) => ne
     return Math.floor((padded - reach) / strides[k]!) + 1;
   });
   const channels = n.opType === 'Conv' ? w?.[0] : x[1];
-  if (n.opType === 'Conv' && w && x[1] !== undefined && w[1]! * int(n, 'group', 1) !== x[1]) {
-    fail(`has ${x[1]} input channels, but its weight takes ${w[1]} per group × group ${int(n, 'group', 1)}`);
+  if (n.opType === 'Conv' && w && x[1] !== undefined && w[1]! * intAttr(n, 'group', 1) !== x[1]) {
+    fail(`has ${x[1]} input channels, but its weight takes ${w[1]} per group × group ${intAttr(n, 'group', 1)}`);
   }
   return channels === undefined ? undefined : [x[0]!, channels, ...out];
 }

@@ -1,4 +1,4 @@
-import type { NodeDef } from '../../formats/model.js';
+import type { NodeDef } from './model.js';
 
 /** Typed reads of a node's ONNX attributes, with the ONNX default when absent or of another kind. */
 export function intAttr(node: NodeDef, name: string, fallback: number): number {
