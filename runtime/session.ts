@@ -18,6 +18,7 @@ import { buildOnnxModel, lowPlanesAt } from './onnx/build-model.js';
 import { checkGraph } from './onnx/check-graph.js';
 import { checkFeeds, type NonFinitePolicy } from './check-feeds.js';
 import { SectionLoader, type TransferOptions } from './section-loader.js';
+import { joinBytes } from './source/read-body.js';
 import type { ByteSource } from './source/source.js';
 import type { Feeds, HostTensor } from './tensor.js';
 
@@ -139,7 +140,7 @@ export class LrmSession {
     const transfer = { signal: options.signal, timeoutMs: options.timeoutMs, retries: options.retries };
     let head = await source.read(0, HEADER_CHUNK_BYTES, { ...transfer, atMost: true, onBytes: (n) => progress?.({ phase: 'header', loaded: n, total: HEADER_CHUNK_BYTES }) });
     const headerEnd = headerLength(head, { fileName: source.name });
-    if (head.length < headerEnd) head = concat(head, await source.read(head.length, headerEnd - head.length, transfer));
+    if (head.length < headerEnd) head = joinBytes([head, await source.read(head.length, headerEnd - head.length, transfer)]);
     progress?.({ phase: 'header', loaded: headerEnd, total: headerEnd });
     // A pinned file is checked before its header is even decoded: any other header hash is not the app's file.
     const hashBytes = head.subarray(headerEnd - HEADER_HASH_BYTES, headerEnd);
@@ -371,11 +372,4 @@ function usesInt4Kernels(options: LoadOptions, engine: EngineId): boolean {
 async function resolveDevice(device: LoadOptions['device']): Promise<DeviceInfo> {
   if (typeof device === 'function') return device();
   return device ?? detectWebDevice();
-}
-
-function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
-  const out = new Uint8Array(a.length + b.length);
-  out.set(a);
-  out.set(b, a.length);
-  return out;
 }

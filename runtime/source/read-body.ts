@@ -23,17 +23,18 @@ export async function readBody(res: Response, url: string, expected: number | un
       onBytes?.(received);
     }
   } catch (e) {
-    throw new IncompleteDownloadError(url, received, expected, String((e as Error)?.message ?? e), joined(chunks, received));
+    throw new IncompleteDownloadError(url, received, expected, String((e as Error)?.message ?? e), joinBytes(chunks));
   }
-  return checked(joined(chunks, received), url, expected);
+  return checked(joinBytes(chunks), url, expected);
 }
 
-function joined(chunks: Uint8Array[], length: number): Uint8Array {
-  const out = new Uint8Array(length);
+/** The parts back to back in one new buffer (body chunks, a header read and its rest, a resumed range). */
+export function joinBytes(parts: readonly Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
   let at = 0;
-  for (const c of chunks) {
-    out.set(c, at);
-    at += c.length;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
   }
   return out;
 }

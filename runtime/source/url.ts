@@ -1,5 +1,5 @@
 import { IncompleteDownloadError, LoadAbortedError, SourceError, SourceTimeoutError, throwIfAborted } from '../errors.js';
-import { contentLength, readBody } from './read-body.js';
+import { contentLength, joinBytes, readBody } from './read-body.js';
 import type { ByteSource, SourceReadOptions } from './source.js';
 
 /**
@@ -35,10 +35,10 @@ export function urlSource(url: string, fetchImpl: typeof fetch = globalThis.fetc
       for (let attempt = 0; ; attempt++) {
         try {
           const rest = await attemptRead(offset + got.length, length - got.length, { ...options, onBytes: (n) => options.onBytes?.(got.length + n) });
-          return got.length === 0 ? rest : concat(got, rest);
+          return got.length === 0 ? rest : joinBytes([got, rest]);
         } catch (e) {
           if (attempt >= (options.retries ?? DEFAULT_RETRIES) || !retryable(e)) throw e;
-          if (e instanceof IncompleteDownloadError && e.partial && !options.atMost) got = concat(got, e.partial.subarray(0, length - got.length));
+          if (e instanceof IncompleteDownloadError && e.partial && !options.atMost) got = joinBytes([got, e.partial.subarray(0, length - got.length)]);
           await backoff(attempt, options.signal, url);
         }
       }
@@ -175,11 +175,4 @@ class RequestWatch {
       this.controller.abort();
     }, this.timeoutMs);
   }
-}
-
-function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
-  const out = new Uint8Array(a.length + b.length);
-  out.set(a);
-  out.set(b, a.length);
-  return out;
 }
