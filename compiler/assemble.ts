@@ -8,7 +8,7 @@ import { PayloadBuilder, writeLrm, type LrmHeaderInput } from '../formats/write.
 import { runtimeParams, type TierCut } from './allocate.js';
 import type { LayerCandidate } from './factorize/candidates.js';
 import type { ImportedModel } from './import/onnx.js';
-import { productOfFactors, type OrderedFactors } from './linalg/svd.js';
+import { denseMatrix, productOfFactors, type OrderedFactors } from './linalg/svd.js';
 import { runsFactored } from '../runtime/onnx/build-model.js';
 import { int8Scales, quantizeFactors, quantizeInt8 } from './quantize.js';
 import { storeDense, weightAxes } from './quantize-dense.js';
@@ -155,7 +155,7 @@ export async function assembleLrm({ source, normalised, fileName, model, candida
       layers[li].dense = payload.append(packInt4(choice.int4));
       return;
     }
-    const M = productOfFactors(factors[li], fullRanks[li], c.rows, c.cols);
+    const M = denseMatrix(factors[li], fullRanks[li], c.rows, c.cols);
     if (dtype === 'int8' || plan) {
       const scales = int8Scales(M, c.rows, c.cols, 0);
       layers[li].dense = payload.append(encode(quantizeInt8(M, c.rows, c.cols, scales, 0)));

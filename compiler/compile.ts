@@ -12,7 +12,7 @@ import { notFactoredReasons } from './factorize/not-factored.js';
 import { importOnnx, type ImportedModel } from './import/onnx.js';
 import { normaliseOnnx } from './import/normalise.js';
 import { distillFactors, type DistillOptions, type DistillReport } from './distill/distill.js';
-import { orderedFactors, type OrderedFactors } from './linalg/svd.js';
+import { orderedFactors, productOfFactors, type OrderedFactors } from './linalg/svd.js';
 import { shrunkSecondMoment, whitenedFactors } from './linalg/whitened.js';
 import { assembleLrm, type Int4Report } from './assemble.js';
 import { checkInt4Options, denseWeightLayers, inputMoments, planInt4 } from './int4-plan.js';
@@ -201,7 +201,7 @@ export async function compileOnnx(original: Uint8Array, options: CompileOptions 
         progress({ phase: 'distill', done, total, detail });
       },
     });
-    factors.splice(0, factors.length, ...result.factors);
+    factors.splice(0, factors.length, ...keepUntrainedDense(candidates, factors, result.factors, cuts, result.report.trainedTiers));
     model = withInitializers(model, result.biases);
     distilled = result.report;
   }
@@ -238,6 +238,20 @@ export async function compileOnnx(original: Uint8Array, options: CompileOptions 
   const refitted = await assembleLrm({ ...written, fileName, model, candidates, factors, cuts, dtype, refits });
   progress({ phase: 'write', done: 1, total: 1 });
   return { ...refitted, ...report, allocation: used, distill: distilled };
+}
+
+/**
+ * Distilled factors, with the undistilled dense matrix kept for every layer whose last-tier rank no trained tier
+ * has: trained components are shared with that rank, so without this, distilling the small tiers alone would move
+ * the full tier too (whose dense M is the product of every component). Biases are shared by every tier and still move.
+ */
+function keepUntrainedDense(candidates: LayerCandidate[], before: OrderedFactors[], after: OrderedFactors[], cuts: ReadonlyArray<{ ranks: number[] }>, trainedTiers: number[]): OrderedFactors[] {
+  const last = cuts[cuts.length - 1].ranks;
+  return after.map((f, li) => {
+    const rank = last[li];
+    if (rank === 0 || trainedTiers.some((t) => cuts[t].ranks[li] === rank)) return f;
+    return { ...f, dense: { rank, values: productOfFactors(before[li], rank, candidates[li].rows, candidates[li].cols) } };
+  });
 }
 
 /** The model with some float32 initializers replaced (distilled biases). */

@@ -19,7 +19,7 @@ import { DataType, type FactoredLayer } from '../formats/model.js';
 import type { Feeds } from '../runtime/tensor.js';
 import { float32Values, type LayerCandidate } from './factorize/candidates.js';
 import type { ImportedModel } from './import/onnx.js';
-import { productOfFactors, type OrderedFactors } from './linalg/svd.js';
+import { denseMatrix, type OrderedFactors } from './linalg/svd.js';
 import { relativeOutputError, relativeWeightError, roundedInt4 } from './gptq.js';
 import { int4Values, type Int4Matrix } from './quantize-int4.js';
 import { int4Bytes } from '../formats/int4.js';
@@ -120,7 +120,7 @@ function denseTrials({ model, factoredWeights, groupSize, moments }: PrecisionIn
 /** Each factored layer's dense M at full rank, which the file stores from the tier it goes dense. */
 function factoredTrials({ denseFactored, groupSize, moments }: PrecisionInput): Trial[] {
   return denseFactored.map(({ candidate: c, factors, rank }) => {
-    const M = productOfFactors(factors, rank, c.rows, c.cols);
+    const M = denseMatrix(factors, rank, c.rows, c.cols);
     const H = moments.get(c.weight.name);
     const { matrix, rounding } = roundedInt4(M, c.rows, c.cols, H, groupSize);
     const approx = int4Values(matrix);

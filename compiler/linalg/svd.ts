@@ -11,6 +11,11 @@ export interface OrderedFactors {
   sigma: Float64Array;
   left: Float64Array;
   right: Float64Array;
+  /**
+   * The matrix the layer stores where it runs dense at `rank` components, when that is not their product:
+   * distillation that trained no tier at that rank keeps the undistilled M there (compiler/compile.ts).
+   */
+  dense?: { rank: number; values: Float64Array };
 }
 
 /** Singular values below this fraction of the largest carry no information and are dropped. */
@@ -78,6 +83,11 @@ export function orderedFactors(M: Float64Array, m: number, n: number): OrderedFa
     for (let c = 0; c < width; c++) projSide[i * width + c] = proj[j * width + c] * scale;
   });
   return { rank, sigma, left, right };
+}
+
+/** The matrix a layer stores where it runs dense at `rank` components: `dense` when set for that rank, else the product. */
+export function denseMatrix(f: Pick<OrderedFactors, 'left' | 'right' | 'dense'>, rank: number, m: number, n: number): Float64Array {
+  return f.dense?.rank === rank ? f.dense.values : productOfFactors(f, rank, m, n);
 }
 
 /** M = Σᵢ₍ᵢ₌₀…rank₋₁₎ aᵢ·bᵢᵀ (m×n, row-major) from the first `rank` components: what a dense-running layer stores. */
