@@ -6,7 +6,6 @@
  */
 import { adapterRootTable, decodeAdapterHeader } from './adapter-decode.js';
 import {
-  AdapterBaseMismatchError,
   DEFAULT_ADAPTER_FILE_NAME,
   lraBadIdentifier,
   lraChecksum,
@@ -35,6 +34,9 @@ import {
 } from './framing.js';
 import { printableBytes } from './read.js';
 import { sha256Hex } from './sha256.js';
+
+/** The runtime checks an adapter's base right after reading it; exported here beside the reader. */
+export { checkAdapterBase } from './adapter-base.js';
 
 /** The oldest .lra format version this reader understands. */
 export const MIN_ADAPTER_FORMAT_VERSION = 1;
@@ -97,15 +99,6 @@ export async function readAdapter(bytes: Uint8Array, options: { fileName?: strin
     return { target, rows, cols, rank, alpha, factors, ...(kron ? { kron } : {}) };
   });
   return { kind: header.kind, base: header.base, dtype: header.dtype, layers, notes: header.notes };
-}
-
-/**
- * Refuses an adapter trained for another base model: `baseHeaderSha256` is the loaded model's header hash in hex
- * (what AdapterBase.headerSha256 holds), `baseFileName` its name for the message.
- */
-export function checkAdapterBase(model: AdapterModel, baseHeaderSha256: string, baseFileName: string, options: { adapterName?: string } = {}): void {
-  if (model.base.headerSha256.toLowerCase() === baseHeaderSha256.toLowerCase()) return;
-  throw new AdapterBaseMismatchError(options.adapterName ?? 'the adapter', model.base, { headerSha256: baseHeaderSha256.toLowerCase(), fileName: baseFileName });
 }
 
 /** S, the FlatBuffer size, after checking the identifier and that S is plausible. */
