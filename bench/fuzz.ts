@@ -3,7 +3,7 @@
  * ort-node-cpu, exactly as an app would. Every case must end in a run or in one of our typed errors, within
  * 2 s, with the process alive; anything else is a finding.
  *
- *   npm run fuzz -- [--cases 2000] [--seed 1] [--out dir]       (writes fuzz.json and fuzz.md to --out if given)
+ *   npm run fuzz -- [--cases 2000] [--adapter-cases 1000] [--seed 1] [--out dir]   (fuzz.json, fuzz.md to --out)
  *
  * Inputs: mnist-8.onnx and mnist-cnn-pytorch.onnx compiled with --dtype int8 (small, and int8 files carry the most
  * header fields: scales per row and component). Half the cases are *raw* (bytes flipped anywhere: the header hash
@@ -14,45 +14,22 @@
  * Every re-hashed case that changed the file is also loaded with the original's `integrity` pinned: it must be
  * refused with LrmIntegrityError, before any engine runs.
  */
-import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { compileOnnx } from '../compiler/compile.js';
 import { LrmFormatError } from '../formats/errors.js';
-import { HEADER_HASH_BYTES, SIZE_PREFIX_BYTES } from '../formats/framing.js';
+import { HEADER_HASH_BYTES } from '../formats/framing.js';
 import { integrityOf } from '../formats/integrity.js';
 import { headerLength } from '../formats/read.js';
 import { RuntimeError } from '../runtime/errors.js';
 import { load } from '../runtime/node.js';
 import type { Feeds } from '../runtime/tensor.js';
 import { projectRoot } from './cli.js';
+import { fuzzAdapters } from './fuzz-adapters.js';
+import { generator, mutate } from './mutate.js';
 
 export type Outcome = 'ran' | `typed:${string}` | `untyped:${string}` | `slow:${string}`;
-
-/** A small deterministic generator (mulberry32): the same seed gives the same cases on every machine. */
-function generator(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-/** 1–4 random bytes of the file (raw) or of its FlatBuffer (re-hashed, then the header hash recomputed). */
-export function mutate(file: Uint8Array, rehash: boolean, random: () => number): Uint8Array {
-  const out = file.slice();
-  const size = new DataView(out.buffer).getUint32(0, true);
-  const span = rehash ? size : out.length;
-  const from = rehash ? SIZE_PREFIX_BYTES : 0;
-  const flips = 1 + Math.floor(random() * 4);
-  for (let k = 0; k < flips; k++) out[from + Math.floor(random() * span)] = Math.floor(random() * 256);
-  if (rehash) out.set(createHash('sha256').update(out.subarray(0, SIZE_PREFIX_BYTES + size)).digest(), SIZE_PREFIX_BYTES + size);
-  return out;
-}
 
 /** Load and run one file: 'ran', or the error's class (typed: ours; untyped: anything else), or slow. */
 export async function classify(file: Uint8Array, feeds: (inputs: Array<{ name: string; shape: Array<number | string> }>) => Feeds, integrity?: string): Promise<Outcome> {
@@ -83,7 +60,9 @@ function zeroFeeds(inputs: Array<{ name: string; shape: Array<number | string> }
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { cases: { type: 'string', default: '2000' }, seed: { type: 'string', default: '1' }, out: { type: 'string' }, data: { type: 'string' } } });
+  const { values } = parseArgs({
+    options: { cases: { type: 'string', default: '2000' }, 'adapter-cases': { type: 'string', default: '1000' }, seed: { type: 'string', default: '1' }, out: { type: 'string' }, data: { type: 'string' } },
+  });
   const root = projectRoot();
   const models = join(values.data ?? join(root, '..', 'shared', 'data'), 'models');
   const bases = [];
@@ -118,7 +97,11 @@ async function main(): Promise<void> {
     }
     peakRss = Math.max(peakRss, process.memoryUsage().rss);
   }
-  const report = { seed: Number(values.seed), cases, seconds: (performance.now() - started) / 1000, peakRssMb: peakRss / 2 ** 20, outcomes: Object.fromEntries([...counts].sort()), findings };
+  // Adapter files (.lra, issue 17): read only, no engine, so they add seconds, not minutes.
+  const adapters = await fuzzAdapters(Number(values['adapter-cases']), Number(values.seed));
+  findings.push(...adapters.findings.map((f) => ({ ...f, mode: `adapter ${f.mode}`, outcome: f.outcome as Outcome })));
+  peakRss = Math.max(peakRss, process.memoryUsage().rss);
+  const report = { seed: Number(values.seed), cases, seconds: (performance.now() - started) / 1000, peakRssMb: peakRss / 2 ** 20, outcomes: Object.fromEntries([...counts].sort()), adapters: { cases: adapters.cases, outcomes: adapters.outcomes }, findings };
   process.stdout.write(`result ${JSON.stringify(report)}\n`);
   if (values.out) {
     mkdirSync(values.out, { recursive: true });
@@ -126,11 +109,17 @@ async function main(): Promise<void> {
     const md = [
       '# Fuzzing .lrm files',
       '',
-      `\`npm run fuzz -- --cases ${cases} --seed ${report.seed}\`: ${cases} mutated copies of mnist-8 and mnist-cnn-pytorch int8 files, half raw, half re-hashed, each loaded and run on ort-node-cpu; ${report.seconds.toFixed(0)} s, peak RSS ${report.peakRssMb.toFixed(0)} MiB.`,
+      `\`npm run fuzz -- --cases ${cases} --adapter-cases ${adapters.cases} --seed ${report.seed}\`: ${cases} mutated copies of mnist-8 and mnist-cnn-pytorch int8 files, half raw, half re-hashed, each loaded and run on ort-node-cpu; ${report.seconds.toFixed(0)} s, peak RSS ${report.peakRssMb.toFixed(0)} MiB.`,
       '',
       '| mode, outcome | cases |',
       '|---|---:|',
       ...[...counts].sort().map(([k, n]) => `| ${k} | ${n} |`),
+      '',
+      `Adapters (.lra): ${adapters.cases} mutated copies of the sample lora, loha and lokr adapters (int8, fp16), half raw, half re-hashed, each read with readAdapter.`,
+      '',
+      '| mode, outcome | cases |',
+      '|---|---:|',
+      ...Object.entries(adapters.outcomes).sort().map(([k, n]) => `| ${k} | ${n} |`),
       '',
       findings.length === 0 ? 'Findings: none (no untyped error, no case over 2 s, the process survived every case).' : `Findings: ${findings.length}\n\n${findings.map((f) => `- case ${f.case} (${f.base}, ${f.mode}): ${f.outcome}`).join('\n')}`,
       '',

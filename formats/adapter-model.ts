@@ -66,3 +66,34 @@ export function adapterFactorShapes(kind: AdapterKind, layer: Pick<AdapterLayer,
   const [kr, kc] = layer.kron ?? [1, 1];
   return [[kr, kc], [rows / kr, rank], [rank, cols / kc]];
 }
+
+/** The .lra format version this code writes and reads (formats/lra.fbs); a breaking change bumps it. */
+export const ADAPTER_FORMAT_VERSION = 1;
+/** The .lra FlatBuffer file identifier ("LRA2" would be a new format generation). */
+export const ADAPTER_FILE_IDENTIFIER = 'LRA1';
+/** rows, cols, rank and kron are stored as uint32. */
+export const MAX_ADAPTER_DIM = 0xffffffff;
+
+/**
+ * What is wrong with a layer's dims and alpha for `kind`, or undefined when they are valid: rows, cols and rank are
+ * integers ≥ 1; lora and loha: rank ≤ min(rows, cols) and no kron; lokr: kron divides rows and cols and rank is at
+ * most the smaller dim of w2 = up2·down2. The writer, the reader and the runtime share this rule.
+ */
+export function adapterLayerProblem(kind: AdapterKind, layer: Pick<AdapterLayer, 'rows' | 'cols' | 'rank' | 'alpha' | 'kron'>): string | undefined {
+  const { rows, cols, rank, alpha, kron } = layer;
+  const dim = (v: number) => Number.isInteger(v) && v >= 1 && v <= MAX_ADAPTER_DIM;
+  if (!dim(rows) || !dim(cols)) return `its shape ${rows}×${cols} is not two integers in 1..${MAX_ADAPTER_DIM}`;
+  if (!dim(rank)) return `its rank ${rank} is not an integer ≥ 1`;
+  if (!Number.isFinite(alpha)) return `its alpha ${alpha} is not a finite number`;
+  if (kind !== 'lokr') {
+    if (kron !== undefined) return `it has a kron shape, which only lokr adapters have`;
+    if (rank > Math.min(rows, cols)) return `its rank ${rank} is above min(rows, cols) = ${Math.min(rows, cols)}`;
+    return undefined;
+  }
+  if (kron === undefined || kron.length !== 2 || !dim(kron[0]) || !dim(kron[1])) return 'it is lokr but has no kron shape of two integers ≥ 1';
+  const [kr, kc] = kron;
+  if (rows % kr !== 0 || cols % kc !== 0) return `its kron shape ${kr}×${kc} does not divide its shape ${rows}×${cols}`;
+  const inner = Math.min(rows / kr, cols / kc);
+  if (rank > inner) return `its rank ${rank} is above min(rows/kron[0], cols/kron[1]) = ${inner}`;
+  return undefined;
+}

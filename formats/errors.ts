@@ -9,7 +9,9 @@ export type LrmErrorCode =
   | 'LRM_VERSION'
   | 'LRM_CHECKSUM'
   | 'LRM_CORRUPT_HEADER'
-  | 'LRM_INTEGRITY';
+  | 'LRM_INTEGRITY'
+  /** An adapter (.lra) made for another base model (formats/adapter-errors.ts). */
+  | 'LRA_BASE_MISMATCH';
 
 /** File name used in messages when the caller did not give one. */
 export const DEFAULT_FILE_NAME = 'the .lrm file';
@@ -56,13 +58,8 @@ export class LrmBadIdentifierError extends LrmFormatError {
   /** The four identifier bytes found, with non-printable bytes escaped. */
   readonly found: string;
 
-  constructor(fileName: string, found: string, expected: string) {
-    super(
-      'LRM_BAD_IDENTIFIER',
-      fileName,
-      `${fileName} is not a .lrm model: its file identifier is "${found}", expected "${expected}" ` +
-        '(pick the compiled .lrm file, not the .onnx or another file)',
-    );
+  constructor(fileName: string, found: string, expected: string, fix = 'pick the compiled .lrm file, not the .onnx or another file') {
+    super('LRM_BAD_IDENTIFIER', fileName, `${fileName} is not a .lrm model: its file identifier is "${found}", expected "${expected}" (${fix})`);
     this.found = found;
   }
 }

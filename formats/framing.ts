@@ -6,8 +6,10 @@
  *
  * The first 4+S bytes are exactly what flatbuffers' finishSizePrefixed produces. Every ByteRange in the header
  * is relative to the payload start, which is 64-byte aligned so weights can be uploaded to GPUs as they are.
+ * Adapter files (.lra, formats/lra.fbs) use the same framing with their own identifier.
  */
 import { PAYLOAD_ALIGNMENT } from './model.js';
+import { sha256 } from './sha256.js';
 
 export const SIZE_PREFIX_BYTES = 4;
 export const HEADER_HASH_BYTES = 32;
@@ -32,4 +34,36 @@ export function headerEnd(flatBufferBytes: number): number {
 /** File offset of the payload, given the FlatBuffer size S. */
 export function payloadStartFor(flatBufferBytes: number): number {
   return align(headerEnd(flatBufferBytes));
+}
+
+/** The four identifier bytes of a size-prefixed FlatBuffer as text (`prefix` holds at least HEADER_PREFIX_BYTES). */
+export function identifierOf(prefix: Uint8Array): string {
+  return String.fromCharCode(...prefix.subarray(IDENTIFIER_OFFSET, IDENTIFIER_OFFSET + 4));
+}
+
+/** S, the FlatBuffer size, from the u32 LE size prefix (unchecked). */
+export function sizeField(prefix: Uint8Array): number {
+  return (prefix[0] | (prefix[1] << 8) | (prefix[2] << 16) | (prefix[3] << 24)) >>> 0;
+}
+
+/** Everything before the payload: the size-prefixed FlatBuffer, its SHA-256, zero padding to the payload start. */
+export async function frameFlatBuffer(flatBuffer: Uint8Array): Promise<Uint8Array> {
+  const out = new Uint8Array(payloadStartFor(flatBuffer.length - SIZE_PREFIX_BYTES));
+  out.set(flatBuffer);
+  // The hash fills bytes [4+S, 4+S+32); the rest up to the payload stays zero.
+  out.set(await sha256(flatBuffer), flatBuffer.length);
+  return out;
+}
+
+/** Whether the SHA-256 stored after the FlatBuffer matches it (`bytes` holds at least headerEnd(S) bytes). */
+export async function headerHashMatches(bytes: Uint8Array, flatBufferBytes: number): Promise<boolean> {
+  const end = SIZE_PREFIX_BYTES + flatBufferBytes;
+  const actual = await sha256(bytes.subarray(0, end));
+  const stored = bytes.subarray(end, end + HEADER_HASH_BYTES);
+  return stored.length === HEADER_HASH_BYTES && actual.every((b, i) => b === stored[i]);
+}
+
+/** Whether the bytes between the header hash and the payload start are zero, as the writer leaves them. */
+export function paddingIsZero(bytes: Uint8Array, flatBufferBytes: number): boolean {
+  return bytes.subarray(headerEnd(flatBufferBytes), payloadStartFor(flatBufferBytes)).every((b) => b === 0);
 }

@@ -16,16 +16,21 @@ import {
 import {
   HEADER_PREFIX_BYTES,
   headerEnd,
+  headerHashMatches,
+  identifierOf,
   IDENTIFIER_OFFSET,
   MAX_FLATBUFFER_BYTES,
   MIN_FLATBUFFER_BYTES,
+  paddingIsZero,
   payloadStartFor,
+  sizeField,
   SIZE_PREFIX_BYTES,
 } from './framing.js';
+import { ADAPTER_FILE_IDENTIFIER } from './adapter-model.js';
 import type { ModelHeader } from './model.js';
 import { FILE_IDENTIFIER, FORMAT_VERSION } from './model.js';
 import { sectionBytes, sectionsFor } from './sections.js';
-import { sha256, sha256Hex } from './sha256.js';
+import { sha256Hex } from './sha256.js';
 import { validateHeader } from './validate.js';
 
 /** The oldest format version this reader understands. */
@@ -45,6 +50,8 @@ export interface HeaderView {
 }
 
 const RECOPY = 're-download or re-copy the file';
+/** The fix when an adapter is passed where a model belongs. */
+const ADAPTER_NOT_MODEL = 'this is an adapter (.lra), not a model: pass the base .lrm model here and the .lra as its adapter';
 
 /**
  * Bytes needed to read the header (size prefix, FlatBuffer and its hash) from the first
@@ -64,11 +71,9 @@ export async function readHeader(bytes: Uint8Array, options: ReadOptions = {}): 
   if (bytes.length < end) throw new LrmTruncatedError(fileName, end, bytes.length, 'its header needs');
 
   const flatBuffer = bytes.subarray(0, SIZE_PREFIX_BYTES + size);
-  if (!equalBytes(await sha256(flatBuffer), bytes.subarray(flatBuffer.length, end))) {
-    throw new LrmChecksumError(fileName, 'header');
-  }
+  if (!(await headerHashMatches(bytes, size))) throw new LrmChecksumError(fileName, 'header');
   const payloadStart = payloadStartFor(size);
-  if (bytes.subarray(end, payloadStart).some((b) => b !== 0)) {
+  if (!paddingIsZero(bytes, size)) {
     throw new LrmCorruptHeaderError(fileName, 'the padding after the header is not zero', RECOPY);
   }
 
@@ -164,25 +169,22 @@ function flatBufferSize(prefix: Uint8Array, fileName: string): number {
   if (prefix.length < HEADER_PREFIX_BYTES) {
     throw new LrmTruncatedError(fileName, HEADER_PREFIX_BYTES, prefix.length, 'the start of its header needs');
   }
-  const id = prefix.subarray(IDENTIFIER_OFFSET, IDENTIFIER_OFFSET + FILE_IDENTIFIER.length);
-  const found = String.fromCharCode(...id);
+  const found = identifierOf(prefix);
   if (found !== FILE_IDENTIFIER) {
     // "LRM2", "LRM3"...: a .lrm file from a newer (or older) format generation.
     const generation = /^LRM([0-9])$/.exec(found);
     if (generation) throw new LrmVersionError(fileName, Number(generation[1]), MIN_FORMAT_VERSION, FORMAT_VERSION);
-    throw new LrmBadIdentifierError(fileName, printable(id), FILE_IDENTIFIER);
+    const id = prefix.subarray(IDENTIFIER_OFFSET, IDENTIFIER_OFFSET + FILE_IDENTIFIER.length);
+    throw new LrmBadIdentifierError(fileName, printableBytes(id), FILE_IDENTIFIER, found === ADAPTER_FILE_IDENTIFIER ? ADAPTER_NOT_MODEL : undefined);
   }
-  const size = (prefix[0] | (prefix[1] << 8) | (prefix[2] << 16) | (prefix[3] << 24)) >>> 0;
+  const size = sizeField(prefix);
   if (size < MIN_FLATBUFFER_BYTES || size > MAX_FLATBUFFER_BYTES) {
     throw new LrmCorruptHeaderError(fileName, `its header size field says ${fmt(size)} bytes, which is impossible`, RECOPY);
   }
   return size;
 }
 
-function printable(bytes: Uint8Array): string {
+/** Bytes as text for a message: printable ASCII as is, the rest (and quotes, backslashes) as \xNN. */
+export function printableBytes(bytes: Uint8Array): string {
   return Array.from(bytes, (b) => (b >= 0x20 && b < 0x7f && b !== 0x22 && b !== 0x5c ? String.fromCharCode(b) : `\\x${b.toString(16).padStart(2, '0')}`)).join('');
-}
-
-function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
-  return a.length === b.length && a.every((v, i) => v === b[i]);
 }

@@ -2,10 +2,10 @@
  * Writing .lrm files: lay out the payload, fill in the checksums, frame the header (see framing.ts).
  */
 import { encodeHeader } from './encode.js';
-import { align, payloadStartFor, SIZE_PREFIX_BYTES } from './framing.js';
+import { align, frameFlatBuffer } from './framing.js';
 import type { ByteRange, ModelHeader, Tier, TierRefit, TransientSection } from './model.js';
 import { readHeader } from './read.js';
-import { sha256, sha256Hex } from './sha256.js';
+import { sha256Hex } from './sha256.js';
 
 /** A header as the compiler builds it: the writer fills in the checksums and the payload length. */
 export type LrmHeaderInput = Omit<ModelHeader, 'dense' | 'tiers' | 'payloadLength'> & {
@@ -92,12 +92,7 @@ export async function completeHeader(input: LrmHeaderInput, payload: Uint8Array)
 
 /** Everything before the payload: size-prefixed FlatBuffer, its SHA-256, zero padding. Does not validate. */
 export async function frameHeader(header: ModelHeader): Promise<Uint8Array> {
-  const flatBuffer = encodeHeader(header);
-  const out = new Uint8Array(payloadStartFor(flatBuffer.length - SIZE_PREFIX_BYTES));
-  out.set(flatBuffer);
-  // The hash fills bytes [4+S, 4+S+32); the rest up to the payload stays zero.
-  out.set(await sha256(flatBuffer), flatBuffer.length);
-  return out;
+  return frameFlatBuffer(encodeHeader(header));
 }
 
 /** The whole file: header + payload. */

@@ -1,10 +1,12 @@
 import type { Command } from 'commander';
-import { HEADER_HASH_BYTES } from '../../formats/framing.js';
+import { ADAPTER_FILE_IDENTIFIER } from '../../formats/adapter-model.js';
+import { HEADER_HASH_BYTES, identifierOf } from '../../formats/framing.js';
 import { integrityOf } from '../../formats/integrity.js';
 import { bytesToLoad, headerLength, readLrm } from '../../formats/read.js';
 import { DataType, usesInt4, type ModelHeader } from '../../formats/model.js';
 import { formatBytes, formatCount, table } from './format.js';
 import { checkGraph } from '../../runtime/onnx/check-graph.js';
+import { inspectAdapter } from './inspect-adapter.js';
 import { readInputBytes } from './read-input.js';
 
 /** What `inspect --json` prints: the layers, and per tier the ranks, parameters and bytes. */
@@ -58,11 +60,12 @@ export function describeModel(header: ModelHeader, fileBytes: number, integrity:
 export function registerInspect(program: Command): void {
   program
     .command('inspect')
-    .description('verify an .lrm file and show its layers, ranks per tier, parameters and bytes')
-    .argument('<model.lrm>')
+    .description('verify an .lrm file and show its layers, ranks per tier, parameters and bytes (or an .lra adapter: its base, layers and bytes)')
+    .argument('<model.lrm|adapter.lra>')
     .option('--json', 'print one JSON object')
     .action(async (path: string, opts: { json?: boolean }) => {
       const bytes = await readInputBytes(path);
+      if (identifierOf(bytes) === ADAPTER_FILE_IDENTIFIER) return inspectAdapter(path, bytes, opts.json ?? false);
       const { header } = await readLrm(bytes, { fileName: path });
       checkGraph(header, path);
       const headerEnd = headerLength(bytes, { fileName: path });
