@@ -46,7 +46,7 @@ function joined(header: ModelHeader, slot: JoinedSlot, layer: AdapterLayer): Fee
 /** The slot's base weight plus ΔW (rows × cols), in the slot's layout. */
 function merged(slot: DenseSlot, delta: Float32Array): HostTensor {
   const { rows, cols } = slot.site;
-  const out = Float32Array.from(slot.base.data as Float32Array);
+  const out = (slot.base.data as Float32Array).slice();
   if (slot.transposed) {
     for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) out[c * rows + r] += slot.scale * delta[r * cols + c];
   } else {

@@ -17,6 +17,8 @@ import type { AdapterKind, AdapterModel } from '../../formats/adapter-model.js';
 import type { ModelHeader } from '../../formats/model.js';
 import { readLrm } from '../../formats/read.js';
 import { adapterDelta } from '../../runtime/adapters/delta.js';
+import { buildAdapterGraph } from '../../runtime/adapters/graph.js';
+import { resolveTarget } from '../../runtime/adapters/targets.js';
 import type { Engine } from '../../runtime/engines/engine.js';
 import { ortNodeCpu } from '../../runtime/engines/ort-node-cpu.js';
 import { EngineRegistry } from '../../runtime/engines/registry.js';
@@ -74,17 +76,21 @@ async function referenceOf(ranks: readonly number[], name: keyof typeof all | un
 
 /**
  * The reference: the base at `ranks` with every factored layer multiplied out (buildOnnxModel), ΔW added to the
- * targeted initializers in the protobuf, run by onnxruntime-node directly. The targets here are Conv weights and
- * a Gemm weight with transB=1, alpha=1: all stored as the rows × cols matrix itself.
+ * targeted initializers in the protobuf, run by onnxruntime-node directly. A Conv weight, and a Gemm's with
+ * transB=1, are stored as the rows × cols matrix itself; a MatMul's [K, N] as its transpose (no alpha here).
  */
-async function reference(ranks: readonly number[], adapter: AdapterModel | undefined, feed: Feeds): Promise<HostTensor> {
-  const model = onnx.ModelProto.decode(buildOnnxModel(header, payload, [...ranks], { denseLayers: new Set(header.layers.map((_, i) => i)) }));
+async function reference(ranks: readonly number[], adapter: AdapterModel | undefined, feed: Feeds, base = { header, payload }): Promise<HostTensor> {
+  const all = new Set(base.header.layers.map((_, i) => i));
+  const model = onnx.ModelProto.decode(buildOnnxModel(base.header, base.payload, [...ranks], { denseLayers: all }));
   for (const layer of adapter?.layers ?? []) {
     const t = model.graph!.initializer!.find((i) => i.name === layer.target)!;
+    const node = model.graph!.node!.find((n) => n.input![1] === layer.target)!;
+    expect(node.attribute!.find((a) => a.name === 'alpha')?.f ?? 1).toBe(1);
+    const transposed = node.opType === 'MatMul' || (node.opType === 'Gemm' && Number(node.attribute!.find((a) => a.name === 'transB')?.i ?? 0) === 0);
     const w = new Float32Array(Uint8Array.from(t.rawData!).buffer);
     expect(w.length).toBe(layer.rows * layer.cols);
     const delta = adapterDelta(adapter!.kind, layer);
-    for (let i = 0; i < w.length; i++) w[i] += delta[i];
+    for (let r = 0; r < layer.rows; r++) for (let c = 0; c < layer.cols; c++) w[transposed ? c * layer.rows + r : r * layer.cols + c] += delta[r * layer.cols + c];
     t.rawData = new Uint8Array(w.buffer);
   }
   const session = await ort.InferenceSession.create(onnx.ModelProto.encode(model).finish());
@@ -98,7 +104,7 @@ async function reference(ranks: readonly number[], adapter: AdapterModel | undef
   }
 }
 
-const output = async (s: LrmSession, feed: Feeds, adapter?: string): Promise<Float32Array> => (await s.run(feed, { adapter })).output!.data as Float32Array;
+const output = async (s: LrmSession, feed: Feeds, adapter?: string): Promise<Float32Array> => Object.values(await s.run(feed, { adapter }))[0]!.data as Float32Array;
 
 /** Each named adapter's outputs on every batch against the merged reference; returns the worst relative error. */
 async function worstAgainstReference(s: LrmSession, names: Array<keyof typeof all>): Promise<number> {
@@ -134,6 +140,23 @@ describe('adapterDelta: the ΔW reference', () => {
   });
 });
 
+describe('the adapter graph', () => {
+  it('takes a factored layer as two factor inputs of symbolic rank at tier 1, as one dense input where the layer runs dense', () => {
+    const plan = new Map(['fc1.weight', 'conv1.weight'].map((t) => [t, { site: resolveTarget(header, t, 'a'), join: true }]));
+    const inputsOf = (tiers: number) => {
+      const g = buildAdapterGraph(header, { payload, ranks: header.tiers[tiers - 1]!.ranks, lowPlanes: false }, plan);
+      const inputs = onnx.ModelProto.decode(g.model).graph!.input!.map((i) => `${i.name}[${i.type!.tensorType!.shape!.dim!.map((d) => d.dimParam || d.dimValue).join(',')}]`);
+      return { modes: [...g.slots.values()].map((v) => v.mode), inputs };
+    };
+    expect(inputsOf(1)).toEqual({
+      modes: ['joined', 'dense'],
+      inputs: ['input[batch_size,1,28,28]', 'fc1.weight__lowrank_in[fc1.weight__lowrank_in__rank,3136]', 'fc1.weight__lowrank_out[fc1.weight__lowrank_out__rank,128]', 'conv1.weight[32,1,3,3]'],
+    });
+    // All tiers: fc1 runs from its stored dense M.
+    expect(inputsOf(5)).toEqual({ modes: ['dense', 'dense'], inputs: ['input[batch_size,1,28,28]', 'fc1.weight[128,3136]', 'conv1.weight[32,1,3,3]'] });
+  });
+});
+
 describe.each([1, 5])('tiers %i', (tiers) => {
   it.each(['ort-node-cpu', 'ort-wasm', 'tfjs-wasm'] as EngineId[])('%s: every kind matches the merged dense model; the base stays bitwise', async (engine) => {
     const s = await load(lrm, { engine, tiers });
@@ -155,6 +178,61 @@ describe.each([1, 5])('tiers %i', (tiers) => {
       await s.release();
     }
   }, 300_000);
+});
+
+describe('MatMul layers (mnist-mlp-784-128-64-10)', () => {
+  it.each(['ort-node-cpu', 'tfjs-wasm'] as EngineId[])('%s: LoRA joined into factored MatMuls and merged into a dense one, LoHa merged, match the merged dense model', async (engine) => {
+    const source = new Uint8Array(readFileSync(join(DATA, 'models/mnist-mlp-784-128-64-10.onnx')));
+    const input = importOnnx(source).inputs[0]!;
+    const compiled = await compileOnnx(source, { fileName: 'mnist-mlp.onnx', minParams: 1024 });
+    const base = { header: compiled.header, payload: (await readLrm(compiled.lrm)).payload };
+    const digits = await openDataset(`mnist:${join(DATA, 'mnist')}`, { layout: input.shape, limit: 4 });
+    const batches: Feeds[] = [];
+    for await (const b of digits.batches(4)) batches.push({ [input.name]: b.input });
+    const s = await load(compiled.lrm, { engine, tiers: 1 });
+    try {
+      // Two factored MatMuls (running as two nodes at tier 1) and the dense [64, 10] one, stored as Wᵀ.
+      const targets = [...base.header.layers.map((l) => ({ target: l.weight, rows: l.rows, cols: l.cols })), { target: 'StatefulPartitionedCall/sequential_1/dense_2_1/Cast/ReadVariableOp:0', rows: 10, cols: 64 }];
+      const lora = randomAdapter('lora', s.headerSha256, targets, { seed: 11, rank: 4, std: 0.1 });
+      const loha = randomAdapter('loha', s.headerSha256, targets.slice(1), { seed: 12, rank: 2, std: 0.3 });
+      const before = await output(s, batches[0]!);
+      await s.loadAdapter(lora, 'lora');
+      const joined = maxRelativeError((await reference(s.ranks, lora, batches[0]!, base)).data as Float32Array, await output(s, batches[0]!, 'lora'));
+      await s.loadAdapter(loha, 'loha');
+      const dense = Math.max(
+        maxRelativeError((await reference(s.ranks, lora, batches[0]!, base)).data as Float32Array, await output(s, batches[0]!, 'lora')),
+        maxRelativeError((await reference(s.ranks, loha, batches[0]!, base)).data as Float32Array, await output(s, batches[0]!, 'loha')),
+      );
+      expect(joined).toBeLessThanOrEqual(BOUND);
+      expect(dense).toBeLessThanOrEqual(BOUND);
+      expect(maxRelativeError(before, await output(s, batches[0]!, 'lora'))).toBeGreaterThan(1e-3);
+      expect(bitwise(await output(s, batches[0]!), before)).toBe(true);
+    } finally {
+      await s.release();
+    }
+  }, 120_000);
+});
+
+describe('int8 file', () => {
+  it('ort-node-cpu: LoRA and LoKr on the dequantised factors match the merged dense model', async () => {
+    const source = new Uint8Array(readFileSync(join(DATA, 'models/mnist-cnn-pytorch.onnx')));
+    const compiled = await compileOnnx(source, { fileName: 'mnist-cnn-pytorch.onnx', dtype: 'int8' });
+    const base = { header: compiled.header, payload: (await readLrm(compiled.lrm)).payload };
+    const s = await load(compiled.lrm, { engine: 'ort-node-cpu', tiers: 1 });
+    try {
+      const lora = randomAdapter('lora', s.headerSha256, [fc1, conv1, conv2], { seed: 1, rank: 8, std: 0.05 });
+      const lokr = randomAdapter('lokr', s.headerSha256, [fc1], { seed: 4, rank: 4, std: 0.1 });
+      await s.loadAdapter(lora, 'lora');
+      await s.loadAdapter(lokr, 'lokr');
+      for (const [name, a] of [['lora', lora], ['lokr', lokr]] as const) {
+        expect(maxRelativeError((await reference(s.ranks, a, feeds[0]!, base)).data as Float32Array, await output(s, feeds[0]!, name)), name).toBeLessThanOrEqual(BOUND);
+      }
+      // Made for the fp32 file: another base.
+      await expect(s.loadAdapter(all.lora, 'fp32')).rejects.toMatchObject({ code: 'wrong-base' });
+    } finally {
+      await s.release();
+    }
+  }, 120_000);
 });
 
 describe('per-request adapters', () => {
