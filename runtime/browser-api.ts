@@ -18,7 +18,8 @@ export function browserLoader(engines: EngineRegistry, priority: readonly Engine
   };
 }
 
-export { LrmSession, type FallbackEvent, type LoadOptions, type LoadProgress, type UpgradeTarget } from './session.js';
+export { LrmSession, type FallbackEvent, type LoadOptions, type LoadProgress, type RunOptions, type UpgradeTarget } from './session.js';
+export type { AdapterDType, AdapterKind, AdapterLayer, AdapterModel } from '../formats/adapter-model.js';
 export { AUTO_PRESET, type RankChoice } from './choose.js';
 export type { ModelCache } from './cache/model-cache.js';
 export { browserCache } from './cache/browser-cache.js';

@@ -143,3 +143,31 @@ export class TextInputError extends RuntimeError {
     super(message, 'bad-text');
   }
 }
+
+/** Why an adapter was refused (runtime/adapters/): stable for apps to match. */
+export type AdapterErrorCode =
+  | 'wrong-base'
+  | 'unknown-target'
+  | 'duplicate-target'
+  | 'shape'
+  | 'rank'
+  | 'kind'
+  | 'non-finite'
+  | 'unknown-adapter'
+  | 'duplicate-name';
+
+/**
+ * An adapter that cannot be applied to this session's model (made for another base, a weight the model does not
+ * have, factors of the wrong shape, an unknown kind), or a run/unload naming an adapter that is not loaded. Raised
+ * before anything is built: the session keeps serving its base and the adapters it already has.
+ */
+export class AdapterError extends RuntimeError {
+  constructor(
+    message: string,
+    override readonly code: AdapterErrorCode,
+    /** The adapter's name as the app gave it. */
+    readonly adapter: string,
+  ) {
+    super(message, code);
+  }
+}

@@ -56,7 +56,8 @@ export function toSource(source: Uint8Array | string | URL | ByteSource): ByteSo
   return source;
 }
 
-export { LrmSession, HEADER_CHUNK_BYTES, type FallbackEvent, type LoadOptions, type LoadProgress, type UpgradeTarget } from './session.js';
+export { LrmSession, HEADER_CHUNK_BYTES, type FallbackEvent, type LoadOptions, type LoadProgress, type RunOptions, type UpgradeTarget } from './session.js';
+export type { AdapterDType, AdapterKind, AdapterLayer, AdapterModel } from '../formats/adapter-model.js';
 export { AUTO_PRESET, AUTO_MEMORY_SHARE, type RankChoice } from './choose.js';
 export { estimateMemory, type MemoryEstimate } from './memory-estimate.js';
 export type { ModelCache } from './cache/model-cache.js';

@@ -1,4 +1,5 @@
 import { deviceClassId } from '../devices/device-class.js';
+import type { AdapterModel } from '../formats/adapter-model.js';
 import type { DeviceInfo } from '../devices/device-info.js';
 import { detectWebDevice } from '../devices/detect-web.js';
 import { HEADER_HASH_BYTES } from '../formats/framing.js';
@@ -7,6 +8,8 @@ import { checkIntegrity, integrityProblem } from '../formats/integrity.js';
 import { headerLength, readHeader } from '../formats/read.js';
 import { sectionBytes } from '../formats/sections.js';
 import { toHex } from '../formats/sha256.js';
+import { AdapterSet } from './adapters/adapter-set.js';
+import type { BaseBuild } from './adapters/graph.js';
 import type { ModelCache } from './cache/model-cache.js';
 import { AUTO_PRESET, chooseTiers, type BudgetOptions, type RankChoice, type TierOptions } from './choose.js';
 import { EngineDeviceLostError, EngineUnavailableError, EngineUnsupportedModelError, LoadOptionError, throwIfAborted } from './errors.js';
@@ -79,6 +82,12 @@ export interface LoadOptions extends TierOptions, BudgetOptions {
   int4Kernels?: boolean;
 }
 
+/** Per-request options of run(). */
+export interface RunOptions {
+  /** Name of a loaded adapter (loadAdapter) to run with; absent: the base model. */
+  adapter?: string;
+}
+
 /** What upgrade() switches to: a tier count, a preset name ('auto' included), or the same options as load(). */
 export type UpgradeTarget = number | string | (TierOptions & Pick<LoadOptions, 'signal' | 'timeoutMs'> & { onProgress?: (event: LoadProgress) => void });
 
@@ -93,6 +102,8 @@ interface Active {
   running: Set<Promise<unknown>>;
   /** The ONNX model it runs, kept only while an engine is left to rebuild on after a GPU device loss. */
   model: Uint8Array | undefined;
+  /** What that model was built from: adapter sessions are built from the same (runtime/adapters/). */
+  build: BaseBuild;
 }
 
 /** A loaded model at one choice of ranks on one engine; upgrade() moves it to another choice. */
@@ -103,9 +114,12 @@ export class LrmSession {
   private readonly retiring = new Set<Promise<void>>();
   /** Set while a run moves the session to the next engine after a device loss, so concurrent runs wait for one move. */
   private moving: Promise<void> | undefined;
+  private readonly adapterSet: AdapterSet;
 
   private constructor(
     readonly header: ModelHeader,
+    /** The base's identity: lowercase hex SHA-256 of the file's size prefix and header (what adapters name as their base). */
+    readonly headerSha256: string,
     private readonly payloadStart: number,
     private readonly loader: SectionLoader,
     private engineImpl: Engine,
@@ -120,6 +134,7 @@ export class LrmSession {
     readonly warnings: readonly EngineWarning[],
   ) {
     this.active = active;
+    this.adapterSet = new AdapterSet(header, { headerSha256, fileName: loader.sourceName });
   }
 
   /** Engines tried before the current one, and why each could not run the model. */
@@ -157,10 +172,11 @@ export class LrmSession {
     const refit = await loadRefits(loader, header, choice.tiers, options, transfer);
     throwIfAborted(options.signal, source.name);
     const models = new Map<boolean, Uint8Array>();
+    const build: BaseBuild = { payload: bytes, ranks, refits: refit?.refits, lowPlanes: lowPlanesAt(header, choice.tiers) };
     /** The model an engine gets: with MatMulNBits where asked for and the engine is onnxruntime's. */
     const modelFor = (engine: Engine): Uint8Array => {
       const kernels = usesInt4Kernels(options, engine.id);
-      if (!models.has(kernels)) models.set(kernels, buildOnnxModel(header, bytes, ranks, { refits: refit?.refits, lowPlanes: lowPlanesAt(header, choice.tiers), int4Kernels: kernels }));
+      if (!models.has(kernels)) models.set(kernels, buildOnnxModel(header, bytes, ranks, { refits: build.refits, lowPlanes: build.lowPlanes, int4Kernels: kernels }));
       return models.get(kernels)!;
     };
 
@@ -179,8 +195,8 @@ export class LrmSession {
         const session = await engine.create(onnxModel, context);
         progress?.({ phase: 'build', loaded: 1, total: 1 });
         const rest = engines.slice(i + 1);
-        const active = { session, tiers: choice.tiers, ranks, choice, refitBytes: refit?.bytes ?? 0, running: new Set<Promise<unknown>>(), model: rest.length > 0 ? onnxModel : undefined };
-        return new LrmSession(header, payloadStart, loader, engine, rest, context, options, device, active, fallbacks, warnings);
+        const active = { session, tiers: choice.tiers, ranks, choice, refitBytes: refit?.bytes ?? 0, running: new Set<Promise<unknown>>(), model: rest.length > 0 ? onnxModel : undefined, build };
+        return new LrmSession(header, headerHash, payloadStart, loader, engine, rest, context, options, device, active, fallbacks, warnings);
       } catch (e) {
         // "Cannot run here" and "has no kernel for this model's ops" move on; any other build error is the caller's to see.
         if (!(e instanceof EngineUnavailableError || e instanceof EngineUnsupportedModelError) || engines.length === 1) throw e;
@@ -242,12 +258,36 @@ export class LrmSession {
     return this.header.graph.outputs;
   }
 
+  /** Names of the loaded adapters, in load order. */
+  get adapters(): string[] {
+    return this.adapterSet.names;
+  }
+
   /**
-   * Run once. Every graph input must be given, with the model's type, shape and length, and (unless the load
-   * option nonFinite is 'allow') finite values: anything else is a RunInputError before the engine sees it.
+   * Make an adapter made for this base available to run() as `name`. Checked first (AdapterError: another base, a
+   * weight the model lacks, wrong shapes or rank, unknown kind, a name in use), so a refused adapter changes nothing.
+   * Builds the adapter engine session only when no adapter loaded before changes the same weights the same way.
    */
-  async run(feeds: Feeds): Promise<Record<string, HostTensor>> {
+  loadAdapter(adapter: AdapterModel, name: string): Promise<void> {
+    // Serialised with upgrade(): an adapter session is always built for the ranks the base runs.
+    const next = this.switching.then(() => this.adapterSet.load(adapter, name, { base: this.active.build, engine: this.engineImpl, context: this.context }));
+    this.switching = next.catch(() => undefined);
+    return next;
+  }
+
+  /** Forget an adapter (runs already started with it finish); the last one's engine session is released. */
+  unloadAdapter(name: string): void {
+    this.adapterSet.unload(name);
+  }
+
+  /**
+   * Run once, on the base or (options.adapter) with a loaded adapter. Every graph input must be given, with the
+   * model's type, shape and length, and (unless the load option nonFinite is 'allow') finite values: anything else
+   * is a RunInputError before the engine sees it.
+   */
+  async run(feeds: Feeds, options: RunOptions = {}): Promise<Record<string, HostTensor>> {
     checkFeeds(feeds, this.header.graph.inputs, this.options.nonFinite);
+    if (options.adapter !== undefined) return this.adapterSet.run(feeds, options.adapter);
     // A run stays on the engine session it started on, even if upgrade() switches meanwhile.
     const active = this.active;
     const result = active.session.run(feeds);
@@ -269,7 +309,7 @@ export class LrmSession {
         });
         await this.moving;
       }
-      return this.run(feeds);
+      return this.run(feeds, options);
     }
   }
 
@@ -323,11 +363,18 @@ export class LrmSession {
     const refit = await loadRefits(this.loader, this.header, choice.tiers, this.options, transfer);
     throwIfAborted(transfer.signal, this.loader.sourceName);
     progress?.({ phase: 'build', loaded: 0, total: 1 });
-    const model = buildOnnxModel(this.header, bytes, ranks, { refits: refit?.refits, lowPlanes: lowPlanesAt(this.header, choice.tiers), int4Kernels: usesInt4Kernels(this.options, this.engine) });
+    const build: BaseBuild = { payload: bytes, ranks, refits: refit?.refits, lowPlanes: lowPlanesAt(this.header, choice.tiers) };
+    const model = buildOnnxModel(this.header, bytes, ranks, { refits: build.refits, lowPlanes: build.lowPlanes, int4Kernels: usesInt4Kernels(this.options, this.engine) });
     const session = await this.engineImpl.create(model, this.context);
+    // Loaded adapters move to the new ranks with the base; if their session cannot be built, nothing switches.
+    const adoptAdapters = await this.adapterSet.rebuild({ base: build, engine: this.engineImpl, context: this.context }).catch(async (e: unknown) => {
+      await session.release().catch(() => undefined);
+      throw e;
+    });
     progress?.({ phase: 'build', loaded: 1, total: 1 });
     const old = this.active;
-    this.active = { session, tiers: choice.tiers, ranks, choice, refitBytes: refit?.bytes ?? 0, running: new Set(), model: this.rest.length > 0 ? model : undefined };
+    this.active = { session, tiers: choice.tiers, ranks, choice, refitBytes: refit?.bytes ?? 0, running: new Set(), model: this.rest.length > 0 ? model : undefined, build };
+    adoptAdapters();
     this.retire(old);
   }
 
@@ -345,6 +392,7 @@ export class LrmSession {
     await Promise.all([...this.retiring]);
     await Promise.allSettled([...this.active.running]);
     await this.active.session.release();
+    await this.adapterSet.release();
   }
 }
 

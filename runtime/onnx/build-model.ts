@@ -37,6 +37,11 @@ export interface BuildOptions {
    * for group sizes MatMulNBits does not take.
    */
   int4Kernels?: boolean;
+  /**
+   * Layers (header.layers indices) multiplied out to one dense weight whatever their rank: runtime/adapters/ feeds
+   * a merged W + ΔW there when a LoHa or LoKr adapter changes a factored layer.
+   */
+  denseLayers?: ReadonlySet<number>;
 }
 
 /** Whether tiers 0..tiers-1 run at 8 bits, i.e. with every int4 matrix's low plane (format v4). */
@@ -74,7 +79,7 @@ export function buildOnnxModel(header: ModelHeader, payload: PayloadBytes, ranks
       const { node: dense, tensor } = denseNode(layer, node, refit?.dense ? refit.left : denseWeight(layer, payload, storage));
       built = [dense];
       initializers.push(tensor);
-    } else if (options.alwaysFactored || runsFactored(layer, ranks[i])) {
+    } else if (!options.denseLayers?.has(i) && (options.alwaysFactored || runsFactored(layer, ranks[i]))) {
       const stored = gatherFactors(layer, ranks[i], payload, storage);
       const f = refit ? { ...stored, left: refit.left } : stored;
       const { nodes, tensors } = factoredNodes(layer, node, f);
