@@ -1,5 +1,6 @@
 import { deviceClassId } from '../devices/device-class.js';
 import type { AdapterModel } from '../formats/adapter-model.js';
+import { readAdapter } from '../formats/adapter-read.js';
 import type { DeviceInfo } from '../devices/device-info.js';
 import { detectWebDevice } from '../devices/detect-web.js';
 import { HEADER_HASH_BYTES } from '../formats/framing.js';
@@ -267,10 +268,14 @@ export class LrmSession {
    * Make an adapter made for this base available to run() as `name`. Checked first (AdapterError: another base, a
    * weight the model lacks, wrong shapes or rank, unknown kind, a name in use), so a refused adapter changes nothing.
    * Builds the adapter engine session only when no adapter loaded before changes the same weights the same way.
+   * `adapter`: an .lra file's bytes (verified by readAdapter: LraFormatError when damaged) or an AdapterModel.
    */
-  loadAdapter(adapter: AdapterModel, name: string): Promise<void> {
+  loadAdapter(adapter: AdapterModel | Uint8Array, name: string): Promise<void> {
     // Serialised with upgrade(): an adapter session is always built for the ranks the base runs.
-    const next = this.switching.then(() => this.adapterSet.load(adapter, name, { base: this.active.build, engine: this.engineImpl, context: this.context }));
+    const next = this.switching.then(async () => {
+      const model = adapter instanceof Uint8Array ? await readAdapter(adapter, { fileName: name }) : adapter;
+      await this.adapterSet.load(model, name, { base: this.active.build, engine: this.engineImpl, context: this.context });
+    });
     this.switching = next.catch(() => undefined);
     return next;
   }

@@ -3,6 +3,8 @@
  * A target is a factored layer's weight (header.layers[i].weight) or a dense float weight initializer that is input
  * 1 of a Conv (group 1), Gemm or MatMul in header.graph; its rows/cols are the matrix view of formats/model.ts.
  */
+import { checkAdapterBase } from '../../formats/adapter-base.js';
+import { AdapterBaseMismatchError } from '../../formats/adapter-errors.js';
 import { ADAPTER_KINDS, adapterFactorShapes, type AdapterLayer, type AdapterModel } from '../../formats/adapter-model.js';
 import { intAttr, floatAttr } from '../../formats/attributes.js';
 import { DataType, type DenseTensor, type ModelHeader, type NodeDef } from '../../formats/model.js';
@@ -77,13 +79,14 @@ function denseLayout(header: ModelHeader, node: NodeDef): DenseSite | undefined 
 
 /** Refuses an adapter made for another base (compared by header hash: the base's whole content). */
 export function checkBase(adapter: AdapterModel, headerSha256: string, fileName: string, name: string): void {
-  const want = String(adapter.base?.headerSha256 ?? '').toLowerCase();
-  if (want === headerSha256.toLowerCase()) return;
-  throw new AdapterError(
-    `adapter "${name}" was made for ${adapter.base?.fileName || 'another model'} (header sha256 ${want.slice(0, 12) || 'missing'}…), not ${fileName} (${headerSha256.slice(0, 12)}…); load it on the base it was trained for, or retrain it on this one`,
-    'wrong-base',
-    name,
-  );
+  if (typeof adapter.base?.headerSha256 !== 'string') throw new AdapterError(`adapter "${name}" names no base model; read it with readAdapter() or set base from adapterBaseOf()`, 'wrong-base', name);
+  try {
+    checkAdapterBase(adapter, headerSha256, fileName, { adapterName: `"${name}"` });
+  } catch (e) {
+    // The format's message, as the runtime's adapter error (one class for everything loadAdapter refuses).
+    if (e instanceof AdapterBaseMismatchError) throw new AdapterError(e.message, 'wrong-base', name);
+    throw e;
+  }
 }
 
 /** Every check short of building: kind, one layer per target, shapes, ranks, finite values. Returns each layer's site. */

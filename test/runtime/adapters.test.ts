@@ -16,6 +16,8 @@ import { importOnnx } from '../../compiler/import/onnx.js';
 import type { AdapterKind, AdapterModel } from '../../formats/adapter-model.js';
 import type { ModelHeader } from '../../formats/model.js';
 import { readLrm } from '../../formats/read.js';
+import { LraFormatError } from '../../formats/adapter-errors.js';
+import { writeAdapter } from '../../formats/adapter-write.js';
 import { adapterDelta } from '../../runtime/adapters/delta.js';
 import { buildAdapterGraph } from '../../runtime/adapters/graph.js';
 import { resolveTarget } from '../../runtime/adapters/targets.js';
@@ -251,6 +253,22 @@ describe('per-request adapters', () => {
       const two = await Promise.all([output(s, feeds[0]!, 'lora'), output(s, feeds[0]!, 'loha')]);
       expect(maxRelativeError(await referenceOf(s.ranks, 'lora', 0), two[0]!)).toBeLessThanOrEqual(BOUND);
       expect(maxRelativeError(await referenceOf(s.ranks, 'loha', 0), two[1]!)).toBeLessThanOrEqual(BOUND);
+    } finally {
+      await s.release();
+    }
+  }, 120_000);
+
+  it('an .lra file loads like the AdapterModel it holds; a damaged one is a typed error and changes nothing', async () => {
+    const s = await load(lrm, { engine: 'ort-node-cpu', tiers: 1 });
+    try {
+      await s.loadAdapter(all.lora, 'object');
+      const file = await writeAdapter(all.lora);
+      await s.loadAdapter(file, 'file');
+      expect(bitwise(await output(s, feeds[0]!, 'file'), await output(s, feeds[0]!, 'object'))).toBe(true);
+      const damaged = file.slice();
+      damaged[damaged.length - 1] ^= 1;
+      await expect(s.loadAdapter(damaged, 'damaged')).rejects.toBeInstanceOf(LraFormatError);
+      expect(s.adapters).toEqual(['object', 'file']);
     } finally {
       await s.release();
     }
