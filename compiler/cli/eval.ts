@@ -21,6 +21,7 @@ interface EvalCliOptions {
   data: string;
   reference?: string;
   before?: string;
+  adapter?: string;
   allTiers?: boolean;
   tier?: string;
   preset?: string;
@@ -52,6 +53,7 @@ export function registerEval(program: Command): void {
     .requiredOption('--data <spec>', 'mnist:<dir> | imagenet:<dir> | images:<dir> | tensors:<dir> | sts:<file.csv> | text:<file> (images:/tensors:/text: are unlabelled: agreement only)')
     .option('--reference <model.onnx>', 'original model to compare with (agreement = same top-1)')
     .option('--before <model.lrm>', 'the same model compiled without recovery (e.g. without --distill): each tier of it is evaluated too (column "before")')
+    .option('--adapter <file.lra>', 'evaluate with this adapter (lowrank adapt) applied; column "without" is the same tier without it')
     .option('--all-tiers', 'evaluate every tier prefix')
     .option('--tier <K>', 'evaluate tier K as `inspect` numbers them (default: the last)')
     .option('--preset <name>', 'evaluate the tiers a named preset loads, as `lowrank run --preset` does (auto: the best preset for this device)')
@@ -84,6 +86,7 @@ export function registerEval(program: Command): void {
       };
       const scheme = parseDataSpec(opts.data).scheme;
       if (scheme === 'sts' || scheme === 'text') {
+        if (opts.adapter !== undefined) throw new CompileOptionError('--adapter is evaluated on labelled classification data (mnist:, imagenet:, images:); sentence data with an adapter is not supported yet', 'bad-option');
         const tokenizer = await loadVocabulary(opts.vocab, [modelPath, opts.reference]);
         const dataset = await openDataset(opts.data, { ...slice, layout: [], inputs, tokenizer });
         const refBytes = referencePath === undefined ? undefined : referencePath === modelPath ? bytes : await readInputBytes(referencePath);
@@ -128,7 +131,9 @@ export function registerEval(program: Command): void {
       const beforeBytes = opts.before === undefined ? undefined : await readInputBytes(opts.before);
       if (beforeBytes && !header) throw new CompileOptionError('--before compares two .lrm files; this is an ONNX model', 'bad-option');
       if (beforeBytes && header) await checkBefore(header, beforeBytes, { model: modelPath, before: opts.before! });
-      const measured = header ? await sweepTiers({ header, bytes }, asked, { engine: engine.id, before: beforeBytes }, run) : [];
+      const adapter = opts.adapter === undefined ? undefined : await readInputBytes(opts.adapter);
+      if (adapter && !header) throw new CompileOptionError('--adapter applies to .lrm files (the base the adapter was trained for); this is an ONNX model', 'bad-option');
+      const measured = header ? await sweepTiers({ header, bytes }, asked, { engine: engine.id, before: beforeBytes, adapter }, run) : [];
       const tiers = measured.map((m) => ({
         tier: m.tier,
         params: m.params,
@@ -138,22 +143,28 @@ export function registerEval(program: Command): void {
         latencyMsP50: m.result.latencyMsP50,
         ...(m.before ? { before: m.before.accuracy } : {}),
         ...(m.beforeRefit ? { beforeRefit: m.beforeRefit.accuracy } : {}),
+        ...(m.withoutAdapter ? { withoutAdapter: m.withoutAdapter.accuracy } : {}),
       }));
 
       const refOut = reference && { accuracy: reference.accuracy, params: reference.params, bytes: reference.bytes, latencyMsP50: reference.latencyMsP50 };
       if (opts.json) {
-        console.log(JSON.stringify({ engine: engine.id, samples: dataset.size, ...(preset !== undefined ? { preset } : {}), reference: refOut, tiers }));
+        const adapterOut = adapter && { file: opts.adapter, bytes: adapter.length };
+        console.log(JSON.stringify({ engine: engine.id, samples: dataset.size, ...(preset !== undefined ? { preset } : {}), ...(adapterOut ? { adapter: adapterOut } : {}), reference: refOut, tiers }));
         return;
       }
       const pct = (v: number | null) => (v === null ? '-' : `${v.toFixed(2)}%`);
-      console.log(`${modelPath} on ${opts.data}: ${dataset.size} samples, engine ${engine.id}${preset !== undefined ? `, preset ${preset} (tier ${asked[0]})` : ''}`);
+      console.log(`${modelPath}${adapter ? ` with adapter ${opts.adapter} (${formatBytes(adapter.length)})` : ''} on ${opts.data}: ${dataset.size} samples, engine ${engine.id}${preset !== undefined ? `, preset ${preset} (tier ${asked[0]})` : ''}`);
       const refitted = tiers.some((t) => t.beforeRefit !== undefined);
       const compared = tiers.some((t) => t.before !== undefined);
       const cell = (v: number | null | undefined) => (v === undefined ? '-' : pct(v));
-      const before = (t?: { before?: number | null; beforeRefit?: number | null }) => [...(compared ? [cell(t?.before)] : []), ...(refitted ? [cell(t?.beforeRefit)] : [])];
+      const before = (t?: { before?: number | null; beforeRefit?: number | null; withoutAdapter?: number | null }) => [
+        ...(compared ? [cell(t?.before)] : []),
+        ...(refitted ? [cell(t?.beforeRefit)] : []),
+        ...(adapter ? [cell(t?.withoutAdapter)] : []),
+      ];
       console.log(
         table([
-          ['model', 'params', 'bytes', 'accuracy', ...(compared ? ['before'] : []), ...(refitted ? ['before refit'] : []), 'agreement', 'p50 ms'],
+          ['model', 'params', 'bytes', 'accuracy', ...(compared ? ['before'] : []), ...(refitted ? ['before refit'] : []), ...(adapter ? ['without'] : []), 'agreement', 'p50 ms'],
           ...(refOut ? [['original', formatCount(refOut.params), formatBytes(refOut.bytes), pct(refOut.accuracy), ...before(), '-', refOut.latencyMsP50.toFixed(3)]] : []),
           ...tiers.map((t) => [`tier ${t.tier}`, formatCount(t.params), formatBytes(t.bytes), pct(t.accuracy), ...before(t), pct(t.agreement), t.latencyMsP50.toFixed(3)]),
         ]),

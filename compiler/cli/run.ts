@@ -8,6 +8,7 @@ import { encodeSentences, sparseBatch } from '../../runtime/text/sparse-batch.js
 import type { Feeds, HostTensor } from '../../runtime/tensor.js';
 import { parseNormalisation } from './normalisation.js';
 import { parseWholeNumber } from './options.js';
+import { readInputBytes } from './read-input.js';
 
 export function registerRun(program: Command): void {
   program
@@ -24,6 +25,7 @@ export function registerRun(program: Command): void {
     .option('--std <values>', 'image inputs: standard deviation (one value or one per channel)')
     .option('--top <k>', 'show the top-k classes of 2-D outputs', '5')
     .option('--labels <file>', 'class names for the top-k: a synset file (n01440764 tench, …: its first name) or one name per line (coco.names)')
+    .option('--adapter <file.lra>', 'run with this adapter (lowrank adapt) applied')
     .option('--json', 'print one JSON object')
     .action(async (path: string, opts: RunCliOptions) => {
       if ((opts.input === undefined) === (opts.text === undefined)) throw new CompileOptionError('give --input <file> or --text <sentence> (one of them)', 'bad-option');
@@ -40,15 +42,16 @@ export function registerRun(program: Command): void {
         } else {
           feeds = await readInputFile(opts.input!, { inputs: session.inputs }, parseNormalisation(opts.mean, opts.std));
         }
+        if (opts.adapter !== undefined) await session.loadAdapter(await readInputBytes(opts.adapter), opts.adapter);
         const started = performance.now();
-        const outputs = await session.run(feeds);
+        const outputs = await session.run(feeds, { adapter: opts.adapter });
         const ms = performance.now() - started;
         const summary = summarise(outputs, top, labels);
         if (opts.json) {
           console.log(JSON.stringify({ engine: session.engine, tiers: session.tiers, ranks: session.ranks, latencyMs: ms, outputs: summary }));
           return;
         }
-        console.log(`${path}: tier ${session.tiers - 1} (of 0..${session.header.tiers.length - 1}) on ${session.engine}, ${ms.toFixed(2)} ms`);
+        console.log(`${path}${opts.adapter !== undefined ? ` with adapter ${opts.adapter}` : ''}: tier ${session.tiers - 1} (of 0..${session.header.tiers.length - 1}) on ${session.engine}, ${ms.toFixed(2)} ms`);
         for (const [name, o] of Object.entries(summary)) {
           const preview = o.values.slice(0, 8).map((v) => Number(v.toPrecision(5))).join(', ');
           console.log(`${name} [${o.dims.join(',')}] ${o.dataType}: ${preview}${o.values.length > 8 ? ', …' : ''}${opts.text !== undefined ? `  (norm ${o.norm.toFixed(4)})` : ''}`);
@@ -72,6 +75,7 @@ interface RunCliOptions {
   top: string;
   labels?: string;
   json?: boolean;
+  adapter?: string;
 }
 
 interface OutputSummary {

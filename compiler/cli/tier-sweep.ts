@@ -20,6 +20,8 @@ export interface TierMeasurement<R> {
   before?: R;
   /** This tier without its refit (only for refitted tiers). */
   beforeRefit?: R;
+  /** With an adapter (--adapter): the same tier without it, on the same session (`result` is with it). */
+  withoutAdapter?: R;
 }
 
 export interface TierRequest {
@@ -58,21 +60,24 @@ export async function checkBefore(header: ModelHeader, before: Uint8Array, names
 export async function sweepTiers<R>(
   lrm: { header: ModelHeader; bytes: Uint8Array },
   tiers: number[],
-  options: { engine: string; before?: Uint8Array },
+  options: { engine: string; before?: Uint8Array; adapter?: Uint8Array },
   measure: (label: string, runner: Runner) => Promise<R>,
 ): Promise<Array<TierMeasurement<R>>> {
-  const once = async (bytes: Uint8Array, tier: number, label: string, refit?: false): Promise<{ result: R; bytesLoaded: number }> => {
+  const once = async (bytes: Uint8Array, tier: number, label: string, refit?: false): Promise<{ result: R; bytesLoaded: number; withoutAdapter?: R }> => {
     const session = await load(bytes, { engine: options.engine as never, tier, ...(refit === false ? { refit } : {}) });
     try {
-      return { result: await measure(label, session), bytesLoaded: session.bytesLoaded };
+      if (!options.adapter || bytes !== lrm.bytes) return { result: await measure(label, session), bytesLoaded: session.bytesLoaded };
+      await session.loadAdapter(options.adapter, 'adapter');
+      const result = await measure(`${label} + adapter`, { run: (feeds) => session.run(feeds, { adapter: 'adapter' }) });
+      return { result, bytesLoaded: session.bytesLoaded, withoutAdapter: await measure(label, session) };
     } finally {
       await session.release();
     }
   };
   const rows: Array<TierMeasurement<R>> = [];
   for (const tier of tiers) {
-    const { result, bytesLoaded } = await once(lrm.bytes, tier, `tier ${tier}`);
-    const row: TierMeasurement<R> = { tier, params: lrm.header.tiers[tier]!.params, bytes: bytesLoaded, result };
+    const { result, bytesLoaded, withoutAdapter } = await once(lrm.bytes, tier, `tier ${tier}`);
+    const row: TierMeasurement<R> = { tier, params: lrm.header.tiers[tier]!.params, bytes: bytesLoaded, result, ...(withoutAdapter ? { withoutAdapter } : {}) };
     if (options.before) row.before = (await once(options.before, tier, `tier ${tier} before`)).result;
     if (lrm.header.tiers[tier]!.refit) row.beforeRefit = (await once(lrm.bytes, tier, `tier ${tier} before refit`, false)).result;
     rows.push(row);
