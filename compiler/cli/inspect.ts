@@ -5,6 +5,7 @@ import { bytesToLoad, headerLength, readLrm } from '../../formats/read.js';
 import { DataType, usesInt4, type ModelHeader } from '../../formats/model.js';
 import { formatBytes, formatCount, table } from './format.js';
 import { checkGraph } from '../../runtime/onnx/check-graph.js';
+import { payloadConstants } from '../../runtime/onnx/constant-values.js';
 import { readInputBytes } from './read-input.js';
 
 /** What `inspect --json` prints: the layers, and per tier the ranks, parameters and bytes. */
@@ -63,8 +64,9 @@ export function registerInspect(program: Command): void {
     .option('--json', 'print one JSON object')
     .action(async (path: string, opts: { json?: boolean }) => {
       const bytes = await readInputBytes(path);
-      const { header } = await readLrm(bytes, { fileName: path });
-      checkGraph(header, path);
+      const { header, payload } = await readLrm(bytes, { fileName: path });
+      // The whole file is here: the check sees the small constants' values too (Resize scales, Reshape shapes…).
+      checkGraph(header, path, { constants: payloadConstants(header.graph.initializers, payload) });
       const headerEnd = headerLength(bytes, { fileName: path });
       const d = describeModel(header, bytes.length, integrityOf(bytes.subarray(headerEnd - HEADER_HASH_BYTES, headerEnd)));
       if (opts.json) {
