@@ -20,6 +20,7 @@ import { engineWeightBytes, estimateMemory } from './memory-estimate.js';
 import { decodeRefits, type LayerRefit } from './factors.js';
 import { buildOnnxModel, lowPlanesAt } from './onnx/build-model.js';
 import { checkGraph } from './onnx/check-graph.js';
+import { payloadConstants } from './onnx/constant-values.js';
 import { checkFeeds, type NonFinitePolicy } from './check-feeds.js';
 import { SectionLoader, type TransferOptions } from './section-loader.js';
 import { joinBytes } from './source/read-body.js';
@@ -162,13 +163,15 @@ export class LrmSession {
     const hashBytes = head.subarray(headerEnd - HEADER_HASH_BYTES, headerEnd);
     if (options.integrity !== undefined) checkIntegrity(source.name, hashBytes, options.integrity);
     const { header, payloadStart } = await readHeader(head, { fileName: source.name, totalLength: await source.size() });
-    checkGraph(header, source.name);
+    checkGraph(header, source.name, { memoryMb: options.memoryMb });
     const headerHash = toHex(hashBytes);
 
     const device = options.preset === AUTO_PRESET ? await resolveDevice(options.device) : undefined;
     const choice = choose(header, payloadStart, options, engines[0].id, priority, device);
     const loader = new SectionLoader(source, header, payloadStart, head, headerHash, options.cache);
     const bytes = await loader.ensure(choice.tiers, (loaded, total) => progress?.({ phase: 'tiers', loaded, total }), transfer);
+    // Again with the values of the small constants (Reshape shapes, Resize scales, Pad pads…), now loaded.
+    checkGraph(header, source.name, { memoryMb: options.memoryMb, constants: payloadConstants(header.graph.initializers, bytes) });
     const ranks = header.tiers[choice.tiers - 1].ranks;
     const refit = await loadRefits(loader, header, choice.tiers, options, transfer);
     throwIfAborted(options.signal, source.name);

@@ -7,6 +7,7 @@ import { DataType, usesInt4, type ModelHeader } from '../../formats/model.js';
 import { formatBytes, formatCount, table } from './format.js';
 import { checkGraph } from '../../runtime/onnx/check-graph.js';
 import { inspectAdapter } from './inspect-adapter.js';
+import { payloadConstants } from '../../runtime/onnx/constant-values.js';
 import { readInputBytes } from './read-input.js';
 
 /** What `inspect --json` prints: the layers, and per tier the ranks, parameters and bytes. */
@@ -66,8 +67,9 @@ export function registerInspect(program: Command): void {
     .action(async (path: string, opts: { json?: boolean }) => {
       const bytes = await readInputBytes(path);
       if (identifierOf(bytes) === ADAPTER_FILE_IDENTIFIER) return inspectAdapter(path, bytes, opts.json ?? false);
-      const { header } = await readLrm(bytes, { fileName: path });
-      checkGraph(header, path);
+      const { header, payload } = await readLrm(bytes, { fileName: path });
+      // The whole file is here: the check sees the small constants' values too (Resize scales, Reshape shapes…).
+      checkGraph(header, path, { constants: payloadConstants(header.graph.initializers, payload) });
       const headerEnd = headerLength(bytes, { fileName: path });
       const d = describeModel(header, bytes.length, integrityOf(bytes.subarray(headerEnd - HEADER_HASH_BYTES, headerEnd)));
       if (opts.json) {
