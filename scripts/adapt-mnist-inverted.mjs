@@ -3,7 +3,7 @@
 // trained on inverted test digits 0–4999 and measured on 5000–9999 with onnxruntime-node on the base with the
 // adapter merged in (W + ΔW), at every tier. Needs `npm run build`.
 //   node scripts/adapt-mnist-inverted.mjs <base.lrm> <inverted dir> [--kind lora] [--rank 8] [--layers a,b]
-//     [--steps N] [--lr X] [--batch N] [--tiers 0,4] [--train-limit N] [--seed N] [--alpha X]
+//     [--steps N] [--lr X] [--batch N] [--tiers 0,4] [--train-limit N] [--seed N] [--alpha X] [--lokr-factor N]
 // Prints one JSON line: settings, seconds, sizes, held-out accuracy per tier of the base and of the merged model.
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
@@ -22,7 +22,7 @@ const { values, positionals } = parseArgs({
   options: {
     kind: { type: 'string', default: 'lora' }, rank: { type: 'string' }, alpha: { type: 'string' }, layers: { type: 'string' },
     steps: { type: 'string' }, lr: { type: 'string' }, batch: { type: 'string' }, tiers: { type: 'string' },
-    'train-limit': { type: 'string', default: '5000' }, seed: { type: 'string' }, 'eval-tiers': { type: 'string' },
+    'train-limit': { type: 'string', default: '5000' }, seed: { type: 'string' }, 'eval-tiers': { type: 'string' }, 'lokr-factor': { type: 'string' },
   },
 });
 const [lrmPath, dir] = positionals;
@@ -37,7 +37,7 @@ const testSet = await openDataset(`mnist:${dir}`, { ...norm, offset: 5000, limit
 const { adapter, report } = await trainAdapter(bytes, labelledSamples(trainSet, [input]), {
   kind: values.kind, rank: num(values.rank), alpha: num(values.alpha), layers: values.layers?.split(','),
   steps: num(values.steps), learningRate: num(values.lr), batchSize: num(values.batch), seed: num(values.seed),
-  tiers: values.tiers?.split(',').map(Number), fileName: lrmPath,
+  tiers: values.tiers?.split(',').map(Number), lokrFactor: num(values['lokr-factor']), fileName: lrmPath,
   onProgress: (step, steps, detail) => process.stderr.write(`\r${step}/${steps} ${detail}   `),
 });
 process.stderr.write('\n');

@@ -107,12 +107,13 @@ describe('ΔW in tfjs (compiler/adapt/delta.ts)', () => {
     expect(k[3]).toEqual([400, 4000, 500, 5000, 600, 6000]);
   });
 
-  it("LoKr's default split: the largest divisor ≤ 8 of each side that leaves room for the rank", () => {
-    expect(defaultKron(128, 3136, 8)).toEqual([8, 8]);
-    expect(defaultKron(64, 288, 8)).toEqual([8, 8]);
+  it("LoKr's split: the largest divisor ≤ the factor (default 4) of each side that leaves room for the rank", () => {
+    expect(defaultKron(128, 3136, 8)).toEqual([4, 4]);
+    expect(defaultKron(128, 3136, 8, 8)).toEqual([8, 8]);
+    expect(defaultKron(64, 288, 8, 8)).toEqual([8, 8]);
     expect(defaultKron(32, 9, 8)).toEqual([4, 1]);
-    expect(defaultKron(10, 128, 8)).toEqual([1, 8]);
-    expect(defaultKron(10, 128, 2)).toEqual([5, 8]);
+    expect(defaultKron(10, 128, 8, 8)).toEqual([1, 8]);
+    expect(defaultKron(10, 128, 2, 8)).toEqual([5, 8]);
   });
 });
 
