@@ -194,7 +194,7 @@ export function storedDense(layer: FactoredLayer, rank: number): boolean {
 }
 
 /** Past break-even the dense weight is cheaper: M (rows×cols, row-major) back in the op's original layout. */
-export function denseNode(layer: FactoredLayer, node: NodeDef, M: Float32Array): { node: NodeProto; tensor: TensorProto } {
+export function denseNode(layer: Pick<FactoredLayer, 'kind' | 'rows' | 'cols' | 'weight' | 'weightDims'>, node: NodeDef, M: Float32Array): { node: NodeProto; tensor: TensorProto } {
   const proto = toNodeProto(node);
   switch (layer.kind) {
     case 'matmul':
