@@ -1,6 +1,7 @@
 import { Command, CommanderError } from 'commander';
 import { COMPILER_VERSION } from '../version.js';
 import { registerCompile } from './compile.js';
+import { registerAdapt } from './adapt.js';
 import { registerDevices } from './devices.js';
 import { registerEval } from './eval.js';
 import { registerExport } from './export.js';
@@ -23,6 +24,7 @@ registerEval(program);
 registerExport(program);
 registerDevices(program);
 registerTune(program);
+registerAdapt(program);
 throwUsageErrors(program);
 
 /** Any failure ends as one line on stderr and exit code 1 (a usage mistake: 2): no stack traces for users. */
