@@ -10,44 +10,29 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { compileOnnx } from '../compiler/compile.js';
 import { openDataset } from '../compiler/data/spec.js';
+import { SeededRandom } from '../compiler/adapt/random.js';
 import { importOnnx } from '../compiler/import/onnx.js';
 import { adapterFactorShapes, type AdapterKind, type AdapterModel } from '../formats/adapter-model.js';
+import type { AdapterTarget } from '../runtime/adapters/targets.js';
 import { load } from '../runtime/node.js';
 import type { Feeds } from '../runtime/tensor.js';
 import { projectRoot } from './cli.js';
 
-/** A weight an adapter may change: its name and matrix view (rows = outputs, cols = inputs). */
-export interface AdapterTarget {
-  target: string;
-  rows: number;
-  cols: number;
-}
-
-/** Deterministic normal-ish values (mulberry32, sum of 4 uniforms), for reproducible adapters. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  const uniform = (): number => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-  return () => (uniform() + uniform() + uniform() + uniform() - 2) * Math.sqrt(3);
-}
+/** What randomAdapter needs of a weight an adapter may change: its name and matrix view (rows = outputs, cols = inputs). */
+export type TargetShape = Pick<AdapterTarget, 'target' | 'rows' | 'cols'>;
 
 /**
  * A random adapter of `kind` for `targets`, with factors of standard deviation `std` (LoKr: w1 = 1 ± std, each kron
  * side the first of 4, 3, 2 that divides the weight's side, else 1); the rank is capped to what the layer allows.
  */
-export function randomAdapter(kind: AdapterKind, headerSha256: string, targets: AdapterTarget[], options: { seed: number; rank: number; std: number; alpha?: number }): AdapterModel {
-  const random = seededRandom(options.seed);
+export function randomAdapter(kind: AdapterKind, headerSha256: string, targets: readonly TargetShape[], options: { seed: number; rank: number; std: number; alpha?: number }): AdapterModel {
+  const random = new SeededRandom(options.seed);
   const layers = targets.map(({ target, rows, cols }) => {
     const kron: [number, number] | undefined = kind === 'lokr' ? [divisor(rows), divisor(cols)] : undefined;
     const inner = kron ? Math.min(rows / kron[0], cols / kron[1]) : Math.min(rows, cols);
     const rank = Math.min(options.rank, inner);
     const shapes = adapterFactorShapes(kind, { rows, cols, rank, kron });
-    const factors = shapes.map(([r, c], i) => Float32Array.from({ length: r * c }, () => (kind === 'lokr' && i === 0 ? 1 : 0) + options.std * random()));
+    const factors = shapes.map(([r, c], i) => Float32Array.from({ length: r * c }, () => (kind === 'lokr' && i === 0 ? 1 : 0) + options.std * random.normal()));
     return { target, rows, cols, rank, alpha: options.alpha ?? rank, factors, ...(kron ? { kron } : {}) };
   });
   return { kind, base: { headerSha256, fileName: 'mnist-cnn-pytorch.lrm' }, dtype: 'fp32', layers, notes: [`random ${kind}, seed ${options.seed}`] };

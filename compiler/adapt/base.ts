@@ -1,6 +1,5 @@
-import { toHex } from '../../formats/sha256.js';
-import { headerLength, readLrm } from '../../formats/read.js';
-import { HEADER_HASH_BYTES } from '../../formats/framing.js';
+import { adapterBaseOf } from '../../formats/adapter-base.js';
+import { readLrm } from '../../formats/read.js';
 import type { ModelHeader } from '../../formats/model.js';
 import type { AdapterBase } from '../../formats/adapter-model.js';
 import { CompileOptionError } from '../errors.js';
@@ -18,16 +17,7 @@ export interface AdapterBaseFile {
 
 export async function openAdapterBase(bytes: Uint8Array, fileName = 'model.lrm'): Promise<AdapterBaseFile> {
   const { header, payloadStart, payload } = await readLrm(bytes, { fileName });
-  return { bytes, header, payloadStart, payload, fileName, identity: { headerSha256: baseHeaderSha256(bytes, fileName), fileName } };
-}
-
-/**
- * The base's identity: the header hash the file stores right after its header (formats/framing.ts: bytes
- * [4 + S, 4 + S + 32), S the FlatBuffer size), lowercase hex. readLrm has checked it against the header.
- */
-export function baseHeaderSha256(bytes: Uint8Array, fileName = 'model.lrm'): string {
-  const end = headerLength(bytes, { fileName });
-  return toHex(bytes.subarray(end - HEADER_HASH_BYTES, end));
+  return { bytes, header, payloadStart, payload, fileName, identity: adapterBaseOf(bytes, fileName) };
 }
 
 /** Tier index (as `inspect` numbers them) checked against the file. */

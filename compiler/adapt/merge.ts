@@ -1,16 +1,15 @@
-import * as tf from '@tensorflow/tfjs-core';
-import '@tensorflow/tfjs-backend-cpu';
-import { adapterFactorShapes, type AdapterModel } from '../../formats/adapter-model.js';
+import type { AdapterModel } from '../../formats/adapter-model.js';
+import { adapterDelta } from '../../runtime/adapters/delta.js';
 import { CompileOptionError } from '../errors.js';
 import { checkTier, openAdapterBase, type AdapterBaseFile } from './base.js';
-import { adapterDelta } from './delta.js';
 import { baseMatrices, mergedOnnx } from './merged-model.js';
-import { adapterTargets, type AdapterTarget } from './targets.js';
+import { adapterTargets, type AdapterTarget } from '../../runtime/adapters/targets.js';
 
 /**
  * The base at `tier` (default: the last, every tier loaded) with an adapter merged in, W_base + ΔW per adapted
  * weight, as an ONNX model any engine runs: how the compiler measures an adapter (and exports a merged model)
- * without the runtime's adapter support. ΔW comes from delta.ts on whichever tfjs backend is active.
+ * without the runtime's adapter support. ΔW is the runtime's own (runtime/adapters/delta.ts: plain loops, no
+ * gradient needed here), so the merged model holds what the runtime's dense slots are fed.
  */
 export async function mergeAdapter(base: Uint8Array | AdapterBaseFile, adapter: AdapterModel, options: { tier?: number; fileName?: string } = {}): Promise<Uint8Array> {
   const opened = base instanceof Uint8Array ? await openAdapterBase(base, options.fileName) : base;
@@ -26,11 +25,7 @@ export async function mergeAdapter(base: Uint8Array | AdapterBaseFile, adapter: 
     return t;
   });
   const matrices = baseMatrices(opened, tier, targets).map((m, i) => {
-    const l = adapter.layers[i];
-    const delta = tf.tidy(() => {
-      const factors = adapterFactorShapes(adapter.kind, l).map(([r, c], k) => tf.tensor2d(l.factors[k], [r, c]));
-      return adapterDelta(adapter.kind, factors, l.alpha / l.rank).dataSync();
-    });
+    const delta = adapterDelta(adapter.kind, adapter.layers[i]);
     const merged = new Float32Array(m.length);
     for (let k = 0; k < m.length; k++) merged[k] = m[k] + delta[k];
     return merged;

@@ -1,10 +1,9 @@
-import { DataType } from '../../formats/model.js';
+import type { AdapterTarget } from '../../runtime/adapters/targets.js';
 import { decodeRefits, denseWeight, float32Copy, gatherFactors, multiplyOut, transposeF32, type FactorStorage, type LayerRefit } from '../../runtime/factors.js';
 import { denseTensorBytes } from '../../runtime/dense-weights.js';
 import { buildOnnxModel, denseNode, lowPlanesAt, middleTensorName, storedDense } from '../../runtime/onnx/build-model.js';
 import { onnx, type NodeProto, type TensorProto } from '../../runtime/onnx/proto.js';
 import type { AdapterBaseFile } from './base.js';
-import type { AdapterTarget } from './targets.js';
 
 /**
  * The base at one tier (tiers 0..tier loaded, as the runtime builds it: that tier's ranks, its refits when the file
@@ -28,7 +27,7 @@ export function mergedOnnx(base: AdapterBaseFile, tier: number, targets: readonl
     // The middle tensor of a factored layer's two nodes, whatever its rank (middleTensorName).
     const middle = middleTensorName(source, 0).slice(0, -1);
     // What buildOnnxModel made of the node: itself, one dense node, or two thin ones (`…/in` writes the middle tensor).
-    const built = (n: NodeProto) => n.output?.[0] === out || (t.layer !== undefined && (n.output?.[0] ?? '').startsWith(middle));
+    const built = (n: NodeProto) => n.output?.[0] === out || (t.storage === 'factored' && (n.output?.[0] ?? '').startsWith(middle));
     const at = graph.node!.findIndex(built);
     const last = graph.node!.find((n) => n.output?.[0] === out)!;
     const { node, tensor } = denseNode({ ...t, weight: t.target }, source, matrices[k]);
@@ -47,9 +46,8 @@ export function baseMatrices(base: AdapterBaseFile, tier: number, targets: reado
   const { header, payload } = base;
   const build = tierBuild(base, tier);
   const storage: FactorStorage = { factorDType: header.factorDType, int4GroupSize: header.int4GroupSize, lowPlanes: build.lowPlanes };
-  const initializers = new Map(header.graph.initializers.map((t) => [t.name, t]));
   return targets.map((t) => {
-    if (t.layer !== undefined) {
+    if (t.storage === 'factored') {
       // As buildOnnxModel builds the layer at this rank (runtime/onnx/build-model.ts).
       const layer = header.layers[t.layer];
       const rank = build.ranks[t.layer];
@@ -58,29 +56,14 @@ export function baseMatrices(base: AdapterBaseFile, tier: number, targets: reado
       const stored = gatherFactors(layer, rank, payload, storage);
       return multiplyOut(refit ? { ...stored, left: refit.left } : stored, layer.rows, layer.cols);
     }
-    const w = initializers.get(t.target)!;
-    if (w.dataType !== DataType.FLOAT) throw new RangeError(`weight "${t.target}" is not float32`);
-    const bytes = denseTensorBytes(w, payload, header.int4GroupSize, build.lowPlanes);
+    // The inverse of the runtime's dense slot (runtime/adapters/feeds.ts adds ΔW in the stored layout instead).
+    const bytes = denseTensorBytes(t.tensor, payload, header.int4GroupSize, build.lowPlanes);
     const values = float32Copy(bytes, 0, bytes.length / 4);
-    switch (t.kind) {
-      case 'conv':
-        return values;
-      case 'matmul':
-        // [K, N] = [cols, rows]: M = Wᵀ.
-        return transposeF32(values, t.cols, t.rows);
-      case 'gemm': {
-        const { alpha, transB } = t.gemm ?? { alpha: 1, transB: true };
-        const m = transB ? values : transposeF32(values, t.cols, t.rows);
-        if (alpha !== 1) for (let i = 0; i < m.length; i++) m[i] *= alpha;
-        return m;
-      }
-    }
+    const m = t.transposed ? transposeF32(values, t.cols, t.rows) : values;
+    const alpha = t.gemm?.alpha ?? 1;
+    if (alpha !== 1) for (let i = 0; i < m.length; i++) m[i] *= alpha;
+    return m;
   });
-}
-
-/** The tensor the merged graph takes for a target, from its rows × cols matrix (denseNode's layouts). */
-export function weightShape(t: AdapterTarget): number[] {
-  return t.kind === 'conv' ? t.weightDims : t.kind === 'matmul' ? [t.cols, t.rows] : [t.rows, t.cols];
 }
 
 interface TierBuild {

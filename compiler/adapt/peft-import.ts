@@ -2,7 +2,7 @@ import type { AdapterDType, AdapterLayer, AdapterModel } from '../../formats/ada
 import { CompileError, CompileOptionError } from '../errors.js';
 import { openAdapterBase } from './base.js';
 import { readSafetensors, type SafeTensor } from './safetensors.js';
-import { adapterTargets, type AdapterTarget } from './targets.js';
+import { adapterTargets, type AdapterTarget } from '../../runtime/adapters/targets.js';
 
 export interface PeftImportOptions {
   /**

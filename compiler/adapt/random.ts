@@ -23,6 +23,11 @@ export class SeededRandom {
     return (2 * this.next() - 1) * bound;
   }
 
+  /** Normal-ish with mean 0 and standard deviation 1: the sum of 4 uniforms, rescaled (bounded by ±2√3). */
+  normal(): number {
+    return (this.next() + this.next() + this.next() + this.next() - 2) * Math.sqrt(3);
+  }
+
   /** 0..n-1 in random order (Fisher–Yates). */
   permutation(n: number): number[] {
     const order = Array.from({ length: n }, (_, i) => i);

@@ -1,75 +1,11 @@
-import { adapterFactorShapes, type AdapterKind } from '../../formats/adapter-model.js';
-import { floatAttr, intAttr } from '../../formats/attributes.js';
-import { DataType, type LayerKind, type ModelHeader, type NodeDef } from '../../formats/model.js';
-import { CompileOptionError } from '../errors.js';
-
 /**
- * A weight an adapter can change, seen as a matrix the way the base sees it (formats/adapter-model.ts): a factored
- * layer (FactoredLayer.weight) or the constant weight of a dense Conv (group 1), Gemm or MatMul.
+ * What the adapter trainer adds to the runtime's list of adaptable weights (runtime/adapters/targets.ts, the one rule
+ * for both, so every layer trained here is one the runtime applies): the default selection by size budget, named
+ * layers as typed option errors, and rank checks.
  */
-export interface AdapterTarget {
-  /** The weight initializer's name (AdapterLayer.target). */
-  target: string;
-  /** The node that reads it. */
-  node: string;
-  nodeIndex: number;
-  kind: LayerKind;
-  rows: number;
-  cols: number;
-  /** The weight tensor's dims as the source model has them. */
-  weightDims: number[];
-  /** Index in header.layers when the base stores the weight factored. */
-  layer?: number;
-  /** Dense Gemm only: how the stored weight maps to the matrix (M = alpha·B, or alpha·Bᵀ without transB). */
-  gemm?: { alpha: number; transB: boolean };
-}
-
-/** Every weight of the base an adapter can change, in graph order. */
-export function adapterTargets(header: ModelHeader): AdapterTarget[] {
-  const { graph } = header;
-  const factored = new Map(header.layers.map((l, i) => [l.nodeIndex, i]));
-  const initializers = new Map(graph.initializers.map((t) => [t.name, t]));
-  const uses = new Map<string, number>();
-  for (const n of graph.nodes) for (const i of n.inputs) uses.set(i, (uses.get(i) ?? 0) + 1);
-  const outputs = new Set(graph.outputs.map((o) => o.name));
-  const found: AdapterTarget[] = [];
-  graph.nodes.forEach((node, nodeIndex) => {
-    const i = factored.get(nodeIndex);
-    if (i !== undefined) {
-      const l = header.layers[i];
-      found.push({ target: l.weight, node: node.name, nodeIndex, kind: l.kind, rows: l.rows, cols: l.cols, weightDims: l.weightDims, layer: i });
-      return;
-    }
-    const w = initializers.get(node.inputs[1] ?? '');
-    if (!w || w.dataType !== DataType.FLOAT || initializers.has(node.inputs[0] ?? '')) return;
-    // A weight shared by several nodes, or that is itself an output, means more than one layer's matrix.
-    if (uses.get(w.name) !== 1 || outputs.has(w.name)) return;
-    const dense = denseTarget(node, nodeIndex, w.name, w.dims);
-    if (dense) found.push(dense);
-  });
-  return found;
-}
-
-function denseTarget(node: NodeDef, nodeIndex: number, target: string, dims: number[]): AdapterTarget | undefined {
-  if (node.domain !== '' && node.domain !== 'ai.onnx') return undefined;
-  const common = { target, node: node.name, nodeIndex, weightDims: dims };
-  switch (node.opType) {
-    case 'MatMul':
-      return dims.length === 2 ? { ...common, kind: 'matmul', rows: dims[1], cols: dims[0] } : undefined;
-    case 'Gemm': {
-      if (dims.length !== 2) return undefined;
-      const transB = intAttr(node, 'transB', 0) === 1;
-      const gemm = { alpha: floatAttr(node, 'alpha', 1), transB };
-      return { ...common, kind: 'gemm', rows: transB ? dims[0] : dims[1], cols: transB ? dims[1] : dims[0], gemm };
-    }
-    case 'Conv': {
-      if (dims.length < 3 || intAttr(node, 'group', 1) !== 1) return undefined;
-      return { ...common, kind: 'conv', rows: dims[0], cols: dims.slice(1).reduce((a, b) => a * b, 1) };
-    }
-    default:
-      return undefined;
-  }
-}
+import { adapterFactorShapes, type AdapterKind } from '../../formats/adapter-model.js';
+import type { AdapterTarget } from '../../runtime/adapters/targets.js';
+import { CompileOptionError } from '../errors.js';
 
 /** `names` (weight initializer or node names) as targets, or every target when absent; unknown names are an error. */
 export function selectTargets(all: readonly AdapterTarget[], names: readonly string[] | undefined, fileName: string): AdapterTarget[] {
@@ -107,7 +43,7 @@ export function checkRank(kind: AdapterKind, t: AdapterTarget, rank: number, kro
 }
 
 function describe(all: readonly AdapterTarget[]): string {
-  return all.map((t) => `${t.target} (${t.node}, ${t.rows}×${t.cols}${t.layer !== undefined ? ', factored' : ''})`).join(', ');
+  return all.map((t) => `${t.target} (${t.node}, ${t.rows}×${t.cols}${t.storage === 'factored' ? ', factored' : ''})`).join(', ');
 }
 
 /** Factor elements of one layer's adapter. */

@@ -1,9 +1,12 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { ADAPTER_KINDS, adapterFactorShapes, type AdapterDType, type AdapterKind, type AdapterLayer, type AdapterModel } from '../../formats/adapter-model.js';
+import type { ModelHeader } from '../../formats/model.js';
 import { checkCoverage } from '../../runtime/engines/tfjs/coverage.js';
 import { fuseActivations } from '../../runtime/engines/tfjs/fuse-activations.js';
 import { decodeGraph, trainingGraph } from '../../runtime/engines/tfjs/graph.js';
 import { GraphInterpreter, toTensor } from '../../runtime/engines/tfjs/interpreter.js';
+import { adapterTargets, type AdapterTarget } from '../../runtime/adapters/targets.js';
+import { denseNodeLayout } from '../../runtime/onnx/build-model.js';
 import type { HostTensor } from '../../runtime/tensor.js';
 import { batchItem } from '../data/tensor.js';
 import { startTrainingBackend, type TrainingEngine } from '../distill/training-backend.js';
@@ -13,11 +16,11 @@ import { adapterDelta } from './delta.js';
 import { initialFactors } from './init.js';
 import { defaultKron, DEFAULT_LOKR_FACTOR } from './kron.js';
 import type { LabelledSamples } from './labelled.js';
-import { baseMatrices, mergedOnnx, weightShape } from './merged-model.js';
+import { baseMatrices, mergedOnnx } from './merged-model.js';
 import { SeededRandom } from './random.js';
 import { CosineAdam } from './schedule.js';
 import { adapterBytes } from './size.js';
-import { adapterTargets, checkRank, defaultTargets, factorElements, rankFits, selectTargets, type AdapterTarget } from './targets.js';
+import { checkRank, defaultTargets, factorElements, rankFits, selectTargets } from './targets.js';
 
 export interface AdaptOptions {
   /** 'lora' (default), 'loha' or 'lokr'. */
@@ -119,14 +122,7 @@ export async function trainAdapter(lrmBytes: Uint8Array, samples: LabelledSample
   const base = await openAdapterBase(lrmBytes, options.fileName);
   const { header } = base;
   const o = checkOptions(options);
-  const all = selectTargets(adapterTargets(header), options.layers, base.fileName);
-  const kronOf = (t: AdapterTarget) => (o.kind === 'lokr' ? defaultKron(t.rows, t.cols, o.rank, o.lokrFactor) : undefined);
-  const fits = (t: AdapterTarget) => rankFits(o.kind, t, o.rank, kronOf(t));
-  // Named layers must all take the rank (checkRank below says why not); by default the ones that cannot are left out.
-  const candidates = options.layers || !all.some(fits) ? all : all.filter(fits);
-  const targets = options.layers ? all : defaultTargets(candidates, (t) => 4 * factorElements(o.kind, t, o.rank, kronOf(t)), o.sizeBudget * lrmBytes.length, base.fileName);
-  const krons = targets.map(kronOf);
-  targets.forEach((t, i) => checkRank(o.kind, t, o.rank, krons[i]));
+  const { targets, krons } = trainedTargets(header, lrmBytes.length, base.fileName, options);
   const trainedTiers = (options.tiers ?? header.tiers.map((t) => t.index)).map((t) => checkTier(header, t, '--tiers'));
   if (trainedTiers.length === 0) throw new CompileOptionError('--tiers lists no tier', 'adapter-tier');
 
@@ -167,7 +163,8 @@ export async function trainAdapter(lrmBytes: Uint8Array, samples: LabelledSample
       const feeds: Record<string, tf.Tensor> = {};
       targets.forEach((target, i) => {
         const merged = tf.add(t.base[i], adapterDelta(o.kind, layers[i], scale));
-        feeds[target.target] = tf.reshape(target.kind === 'matmul' ? tf.transpose(merged) : merged, weightShape(target));
+        const { dims, transposed } = denseNodeLayout(target);
+        feeds[target.target] = tf.reshape(transposed ? tf.transpose(merged) : merged, dims);
       });
       return feeds;
     };
@@ -390,6 +387,23 @@ function stack(parts: HostTensor[]): HostTensor {
     at += p.data.length;
   }
   return { ...parts[0], dims: [parts.reduce((s, p) => s + p.dims[0], 0), ...parts[0].dims.slice(1)], data };
+}
+
+/**
+ * The layers trainAdapter adapts, each with its LoKr split: of the runtime's adaptable weights (adapterTargets), the
+ * named ones, else the default selection by size budget (defaultTargets); `baseBytes` is the base file's size.
+ */
+export function trainedTargets(header: ModelHeader, baseBytes: number, fileName: string, options: AdaptOptions = {}): { targets: AdapterTarget[]; krons: Array<[number, number] | undefined> } {
+  const o = checkOptions(options);
+  const all = selectTargets(adapterTargets(header), options.layers, fileName);
+  const kronOf = (t: AdapterTarget) => (o.kind === 'lokr' ? defaultKron(t.rows, t.cols, o.rank, o.lokrFactor) : undefined);
+  const fits = (t: AdapterTarget) => rankFits(o.kind, t, o.rank, kronOf(t));
+  // Named layers must all take the rank (checkRank below says why not); by default the ones that cannot are left out.
+  const candidates = options.layers || !all.some(fits) ? all : all.filter(fits);
+  const targets = options.layers ? all : defaultTargets(candidates, (t) => 4 * factorElements(o.kind, t, o.rank, kronOf(t)), o.sizeBudget * baseBytes, fileName);
+  const krons = targets.map(kronOf);
+  targets.forEach((t, i) => checkRank(o.kind, t, o.rank, krons[i]));
+  return { targets, krons };
 }
 
 /** The class scores the loss reads: the chosen (default first) output, or the input of the Softmax that made it. */

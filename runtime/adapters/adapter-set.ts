@@ -12,11 +12,11 @@ import { AdapterError } from '../errors.js';
 import type { Feeds, HostTensor } from '../tensor.js';
 import { adapterFeeds, fitsSlots } from './feeds.js';
 import { buildAdapterGraph, type AdapterGraph, type BaseBuild, type SlotPlan } from './graph.js';
-import { checkAdapter, checkBase, type AdapterSite } from './targets.js';
+import { checkAdapter, checkBase, type AdapterTarget } from './targets.js';
 
 interface Loaded {
   model: AdapterModel;
-  sites: AdapterSite[];
+  sites: AdapterTarget[];
 }
 
 /** One build of the adapter session, with every loaded adapter's feeds for it. */
@@ -140,7 +140,7 @@ function slotPlan(adapters: ReadonlyMap<string, Loaded>): Map<string, SlotPlan> 
   const plan = new Map<string, SlotPlan>();
   for (const { model, sites } of adapters.values()) {
     for (const site of sites) {
-      const join = site.kind === 'factored' && model.kind === 'lora' && (plan.get(site.target)?.join ?? true);
+      const join = site.storage === 'factored' && model.kind === 'lora' && (plan.get(site.target)?.join ?? true);
       plan.set(site.target, { site, join });
     }
   }

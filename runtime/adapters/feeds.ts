@@ -34,7 +34,7 @@ function slotFeeds(header: ModelHeader, slot: Slot, adapter: AdapterModel, layer
 
 /** [A | sU] and [B ; D] in the op's own layout: the adapter's components laid out by factoredNodes, appended along the rank axis. */
 function joined(header: ModelHeader, slot: JoinedSlot, layer: AdapterLayer): Feeds {
-  const base = header.layers[slot.site.layerIndex];
+  const base = header.layers[slot.site.layer];
   const { tensors } = factoredNodes(base, header.graph.nodes[base.nodeIndex], loraComponents(layer));
   const extra = new Map(tensors.map((t) => [t.name!, { dims: (t.dims ?? []).map(Number), data: new Float32Array(copyBytes(t.rawData!).buffer) }]));
   return {

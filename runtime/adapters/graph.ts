@@ -12,11 +12,11 @@
  */
 import type { ModelHeader } from '../../formats/model.js';
 import type { LayerRefit } from '../factors.js';
-import { buildOnnxModel } from '../onnx/build-model.js';
+import { buildOnnxModel, denseNodeLayout } from '../onnx/build-model.js';
 import { onnx, type TensorProto, type ValueInfoProto } from '../onnx/proto.js';
 import type { PayloadBytes } from '../payload-view.js';
 import type { HostTensor } from '../tensor.js';
-import type { AdapterSite, FactoredSite } from './targets.js';
+import type { AdapterTarget, FactoredTarget } from './targets.js';
 
 /** What the session builds its base model from: the adapter session is built from the same. */
 export interface BaseBuild {
@@ -29,7 +29,7 @@ export interface BaseBuild {
 /** A factored layer run as two nodes whose factors are inputs: `in` is B's side, `out` A's, as factoredNodes lays them out. */
 export interface JoinedSlot {
   mode: 'joined';
-  site: FactoredSite;
+  site: FactoredTarget;
   names: { in: string; out: string };
   /** The dimension of each input that is the rank (symbolic in the graph). */
   rankAxis: { in: number; out: number };
@@ -39,7 +39,7 @@ export interface JoinedSlot {
 /** A weight taken whole as an input (a dense initializer, or a factored layer built dense). */
 export interface DenseSlot {
   mode: 'dense';
-  site: AdapterSite;
+  site: AdapterTarget;
   name: string;
   /** The input holds scale·Wᵀ (transposed) or scale·W, W being rows × cols. */
   transposed: boolean;
@@ -57,12 +57,12 @@ export interface AdapterGraph {
 
 /** What each targeted weight needs: `join` when only LoRA adapters change it (see the file comment). */
 export interface SlotPlan {
-  site: AdapterSite;
+  site: AdapterTarget;
   join: boolean;
 }
 
 export function buildAdapterGraph(header: ModelHeader, base: BaseBuild, plan: ReadonlyMap<string, SlotPlan>): AdapterGraph {
-  const denseLayers = new Set([...plan.values()].flatMap((p) => (p.site.kind === 'factored' && !p.join ? [p.site.layerIndex] : [])));
+  const denseLayers = new Set([...plan.values()].flatMap((p) => (p.site.storage === 'factored' && !p.join ? [p.site.layer] : [])));
   // No int4 kernels here: MatMulNBits takes constant weights only, and the slots are inputs.
   const built = buildOnnxModel(header, base.payload, [...base.ranks], { refits: base.refits, lowPlanes: base.lowPlanes, denseLayers });
   const proto = onnx.ModelProto.decode(built);
@@ -82,8 +82,8 @@ export function buildAdapterGraph(header: ModelHeader, base: BaseBuild, plan: Re
   };
   const slots = new Map<string, Slot>();
   for (const [target, { site }] of plan) {
-    if (site.kind === 'factored') {
-      const layer = header.layers[site.layerIndex];
+    if (site.storage === 'factored') {
+      const layer = header.layers[site.layer];
       const names = { in: `${layer.weight}__lowrank_in`, out: `${layer.weight}__lowrank_out` };
       // buildOnnxModel decides whether the layer runs as two nodes (rank, stored dense M): read what it built.
       if (initializers.has(names.in)) {
@@ -92,9 +92,9 @@ export function buildAdapterGraph(header: ModelHeader, base: BaseBuild, plan: Re
         continue;
       }
       // Built dense by denseNode: MatMul holds Mᵀ, Gemm M (alpha folded, transB=1), Conv M reshaped.
-      slots.set(target, { mode: 'dense', site, name: layer.weight, transposed: layer.kind === 'matmul', scale: 1, base: take(layer.weight) });
+      slots.set(target, { mode: 'dense', site, name: layer.weight, transposed: denseNodeLayout(layer).transposed, scale: 1, base: take(layer.weight) });
     } else {
-      slots.set(target, { mode: 'dense', site, name: target, transposed: site.transposed, scale: site.scale, base: take(target) });
+      slots.set(target, { mode: 'dense', site, name: target, transposed: site.transposed, scale: 1 / (site.gemm?.alpha ?? 1), base: take(target) });
     }
   }
   graph.initializer = (graph.initializer ?? []).filter((t) => !taken.has(t.name!));

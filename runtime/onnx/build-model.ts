@@ -193,21 +193,31 @@ export function storedDense(layer: FactoredLayer, rank: number): boolean {
   return layer.denseTier !== undefined && rank === layer.maxRank;
 }
 
+/**
+ * The weight tensor denseNode makes of M (rows × cols): its dims, and whether it holds Mᵀ (MatMul's [K, N]); a Gemm
+ * holds M itself (alpha folded in, run with transB=1), a Conv M reshaped to its original dims.
+ */
+export function denseNodeLayout(layer: Pick<FactoredLayer, 'kind' | 'rows' | 'cols' | 'weightDims'>): { dims: number[]; transposed: boolean } {
+  switch (layer.kind) {
+    case 'matmul':
+      return { dims: [layer.cols, layer.rows], transposed: true };
+    case 'gemm':
+      return { dims: [layer.rows, layer.cols], transposed: false };
+    case 'conv':
+      return { dims: layer.weightDims, transposed: false };
+  }
+}
+
 /** Past break-even the dense weight is cheaper: M (rows×cols, row-major) back in the op's original layout. */
 export function denseNode(layer: Pick<FactoredLayer, 'kind' | 'rows' | 'cols' | 'weight' | 'weightDims'>, node: NodeDef, M: Float32Array): { node: NodeProto; tensor: TensorProto } {
   const proto = toNodeProto(node);
-  switch (layer.kind) {
-    case 'matmul':
-      return { node: proto, tensor: floatTensor(layer.weight, [layer.cols, layer.rows], transposeF32(M, layer.rows, layer.cols)) };
-    case 'gemm': {
-      // M already includes alpha: run as transB=1 with alpha 1.
-      const rest = node.attributes.filter((a) => a.name !== 'alpha' && a.name !== 'transB').map(toAttribute);
-      proto.attribute = [...rest, intAttr('transB', 1)];
-      return { node: proto, tensor: floatTensor(layer.weight, [layer.rows, layer.cols], M) };
-    }
-    case 'conv':
-      return { node: proto, tensor: floatTensor(layer.weight, layer.weightDims, M) };
+  const { dims, transposed } = denseNodeLayout(layer);
+  if (layer.kind === 'gemm') {
+    // M already includes alpha: run as transB=1 with alpha 1.
+    const rest = node.attributes.filter((a) => a.name !== 'alpha' && a.name !== 'transB').map(toAttribute);
+    proto.attribute = [...rest, intAttr('transB', 1)];
   }
+  return { node: proto, tensor: floatTensor(layer.weight, dims, transposed ? transposeF32(M, layer.rows, layer.cols) : M) };
 }
 
 const intAttr = (name: string, value: number): AttributeProto => ({ name, type: onnx.AttributeProto.AttributeType.INT, i: value });

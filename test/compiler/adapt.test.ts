@@ -2,7 +2,7 @@
  * Adapter training (compiler/adapt/, issue 17): the tfjs ΔW of each kind against plain loops, PEFT's zero start,
  * LoKr's default split, the merged base against the plain base, typed option errors, and a short LoRA on
  * inverted-contrast MNIST digits (scripts/invert-mnist.mjs) that must lift the base's held-out accuracy far past
- * anything chance allows.
+ * anything chance allows; the trainer's layers are the runtime's (one rule, runtime/adapters/targets.ts).
  */
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -19,15 +19,17 @@ import { defaultKron } from '../../compiler/adapt/kron.js';
 import { labelledSamples } from '../../compiler/adapt/labelled.js';
 import { mergeAdapter } from '../../compiler/adapt/merge.js';
 import { SeededRandom } from '../../compiler/adapt/random.js';
-import { adapterTargets } from '../../compiler/adapt/targets.js';
-import { trainAdapter, type AdaptOptions } from '../../compiler/adapt/train.js';
+import { selectTargets } from '../../compiler/adapt/targets.js';
+import { trainAdapter, trainedTargets, type AdaptOptions } from '../../compiler/adapt/train.js';
 import { startTrainingBackend } from '../../compiler/distill/training-backend.js';
 import { CompileOptionError } from '../../compiler/errors.js';
 import { evaluateClassifier } from '../../compiler/evaluate.js';
 import { ADAPTER_KINDS, adapterFactorShapes, type AdapterKind, type AdapterModel } from '../../formats/adapter-model.js';
 import { headerLength } from '../../formats/read.js';
 import { sha256Hex } from '../../formats/sha256.js';
-import { engines } from '../../runtime/node.js';
+import type { ModelHeader } from '../../formats/model.js';
+import { adapterTargets, checkAdapter, resolveTarget } from '../../runtime/adapters/targets.js';
+import { AdapterError, engines } from '../../runtime/node.js';
 import { buildOnnxModel } from '../../runtime/onnx/build-model.js';
 import { DATA, MODELS } from '../e2e/real-inputs.js';
 
@@ -240,5 +242,59 @@ describe('adapters for mnist-cnn-pytorch', () => {
     console.log(`adapt test: base ${before}%, adapted ${after}% on inverted digits 5000–5999, ${report.seconds.toFixed(1)} s`);
     expect(before).toBeLessThan(60);
     expect(after).toBeGreaterThan(90);
+  }, 120_000);
+});
+
+describe('adaptable weights: one rule for the trainer and the runtime (runtime/adapters/targets.ts)', () => {
+  const compiled = async (file: string, minParams?: number) => {
+    const source = new Uint8Array(readFileSync(join(MODELS, file)));
+    return compileOnnx(source, { fileName: file, ...(minParams ? { minParams } : {}) });
+  };
+
+  it.each([
+    ['mnist-cnn-pytorch.onnx', undefined],
+    // Two factored MatMuls and a dense one (stored as Wᵀ).
+    ['mnist-mlp-784-128-64-10.onnx', 1024],
+  ] as const)("%s: every layer the trainer picks by default, of every kind, the runtime's resolver and checks accept", async (file, minParams) => {
+    const { lrm, header } = await compiled(file, minParams);
+    for (const kind of ADAPTER_KINDS) {
+      const { targets, krons } = trainedTargets(header, lrm.length, file, { kind });
+      expect(targets.length, kind).toBeGreaterThan(0);
+      for (const t of targets) expect(resolveTarget(header, t.target, kind)).toEqual(t);
+      // The adapter the trainer would start from passes every runtime check short of building.
+      const layers = targets.map((t, i) => {
+        const layer = { target: t.target, rows: t.rows, cols: t.cols, rank: 8, alpha: 8, ...(krons[i] ? { kron: krons[i] } : {}) };
+        return { ...layer, factors: initialFactors(kind, adapterFactorShapes(kind, layer), new SeededRandom(1)) };
+      });
+      const adapter: AdapterModel = { kind, base: { headerSha256: '0'.repeat(64), fileName: file }, dtype: 'fp32', notes: [], layers };
+      expect(checkAdapter(header, adapter, kind)).toEqual(targets);
+    }
+    // And every weight the runtime takes, the trainer can be told to adapt.
+    const all = adapterTargets(header);
+    expect(trainedTargets(header, lrm.length, file, { layers: all.map((t) => t.target), rank: 1 }).targets).toEqual(all);
+  }, 120_000);
+
+  it('a weight another node also reads, or that is a graph output, is refused by both', async () => {
+    const { lrm, header } = await compiled('mnist-cnn-pytorch.onnx');
+    const weight = 'conv1.weight';
+    expect(adapterTargets(header).map((t) => t.target)).toContain(weight);
+    const shared: ModelHeader = { ...header, graph: { ...header.graph, nodes: [...header.graph.nodes, { name: 'peek', opType: 'Identity', domain: '', inputs: [weight], outputs: ['peeked'], attributes: [] }] } };
+    const output: ModelHeader = { ...header, graph: { ...header.graph, outputs: [...header.graph.outputs, { ...header.graph.outputs[0], name: weight }] } };
+    for (const h of [shared, output]) {
+      expect(adapterTargets(h).map((t) => t.target)).not.toContain(weight);
+      const runtime = (() => {
+        try {
+          return resolveTarget(h, weight, 'a');
+        } catch (e) {
+          return e;
+        }
+      })();
+      expect(runtime).toBeInstanceOf(AdapterError);
+      expect((runtime as AdapterError).code).toBe('unknown-target');
+      expect(() => selectTargets(adapterTargets(h), [weight], 'm.lrm')).toThrow(CompileOptionError);
+      expect(() => trainedTargets(h, lrm.length, 'm.lrm', { layers: [weight] })).toThrow(/"conv1\.weight" is not an adaptable layer of m\.lrm/);
+      // By default it is not picked either.
+      expect(trainedTargets(h, lrm.length, 'm.lrm').targets.map((t) => t.target)).not.toContain(weight);
+    }
   }, 120_000);
 });

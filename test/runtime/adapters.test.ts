@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { Matrix } from 'ml-matrix';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { randomAdapter, type AdapterTarget } from '../../bench/adapter-switch.js';
+import { randomAdapter, type TargetShape } from '../../bench/adapter-switch.js';
 import { compileOnnx } from '../../compiler/compile.js';
 import { openDataset } from '../../compiler/data/spec.js';
 import { importOnnx } from '../../compiler/import/onnx.js';
@@ -40,9 +40,9 @@ let payload: Uint8Array;
 let hash: string;
 /** Batches of 4 digits. */
 const feeds: Feeds[] = [];
-let fc1: AdapterTarget;
-let conv2: AdapterTarget;
-const conv1: AdapterTarget = { target: 'conv1.weight', rows: 32, cols: 9 };
+let fc1: TargetShape;
+let conv2: TargetShape;
+const conv1: TargetShape = { target: 'conv1.weight', rows: 32, cols: 9 };
 
 beforeAll(async () => {
   const source = new Uint8Array(readFileSync(join(DATA, 'models/mnist-cnn-pytorch.onnx')));
