@@ -14,6 +14,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { runAdapterBench, writeAdapterReport } from './adapters.js';
 import { runBench } from './bench.js';
 import { measureBundleSizes, writeBundleReport } from './bundle-sizes.js';
 import { runEngineLatency, writeEngineReport } from './engines.js';
@@ -68,5 +69,7 @@ export async function main(argv: string[], io: CliIo = STDIO): Promise<BenchResu
   const presets = await runPresetBench({ data, root, quick: values.quick ?? false, models, log: io.err });
   for (const p of await writePresetReport(presets, out)) io.out(p);
   for (const p of await writeBundleReport(await measureBundleSizes(root), out)) io.out(p);
+  const adapters = await runAdapterBench({ data, root, quick: values.quick ?? false, models, log: io.err });
+  for (const p of await writeAdapterReport(adapters, out)) io.out(p);
   return result;
 }
