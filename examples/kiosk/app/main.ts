@@ -2,7 +2,8 @@
  * The kiosk page: checks what the browser offers (cross-origin isolation for threads, a service worker for
  * offline use), reads model.json (the model's URL, integrity pin and labels), loads the first tier and wires the
  * photo picker and camera. URL parameters: image=<url> classifies that image at once; engine=ort-wasm skips
- * WebGPU; manifest=<url> reads another model.json.
+ * WebGPU; manifest=<url> reads another model.json; sw=0 skips the service worker (bench/kiosk.ts: CDP throttling
+ * does not reach a worker's own requests).
  */
 import type { EngineId } from '../../../runtime/browser-webgpu.js';
 import { MANIFEST_FILE, parseManifest } from '../manifest.js';
@@ -20,9 +21,11 @@ async function main(): Promise<void> {
   if (!crossOriginIsolated) {
     screen.notice('not-isolated', 'This page is not cross-origin isolated, so WebAssembly runs on one thread (slower). Serve it with "Cross-Origin-Opener-Policy: same-origin" and "Cross-Origin-Embedder-Policy: require-corp".');
   }
-  screen.setStatus('Preparing offline use…');
-  const offline = await enableOffline('sw.js');
-  if (!offline.ok) screen.notice('offline', `This kiosk will not work offline: ${offline.reason}.`);
+  if (params.get('sw') !== '0') {
+    screen.setStatus('Preparing offline use…');
+    const offline = await enableOffline('sw.js');
+    if (!offline.ok) screen.notice('offline', `This kiosk will not work offline: ${offline.reason}.`);
+  }
 
   const manifestUrl = new URL(params.get('manifest') ?? MANIFEST_FILE, location.href);
   const response = await fetch(manifestUrl);
