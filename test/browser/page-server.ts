@@ -1,12 +1,10 @@
 /**
  * A local HTTP server for the real-browser tests: one page that imports the browser bundles (onnxruntime-web through
  * an import map, as an app would), onnxruntime-web's own dist files, the esbuild bundles with the tfjs .wasm files
- * beside them, and the test's .lrm (static files through sirv, so Range requests work as on a real server).
+ * beside them, and the test's .lrm (static files through tools/static-server.ts, so Range requests work as on a real server).
  */
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import sirv from 'sirv';
+import { startStaticServer, type Route } from '../../tools/static-server.js';
 
 const ROOT = join(import.meta.dirname, '../..');
 
@@ -71,9 +69,6 @@ const PAGE = `<!doctype html>
   document.title = 'ready';
 </script>`;
 
-/** The headers that make a page cross-origin isolated (and give WebAssembly threads). */
-const ISOLATION_HEADERS = { 'Cross-Origin-Opener-Policy': 'same-origin', 'Cross-Origin-Embedder-Policy': 'require-corp' };
-
 export interface PageServer {
   /** The page, not cross-origin isolated. */
   url: string;
@@ -84,31 +79,18 @@ export interface PageServer {
 
 /** Serves the page, the bundles in dist/browser, onnxruntime-web's dist and every file of `modelDir` under /models/. */
 export async function startPageServer(modelDir: string): Promise<PageServer> {
-  const mounts: Array<[string, ReturnType<typeof sirv>]> = [
-    ['/ort/', sirv(join(ROOT, 'node_modules/onnxruntime-web/dist'), { dev: true })],
-    ['/lowrank/', sirv(join(ROOT, 'dist/browser'), { dev: true })],
-    ['/models/', sirv(modelDir, { dev: true })],
-  ];
-  const server = createServer((req: IncomingMessage, res: ServerResponse) => {
-    const path = new URL(req.url ?? '/', 'http://localhost').pathname;
-    if (path === '/' || path === '/isolated') {
-      res.writeHead(200, { 'Content-Type': 'text/html; charset=utf-8', ...(path === '/isolated' ? ISOLATION_HEADERS : {}) });
-      res.end(PAGE);
-      return;
-    }
-    const mount = mounts.find(([prefix]) => path.startsWith(prefix));
-    const notFound = () => {
-      res.writeHead(404).end(`not found: ${path}`);
-    };
-    if (!mount) return notFound();
-    req.url = req.url!.slice(mount[0].length - 1);
-    mount[1](req, res, notFound);
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  return {
-    url: `http://127.0.0.1:${port}/`,
-    isolatedUrl: `http://127.0.0.1:${port}/isolated`,
-    close: () => new Promise((resolve) => server.close(() => resolve())),
+  const page: Route = (_req, res) => {
+    res.writeHead(200, { 'Content-Type': 'text/html; charset=utf-8' });
+    res.end(PAGE);
   };
+  const server = await startStaticServer({
+    mounts: [
+      { prefix: '/ort/', dir: join(ROOT, 'node_modules/onnxruntime-web/dist') },
+      { prefix: '/lowrank/', dir: join(ROOT, 'dist/browser') },
+      { prefix: '/models/', dir: modelDir },
+    ],
+    routes: { '/': page, '/isolated': page },
+    isolated: (path) => path === '/isolated',
+  });
+  return { url: server.url, isolatedUrl: `${server.url}isolated`, close: server.close };
 }

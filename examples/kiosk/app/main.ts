@@ -1,0 +1,49 @@
+/**
+ * The kiosk page: checks what the browser offers (cross-origin isolation for threads, a service worker for
+ * offline use), reads model.json (the model's URL, integrity pin and labels), loads the first tier and wires the
+ * photo picker and camera. URL parameters: image=<url> classifies that image at once; engine=ort-wasm skips
+ * WebGPU; manifest=<url> reads another model.json; sw=0 skips the service worker (bench/kiosk.ts: CDP throttling
+ * does not reach a worker's own requests).
+ */
+import type { EngineId } from '../../../runtime/browser-webgpu.js';
+import { MANIFEST_FILE, parseManifest } from '../manifest.js';
+import { setUpCamera } from './camera.js';
+import { explainError } from './explain.js';
+import { Kiosk } from './kiosk.js';
+import { enableOffline } from './offline.js';
+import { Screen } from './screen.js';
+
+const screen = new Screen();
+main().catch((e: unknown) => screen.setStatus(explainError(e), 'error'));
+
+async function main(): Promise<void> {
+  const params = new URLSearchParams(location.search);
+  if (!crossOriginIsolated) {
+    screen.notice('not-isolated', 'This page is not cross-origin isolated, so WebAssembly runs on one thread (slower). Serve it with "Cross-Origin-Opener-Policy: same-origin" and "Cross-Origin-Embedder-Policy: require-corp".');
+  }
+  if (params.get('sw') !== '0') {
+    screen.setStatus('Preparing offline use…');
+    const offline = await enableOffline('sw.js');
+    if (!offline.ok) screen.notice('offline', `This kiosk will not work offline: ${offline.reason}.`);
+  }
+
+  const manifestUrl = new URL(params.get('manifest') ?? MANIFEST_FILE, location.href);
+  const response = await fetch(manifestUrl);
+  if (!response.ok) throw new Error(`cannot read ${manifestUrl.href}: HTTP ${response.status}`);
+  const manifest = parseManifest(await response.json(), manifestUrl.href);
+  const kiosk = new Kiosk(screen, manifest, new URL(manifest.model, manifestUrl), (params.get('engine') as EngineId | null) ?? undefined);
+  await kiosk.start();
+
+  const picker = document.getElementById('picker') as HTMLInputElement;
+  picker.addEventListener('change', () => {
+    const file = picker.files?.[0];
+    if (file) void kiosk.classifyPhoto(file);
+  });
+  setUpCamera((video) => void kiosk.classifyFrame(video), (message) => screen.setStatus(message, 'error'));
+  const image = params.get('image');
+  if (image) {
+    const photo = await fetch(new URL(image, location.href));
+    if (!photo.ok) throw new Error(`cannot fetch the image ${image}: HTTP ${photo.status}`);
+    await kiosk.classifyPhoto(await photo.blob());
+  }
+}

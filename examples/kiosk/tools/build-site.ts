@@ -1,0 +1,74 @@
+/**
+ * Builds the kiosk into one folder any static host can serve: the page, app.js and sw.js (esbuild bundles of app/
+ * and sw/), the runtime's browser bundle (dist/browser, from `npm run build`), the onnxruntime-web files both
+ * engines load, the model under its content-addressed name, model.json, and a sample photo.
+ */
+import { createHash } from 'node:crypto';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { build, type Plugin } from 'esbuild';
+import { MANIFEST_FILE } from '../manifest.js';
+import { kioskManifest } from './model-manifest.js';
+import type { KioskPaths } from './paths.js';
+
+/** onnxruntime-web's entry modules (WebGPU and WASM builds) and the binaries each loads. */
+const ORT_FILES = [
+  'ort.webgpu.min.mjs',
+  'ort-wasm-simd-threaded.asyncify.mjs',
+  'ort-wasm-simd-threaded.asyncify.wasm',
+  'ort.wasm.min.mjs',
+  'ort-wasm-simd-threaded.mjs',
+  'ort-wasm-simd-threaded.wasm',
+];
+/** What the service worker stores at install: the page and what it needs before the model loads. */
+const SHELL = ['./', 'app.js', 'kiosk.css', MANIFEST_FILE, 'lowrank/lowrank-webgpu.js', 'ort/ort.webgpu.min.mjs', 'ort/ort.wasm.min.mjs'];
+const SAMPLE = 'images/dog.jpg';
+
+/** The app imports the runtime's sources for their types; at run time it uses the shared bundle, via the import map. */
+const runtimeBundle: Plugin = {
+  name: 'lowrank-edge-bundle',
+  setup(b) {
+    b.onResolve({ filter: /runtime\/browser-webgpu\.js$/ }, () => ({ path: 'lowrank-edge/webgpu', external: true }));
+  },
+};
+
+export interface BuiltSite {
+  dir: string;
+  /** Path of the model inside the site, as model.json names it. */
+  model: string;
+  integrity: string;
+}
+
+export async function buildSite(paths: KioskPaths, lrmPath: string): Promise<BuiltSite> {
+  const bundle = join(paths.root, 'dist/browser/lowrank-webgpu.js');
+  if (!existsSync(bundle)) throw new Error(`${bundle} is missing: run \`npm run build\` first`);
+  const site = paths.site;
+  rmSync(site, { recursive: true, force: true });
+  for (const dir of ['lowrank', 'ort', 'models', 'samples']) mkdirSync(join(site, dir), { recursive: true });
+
+  for (const file of ['index.html', 'kiosk.css']) copyFileSync(join(paths.source, file), join(site, file));
+  copyFileSync(bundle, join(site, 'lowrank/lowrank-webgpu.js'));
+  const ortDist = join(paths.root, 'node_modules/onnxruntime-web/dist');
+  for (const file of ORT_FILES) copyFileSync(join(ortDist, file), join(site, 'ort', file));
+  if (existsSync(join(paths.data, SAMPLE))) copyFileSync(join(paths.data, SAMPLE), join(site, 'samples/dog.jpg'));
+
+  const lrm = new Uint8Array(readFileSync(lrmPath));
+  const input = { size: 224, mean: [0.5], std: [0.5] };
+  const { manifest, fileName, headerBytes } = await kioskManifest({ lrm, labelsFile: join(paths.data, 'labels/synset.txt'), modelDir: 'models', input });
+  writeFileSync(join(site, 'models', fileName), lrm);
+  writeFileSync(join(site, MANIFEST_FILE), JSON.stringify(manifest));
+
+  const common = { bundle: true, platform: 'browser', target: 'es2022', minify: true, sourcemap: true, logLevel: 'warning' } as const;
+  await build({ ...common, entryPoints: [join(paths.source, 'app/main.ts')], outfile: join(site, 'app.js'), format: 'esm', plugins: [runtimeBundle] });
+  // The worker's cache is named after everything it stores at install: any change to them installs a new worker.
+  const buildId = shellHash(site);
+  const define = { KIOSK_BUILD: JSON.stringify(buildId), KIOSK_SHELL: JSON.stringify(SHELL), KIOSK_MODEL: JSON.stringify({ path: manifest.model, headerBytes }) };
+  await build({ ...common, entryPoints: [join(paths.source, 'sw/service-worker.ts')], outfile: join(site, 'sw.js'), format: 'iife', define });
+  return { dir: site, model: manifest.model, integrity: manifest.integrity };
+}
+
+function shellHash(site: string): string {
+  const hash = createHash('sha256');
+  for (const file of SHELL) hash.update(readFileSync(join(site, file === './' ? 'index.html' : file)));
+  return hash.digest('hex').slice(0, 12);
+}

@@ -1,0 +1,143 @@
+/**
+ * The kiosk example (examples/kiosk/) in headless Chromium: built and served as `npm run kiosk` does (COOP/COEP,
+ * Range requests), it shows the first result from the first tier, upgrades in the background and shows the full
+ * model's result, then works offline after a reload, says when WebGPU is missing, when a model file is refused
+ * and when storage is full. The expected class is what the ORIGINAL ONNX says on ort-node-cpu (onnxruntime-node),
+ * with the same preprocessing (compiler/data/image.ts), not a hard-coded label.
+ *
+ * Chromium is launched without --enable-unsafe-webgpu, so WebGPU has no adapter and the kiosk runs on ort-wasm
+ * (MobileNet on WebGPU over SwiftShader takes seconds per photo). Screenshots go to test/browser/artifacts/.
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import * as ort from 'onnxruntime-node';
+import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { argmax } from '../../compiler/evaluate.js';
+import { preprocessImage, readImageFile } from '../../compiler/data/image.js';
+import type { Classification } from '../../examples/kiosk/app/classify.js';
+import { buildSite, type BuiltSite } from '../../examples/kiosk/tools/build-site.js';
+import { ensureKioskModel, KIOSK_ONNX } from '../../examples/kiosk/tools/compile-model.js';
+import { startKioskServer } from '../../examples/kiosk/tools/kiosk-server.js';
+import { kioskPaths } from '../../examples/kiosk/tools/paths.js';
+import type { StaticServer } from '../../tools/static-server.js';
+import { canRunChromium, CHROMIUM } from './chromium.js';
+
+const ROOT = join(import.meta.dirname, '../..');
+const ARTIFACTS = join(import.meta.dirname, 'artifacts');
+const paths = kioskPaths(ROOT);
+const DOG = join(paths.data, 'images/dog.jpg');
+
+/** Every result the page showed, in order (its 'kiosk-result' events). */
+type Results = Array<Pick<Classification, 'tiers' | 'engine'> & { top: number; label: string }>;
+
+describe.runIf(canRunChromium)('kiosk example in headless Chromium', () => {
+  let site: BuiltSite;
+  let server: StaticServer;
+  let browser: Browser;
+  let tiers: number;
+  /** The original ONNX's top-1 class on dog.jpg. */
+  let expected: number;
+
+  beforeAll(async () => {
+    execFileSync(process.execPath, [join(ROOT, 'scripts/bundle.mjs')], { cwd: ROOT, stdio: 'pipe' });
+    site = await buildSite(paths, ensureKioskModel(paths, () => {}));
+    tiers = (JSON.parse(readFileSync(join(site.dir, 'model.json'), 'utf8')) as { tiers: number }).tiers;
+    server = await startKioskServer(site.dir);
+    const x = preprocessImage(await readImageFile(DOG), { channels: 3, height: 224, width: 224 }, { mean: [0.5], std: [0.5] });
+    const original = await ort.InferenceSession.create(join(paths.data, KIOSK_ONNX));
+    const out = await original.run({ [original.inputNames[0]]: new ort.Tensor('float32', x, [1, 3, 224, 224]) });
+    expected = argmax(out.probs.data as Float32Array);
+    await original.release();
+    mkdirSync(ARTIFACTS, { recursive: true });
+    // No --enable-unsafe-webgpu: WebGPU has no adapter here, the kiosk says so and runs on ort-wasm.
+    browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox'] });
+  }, 300_000);
+
+  afterAll(async () => {
+    await browser?.close();
+    await server?.close();
+  });
+
+  async function openKiosk(context: BrowserContext, query = ''): Promise<{ page: Page; results: () => Promise<Results> }> {
+    await context.addInitScript(() => {
+      const log: unknown[] = ((window as unknown as { kioskResults: unknown[] }).kioskResults = []);
+      document.addEventListener('kiosk-result', (e) => {
+        const r = (e as CustomEvent<Classification>).detail;
+        log.push({ tiers: r.tiers, engine: r.engine, top: r.guesses[0].index, label: r.guesses[0].label });
+      });
+    });
+    const page = await context.newPage();
+    await page.goto(server.url + query);
+    return { page, results: () => page.evaluate(() => (window as unknown as { kioskResults: Results }).kioskResults) };
+  }
+
+  const statusText = (page: Page) => page.locator('#status').textContent();
+  const noticesText = (page: Page) => page.locator('#notices').textContent();
+  const waitForResults = (page: Page, count: number) =>
+    page.waitForFunction((n) => ((window as unknown as { kioskResults: unknown[] }).kioskResults?.length ?? 0) >= n, count, { timeout: 60_000 });
+
+  it('shows the first tier result, upgrades to the last tier, and classifies again offline after a reload', async () => {
+    const context = await browser.newContext();
+    const { page, results } = await openKiosk(context, '?image=samples/dog.jpg');
+    await waitForResults(page, 2);
+    const [first, upgraded] = await results();
+    expect(first).toMatchObject({ tiers: 1, engine: 'ort-wasm', top: expected });
+    expect(upgraded).toMatchObject({ tiers, engine: 'ort-wasm', top: expected });
+    expect(await page.locator('#tier').getAttribute('data-tiers')).toBe(String(tiers));
+    expect(await page.evaluate(() => crossOriginIsolated)).toBe(true);
+    expect(await page.locator('#threads').textContent()).toMatch(/^yes/);
+    expect(await noticesText(page)).toMatch(/WebGPU is not available/);
+    console.log(`kiosk: dog.jpg → "${first.label}" at tier 1, "${upgraded.label}" at tier ${tiers} (original ONNX: class ${expected})`);
+    await page.screenshot({ path: join(ARTIFACTS, 'kiosk-online.png'), fullPage: true });
+
+    // Offline: the service worker serves the page, bundles, engine and header; the runtime's cache the tiers.
+    await context.setOffline(true);
+    await page.reload();
+    await page.waitForFunction(() => document.getElementById('status')?.dataset.kind === 'ok', undefined, { timeout: 60_000 });
+    await page.setInputFiles('#picker', DOG);
+    await waitForResults(page, 1);
+    const [offline] = await results();
+    expect(offline).toMatchObject({ engine: 'ort-wasm', top: expected });
+    expect(await page.evaluate(() => navigator.serviceWorker.controller !== null)).toBe(true);
+    await page.screenshot({ path: join(ARTIFACTS, 'kiosk-offline.png'), fullPage: true });
+    await context.close();
+  }, 120_000);
+
+  it('without navigator.gpu it says WebGPU is missing and classifies on WebAssembly', async () => {
+    const context = await browser.newContext();
+    await context.addInitScript(() => Object.defineProperty(Navigator.prototype, 'gpu', { get: () => undefined }));
+    const { page, results } = await openKiosk(context, '?image=samples/dog.jpg');
+    await waitForResults(page, 1);
+    expect((await results())[0]).toMatchObject({ tiers: 1, engine: 'ort-wasm', top: expected });
+    expect(await noticesText(page)).toMatch(/WebGPU is not available.*no navigator\.gpu/);
+    await page.screenshot({ path: join(ARTIFACTS, 'kiosk-no-webgpu.png'), fullPage: true });
+    await context.close();
+  });
+
+  it('refuses a model whose integrity is not the pinned one, on screen', async () => {
+    const manifest = JSON.parse(readFileSync(join(site.dir, 'model.json'), 'utf8')) as { integrity: string };
+    const wrong = { ...manifest, integrity: `sha256-${Buffer.alloc(32, 7).toString('base64')}` };
+    writeFileSync(join(site.dir, 'wrong-pin.json'), JSON.stringify(wrong));
+    const context = await browser.newContext();
+    const { page } = await openKiosk(context, '?manifest=wrong-pin.json');
+    await page.waitForFunction(() => document.getElementById('status')?.dataset.kind === 'error', undefined, { timeout: 60_000 });
+    expect(await statusText(page)).toMatch(/model file was refused.*integrity/);
+    await page.screenshot({ path: join(ARTIFACTS, 'kiosk-integrity.png'), fullPage: true });
+    await context.close();
+  });
+
+  it('says so when the storage quota is full, and still classifies', async () => {
+    const context = await browser.newContext();
+    await context.addInitScript(() => {
+      Cache.prototype.put = () => Promise.reject(new DOMException('simulated: the quota is full', 'QuotaExceededError'));
+    });
+    const { page, results } = await openKiosk(context, '?image=samples/dog.jpg');
+    await waitForResults(page, 1);
+    expect((await results())[0].top).toBe(expected);
+    expect(await noticesText(page)).toMatch(/storage is full/);
+    await page.screenshot({ path: join(ARTIFACTS, 'kiosk-quota.png'), fullPage: true });
+    await context.close();
+  });
+});
