@@ -115,7 +115,8 @@ export class App {
   }
 
   private fail(req: IncomingMessage, res: ServerResponse, e: unknown): void {
-    if (res.headersSent) {
+    // Half an answer cannot be taken back, and a client that went away cannot be answered.
+    if (res.headersSent || res.destroyed) {
       res.destroy();
       return;
     }

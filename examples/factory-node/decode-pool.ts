@@ -4,6 +4,7 @@
  * memory) fails its requests with 500 and is replaced.
  */
 import { Worker } from 'node:worker_threads';
+import jpegJs from 'jpeg-js';
 import type { Preprocess } from '../../compiler/data/image.js';
 import type { ModelInput } from '../../compiler/data/tensor-file.js';
 import type { Feeds } from '../../runtime/node.js';
@@ -35,7 +36,21 @@ export class DecodePool {
   /** The feeds of one JPEG; HttpError 400/413 for a body that is not a decodable JPEG within the limits. */
   decode(jpeg: Uint8Array): Promise<Feeds> {
     // The least busy worker: with one slot per running request, usually an idle one.
-    const slot = this.slots.reduce((a, b) => (b.pending.size < a.pending.size ? b : a));
+    return this.send(this.slots.reduce((a, b) => (b.pending.size < a.pending.size ? b : a)), jpeg);
+  }
+
+  /**
+   * Every worker decodes a small grey image once: a worker's first decode loads its modules and runs cold
+   * JavaScript (a few hundred ms), which should happen at startup, not in the first requests.
+   */
+  async warmUp(): Promise<void> {
+    const width = 320;
+    const height = 240;
+    const jpeg = new Uint8Array(jpegJs.encode({ data: Buffer.alloc(width * height * 4, 128), width, height }, 90).data);
+    await Promise.all(this.slots.map((slot) => this.send(slot, jpeg)));
+  }
+
+  private send(slot: Slot, jpeg: Uint8Array): Promise<Feeds> {
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
       slot.pending.set(id, { resolve, reject });
@@ -67,7 +82,6 @@ export class DecodePool {
     worker.on('exit', (code) => {
       if (slot.pending.size > 0 || (!this.closed && this.slots.includes(slot))) fail(`exited (${code})`);
     });
-    worker.unref();
     return slot;
   }
 }

@@ -39,6 +39,10 @@ export async function openModel(options: ServerOptions): Promise<LoadedModel> {
     for (const adapter of [undefined, ...adapters]) await session.run(feeds, { adapter });
     const preprocess = { mean: options.mean, std: options.std, limits: { maxResolutionInMP: options.maxMegapixels } };
     const decoder = new DecodePool(options.concurrency, { inputs: session.inputs, preprocess });
+    await decoder.warmUp().catch(async (e: unknown) => {
+      await decoder.close();
+      throw e;
+    });
     return { session, classifier, decoder, adapters, why: choice.why };
   } catch (e) {
     await session.release();
