@@ -67,7 +67,8 @@ export class DecodePool {
     const worker = new Worker(new URL('./decode-worker.js', import.meta.url), { workerData: this.setup });
     const slot: Slot = { worker, pending: new Map() };
     worker.on('message', ({ id, feeds, problem }: DecodeReply) => {
-      const pending = slot.pending.get(id)!;
+      const pending = slot.pending.get(id);
+      if (!pending) return;
       slot.pending.delete(id);
       if (feeds) pending.resolve(feeds);
       else pending.reject(new HttpError(problem!.status, problem!.message));
@@ -76,11 +77,12 @@ export class DecodePool {
     const fail = (why: string): void => {
       for (const p of slot.pending.values()) p.reject(new Error(`the decode worker ${why}`));
       slot.pending.clear();
-      if (!this.closed) this.slots.splice(this.slots.indexOf(slot), 1, this.start());
+      const index = this.slots.indexOf(slot);
+      if (!this.closed && index >= 0) this.slots.splice(index, 1, this.start());
     };
     worker.on('error', (e) => fail(`failed: ${e.message}`));
     worker.on('exit', (code) => {
-      if (slot.pending.size > 0 || (!this.closed && this.slots.includes(slot))) fail(`exited (${code})`);
+      if (slot.pending.size > 0 || this.slots.includes(slot)) fail(`exited (${code})`);
     });
     return slot;
   }
