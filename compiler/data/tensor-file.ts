@@ -4,7 +4,8 @@
  *  - `.json`: `{"<input>": {"dims": [...], "dataType": "float32", "data": [...]}, ...}` (dims and dataType are
  *    optional: nesting gives the dims, the model gives the type; a bare nested array may stand for the object),
  *    or, for a single-input model, just a nested number array;
- *  - `.jpg`/`.jpeg`: decoded and preprocessed (see image.ts) to the model's [N, C, H, W] input, N = 1.
+ *  - `.jpg`/`.jpeg`: decoded and preprocessed (see image.ts) to the model's [N, C, H, W] input, N = 1 (jpegFeeds,
+ *    also for JPEG bytes that come from elsewhere, e.g. an HTTP request).
  * Data whose shape differs from the model's only by a reshape with the same element count (a flat 784-vector for
  * a [N, 784] or [1, 1, 28, 28] input) is reshaped; anything else is an error naming both shapes.
  */
@@ -228,10 +229,18 @@ export async function readInputFile(path: string, model: InputModel, pre: Prepro
     return { [input.name]: fitToInput(parseNpy(bytes, path), input, path) };
   }
   if (ext === '.json') return parseJsonInput(new TextDecoder('utf-8').decode(bytes), model, path);
-  const input = singleInput(model, path, 'image');
-  const layout = imageInputLayout(input, path);
+  return jpegFeeds(bytes, model, pre, path);
+}
+
+/**
+ * A JPEG's bytes as the feeds of a single-input image model (what `lowrank run --input x.jpg` feeds): decoded and
+ * preprocessed (image.ts) to its [1, C, H, W] input. `source` names the image in error messages.
+ */
+export function jpegFeeds(bytes: Uint8Array, model: InputModel, pre: Preprocess = {}, source = 'image'): Record<string, HostTensor> {
+  const input = singleInput(model, source, 'image');
+  const layout = imageInputLayout(input, source);
   const r = resolvePreprocess(pre);
-  const img = decodeJpeg(bytes, path, r.limits);
+  const img = decodeJpeg(bytes, source, r.limits);
   const target = { channels: layout.channels, height: layout.height ?? img.height, width: layout.width ?? img.width };
   // Symbolic H and W: feed the image at its own size, with no resize or crop.
   const data = preprocessImage(img, target, layout.height === undefined ? { ...r, resize: 'stretch' } : r);
