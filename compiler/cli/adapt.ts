@@ -2,11 +2,13 @@
  * `lowrank adapt`: train a LoRA, LoHa or LoKr adapter (issue 17) for a base .lrm on labelled samples and write it as
  * an .lra file. The base stays frozen; the trainer is compiler/adapt/train.ts, the file format formats/adapter-*.ts.
  */
+import { join } from 'node:path';
 import type { Command } from 'commander';
 import { ADAPTER_KINDS, type AdapterDType, type AdapterKind } from '../../formats/adapter-model.js';
 import { writeAdapter } from '../../formats/adapter-write.js';
 import { headerLength, readHeader } from '../../formats/read.js';
 import { labelledSamples } from '../adapt/labelled.js';
+import { importPeftLora } from '../adapt/peft-import.js';
 import { trainAdapter, type AdaptReport } from '../adapt/train.js';
 import { openDataset } from '../data/spec.js';
 import { parseTrainingEngine } from '../distill/training-backend.js';
@@ -20,7 +22,9 @@ import { readInputBytes } from './read-input.js';
 import { writeAtomically } from './write-output.js';
 
 interface AdaptCliOptions {
-  data: string;
+  data?: string;
+  fromPeft?: string;
+  map?: string;
   output: string;
   kind: string;
   rank?: string;
@@ -47,7 +51,9 @@ export function registerAdapt(program: Command): void {
     .command('adapt')
     .description('train an adapter (LoRA, LoHa or LoKr) for a compiled model on labelled samples; the model stays as it is')
     .argument('<model.lrm>', 'the base model the adapter is for')
-    .requiredOption('--data <spec>', 'labelled samples: mnist:<dir> | imagenet:<dir> (a tenth is held out to pick the best step)')
+    .option('--data <spec>', 'labelled samples: mnist:<dir> | imagenet:<dir> (a tenth is held out to pick the best step)')
+    .option('--from-peft <dir>', 'instead of training: convert a PEFT LoRA adapter (adapter_config.json + adapter_model.safetensors in <dir>)')
+    .option('--map <module=weight,…>', '--from-peft: PyTorch module names to this model\'s weight names, where not found automatically')
     .requiredOption('-o, --output <adapter.lra>', 'where to write the adapter')
     .option('--kind <kind>', `${ADAPTER_KINDS.join(', ')}`, 'lora')
     .option('--rank <R>', 'rank of every adapted layer (default 8)')
@@ -71,6 +77,8 @@ export function registerAdapt(program: Command): void {
       const kind = parseKind(opts.kind);
       const dtype = parseDType(opts.dtype);
       const bytes = await readInputBytes(path);
+      if (opts.fromPeft !== undefined) return convertPeft(path, bytes, opts);
+      if (opts.data === undefined) throw new CompileOptionError('give --data <labelled spec> to train an adapter, or --from-peft <dir> to convert one', 'adapter-data');
       const { header } = await readHeader(bytes.subarray(0, headerLength(bytes, { fileName: path })), { fileName: path, totalLength: bytes.length });
       const inputs = header.graph.inputs;
       if (inputs.length !== 1) throw new CompileOptionError(`adapt trains classifiers with one input; ${path} has ${inputs.length}`, 'adapter-data');
@@ -110,6 +118,23 @@ export function registerAdapt(program: Command): void {
       }
       console.log(describeAdapter(path, opts.output, file.length, dtype, report));
     });
+}
+
+/** --from-peft: a PEFT LoRA adapter as an .lra file for this base (compiler/adapt/peft-import.ts). */
+async function convertPeft(path: string, bytes: Uint8Array, opts: AdaptCliOptions): Promise<void> {
+  const dir = opts.fromPeft!;
+  const config = new TextDecoder().decode(await readInputBytes(join(dir, 'adapter_config.json')));
+  const tensors = await readInputBytes(join(dir, 'adapter_model.safetensors'));
+  const adapter = await importPeftLora(bytes, config, tensors, {
+    fileName: path,
+    map: opts.map?.split(',').map((s) => s.trim()).filter(Boolean),
+    dtype: opts.dtype === 'fp32' ? undefined : parseDType(opts.dtype),
+  });
+  const file = await writeAdapter(adapter, { compilerVersion: COMPILER_VERSION, fileName: opts.output });
+  await writeAtomically(opts.output, file);
+  const summary = { output: opts.output, fileBytes: file.length, kind: adapter.kind, dtype: adapter.dtype, targets: adapter.layers.map((l) => l.target), ranks: adapter.layers.map((l) => l.rank) };
+  if (opts.json) console.log(JSON.stringify(summary));
+  else console.log(`adapter ${opts.output}: PEFT LoRA from ${dir} on ${summary.targets.join(', ')} (ranks ${summary.ranks.join(', ')}), factors ${adapter.dtype}, ${formatBytes(file.length)}`);
 }
 
 function describeAdapter(base: string, output: string, fileBytes: number, dtype: AdapterDType, r: AdaptReport): string {

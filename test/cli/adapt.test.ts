@@ -5,10 +5,12 @@
  * 45%: on 300 digits its 95% interval is about ±5.6 points) and leave runs without it unchanged.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SeededRandom } from '../../compiler/adapt/random.js';
+import { safetensors } from '../compiler/safetensors-fixture.js';
 import { buildDist, cli, cliJson, cliOk, DATA, MNIST_CNN, ROOT } from './helpers.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'lowrank-adapt-'));
@@ -55,6 +57,22 @@ describe('lowrank adapt', () => {
     const without = cliJson<{ outputs: Record<string, { values: number[] }> }>('run', model, '--input', digit, '--json');
     expect(Object.values(withIt.outputs)[0]!.values).not.toEqual(Object.values(without.outputs)[0]!.values);
   }, 240_000);
+
+  it('--from-peft converts a PEFT LoRA (adapter_config.json + adapter_model.safetensors) into an .lra that run --adapter applies', () => {
+    const peft = join(dir, 'peft');
+    mkdirSync(peft);
+    const r = new SeededRandom(7);
+    const values = (n: number) => Float32Array.from({ length: n }, () => r.uniform(0.05));
+    writeFileSync(join(peft, 'adapter_config.json'), JSON.stringify({ peft_type: 'LORA', r: 4, lora_alpha: 8, target_modules: ['conv2'] }));
+    writeFileSync(join(peft, 'adapter_model.safetensors'), safetensors({
+      'base_model.model.conv2.lora_A.weight': { dtype: 'F32', shape: [4, 32, 3, 3], values: values(4 * 32 * 9) },
+      'base_model.model.conv2.lora_B.weight': { dtype: 'F16', shape: [64, 4, 1, 1], values: values(64 * 4) },
+    }));
+    const converted = join(dir, 'peft.lra');
+    const out = cliJson<{ targets: string[]; ranks: number[] }>('adapt', model, '--from-peft', peft, '-o', converted, '--json');
+    expect(out).toMatchObject({ targets: ['conv2.weight'], ranks: [4] });
+    expect(cliOk('inspect', converted).stdout).toContain('conv2.weight');
+  }, 60_000);
 
   it('refuses bad options and another base in one line', () => {
     const kind = cli('adapt', model, '--data', `mnist:${inverted}`, '--kind', 'lorax', '-o', join(dir, 'x.lra'));
