@@ -176,3 +176,11 @@ function wilson(p: number, n: number): [number, number] {
   const half = (z / (1 + (z * z) / n)) * Math.sqrt((p * (1 - p)) / n + (z * z) / (4 * n * n));
   return [centre - half, centre + half];
 }
+
+// `node dist/bench/adapters.js [--quick]`: this section alone (npm run bench runs it after the others).
+if (process.argv[1]?.endsWith('adapters.js')) {
+  const { projectRoot } = await import('./cli.js');
+  const root = projectRoot();
+  const result = await runAdapterBench({ data: join(root, '../shared/data'), root, quick: process.argv.includes('--quick'), models: [], log: (l) => process.stderr.write(`${l}\n`) });
+  for (const p of await writeAdapterReport(result, join(root, 'bench/results'))) console.log(p);
+}
