@@ -21,6 +21,7 @@ import { ADAPTER_KINDS, type AdapterKind } from '../formats/adapter-model.js';
 import { writeAdapter } from '../formats/adapter-write.js';
 import { load, type EngineId, type LrmSession } from '../runtime/node.js';
 import type { Feeds } from '../runtime/tensor.js';
+import { projectRoot } from './project-root.js';
 
 const MODEL = 'mnist-cnn-pytorch';
 const ENGINES: EngineId[] = ['ort-node-cpu', 'ort-wasm', 'tfjs-wasm'];
@@ -179,7 +180,6 @@ function wilson(p: number, n: number): [number, number] {
 
 // `node dist/bench/adapters.js [--quick]`: this section alone (npm run bench runs it after the others).
 if (process.argv[1]?.endsWith('adapters.js')) {
-  const { projectRoot } = await import('./cli.js');
   const root = projectRoot();
   const result = await runAdapterBench({ data: join(root, '../shared/data'), root, quick: process.argv.includes('--quick'), models: [], log: (l) => process.stderr.write(`${l}\n`) });
   for (const p of await writeAdapterReport(result, join(root, 'bench/results'))) console.log(p);

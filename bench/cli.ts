@@ -11,27 +11,20 @@
  *
  * Progress lines go to stderr; the paths of the written files to stdout.
  */
-import { existsSync, readFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { runAdapterBench, writeAdapterReport } from './adapters.js';
 import { runBench } from './bench.js';
 import { measureBundleSizes, writeBundleReport } from './bundle-sizes.js';
 import { runEngineLatency, writeEngineReport } from './engines.js';
 import { runPresetBench, writePresetReport } from './presets.js';
+import { projectRoot } from './project-root.js';
 import { writeReport } from './report.js';
 import type { BenchResult } from './types.js';
 
 export const USAGE = 'usage: node dist/bench/run.js [--models a,b] [--quick] [--out dir] [--data dir] [--no-fetch]';
 
-/** The project root: the nearest folder up from here whose package.json is lowrank-edge's (works from bench/ and dist/bench/). */
-export function projectRoot(from = import.meta.dirname): string {
-  for (let dir = from; ; dir = dirname(dir)) {
-    const pkg = join(dir, 'package.json');
-    if (existsSync(pkg) && (JSON.parse(readFileSync(pkg, 'utf8')) as { name?: string }).name === 'lowrank-edge') return dir;
-    if (dirname(dir) === dir) throw new Error('cannot find the lowrank-edge project root (a package.json named lowrank-edge)');
-  }
-}
+export { projectRoot } from './project-root.js';
 
 export interface CliIo {
   out: (line: string) => void;
