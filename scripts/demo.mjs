@@ -31,5 +31,5 @@ console.log(`\nThe original: ${original.toFixed(2)}% on ${result.samples} held-o
 if (kept) {
   console.log(`Smallest tier within 1 point: tier ${kept.tier}, ${kept.accuracy.toFixed(2)}%, ${(kept.bytes / 1024).toFixed(1)} KiB to load (${(kept.bytes / onnxBytes).toFixed(2)}× the .onnx; a device stops there or upgrades later).`);
 }
-console.log('MNIST-8 is 6k weights: its .lrm header (layer and tier tables, a SHA-256 per section) is most of those bytes. Larger models gain far more (README, "Measured").');
+console.log('MNIST-8 is 6k weights: its .lrm header (layer and tier tables, a SHA-256 per section) is most of those bytes. Larger models gain far more (docs/measured.md).');
 console.log('Next: `npm run kiosk` serves the browser kiosk (MobileNet, progressive tiers, offline) at a local URL.');
