@@ -8,7 +8,7 @@ const MB = 1024 * 1024;
 /**
  * Working memory of an engine beyond the session's own copy of the .lrm bytes, as a multiple of the float32
  * weights it runs plus a fixed part (runtime, arena, activations of a small input). Calibrated with
- * `node dist/bench/memory.js` (docs/measured.md, "Memory budget"): peak RSS growth of load() + one run, per model and tier.
+ * `node dist/bench/memory.js` (docs/api.md, "Memory budget"): peak RSS growth of load() + one run, per model and tier.
  */
 export interface EngineMemoryModel {
   perWeightByte: number;
