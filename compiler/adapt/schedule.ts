@@ -1,3 +1,4 @@
+import * as tf from '@tensorflow/tfjs-core';
 import { AdamOptimizer } from '@tensorflow/tfjs-core';
 
 /**
@@ -22,5 +23,16 @@ export class CosineAdam extends AdamOptimizer {
   /** Sets the rate for the coming step. */
   at(step: number): void {
     this.learningRate = CosineAdam.rate(this.peak, step, this.steps);
+  }
+
+  /** Step `step` (0-based) on `loss`, at that step's rate; returns the loss. */
+  takeStep(step: number, variables: tf.Variable[], loss: () => tf.Scalar): number {
+    // variableGrads runs the loss in its own tidy scope and hands back only the loss and the gradients.
+    const { value, grads } = tf.variableGrads(loss, variables);
+    this.at(step);
+    this.applyGradients(grads as Parameters<AdamOptimizer['applyGradients']>[0]);
+    const result = value.dataSync()[0];
+    tf.dispose([value, ...Object.values(grads)]);
+    return result;
   }
 }

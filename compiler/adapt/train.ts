@@ -1,26 +1,21 @@
-import * as tf from '@tensorflow/tfjs-core';
-import { ADAPTER_KINDS, adapterFactorShapes, type AdapterDType, type AdapterKind, type AdapterLayer, type AdapterModel } from '../../formats/adapter-model.js';
+import { ADAPTER_KINDS, type AdapterDType, type AdapterKind, type AdapterModel } from '../../formats/adapter-model.js';
 import type { ModelHeader } from '../../formats/model.js';
-import { checkCoverage } from '../../runtime/engines/tfjs/coverage.js';
-import { fuseActivations } from '../../runtime/engines/tfjs/fuse-activations.js';
-import { decodeGraph, trainingGraph } from '../../runtime/engines/tfjs/graph.js';
-import { GraphInterpreter, toTensor } from '../../runtime/engines/tfjs/interpreter.js';
 import { adapterTargets, type AdapterTarget } from '../../runtime/adapters/targets.js';
-import { denseNodeLayout } from '../../runtime/onnx/build-model.js';
-import type { HostTensor } from '../../runtime/tensor.js';
-import { batchItem } from '../data/tensor.js';
 import { startTrainingBackend, type TrainingEngine } from '../distill/training-backend.js';
 import { CompileOptionError } from '../errors.js';
 import { openAdapterBase, checkTier, type AdapterBaseFile } from './base.js';
-import { adapterDelta } from './delta.js';
-import { initialFactors } from './init.js';
+import { BestCheckpoint } from './checkpoint.js';
+import { meanLoss, measureHeldOut, type Measured } from './held-out.js';
 import { defaultKron, DEFAULT_LOKR_FACTOR } from './kron.js';
 import type { LabelledSamples } from './labelled.js';
-import { baseMatrices, mergedOnnx } from './merged-model.js';
+import { crossEntropy } from './loss.js';
 import { SeededRandom } from './random.js';
 import { CosineAdam } from './schedule.js';
 import { adapterBytes } from './size.js';
 import { checkRank, defaultTargets, factorElements, rankFits, selectTargets } from './targets.js';
+import { logitName, TierGraphs } from './tier-graphs.js';
+import { TrainableFactors } from './trainable-factors.js';
+import { BatchSampler, collectUnits, labelsOf, splitHeldOut, type Unit } from './units.js';
 
 export interface AdaptOptions {
   /** 'lora' (default), 'loha' or 'lokr'. */
@@ -127,187 +122,121 @@ export async function trainAdapter(lrmBytes: Uint8Array, samples: LabelledSample
   if (trainedTiers.length === 0) throw new CompileOptionError('--tiers lists no tier', 'adapter-tier');
 
   await startTrainingBackend(o.engine);
-  const logits = logitName(base, options.output);
-  const units = await collectUnits(samples);
-  if (units.length < 2) throw new CompileOptionError(`adapter training needs at least 2 labelled samples, got ${units.length}`, 'adapter-data');
-  const validationCount = Math.min(units.length - 1, options.validationSamples ?? Math.max(1, Math.round(units.length / 10)));
-  // A seeded split, not the last samples: labelled folders are often sorted by class.
-  const split = new SeededRandom(o.seed).permutation(units.length);
-  const validation = split.slice(units.length - validationCount).map((i) => units[i]);
-  const train = split.slice(0, units.length - validationCount).map((i) => units[i]);
-
-  const random = new SeededRandom(o.seed + 1);
-  const layers = targets.map((t, i) => {
-    const shapes = adapterFactorShapes(o.kind, { rows: t.rows, cols: t.cols, rank: o.rank, kron: krons[i] });
-    const values = initialFactors(o.kind, shapes, random);
-    // tidy frees the starting tensor each variable copies (a variable outlives tidy).
-    return shapes.map(([r, c], k) => tf.tidy(() => tf.variable(tf.tensor2d(values[k], [r, c]), true, `adapter/${i}/${k}`)));
-  });
-  const variables = layers.flat();
-  const scale = o.alpha / o.rank;
-
-  // Everything below is freed in the finally at the end, however training ends.
-  const tiers: Array<{ tier: number; interpreter: GraphInterpreter; base: tf.Tensor2D[] }> = [];
+  const output = logitName(base, options.output);
+  // One generator per use, so --seed reproduces each: o.seed splits the samples, o.seed + 1 draws the starting
+  // factors, o.seed + 2 the batches.
+  const { train, validation } = splitHeldOut(await collectUnits(samples), options.validationSamples, new SeededRandom(o.seed));
+  const factors = new TrainableFactors(targets, krons, o, new SeededRandom(o.seed + 1));
   const optimizer = new CosineAdam(o.learningRate, o.steps);
-  let best: { step: number; loss: number; measured: Measured; values: tf.Tensor[] } | undefined;
+  let graphs: TierGraphs | undefined;
+  let best: BestCheckpoint<Measured> | undefined;
+  // The factors, the optimiser, the tier graphs and the checkpoint are freed in the finally, however training ends.
   try {
-    for (const tier of trainedTiers) {
-      const interpreter = interpreterFor(base, tier, targets, logits);
-      tiers.push({ tier, interpreter, base: baseMatrices(base, tier, targets).map((m, i) => tf.tensor2d(m, [targets[i].rows, targets[i].cols])) });
-    }
-    const inputNames = header.graph.inputs.map((i) => i.name);
-    const batchable = new Set(header.graph.inputs.map((i) => i.shape[0])).size === 1 && header.graph.inputs.every((i) => typeof i.shape[0] !== 'number');
-
-    /** The merged weights a tier's graph is fed: W_base + ΔW in each op's layout. */
-    const weightFeeds = (t: (typeof tiers)[number]): Record<string, tf.Tensor> => {
-      const feeds: Record<string, tf.Tensor> = {};
-      targets.forEach((target, i) => {
-        const merged = tf.add(t.base[i], adapterDelta(o.kind, layers[i], scale));
-        const { dims, transposed } = denseNodeLayout(target);
-        feeds[target.target] = tf.reshape(transposed ? tf.transpose(merged) : merged, dims);
-      });
-      return feeds;
-    };
-    /** Logits of a tier on `batch` (one run, or one per sample where the model takes a fixed batch). */
-    const forward = (t: (typeof tiers)[number], batch: Unit[]): tf.Tensor2D => {
-      const weights = weightFeeds(t);
-      const groups = batchable ? [batch] : batch.map((u) => [u]);
-      const outs = groups.map((g) => {
-        const inputs = Object.fromEntries(inputNames.map((name) => [name, toTensor(stack(g.map((u) => u.feeds[name])))]));
-        return tf.reshape(t.interpreter.forward({ ...inputs, ...weights })[logits], [g.length, -1]);
-      });
-      return (outs.length === 1 ? outs[0] : tf.concat(outs, 0)) as tf.Tensor2D;
-    };
-    const crossEntropy = (scores: tf.Tensor2D, labels: Int32Array): tf.Scalar => {
-      const classes = scores.shape[1];
-      const bad = labels.find((l) => l < 0 || l >= classes);
-      if (bad !== undefined) throw new CompileOptionError(`label ${bad} is not a class of the model's output "${logits}" (${classes} scores); train on data labelled for this model`, 'adapter-data');
-      return tf.neg(tf.mean(tf.sum(tf.mul(tf.oneHot(tf.tensor1d(labels, 'int32'), classes), tf.logSoftmax(scores)), 1))) as tf.Scalar;
-    };
-    const labelsOf = (batch: Unit[]) => Int32Array.from(batch, (u) => u.label);
-
-    const measure = (): Measured => {
-      const loss = tiers.map(() => 0);
-      const correct = tiers.map(() => 0);
-      for (let start = 0; start < validation.length; start += 256) {
-        const chunk = validation.slice(start, start + 256);
-        const labels = labelsOf(chunk);
-        tf.tidy(() => {
-          tiers.forEach((t, k) => {
-            const scores = forward(t, chunk);
-            loss[k] += crossEntropy(scores, labels).dataSync()[0] * chunk.length;
-            const predicted = tf.argMax(scores, 1).dataSync();
-            for (let j = 0; j < chunk.length; j++) if (predicted[j] === labels[j]) correct[k]++;
-          });
-        });
-      }
-      return { loss: loss.map((l) => l / validation.length), accuracy: correct.map((c) => (100 * c) / validation.length) };
-    };
-    const mean = (values: number[]) => values.reduce((a, b) => a + b, 0) / values.length;
-
-    const before = measure();
-    const snapshot = () => variables.map((v) => tf.keep(v.clone()));
-    let kept = { step: 0, loss: mean(before.loss), measured: before, values: snapshot() };
-    best = kept;
-    const keepIfBest = (step: number): void => {
-      const now = measure();
-      if (!(mean(now.loss) < kept.loss)) return;
-      for (const t of kept.values) t.dispose();
-      kept = best = { step, loss: mean(now.loss), measured: now, values: snapshot() };
-    };
-    const evaluateEvery = Math.max(1, Math.round(o.steps / 10));
-    const order = new SeededRandom(o.seed + 2);
-    let queue: number[] = [];
-    let step = 0;
-    let stoppedEarly = false;
-    let recent = NaN;
-    while (step < o.steps) {
-      if (options.signal?.aborted) {
-        stoppedEarly = true;
-        break;
-      }
-      const batch: Unit[] = [];
-      while (batch.length < Math.min(o.batchSize, train.length)) {
-        if (queue.length === 0) queue = order.permutation(train.length);
-        batch.push(train[queue.pop()!]);
-      }
-      const labels = labelsOf(batch);
-      // One tier per step, in turn: over the run every trained tier's loss counts equally (the nested loss in
-      // expectation) at the cost of one forward and backward pass per step, not one per tier.
-      const t = tiers[step % tiers.length];
-      // variableGrads runs the loss in its own tidy scope and hands back only the loss and the gradients.
-      const { value: loss, grads } = tf.variableGrads(() => crossEntropy(forward(t, batch), labels), variables);
-      optimizer.at(step);
-      optimizer.applyGradients(grads as Parameters<typeof optimizer.applyGradients>[0]);
-      const value = loss.dataSync()[0];
-      tf.dispose([loss, ...Object.values(grads)]);
-      step++;
-      recent = Number.isNaN(recent) ? value : 0.9 * recent + 0.1 * value;
-      if (!Number.isFinite(value)) break; // diverged: the best checkpoint stays
-      if (step % evaluateEvery === 0 || step === o.steps) keepIfBest(step);
-      options.onProgress?.(step, o.steps, `loss ${recent.toFixed(4)}, held-out ${kept.loss.toFixed(4)} (step ${kept.step})`);
-      await new Promise((r) => setImmediate(r)); // lets an abort (Ctrl-C) and a progress bar through
-    }
-    if (step > 0 && step % evaluateEvery !== 0 && step !== o.steps) keepIfBest(step);
-
-    const values = kept.values.map((t) => t.dataSync() as Float32Array);
-    let at = 0;
-    const adapterLayers: AdapterLayer[] = targets.map((t, i) => {
-      const factors = layers[i].map(() => Float32Array.from(values[at++]));
-      return { target: t.target, rows: t.rows, cols: t.cols, rank: o.rank, alpha: o.alpha, factors, ...(krons[i] ? { kron: krons[i] } : {}) };
-    });
-    const measured = kept.measured;
-    const tierList = trainedTiers.length === 1 ? `tier ${trainedTiers[0]}` : `tiers ${trainedTiers.join(', ')}`;
-    const adapter: AdapterModel = {
-      kind: o.kind,
-      base: base.identity,
-      dtype: o.dtype,
-      layers: adapterLayers,
-      notes: [
-        `${o.kind} rank ${o.rank} alpha ${o.alpha} on ${targets.map((t) => t.target).join(', ')}`,
-        `trained on ${train.length} samples (${tierList}), ${step} steps of ${o.batchSize}, lr ${o.learningRate}, seed ${o.seed}; kept step ${kept.step}`,
-        `held-out top-1 on ${validation.length} samples: ${measured.accuracy.map((a, k) => `tier ${trainedTiers[k]} ${a.toFixed(1)}% (base ${before.accuracy[k].toFixed(1)}%)`).join(', ')}`,
-      ],
-    };
-    const sizes = adapterBytes(adapter);
-    return {
-      adapter,
-      report: {
-        kind: o.kind,
-        rank: o.rank,
-        alpha: o.alpha,
-        engine: o.engine,
-        targets: targets.map((t) => t.target),
-        trainedTiers,
-        steps: step,
-        bestStep: kept.step,
-        stoppedEarly,
-        seconds: (performance.now() - started) / 1000,
-        trainSamples: train.length,
-        validationSamples: validation.length,
-        validationLossBefore: before.loss,
-        validationLossAfter: measured.loss,
-        validationAccuracyBefore: before.accuracy,
-        validationAccuracyAfter: measured.accuracy,
-        trainableParams: variables.reduce((s, v) => s + v.size, 0),
-        bytes: { fp32: sizes.fp32, fp16: sizes.fp16, base: lrmBytes.length },
-      },
-    };
+    graphs = new TierGraphs(base, trainedTiers, targets, output);
+    const before = measureHeldOut(graphs, factors, validation);
+    best = new BestCheckpoint(factors.variables, before, meanLoss(before));
+    const batches = new BatchSampler(train, new SeededRandom(o.seed + 2));
+    const run = await trainSteps(o, options, { graphs, factors, optimizer, best, batches, validation });
+    return adapterResult(o, { base, trainedTiers, factors, best, before, run, trainSamples: train.length, validationSamples: validation.length, started });
   } finally {
-    for (const t of best?.values ?? []) t.dispose();
+    best?.dispose();
     optimizer.dispose();
-    for (const v of variables) v.dispose();
-    for (const t of tiers) {
-      t.interpreter.dispose();
-      for (const b of t.base) b.dispose();
-    }
+    factors.dispose();
+    graphs?.dispose();
   }
 }
 
-/** Held-out cross-entropy and top-1 accuracy (%) per trained tier. */
-interface Measured {
-  loss: number[];
-  accuracy: number[];
+/** What the training loop works on; trainAdapter owns (and frees) all of it. */
+interface Training {
+  graphs: TierGraphs;
+  factors: TrainableFactors;
+  optimizer: CosineAdam;
+  best: BestCheckpoint<Measured>;
+  batches: BatchSampler;
+  validation: Unit[];
+}
+
+interface Run {
+  steps: number;
+  stoppedEarly: boolean;
+}
+
+/** The optimiser steps, until o.steps, an abort or a loss that is not finite, with a held-out check every tenth of the run. */
+async function trainSteps(o: CheckedOptions, options: AdaptOptions, { graphs, factors, optimizer, best, batches, validation }: Training): Promise<Run> {
+  const keepIfBest = (step: number): void => {
+    const now = measureHeldOut(graphs, factors, validation);
+    best.offer(step, now, meanLoss(now));
+  };
+  const evaluateEvery = Math.max(1, Math.round(o.steps / 10));
+  let step = 0;
+  let stoppedEarly = false;
+  let recent = NaN;
+  while (step < o.steps) {
+    if (options.signal?.aborted) {
+      stoppedEarly = true;
+      break;
+    }
+    const batch = batches.next(o.batchSize);
+    const labels = labelsOf(batch);
+    // One tier per step, in turn: over the run every trained tier's loss counts equally (the nested loss in
+    // expectation) at the cost of one forward and backward pass per step, not one per tier.
+    const t = graphs.tiers[step % graphs.tiers.length];
+    const value = optimizer.takeStep(step, factors.variables, () => crossEntropy(graphs.scores(t, batch, factors.feeds(t.base)), labels, graphs.output));
+    step++;
+    recent = Number.isNaN(recent) ? value : 0.9 * recent + 0.1 * value;
+    if (!Number.isFinite(value)) break; // diverged: the best checkpoint stays
+    if (step % evaluateEvery === 0 || step === o.steps) keepIfBest(step);
+    options.onProgress?.(step, o.steps, `loss ${recent.toFixed(4)}, held-out ${best.score.toFixed(4)} (step ${best.step})`);
+    await new Promise((r) => setImmediate(r)); // lets an abort (Ctrl-C) and a progress bar through
+  }
+  // Stopped between two held-out checks: one more, so the steps since the last one count.
+  if (step > 0 && step % evaluateEvery !== 0 && step !== o.steps) keepIfBest(step);
+  return { steps: step, stoppedEarly };
+}
+
+/** The kept factors as an adapter file's model, and the run's report. */
+function adapterResult(
+  o: CheckedOptions,
+  r: { base: AdapterBaseFile; trainedTiers: number[]; factors: TrainableFactors; best: BestCheckpoint<Measured>; before: Measured; run: Run; trainSamples: number; validationSamples: number; started: number },
+): AdaptResult {
+  const { trainedTiers, factors, best, before } = r;
+  const targets = factors.targets.map((t) => t.target);
+  const tierList = trainedTiers.length === 1 ? `tier ${trainedTiers[0]}` : `tiers ${trainedTiers.join(', ')}`;
+  const adapter: AdapterModel = {
+    kind: o.kind,
+    base: r.base.identity,
+    dtype: o.dtype,
+    layers: factors.adapterLayers(best.values),
+    notes: [
+      `${o.kind} rank ${o.rank} alpha ${o.alpha} on ${targets.join(', ')}`,
+      `trained on ${r.trainSamples} samples (${tierList}), ${r.run.steps} steps of ${o.batchSize}, lr ${o.learningRate}, seed ${o.seed}; kept step ${best.step}`,
+      `held-out top-1 on ${r.validationSamples} samples: ${best.measured.accuracy.map((a, k) => `tier ${trainedTiers[k]} ${a.toFixed(1)}% (base ${before.accuracy[k].toFixed(1)}%)`).join(', ')}`,
+    ],
+  };
+  const sizes = adapterBytes(adapter);
+  return {
+    adapter,
+    report: {
+      kind: o.kind,
+      rank: o.rank,
+      alpha: o.alpha,
+      engine: o.engine,
+      targets,
+      trainedTiers,
+      steps: r.run.steps,
+      bestStep: best.step,
+      stoppedEarly: r.run.stoppedEarly,
+      seconds: (performance.now() - r.started) / 1000,
+      trainSamples: r.trainSamples,
+      validationSamples: r.validationSamples,
+      validationLossBefore: before.loss,
+      validationLossAfter: best.measured.loss,
+      validationAccuracyBefore: before.accuracy,
+      validationAccuracyAfter: best.measured.accuracy,
+      trainableParams: factors.params,
+      bytes: { fp32: sizes.fp32, fp16: sizes.fp16, base: r.base.bytes.length },
+    },
+  };
 }
 
 interface CheckedOptions {
@@ -356,39 +285,6 @@ function checkOptions(options: AdaptOptions): CheckedOptions {
   };
 }
 
-/** One labelled sample: its feeds (dim 0 of 1) and its class. */
-interface Unit {
-  feeds: Record<string, HostTensor>;
-  label: number;
-}
-
-async function collectUnits(samples: LabelledSamples): Promise<Unit[]> {
-  const units: Unit[] = [];
-  for await (const { feeds, labels } of samples()) {
-    const names = Object.keys(feeds);
-    for (const name of names) {
-      if (feeds[name].dims[0] !== labels.length) {
-        throw new CompileOptionError(`input "${name}" holds ${feeds[name].dims[0]} samples but the batch has ${labels.length} labels`, 'adapter-data');
-      }
-    }
-    for (let i = 0; i < labels.length; i++) units.push({ feeds: Object.fromEntries(names.map((k) => [k, batchItem(feeds[k], i)])), label: labels[i] });
-  }
-  return units;
-}
-
-/** Samples' tensors of one input, concatenated along dim 0. */
-function stack(parts: HostTensor[]): HostTensor {
-  if (parts.length === 1) return parts[0];
-  const total = parts.reduce((s, p) => s + p.data.length, 0);
-  const data = new (parts[0].data.constructor as new (n: number) => HostTensor['data'])(total);
-  let at = 0;
-  for (const p of parts) {
-    (data as Float32Array).set(p.data as Float32Array, at);
-    at += p.data.length;
-  }
-  return { ...parts[0], dims: [parts.reduce((s, p) => s + p.dims[0], 0), ...parts[0].dims.slice(1)], data };
-}
-
 /**
  * The layers trainAdapter adapts, each with its LoKr split: of the runtime's adaptable weights (adapterTargets), the
  * named ones, else the default selection by size budget (defaultTargets); `baseBytes` is the base file's size.
@@ -404,27 +300,4 @@ export function trainedTargets(header: ModelHeader, baseBytes: number, fileName:
   const krons = targets.map(kronOf);
   targets.forEach((t, i) => checkRank(o.kind, t, o.rank, krons[i]));
   return { targets, krons };
-}
-
-/** The class scores the loss reads: the chosen (default first) output, or the input of the Softmax that made it. */
-function logitName(base: AdapterBaseFile, output: string | undefined): string {
-  const { graph } = base.header;
-  const name = output ?? graph.outputs[0]?.name;
-  if (!name || !graph.outputs.some((o) => o.name === name)) {
-    throw new CompileOptionError(`--output "${output}" is not an output of ${base.fileName}; it has ${graph.outputs.map((o) => o.name).join(', ')}`, 'adapter-output');
-  }
-  const producer = graph.nodes.find((n) => n.outputs.includes(name));
-  return producer && (producer.opType === 'Softmax' || producer.opType === 'LogSoftmax') ? producer.inputs[0] : name;
-}
-
-/** The tfjs interpreter of a tier's merged graph with the adapted weights as inputs. */
-function interpreterFor(base: AdapterBaseFile, tier: number, targets: readonly AdapterTarget[], logits: string): GraphInterpreter {
-  const onnxModel = mergedOnnx(base, tier, targets, baseMatrices(base, tier, targets));
-  const graph = trainingGraph(decodeGraph(onnxModel), { weights: targets.map((t) => t.target), outputs: [logits] });
-  const coverage = checkCoverage(graph);
-  if (coverage.missingOps.length > 0 || coverage.unsupportedNodes.length > 0) {
-    const missing = [...coverage.missingOps, ...coverage.unsupportedNodes];
-    throw new CompileOptionError(`adapter training runs the model with tfjs, which cannot run ${base.fileName} (tier ${tier}): ${missing.join(', ')}`, 'adapter-engine');
-  }
-  return new GraphInterpreter(graph, fuseActivations(graph, coverage.steps));
 }
