@@ -251,7 +251,8 @@ export async function distillFactors(
   /** Measures the held-out loss and keeps a copy of the parameters when they beat the best so far. */
   const keepIfBest = (at: number): void => {
     const perTier = validationLoss();
-    if (weighted(perTier) >= best.loss) return;
+    // Written so that a NaN held-out loss (a diverged step) never counts as better.
+    if (!(weighted(perTier) < best.loss)) return;
     for (const t of best.values) t.dispose();
     best = { step: at, loss: weighted(perTier), values: variables.map((v) => tf.keep(v.clone())) };
     bestPerTier = perTier;
