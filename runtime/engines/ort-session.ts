@@ -14,12 +14,33 @@ export interface OrtWebModule extends OrtModule {
   env: OrtCommon.Env;
 }
 
-/** Wrap an onnxruntime InferenceSession (node or web: same API) as an EngineSession. */
+/**
+ * Runs one job at a time, in call order. onnxruntime-web's WebAssembly module is one instance per process or page,
+ * and two of its sessions running at once corrupt each other: a base session and an adapter session (runtime/
+ * adapters/) of the same model running concurrently failed with "Cannot read properties of null (reading '3')"
+ * inside onnxruntime-web 1.30, on the first of 20 tries. Runs on one session at once were fine, but the module
+ * computes one inference at a time anyway, so queueing every run costs nothing.
+ */
+export class RunQueue {
+  private tail: Promise<unknown> = Promise.resolve();
+
+  run<T>(job: () => Promise<T>): Promise<T> {
+    const result = this.tail.then(job, job);
+    this.tail = result.catch(() => undefined);
+    return result;
+  }
+}
+
+/** The queue every onnxruntime-web session (ort-wasm, ort-webgpu) runs through. */
+export const ORT_WEB_RUNS = new RunQueue();
+
+/** Wrap an onnxruntime InferenceSession (node or web: same API) as an EngineSession; `queue`: see RunQueue. */
 export async function createOrtSession(
   ort: OrtModule,
   engineId: string,
   model: Uint8Array,
   options: OrtCommon.InferenceSession.SessionOptions,
+  queue?: RunQueue,
 ): Promise<EngineSession> {
   let session: OrtCommon.InferenceSession;
   try {
@@ -36,7 +57,7 @@ export async function createOrtSession(
       for (const [name, t] of Object.entries(feeds)) ortFeeds[name] = new ort.Tensor(t.dataType, t.data as never, t.dims);
       let results: OrtCommon.InferenceSession.ReturnType;
       try {
-        results = await session.run(ortFeeds);
+        results = await (queue ? queue.run(() => session.run(ortFeeds)) : session.run(ortFeeds));
       } catch (e) {
         throw new EngineRunError(`${engineId} failed to run: ${firstLine(e)}`, 'engine-run');
       }

@@ -1,7 +1,7 @@
 import { EngineDeviceLostError, EngineRunError, EngineUnavailableError } from '../errors.js';
 import type { Feeds, HostTensor } from '../tensor.js';
 import type { Engine, EngineSession } from './engine.js';
-import { createOrtSession, firstLine, type OrtWebModule } from './ort-session.js';
+import { createOrtSession, firstLine, ORT_WEB_RUNS, type OrtWebModule } from './ort-session.js';
 import { padConvChannels } from '../onnx/pad-conv-channels.js';
 
 /** The few WebGPU objects we touch (TypeScript's DOM library has no WebGPU types yet). */
@@ -47,7 +47,7 @@ export const ortWebgpu: Engine = {
     }
     let session: EngineSession;
     try {
-      session = await createOrtSession(ort, 'ort-webgpu', padConvChannels(model), { executionProviders: ['webgpu'] });
+      session = await createOrtSession(ort, 'ort-webgpu', padConvChannels(model), { executionProviders: ['webgpu'] }, ORT_WEB_RUNS);
     } catch (e) {
       // ORT creates its own adapter and device while building the first session: a failure there is "cannot
       // run here" (matched on ORT's words only, not on our engine id in the message).

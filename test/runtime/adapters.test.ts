@@ -258,6 +258,23 @@ describe('per-request adapters', () => {
     }
   }, 120_000);
 
+  it('ort-wasm: base and adapter runs at once (two onnxruntime-web sessions) give their sequential results', async () => {
+    const s = await load(lrm, { engine: 'ort-wasm', tiers: 1 });
+    try {
+      await s.loadAdapter(all.lora, 'a');
+      await s.loadAdapter(all.lora2, 'b');
+      const names = [undefined, 'a', 'b'];
+      const sequential: Float32Array[] = [];
+      for (const name of names) sequential.push(await output(s, feeds[0]!, name));
+      for (let round = 0; round < 5; round++) {
+        const together = await Promise.all(names.map((name) => output(s, feeds[0]!, name)));
+        together.forEach((o, k) => expect(bitwise(o, sequential[k]!), `round ${round}, ${names[k] ?? 'base'}`).toBe(true));
+      }
+    } finally {
+      await s.release();
+    }
+  }, 120_000);
+
   it('an .lra file loads like the AdapterModel it holds; a damaged one is a typed error and changes nothing', async () => {
     const s = await load(lrm, { engine: 'ort-node-cpu', tiers: 1 });
     try {
