@@ -5,8 +5,9 @@
  * and when storage is full. The expected class is what the ORIGINAL ONNX says on ort-node-cpu (onnxruntime-node),
  * with the same preprocessing (compiler/data/image.ts), not a hard-coded label.
  *
- * Chromium is launched without --enable-unsafe-webgpu, so WebGPU has no adapter and the kiosk runs on ort-wasm
- * (MobileNet on WebGPU over SwiftShader takes seconds per photo). Screenshots go to test/browser/artifacts/.
+ * Chromium is launched without --enable-unsafe-webgpu, so WebGPU has no adapter and the kiosk runs on tfjs-wasm
+ * (its default bundle, lowrank-tfjs.js: tfjs-webgpu, else tfjs-wasm) without fetching anything of onnxruntime-web;
+ * `engine=ort-wasm` still runs on onnxruntime-web. Screenshots go to test/browser/artifacts/.
  */
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -60,7 +61,7 @@ describe.runIf(canRunChromium)('kiosk example in headless Chromium', () => {
     await server?.close();
   });
 
-  async function openKiosk(context: BrowserContext, query = ''): Promise<{ page: Page; results: () => Promise<Results> }> {
+  async function openKiosk(context: BrowserContext, query = ''): Promise<{ page: Page; results: () => Promise<Results>; requested: string[] }> {
     await context.addInitScript(() => {
       const log: unknown[] = ((window as unknown as { kioskResults: unknown[] }).kioskResults = []);
       document.addEventListener('kiosk-result', (e) => {
@@ -69,8 +70,10 @@ describe.runIf(canRunChromium)('kiosk example in headless Chromium', () => {
       });
     });
     const page = await context.newPage();
+    const requested: string[] = [];
+    page.on('request', (request) => requested.push(new URL(request.url()).pathname));
     await page.goto(server.url + query);
-    return { page, results: () => page.evaluate(() => (window as unknown as { kioskResults: Results }).kioskResults) };
+    return { page, results: () => page.evaluate(() => (window as unknown as { kioskResults: Results }).kioskResults), requested };
   }
 
   const statusText = (page: Page) => page.locator('#status').textContent();
@@ -80,11 +83,14 @@ describe.runIf(canRunChromium)('kiosk example in headless Chromium', () => {
 
   it('shows the first tier result, upgrades to the last tier, and classifies again offline after a reload', async () => {
     const context = await browser.newContext();
-    const { page, results } = await openKiosk(context, '?image=samples/dog.jpg');
+    const { page, results, requested } = await openKiosk(context, '?image=samples/dog.jpg');
     await waitForResults(page, 2);
     const [first, upgraded] = await results();
-    expect(first).toMatchObject({ tiers: 1, engine: 'ort-wasm', top: expected });
-    expect(upgraded).toMatchObject({ tiers, engine: 'ort-wasm', top: expected });
+    expect(first).toMatchObject({ tiers: 1, engine: 'tfjs-wasm', top: expected });
+    expect(upgraded).toMatchObject({ tiers, engine: 'tfjs-wasm', top: expected });
+    // The point of the tfjs bundle: none of onnxruntime-web's files (its WASM binary alone is 13.6 MiB).
+    expect(requested.filter((path) => path.startsWith('/ort/'))).toEqual([]);
+    expect(requested).toContain('/lowrank/tfjs-backend-wasm-threaded-simd.wasm');
     expect(await page.locator('#tier').getAttribute('data-tiers')).toBe(String(tiers));
     expect(await page.evaluate(() => crossOriginIsolated)).toBe(true);
     expect(await page.locator('#threads').textContent()).toMatch(/^yes/);
@@ -99,7 +105,7 @@ describe.runIf(canRunChromium)('kiosk example in headless Chromium', () => {
     await page.setInputFiles('#picker', DOG);
     await waitForResults(page, 1);
     const [offline] = await results();
-    expect(offline).toMatchObject({ engine: 'ort-wasm', top: expected });
+    expect(offline).toMatchObject({ engine: 'tfjs-wasm', top: expected });
     expect(await page.evaluate(() => navigator.serviceWorker.controller !== null)).toBe(true);
     await page.screenshot({ path: join(ARTIFACTS, 'kiosk-offline.png'), fullPage: true });
     await context.close();
@@ -110,9 +116,19 @@ describe.runIf(canRunChromium)('kiosk example in headless Chromium', () => {
     await context.addInitScript(() => Object.defineProperty(Navigator.prototype, 'gpu', { get: () => undefined }));
     const { page, results } = await openKiosk(context, '?image=samples/dog.jpg');
     await waitForResults(page, 1);
-    expect((await results())[0]).toMatchObject({ tiers: 1, engine: 'ort-wasm', top: expected });
-    expect(await noticesText(page)).toMatch(/WebGPU is not available.*no navigator\.gpu/);
+    expect((await results())[0]).toMatchObject({ tiers: 1, engine: 'tfjs-wasm', top: expected });
+    expect(await noticesText(page)).toMatch(/WebGPU is not available.*tfjs-wasm.*no WebGPU/);
     await page.screenshot({ path: join(ARTIFACTS, 'kiosk-no-webgpu.png'), fullPage: true });
+    await context.close();
+  });
+
+  it('with engine=ort-wasm it runs on onnxruntime-web instead (the bundle bench/kiosk.ts compares on the same engine)', async () => {
+    const context = await browser.newContext();
+    const { page, results, requested } = await openKiosk(context, '?sw=0&engine=ort-wasm&image=samples/dog.jpg');
+    await waitForResults(page, 1);
+    expect((await results())[0]).toMatchObject({ tiers: 1, engine: 'ort-wasm', top: expected });
+    expect(requested).toContain('/ort/ort-wasm-simd-threaded.wasm');
+    expect(requested.filter((path) => path.includes('tfjs'))).toEqual([]);
     await context.close();
   });
 

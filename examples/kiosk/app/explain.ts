@@ -10,7 +10,7 @@ export function explainFallback(event: FallbackEvent): { key: string; text: stri
   if (/lost its GPU device/.test(event.reason)) {
     return { key: 'device-lost', text: `The GPU device was lost (${event.reason}); the kiosk carries on with ${next} (slower).` };
   }
-  if (event.engine === 'ort-webgpu') {
+  if (event.engine === 'ort-webgpu' || event.engine === 'tfjs-webgpu') {
     return { key: 'no-webgpu', text: `WebGPU is not available in this browser, so the model runs on WebAssembly (${next}), which is slower. Why: ${event.reason}` };
   }
   return { key: `fallback-${event.engine}`, text: `${event.engine} could not run the model, so it runs on ${next}. Why: ${event.reason}` };

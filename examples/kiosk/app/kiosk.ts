@@ -2,11 +2,12 @@
  * The progressive model: load the first tier (the smallest download that still classifies well), show the first
  * result from it, then upgrade() to the last tier in the background and show the result again from the full model.
  */
-import { browserCache, load, type EngineId, type LoadProgress, type LrmSession, type ModelCache } from '../../../runtime/browser-webgpu.js';
+import type { EngineId, LoadProgress, LrmSession, ModelCache } from '../../../runtime/browser-webgpu.js';
 import type { KioskManifest } from '../manifest.js';
 import { classify } from './classify.js';
 import { explainError, explainFallback } from './explain.js';
 import { imageToTensor } from './preprocess.js';
+import type { KioskRuntime } from './runtime.js';
 import type { Screen } from './screen.js';
 
 /** With no photo chosen, the upgrade starts anyway after this long, so the whole model is stored for offline use. */
@@ -17,19 +18,22 @@ export class Kiosk {
   /** The last photo, classified again once the upgrade lands. */
   private photo: Blob | undefined;
   private upgrade: Promise<void> | undefined;
-  private readonly cache: ModelCache = browserCache();
+  private readonly cache: ModelCache;
 
   constructor(
     private readonly screen: Screen,
     private readonly manifest: KioskManifest,
     private readonly modelUrl: URL,
     private readonly engine: EngineId | undefined,
-  ) {}
+    private readonly runtime: KioskRuntime,
+  ) {
+    this.cache = runtime.browserCache();
+  }
 
   /** Loads the first tier; rejects (with the runtime's typed error) when the file is refused or cannot be fetched. */
   async start(): Promise<void> {
     this.screen.setStatus('Downloading the first tier of the model…');
-    this.session = await load(this.modelUrl.href, {
+    this.session = await this.runtime.load(this.modelUrl.href, {
       tiers: 1,
       engine: this.engine,
       integrity: this.manifest.integrity,

@@ -1,9 +1,10 @@
 /**
  * The kiosk page: checks what the browser offers (cross-origin isolation for threads, a service worker for
  * offline use), reads model.json (the model's URL, integrity pin and labels), loads the first tier and wires the
- * photo picker and camera. URL parameters: image=<url> classifies that image at once; engine=ort-wasm skips
- * WebGPU; manifest=<url> reads another model.json; sw=0 skips the service worker (bench/kiosk.ts: CDP throttling
- * does not reach a worker's own requests).
+ * photo picker and camera. URL parameters: image=<url> classifies that image at once; engine=tfjs-wasm skips
+ * WebGPU; engine=ort-wasm or ort-webgpu runs on onnxruntime-web instead of tfjs (app/runtime.ts); manifest=<url>
+ * reads another model.json; sw=0 skips the service worker (bench/kiosk.ts: CDP throttling does not reach a
+ * worker's own requests).
  */
 import type { EngineId } from '../../../runtime/browser-webgpu.js';
 import { MANIFEST_FILE, parseManifest } from '../manifest.js';
@@ -11,6 +12,7 @@ import { setUpCamera } from './camera.js';
 import { explainError } from './explain.js';
 import { Kiosk } from './kiosk.js';
 import { enableOffline } from './offline.js';
+import { loadRuntime } from './runtime.js';
 import { Screen } from './screen.js';
 
 const screen = new Screen();
@@ -31,7 +33,8 @@ async function main(): Promise<void> {
   const response = await fetch(manifestUrl);
   if (!response.ok) throw new Error(`cannot read ${manifestUrl.href}: HTTP ${response.status}`);
   const manifest = parseManifest(await response.json(), manifestUrl.href);
-  const kiosk = new Kiosk(screen, manifest, new URL(manifest.model, manifestUrl), (params.get('engine') as EngineId | null) ?? undefined);
+  const engine = (params.get('engine') as EngineId | null) ?? undefined;
+  const kiosk = new Kiosk(screen, manifest, new URL(manifest.model, manifestUrl), engine, await loadRuntime(engine));
   await kiosk.start();
 
   const picker = document.getElementById('picker') as HTMLInputElement;

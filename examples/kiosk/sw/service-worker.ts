@@ -2,11 +2,11 @@
  * The kiosk's service worker: after one visit the page, its bundles, the engine and the model work offline.
  *
  * What is cached where, and why:
- * - The shell (page, app, runtime bundle, onnxruntime-web's entry modules, model.json) is cached at install, in a
- *   cache named after the build, so a new build replaces it whole.
- * - Every other same-origin GET (the engine's .mjs and .wasm, which onnxruntime-web fetches on demand, the sample
- *   photo) is cached the first time it passes through. Only the engine the device actually uses is stored, not all
- *   of onnxruntime-web's 15-28 MB binaries.
+ * - The shell (page, app, the tfjs runtime bundle, model.json) is cached at install, in a cache named after the
+ *   build, so a new build replaces it whole.
+ * - Every other same-origin GET (tfjs-backend-wasm's .wasm, fetched on demand; with engine=ort-*, onnxruntime-web's
+ *   entry modules and binaries; the sample photo) is cached the first time it passes through. Only the engine the
+ *   device actually uses is stored.
  * - The model's tiers are NOT cached here: the runtime's own browserCache() keeps every section it has verified
  *   against its SHA-256, keyed by the header hash, and reads them back before it asks the network. Caching the
  *   .lrm here too would store it twice. What the runtime cannot keep is its header read: every load starts with

@@ -1,10 +1,11 @@
 /**
  * Builds the kiosk into one folder any static host can serve: the page, app.js and sw.js (esbuild bundles of app/
- * and sw/), the runtime's browser bundle (dist/browser, from `npm run build`), the onnxruntime-web files both
- * engines load, the model under its content-addressed name, model.json, and a sample photo.
+ * and sw/), the runtime's browser bundles (dist/browser, from `npm run build`: lowrank-tfjs.js with
+ * tfjs-backend-wasm's .wasm files beside it, the default; lowrank-webgpu.js and the onnxruntime-web files its
+ * engines load, for `engine=ort-*`), the model under its content-addressed name, model.json, and a sample photo.
  */
 import { createHash } from 'node:crypto';
-import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { build, type Plugin } from 'esbuild';
 import { MANIFEST_FILE } from '../manifest.js';
@@ -21,14 +22,16 @@ const ORT_FILES = [
   'ort-wasm-simd-threaded.wasm',
 ];
 /** What the service worker stores at install: the page and what it needs before the model loads. */
-const SHELL = ['./', 'app.js', 'kiosk.css', MANIFEST_FILE, 'lowrank/lowrank-webgpu.js', 'ort/ort.webgpu.min.mjs', 'ort/ort.wasm.min.mjs'];
+const SHELL = ['./', 'app.js', 'kiosk.css', MANIFEST_FILE, 'lowrank/lowrank-tfjs.js'];
+/** The runtime bundles the app imports (app/runtime.ts), external to app.js and mapped by index.html's import map. */
+const RUNTIME_BUNDLES: Record<string, string> = { 'browser-tfjs': 'lowrank-edge/tfjs', 'browser-webgpu': 'lowrank-edge/webgpu' };
 const SAMPLE = 'images/dog.jpg';
 
 /** The app imports the runtime's sources for their types; at run time it uses the shared bundle, via the import map. */
 const runtimeBundle: Plugin = {
   name: 'lowrank-edge-bundle',
   setup(b) {
-    b.onResolve({ filter: /runtime\/browser-webgpu\.js$/ }, () => ({ path: 'lowrank-edge/webgpu', external: true }));
+    b.onResolve({ filter: /runtime\/browser-(tfjs|webgpu)\.js$/ }, (args) => ({ path: RUNTIME_BUNDLES[/(browser-\w+)\.js$/.exec(args.path)![1]], external: true }));
   },
 };
 
@@ -40,14 +43,15 @@ export interface BuiltSite {
 }
 
 export async function buildSite(paths: KioskPaths, lrmPath: string): Promise<BuiltSite> {
-  const bundle = join(paths.root, 'dist/browser/lowrank-webgpu.js');
-  if (!existsSync(bundle)) throw new Error(`${bundle} is missing: run \`npm run build\` first`);
+  const browserDist = join(paths.root, 'dist/browser');
+  const bundles = readdirSync(browserDist).filter((f) => f === 'lowrank-tfjs.js' || f === 'lowrank-webgpu.js' || f.endsWith('.wasm'));
+  if (!bundles.includes('lowrank-tfjs.js') || !bundles.includes('lowrank-webgpu.js')) throw new Error(`${browserDist} lacks the browser bundles: run \`npm run build\` first`);
   const site = paths.site;
   rmSync(site, { recursive: true, force: true });
   for (const dir of ['lowrank', 'ort', 'models', 'samples']) mkdirSync(join(site, dir), { recursive: true });
 
   for (const file of ['index.html', 'kiosk.css']) copyFileSync(join(paths.source, file), join(site, file));
-  copyFileSync(bundle, join(site, 'lowrank/lowrank-webgpu.js'));
+  for (const file of bundles) copyFileSync(join(browserDist, file), join(site, 'lowrank', file));
   const ortDist = join(paths.root, 'node_modules/onnxruntime-web/dist');
   for (const file of ORT_FILES) copyFileSync(join(ortDist, file), join(site, 'ort', file));
   if (existsSync(join(paths.data, SAMPLE))) copyFileSync(join(paths.data, SAMPLE), join(site, 'samples/dog.jpg'));
