@@ -15,6 +15,7 @@ import type { ModelCache } from './cache/model-cache.js';
 import { AUTO_PRESET, chooseTiers, type BudgetOptions, type RankChoice, type TierOptions } from './choose.js';
 import { EngineDeviceLostError, EngineUnavailableError, EngineUnsupportedModelError, LoadOptionError, throwIfAborted } from './errors.js';
 import type { Engine, EngineContext, EngineId, EngineSession, EngineWarning } from './engines/engine.js';
+import { Retirement } from './engines/retirement.js';
 import type { EngineRegistry } from './engines/registry.js';
 import { engineWeightBytes, estimateMemory } from './memory-estimate.js';
 import { decodeRefits, type LayerRefit } from './factors.js';
@@ -113,7 +114,7 @@ export class LrmSession {
   private active: Active;
   /** Serialises upgrade() calls, so two never build at once. */
   private switching: Promise<unknown> = Promise.resolve();
-  private readonly retiring = new Set<Promise<void>>();
+  private readonly retiring = new Retirement();
   /** Set while a run moves the session to the next engine after a device loss, so concurrent runs wait for one move. */
   private moving: Promise<void> | undefined;
   private readonly adapterSet: AdapterSet;
@@ -386,18 +387,13 @@ export class LrmSession {
     this.retire(old);
   }
 
-  /** Release an engine session once the runs started on it have settled. */
   private retire(old: Active): void {
-    const done = Promise.allSettled([...old.running])
-      .then(() => old.session.release())
-      .catch(() => undefined)
-      .finally(() => this.retiring.delete(done));
-    this.retiring.add(done);
+    this.retiring.retire(old.session, old.running);
   }
 
   async release(): Promise<void> {
     await this.switching;
-    await Promise.all([...this.retiring]);
+    await this.retiring.settled();
     await Promise.allSettled([...this.active.running]);
     await this.active.session.release();
     await this.adapterSet.release();

@@ -8,6 +8,7 @@
 import type { AdapterModel } from '../../formats/adapter-model.js';
 import type { ModelHeader } from '../../formats/model.js';
 import type { Engine, EngineContext, EngineSession } from '../engines/engine.js';
+import { Retirement } from '../engines/retirement.js';
 import { AdapterError } from '../errors.js';
 import type { Feeds, HostTensor } from '../tensor.js';
 import { adapterFeeds, fitsSlots } from './feeds.js';
@@ -37,7 +38,7 @@ export interface BuildTarget {
 export class AdapterSet {
   private readonly loaded = new Map<string, Loaded>();
   private built: Built | undefined;
-  private readonly retiring = new Set<Promise<void>>();
+  private readonly retiring = new Retirement();
 
   constructor(
     private readonly header: ModelHeader,
@@ -103,7 +104,7 @@ export class AdapterSet {
   async release(): Promise<void> {
     if (this.built) this.retire(this.built);
     this.built = undefined;
-    await Promise.all([...this.retiring]);
+    await this.retiring.settled();
   }
 
   private async build(adapters: ReadonlyMap<string, Loaded>, { base, engine, context }: BuildTarget): Promise<Built> {
@@ -120,13 +121,8 @@ export class AdapterSet {
     this.built = built;
   }
 
-  /** Release an adapter session once the runs started on it have settled. */
   private retire(old: Built): void {
-    const done = Promise.allSettled([...old.running])
-      .then(() => old.session.release())
-      .catch(() => undefined)
-      .finally(() => this.retiring.delete(done));
-    this.retiring.add(done);
+    this.retiring.retire(old.session, old.running);
   }
 
   private unknown(name: string): AdapterError {
