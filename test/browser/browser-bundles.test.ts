@@ -1,7 +1,7 @@
 /**
  * The browser bundles in headless Chromium (Debian's, WebGPU on SwiftShader where there is no GPU): an .lrm compiled
  * here from mnist-cnn-pytorch, served over HTTP, run on real MNIST digits on ort-wasm, ort-webgpu, tfjs-wasm and
- * tfjs-webgpu, and compared with ort-node-cpu in Node; MobileNet and two detectors (YOLO-FastestV2, UltraFace) on real photos on
+ * tfjs-webgpu, and compared with ort-node-cpu in Node (also with a LoRA and a LoKr adapter loaded from .lra files); MobileNet and two detectors (YOLO-FastestV2, UltraFace) on real photos on
  * ort-webgpu; USE-lite (a transformer) on real text, tokenised in the page, against the original model. Every test
  * asserts which engine ran, so a silent fallback to WASM fails.
  */
@@ -11,8 +11,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { randomAdapter, type TargetShape } from '../../bench/adapter-switch.js';
 import { compileOnnx } from '../../compiler/compile.js';
 import { argmax } from '../../compiler/evaluate.js';
+import { adapterBaseOf } from '../../formats/adapter-base.js';
+import { writeAdapter } from '../../formats/adapter-write.js';
+import { readLrm } from '../../formats/read.js';
 import { load, type Feeds } from '../../runtime/node.js';
 import { compiledUseLite, devSentences, originalEmbeddings, USE_LITE_VOCAB, useLiteAvailable, useLiteTokenizer, worstCosine } from '../text/use-lite-fixture.js';
 import { maxRelativeError } from '../e2e/compare.js';
@@ -415,6 +419,125 @@ describe.runIf(canRunChromium)('browser bundles in headless Chromium', () => {
         await page.context().close();
       }
     }, 600_000);
+  });
+
+  /**
+   * Adapters (issue 17) in the page: a random LoRA (fc1, conv1, conv2) and LoKr (conv2, fc1) for model.lrm, served
+   * as .lra files, loaded through each bundle with loadAdapter(bytes) and run on ADAPTER_DIGITS real digits at all
+   * tier 1 (where fc1 and conv2 run factored: LoRA joins its factors, LoKr runs them dense) and, on the WASM engines,
+   * also at all tiers (SwiftShader builds each WebGPU session slowly). Each output must match the same model and
+   * adapter on ort-node-cpu in Node (which test/runtime/adapters.test.ts checks against the weights merged into a
+   * dense ONNX model) within 1e-4 relative, and runs without an adapter stay what the base gave on that engine
+   * before any adapter was loaded: bitwise, except on tfjs-webgpu, which is not bitwise repeatable even with no
+   * adapter: fc1's MatMul (8 × 3136 · 3136 × 128, few output tiles and K ≥ 2000) takes tfjs-backend-webgpu's
+   * MatMulSplitKProgram, which sums the K slices with atomicAdd in whatever order the workgroups finish (two runs of
+   * the base alone differ by ~1e-7 relative there). There the base must stay within BASE_DRIFT instead.
+   */
+  describe('adapters (LoRA, LoKr) from .lra files', () => {
+    const ADAPTER_DIGITS = 8;
+    const ADAPTER_BOUND = 1e-4;
+    /** tfjs-webgpu's run-to-run drift of the base (see above); an adapter leaking into it moves it by > 1e-3. */
+    const BASE_DRIFT = 1e-5;
+    const NAMES = ['lora', 'lokr'] as const;
+    const TIERS = [undefined, 1] as const;
+    /** ort-node-cpu's scores, by `${tiers}|${adapter name or 'base'}`. */
+    const adapterReference = new Map<string, Float32Array>();
+    interface AdapterResult {
+      engine: string;
+      fallbacks: unknown[];
+      adapters: string[];
+      before: number[];
+      after: number[];
+      with: Record<string, number[]>;
+    }
+
+    beforeAll(async () => {
+      const lrm = new Uint8Array(readFileSync(join(dir, 'model.lrm')));
+      const { header } = await readLrm(lrm);
+      const target = (weight: string): TargetShape => {
+        const layer = header.layers.find((l) => l.weight === weight)!;
+        return { target: weight, rows: layer.rows, cols: layer.cols };
+      };
+      const [fc1, conv2, conv1] = [target('fc1.weight'), target('conv2.weight'), { target: 'conv1.weight', rows: 32, cols: 9 }];
+      const { headerSha256 } = adapterBaseOf(lrm, 'model.lrm');
+      const files = {
+        lora: await writeAdapter(randomAdapter('lora', headerSha256, [fc1, conv1, conv2], { seed: 1, rank: 8, std: 0.05 })),
+        lokr: await writeAdapter(randomAdapter('lokr', headerSha256, [conv2, fc1], { seed: 4, rank: 4, std: 0.1 })),
+      };
+      for (const name of NAMES) writeFileSync(join(dir, `${name}.lra`), files[name]);
+      const data = new Float32Array(Uint8Array.from(readFileSync(join(dir, 'digits.f32')).subarray(0, ADAPTER_DIGITS * 784 * 4)).buffer);
+      for (const tiers of TIERS) {
+        const cpu = await load(lrm, { engine: 'ort-node-cpu', tiers });
+        const feeds = { [cpu.inputs[0].name]: { dataType: 'float32' as const, dims: [ADAPTER_DIGITS, 1, 28, 28], data } };
+        const scores = async (adapter?: string) => (await cpu.run(feeds, { adapter }))[cpu.outputs[0].name].data as Float32Array;
+        adapterReference.set(`${tiers}|base`, await scores());
+        for (const name of NAMES) {
+          await cpu.loadAdapter(files[name], name);
+          adapterReference.set(`${tiers}|${name}`, await scores(name));
+        }
+        await cpu.release();
+      }
+    });
+
+    /** Loads model.lrm through `entry`, runs the digits without an adapter, loads both .lra files, runs with each and without. */
+    function runAdapters(page: Page, entry: 'wasm' | 'webgpu' | 'tfjs', engine: string, tiers: number | undefined): Promise<AdapterResult> {
+      const args = { entry, options: { engine, tiers }, names: [...NAMES], count: ADAPTER_DIGITS };
+      return page.evaluate(async ({ entry, options, names, count }) => {
+        const lowrank = (window as any).lowrank[entry];
+        const data = new Float32Array(await (await fetch('/models/digits.f32')).arrayBuffer()).slice(0, count * 784);
+        const session = await lowrank.load('/models/model.lrm', options);
+        try {
+          const feeds = { [session.inputs[0].name]: { dataType: 'float32', dims: [count, 1, 28, 28], data } };
+          const run = async (adapter?: string): Promise<number[]> => Array.from((await session.run(feeds, { adapter }))[session.outputs[0].name].data);
+          const before = await run();
+          for (const name of names) await session.loadAdapter(new Uint8Array(await (await fetch(`/models/${name}.lra`)).arrayBuffer()), name);
+          const out: Record<string, number[]> = {};
+          for (const name of names) out[name] = await run(name);
+          return { engine: session.engine, fallbacks: [...session.fallbacks], adapters: [...session.adapters], before, after: await run(), with: out };
+        } finally {
+          await session.release();
+        }
+      }, args);
+    }
+
+    const bitwise = (a: readonly number[], b: readonly number[]): boolean => a.length === b.length && a.every((v, i) => Object.is(v, b[i]));
+
+    it('on ort-wasm, tfjs-wasm, ort-webgpu and tfjs-webgpu: outputs with each adapter match ort-node-cpu within 1e-4; without one, the base as before loading', async () => {
+      const runs = [
+        { entry: 'wasm', engine: 'ort-wasm', tiers: TIERS, bitwise: true },
+        { entry: 'tfjs', engine: 'tfjs-wasm', tiers: TIERS, bitwise: true },
+        { entry: 'webgpu', engine: 'ort-webgpu', tiers: [1], bitwise: true },
+        { entry: 'tfjs', engine: 'tfjs-webgpu', tiers: [1], bitwise: false },
+      ] as const;
+      const page = await openPage();
+      try {
+        for (const { entry, engine, tiers: tierList, bitwise: repeatable } of runs) {
+          for (const tiers of tierList) {
+            const label = `${engine} tiers=${tiers ?? 'all'}`;
+            const start = performance.now();
+            const result = await runAdapters(page, entry, engine, tiers);
+            expect(result.engine, label).toBe(engine);
+            expect(result.fallbacks, label).toEqual([]);
+            expect(result.adapters, label).toEqual([...NAMES]);
+            const drift = maxRelativeError(result.before, result.after);
+            if (repeatable) expect(bitwise(result.after, result.before), `${label}: the base after loading adapters`).toBe(true);
+            else expect(drift, `${label}: the base after loading adapters`).toBeLessThanOrEqual(BASE_DRIFT);
+            const base = adapterReference.get(`${tiers}|base`)!;
+            const errors = NAMES.map((name) => {
+              const want = adapterReference.get(`${tiers}|${name}`)!;
+              // The adapter does change the outputs (else the check would prove nothing).
+              expect(maxRelativeError(base, want), `${label} ${name}`).toBeGreaterThan(1e-3);
+              expect(result.with[name], `${label} ${name}`).toHaveLength(want.length);
+              return maxRelativeError(want, result.with[name]);
+            });
+            console.log(`adapters on ${label}: max relative error ${NAMES.map((n, i) => `${n} ${errors[i].toExponential(2)}`).join(', ')}; base ${maxRelativeError(base, result.before).toExponential(2)}, ${repeatable ? 'bitwise after loading' : `${drift.toExponential(2)} after loading`}; ${((performance.now() - start) / 1000).toFixed(1)} s`);
+            NAMES.forEach((name, i) => expect(errors[i], `${label} ${name}`).toBeLessThanOrEqual(ADAPTER_BOUND));
+          }
+        }
+      } finally {
+        await page.context().close();
+      }
+    }, 300_000);
   });
 
   it('with its .wasm files not where setTfjsWasmFiles() says, tfjs-wasm is unavailable and names the URL', async () => {
