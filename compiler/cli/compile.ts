@@ -93,8 +93,8 @@ function parseDistillTrain(text: string): 'cores' | 'factors' {
 }
 
 /** auto: the distill module's rule (kl for class scores, else mse), except that sentence data means embeddings: mse. */
-function parseDistillLoss(text: string, textData: boolean): 'kl' | 'mse' | 'similarity' | 'auto' {
-  if (text === 'kl' || text === 'mse' || text === 'similarity') return text;
+function parseDistillLoss(text: string, textData: boolean): 'kl' | 'mse' | 'auto' {
+  if (text === 'kl' || text === 'mse') return text;
   if (text === 'auto') return textData ? 'mse' : 'auto';
   throw new CompileOptionError(`--distill-loss must be auto, kl or mse, got "${text}"`, 'distill');
 }
