@@ -15,6 +15,30 @@ export interface KioskManifest {
   labels: string[];
   /** Input image size (square) and per-channel normalisation after scaling pixels to 0..1. */
   input: { size: number; mean: number[]; std: number[] };
+  /** The "search by meaning" panel (absent: the build has none, and the panel stays hidden). */
+  search?: SearchManifest;
+}
+
+/**
+ * The search panel's sentence encoder (USE-lite) and what it searches. Every file is pinned: the .lrm by its header
+ * hash (checked by the runtime before a tier is fetched), the vocabulary and the phrases by the SHA-256 of the
+ * whole file (SRI form, checked by app/search.ts); all three names carry their hash, so they are cached for good.
+ */
+export interface SearchManifest {
+  /** The .lrm, relative to model.json. */
+  model: string;
+  integrity: string;
+  /** Tiers the page loads (of `modelTiers`): the smallest that ranks well. */
+  tiers: number;
+  modelTiers: number;
+  /** Bytes to load for `tiers` tiers (header included). */
+  bytes: number;
+  /** The SentencePiece vocabulary ([[piece, score], …]), relative to model.json, and its SHA-256 ("sha256-<base64>"). */
+  vocab: string;
+  vocabIntegrity: string;
+  /** A JSON list of the phrases to search, relative to model.json, and its SHA-256 ("sha256-<base64>"). */
+  phrases: string;
+  phrasesIntegrity: string;
 }
 
 export const MANIFEST_FILE = 'model.json';
@@ -32,5 +56,12 @@ export function parseManifest(json: unknown, url: string): KioskManifest {
     Array.isArray(m.input.mean) &&
     Array.isArray(m.input.std);
   if (!ok) throw new Error(`${url} is not a kiosk model manifest (model, integrity, tiers, tierBytes, labels, input)`);
+  const s = m.search;
+  if (s !== undefined) {
+    const strings = [s?.model, s?.integrity, s?.vocab, s?.vocabIntegrity, s?.phrases, s?.phrasesIntegrity];
+    if (!strings.every((v) => typeof v === 'string') || !Number.isInteger(s.tiers) || !Number.isInteger(s.modelTiers)) {
+      throw new Error(`${url} has a search section without model, integrity, tiers, modelTiers, vocab, vocabIntegrity, phrases, phrasesIntegrity`);
+    }
+  }
   return m as KioskManifest;
 }

@@ -8,6 +8,9 @@
  * Chromium is launched without --enable-unsafe-webgpu, so WebGPU has no adapter and the kiosk runs on tfjs-wasm
  * (its default bundle, lowrank-tfjs.js: tfjs-webgpu, else tfjs-wasm) without fetching anything of onnxruntime-web;
  * `engine=ort-wasm` still runs on onnxruntime-web. Screenshots go to test/browser/artifacts/.
+ *
+ * The search panel (USE-lite compiled to int4, compiled once, ~1-2 min here) must rank first the phrase that the
+ * original USE-lite ONNX ranks first on onnxruntime-node, online and offline after a reload.
  */
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -19,9 +22,11 @@ import { argmax } from '../../compiler/evaluate.js';
 import { preprocessImage, readImageFile } from '../../compiler/data/image.js';
 import type { Classification } from '../../examples/kiosk/app/classify.js';
 import { buildSite, type BuiltSite } from '../../examples/kiosk/tools/build-site.js';
-import { ensureKioskModel, KIOSK_ONNX } from '../../examples/kiosk/tools/compile-model.js';
+import type { SearchResult } from '../../examples/kiosk/app/search.js';
+import { ensureKioskModel, ensureSearchModel, KIOSK_ONNX, SEARCH_ONNX, SEARCH_VOCAB } from '../../examples/kiosk/tools/compile-model.js';
 import { startKioskServer } from '../../examples/kiosk/tools/kiosk-server.js';
 import { kioskPaths } from '../../examples/kiosk/tools/paths.js';
+import { encodeSentences, rankBySimilarity, SentencePieceTokenizer, sparseBatch } from '../../runtime/text/index.js';
 import type { StaticServer } from '../../tools/static-server.js';
 import { canRunChromium, CHROMIUM } from './chromium.js';
 
@@ -29,6 +34,8 @@ const ROOT = join(import.meta.dirname, '../..');
 const ARTIFACTS = join(import.meta.dirname, 'artifacts');
 const paths = kioskPaths(ROOT);
 const DOG = join(paths.data, 'images/dog.jpg');
+/** The search panel's query; the phrase it should find is what the original USE-lite ONNX ranks first. */
+const QUERY = 'where can I pay';
 
 /** Every result the page showed, in order (its 'kiosk-result' events). */
 type Results = Array<Pick<Classification, 'tiers' | 'engine'> & { top: number; label: string }>;
@@ -40,10 +47,18 @@ describe.runIf(canRunChromium)('kiosk example in headless Chromium', () => {
   let tiers: number;
   /** The original ONNX's top-1 class on dog.jpg. */
   let expected: number;
+  let phrases: string[];
+  /** The phrases ranked for QUERY by the original USE-lite ONNX on onnxruntime-node. */
+  let expectedSearch: Array<{ index: number; score: number }>;
+  let searchCompileSeconds = 0;
 
   beforeAll(async () => {
     execFileSync(process.execPath, [join(ROOT, 'scripts/bundle.mjs')], { cwd: ROOT, stdio: 'pipe' });
-    site = await buildSite(paths, ensureKioskModel(paths, () => {}));
+    const compileStart = performance.now();
+    let compiled = false;
+    const searchLrm = ensureSearchModel(paths, () => (compiled = true));
+    if (compiled) searchCompileSeconds = (performance.now() - compileStart) / 1000;
+    site = await buildSite(paths, ensureKioskModel(paths, () => {}), { lrm: searchLrm });
     tiers = (JSON.parse(readFileSync(join(site.dir, 'model.json'), 'utf8')) as { tiers: number }).tiers;
     server = await startKioskServer(site.dir);
     const x = preprocessImage(await readImageFile(DOG), { channels: 3, height: 224, width: 224 }, { mean: [0.5], std: [0.5] });
@@ -51,12 +66,26 @@ describe.runIf(canRunChromium)('kiosk example in headless Chromium', () => {
     const out = await original.run({ [original.inputNames[0]]: new ort.Tensor('float32', x, [1, 3, 224, 224]) });
     expected = argmax(out.probs.data as Float32Array);
     await original.release();
+
+    phrases = JSON.parse(readFileSync(join(paths.source, 'phrases.json'), 'utf8')) as string[];
+    const tokenizer = SentencePieceTokenizer.fromJson(readFileSync(join(paths.data, SEARCH_VOCAB), 'utf8'));
+    const use = await ort.InferenceSession.create(join(paths.data, SEARCH_ONNX));
+    const embed = async (sentences: string[]): Promise<Float32Array[]> => {
+      const feeds = sparseBatch(encodeSentences(tokenizer, sentences));
+      const out = await use.run(Object.fromEntries(Object.entries(feeds).map(([name, t]) => [name, new ort.Tensor('int64', t.data as BigInt64Array, t.dims)])));
+      const data = out.embedding.data as Float32Array;
+      return sentences.map((_, i) => data.slice(i * 512, (i + 1) * 512));
+    };
+    const [query] = await embed([QUERY]);
+    expectedSearch = rankBySimilarity(query, await embed(phrases));
+    await use.release();
     mkdirSync(ARTIFACTS, { recursive: true });
     // No --enable-unsafe-webgpu: WebGPU has no adapter here, the kiosk says so and runs on ort-wasm.
     browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox'] });
   }, 300_000);
 
   afterAll(async () => {
+    if (searchCompileSeconds > 0) console.log(`kiosk: compiled USE-lite for the search panel in ${searchCompileSeconds.toFixed(0)} s (once)`);
     await browser?.close();
     await server?.close();
   });
@@ -111,6 +140,50 @@ describe.runIf(canRunChromium)('kiosk example in headless Chromium', () => {
     await context.close();
   }, 120_000);
 
+  it('searches the phrases by meaning on the device (USE-lite, int4), loaded lazily, and offline after a reload', async () => {
+    // The premise, checked on the original ONNX: a payment phrase is the closest to the query.
+    expect(phrases[expectedSearch[0].index]).toMatch(/pay/i);
+    const context = await browser.newContext();
+    await context.addInitScript(() => {
+      const log: unknown[] = ((window as unknown as { kioskSearches: unknown[] }).kioskSearches = []);
+      document.addEventListener('kiosk-search', (e) => log.push((e as CustomEvent<SearchResult>).detail));
+    });
+    const { page, requested } = await openKiosk(context);
+    const searched = async (query: string): Promise<SearchResult> => {
+      const handle = await page.waitForFunction(
+        (q) => (window as unknown as { kioskSearches: SearchResult[] }).kioskSearches.find((s) => s.query === q),
+        query,
+        { timeout: 60_000 },
+      );
+      return (await handle.jsonValue()) as SearchResult;
+    };
+    await page.waitForFunction(() => document.getElementById('status')?.dataset.kind === 'ok', undefined, { timeout: 60_000 });
+    // Lazy: the image model's first tier came first, and nothing of the search model was fetched for it.
+    expect(requested.filter((path) => /use_lite|vocab|phrases/.test(path))).toEqual([]);
+    expect(await page.locator('#search-panel').isVisible()).toBe(true);
+
+    const start = performance.now();
+    await page.fill('#search', QUERY);
+    const online = await searched(QUERY);
+    const firstQueryMs = performance.now() - start;
+    expect(online.top.map((r) => r.index)[0]).toBe(expectedSearch[0].index);
+    expect(online.engine).toBe('tfjs-wasm');
+    expect(await page.locator('#search-results li').first().textContent()).toContain(phrases[expectedSearch[0].index]);
+    const top3 = (r: Array<{ index: number; score: number }>) => r.slice(0, 3).map((x) => `"${phrases[x.index]}" ${x.score.toFixed(2)}`).join(', ');
+    console.log(`kiosk search: "${QUERY}" → ${top3(online.top)} (original ONNX: ${top3(expectedSearch)}); first query ${(firstQueryMs / 1000).toFixed(1)} s with the model load, the query itself ${online.ms.toFixed(0)} ms`);
+    await page.screenshot({ path: join(ARTIFACTS, 'kiosk-search.png'), fullPage: true });
+
+    await context.setOffline(true);
+    await page.reload();
+    await page.waitForFunction(() => document.getElementById('status')?.dataset.kind === 'ok', undefined, { timeout: 60_000 });
+    await page.fill('#search', QUERY);
+    const offline = await searched(QUERY);
+    expect(offline.top[0].index).toBe(expectedSearch[0].index);
+    expect(await page.evaluate(() => navigator.serviceWorker.controller !== null)).toBe(true);
+    await page.screenshot({ path: join(ARTIFACTS, 'kiosk-search-offline.png'), fullPage: true });
+    await context.close();
+  }, 120_000);
+
   it('without navigator.gpu it says WebGPU is missing and classifies on WebAssembly', async () => {
     const context = await browser.newContext();
     await context.addInitScript(() => Object.defineProperty(Navigator.prototype, 'gpu', { get: () => undefined }));
@@ -142,6 +215,25 @@ describe.runIf(canRunChromium)('kiosk example in headless Chromium', () => {
     expect(await statusText(page)).toMatch(/model file was refused.*integrity/);
     await page.screenshot({ path: join(ARTIFACTS, 'kiosk-integrity.png'), fullPage: true });
     await context.close();
+  });
+
+  it('refuses a search model or vocabulary that is not the pinned one, in the search panel', async () => {
+    const manifest = JSON.parse(readFileSync(join(site.dir, 'model.json'), 'utf8')) as { search: Record<string, unknown> };
+    const other = `sha256-${Buffer.alloc(32, 9).toString('base64')}`;
+    for (const [file, field, message] of [
+      ['wrong-search-pin.json', 'integrity', /Search is not available: The model file was refused.*integrity/],
+      ['wrong-vocab-pin.json', 'vocabIntegrity', /Search is not available: The model file was refused.*integrity.*vocab\.[0-9a-f]{16}\.json/],
+    ] as const) {
+      writeFileSync(join(site.dir, file), JSON.stringify({ ...manifest, search: { ...manifest.search, [field]: other } }));
+      const context = await browser.newContext();
+      const { page } = await openKiosk(context, `?sw=0&manifest=${file}`);
+      await page.waitForFunction(() => document.getElementById('status')?.dataset.kind === 'ok', undefined, { timeout: 60_000 });
+      await page.fill('#search', QUERY);
+      await page.waitForFunction(() => document.getElementById('search-status')?.dataset.kind === 'error', undefined, { timeout: 60_000 });
+      expect(await page.locator('#search-status').textContent()).toMatch(message);
+      expect(await page.locator('#search-results li').count()).toBe(0);
+      await context.close();
+    }
   });
 
   it('says so when the storage quota is full, and still classifies', async () => {

@@ -19,6 +19,9 @@ export class Kiosk {
   private photo: Blob | undefined;
   private upgrade: Promise<void> | undefined;
   private readonly cache: ModelCache;
+  private upgradeSettled!: () => void;
+  /** Resolves once the background upgrade has landed or failed (or at once when there is none): the image model is done downloading. */
+  readonly upgraded = new Promise<void>((resolve) => (this.upgradeSettled = resolve));
 
   constructor(
     private readonly screen: Screen,
@@ -79,7 +82,8 @@ export class Kiosk {
   /** Once: fetch the remaining tiers (one Range request), switch, and classify the last photo again. */
   private startUpgrade(): void {
     const session = this.session;
-    if (!session || this.upgrade || session.tiers === this.manifest.tiers) return;
+    if (!session || this.upgrade) return;
+    if (session.tiers === this.manifest.tiers) return this.upgradeSettled();
     this.upgrade = session
       .upgrade({ tiers: this.manifest.tiers, onProgress: (e) => this.progress(e) })
       .then(async () => {
@@ -87,7 +91,8 @@ export class Kiosk {
         this.checkStorage();
         if (this.photo) await this.classifySource(this.photo);
       })
-      .catch((e: unknown) => this.screen.setStatus(`${explainError(e)} The kiosk keeps working on tier ${session.tiers}.`, 'error'));
+      .catch((e: unknown) => this.screen.setStatus(`${explainError(e)} The kiosk keeps working on tier ${session.tiers}.`, 'error'))
+      .finally(() => this.upgradeSettled());
   }
 
   private progress(e: LoadProgress): void {

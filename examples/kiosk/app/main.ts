@@ -1,7 +1,7 @@
 /**
  * The kiosk page: checks what the browser offers (cross-origin isolation for threads, a service worker for
  * offline use), reads model.json (the model's URL, integrity pin and labels), loads the first tier and wires the
- * photo picker and camera. URL parameters: image=<url> classifies that image at once; engine=tfjs-wasm skips
+ * photo picker and camera, and the search-by-meaning panel when model.json has one (app/search.ts). URL parameters: image=<url> classifies that image at once; engine=tfjs-wasm skips
  * WebGPU; engine=ort-wasm or ort-webgpu runs on onnxruntime-web instead of tfjs (app/runtime.ts); manifest=<url>
  * reads another model.json; sw=0 skips the service worker (bench/kiosk.ts: CDP throttling does not reach a
  * worker's own requests).
@@ -14,6 +14,7 @@ import { Kiosk } from './kiosk.js';
 import { enableOffline } from './offline.js';
 import { loadRuntime } from './runtime.js';
 import { Screen } from './screen.js';
+import { PhraseSearch } from './search.js';
 
 const screen = new Screen();
 main().catch((e: unknown) => screen.setStatus(explainError(e), 'error'));
@@ -34,8 +35,14 @@ async function main(): Promise<void> {
   if (!response.ok) throw new Error(`cannot read ${manifestUrl.href}: HTTP ${response.status}`);
   const manifest = parseManifest(await response.json(), manifestUrl.href);
   const engine = (params.get('engine') as EngineId | null) ?? undefined;
-  const kiosk = new Kiosk(screen, manifest, new URL(manifest.model, manifestUrl), engine, await loadRuntime(engine));
+  const runtime = await loadRuntime(engine);
+  const kiosk = new Kiosk(screen, manifest, new URL(manifest.model, manifestUrl), engine, runtime);
   await kiosk.start();
+  if (manifest.search) {
+    // Lazy: the search model loads when the box is focused, or once the image model has finished downloading.
+    const search = new PhraseSearch(manifest.search, manifestUrl, runtime, engine);
+    void kiosk.upgraded.then(() => search.prepare()).catch(() => {});
+  }
 
   const picker = document.getElementById('picker') as HTMLInputElement;
   picker.addEventListener('change', () => {

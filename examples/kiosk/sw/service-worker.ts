@@ -5,7 +5,8 @@
  * - The shell (page, app, the tfjs runtime bundle, model.json) is cached at install, in a cache named after the
  *   build, so a new build replaces it whole.
  * - Every other same-origin GET (tfjs-backend-wasm's .wasm, fetched on demand; with engine=ort-*, onnxruntime-web's
- *   entry modules and binaries; the sample photo) is cached the first time it passes through. Only the engine the
+ *   entry modules and binaries; the sample photo; the search panel's vocabulary and phrases, content-addressed and
+ *   fetched only once the panel loads) is cached the first time it passes through. Only the engine the
  *   device actually uses is stored.
  * - The model's tiers are NOT cached here: the runtime's own browserCache() keeps every section it has verified
  *   against its SHA-256, keyed by the header hash, and reads them back before it asks the network. Caching the
@@ -13,14 +14,18 @@
  *   Range requests for the header (the header and the integrity pin are checked on each load, before any cached
  *   section is trusted): 64 KiB from byte 0, and one more request when the header is longer (MobileNet's is
  *   ~81 KiB). So the worker keeps the model's Range responses that start inside its header, and lets the rest through.
- *   The model's file name carries its hash (content-addressed), so a kept range never goes stale.
+ *   The same holds for the search panel's USE-lite .lrm. The models' file names carry their hash
+ *   (content-addressed), so a kept range never goes stale.
  */
 import { matchRange, parseRange, storeRange } from './range-cache.js';
 
-/** Replaced at build time: the build's id, the shell's files, and the model's path and header length (payload start). */
+/**
+ * Replaced at build time: the build's id, the shell's files, and each model's path and header length (payload
+ * start): MobileNet's, and the search panel's USE-lite when the build has one.
+ */
 declare const KIOSK_BUILD: string;
 declare const KIOSK_SHELL: string[];
-declare const KIOSK_MODEL: { path: string; headerBytes: number };
+declare const KIOSK_MODELS: Array<{ path: string; headerBytes: number }>;
 
 /** The parts of the worker scope used here (the DOM library, which the project compiles with, lacks them). */
 interface ExtendableEvent extends Event {
@@ -58,8 +63,8 @@ scope.addEventListener('fetch', (event) => {
   if (request.headers.has('Range')) {
     const range = parseRange(request.headers.get('Range'));
     // Only the header reads are kept (see above); other ranges go to the network untouched.
-    const model = new URL(KIOSK_MODEL.path, scope.location.href).href;
-    if (range && request.url === model && range.start < KIOSK_MODEL.headerBytes) event.respondWith(headerRead(request, range));
+    const model = KIOSK_MODELS.find((m) => new URL(m.path, scope.location.href).href === request.url);
+    if (range && model && range.start < model.headerBytes) event.respondWith(headerRead(request, range));
     return;
   }
   event.respondWith(cacheFirst(request));

@@ -3,13 +3,16 @@
  * and sw/), the runtime's browser bundles (dist/browser, from `npm run build`: lowrank-tfjs.js with
  * tfjs-backend-wasm's .wasm files beside it, the default; lowrank-webgpu.js and the onnxruntime-web files its
  * engines load, for `engine=ort-*`), the model under its content-addressed name, model.json, and a sample photo.
+ * With a search model: the search panel's USE-lite .lrm, its vocabulary and phrases.json, content-addressed too,
+ * in model.json's `search` section.
  */
 import { createHash } from 'node:crypto';
 import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { build, type Plugin } from 'esbuild';
 import { MANIFEST_FILE } from '../manifest.js';
-import { kioskManifest } from './model-manifest.js';
+import { SEARCH_VOCAB } from './compile-model.js';
+import { kioskManifest, searchManifest } from './model-manifest.js';
 import type { KioskPaths } from './paths.js';
 
 /** onnxruntime-web's entry modules (WebGPU and WASM builds) and the binaries each loads. */
@@ -42,7 +45,16 @@ export interface BuiltSite {
   integrity: string;
 }
 
-export async function buildSite(paths: KioskPaths, lrmPath: string): Promise<BuiltSite> {
+export interface SearchOptions {
+  /** The compiled USE-lite (tools/compile-model.ts, ensureSearchModel). */
+  lrm: string;
+  /** Tiers the page loads (default: all). */
+  tiers?: number;
+  /** The phrases to search (default: examples/kiosk/phrases.json). */
+  phrases?: string;
+}
+
+export async function buildSite(paths: KioskPaths, lrmPath: string, searchOptions?: SearchOptions): Promise<BuiltSite> {
   const browserDist = join(paths.root, 'dist/browser');
   const bundles = readdirSync(browserDist).filter((f) => f === 'lowrank-tfjs.js' || f === 'lowrank-webgpu.js' || f.endsWith('.wasm'));
   if (!bundles.includes('lowrank-tfjs.js') || !bundles.includes('lowrank-webgpu.js')) throw new Error(`${browserDist} lacks the browser bundles: run \`npm run build\` first`);
@@ -60,13 +72,26 @@ export async function buildSite(paths: KioskPaths, lrmPath: string): Promise<Bui
   const input = { size: 224, mean: [0.5], std: [0.5] };
   const { manifest, fileName, headerBytes } = await kioskManifest({ lrm, labelsFile: join(paths.data, 'labels/synset.txt'), modelDir: 'models', input });
   writeFileSync(join(site, 'models', fileName), lrm);
+  const models = [{ path: manifest.model, headerBytes }];
+  if (searchOptions) {
+    const { search, files, headerBytes: searchHeader } = await searchManifest({
+      lrm: new Uint8Array(readFileSync(searchOptions.lrm)),
+      vocab: new Uint8Array(readFileSync(join(paths.data, SEARCH_VOCAB))),
+      phrases: new Uint8Array(readFileSync(searchOptions.phrases ?? join(paths.source, 'phrases.json'))),
+      modelDir: 'models',
+      tiers: searchOptions.tiers,
+    });
+    for (const [name, bytes] of Object.entries(files)) writeFileSync(join(site, 'models', name), bytes);
+    manifest.search = search;
+    models.push({ path: search.model, headerBytes: searchHeader });
+  }
   writeFileSync(join(site, MANIFEST_FILE), JSON.stringify(manifest));
 
   const common = { bundle: true, platform: 'browser', target: 'es2022', minify: true, sourcemap: true, logLevel: 'warning' } as const;
   await build({ ...common, entryPoints: [join(paths.source, 'app/main.ts')], outfile: join(site, 'app.js'), format: 'esm', plugins: [runtimeBundle] });
   // The worker's cache is named after everything it stores at install: any change to them installs a new worker.
   const buildId = shellHash(site);
-  const define = { KIOSK_BUILD: JSON.stringify(buildId), KIOSK_SHELL: JSON.stringify(SHELL), KIOSK_MODEL: JSON.stringify({ path: manifest.model, headerBytes }) };
+  const define = { KIOSK_BUILD: JSON.stringify(buildId), KIOSK_SHELL: JSON.stringify(SHELL), KIOSK_MODELS: JSON.stringify(models) };
   await build({ ...common, entryPoints: [join(paths.source, 'sw/service-worker.ts')], outfile: join(site, 'sw.js'), format: 'iife', define });
   return { dir: site, model: manifest.model, integrity: manifest.integrity };
 }
