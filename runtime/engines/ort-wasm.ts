@@ -1,6 +1,6 @@
 import { EngineUnavailableError } from '../errors.js';
 import type { Engine } from './engine.js';
-import { createOrtSession, firstLine, type OrtWebModule } from './ort-session.js';
+import { createOrtSession, firstLine, ORT_WEB_RUNS, type OrtWebModule } from './ort-session.js';
 
 const SINGLE_THREAD_WARNING =
   'this page is not cross-origin isolated, so WebAssembly runs on one thread; serve it with the headers ' +
@@ -28,7 +28,7 @@ export function ortWasmEngine(importOrt: () => Promise<unknown>, packageName: st
         ort.env.wasm.numThreads = 1;
         context?.onWarning?.({ engine: 'ort-wasm', code: 'wasm-single-thread', message: SINGLE_THREAD_WARNING });
       }
-      return createOrtSession(ort, 'ort-wasm', model, { executionProviders: ['wasm'] });
+      return createOrtSession(ort, 'ort-wasm', model, { executionProviders: ['wasm'] }, ORT_WEB_RUNS);
     },
   };
 }
