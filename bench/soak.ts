@@ -4,9 +4,19 @@
  * (target: ≤ 5% growth). Then 64 different digits run one after another and all at once: the outputs must be
  * bitwise equal (a session shared by concurrent runs must not mix them up).
  *
- *   npm run build && node dist/bench/soak.js [--runs 5000] [--engines ort-node-cpu,ort-wasm,tfjs-wasm] [--out dir]
+ * The WebGPU engines (ort-node-webgpu, tfjs-webgpu) run on Dawn over Vulkan. As in the WebGPU tests, when
+ * VK_ICD_FILENAMES is unset and Debian's chromium SwiftShader driver is installed, the script points Dawn at it (a
+ * CPU adapter; set VK_ICD_FILENAMES yourself to soak a real GPU's driver instead). SwiftShader's "device" memory is
+ * host memory, so there RSS covers it too. ort-webgpu runs only in a browser and is not soaked here.
+ *
+ * Rows are merged into bench/results/soak.{json,md}: a run replaces the rows of the engines it measured and keeps
+ * the others, each row with the date of the run that produced it.
+ *
+ *   npm run build && node --expose-gc dist/bench/soak.js [--runs 5000] [--engines ort-node-cpu,ort-wasm,tfjs-wasm]
+ *     [--max-seconds s] [--out dir]   (also --engines ort-node-webgpu,tfjs-webgpu; --runs and --max-seconds, which
+ *     stops a soak early, apply to each engine of the run)
  */
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { compileOnnx } from '../compiler/compile.js';
@@ -23,6 +33,43 @@ export interface SoakRow {
   rssAfterSoakMb: number;
   growth: number;
   concurrentBitwiseEqual: boolean;
+  /** When the run that produced this row ended (rows from before this field: the file's old top-level date). */
+  date?: string;
+  /** RSS every 500 soak runs (no GC before these): whether growth keeps rising or levels off. */
+  rssSamplesMb?: number[];
+  /** Wall time of the soak runs alone (not the warm-up or the concurrency check). */
+  soakSeconds?: number;
+  /** What the engine says about its device memory after the warm-up and after the soak, where it says anything. */
+  deviceMemory?: { afterWarmup: DeviceMemory; afterSoak: DeviceMemory } | string;
+}
+
+/** tfjs's memory() on the active backend: live tensors and bytes; on WebGPU also the GPU buffers used and allocated. */
+export interface DeviceMemory {
+  numTensors: number;
+  numBytes: number;
+  numBytesInGPU?: number;
+  numBytesAllocatedInGPU?: number;
+}
+
+/** Debian's chromium ships this SwiftShader (CPU) Vulkan driver: the WebGPU adapter of a machine without a GPU. */
+export const SWIFTSHADER_ICD = '/usr/lib/chromium/vk_swiftshader_icd.json';
+const WEBGPU_ENGINES: readonly string[] = ['ort-node-webgpu', 'tfjs-webgpu'];
+
+/**
+ * Point Dawn at SwiftShader when no Vulkan driver list was given and the driver is installed (it must happen before
+ * the first WebGPU engine starts in this process: Dawn reads the list once).
+ */
+export function useSwiftShaderIfNoDriverList(): boolean {
+  if (process.env.VK_ICD_FILENAMES || !existsSync(SWIFTSHADER_ICD)) return false;
+  process.env.VK_ICD_FILENAMES = SWIFTSHADER_ICD;
+  return true;
+}
+
+async function deviceMemory(engine: EngineId): Promise<DeviceMemory | undefined> {
+  if (!engine.startsWith('tfjs-')) return undefined;
+  const tf = await import('@tensorflow/tfjs-core');
+  const m = tf.memory() as ReturnType<typeof tf.memory> & { numBytesInGPU?: number; numBytesAllocatedInGPU?: number };
+  return { numTensors: m.numTensors, numBytes: m.numBytes, numBytesInGPU: m.numBytesInGPU, numBytesAllocatedInGPU: m.numBytesAllocatedInGPU };
 }
 
 /** 64 digits run one at a time and all at once on one session: whether every output is bitwise the same. */
@@ -33,24 +80,74 @@ export async function concurrentMatchesSequential(session: LrmSession, feeds: Fe
   return sequential.every((s, i) => s.length === concurrent[i]!.length && s.every((v, k) => Object.is(v, concurrent[i]![k])));
 }
 
-async function soak(lrm: Uint8Array, engine: EngineId, feeds: Feeds[], runs: number): Promise<SoakRow> {
+/** `maxSeconds`: stop the soak early when it has run that long (slow engines, e.g. WebGPU on SwiftShader); `runs` in the row is what ran. */
+async function soak(lrm: Uint8Array, engine: EngineId, feeds: Feeds[], runs: number, maxSeconds = Infinity): Promise<SoakRow> {
   const session = await load(lrm, { engine });
   try {
     for (let i = 0; i < 200; i++) await session.run(feeds[i % feeds.length]!);
     globalThis.gc?.();
     const before = process.memoryUsage().rss;
-    for (let i = 0; i < runs; i++) await session.run(feeds[i % feeds.length]!);
+    const deviceBefore = await deviceMemory(engine);
+    const t0 = performance.now();
+    let done = 0;
+    const samples: number[] = [];
+    for (let i = 0; i < runs && performance.now() - t0 < maxSeconds * 1000; i++, done++) {
+      await session.run(feeds[i % feeds.length]!);
+      if ((i + 1) % 500 === 0) {
+        samples.push(process.memoryUsage().rss / 2 ** 20);
+        process.stderr.write(`[soak] ${engine}: ${i + 1}/${runs} runs, ${((performance.now() - t0) / 1000).toFixed(0)} s, RSS ${samples.at(-1)!.toFixed(1)} MiB\n`);
+      }
+    }
+    const soakSeconds = (performance.now() - t0) / 1000;
     globalThis.gc?.();
     const after = process.memoryUsage().rss;
+    const deviceAfter = await deviceMemory(engine);
     const equal = await concurrentMatchesSequential(session, feeds);
-    return { engine, runs, rssAfterWarmupMb: before / 2 ** 20, rssAfterSoakMb: after / 2 ** 20, growth: (after - before) / before, concurrentBitwiseEqual: equal };
+    const device =
+      deviceBefore && deviceAfter
+        ? { afterWarmup: deviceBefore, afterSoak: deviceAfter }
+        : engine === 'ort-node-webgpu'
+          ? 'onnxruntime-node exposes nothing about WebGPU device memory'
+          : undefined;
+    return {
+      engine,
+      runs: done,
+      rssAfterWarmupMb: before / 2 ** 20,
+      rssAfterSoakMb: after / 2 ** 20,
+      growth: (after - before) / before,
+      concurrentBitwiseEqual: equal,
+      date: new Date().toISOString(),
+      rssSamplesMb: samples,
+      soakSeconds,
+      ...(device ? { deviceMemory: device } : {}),
+    };
   } finally {
     await session.release();
   }
 }
 
+/** A tfjs memory() figure for the table: GPU buffers where the backend has them, else tensor bytes. */
+function deviceCell(r: SoakRow): string {
+  if (r.deviceMemory === undefined) return '–';
+  if (typeof r.deviceMemory === 'string') return 'not exposed';
+  const kib = (m: DeviceMemory) =>
+    m.numBytesInGPU !== undefined
+      ? `${m.numTensors} tensors, GPU buffers ${(m.numBytesInGPU / 1024).toFixed(1)} KiB used / ${((m.numBytesAllocatedInGPU ?? 0) / 1024).toFixed(1)} KiB allocated`
+      : `${m.numTensors} tensors, ${(m.numBytes / 1024).toFixed(1)} KiB`;
+  return `${kib(r.deviceMemory.afterWarmup)} → ${kib(r.deviceMemory.afterSoak)}`;
+}
+
+/** Rows already in soak.json, each with its run's date (older files carry one date for all rows). */
+function previousRows(file: string): SoakRow[] {
+  if (!existsSync(file)) return [];
+  const old = JSON.parse(readFileSync(file, 'utf8')) as { date?: string; rows: SoakRow[] };
+  return old.rows.map((r) => ({ ...r, date: r.date ?? old.date }));
+}
+
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { runs: { type: 'string', default: '5000' }, engines: { type: 'string', default: 'ort-node-cpu,ort-wasm,tfjs-wasm' }, out: { type: 'string' }, data: { type: 'string' } } });
+  const { values } = parseArgs({ options: { runs: { type: 'string', default: '5000' }, engines: { type: 'string', default: 'ort-node-cpu,ort-wasm,tfjs-wasm' }, out: { type: 'string' }, data: { type: 'string' }, 'max-seconds': { type: 'string' } } });
+  const engines = values.engines!.split(',') as EngineId[];
+  if (engines.some((e) => WEBGPU_ENGINES.includes(e)) && useSwiftShaderIfNoDriverList()) process.stderr.write(`[soak] WebGPU through SwiftShader (VK_ICD_FILENAMES=${SWIFTSHADER_ICD})\n`);
   const root = projectRoot();
   const data = values.data ?? join(root, '..', 'shared', 'data');
   const source = new Uint8Array(readFileSync(join(data, 'models', 'mnist-cnn-pytorch.onnx')));
@@ -59,26 +156,51 @@ async function main(): Promise<void> {
   const digits = await openDataset(`mnist:${join(data, 'mnist')}`, { layout: input.shape, mean: [0.5], std: [0.5], limit: 64 });
   const feeds: Feeds[] = [];
   for await (const b of digits.batches(1)) feeds.push({ [input.name]: b.input });
-  const rows: SoakRow[] = [];
-  for (const engine of values.engines!.split(',') as EngineId[]) {
-    rows.push(await soak(lrm, engine, feeds, Number(values.runs)));
-    process.stderr.write(`[soak] ${JSON.stringify(rows.at(-1))}\n`);
-  }
   const out = values.out ?? join(root, 'bench', 'results');
   mkdirSync(out, { recursive: true });
-  writeFileSync(join(out, 'soak.json'), JSON.stringify({ date: new Date().toISOString(), rows }, null, 2) + '\n');
+  const rows = previousRows(join(out, 'soak.json'));
+  for (const engine of engines) {
+    const row = await soak(lrm, engine, feeds, Number(values.runs), values['max-seconds'] === undefined ? Infinity : Number(values['max-seconds']));
+    process.stderr.write(`[soak] ${JSON.stringify(row)}\n`);
+    const at = rows.findIndex((r) => r.engine === engine);
+    if (at >= 0) rows[at] = row;
+    else rows.push(row);
+    // Written after every engine: a long WebGPU soak that dies later keeps the rows already measured.
+    writeResults(out, rows);
+  }
+  process.stdout.write(readFileSync(join(out, 'soak.md'), 'utf8'));
+}
+
+export function writeResults(out: string, rows: SoakRow[]): void {
+  writeFileSync(join(out, 'soak.json'), JSON.stringify({ rows }, null, 2) + '\n');
   const md = [
     '# Soak and concurrency (mnist-cnn-pytorch, int8 file, full tier)',
     '',
-    `Generated by \`node --expose-gc dist/bench/soak.js\`: per engine, 200 warm-up runs, then ${values.runs} runs of 64 digits in turn; RSS of the whole process after each (after a GC). Then the 64 digits one at a time and all 64 at once on the same session, outputs compared bitwise.`,
+    'Generated by `node --expose-gc dist/bench/soak.js [--engines …] [--runs …]`: per engine, 200 warm-up runs, then the given number of runs of 64 digits in turn; RSS of the whole process after each (after a GC). Then the 64 digits one at a time and all 64 at once on the same session, outputs compared bitwise. Each run of the script replaces the rows of the engines it measured; "measured" is the date of the run that produced the row.',
     '',
-    '| engine | runs | RSS after warm-up (MiB) | RSS after soak (MiB) | growth | 64 concurrent = sequential |',
-    '|---|---:|---:|---:|---:|---|',
-    ...rows.map((r) => `| ${r.engine} | ${r.runs} | ${r.rssAfterWarmupMb.toFixed(1)} | ${r.rssAfterSoakMb.toFixed(1)} | ${(100 * r.growth).toFixed(1)}% | ${r.concurrentBitwiseEqual ? 'yes, bitwise' : '**no**'} |`),
+    '| engine | runs | RSS after warm-up (MiB) | RSS after soak (MiB) | growth | 64 concurrent = sequential | soak time | device memory (engine\'s own count, after warm-up → after soak) | measured |',
+    '|---|---:|---:|---:|---:|---|---:|---|---|',
+    ...rows.map(
+      (r) =>
+        `| ${r.engine} | ${r.runs} | ${r.rssAfterWarmupMb.toFixed(1)} | ${r.rssAfterSoakMb.toFixed(1)} | ${(100 * r.growth).toFixed(1)}% | ${r.concurrentBitwiseEqual ? 'yes, bitwise' : '**no**'} | ${r.soakSeconds === undefined ? '–' : `${r.soakSeconds.toFixed(0)} s`} | ${deviceCell(r)} | ${r.date?.slice(0, 16).replace('T', ' ') ?? '–'} |`,
+    ),
     '',
+    ...rows.filter((r) => r.rssSamplesMb?.length).map((r) => `- RSS every 500 soak runs, ${r.engine} (MiB, no GC): ${r.rssSamplesMb!.map((m) => m.toFixed(1)).join(', ')}.`),
+    '',
+    ...NOTES,
   ].join('\n');
   writeFileSync(join(out, 'soak.md'), md);
-  process.stdout.write(md);
 }
+
+/** Fixed notes under the table (edit here, not in soak.md: the script rewrites it). */
+const NOTES = [
+  'Notes:',
+  '',
+  '- ort-node-webgpu and tfjs-webgpu ran on a machine without a GPU: Dawn over SwiftShader, the CPU Vulkan driver of Debian\'s chromium (`VK_ICD_FILENAMES=/usr/lib/chromium/vk_swiftshader_icd.json`, the fallback adapter), on 2 shared cores; the runs are fewer where 5,000 did not fit in about 10 minutes. With SwiftShader the "GPU" buffers are host memory, so RSS includes them; on a real GPU, RSS would not show device memory.',
+  '- Growth is measured from after 200 warm-up runs; where it is over 5%, the RSS samples above say whether it keeps rising (a leak) or rose early and levelled off (a warm-up longer than 200 runs).',
+  '- Device memory: tfjs reports its own (tf.memory(): live tensors; on WebGPU the GPU buffers in use and allocated by its buffer pool); onnxruntime-node exposes nothing about WebGPU device memory. The ort and tfjs-wasm rows have no such figure.',
+  '- ort-webgpu (onnxruntime-web in a browser) is not soaked: it runs only in Chromium (test/browser/), not in this Node script.',
+  '',
+];
 
 if (process.argv[1]?.endsWith('soak.js')) await main();
