@@ -91,7 +91,8 @@ type Measured = Omit<AdapterRow, 'kind' | 'engine' | 'targets' | 'adapterBytes' 
 async function measureEngine(lrm: Uint8Array, adapter: Uint8Array, engine: EngineId, data: { inverted: Dataset; upright: Dataset; inputName: string }): Promise<Measured> {
   const session = await load(lrm, { engine });
   try {
-    // A second adapter on the same weights (ΔW negated): switching between the two is what a per-request swap costs.
+    // The same adapter under a second name: its feeds are prepared separately, so alternating the two names is what a
+    // per-request swap between adapters on the same weights costs.
     await session.loadAdapter(adapter, 'a');
     const t0 = performance.now();
     await session.loadAdapter(adapter, 'b');
@@ -158,7 +159,7 @@ export async function writeAdapterReport(r: AdapterBench | undefined, out: strin
   const lines = [
     '# Adapters (issue 17)',
     '',
-    `${r.model}, full tier; ${r.split}. Accuracy with the 95% binomial interval on ${n} digits. Latencies are medians of paired runs on one session (batch 1): "after switch" is a run with adapter b right after one with adapter a; "fresh load" is load() + the first run of the base file. Absolute times are indicative (a shared 2-core machine); compare within a row.`,
+    `${r.model}, full tier; ${r.split}. Accuracy with the 95% binomial interval on ${n} digits. Latencies are medians of paired runs on one session (batch 1): "after switch" is a run with adapter b right after one with adapter a (b: the same adapter loaded under a second name, with its own feeds); "fresh load" is load() + the first run of the base file. Absolute times are indicative (a shared 2-core machine); compare within a row.`,
     '',
     '| kind | engine | adapted weights | adapter bytes (% of base) | inverted, with | inverted, without | upright, without | run base ms | run adapter ms | after switch ms | loadAdapter ms | fresh load ms | train s |',
     '| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
