@@ -2,7 +2,8 @@
  * The kiosk example (examples/kiosk/) in headless Chromium: built and served as `npm run kiosk` does (COOP/COEP,
  * Range requests), it shows the first result from the first tier, upgrades in the background and shows the full
  * model's result, then works offline after a reload, says when WebGPU is missing, when a model file is refused
- * and when storage is full. The expected class is what the ORIGINAL ONNX says on ort-node-cpu (onnxruntime-node),
+ * and when storage is full; it classifies a camera frame (Chromium's fake camera playing dog.jpg, written as a Y4M
+ * frame by fake-camera.ts) as it classifies the photo. The expected class is what the ORIGINAL ONNX says on ort-node-cpu (onnxruntime-node),
  * with the same preprocessing (compiler/data/image.ts), not a hard-coded label.
  *
  * Chromium is launched without --enable-unsafe-webgpu, so WebGPU has no adapter and the kiosk runs on tfjs-wasm
@@ -13,8 +14,9 @@
  * original USE-lite ONNX ranks first on onnxruntime-node, online and offline after a reload.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -29,6 +31,7 @@ import { kioskPaths } from '../../examples/kiosk/tools/paths.js';
 import { encodeSentences, rankBySimilarity, SentencePieceTokenizer, sparseBatch } from '../../runtime/text/index.js';
 import type { StaticServer } from '../../tools/static-server.js';
 import { canRunChromium, CHROMIUM } from './chromium.js';
+import { fakeCameraArgs, writeY4m } from './fake-camera.js';
 
 const ROOT = join(import.meta.dirname, '../..');
 const ARTIFACTS = join(import.meta.dirname, 'artifacts');
@@ -37,8 +40,8 @@ const DOG = join(paths.data, 'images/dog.jpg');
 /** The search panel's query; the phrase it should find is what the original USE-lite ONNX ranks first. */
 const QUERY = 'where can I pay';
 
-/** Every result the page showed, in order (its 'kiosk-result' events). */
-type Results = Array<Pick<Classification, 'tiers' | 'engine'> & { top: number; label: string }>;
+/** Every result the page showed, in order (its 'kiosk-result' events); `top3`: the first three classes. */
+type Results = Array<Pick<Classification, 'tiers' | 'engine'> & { top: number; label: string; top3: number[] }>;
 
 describe.runIf(canRunChromium)('kiosk example in headless Chromium', () => {
   let site: BuiltSite;
@@ -51,6 +54,8 @@ describe.runIf(canRunChromium)('kiosk example in headless Chromium', () => {
   /** The phrases ranked for QUERY by the original USE-lite ONNX on onnxruntime-node. */
   let expectedSearch: Array<{ index: number; score: number }>;
   let searchCompileSeconds = 0;
+  /** The fake camera's video file (dog.jpg as one Y4M frame). */
+  let cameraFrame: string | undefined;
 
   beforeAll(async () => {
     execFileSync(process.execPath, [join(ROOT, 'scripts/bundle.mjs')], { cwd: ROOT, stdio: 'pipe' });
@@ -61,7 +66,8 @@ describe.runIf(canRunChromium)('kiosk example in headless Chromium', () => {
     site = await buildSite(paths, ensureKioskModel(paths, () => {}), { lrm: searchLrm });
     tiers = (JSON.parse(readFileSync(join(site.dir, 'model.json'), 'utf8')) as { tiers: number }).tiers;
     server = await startKioskServer(site.dir);
-    const x = preprocessImage(await readImageFile(DOG), { channels: 3, height: 224, width: 224 }, { mean: [0.5], std: [0.5] });
+    const dog = await readImageFile(DOG);
+    const x = preprocessImage(dog, { channels: 3, height: 224, width: 224 }, { mean: [0.5], std: [0.5] });
     const original = await ort.InferenceSession.create(join(paths.data, KIOSK_ONNX));
     const out = await original.run({ [original.inputNames[0]]: new ort.Tensor('float32', x, [1, 3, 224, 224]) });
     expected = argmax(out.probs.data as Float32Array);
@@ -80,14 +86,18 @@ describe.runIf(canRunChromium)('kiosk example in headless Chromium', () => {
     expectedSearch = rankBySimilarity(query, await embed(phrases));
     await use.release();
     mkdirSync(ARTIFACTS, { recursive: true });
-    // No --enable-unsafe-webgpu: WebGPU has no adapter here, the kiosk says so and runs on ort-wasm.
-    browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox'] });
+    // The camera shows dog.jpg: a Y4M frame written from the same decoded photo (fake-camera.ts).
+    cameraFrame = join(mkdtempSync(join(tmpdir(), 'kiosk-camera-')), 'dog.y4m');
+    writeY4m(cameraFrame, dog);
+    // No --enable-unsafe-webgpu: WebGPU has no adapter here, the kiosk says so and runs on tfjs-wasm.
+    browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox', ...fakeCameraArgs(cameraFrame)] });
   }, 300_000);
 
   afterAll(async () => {
     if (searchCompileSeconds > 0) console.log(`kiosk: compiled USE-lite for the search panel in ${searchCompileSeconds.toFixed(0)} s (once)`);
     await browser?.close();
     await server?.close();
+    if (cameraFrame) rmSync(dirname(cameraFrame), { recursive: true, force: true });
   });
 
   async function openKiosk(context: BrowserContext, query = ''): Promise<{ page: Page; results: () => Promise<Results>; requested: string[] }> {
@@ -95,7 +105,7 @@ describe.runIf(canRunChromium)('kiosk example in headless Chromium', () => {
       const log: unknown[] = ((window as unknown as { kioskResults: unknown[] }).kioskResults = []);
       document.addEventListener('kiosk-result', (e) => {
         const r = (e as CustomEvent<Classification>).detail;
-        log.push({ tiers: r.tiers, engine: r.engine, top: r.guesses[0].index, label: r.guesses[0].label });
+        log.push({ tiers: r.tiers, engine: r.engine, top: r.guesses[0].index, label: r.guesses[0].label, top3: r.guesses.slice(0, 3).map((g) => g.index) });
       });
     });
     const page = await context.newPage();
@@ -139,6 +149,34 @@ describe.runIf(canRunChromium)('kiosk example in headless Chromium', () => {
     await page.screenshot({ path: join(ARTIFACTS, 'kiosk-offline.png'), fullPage: true });
     await context.close();
   }, 120_000);
+
+  it('classifies a camera frame (Chromium\'s fake camera showing dog.jpg) as it classifies the same photo from the file picker', async () => {
+    const context = await browser.newContext();
+    const { page, results } = await openKiosk(context);
+    await page.waitForFunction(() => document.getElementById('status')?.dataset.kind === 'ok', undefined, { timeout: 60_000 });
+    await page.click('#camera-start');
+    // A frame must be on screen before it is classified (the preview plays the camera's stream).
+    await page.waitForFunction(() => (document.getElementById('camera') as HTMLVideoElement).readyState >= HTMLMediaElement.HAVE_CURRENT_DATA, undefined, { timeout: 30_000 });
+    expect(await page.locator('#camera').isVisible()).toBe(true);
+    await page.click('#camera-snap');
+    await waitForResults(page, 1);
+    const [camera] = await results();
+    expect(camera).toMatchObject({ engine: 'tfjs-wasm', top: expected });
+    await page.screenshot({ path: join(ARTIFACTS, 'kiosk-camera.png'), fullPage: true });
+
+    // The same photo from the file picker, on the same tiers: the camera's classification started the upgrade.
+    await page.waitForFunction((n) => document.getElementById('tier')?.dataset.tiers === String(n), tiers, { timeout: 60_000 });
+    await page.setInputFiles('#picker', DOG);
+    await waitForResults(page, 2);
+    await page.click('#camera-snap');
+    await waitForResults(page, 3);
+    const [, picked, cameraFull] = await results();
+    expect(picked).toMatchObject({ tiers, top: expected });
+    // Not only the first class: the frame is the photo, so the runner-up classes come in the same order too.
+    expect(cameraFull).toMatchObject({ tiers, top3: picked.top3 });
+    console.log(`kiosk camera: the fake camera's dog.jpg frame → "${camera.label}" at tier ${camera.tiers}, "${cameraFull.label}" at tier ${tiers}; the file picker → "${picked.label}"`);
+    await context.close();
+  });
 
   it('searches the phrases by meaning on the device (USE-lite, int4), loaded lazily, and offline after a reload', async () => {
     // The premise, checked on the original ONNX: a payment phrase is the closest to the query.
