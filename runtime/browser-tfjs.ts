@@ -1,6 +1,7 @@
 /**
  * Browser entry point with the tfjs engines: `import { load, setTfjsWasmFiles } from 'lowrank-edge/tfjs'`.
- * tfjs-webgpu first, tfjs-wasm as its fallback (no navigator.gpu, no adapter, or a model with ops it lacks).
+ * tfjs-webgpu first, tfjs-wasm as its fallback (no navigator.gpu, no adapter, a model with ops it lacks, or a GPU device
+ * lost during a run).
  * tfjs-core and both backends are bundled in (dist/browser/lowrank-tfjs.js): the engines register their own
  * backends on that tfjs-core, so it must be the copy they import. tfjs-backend-wasm fetches its .wasm files at run
  * time from the URL prefix set with setTfjsWasmFiles(); the default is the folder of this module, where

@@ -1,5 +1,5 @@
-import { EngineDeviceLostError, EngineRunError, EngineUnavailableError } from '../errors.js';
-import type { Feeds, HostTensor } from '../tensor.js';
+import { EngineRunError, EngineUnavailableError } from '../errors.js';
+import { watchDeviceLoss, type GpuDeviceLike } from './device-loss.js';
 import type { Engine, EngineSession } from './engine.js';
 import { createOrtSession, firstLine, ORT_WEB_RUNS, type OrtWebModule } from './ort-session.js';
 import { padConvChannels } from '../onnx/pad-conv-channels.js';
@@ -10,10 +10,6 @@ interface GpuLike {
 }
 interface GpuAdapterLike {
   requestDevice(): Promise<GpuDeviceLike>;
-}
-interface GpuDeviceLike {
-  lost: Promise<{ reason?: string; message?: string }>;
-  destroy(): void;
 }
 
 const NO_WEBGPU =
@@ -57,40 +53,6 @@ export const ortWebgpu: Engine = {
     }
     // ORT publishes the device it created on env.webgpu.device (a value or a promise, depending on the build).
     const device = (await (ort.env.webgpu as { device?: unknown }).device) as GpuDeviceLike | undefined;
-    return device ? watchDeviceLoss(session, device) : session;
+    return device ? watchDeviceLoss('ort-webgpu', session, device) : session;
   },
 };
-
-/**
- * Turns a lost device into EngineDeviceLostError: before a run, during it (without waiting for ORT, whose
- * pending GPU reads may never settle), and after it (results read back from a lost device are not trusted).
- */
-function watchDeviceLoss(session: EngineSession, device: GpuDeviceLike): EngineSession {
-  let lostReason: string | undefined;
-  const lost = device.lost.then((info) => {
-    lostReason = [info.reason, info.message].filter(Boolean).join(': ') || 'device lost';
-    return lostReason;
-  });
-  const lostError = () => new EngineDeviceLostError('ort-webgpu', lostReason ?? 'device lost');
-  const lostDuringRun = lost.then(() => Promise.reject(lostError()));
-  lostDuringRun.catch(() => {}); // only a run racing it observes this rejection
-  return {
-    inputNames: session.inputNames,
-    outputNames: session.outputNames,
-    async run(feeds: Feeds): Promise<Record<string, HostTensor>> {
-      if (lostReason !== undefined) throw lostError();
-      let out: Record<string, HostTensor>;
-      try {
-        out = await Promise.race([session.run(feeds), lostDuringRun]);
-      } catch (e) {
-        // A run that fails because the device went away may settle a moment before device.lost does.
-        await Promise.race([lost, new Promise((resolve) => setTimeout(resolve, 50))]);
-        if (lostReason !== undefined) throw lostError();
-        throw e;
-      }
-      if (lostReason !== undefined) throw lostError();
-      return out;
-    },
-    release: () => session.release(),
-  };
-}

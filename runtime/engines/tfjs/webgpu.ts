@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { WebGPUBackend } from '@tensorflow/tfjs-backend-webgpu';
 import { EngineUnavailableError } from '../../errors.js';
+import { watchDeviceLoss } from '../device-loss.js';
 import type { EngineSession } from '../engine.js';
 import { firstLine } from '../ort-session.js';
 import { createTfjsSession } from './session.js';
@@ -21,9 +22,10 @@ export interface WebGpuSource {
 
 /**
  * Starts tfjs's WebGPU backend on an adapter we request ourselves: tfjs's own registration reads the global
- * navigator.gpu at import time and never asks for the fallback adapter, so ours replaces it.
+ * navigator.gpu at import time and never asks for the fallback adapter, so ours replaces it. Returns the device,
+ * which every tfjs-webgpu session of the process shares, for the sessions to watch for its loss.
  */
-export const startTfjsWebgpu = startOnce(async (source: WebGpuSource): Promise<void> => {
+export const startTfjsWebgpu = startOnce(async (source: WebGpuSource): Promise<GPUDevice> => {
   let gpu: GPU | undefined;
   try {
     gpu = await source.gpu();
@@ -50,9 +52,14 @@ export const startTfjsWebgpu = startOnce(async (source: WebGpuSource): Promise<v
   if (tf.findBackendFactory('webgpu')) tf.removeBackend('webgpu');
   tf.registerBackend('webgpu', () => new WebGPUBackend(device, adapter.info));
   if (!(await tf.setBackend('webgpu'))) throw new EngineUnavailableError('tfjs-webgpu', 'tfjs\'s WebGPU backend did not start on the adapter');
+  return device;
 });
 
+/**
+ * tfjs's backend does not watch its device: without the watch, a run on a lost device waits forever for its
+ * read-back (Chromium) or fails as a plain run error (Dawn in Node), and the session never moves to tfjs-wasm.
+ */
 export async function createTfjsWebgpuSession(model: Uint8Array, source: WebGpuSource): Promise<EngineSession> {
-  await startTfjsWebgpu(source);
-  return createTfjsSession('tfjs-webgpu', 'webgpu', model);
+  const device = await startTfjsWebgpu(source);
+  return watchDeviceLoss('tfjs-webgpu', await createTfjsSession('tfjs-webgpu', 'webgpu', model), device);
 }
