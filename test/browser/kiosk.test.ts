@@ -8,7 +8,9 @@
  *
  * Chromium is launched without --enable-unsafe-webgpu, so WebGPU has no adapter and the kiosk runs on tfjs-wasm
  * (its default bundle, lowrank-tfjs.js: tfjs-webgpu, else tfjs-wasm) without fetching anything of onnxruntime-web;
- * `engine=ort-wasm` still runs on onnxruntime-web. Screenshots go to test/browser/artifacts/.
+ * `engine=ort-wasm` still runs on onnxruntime-web. One test launches a second Chromium with WebGPU (SwiftShader), runs
+ * on tfjs-webgpu and destroys its GPU device: the kiosk must say so and classify on tfjs-wasm.
+ * Screenshots go to test/browser/artifacts/.
  *
  * The search panel (USE-lite compiled to int4, compiled once, ~1-2 min here) must rank first the phrase that the
  * original USE-lite ONNX ranks first on onnxruntime-node, online and offline after a reload.
@@ -30,7 +32,7 @@ import { startKioskServer } from '../../examples/kiosk/tools/kiosk-server.js';
 import { kioskPaths } from '../../examples/kiosk/tools/paths.js';
 import { encodeSentences, rankBySimilarity, SentencePieceTokenizer, sparseBatch } from '../../runtime/text/index.js';
 import type { StaticServer } from '../../tools/static-server.js';
-import { canRunChromium, CHROMIUM } from './chromium.js';
+import { canRunChromium, CHROMIUM, launchChromium } from './chromium.js';
 import { fakeCameraArgs, writeY4m } from './fake-camera.js';
 
 const ROOT = join(import.meta.dirname, '../..');
@@ -115,6 +117,17 @@ describe.runIf(canRunChromium)('kiosk example in headless Chromium', () => {
     return { page, results: () => page.evaluate(() => (window as unknown as { kioskResults: Results }).kioskResults), requested };
   }
 
+  /** An init script: keeps every GPUDevice the page creates on window.gpuDevices, so a test can destroy the engine's. */
+  const recordGpuDevices = () => {
+    const devices: unknown[] = ((window as unknown as { gpuDevices: unknown[] }).gpuDevices = []);
+    const adapter = (globalThis as unknown as { GPUAdapter: { prototype: { requestDevice(...args: unknown[]): Promise<unknown> } } }).GPUAdapter.prototype;
+    const requestDevice = adapter.requestDevice;
+    adapter.requestDevice = async function (this: unknown, ...args: unknown[]) {
+      const device = await requestDevice.apply(this, args);
+      devices.push(device);
+      return device;
+    };
+  };
   const statusText = (page: Page) => page.locator('#status').textContent();
   const noticesText = (page: Page) => page.locator('#notices').textContent();
   const waitForResults = (page: Page, count: number) =>
@@ -232,6 +245,38 @@ describe.runIf(canRunChromium)('kiosk example in headless Chromium', () => {
     await page.screenshot({ path: join(ARTIFACTS, 'kiosk-no-webgpu.png'), fullPage: true });
     await context.close();
   });
+
+  it('on WebGPU, says when the GPU device is lost and classifies the next photo on tfjs-wasm', async () => {
+    // A browser with WebGPU (SwiftShader here), the kiosk's default engine tfjs-webgpu. No search panel: USE-lite on
+    // SwiftShader compiles shaders for seconds, and the image model is what this test is about.
+    const manifest = JSON.parse(readFileSync(join(site.dir, 'model.json'), 'utf8')) as Record<string, unknown>;
+    writeFileSync(join(site.dir, 'no-search.json'), JSON.stringify({ ...manifest, search: undefined }));
+    const gpuBrowser = await launchChromium();
+    try {
+      const context = await gpuBrowser.newContext();
+      await context.addInitScript(recordGpuDevices);
+      const { page, results } = await openKiosk(context, '?manifest=no-search.json&image=samples/dog.jpg');
+      await waitForResults(page, 2);
+      expect(await results()).toMatchObject([
+        { tiers: 1, engine: 'tfjs-webgpu', top: expected },
+        { tiers, engine: 'tfjs-webgpu', top: expected },
+      ]);
+
+      // A real loss: the engine's device is destroyed (its lost promise resolves, its GPU work stops).
+      await page.evaluate(() => (window as unknown as { gpuDevices: Array<{ destroy(): void }> }).gpuDevices.forEach((d) => d.destroy()));
+      await page.setInputFiles('#picker', DOG);
+      await waitForResults(page, 3);
+      expect((await results())[2]).toMatchObject({ tiers, engine: 'tfjs-wasm', top: expected });
+      // The browser's reason, without the runtime's advice to developers.
+      expect(await page.locator('#notices li[data-key="device-lost"]').textContent()).toMatch(
+        /^The GPU device was lost \(destroyed: [^;]+\); the kiosk carries on with tfjs-wasm \(slower\)\.$/,
+      );
+      expect(await page.locator('#engine').textContent()).toBe('tfjs-wasm');
+      await page.screenshot({ path: join(ARTIFACTS, 'kiosk-device-lost.png'), fullPage: true });
+    } finally {
+      await gpuBrowser.close();
+    }
+  }, 300_000);
 
   it('with engine=ort-wasm it runs on onnxruntime-web instead (the bundle bench/kiosk.ts compares on the same engine)', async () => {
     const context = await browser.newContext();

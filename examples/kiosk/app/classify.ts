@@ -16,10 +16,13 @@ export interface Classification {
 }
 
 export async function classify(session: LrmSession, input: HostTensor, labels: readonly string[], top = 5): Promise<Classification> {
-  const [tiers, engine] = [session.tiers, session.engine];
+  // A run keeps the tiers it started on (an upgrade landing meanwhile waits for it), but a lost GPU device
+  // repeats it on the next engine: the engine is read once it has finished.
+  const tiers = session.tiers;
   const start = performance.now();
   const outputs = await session.run({ [session.inputs[0].name]: input });
   const ms = performance.now() - start;
+  const engine = session.engine;
   // MobileNet has both logits and probs; any other classifier gets a softmax over its first output.
   const probabilities = outputs.probs ? (outputs.probs.data as Float32Array) : softmax(outputs[session.outputs[0].name].data as Float32Array);
   const order = Array.from(probabilities.keys()).sort((a, b) => probabilities[b] - probabilities[a]);

@@ -7,8 +7,10 @@ import type { FallbackEvent } from '../../../runtime/browser-webgpu.js';
 /** The session's onFallback events: a lost GPU device during a run, or WebGPU missing at load. */
 export function explainFallback(event: FallbackEvent): { key: string; text: string } {
   const next = event.next ?? 'no other engine';
-  if (/lost its GPU device/.test(event.reason)) {
-    return { key: 'device-lost', text: `The GPU device was lost (${event.reason}); the kiosk carries on with ${next} (slower).` };
+  // The runtime's message ends with advice for developers; whoever stands at the kiosk needs the browser's reason.
+  const lost = /lost its GPU device \((.*)\);/.exec(event.reason);
+  if (lost) {
+    return { key: 'device-lost', text: `The GPU device was lost (${lost[1]}); the kiosk carries on with ${next} (slower).` };
   }
   if (event.engine === 'ort-webgpu' || event.engine === 'tfjs-webgpu') {
     return { key: 'no-webgpu', text: `WebGPU is not available in this browser, so the model runs on WebAssembly (${next}), which is slower. Why: ${event.reason}` };
