@@ -9,7 +9,7 @@
  * Chromium is launched without --enable-unsafe-webgpu, so WebGPU has no adapter and the kiosk runs on tfjs-wasm
  * (its default bundle, lowrank-tfjs.js: tfjs-webgpu, else tfjs-wasm) without fetching anything of onnxruntime-web;
  * `engine=ort-wasm` still runs on onnxruntime-web. One test launches a second Chromium with WebGPU (SwiftShader), runs
- * on tfjs-webgpu and destroys its GPU device: the kiosk must say so and classify on tfjs-wasm.
+ * on tfjs-webgpu and destroys its GPU device: the kiosk must say so and classify on tfjs-wasm, offline too.
  * Screenshots go to test/browser/artifacts/.
  *
  * The search panel (USE-lite compiled to int4, compiled once, ~1-2 min here) must rank first the phrase that the
@@ -246,7 +246,7 @@ describe.runIf(canRunChromium)('kiosk example in headless Chromium', () => {
     await context.close();
   });
 
-  it('on WebGPU, says when the GPU device is lost and classifies the next photo on tfjs-wasm', async () => {
+  it('on WebGPU, says when the GPU device is lost and classifies the next photo on tfjs-wasm, offline too', async () => {
     // A browser with WebGPU (SwiftShader here), the kiosk's default engine tfjs-webgpu. No search panel: USE-lite on
     // SwiftShader compiles shaders for seconds, and the image model is what this test is about.
     const manifest = JSON.parse(readFileSync(join(site.dir, 'model.json'), 'utf8')) as Record<string, unknown>;
@@ -262,6 +262,11 @@ describe.runIf(canRunChromium)('kiosk example in headless Chromium', () => {
         { tiers, engine: 'tfjs-webgpu', top: expected },
       ]);
 
+      // tfjs-webgpu ran, so tfjs-wasm has fetched nothing itself; the page has its binary stored once the model is in (app/offline.ts)…
+      const stored = () => page.evaluate(async () => (await caches.match('lowrank/tfjs-backend-wasm-threaded-simd.wasm')) !== undefined);
+      await expect.poll(stored, { timeout: 30_000, interval: 250 }).toBe(true);
+      // …so the fallback starts even offline.
+      await context.setOffline(true);
       // A real loss: the engine's device is destroyed (its lost promise resolves, its GPU work stops).
       await page.evaluate(() => (window as unknown as { gpuDevices: Array<{ destroy(): void }> }).gpuDevices.forEach((d) => d.destroy()));
       await page.setInputFiles('#picker', DOG);

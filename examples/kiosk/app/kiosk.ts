@@ -53,6 +53,11 @@ export class Kiosk {
     setTimeout(() => this.startUpgrade(), UPGRADE_IDLE_MS);
   }
 
+  /** The engine the model runs on now; undefined until the first tier has loaded. */
+  get engineInUse(): string | undefined {
+    return this.session?.engine;
+  }
+
   async classifyPhoto(photo: Blob): Promise<void> {
     this.photo = photo;
     this.screen.showImage(URL.createObjectURL(photo));

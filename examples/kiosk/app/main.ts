@@ -11,7 +11,7 @@ import { MANIFEST_FILE, parseManifest } from '../manifest.js';
 import { setUpCamera } from './camera.js';
 import { explainError } from './explain.js';
 import { Kiosk } from './kiosk.js';
-import { enableOffline } from './offline.js';
+import { enableOffline, keepFallbackEngine } from './offline.js';
 import { loadRuntime } from './runtime.js';
 import { Screen } from './screen.js';
 import { PhraseSearch } from './search.js';
@@ -24,10 +24,12 @@ async function main(): Promise<void> {
   if (!crossOriginIsolated) {
     screen.notice('not-isolated', 'This page is not cross-origin isolated, so WebAssembly runs on one thread (slower). Serve it with "Cross-Origin-Opener-Policy: same-origin" and "Cross-Origin-Embedder-Policy: require-corp".');
   }
+  let offline = false;
   if (params.get('sw') !== '0') {
     screen.setStatus('Preparing offline use…');
-    const offline = await enableOffline('sw.js');
-    if (!offline.ok) screen.notice('offline', `This kiosk will not work offline: ${offline.reason}.`);
+    const state = await enableOffline('sw.js');
+    if (!state.ok) screen.notice('offline', `This kiosk will not work offline: ${state.reason}.`);
+    offline = state.ok;
   }
 
   const manifestUrl = new URL(params.get('manifest') ?? MANIFEST_FILE, location.href);
@@ -38,6 +40,8 @@ async function main(): Promise<void> {
   const runtime = await loadRuntime(engine);
   const kiosk = new Kiosk(screen, manifest, new URL(manifest.model, manifestUrl), engine, runtime);
   await kiosk.start();
+  // After the model's download, so it does not delay the first result: the fallback engine, for a GPU lost or missing offline.
+  if (offline) void kiosk.upgraded.then(() => keepFallbackEngine(kiosk.engineInUse)).catch(() => {});
   if (manifest.search) {
     // Lazy: the search model loads when the box is focused, or once the image model has finished downloading.
     const search = new PhraseSearch(manifest.search, manifestUrl, runtime, engine);

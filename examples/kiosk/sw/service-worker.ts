@@ -7,7 +7,8 @@
  * - Every other same-origin GET (tfjs-backend-wasm's .wasm, fetched on demand; with engine=ort-*, onnxruntime-web's
  *   entry modules and binaries; the sample photo; the search panel's vocabulary and phrases, content-addressed and
  *   fetched only once the panel loads) is cached the first time it passes through. Only the engine the
- *   device actually uses is stored.
+ *   device actually uses is stored, and on WebGPU tfjs-wasm's binary, which the page fetches ahead of need for a GPU
+ *   lost or missing offline (app/offline.ts).
  * - The model's tiers are NOT cached here: the runtime's own browserCache() keeps every section it has verified
  *   against its SHA-256, keyed by the header hash, and reads them back before it asks the network. Caching the
  *   .lrm here too would store it twice. What the runtime cannot keep is its header read: every load starts with
