@@ -193,6 +193,7 @@ export async function compileWith(model: BenchModel, method: Method, source: Uin
     calibrationSize: calibration?.size,
     refit: method.refit,
     sensitivityBatches: model.sensitivityBatches,
+    sensitivityMeasure: model.sensitivityMeasure,
     distill: method.distill && samples ? { ...method.distill, samples: samples.feeds, steps: ctx.quick ? 10 : method.distill.steps } : undefined,
     onProgress,
   });

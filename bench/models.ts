@@ -3,6 +3,7 @@
  * evaluation data never overlap (see each `split`). Preprocessing follows ../shared/data/MANIFEST.md and
  * test/e2e/real-inputs.ts.
  */
+import type { OutputMeasure } from '../compiler/output-error.js';
 import { join } from 'node:path';
 import type { FactorDType } from '../formats/model.js';
 import type { DistillOptions } from '../compiler/distill/distill.js';
@@ -105,6 +106,8 @@ export interface BenchModel {
   methods: Method[];
   /** Calibration batches used to measure sensitivity (compileOnnx's sensitivityBatches). */
   sensitivityBatches: number;
+  /** What sensitivity measures (compileOnnx's sensitivityMeasure; default squared output error). */
+  sensitivityMeasure?: OutputMeasure;
   /** One line per split, for the report. */
   split(ctx: BenchContext): { calibration: string; evaluation: string; distillation?: string };
   /** Fresh calibration feeds (each compile consumes one). */
@@ -413,6 +416,8 @@ const useLite = (ctx: BenchContext): BenchModel => {
     tiers: [0.35, 0.5, 1],
     methods: [PLAIN, CALIBRATED, USE_DISTILL],
     sensitivityBatches: ctx.quick ? 1 : 2,
+    // As lowrank compile does for sts: data: embeddings are compared by cosine (compiler/output-error.ts).
+    sensitivityMeasure: 'similarity',
     split: () => ({
       calibration: `STS-B train pairs ${calib.offset}–${calib.offset + calib.limit - 1} (${calib.limit} pairs, both sentences; scores unused), SentencePiece ids as the sparse batch`,
       evaluation: `STS-B dev, ${evalLimit ? `the first ${evalLimit}` : 'all 1,500'} pairs: Pearson ×100 of the cosine of the two embeddings vs the gold score`,

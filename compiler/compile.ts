@@ -17,6 +17,7 @@ import { shrunkSecondMoment, whitenedFactors } from './linalg/whitened.js';
 import { assembleLrm, type Int4Report } from './assemble.js';
 import { checkInt4Options, denseWeightLayers, inputMoments, planInt4 } from './int4-plan.js';
 import { measureSensitivity, planSensitivity, type ErrorCurve } from './sensitivity.js';
+import type { OutputMeasure } from './output-error.js';
 import { decideSensitivity, DEFAULT_SENSITIVITY_MAX_MULTIPLY_ADDS, sensitivityCost } from './sensitivity-limit.js';
 import { refitRanks, type RefitMode } from './refit.js';
 import type { LayerRefit } from '../runtime/factors.js';
@@ -81,6 +82,11 @@ export interface CompileOptions {
   /** Calibration batches used to measure sensitivity (default 2). */
   sensitivityBatches?: number;
   /**
+   * What sensitivity calls the network's error (compiler/output-error.ts): 'squared' (default) or, for models whose
+   * outputs are embeddings compared by cosine, 'similarity'. The int4 precision pass keeps 'squared'.
+   */
+  sensitivityMeasure?: OutputMeasure;
+  /**
    * When sensitivity is the default (not asked for), fall back to σ² allocation if measuring it would take more
    * than this many multiply-adds (model runs × samples × the factorable layers' multiply-adds per sample; default
    * DEFAULT_SENSITIVITY_MAX_MULTIPLY_ADDS). A count, not a time: the choice is the same on any machine and load.
@@ -99,7 +105,7 @@ export interface CompileResult {
   lrm: Uint8Array;
   header: ModelHeader;
   /** How the global order was made, and why when the default sensitivity was not measured. */
-  allocation: { method: 'sigma' | 'sensitivity'; note?: string };
+  allocation: { method: 'sigma' | 'sensitivity'; measure?: OutputMeasure; note?: string };
   /** What distillation did, when asked for. */
   distill?: DistillReport;
   /** int4 files: per dense weight, int4 or int8, how it was rounded and the error measured. */
@@ -181,7 +187,11 @@ export async function compileOnnx(original: Uint8Array, options: CompileOptions 
   const costs = layerCosts(options.cost ?? 'params', candidates, FACTOR_ELEMENT_BYTES[dtype], positions);
   const sensitivity = allocation === 'sensitivity' ? await sensitivityErrors(prefactored.mergedSource(source), candidates, factors, kept, stats!, model, options) : undefined;
   const errors = sensitivity?.errors;
-  const used: CompileResult['allocation'] = { method: errors ? 'sensitivity' : 'sigma', ...(sensitivity?.note ? { note: sensitivity.note } : {}) };
+  const used: CompileResult['allocation'] = {
+    method: errors ? 'sensitivity' : 'sigma',
+    ...(errors ? { measure: options.sensitivityMeasure ?? 'squared' } : {}),
+    ...(sensitivity?.note ? { note: sensitivity.note } : {}),
+  };
   const cuts = ladderCuts(
     ladder,
     allocateTiers(
@@ -287,7 +297,7 @@ async function sensitivityErrors(
   if (decision.note) options.onNote?.(decision.note);
   if (!decision.measure) return { note: decision.note };
   const progress = options.onProgress ?? (() => {});
-  const errors = await measureSensitivity(source, candidates, factors, samples, plan, (done, total, detail) => progress({ phase: 'sensitivity', done, total, detail }));
+  const errors = await measureSensitivity(source, candidates, factors, samples, plan, (done, total, detail) => progress({ phase: 'sensitivity', done, total, detail }), options.sensitivityMeasure);
   return { errors, note: decision.note };
 }
 

@@ -6,6 +6,7 @@ import type { Feeds } from '../runtime/tensor.js';
 import { CompileError } from './errors.js';
 import type { LayerCandidate } from './factorize/candidates.js';
 import type { OrderedFactors } from './linalg/svd.js';
+import { outputError, type OutputMeasure, type SampleOutputs } from './output-error.js';
 
 /** Measured end-to-end error of one layer as a function of its rank (all other layers exact). */
 export type ErrorCurve = (rank: number) => number;
@@ -36,7 +37,8 @@ export function planSensitivity(candidates: LayerCandidate[], factors: OrderedFa
 
 /**
  * Per-layer sensitivity: truncate one layer at a time to the plan's ranks inside the original model, run the
- * calibration samples, and measure the squared error of every output relative to that output's energy, summed.
+ * calibration samples, and measure how far the network's outputs move (`outputMeasure`: the squared error of every
+ * output relative to its energy, or for embeddings the error of their pairwise cosines; compiler/output-error.ts).
  * Per-layer output error (σ²) says how much a layer's own output moves; this says how much the network's
  * output moves, which is what accuracy depends on (compact CNNs amplify some layers' errors and absorb others').
  * Past break-even a layer runs dense at full rank, so its error there is 0. Whether to run it at all is decided
@@ -49,9 +51,10 @@ export async function measureSensitivity(
   samples: Feeds[],
   plan: SensitivityPlan,
   onProgress?: (done: number, total: number, detail: string) => void,
+  outputMeasure: OutputMeasure = 'squared',
 ): Promise<ErrorCurve[]> {
   const base = onnx.ModelProto.decode(source);
-  const measure = await networkError(source, samples);
+  const measure = await networkError(source, samples, outputMeasure);
   let done = 0;
   const curves: ErrorCurve[] = [];
   for (const [i, c] of candidates.entries()) {
@@ -67,19 +70,13 @@ export async function measureSensitivity(
 }
 
 /**
- * How far a changed model's outputs on `samples` move from `source`'s: the squared error of every output relative
- * to that output's energy, summed. Each output's energy separately: a model with logits and probabilities weighs
- * both, not just the larger. Also the int4 precision pass's measure (compiler/precision.ts).
+ * How far a changed model's outputs on `samples` move from `source`'s, by `measure` (compiler/output-error.ts;
+ * default: the squared error of every output relative to its energy). Also the int4 precision pass's measure
+ * (compiler/precision.ts).
  */
-export async function networkError(source: Uint8Array, samples: Feeds[]): Promise<(model: Uint8Array) => Promise<number>> {
-  const reference = await runAll(source, samples);
-  const energy = reference[0]?.map((_, k) => reference.reduce((s, outs) => s + outs[k].reduce((u, v) => u + v * v, 0), 0) || 1) ?? [];
-  return async (model) => {
-    const outputs = await runAll(model, samples);
-    let err = 0;
-    outputs.forEach((outs, s) => outs.forEach((o, k) => o.forEach((v, j) => (err += (v - reference[s][k][j]) ** 2 / energy[k]))));
-    return err;
-  };
+export async function networkError(source: Uint8Array, samples: Feeds[], measure: OutputMeasure = 'squared'): Promise<(model: Uint8Array) => Promise<number>> {
+  const error = outputError(measure, await runAll(source, samples));
+  return async (model) => error(await runAll(model, samples));
 }
 
 /** Piecewise linear through the measured points, falling to 0 at break-even (the layer then runs dense, exact). */
@@ -124,18 +121,19 @@ function withLayerAtRank(base: ModelProto, c: LayerCandidate, f: OrderedFactors,
   return onnx.ModelProto.encode(model).finish();
 }
 
-async function runAll(model: Uint8Array, samples: Feeds[]): Promise<Float32Array[][]> {
+async function runAll(model: Uint8Array, samples: Feeds[]): Promise<SampleOutputs[]> {
   let session: ort.InferenceSession;
   try {
     session = await ort.InferenceSession.create(model, compilerSessionOptions());
   } catch (e) {
     throw new CompileError(`sensitivity measurement could not build a truncated model: ${String((e as Error).message).split('\n')[0]}`, 'sensitivity');
   }
-  const out: Float32Array[][] = [];
+  const out: SampleOutputs[] = [];
   for (const feeds of samples) {
     const ortFeeds = Object.fromEntries(Object.entries(feeds).map(([k, t]) => [k, new ort.Tensor(t.dataType, t.data as Float32Array, t.dims)]));
     const result = await session.run(ortFeeds);
-    out.push(session.outputNames.map((n) => Float32Array.from(result[n].data as Float32Array)));
+    const outputs = session.outputNames.map((n) => result[n]);
+    out.push({ data: outputs.map((t) => Float32Array.from(t.data as Float32Array)), dims: outputs.map((t) => [...t.dims]) });
   }
   await session.release();
   return out;

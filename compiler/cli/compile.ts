@@ -47,6 +47,7 @@ interface CompileCliOptions {
   keepEnds?: boolean;
   allocate?: string;
   sensitivityLimit: string;
+  sensitivityMeasure?: 'squared' | 'similarity';
   sensitivityMaxGmac: string;
   distill?: string;
   distillLimit: string;
@@ -184,6 +185,7 @@ export function registerCompile(program: Command): void {
     .option('--cost <model>', 'what budgets count: params | bytes | flops | latency:<table.json>', 'params')
     .addOption(new Option('--allocate <how>', 'order layers by σ² share (sigma) or by measured end-to-end error (sensitivity; needs --calib, its default)').choices(['sigma', 'sensitivity']))
     .option('--sensitivity-limit <N>', 'calibration samples used to measure sensitivity', '64')
+    .addOption(new Option('--sensitivity-measure <how>', 'what sensitivity calls the network\'s error: squared (relative squared error of the outputs) or similarity (embeddings: error of their pairwise cosines); default: similarity for sts:/text: calibration, else squared').choices(['squared', 'similarity']))
     .option('--sensitivity-max-gmac <G>', 'default sensitivity: measured only when it costs at most G billion multiply-adds (model runs × samples × factorable multiply-adds per sample), else σ² order and a note; a count, so the choice is the same on any machine', String(DEFAULT_SENSITIVITY_MAX_MULTIPLY_ADDS / 1e9))
     .option('--refit [mode]', 'refit each tier\'s left factors and biases on the calibration data (needs --calib): nonlinear (default: match outputs after Relu/Clip) or linear')
     .option('--refit-sweeps <n>', 'passes over the calibration data per tier when refitting', '2')
@@ -237,6 +239,8 @@ export function registerCompile(program: Command): void {
         refitMode: parseRefitMode(opts.refit),
         refitSweeps: parseWholeNumber('--refit-sweeps', opts.refitSweeps),
         sensitivityBatches: Math.ceil(parseWholeNumber('--sensitivity-limit', opts.sensitivityLimit) / CALIBRATION_BATCH),
+        // Sentences in, embeddings out: what their users compare is cosines (compiler/output-error.ts).
+        sensitivityMeasure: opts.sensitivityMeasure ?? (opts.calib !== undefined && isTextSpec(opts.calib) ? 'similarity' : 'squared'),
         sensitivityMaxMultiplyAdds: parseNonNegative('--sensitivity-max-gmac', opts.sensitivityMaxGmac) * 1e9,
         cost,
         distill,
@@ -255,7 +259,7 @@ export function registerCompile(program: Command): void {
       const size = (await stat(opts.output)).size;
       console.log(`compiled ${input} (${formatBytes(source.length)}) → ${opts.output} (${formatBytes(size)}) in ${seconds} s`);
       if (normalised.length > 0) console.log(`normalised: ${normalised.join('; ')}`);
-      console.log(`${header.layers.length} factored layer(s), ${header.tiers.length} tier(s), factors ${header.factorDType}, ranks ordered by ${allocation.method === 'sigma' ? 'σ² share' : 'measured sensitivity'}`);
+      console.log(`${header.layers.length} factored layer(s), ${header.tiers.length} tier(s), factors ${header.factorDType}, ranks ordered by ${allocation.method === 'sigma' ? 'σ² share' : `measured sensitivity (${allocation.measure === 'similarity' ? 'pairwise cosines of the embeddings' : 'squared output error'})`}`);
       if (allocation.note) console.log(`note: ${allocation.note}`);
       if (distilled) console.log(describeDistillation(distilled));
       if (int4) console.log(describeInt4(int4, header.int4GroupSize));

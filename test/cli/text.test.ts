@@ -32,12 +32,17 @@ interface TextEval {
 describe('lowrank on USE-lite with sts: and text: data', () => {
   let dir: string;
   let lrm: string;
+  let compileOutput: string;
   beforeAll(() => {
     buildDist();
     dir = mkdtempSync(join(tmpdir(), 'lowrank-text-cli-'));
     lrm = join(dir, 'use.lrm');
     // 48 train pairs (96 sentences) keep this fast; the bench calibrates on 256.
-    cliOk('compile', USE, '-o', lrm, '--calib', `sts:${join(STS, 'sts-train.csv')}`, '--calib-limit', '48', '--sensitivity-limit', '16', '--tiers', '0.5,1');
+    compileOutput = cliOk('compile', USE, '-o', lrm, '--calib', `sts:${join(STS, 'sts-train.csv')}`, '--calib-limit', '48', '--sensitivity-limit', '16', '--tiers', '0.5,1').stdout;
+  });
+
+  it('compile ranks layers by what the embeddings\' users compare: their pairwise cosines', () => {
+    expect(compileOutput).toMatch(/ranks ordered by measured sensitivity \(pairwise cosines of the embeddings\)/);
   });
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
