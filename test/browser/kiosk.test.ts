@@ -28,7 +28,7 @@ import { startKioskServer } from '../../examples/kiosk/tools/kiosk-server.js';
 import { kioskPaths } from '../../examples/kiosk/tools/paths.js';
 import { encodeSentences, rankBySimilarity, SentencePieceTokenizer, sparseBatch } from '../../runtime/text/index.js';
 import type { StaticServer } from '../../tools/static-server.js';
-import { canRunChromium, CHROMIUM } from './chromium.js';
+import { canRunChromium, CHROMIUM } from '../../tools/chromium.js';
 
 const ROOT = join(import.meta.dirname, '../..');
 const ARTIFACTS = join(import.meta.dirname, 'artifacts');
