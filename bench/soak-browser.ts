@@ -87,10 +87,15 @@ async function pageMemory(pid: number, cdp: CDPSession): Promise<PageMemory> {
   await cdp.send('HeapProfiler.collectGarbage');
   const heap = await cdp.send('Runtime.getHeapUsage');
   const tree = processTree(pid);
-  const rssByProcessMb: Record<string, number> = {};
-  for (const p of tree) rssByProcessMb[p.type] = (rssByProcessMb[p.type] ?? 0) + p.rssBytes / MIB;
+  const rssByProcessMb = rssByType(tree);
   const pssMb = tree.reduce((sum, p) => sum + p.pssBytes, 0) / MIB;
   return { rssByProcessMb, processes: tree.length, pssMb, jsHeapUsedMb: heap.usedSize / MIB, jsHeapTotalMb: heap.totalSize / MIB };
+}
+
+function rssByType(tree: readonly ProcessInfo[]): Record<string, number> {
+  const mb: Record<string, number> = {};
+  for (const p of tree) mb[p.type] = (mb[p.type] ?? 0) + p.rssBytes / MIB;
+  return mb;
 }
 
 const totalRssMb = (m: PageMemory) => Object.values(m.rssByProcessMb).reduce((a, b) => a + b, 0);
@@ -135,7 +140,7 @@ export async function soakInChromium(lrm: Uint8Array, engine: EngineId, feeds: F
     const adapter = engine.endsWith('webgpu') ? await gpuAdapter(page) : undefined;
     await runChecked(page, engine, 0, warmup);
     const before = await pageMemory(chromium.pid, cdp);
-    const { done, samples, seconds } = await soakRuns(page, chromium.pid, engine, runs, maxSeconds);
+    const { done, samples, byProcess, seconds } = await soakRuns(page, chromium.pid, engine, runs, maxSeconds);
     const after = await pageMemory(chromium.pid, cdp);
     const both = await callPage<SequentialAndConcurrent>(page, 'sequentialAndConcurrent');
     await callPage(page, 'releaseSession');
@@ -149,6 +154,7 @@ export async function soakInChromium(lrm: Uint8Array, engine: EngineId, feeds: F
       concurrentBitwiseEqual: both.engine === engine && JSON.stringify(both.sequential) === JSON.stringify(both.concurrent),
       date: new Date().toISOString(),
       rssSamplesMb: samples,
+      rssSamplesByProcessMb: byProcess,
       soakSeconds: seconds,
       ...(engine === 'ort-webgpu' ? { deviceMemory: 'onnxruntime-web exposes nothing about WebGPU device memory' } : {}),
       page: { afterWarmup: before, afterSoak: after },
@@ -167,19 +173,23 @@ async function runChecked(page: Page, engine: string, first: number, count: numb
   if (now !== engine) throw new Error(`${engine} fell back to ${now} during the soak`);
 }
 
-/** The soak proper: chunks of CHUNK runs, the tree's RSS (no GC) every SAMPLE_EVERY. */
-async function soakRuns(page: Page, pid: number, engine: string, runs: number, maxSeconds: number): Promise<{ done: number; samples: number[]; seconds: number }> {
+/** The soak proper: chunks of CHUNK runs, the tree's RSS (no GC) every SAMPLE_EVERY, in total and per process type. */
+async function soakRuns(page: Page, pid: number, engine: string, runs: number, maxSeconds: number): Promise<{ done: number; samples: number[]; byProcess: Record<string, number[]>; seconds: number }> {
   const t0 = performance.now();
   const samples: number[] = [];
+  // A type absent from a sample (a helper Chromium started later, or ended) reads 0 there.
+  const byProcess: Record<string, number[]> = {};
   let done = 0;
   while (done < runs && performance.now() - t0 < maxSeconds * 1000) {
     const count = Math.min(CHUNK, runs - done);
     await runChecked(page, engine, done, count);
     done += count;
     if (done % SAMPLE_EVERY === 0) {
-      samples.push(processTree(pid).reduce((sum, p) => sum + p.rssBytes, 0) / MIB);
+      const mb = rssByType(processTree(pid));
+      for (const type of new Set([...Object.keys(byProcess), ...Object.keys(mb)])) (byProcess[type] ??= samples.map(() => 0)).push(mb[type] ?? 0);
+      samples.push(Object.values(mb).reduce((a, b) => a + b, 0));
       process.stderr.write(`[soak] ${engine} in Chromium: ${done}/${runs} runs, ${((performance.now() - t0) / 1000).toFixed(0)} s, RSS ${samples.at(-1)!.toFixed(1)} MiB\n`);
     }
   }
-  return { done, samples, seconds: (performance.now() - t0) / 1000 };
+  return { done, samples, byProcess, seconds: (performance.now() - t0) / 1000 };
 }

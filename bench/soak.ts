@@ -46,6 +46,8 @@ export interface SoakRow {
   date?: string;
   /** RSS every 500 soak runs (no GC before these): whether growth keeps rising or levels off. */
   rssSamplesMb?: number[];
+  /** In a browser: the same samples per Chromium process type (where the growth is). */
+  rssSamplesByProcessMb?: Record<string, number[]>;
   /** Warm-up runs before the first RSS reading (default 200). */
   warmupRuns?: number;
   /** Wall time of the soak runs alone (not the warm-up or the concurrency check). */
@@ -227,6 +229,15 @@ async function main(): Promise<void> {
 const placeCell = (r: SoakRow) => (r.browser ? `${r.engine} in Chromium` : r.engine);
 const modelCell = (r: SoakRow) => (r.model ?? DEFAULT_MODEL).replace(/\.onnx$/, '');
 
+/** In-browser rows: the RSS samples of the process types that moved by more than 1 MiB (the others are only named). */
+function processSamplesLine(r: SoakRow): string {
+  const series = Object.entries(r.rssSamplesByProcessMb!);
+  const moved = series.filter(([, s]) => Math.max(...s) - Math.min(...s) > 1);
+  const still = series.filter(([, s]) => Math.max(...s) - Math.min(...s) <= 1).map(([t]) => t);
+  const list = moved.map(([t, s]) => `${t} ${s.map((m) => m.toFixed(1)).join(', ')}`).join('; ');
+  return `- The same by process type, ${placeCell(r)}: ${list || 'none moved by more than 1 MiB'}${still.length ? ` (within 1 MiB: ${still.join(', ')})` : ''}.`;
+}
+
 /** In-browser rows: where the RSS is (per Chromium process type) and the page's JS heap, after warm-up → after soak. */
 function pageLine(r: SoakRow): string {
   const { afterWarmup: a, afterSoak: b } = r.page!;
@@ -250,6 +261,7 @@ export function writeResults(out: string, rows: SoakRow[]): void {
     ),
     '',
     ...rows.filter((r) => r.rssSamplesMb?.length).map((r) => `- RSS every 500 soak runs, ${placeCell(r)} (MiB, no GC): ${r.rssSamplesMb!.map((m) => m.toFixed(1)).join(', ')}.`),
+    ...rows.filter((r) => r.rssSamplesByProcessMb).map(processSamplesLine),
     ...rows.filter((r) => r.page).map(pageLine),
     '',
     ...NOTES,
