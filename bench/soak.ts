@@ -238,12 +238,26 @@ function processSamplesLine(r: SoakRow): string {
   return `- The same by process type, ${placeCell(r)}: ${list || 'none moved by more than 1 MiB'}${still.length ? ` (within 1 MiB: ${still.join(', ')})` : ''}.`;
 }
 
+/**
+ * The growth without the process types Chromium started after the warm-up: headless Chromium starts a 45 MiB
+ * utility:OnDeviceModelService about 3 minutes after launch, page or no page (seen on about:blank too), which lands
+ * inside or outside a soak by its length alone.
+ */
+function lateHelpers(r: SoakRow): string {
+  const { afterWarmup: a, afterSoak: b } = r.page!;
+  const late = Object.keys(b.rssByProcessMb).filter((t) => !(t in a.rssByProcessMb));
+  if (late.length === 0) return '';
+  const lateMb = late.reduce((sum, t) => sum + b.rssByProcessMb[t]!, 0);
+  const growth = (r.rssAfterSoakMb - lateMb - r.rssAfterWarmupMb) / r.rssAfterWarmupMb;
+  return ` (${late.join(', ')}: started by Chromium after the warm-up; growth without it ${(100 * growth).toFixed(1)}%)`;
+}
+
 /** In-browser rows: where the RSS is (per Chromium process type) and the page's JS heap, after warm-up → after soak. */
 function pageLine(r: SoakRow): string {
   const { afterWarmup: a, afterSoak: b } = r.page!;
   const types = [...new Set([...Object.keys(a.rssByProcessMb), ...Object.keys(b.rssByProcessMb)])];
   const rss = types.map((t) => `${t} ${(a.rssByProcessMb[t] ?? 0).toFixed(1)} → ${(b.rssByProcessMb[t] ?? 0).toFixed(1)}`).join(', ');
-  return `- ${placeCell(r)} (${modelCell(r)}), after warm-up → after soak: RSS by process type (MiB) ${rss}; PSS of all ${b.processes} processes ${a.pssMb.toFixed(1)} → ${b.pssMb.toFixed(1)} MiB; page JS heap used ${a.jsHeapUsedMb.toFixed(1)} → ${b.jsHeapUsedMb.toFixed(1)} MiB (after a GC)${r.gpuAdapter ? `; WebGPU adapter: ${r.gpuAdapter}` : ''}.`;
+  return `- ${placeCell(r)} (${modelCell(r)}), after warm-up → after soak: RSS by process type (MiB) ${rss}${lateHelpers(r)}; PSS of all ${b.processes} processes ${a.pssMb.toFixed(1)} → ${b.pssMb.toFixed(1)} MiB; page JS heap used ${a.jsHeapUsedMb.toFixed(1)} → ${b.jsHeapUsedMb.toFixed(1)} MiB (after a GC)${r.gpuAdapter ? `; WebGPU adapter: ${r.gpuAdapter}` : ''}.`;
 }
 
 export function writeResults(out: string, rows: SoakRow[]): void {
