@@ -21,8 +21,8 @@ import { load, type Feeds } from '../../runtime/node.js';
 import { compiledUseLite, devSentences, originalEmbeddings, USE_LITE_VOCAB, useLiteAvailable, useLiteTokenizer, worstCosine } from '../text/use-lite-fixture.js';
 import { maxRelativeError } from '../e2e/compare.js';
 import { bindInput, mnistDigits, MODELS, REAL_MODELS } from '../e2e/real-inputs.js';
-import { canRunChromium, launchChromium } from './chromium.js';
-import { startPageServer, type PageServer } from './page-server.js';
+import { canRunChromium, launchChromium } from '../../tools/chromium.js';
+import { startPageServer, type PageServer } from '../../tools/bundle-page.js';
 
 const ROOT = join(import.meta.dirname, '../..');
 // All 10,000 MNIST test digits on WASM. SwiftShader runs WebGPU on the CPU, ~65 ms a digit here: 50 digits there (at two tiers).

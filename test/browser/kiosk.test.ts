@@ -32,7 +32,7 @@ import { startKioskServer } from '../../examples/kiosk/tools/kiosk-server.js';
 import { kioskPaths } from '../../examples/kiosk/tools/paths.js';
 import { encodeSentences, rankBySimilarity, SentencePieceTokenizer, sparseBatch } from '../../runtime/text/index.js';
 import type { StaticServer } from '../../tools/static-server.js';
-import { canRunChromium, CHROMIUM, launchChromium } from './chromium.js';
+import { canRunChromium, CHROMIUM, launchChromium } from '../../tools/chromium.js';
 import { fakeCameraArgs, writeY4m } from './fake-camera.js';
 
 const ROOT = join(import.meta.dirname, '../..');

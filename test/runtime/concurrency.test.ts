@@ -2,7 +2,8 @@
  * Concurrency (issue 16): 64 different digits run all at once on one session give bitwise the outputs they give one
  * at a time, on every Node engine (bench/soak.ts adds the RSS soak: bench/results/soak.md). The WebGPU engines run
  * on SwiftShader as in ort-node-webgpu.test.ts and tfjs-webgpu.test.ts, and are skipped exactly when those are (no
- * /usr/lib/chromium/vk_swiftshader_icd.json). ort-webgpu runs only in a browser (test/browser/), not here.
+ * /usr/lib/chromium/vk_swiftshader_icd.json). ort-webgpu runs only in a browser: test/browser/concurrency.test.ts checks it
+ * there, with the other in-page engines.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
