@@ -148,9 +148,14 @@ export interface SequentialAndConcurrent {
   concurrent: number[][];
 }
 
-/** Opens the page in a fresh context and waits for its bundles; a page error that stops them is the failure's message. */
-export async function openBundlePage(browser: Browser, url: string): Promise<Page> {
-  const page = await (await browser.newContext()).newPage();
+/**
+ * Opens the page in a fresh context (running `initScript` before the page's own scripts, if given) and waits for its
+ * bundles; a page error that stops them is the failure's message.
+ */
+export async function openBundlePage(browser: Browser, url: string, initScript?: () => void): Promise<Page> {
+  const context = await browser.newContext();
+  if (initScript) await context.addInitScript(initScript);
+  const page = await context.newPage();
   const errors: string[] = [];
   page.on('pageerror', (e) => errors.push(e.message));
   await page.goto(url);

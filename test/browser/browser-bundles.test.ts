@@ -22,7 +22,7 @@ import { compiledUseLite, devSentences, originalEmbeddings, USE_LITE_VOCAB, useL
 import { maxRelativeError } from '../e2e/compare.js';
 import { bindInput, mnistDigits, MODELS, REAL_MODELS } from '../e2e/real-inputs.js';
 import { canRunChromium, launchChromium } from '../../tools/chromium.js';
-import { startPageServer, type PageServer } from '../../tools/bundle-page.js';
+import { openBundlePage, startPageServer, type PageServer } from '../../tools/bundle-page.js';
 
 const ROOT = join(import.meta.dirname, '../..');
 // All 10,000 MNIST test digits on WASM. SwiftShader runs WebGPU on the CPU, ~65 ms a digit here: 50 digits there (at two tiers).
@@ -158,18 +158,7 @@ describe.runIf(canRunChromium)('browser bundles in headless Chromium', () => {
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
-  async function openPage(url = server.url, initScript?: () => void): Promise<Page> {
-    const context = await browser.newContext();
-    if (initScript) await context.addInitScript(initScript);
-    const page = await context.newPage();
-    const errors: string[] = [];
-    page.on('pageerror', (e) => errors.push(e.message));
-    await page.goto(url);
-    await page.waitForFunction(() => document.title === 'ready', undefined, { timeout: 30_000 }).catch(() => {
-      throw new Error(`the test page did not start: ${errors.join('; ') || 'no page error'}`);
-    });
-    return page;
-  }
+  const openPage = (url = server.url, initScript?: () => void): Promise<Page> => openBundlePage(browser, url, initScript);
 
   async function runDigits(page: Page, request: RunRequest): Promise<PageResult> {
     const args = { entry: request.entry, model: request.model ?? 'model.lrm', options: request.options ?? {}, count: request.count, batch: request.batch ?? BATCH, loseDeviceAt: request.loseDeviceAt };
