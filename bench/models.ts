@@ -388,10 +388,10 @@ const silero = (ctx: BenchContext): BenchModel => {
  */
 export const USE_DISTILL: Method = {
   id: 'calibrated-distill',
-  description: 'as calibrated, then distilled: 120 steps × 64 sentences of the distillation split, factors and biases trained at lr 2e-4, nested relative-MSE loss on the embeddings over every tier (each relative to its start), tfjs-wasm',
+  description: 'as calibrated, then distilled: 120 steps × 64 sentences of the distillation split, factors and biases trained at lr 3e-4, nested relative-MSE loss on the embeddings over every tier (each relative to its start), tfjs-wasm',
   dtype: 'fp32',
   calibrated: true,
-  distill: { steps: 120, batchSize: 1, learningRate: 2e-4, train: 'factors', engine: 'tfjs-wasm', loss: 'mse' },
+  distill: { steps: 120, batchSize: 1, learningRate: 3e-4, train: 'factors', engine: 'tfjs-wasm', loss: 'mse' },
 };
 
 /** The transformer: USE-lite on STS-B (calibration and distillation on train pairs, evaluation on all dev pairs). */
@@ -400,7 +400,8 @@ const useLite = (ctx: BenchContext): BenchModel => {
   const path = join(ctx.data, 'models', file);
   const sts = join(ctx.data, 'text', 'stsbenchmark');
   const calib = { offset: 0, limit: ctx.quick ? 32 : 256 };
-  const distill = { offset: 0, limit: ctx.quick ? 64 : 1000 };
+  // All 2,000 caption pairs of train (the split's first genre); 1,000 at lr 2e-4 left the 50% tier 0.2–0.3 lower.
+  const distill = { offset: 0, limit: ctx.quick ? 64 : 2000 };
   const evalLimit = ctx.quick ? 100 : undefined;
   const open = async (source: Uint8Array, spec: string, slice: { offset?: number; limit?: number }) =>
     openDataset(spec, { layout: [], inputs: importOnnx(source, file).inputs, tokenizer: await loadVocabulary(undefined, [path]), ...slice });
@@ -415,7 +416,8 @@ const useLite = (ctx: BenchContext): BenchModel => {
     // The budgets of the issue's acceptance command (35% and 50% of the MatMul parameters, full).
     tiers: [0.35, 0.5, 1],
     methods: [PLAIN, CALIBRATED, USE_DISTILL],
-    sensitivityBatches: ctx.quick ? 1 : 2,
+    // Sensitivity on all 256 calibration pairs (lowrank compile --sensitivity-limit 256), as the issue note measured.
+    sensitivityBatches: ctx.quick ? 1 : 8,
     // As lowrank compile does for sts: data: embeddings are compared by cosine (compiler/output-error.ts).
     sensitivityMeasure: 'similarity',
     split: () => ({
