@@ -11,7 +11,8 @@
  * 78.26), a truncated layer can move the embeddings far (cosine 0.85 to the original's) and leave the similarities
  * alone (−0.06 Pearson), and a least-squares fit that brings the vectors closer (cosine 0.63 → 0.76) loses Pearson
  * (73.4 → 72.0): squared error ranks layers by what the scores do not use. Ranks allocated by this measure gave
- * the 35% tier 74.24 instead of 73.37 (docs/measured.md).
+ * the 35% tier 74.24 instead of 73.37, and 75.91 vs 75.00 once distilled; not a win everywhere: the int4 file's 0.5
+ * and 0.75 tiers lost 0.2–0.4 by it (docs/measured.md).
  */
 export type OutputMeasure = 'squared' | 'similarity';
 
