@@ -67,7 +67,7 @@ describe('default sensitivity allocation under a multiply-add limit', () => {
 
   it('measures sensitivity when it fits the limit, orders by σ² (and says why) when it would not', async () => {
     const measured = await compileOnnx(source, { calibration: await calibration() });
-    expect(measured.allocation).toEqual({ method: 'sensitivity' });
+    expect(measured.allocation).toEqual({ method: 'sensitivity', measure: 'squared' });
     const notes: string[] = [];
     const skipped = await compileOnnx(source, { calibration: await calibration(), sensitivityMaxMultiplyAdds: 0, onNote: (n) => notes.push(n) });
     expect(skipped.allocation.method).toBe('sigma');

@@ -53,7 +53,7 @@ describe('the sensitivity decision counts work, it does not time it', () => {
     vi.spyOn(performance, 'now').mockImplementation(() => (now += 1e6));
     vi.spyOn(Date, 'now').mockImplementation(() => (now += 1e6));
     const slow = await compileCalibrated();
-    expect(slow.allocation).toEqual({ method: 'sensitivity' });
+    expect(slow.allocation).toEqual({ method: 'sensitivity', measure: 'squared' });
     expect(Buffer.from(slow.lrm).equals(Buffer.from(normal.lrm))).toBe(true);
   });
 });
@@ -61,7 +61,7 @@ describe('the sensitivity decision counts work, it does not time it', () => {
 describe('compile under load', () => {
   it('mnist-cnn-pytorch, calibrated, default allocation: the same bytes with both cores busy', async () => {
     const quiet = await compileCalibrated();
-    expect(quiet.allocation).toEqual({ method: 'sensitivity' });
+    expect(quiet.allocation).toEqual({ method: 'sensitivity', measure: 'squared' });
     const load = busyLoops(2);
     let loaded: CompileResult;
     try {
@@ -69,7 +69,7 @@ describe('compile under load', () => {
     } finally {
       await load.stop();
     }
-    expect(loaded.allocation).toEqual({ method: 'sensitivity' });
+    expect(loaded.allocation).toEqual({ method: 'sensitivity', measure: 'squared' });
     expect(loaded.lrm.length).toBe(quiet.lrm.length);
     expect(Buffer.from(loaded.lrm).equals(Buffer.from(quiet.lrm))).toBe(true);
   });
