@@ -22,6 +22,7 @@ import { compiledUseLite, devSentences, originalEmbeddings, USE_LITE_VOCAB, useL
 import { maxRelativeError } from '../e2e/compare.js';
 import { bindInput, mnistDigits, MODELS, REAL_MODELS } from '../e2e/real-inputs.js';
 import { canRunChromium, launchChromium } from '../../tools/chromium.js';
+import { packFeeds } from '../../bench/soak-browser.js';
 import { openBundlePage, startPageServer, type PageServer } from '../../tools/bundle-page.js';
 
 const ROOT = join(import.meta.dirname, '../..');
@@ -139,13 +140,10 @@ describe.runIf(canRunChromium)('browser bundles in headless Chromium', () => {
       const model = REAL_MODELS.find((m) => m.file === file)!;
       const { lrm, header } = await compileOnnx(new Uint8Array(readFileSync(join(MODELS, file))), { fileName: file, minParams: model.minParams });
       const feeds = bindInput((await model.inputs()).slice(0, count), header.graph.inputs[0].name);
-      const photos = feeds.map((f) => Object.values(f)[0]);
-      const size = photos[0].data.length;
-      const input = new Float32Array(count * size);
-      photos.forEach((p, i) => input.set(p.data as Float32Array, i * size));
-      photoDims.set(file, photos[0].dims);
+      const { bytes, dims } = packFeeds(feeds);
+      photoDims.set(file, dims);
       writeFileSync(join(dir, `${file}.lrm`), lrm);
-      writeFileSync(join(dir, `${file}.input.f32`), input);
+      writeFileSync(join(dir, `${file}.input.f32`), bytes);
       for (const tiers of [undefined, 2]) photoReference.set(`${file}@${tiers ?? 'all'}`, await runOnCpu(lrm, feeds, tiers));
     }
     server = await startPageServer(dir);

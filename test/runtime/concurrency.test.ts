@@ -5,29 +5,15 @@
  * /usr/lib/chromium/vk_swiftshader_icd.json). ort-webgpu runs only in a browser: test/browser/concurrency.test.ts checks it
  * there, with the other in-page engines.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { concurrentMatchesSequential } from '../../bench/soak.js';
-import { compileOnnx } from '../../compiler/compile.js';
-import { openDataset } from '../../compiler/data/spec.js';
-import { importOnnx } from '../../compiler/import/onnx.js';
+import { concurrentMatchesSequential, soakCase } from '../../bench/soak.js';
 import { load, type EngineId } from '../../runtime/node.js';
 import type { Feeds } from '../../runtime/tensor.js';
 
 const DATA = join(import.meta.dirname, '../../../shared/data');
 const SWIFTSHADER = '/usr/lib/chromium/vk_swiftshader_icd.json';
-
-/** The int8 file of one MNIST model and the first 64 test digits as its feeds. */
-async function mnistCase(file: string): Promise<{ lrm: Uint8Array; feeds: Feeds[] }> {
-  const source = new Uint8Array(readFileSync(join(DATA, 'models', file)));
-  const input = importOnnx(source).inputs[0]!;
-  const { lrm } = await compileOnnx(source, { dtype: 'int8', tiers: [0.5, 1] });
-  const digits = await openDataset(`mnist:${join(DATA, 'mnist')}`, { layout: input.shape, mean: [0.5], std: [0.5], limit: 64 });
-  const feeds: Feeds[] = [];
-  for await (const b of digits.batches(1)) feeds.push({ [input.name]: b.input });
-  return { lrm, feeds };
-}
 
 async function concurrentIsSequential(c: { lrm: Uint8Array; feeds: Feeds[] }, engine: EngineId): Promise<void> {
   const session = await load(c.lrm, { engine, tiers: 1 });
@@ -45,7 +31,7 @@ const cases: Record<string, { lrm: Uint8Array; feeds: Feeds[] }> = {};
 beforeAll(async () => {
   // Dawn reads the driver list when it first starts in this process (each test file runs in its own fork).
   if (existsSync(SWIFTSHADER) && !process.env.VK_ICD_FILENAMES) process.env.VK_ICD_FILENAMES = SWIFTSHADER;
-  cases['mnist-cnn-pytorch.onnx'] = await mnistCase('mnist-cnn-pytorch.onnx');
+  cases['mnist-cnn-pytorch.onnx'] = await soakCase(DATA, 'mnist-cnn-pytorch.onnx');
 }, 120_000);
 
 describe('64 concurrent runs on one session', () => {
@@ -60,7 +46,7 @@ describe('64 concurrent runs on one session', () => {
    */
   describe.runIf(existsSync(SWIFTSHADER))('WebGPU engines on SwiftShader', () => {
     beforeAll(async () => {
-      cases['mnist-8.onnx'] = await mnistCase('mnist-8.onnx');
+      cases['mnist-8.onnx'] = await soakCase(DATA, 'mnist-8.onnx');
     }, 120_000);
 
     it.each([
