@@ -77,7 +77,7 @@ export async function assembleLrm({ source, normalised, fileName, model, candida
     const choice = plan?.choices.get(t.name);
     const { bytes, fields } = storeDense(t, axes.get(t.name), dtype, choice);
     initializers.push({ name: t.name, dataType: t.dataType, dims: t.dims, range: payload.append(bytes), ...fields });
-    if (b >= 0 && fields.storage === 'int4') lowInts.set(t.name, choice!.int4);
+    if (b >= 0 && (fields.storage === 'int4' || fields.storage === 'int3')) lowInts.set(t.name, choice!.int4);
   }
   const denseRange = payload.seal(0);
   const denseParams = model.initializers
@@ -140,19 +140,20 @@ export async function assembleLrm({ source, normalised, fileName, model, candida
     block.leftLow = payload.append(roundedLowPlane(int4RowSlice(int4[li].left, block.rankBegin, block.rankEnd)));
     block.rightLow = payload.append(roundedLowPlane(int4RowSlice(int4[li].right, block.rankBegin, block.rankEnd)));
   };
-  /** Appends the low plane of a layer's dense M where it is stored int4. */
+  /** Appends the low plane of a layer's dense M where it is stored int4 (or int3). */
   const appendDenseLow = (li: number): void => {
     const choice = plan?.choices.get(candidates[li].weight.name);
-    if (choice?.storage === 'int4') layers[li].denseLow = payload.append(roundedLowPlane(choice.int4));
+    if (choice && choice.storage !== 'int8') layers[li].denseLow = payload.append(roundedLowPlane(choice.int4));
   };
   /** The dense M of a layer from its full-rank factors, in the file's dtype (int8: one scale per row). */
   const appendDense = (li: number): void => {
     const c = candidates[li];
     layers[li].denseTier = denseTier[li];
     const choice = plan?.choices.get(c.weight.name);
-    // int4 files: M as the precision pass rounded it (from the same factors), or int8 where it chose int8.
-    if (choice?.storage === 'int4') {
+    // int4 files: M as the precision pass rounded it (from the same factors; int4 or int3), or int8 where it chose int8.
+    if (choice && choice.storage !== 'int8') {
       layers[li].dense = payload.append(packInt4(choice.int4));
+      if (choice.storage === 'int3') layers[li].denseStorage = 'int3';
       return;
     }
     const M = denseMatrix(factors[li], fullRanks[li], c.rows, c.cols);

@@ -46,6 +46,11 @@ export interface CompileOptions {
    * is int4. Default 0.05; 0: every weight int8; Infinity: every weight int4 (depthwise kernels always stay int8).
    */
   int4MaxError?: number;
+  /**
+   * int4 only: 3 lets the precision pass store a weight int3 too (format v5) where its measured error per byte
+   * saved is among the least (within the same budget); needs calibration. Default 4: int4 or int8.
+   */
+  int4MinBits?: 3 | 4;
   /** Layers smaller than this stay dense. */
   minParams?: number;
   /**

@@ -7,16 +7,16 @@
  *   U = upper Cholesky factor of H⁻¹ (H⁻¹ = Uᵀ·U), after damping H += λ·mean(diag H)·I
  *   for i = 0 … n−1:
  *     at the start of each group: scale of each row from the current (already compensated) values of the group
- *     q = round(M[:, i] / scale)                      (round to nearest, clamped to [-7, 7])
+ *     q = round(M[:, i] / scale)                      (round to nearest, clamped to [-7, 7]; int3: [-3, 3])
  *     e = (M[:, i] − q·scale) / U[i][i]
  *     M[:, j] −= e · U[i][j]   for every j > i        (the OBQ update, in Cholesky form)
  *
  * Rows are independent, so a block of a factor's rows (components) is rounded exactly as it would be alone: the
  * nesting of components is untouched. Hand-written: no maintained JS library implements it, and it is one loop.
  */
-import { int4Groups, LOW_PLANE_STEPS } from '../formats/int4.js';
+import { groupedLimit, int4Groups, LOW_PLANE_STEPS, type GroupedBits } from '../formats/int4.js';
 import { choleskyWithRidge } from './linalg/cholesky.js';
-import { checkGroupSize, int4Scale, lowPlaneStep, nearestLowPlane, packLowPlane, quantizeInt4Nearest, roundInt4, targetOf, type Int4Matrix } from './quantize-int4.js';
+import { checkGroupSize, groupScale, lowPlaneStep, nearestLowPlane, packLowPlane, quantizeInt4Nearest, roundInt4, targetOf, type Int4Matrix } from './quantize-int4.js';
 
 /**
  * Widest input GPTQ takes here: its n×n factorisation runs in JS in O(n³) (seconds at 2048, a minute at 3136 on a
@@ -25,20 +25,20 @@ import { checkGroupSize, int4Scale, lowPlaneStep, nearestLowPlane, packLowPlane,
 export const MAX_GPTQ_INPUTS = 2048;
 
 /** GPTQ where the inputs' moment is known and not too wide, else round to nearest; says which it did. */
-export function roundedInt4(M: Float64Array, rows: number, n: number, H: Float64Array | undefined, groupSize: number): { matrix: Int4Matrix; rounding: 'gptq' | 'nearest' } {
-  if (H && H.length === n * n && n <= MAX_GPTQ_INPUTS) return { matrix: gptqInt4(M, rows, n, H, groupSize), rounding: 'gptq' };
-  return { matrix: quantizeInt4Nearest(M, rows, n, groupSize), rounding: 'nearest' };
+export function roundedInt4(M: Float64Array, rows: number, n: number, H: Float64Array | undefined, groupSize: number, bits: GroupedBits = 4): { matrix: Int4Matrix; rounding: 'gptq' | 'nearest' } {
+  if (H && H.length === n * n && n <= MAX_GPTQ_INPUTS) return { matrix: gptqInt4(M, rows, n, H, groupSize, bits), rounding: 'gptq' };
+  return { matrix: quantizeInt4Nearest(M, rows, n, groupSize, bits), rounding: 'nearest' };
 }
 
 /** The reference implementation's damping: 1% of the mean diagonal keeps H⁻¹ well conditioned. */
 export const GPTQ_DAMPING = 0.01;
 
 /**
- * GPTQ int4 of M (rows×n, row-major, float64; not modified) against inputs of second moment H (n×n, symmetric
- * positive semi-definite; any positive multiple gives the same result). Inputs that never vary (H[i][i] = 0)
- * cannot be compensated: their weights are rounded as they are.
+ * GPTQ int4 (or int3) of M (rows×n, row-major, float64; not modified) against inputs of second moment H (n×n,
+ * symmetric positive semi-definite; any positive multiple gives the same result). Inputs that never vary
+ * (H[i][i] = 0) cannot be compensated: their weights are rounded as they are.
  */
-export function gptqInt4(M: Float64Array, rows: number, n: number, H: Float64Array, groupSize: number): Int4Matrix {
+export function gptqInt4(M: Float64Array, rows: number, n: number, H: Float64Array, groupSize: number, bits: GroupedBits = 4): Int4Matrix {
   checkGroupSize(groupSize);
   if (M.length !== rows * n || H.length !== n * n) throw new RangeError(`GPTQ: expected a ${rows}×${n} matrix and a ${n}×${n} second moment`);
   const U = inverseUpperCholesky(H, n);
@@ -46,13 +46,15 @@ export function gptqInt4(M: Float64Array, rows: number, n: number, H: Float64Arr
   const groups = int4Groups(n, groupSize);
   const q = new Int8Array(rows * n);
   const scales = new Float32Array(rows * groups);
+  const limit = groupedLimit(bits);
   for (let i = 0; i < n; i++) {
-    if (i % groupSize === 0) groupScales(W, rows, n, i, Math.min(n, i + groupSize), scales, groups, i / groupSize);
+    // At the start of each group: each row's scale from its current (already compensated) values.
+    if (i % groupSize === 0) for (let r = 0; r < rows; r++) scales[r * groups + i / groupSize] = groupScale(W, r * n + i, r * n + Math.min(n, i + groupSize), bits);
     const d = U[i * n + i];
     for (let r = 0; r < rows; r++) {
       const w = W[r * n + i];
       const s = scales[r * groups + Math.floor(i / groupSize)];
-      const v = roundInt4(w, s);
+      const v = roundInt4(w, s, limit);
       q[r * n + i] = v;
       const e = (w - v * s) / d;
       if (e === 0) continue;
@@ -60,7 +62,7 @@ export function gptqInt4(M: Float64Array, rows: number, n: number, H: Float64Arr
       for (let j = i + 1; j < n; j++) W[row + j] -= e * U[i * n + j];
     }
   }
-  return { rows, length: n, groupSize, q, scales, target: M, moment: H };
+  return { rows, length: n, groupSize, ...(bits === 3 ? { bits } : {}), q, scales, target: M, moment: H };
 }
 
 /**
@@ -98,15 +100,6 @@ export function gptqLowPlane(m: Int4Matrix, H: Float64Array): Int8Array {
     }
   }
   return steps;
-}
-
-/** Each row's scale for columns [begin, end) from their current values. */
-function groupScales(W: Float64Array, rows: number, n: number, begin: number, end: number, scales: Float32Array, groups: number, group: number): void {
-  for (let r = 0; r < rows; r++) {
-    let maxAbs = 0;
-    for (let j = begin; j < end; j++) maxAbs = Math.max(maxAbs, Math.abs(W[r * n + j]));
-    scales[r * groups + group] = int4Scale(maxAbs);
-  }
 }
 
 /** U per moment: B and the dense weight of one layer share their inputs' moment, and U costs n³/1.5. */

@@ -16,15 +16,22 @@ import type { ImportedModel } from './import/onnx.js';
 import type { OrderedFactors } from './linalg/svd.js';
 import { choosePrecision, type PrecisionInput } from './precision.js';
 import { DEFAULT_INT4_GROUP_SIZE } from './quantize-int4.js';
+import type { GroupedBits } from '../formats/int4.js';
 
-/** --dtype int4's group size and error bound, checked; int4 refits are not written yet, so --refit is refused. */
-export function checkInt4Options(options: { int4GroupSize?: number; int4MaxError?: number; refit?: boolean }): { groupSize: number; maxError: number } {
+/**
+ * --dtype int4's group size, error bound and lowest bit width, checked; int4 refits are not written yet, so --refit
+ * is refused. 3 bits are chosen only by measurement, so they need calibration.
+ */
+export function checkInt4Options(options: { int4GroupSize?: number; int4MaxError?: number; int4MinBits?: number; refit?: boolean; calibration?: unknown }): { groupSize: number; maxError: number; minBits: GroupedBits } {
   const groupSize = options.int4GroupSize ?? DEFAULT_INT4_GROUP_SIZE;
   if (!Number.isSafeInteger(groupSize) || groupSize < 1 || groupSize > MAX_INT4_GROUP_SIZE) throw new CompileOptionError(`--group-size must be a whole number from 1 to ${MAX_INT4_GROUP_SIZE}, not ${groupSize}`, 'group-size');
   const maxError = options.int4MaxError ?? DEFAULT_INT4_MAX_ERROR;
   if (!(maxError >= 0)) throw new CompileOptionError(`--int4-max-error must be a number ≥ 0, not ${maxError}`, 'int4-max-error');
   if (options.refit) throw new CompileOptionError('--refit does not write int4 files yet: compile int4 without --refit, or refit an int8 file', 'refit');
-  return { groupSize, maxError };
+  const minBits = options.int4MinBits ?? 4;
+  if (minBits !== 3 && minBits !== 4) throw new CompileOptionError(`--min-bits must be 3 or 4, not ${minBits}`, 'min-bits');
+  if (minBits === 3 && !options.calibration) throw new CompileOptionError('--min-bits 3 needs --calib: a weight goes int3 only where the network\'s error on real inputs says it can', 'min-bits');
+  return { groupSize, maxError, minBits };
 }
 
 /** The precision pass (compiler/precision.ts) over the weights kept dense and the factored layers that go dense. */
@@ -34,7 +41,7 @@ export async function planInt4(
   candidates: readonly LayerCandidate[],
   factors: readonly OrderedFactors[],
   cuts: readonly TierCut[],
-  options: { groupSize: number; maxError: number; moments: Map<string, Float64Array>; samples: Feeds[]; onProgress: PrecisionInput['onProgress'] },
+  options: { groupSize: number; maxError: number; minBits: GroupedBits; moments: Map<string, Float64Array>; samples: Feeds[]; onProgress: PrecisionInput['onProgress'] },
 ): Promise<Int4Plan> {
   const full = cuts[cuts.length - 1].ranks;
   const denseFactored = candidates.flatMap((candidate, i) => (full[i] > 0 && !runsFactored(candidate, full[i]) ? [{ candidate, factors: factors[i], rank: full[i] }] : []));

@@ -11,6 +11,13 @@
  * weights with the least error per byte saved while the sum stays within the budget; the rest stay int8.
  * Without samples nothing says what the network loses: every weight is int4, as asked (each weight's own error is
  * still reported: output error with a moment, else weight error). Depthwise and grouped conv kernels always stay int8 (`keepInt8`): a few values per channel, and fragile.
+ *
+ * With `minBits` 3 (format v5) each weight may also go int3, measured the same way: the choice per weight is then a
+ * ladder int8 → int4 → int3, and the pass takes steps (one weight one rung down) in order of error added per byte
+ * saved, each weight's steps on the lower convex hull of its (bytes, error) points (when its int3 step costs less
+ * error per byte than its int4 step, it goes straight from int8 to int3), while the summed error stays within the
+ * budget. On MobileNet v1 the classifier and the last pointwise layer are the cheap int3 bytes: a fifth of the
+ * weights each, and an int3 network error under 1.5%.
  */
 import { onnx, type ModelProto } from '../runtime/onnx/proto.js';
 import { denseNode } from '../runtime/onnx/build-model.js';
@@ -22,18 +29,20 @@ import type { ImportedModel } from './import/onnx.js';
 import { denseMatrix, type OrderedFactors } from './linalg/svd.js';
 import { relativeOutputError, relativeWeightError, roundedInt4 } from './gptq.js';
 import { int4Values, type Int4Matrix } from './quantize-int4.js';
-import { int4Bytes } from '../formats/int4.js';
+import { int4Bytes, type GroupedBits } from '../formats/int4.js';
 import { matrixShape, weightAxes } from './quantize-dense.js';
 import { networkError } from './sensitivity.js';
 
 /** What an int4 compile does with one weight, and why. */
 export interface PrecisionChoice {
-  storage: 'int4' | 'int8';
+  storage: 'int3' | 'int4' | 'int8';
   rounding: 'gptq' | 'nearest';
   /** The network's relative output error with only this weight int4 (measured), or the weight's own error. */
   error: number;
+  /** The same with only this weight int3, when 3 bits were tried (`minBits` 3). */
+  int3Error?: number;
   measured: 'network' | 'layer';
-  /** The weight rounded to int4, rows = output channels (stored as it is when storage is 'int4'). */
+  /** The weight rounded as stored (int3 when storage is 'int3', else int4), rows = output channels. */
   int4: Int4Matrix;
 }
 
@@ -45,8 +54,10 @@ export interface PrecisionInput {
   /** Weights not factored, by name: the candidates set aside (factored weights are not among them). */
   factoredWeights: ReadonlySet<string>;
   groupSize: number;
-  /** Summed error allowed for the weights stored int4 (see the file comment). */
+  /** Summed error allowed for the weights stored int4 or int3 (see the file comment). */
   maxError: number;
+  /** 3: a weight may also be stored int3 (measured like int4); 4 (default): int4 or int8 only. */
+  minBits?: GroupedBits;
   moments: ReadonlyMap<string, Float64Array>;
   keepInt8: ReadonlySet<string>;
   /** Calibration samples to measure the network's error on; empty: each weight's own error decides. */
@@ -54,48 +65,112 @@ export interface PrecisionInput {
   onProgress?: (done: number, total: number, detail: string) => void;
 }
 
-/** One weight to decide: its int4 form, its bytes saved over int8, and how to put it into the source model. */
-interface Trial {
-  weight: string;
-  rounding: 'gptq' | 'nearest';
-  int4: Int4Matrix;
+/** One weight rounded at one bit width: the matrix, the layer's own error, and the stored bytes. */
+interface Rounded {
+  bits: GroupedBits;
+  matrix: Int4Matrix;
   layerError: number;
-  saved: number;
+  bytes: number;
+  /** The source model with this weight replaced by its rounded values. */
   substitute: (base: ModelProto) => Uint8Array;
 }
 
-/** Every int4-able weight rounded, its error measured, and int4 or int8 chosen for it (see the file comment). */
+/** One weight to decide: its int4 (and, with minBits 3, int3) forms, and its int8 bytes. */
+interface Trial {
+  weight: string;
+  rounding: 'gptq' | 'nearest';
+  int8Bytes: number;
+  /** int4 first, then int3 when tried. */
+  levels: Rounded[];
+}
+
+/** Every int4-able weight rounded, its error measured, and int8, int4 or int3 chosen for it (see the file comment). */
 export async function choosePrecision(input: PrecisionInput): Promise<Map<string, PrecisionChoice>> {
   const trials = [...denseTrials(input), ...factoredTrials(input)];
   const base = onnx.ModelProto.decode(input.source);
-  const errors: number[] = [];
   const measure = input.samples.length > 0 ? await networkError(input.source, input.samples) : undefined;
-  for (const [i, t] of trials.entries()) {
-    input.onProgress?.(i, trials.length, t.weight);
-    errors.push(measure ? await measure(t.substitute(base)) : t.layerError);
+  const runs = trials.reduce((n, t) => n + t.levels.length, 0);
+  const errors: number[][] = [];
+  for (const t of trials) {
+    const measured: number[] = [];
+    for (const level of t.levels) {
+      input.onProgress?.(errors.reduce((n, e) => n + e.length, 0) + measured.length, runs, `${t.weight} int${level.bits}`);
+      measured.push(measure ? await measure(level.substitute(base)) : level.layerError);
+    }
+    errors.push(measured);
   }
-  input.onProgress?.(trials.length, trials.length, '');
-  // Cheapest error per byte saved first, while the summed error stays within the budget. Unmeasured (no samples):
-  // every weight int4 as asked, but depthwise kernels; the weights' own errors do not say what the network loses.
-  const budget = measure ? input.maxError : Infinity;
-  const order = trials.map((_, i) => i).sort((a, b) => errors[a] / trials[a].saved - errors[b] / trials[b].saved);
-  const int4 = new Set<number>();
-  let spent = 0;
-  for (const i of order) {
-    if (input.keepInt8.has(trials[i].weight) || spent + errors[i] > budget) continue;
-    int4.add(i);
-    spent += errors[i];
-  }
-  return new Map(trials.map((t, i) => [t.weight, { storage: int4.has(i) ? 'int4' : 'int8', rounding: t.rounding, error: errors[i], measured: measure ? 'network' : 'layer', int4: t.int4 }]));
+  input.onProgress?.(runs, runs, '');
+  // Unmeasured (no samples): every weight int4 as asked, but depthwise kernels; the weights' own errors do not say
+  // what the network loses (and int3 is only ever chosen by measurement: compile refuses minBits 3 without samples).
+  const steps = chooseSteps(trials.map((t, i) => (input.keepInt8.has(t.weight) ? [] : [{ bytes: t.int8Bytes, error: 0 }, ...t.levels.map((l, k) => ({ bytes: l.bytes, error: errors[i][k] }))])), measure ? input.maxError : Infinity);
+  return new Map(trials.map((t, i) => {
+    const level = steps[i] > 0 ? t.levels[steps[i] - 1] : undefined;
+    return [t.weight, {
+      storage: level ? (`int${level.bits}` as const) : 'int8',
+      rounding: t.rounding,
+      error: errors[i][0],
+      ...(t.levels.length > 1 ? { int3Error: errors[i][1] } : {}),
+      measured: measure ? 'network' : 'layer',
+      int4: (level ?? t.levels[0]).matrix,
+    }];
+  }));
 }
 
-/** Int8 bytes (one per value plus a float32 scale per row) less int4 bytes of a rows×cols matrix. */
-function bytesSaved(rows: number, cols: number, groupSize: number): number {
-  return Math.max(1, rows * cols + rows * 4 - int4Bytes(rows, cols, groupSize));
+/**
+ * Greedy descent of every weight's ladder under an error budget. `ladders[i]` lists weight i's options from the
+ * most bytes (int8, error 0) down; empty: it stays at its first rung. Each ladder is reduced to its lower convex
+ * hull, whose steps have rising error per byte saved; all steps are then taken cheapest first while the summed error
+ * fits, a weight's later steps only after its earlier ones (a step that does not fit stops that weight). Returns the
+ * index of the option chosen per weight.
+ */
+export function chooseSteps(ladders: ReadonlyArray<ReadonlyArray<{ bytes: number; error: number }>>, budget: number): number[] {
+  const steps = ladders.flatMap((ladder, weight) => hull(ladder).map((s) => ({ weight, ...s })));
+  steps.sort((a, b) => a.slope - b.slope);
+  const chosen = ladders.map(() => 0);
+  const stopped = new Set<number>();
+  let spent = 0;
+  for (const s of steps) {
+    if (stopped.has(s.weight)) continue;
+    const added = ladders[s.weight][s.to].error - ladders[s.weight][chosen[s.weight]].error;
+    if (spent + added > budget) {
+      stopped.add(s.weight);
+      continue;
+    }
+    chosen[s.weight] = s.to;
+    spent += added;
+  }
+  return chosen;
+}
+
+/** The steps along the lower convex hull of a ladder (bytes falling, error rising), each as error per byte saved. */
+function hull(ladder: ReadonlyArray<{ bytes: number; error: number }>): Array<{ to: number; slope: number }> {
+  const out: Array<{ to: number; slope: number }> = [];
+  let at = 0;
+  while (at < ladder.length - 1) {
+    // The next rung is the one reached at the least error per byte saved (ties: the further one).
+    let [to, slope] = [-1, Infinity];
+    for (let k = at + 1; k < ladder.length; k++) {
+      const s = (ladder[k].error - ladder[at].error) / Math.max(1, ladder[at].bytes - ladder[k].bytes);
+      if (s <= slope) [to, slope] = [k, s];
+    }
+    out.push({ to, slope });
+    at = to;
+  }
+  return out;
+}
+
+/** Int8 bytes of a rows×cols matrix: one per value plus a float32 scale per row. */
+function int8Bytes(rows: number, cols: number): number {
+  return rows * cols + rows * 4;
+}
+
+/** The bit widths a weight is tried at. */
+function widths(minBits: GroupedBits | undefined): GroupedBits[] {
+  return minBits === 3 ? [4, 3] : [4];
 }
 
 /** The weights kept dense that have an output-channel axis (compiler/quantize-dense.ts's weightAxes). */
-function denseTrials({ model, factoredWeights, groupSize, moments }: PrecisionInput): Trial[] {
+function denseTrials({ model, factoredWeights, groupSize, moments, minBits }: PrecisionInput): Trial[] {
   const axes = weightAxes(model.nodes, model.initializers);
   return model.initializers.flatMap((t): Trial[] => {
     const axis = axes.get(t.name);
@@ -105,31 +180,33 @@ function denseTrials({ model, factoredWeights, groupSize, moments }: PrecisionIn
     const [rows, cols] = axis === 1 ? [rest, d0] : [d0, rest];
     const M = Float64Array.from(axis === 1 ? transposeF32(values, d0, rest) : values);
     const H = moments.get(t.name);
-    const { matrix, rounding } = roundedInt4(M, rows, cols, H, groupSize);
-    const approx = int4Values(matrix);
-    const rounded = Float32Array.from(approx);
-    const original = axis === 1 ? transposeF32(rounded, rows, cols) : rounded;
-    return [{
-      weight: t.name, rounding, int4: matrix, saved: bytesSaved(rows, cols, groupSize),
-      layerError: H && H.length === cols * cols ? relativeOutputError(M, approx, rows, cols, H) : relativeWeightError(M, approx),
-      substitute: (base) => withInitializer(base, t.name, original),
-    }];
+    const levels = widths(minBits).map((bits) => rounded(M, rows, cols, H?.length === cols * cols ? H : undefined, groupSize, bits, (approx) => {
+      const original = axis === 1 ? transposeF32(approx, rows, cols) : approx;
+      return (base) => withInitializer(base, t.name, original);
+    }));
+    return [{ weight: t.name, rounding: levels[0].rounding, int8Bytes: int8Bytes(rows, cols), levels }];
   });
 }
 
 /** Each factored layer's dense M at full rank, which the file stores from the tier it goes dense. */
-function factoredTrials({ denseFactored, groupSize, moments }: PrecisionInput): Trial[] {
+function factoredTrials({ denseFactored, groupSize, moments, minBits }: PrecisionInput): Trial[] {
   return denseFactored.map(({ candidate: c, factors, rank }) => {
     const M = denseMatrix(factors, rank, c.rows, c.cols);
     const H = moments.get(c.weight.name);
-    const { matrix, rounding } = roundedInt4(M, c.rows, c.cols, H, groupSize);
-    const approx = int4Values(matrix);
-    return {
-      weight: c.weight.name, rounding, int4: matrix, saved: bytesSaved(c.rows, c.cols, groupSize),
-      layerError: H ? relativeOutputError(M, approx, c.rows, c.cols, H) : relativeWeightError(M, approx),
-      substitute: (base) => withDenseLayer(base, c, Float32Array.from(approx)),
-    };
+    const levels = widths(minBits).map((bits) => rounded(M, c.rows, c.cols, H, groupSize, bits, (approx) => (base) => withDenseLayer(base, c, approx)));
+    return { weight: c.weight.name, rounding: levels[0].rounding, int8Bytes: int8Bytes(c.rows, c.cols), levels };
   });
+}
+
+/** M (rows×cols, rows = output channels) rounded at `bits`, with its own error and a way to try it in the model. */
+function rounded(M: Float64Array, rows: number, cols: number, H: Float64Array | undefined, groupSize: number, bits: GroupedBits, substitute: (approx: Float32Array) => Rounded['substitute']): Rounded & { rounding: 'gptq' | 'nearest' } {
+  const { matrix, rounding } = roundedInt4(M, rows, cols, H, groupSize, bits);
+  const approx = int4Values(matrix);
+  return {
+    bits, matrix, rounding, bytes: int4Bytes(rows, cols, groupSize, bits),
+    layerError: H ? relativeOutputError(M, approx, rows, cols, H) : relativeWeightError(M, approx),
+    substitute: substitute(Float32Array.from(approx)),
+  };
 }
 
 /** The model with one initializer's values replaced. */

@@ -53,14 +53,14 @@ export function storeDense(
   axis: number | undefined,
   dtype: FactorDType,
   /** int4 files: the precision pass's choice for this weight (compiler/precision.ts); int8 without one. */
-  int4?: { storage: 'int4' | 'int8'; int4: Int4Matrix },
+  int4?: { storage: 'int3' | 'int4' | 'int8'; int4: Int4Matrix },
 ): { bytes: Uint8Array; fields: Pick<DenseTensor, 'storage' | 'scaleAxis' | 'scales'> } {
   if (axis === undefined || dtype === 'fp32') return { bytes: t.data, fields: {} };
   const copy = new Uint8Array(t.data); // the imported bytes may sit unaligned in the ONNX file's buffer
   const values = new Float32Array(copy.buffer, 0, copy.length / 4);
   if (dtype === 'fp16') return { bytes: encodeHalf(values), fields: { storage: 'fp16' } };
-  // int4: as the precision pass chose (compiler/precision.ts), already rounded with channels as rows.
-  if (dtype === 'int4' && int4?.storage === 'int4') return { bytes: packInt4(int4.int4), fields: { storage: 'int4', scaleAxis: axis } };
+  // int4 (or int3): as the precision pass chose (compiler/precision.ts), already rounded with channels as rows.
+  if (dtype === 'int4' && int4 && int4.storage !== 'int8') return { bytes: packInt4(int4.int4), fields: { storage: int4.storage, scaleAxis: axis } };
   return int8Dense(values, t.dims, axis);
 }
 

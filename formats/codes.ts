@@ -27,6 +27,7 @@ export const DENSE_STORAGE_CODE: Readonly<Record<NonNullable<DenseTensor['storag
   fp16: FbDenseStorage.Fp16,
   int8: FbDenseStorage.Int8,
   int4: FbDenseStorage.Int4,
+  int3: FbDenseStorage.Int3,
 };
 
 export const LAYER_KIND_CODE: Readonly<Record<LayerKind, FbLayerKind>> = {

@@ -223,7 +223,7 @@ class Decoder {
       tensor.storage = known;
     }
     const int8 = tensor.storage === 'int8';
-    if (int8 || tensor.storage === 'int4') tensor.scaleAxis = t.scaleAxis();
+    if (int8 || tensor.storage === 'int4' || tensor.storage === 'int3') tensor.scaleAxis = t.scaleAxis();
     const scales = this.scales(t.scalesLength(), int8, `${where} scales`, (j) => t.scales(j));
     if (scales !== undefined) tensor.scales = scales;
     const low = t.low();
@@ -282,7 +282,8 @@ class Decoder {
       layer.dense = this.range(dense, `${where} dense range`);
       const storage = l.denseStorage();
       if (storage === FbDenseStorage.Int8) layer.denseStorage = 'int8';
-      else if (storage !== FbDenseStorage.AsIs) this.fail(`${where} has dense storage code ${storage}; only int8 (in int4 files) may differ from the factors`);
+      else if (storage === FbDenseStorage.Int3) layer.denseStorage = 'int3';
+      else if (storage !== FbDenseStorage.AsIs) this.fail(`${where} has dense storage code ${storage}; only int8 or int3 (in int4 files) may differ from the factors`);
       const denseScales = this.scales(l.denseScalesLength(), int8 || layer.denseStorage === 'int8', `${where} dense scales`, (j) => l.denseScales(j));
       if (denseScales !== undefined) layer.denseScales = denseScales;
       const low = l.denseLow();

@@ -19,15 +19,28 @@
  * finer (the residual of the error-compensated int4 rounding is within ±1 scale for all but a few values, so
  * steps of scale/8 cover it). It lies in another section than the int4 values, so a device at a 4-bit tier never
  * downloads it, and an upgrade to 8 bits fetches only the low planes.
+ *
+ * Int3 (format version 5): the same layout at 3 bits a value, q in [-3, 3] (-4 never written): each row's values
+ * as one little-endian bit stream (value k in bits 3k..3k+2 of the row, bit b in bit b&7 of byte b>>3), each row
+ * starting on a byte; then the half-float group scales as above. Its low plane is an int4 one's, same packing and
+ * steps: value = (q + l/8)·scale. A file's group size is shared by its int4 and int3 matrices.
  */
 import { decodeHalf } from './float16.js';
 
 /** Largest stored magnitude. */
 export const INT4_LIMIT = 7;
 
-/** Packed bytes of one row of `length` values. */
-export function int4RowBytes(length: number): number {
-  return Math.ceil(length / 2);
+/** Bits a grouped value takes: 4 (int4), or 3 (int3, format version 5). */
+export type GroupedBits = 3 | 4;
+
+/** Largest stored magnitude at `bits` bits: 7 for int4, 3 for int3. */
+export function groupedLimit(bits: GroupedBits): number {
+  return bits === 3 ? 3 : INT4_LIMIT;
+}
+
+/** Packed bytes of one row of `length` values (int4, or int3 at `bits` 3). */
+export function int4RowBytes(length: number, bits: GroupedBits = 4): number {
+  return Math.ceil((length * bits) / 8);
 }
 
 /** Groups in one row of `length` values. */
@@ -35,10 +48,10 @@ export function int4Groups(length: number, groupSize: number): number {
   return Math.ceil(length / groupSize);
 }
 
-/** Bytes of a rows×length int4 matrix with its scales, or NaN when a size is not a non-negative integer. */
-export function int4Bytes(rows: number, length: number, groupSize: number): number {
+/** Bytes of a rows×length int4 (or int3) matrix with its scales, or NaN when a size is not a non-negative integer. */
+export function int4Bytes(rows: number, length: number, groupSize: number, bits: GroupedBits = 4): number {
   if (![rows, length].every((v) => Number.isSafeInteger(v) && v >= 0) || !(Number.isSafeInteger(groupSize) && groupSize >= 1)) return NaN;
-  return rows * int4RowBytes(length) + rows * int4Groups(length, groupSize) * 2;
+  return rows * int4RowBytes(length, bits) + rows * int4Groups(length, groupSize) * 2;
 }
 
 /** Steps of one group scale that the low plane's values count in: value = (q + l / LOW_PLANE_STEPS)·scale. */
@@ -57,12 +70,13 @@ const HIGH = Int8Array.from({ length: 256 }, (_, b) => ((b >> 4) ^ 8) - 8);
  * Dequantise a stored rows×length int4 matrix (bytes as laid out above) to float32, row-major; with its low plane
  * (8-bit tiers), each value refined by it.
  */
-export function dequantizeInt4(bytes: Uint8Array, rows: number, length: number, groupSize: number, low?: Uint8Array): Float32Array {
-  const expected = int4Bytes(rows, length, groupSize);
-  if (bytes.length !== expected) throw new RangeError(`expected ${expected} bytes for ${rows}×${length} int4 values in groups of ${groupSize}, got ${bytes.length}`);
-  const rowBytes = int4RowBytes(length);
+export function dequantizeInt4(bytes: Uint8Array, rows: number, length: number, groupSize: number, low?: Uint8Array, bits: GroupedBits = 4): Float32Array {
+  const expected = int4Bytes(rows, length, groupSize, bits);
+  if (bytes.length !== expected) throw new RangeError(`expected ${expected} bytes for ${rows}×${length} int${bits} values in groups of ${groupSize}, got ${bytes.length}`);
+  const rowBytes = int4RowBytes(length, bits);
   const groups = int4Groups(length, groupSize);
   const scales = decodeHalf(bytes.subarray(rows * rowBytes));
+  if (bits === 3) return dequantizeInt3(bytes, low, rows, length, groupSize, scales);
   if (low) return withLowPlane(bytes, low, rows, length, groupSize, scales);
   const out = new Float32Array(rows * length);
   for (let r = 0; r < rows; r++) {
@@ -118,6 +132,36 @@ function withLowPlane(bytes: Uint8Array, low: Uint8Array, rows: number, length: 
         const i = packed + (k >> 1);
         out[at + k] = (k & 1 ? HI : LO)[(bytes[i] << 8) | low[i]] * s;
       }
+    }
+  }
+  return out;
+}
+
+/** The signed 3-bit values of a packed int3 row starting at byte `at` (formats/int4.ts's int3 layout), into `out`. */
+export function unpackInt3Row(bytes: Uint8Array, at: number, length: number, out: Int8Array): void {
+  for (let k = 0; k < length; k++) {
+    const bit = 3 * k;
+    const i = at + (bit >> 3);
+    // A value may straddle two bytes; the row's last byte has no successor (read as 0).
+    const v = ((bytes[i] | ((bit & 7) > 5 ? bytes[i + 1] << 8 : 0)) >> (bit & 7)) & 7;
+    out[k] = (v ^ 4) - 4;
+  }
+}
+
+/** Int3 matrices: each row unpacked, then q·scale (with the low plane: (q + l/LOW_PLANE_STEPS)·scale). */
+function dequantizeInt3(bytes: Uint8Array, low: Uint8Array | undefined, rows: number, length: number, groupSize: number, scales: Float32Array): Float32Array {
+  const rowBytes = int4RowBytes(length, 3);
+  const lowRowBytes = int4RowBytes(length);
+  if (low && low.length !== rows * lowRowBytes) throw new RangeError(`expected ${rows * lowRowBytes} low-plane bytes for ${rows}×${length} int3 values, got ${low.length}`);
+  const groups = int4Groups(length, groupSize);
+  const q = new Int8Array(length);
+  const out = new Float32Array(rows * length);
+  for (let r = 0; r < rows; r++) {
+    unpackInt3Row(bytes, r * rowBytes, length, q);
+    const at = r * length;
+    for (let k = 0; k < length; k++) {
+      const l = low ? (k & 1 ? HIGH : LOW)[low[r * lowRowBytes + (k >> 1)]] / LOW_PLANE_STEPS : 0;
+      out[at + k] = (q[k] + l) * scales[r * groups + Math.floor(k / groupSize)];
     }
   }
   return out;

@@ -92,8 +92,9 @@ export interface DenseTensor {
    * index of dims[scaleAxis] ('int8': value = q·scales[i]). Absent: stored as dataType says.
    * Format v3: 'int4', grouped int4 (formats/int4.ts) of the matrix whose rows are the channels of dims[scaleAxis]:
    * [dims0, rest] for axis 0, the transpose of a 2-D weight for axis 1; its scales are in the payload, not here.
+   * Format v5: 'int3', the same at 3 bits a value (formats/int4.ts).
    */
-  storage?: 'fp16' | 'int8' | 'int4';
+  storage?: 'fp16' | 'int8' | 'int4' | 'int3';
   scaleAxis?: number;
   scales?: number[];
   /** Format v4: the low plane of an int4 weight in a file with an 8-bit tier, in the first 8-bit tier's section. */
@@ -167,8 +168,11 @@ export interface FactoredLayer {
   dense?: ByteRange;
   /** int8 (or denseStorage 'int8'), with dense: `rows` scales, one per row of M. */
   denseScales?: number[];
-  /** Format v3, int4 files: 'int8' when the dense M is stored int8 (with denseScales) rather than int4. */
-  denseStorage?: 'int8';
+  /**
+   * Format v3, int4 files: 'int8' when the dense M is stored int8 (with denseScales) rather than int4; format v5:
+   * 'int3', grouped int3 (formats/int4.ts).
+   */
+  denseStorage?: 'int8' | 'int3';
   /** Format v4: the low plane of an int4 dense M in a file with an 8-bit tier, in tier max(denseTier, first 8-bit tier). */
   denseLow?: ByteRange;
 }
@@ -280,30 +284,31 @@ export interface ModelHeader {
 /**
  * 2: dense weights past break-even (FactoredLayer.denseTier), transient sections, quantised dense weights.
  * 3: int4 factors or dense weights. 4: σ only for the components stored as factors; 8-bit tiers (int4 matrices
- * with their low planes, Tier.bits). Readers take 1 to 4.
+ * with their low planes, Tier.bits). 5: int3 dense weights (formats/int4.ts). Readers take 1 to 5.
  */
-export const FORMAT_VERSION = 4;
+export const FORMAT_VERSION = 5;
 
 /**
- * The lowest format version that holds what a header uses: 4 with a σ list shorter than its layer's rank or an
- * 8-bit tier, 3 with
+ * The lowest format version that holds what a header uses: 5 with an int3 weight, 4 with a σ list shorter than its
+ * layer's rank or an 8-bit tier, 3 with
  * anything int4, 2 with dense-from-a-tier layers or quantised dense weights, else 1, so a file without them still
  * loads in an older runtime.
  */
 export function formatVersionFor(header: {
   factorDType: FactorDType;
-  layers: ReadonlyArray<Pick<FactoredLayer, 'denseTier' | 'sigma' | 'maxRank'>>;
+  layers: ReadonlyArray<Pick<FactoredLayer, 'denseTier' | 'sigma' | 'maxRank' | 'denseStorage'>>;
   graph: { initializers: ReadonlyArray<Pick<DenseTensor, 'storage'>> };
   tiers?: ReadonlyArray<Pick<Tier, 'bits'>>;
 }): number {
+  if (header.layers.some((l) => l.denseStorage === 'int3') || header.graph.initializers.some((t) => t.storage === 'int3')) return 5;
   if (header.layers.some((l) => l.sigma.length < l.maxRank) || header.tiers?.some((t) => t.bits !== undefined)) return 4;
   if (usesInt4(header)) return 3;
   return header.layers.some((l) => l.denseTier !== undefined) || header.graph.initializers.some((t) => t.storage !== undefined) ? 2 : 1;
 }
 
-/** Whether any matrix of the file is stored as int4. */
+/** Whether any matrix of the file is stored grouped (int4, or int3 which only int4 files hold): it has a group size. */
 export function usesInt4(header: { factorDType: FactorDType; graph: { initializers: ReadonlyArray<Pick<DenseTensor, 'storage'>> } }): boolean {
-  return header.factorDType === 'int4' || header.graph.initializers.some((t) => t.storage === 'int4');
+  return header.factorDType === 'int4' || header.graph.initializers.some((t) => t.storage === 'int4' || t.storage === 'int3');
 }
 export const FILE_IDENTIFIER = 'LRM1';
 export const PAYLOAD_ALIGNMENT = 64;

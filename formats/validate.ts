@@ -52,6 +52,8 @@ class Validator {
     const int4 = usesInt4(this.h);
     const g = this.h.int4GroupSize;
     if (int4 && this.h.formatVersion < 3) this.fail(`it stores int4 weights (format version 3) but says format version ${this.h.formatVersion}`);
+    const int3 = this.h.graph.initializers.some((t) => t.storage === 'int3') || this.h.layers.some((l) => l.denseStorage === 'int3');
+    if (int3 && this.h.formatVersion < 5) this.fail(`it stores int3 weights (format version 5) but says format version ${this.h.formatVersion}`);
     if (int4 && (g === undefined || !Number.isSafeInteger(g) || g < 1 || g > MAX_INT4_GROUP_SIZE)) this.fail(`it stores int4 weights with group size ${g ?? 'absent'}; it must be 1 to ${MAX_INT4_GROUP_SIZE}`);
     if (!int4 && g !== undefined) this.fail(`it has an int4 group size (${g}) but no int4 weights`);
   }
@@ -94,7 +96,7 @@ class Validator {
       this.inside(low, section, `${where} low plane`, sectionName);
     };
     graph.initializers.forEach((t, i) => {
-      const int4 = t.storage === 'int4';
+      const int4 = t.storage === 'int4' || t.storage === 'int3';
       const channels = int4 ? t.dims[t.scaleAxis!]! : 0;
       const rest = channels === 0 ? 0 : t.dims.reduce((a, d) => a * d, 1) / channels;
       plane(t.low, int4 && b >= 0, channels, rest, b, tiers[Math.max(b, 0)]?.range ?? t.range, `initializer ${i} ("${t.name}")`, `tier ${b}`);
@@ -104,7 +106,7 @@ class Validator {
       const int4 = factorDType === 'int4';
       if (l.denseTier !== undefined) {
         const at = Math.max(l.denseTier, b);
-        plane(l.denseLow, int4 && l.denseStorage === undefined && b >= 0, l.rows, l.cols, at, tiers[at].range, `${what} dense weight`, `tier ${at}`);
+        plane(l.denseLow, int4 && l.denseStorage !== 'int8' && b >= 0, l.rows, l.cols, at, tiers[at].range, `${what} dense weight`, `tier ${at}`);
       } else if (l.denseLow !== undefined) this.fail(`${what} has a dense low plane but no dense weight`);
       l.blocks.forEach((blk, j) => {
         const at = Math.max(blk.tier, b);
@@ -229,12 +231,13 @@ class Validator {
       if (this.denseNames.has(t.name)) this.fail(`${what} is defined twice`);
       this.denseNames.add(t.name);
       if (t.storage !== undefined && t.dataType !== DataType.FLOAT) this.fail(`${what} is stored as ${t.storage}, but only float32 weights can be`);
-      const size = t.storage === 'int8' ? 1 : t.storage === 'fp16' ? 2 : t.storage === 'int4' ? 0.5 : DATA_TYPE_SIZE[t.dataType];
+      const grouped = t.storage === 'int4' || t.storage === 'int3';
+      const size = t.storage === 'int8' ? 1 : t.storage === 'fp16' ? 2 : grouped ? 0.5 : DATA_TYPE_SIZE[t.dataType];
       if (size === undefined) this.fail(`${what} has data type code ${t.dataType}, which cannot be stored in a .lrm payload`);
-      if (t.storage === 'int4') {
+      if (grouped) {
         const axis = t.scaleAxis ?? -1;
-        if (!(axis === 0 || (axis === 1 && t.dims.length === 2))) this.fail(`${what} is int4 with channels along axis ${axis} of ${t.dims.length} dims; they must run along axis 0, or axis 1 of a 2-D weight`);
-        if (t.scales !== undefined) this.fail(`${what} is int4 but has header scales (int4 scales lie in the payload)`);
+        if (!(axis === 0 || (axis === 1 && t.dims.length === 2))) this.fail(`${what} is ${t.storage} with channels along axis ${axis} of ${t.dims.length} dims; they must run along axis 0, or axis 1 of a 2-D weight`);
+        if (t.scales !== undefined) this.fail(`${what} is ${t.storage} but has header scales (its scales lie in the payload)`);
       } else if (t.storage === 'int8') {
         const axis = t.scaleAxis ?? -1;
         // Channels are the rows of [dims0, rest] (axis 0) or the columns of a 2-D weight (axis 1).
@@ -244,8 +247,8 @@ class Validator {
         this.fail(`${what} has int8 scales, but is stored ${t.storage ?? 'as it is'}`);
       }
       const elements = this.product(t.dims, what);
-      const channels = t.storage === 'int4' ? t.dims[t.scaleAxis!] : 0;
-      const bytes = t.storage === 'int4' ? int4Bytes(channels, channels === 0 ? 0 : elements / channels, this.h.int4GroupSize!) : elements * size;
+      const channels = grouped ? t.dims[t.scaleAxis!] : 0;
+      const bytes = grouped ? int4Bytes(channels, channels === 0 ? 0 : elements / channels, this.h.int4GroupSize!, t.storage === 'int3' ? 3 : 4) : elements * size;
       if (!Number.isSafeInteger(bytes)) this.fail(`${what} has more bytes than can be addressed`);
       if (t.range.length !== bytes) {
         this.fail(`${what} dims [${t.dims.join(', ')}] need ${fmt(bytes)} bytes, but its byte range holds ${fmt(t.range.length)}`);
@@ -362,7 +365,7 @@ class Validator {
     if (hasBlocks && lastBlockTier >= d) this.fail(`${what} has a block of tier ${lastBlockTier}, but runs dense from tier ${d}`);
     if (l.denseStorage !== undefined && factorDType !== 'int4') this.fail(`${what} stores its dense weight ${l.denseStorage}, which only int4 files may do (its factors are ${factorDType})`);
     const dtype = l.denseStorage ?? factorDType;
-    const bytes = l.denseStorage === 'int8' ? l.rows * l.cols : this.matrixBytes(l.rows, l.cols);
+    const bytes = l.denseStorage === 'int8' ? l.rows * l.cols : l.denseStorage === 'int3' ? int4Bytes(l.rows, l.cols, this.h.int4GroupSize ?? 0, 3) : this.matrixBytes(l.rows, l.cols);
     if (l.dense!.length !== bytes) this.fail(`${what} dense weight holds ${fmt(l.dense!.length)} bytes, expected ${fmt(bytes)} for ${l.rows}×${l.cols} of ${dtype}`);
     this.inPayload(l.dense!, `${what} dense weight`);
     this.inside(l.dense!, tiers[d].range, `${what} dense weight`, `tier ${d}`);

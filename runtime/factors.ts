@@ -1,6 +1,6 @@
 import { decodeHalf } from '../formats/float16.js';
 import { storedMatrixBytes } from '../formats/codes.js';
-import { dequantizeInt4 } from '../formats/int4.js';
+import { dequantizeInt4, int4Bytes } from '../formats/int4.js';
 import { dequantizeInt8, int8View } from '../formats/int8.js';
 import type { ByteRange, FactoredLayer, ModelHeader } from '../formats/model.js';
 import type { PayloadBytes } from './payload-view.js';
@@ -106,6 +106,12 @@ export function denseWeight(layer: FactoredLayer, payload: PayloadBytes, storage
   if (!layer.dense) throw new RangeError(`layer "${layer.name}" stores no dense weight`);
   const { offset } = layer.dense;
   if (storage.factorDType === 'int8' || layer.denseStorage === 'int8') return dequantizeInt8(int8View(payload.subarray(offset, offset + layer.rows * layer.cols)), layer.rows, layer.cols, layer.denseScales ?? [], 0);
+  if (layer.denseStorage === 'int3') {
+    const low = lowPlane(layer.denseLow, storage, layer);
+    const G = storage.int4GroupSize ?? 0;
+    const bytes = payload.subarray(offset, offset + int4Bytes(layer.rows, layer.cols, G, 3));
+    return dequantizeInt4(bytes, layer.rows, layer.cols, G, low && payload.subarray(low.offset, low.offset + low.length), 3);
+  }
   return decodeRows(payload, offset, layer.rows, layer.cols, storage, lowPlane(layer.denseLow, storage, layer));
 }
 

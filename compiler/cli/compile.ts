@@ -29,6 +29,7 @@ interface CompileCliOptions {
   dtype: string;
   groupSize: string;
   int4MaxError: string;
+  minBits: string;
   minParams: string;
   calib?: string;
   vocab?: string;
@@ -68,12 +69,16 @@ interface CompileCliOptions {
 function describeInt4(report: Int4Report, groupSize: number | undefined): string {
   if (report.length === 0) return 'int4: no float32 Conv/MatMul/Gemm weight or Gather table to quantise (weights already quantised in the model are kept as they are)';
   const int4 = report.filter((r) => r.storage === 'int4');
-  const gptq = int4.filter((r) => r.rounding === 'gptq').length;
+  const int3 = report.filter((r) => r.storage === 'int3');
+  const grouped = [...int4, ...int3];
+  const gptq = grouped.filter((r) => r.rounding === 'gptq').length;
   const kept = report.filter((r) => r.storage === 'int8');
-  const rounding = gptq === int4.length ? 'all GPTQ' : gptq === 0 ? 'rounded to nearest: no calibration reached them' : `${gptq} GPTQ, ${int4.length - gptq} to nearest`;
+  const rounding = gptq === grouped.length ? 'all GPTQ' : gptq === 0 ? 'rounded to nearest: no calibration reached them' : `${gptq} GPTQ, ${grouped.length - gptq} to nearest`;
   const measured = report.some((r) => r.measured === 'network') ? 'network output error on the calibration samples' : 'each weight\'s own error (no calibration)';
   const list = kept.map((r) => `${r.weight} ${(100 * r.error).toFixed(2)}%`).join(', ');
-  return `int4 (groups of ${groupSize ?? '-'}): factors and ${int4.length} dense weight(s) int4 (${rounding}); ${kept.length} int8${kept.length ? ` (${list})` : ''}\nprecision chosen by ${measured}, budget --int4-max-error`;
+  const list3 = int3.map((r) => `${r.weight} ${(100 * (r.int3Error ?? 0)).toFixed(2)}%`).join(', ');
+  const threes = report.some((r) => r.int3Error !== undefined) ? `; ${int3.length} int3${int3.length ? ` (${list3})` : ''}` : '';
+  return `int4 (groups of ${groupSize ?? '-'}): factors and ${int4.length} dense weight(s) int4 (${rounding})${threes}; ${kept.length} int8${kept.length ? ` (${list})` : ''}\nprecision chosen by ${measured}, budget --int4-max-error`;
 }
 
 function parseMaxError(text: string): number {
@@ -179,6 +184,7 @@ export function registerCompile(program: Command): void {
     .option('--dtype <fp32|fp16|int8|int4>', 'storage of every weight (int8: symmetric, per output channel; int4: groups of --group-size values per scale, GPTQ-rounded against --calib inputs, else to nearest)', 'fp32')
     .option('--group-size <n>', 'int4: values per scale', String(DEFAULT_INT4_GROUP_SIZE))
     .option('--int4-max-error <e>', 'int4: error budget of the precision pass: weights go int4, least network error per byte saved first, while their summed error stays within this; the rest int8 (0: all int8, inf: all int4)', String(DEFAULT_INT4_MAX_ERROR))
+    .addOption(new Option('--min-bits <bits>', 'int4: 3 lets the precision pass store a weight int3 too (3 bits a value, same groups), by the same measured error per byte and budget; needs --calib').choices(['3', '4']).default('4'))
     .option('--min-params <n>', 'layers with fewer weights stay dense', '4096');
   withCalibrationOptions(command, 'real inputs for activation-aware factorisation', '256')
     .option('--rank-multiple <n>', 'ranks move in steps of n components', '8')
@@ -229,6 +235,7 @@ export function registerCompile(program: Command): void {
         dtype: opts.dtype as FactorDType,
         int4GroupSize: parseWholeNumber('--group-size', opts.groupSize),
         int4MaxError: parseMaxError(opts.int4MaxError),
+        int4MinBits: opts.minBits === '3' ? 3 : 4,
         minParams,
         calibration: calibration?.feeds,
         rankMultiple: parseWholeNumber('--rank-multiple', opts.rankMultiple),

@@ -41,12 +41,14 @@ export enum lrm_AttributeKind {
  * value = q * scales[index along scale_axis].
  * Int4 (format version 3): grouped int4 (formats/int4.ts) of the weight as a matrix whose rows are the output
  * channels: [dims0, rest] for scale_axis 0, the transpose of a 2-D weight for scale_axis 1; no header scales.
+ * Int3 (format version 5): the same at 3 bits a value (formats/int4.ts), in int4 files only.
  */
 export enum lrm_DenseStorage {
   AsIs = 0,
   Fp16 = 1,
   Int8 = 2,
-  Int4 = 3
+  Int4 = 3,
+  Int3 = 4
 }
 
 /**
@@ -1179,7 +1181,8 @@ denseScalesArray():Float32Array|null {
 
 /**
  * Format version 3, int4 files only: Int8 stores `dense` as int8 with dense_scales instead of int4 (a layer too
- * sensitive for int4 at full rank); AsIs: in the factor dtype.
+ * sensitive for int4 at full rank); AsIs: in the factor dtype. Format version 5: Int3 stores it grouped int3 (a
+ * layer that loses little at 3 bits).
  */
 denseStorage():lrm_DenseStorage {
   const offset = this.bb!.__offset(this.bb_pos, 32);

@@ -2,7 +2,8 @@
  * Grouped int4: the packed layout round-trips through the runtime's dequantiser (formats/int4.ts) for any shape and
  * group size (one that does not divide a row included); scales never clip; GPTQ (compiler/gptq.ts) equals the OBQ
  * update written with an explicit inverse (ml-matrix), and on a real layer with real inputs it adds less output
- * error than rounding to nearest.
+ * error than rounding to nearest. Int3 (format v5) the same: packed at 3 bits (values straddling bytes), its scales
+ * chosen by the clip search, GPTQ better than nearest at 3 bits too.
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -14,7 +15,7 @@ import { feedBatches, openDataset } from '../../compiler/data/spec.js';
 import { findCandidates } from '../../compiler/factorize/candidates.js';
 import { gptqInt4, gptqLowPlane, relativeOutputError, roundedLowPlane } from '../../compiler/gptq.js';
 import { importOnnx } from '../../compiler/import/onnx.js';
-import { int4Scale, int4Values, nearestLowPlane, packInt4, packLowPlane, quantizeInt4Nearest, roundInt4 } from '../../compiler/quantize-int4.js';
+import { groupScale, int4Scale, int4Values, nearestLowPlane, packInt4, packLowPlane, quantizeInt4Nearest, roundInt4 } from '../../compiler/quantize-int4.js';
 import { fromHalfBits, toHalfBits } from '../../formats/float16.js';
 import { dequantizeInt4, int4Bytes, int4LowPlaneBytes } from '../../formats/int4.js';
 
@@ -83,6 +84,51 @@ describe('int4 storage', () => {
   });
 });
 
+describe('int3 storage', () => {
+  it('packs 3 bits a value (rows on byte boundaries) and dequantises to the values it stands for, low plane included', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: 5 }), fc.integer({ min: 1, max: 41 }), fc.integer({ min: 1, max: 50 }), fc.integer(), (rows, length, group, seed) => {
+        let x = seed;
+        const next = () => (x = (x * 1103515245 + 12345) | 0) / 2 ** 31;
+        const values = Float64Array.from({ length: rows * length }, () => next() * 3);
+        const m = quantizeInt4Nearest(values, rows, length, group, 3);
+        expect(m.bits).toBe(3);
+        expect(m.q.every((q) => q >= -3 && q <= 3)).toBe(true);
+        const bytes = packInt4(m);
+        expect(bytes.length).toBe(rows * Math.ceil((3 * length) / 8) + rows * Math.ceil(length / group) * 2);
+        expect(bytes.length).toBe(int4Bytes(rows, length, group, 3));
+        expect(Array.from(dequantizeInt4(bytes, rows, length, group, undefined, 3))).toEqual(Array.from(Float32Array.from(int4Values(m))));
+        // With a low plane: (q + l/8)·scale, the plane packed as an int4 one's.
+        const steps = Int8Array.from({ length: rows * length }, () => Math.min(7, Math.floor((next() + 1) * 8) - 8)); // in [-8, 7]
+        const groups = Math.ceil(length / group);
+        const refined = dequantizeInt4(bytes, rows, length, group, packLowPlane(m, steps), 3);
+        refined.forEach((v, i) => expect(v).toBeCloseTo((m.q[i] + steps[i] / 8) * m.scales[Math.floor(i / length) * groups + Math.floor((i % length) / group)], 5));
+      }),
+      { numRuns: 200 },
+    );
+    // Every code: the eight 3-bit patterns but -4, at every bit offset within a byte.
+    const q = Int8Array.from({ length: 24 }, (_, k) => (k % 7) - 3);
+    const m = { rows: 1, length: 24, groupSize: 24, bits: 3 as const, q, scales: Float32Array.of(1) };
+    expect(Array.from(dequantizeInt4(packInt4(m), 1, 24, 24, undefined, 3))).toEqual(Array.from(q));
+  });
+
+  it('the clip search picks a scale with no more error than the scale that clips nothing; int4 keeps its scales', () => {
+    fc.assert(
+      fc.property(fc.array(fc.double({ min: -10, max: 10, noNaN: true }), { minLength: 1, maxLength: 64 }), (values) => {
+        const maxAbs = Math.max(...values.map(Math.abs));
+        const error = (s: number) => values.reduce((e, v) => e + (v - roundInt4(v, s, 3) * s) ** 2, 0);
+        const s = groupScale(values, 0, values.length, 3);
+        expect(error(s)).toBeLessThanOrEqual(error(int4Scale(maxAbs, 3)) * (1 + 1e-12));
+        expect(groupScale(values, 0, values.length, 4)).toBe(int4Scale(maxAbs));
+      }),
+      { numRuns: 300 },
+    );
+    // One outlier among small values: clipping it gives the rest a finer step.
+    const values = [1, 0.3, -0.3, 0.2, -0.2, 0.1, -0.1, 0.25];
+    expect(groupScale(values, 0, values.length, 3)).toBeLessThan(int4Scale(1, 3));
+  });
+});
+
 /** OBQ as first written: after rounding column i, move its error with the inverse moment of the columns left. */
 function obqReference(M: Float64Array, rows: number, n: number, H: Float64Array, group: number): Int8Array {
   let mean = 0;
@@ -145,5 +191,11 @@ describe('GPTQ', () => {
     expect(lowGptq).toBeLessThan(0.5 * lowNearest); // 2% of the residuals clip here: compensation matters
     expect(roundedLowPlane(m)).toEqual(packLowPlane(m, gptqLowPlane(m, H)));
     expect(roundedLowPlane(quantizeInt4Nearest(M, conv.rows, conv.cols, 32))).toEqual(packLowPlane(m, nearestLowPlane(quantizeInt4Nearest(M, conv.rows, conv.cols, 32))));
+
+    // At 3 bits GPTQ compensates the same way, and int3 loses more than int4 either way.
+    const nearest3 = relativeOutputError(M, int4Values(quantizeInt4Nearest(M, conv.rows, conv.cols, 32, 3)), conv.rows, conv.cols, H);
+    const gptq3 = relativeOutputError(M, int4Values(gptqInt4(M, conv.rows, conv.cols, H, 32, 3)), conv.rows, conv.cols, H);
+    expect(gptq3).toBeLessThan(0.8 * nearest3);
+    expect(gptq3).toBeGreaterThan(gptq);
   });
 });

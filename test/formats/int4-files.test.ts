@@ -52,6 +52,13 @@ describe('int4 files (format version 3, 4 with σ trimmed)', () => {
     await rejects((h) => Object.assign(h.layers[l]!, { denseStorage: 'int8', denseScales: Array(h.layers[l]!.rows).fill(1) }), /dense weight holds [\d,]+ bytes, expected [\d,]+ for \d+×\d+ of int8/);
     await rejects((h) => (h.layers[l]!.denseScales = [1]), /has int8 dense scales, but its dense weight is int4/);
   });
+  it('int3 weights (format version 5): said by a version 4 file, or with an int4 byte count', async () => {
+    const int4 = (h: LrmHeaderInput) => h.graph.initializers.find((t) => t.storage === 'int4')!;
+    await rejects((h) => (int4(h).storage = 'int3'), /stores int3 weights \(format version 5\) but says format version 4/);
+    await rejects((h) => Object.assign(int4(h), { storage: 'int3' }) && (h.formatVersion = 5), /need [\d,]+ bytes, but its byte range holds/);
+    const l = header.layers.findIndex((x) => x.dense);
+    await rejects((h) => (h.layers[l]!.denseStorage = 'int3') && (h.formatVersion = 5), /dense weight holds [\d,]+ bytes, expected [\d,]+ for \d+×\d+ of int3/);
+  });
   it('a group size without int4', () => rejects((h) => Object.assign(h, { factorDType: 'int8' }, { graph: { ...h.graph, initializers: h.graph.initializers.map(({ storage: _, ...t }) => t) } }), /int8|int4/));
 });
 

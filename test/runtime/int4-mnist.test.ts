@@ -7,11 +7,14 @@
  * - A budget of 0 stores every weight int8 (the factored layers' dense weights too: `denseStorage` int8 in an int4
  *   file), and that file loads and agrees as well.
  * - Without calibration the compile works, rounds to nearest, and every weight but depthwise kernels is int4.
+ * - With 3 bits allowed (format v5) the pass measures int3 too and stores some weights int3 within the same kind of
+ *   budget; the file loads and agrees at 4 bits, and at 8 bits with the int3 weights' low planes.
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { compileOnnx, DEFAULT_INT4_MAX_ERROR } from '../../compiler/compile.js';
+import { CompileOptionError } from '../../compiler/errors.js';
 import { feedBatches, openDataset, type Dataset } from '../../compiler/data/spec.js';
 import { agreement, evaluateClassifier } from '../../compiler/evaluate.js';
 import { importOnnx } from '../../compiler/import/onnx.js';
@@ -65,6 +68,24 @@ describe('mnist-cnn-pytorch with int4 weights', () => {
     expect(header.layers.filter((l) => l.dense).every((l) => l.denseStorage === 'int8')).toBe(true);
     expect(header.graph.initializers.some((t) => t.storage === 'int4')).toBe(false);
     expect((await fullTier(lrm, 1)).agreement).toBeGreaterThanOrEqual(0.99);
+  }, 240_000);
+
+  it('with 3 bits allowed, the cheapest weights go int3; the file loads and agrees at 4 bits and at 8', async () => {
+    const budget = 0.1;
+    const { lrm, header, int4 } = await compileOnnx(source, { dtype: 'int4', int4MinBits: 3, int4MaxError: budget, tiers: [1, { budget: 1, bits: 8 }], allocation: 'sigma', calibration: () => feedBatches(calib, inputs, 32) });
+    expect(int4!.every((r) => r.int3Error !== undefined && r.int3Error > r.error)).toBe(true);
+    const int3 = int4!.filter((r) => r.storage === 'int3').map((r) => r.weight);
+    expect(int3.length).toBeGreaterThan(0);
+    const spent = int4!.reduce((s, r) => s + (r.storage === 'int3' ? r.int3Error! : r.storage === 'int4' ? r.error : 0), 0);
+    expect(spent).toBeLessThanOrEqual(budget);
+    expect(header.formatVersion).toBe(5);
+    const stored = [...header.graph.initializers.filter((t) => t.storage === 'int3').map((t) => t.name), ...header.layers.filter((l) => l.denseStorage === 'int3').map((l) => l.weight)];
+    expect(stored.sort()).toEqual([...int3].sort());
+    const [four, eight] = [await fullTier(lrm, 1), await fullTier(lrm, 2)];
+    expect(four.agreement).toBeGreaterThanOrEqual(0.98);
+    expect(eight.agreement).toBeGreaterThanOrEqual(0.99);
+    expect(eight.bytes).toBeGreaterThan(four.bytes);
+    await expect(compileOnnx(source, { dtype: 'int4', int4MinBits: 3, tiers: [1] })).rejects.toThrow(CompileOptionError);
   }, 240_000);
 
   it('without calibration it rounds to nearest, stores every weight int4, and says the choice was not measured', async () => {

@@ -1,0 +1,42 @@
+/**
+ * The precision pass's choice (compiler/precision.ts, chooseSteps): every weight's ladder int8 → int4 → int3 is
+ * descended along its lower convex hull, cheapest error per byte saved first, while the summed error fits the
+ * budget; with one rung below int8 it is the int4 pass as it was (error per byte saved, skipping what does not fit).
+ */
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { chooseSteps } from '../../compiler/precision.js';
+
+describe('chooseSteps', () => {
+  it('takes the cheapest error per byte first, and goes straight to int3 when that step is cheaper than int4', () => {
+    const ladders = [
+      [{ bytes: 1000, error: 0 }, { bytes: 560, error: 0.01 }, { bytes: 440, error: 0.05 }], // int3 costly: stops at int4
+      [{ bytes: 1000, error: 0 }, { bytes: 560, error: 0.02 }, { bytes: 440, error: 0.021 }], // int3 nearly free after int4
+      [{ bytes: 100, error: 0 }, { bytes: 56, error: 0.03 }, { bytes: 44, error: 0.03 }], // small and sensitive
+      [], // kept int8 (a depthwise kernel)
+    ];
+    expect(chooseSteps(ladders, Infinity)).toEqual([2, 2, 2, 0]);
+    expect(chooseSteps(ladders, 0)).toEqual([0, 0, 0, 0]);
+    // Budget 0.035: weight 0 to int4 (2.3e-5/byte), weight 1 to int3 in one step (3.8e-5/byte over 560 bytes);
+    // weight 0's int3 step (3.3e-4/byte) no longer fits; weight 2 (6.8e-4/byte) neither.
+    expect(chooseSteps(ladders, 0.035)).toEqual([1, 2, 0, 0]);
+  });
+
+  it('with int4 only, keeps what the int4 pass kept: ascending error per byte saved, skipping what does not fit', () => {
+    fc.assert(
+      fc.property(fc.array(fc.record({ saved: fc.integer({ min: 1, max: 1000 }), error: fc.double({ min: 0, max: 0.05, noNaN: true }) }), { maxLength: 12 }), fc.double({ min: 0, max: 0.2, noNaN: true }), (weights, budget) => {
+        const chosen = chooseSteps(weights.map((w) => [{ bytes: 2000, error: 0 }, { bytes: 2000 - w.saved, error: w.error }]), budget);
+        const order = weights.map((_, i) => i).sort((a, b) => weights[a].error / weights[a].saved - weights[b].error / weights[b].saved);
+        let spent = 0;
+        const expected = weights.map(() => 0);
+        for (const i of order) {
+          if (spent + weights[i].error > budget) continue;
+          expected[i] = 1;
+          spent += weights[i].error;
+        }
+        expect(chosen).toEqual(expected);
+      }),
+      { numRuns: 300 },
+    );
+  });
+});
