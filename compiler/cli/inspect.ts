@@ -87,8 +87,8 @@ export function registerInspect(program: Command): void {
         table([
           ['layer', 'kind', 'weight', 'm×n', ...d.tiers.map((t) => `r@t${t.tier}`)],
           // "dense": from this tier on the file holds the layer's dense weight and the device reads no factors of it.
-          // An int4 file says which dense weights are int8 ("dense int8").
-          ...d.layers.map((l) => [l.name, l.kind, `[${l.weightDims.join(',')}]`, `${l.rows}×${l.cols}`, ...l.rankPerTier.map((r, t) => (l.denseTier !== null && t >= l.denseTier ? (l.denseStorage === 'int8' && d.factorDType === 'int4' ? 'dense int8' : 'dense') : r))]),
+          // An int4 file says which dense weights are int8 or int3 ("dense int8", "dense int3").
+          ...d.layers.map((l) => [l.name, l.kind, `[${l.weightDims.join(',')}]`, `${l.rows}×${l.cols}`, ...l.rankPerTier.map((r, t) => (l.denseTier !== null && t >= l.denseTier ? (l.denseStorage && d.factorDType === 'int4' ? `dense ${l.denseStorage}` : 'dense') : r))]),
         ]),
       );
       console.log();

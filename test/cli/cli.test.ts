@@ -109,6 +109,20 @@ describe('lowrank compile', () => {
     expect(cliOk('inspect', out).stdout).toMatch(/factors int4 \(int4 groups of 48\); weights not factored: \d+ int4/);
   });
 
+  it('--dtype int4 --min-bits 3: int3 weights where measured (format v5), said by compile and inspect', () => {
+    const out = join(tmp, 'mnist-int3.lrm');
+    const r = cliOk('compile', MNIST_CNN, '-o', out, '--dtype', 'int4', '--min-bits', '3', '--int4-max-error', 'inf', '--tiers', '1', '--calib', `mnist:${MNIST_DIR}`, '--calib-limit', '32', '--mean', '0.5', '--std', '0.5');
+    // An unlimited budget takes every weight to the bottom of its ladder: int3.
+    expect(r.stdout).toMatch(/; [1-9]\d* int3 \([\w.]+ \d+\.\d\d%/);
+    const d = cliJson<InspectJson & { formatVersion: number; denseStorage: Record<string, number>; layers: Array<{ denseStorage: string | null }> }>('inspect', out, '--json');
+    expect(d.formatVersion).toBe(5);
+    expect((d.denseStorage.int3 ?? 0) + d.layers.filter((l) => l.denseStorage === 'int3').length).toBeGreaterThan(0);
+    expect(cliOk('inspect', out).stdout).toMatch(/weights not factored: .*\d+ int3|dense int3/);
+    // It runs, and 3 bits keep this over-parameterised model's accuracy (original 99%).
+    const e = cliJson<{ tiers: Array<{ accuracy: number }> }>('eval', out, '--data', `mnist:${MNIST_DIR}`, '--offset', '1000', '--limit', '200', '--mean', '0.5', '--std', '0.5', '--json');
+    expect(e.tiers[0].accuracy).toBeGreaterThan(95);
+  });
+
   it('--dtype int4 --tiers 0.2,1,1:8: a ladder over rank and bits, shown by compile and inspect', () => {
     const out = join(tmp, 'mnist-int4-ladder.lrm');
     const r = cliOk('compile', MNIST_CNN, '-o', out, '--dtype', 'int4', '--tiers', '0.2,1,1:8');
@@ -414,6 +428,7 @@ describe('errors are one line, with no stack trace', () => {
     ['--tiers 0.5:8,1 (bits going down)', () => [MNIST_CNN, '--dtype', 'int4', '--tiers', '0.5:8,1'], /bits never go down the ladder/],
     ['--group-size 0', () => [MNIST_CNN, '--dtype', 'int4', '--group-size', '0'], /--group-size must be a whole number ≥ 1, got "0"/],
     ['--int4-max-error -1', () => [MNIST_CNN, '--dtype', 'int4', '--int4-max-error', '-1'], /--int4-max-error must be a number ≥ 0/],
+    ['--min-bits 3 without --calib', () => [MNIST_CNN, '--dtype', 'int4', '--min-bits', '3'], /--min-bits 3 needs --calib/],
     ['--dtype int4 --refit', () => [MNIST_CNN, '--dtype', 'int4', '--refit', '--calib', `mnist:${MNIST_DIR}`, '--calib-limit', '16'], /--refit does not write int4 files yet/],
     ['--refit without --calib', () => [MNIST_CNN, '--refit'], /--refit needs --calib/],
     ['--refit cubic', () => [MNIST_CNN, '--refit', 'cubic'], /--refit takes nonlinear or linear, got "cubic"/],
