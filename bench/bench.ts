@@ -188,6 +188,8 @@ export async function compileWith(model: BenchModel, method: Method, source: Uin
     rankMultiple: method.rankMultiple,
     minParams: method.minParams,
     dtype: method.dtype,
+    int4MinBits: method.int4MinBits,
+    int4MaxError: method.int4MaxError,
     allocation: method.calibrated ? 'sensitivity' : 'sigma',
     calibration: calibration?.feeds,
     calibrationSize: calibration?.size,
