@@ -39,7 +39,7 @@ export interface PrecisionChoice {
   rounding: 'gptq' | 'nearest';
   /** The network's relative output error with only this weight int4 (measured), or the weight's own error. */
   error: number;
-  /** The same with only this weight int3, when 3 bits were tried (`minBits` 3). */
+  /** The same with only this weight int3, when 3 bits were tried (`minBits` 3; not for kernels always kept int8). */
   int3Error?: number;
   measured: 'network' | 'layer';
   /** The weight rounded as stored (int3 when storage is 'int3', else int4), rows = output channels. */
@@ -56,7 +56,7 @@ export interface PrecisionInput {
   groupSize: number;
   /** Summed error allowed for the weights stored int4 or int3 (see the file comment). */
   maxError: number;
-  /** 3: a weight may also be stored int3 (measured like int4); 4 (default): int4 or int8 only. */
+  /** 3: a weight may also be stored int3 (measured like int4, but for those in keepInt8); 4 (default): int4 or int8 only. */
   minBits?: GroupedBits;
   moments: ReadonlyMap<string, Float64Array>;
   keepInt8: ReadonlySet<string>;
@@ -170,7 +170,7 @@ function widths(minBits: GroupedBits | undefined): GroupedBits[] {
 }
 
 /** The weights kept dense that have an output-channel axis (compiler/quantize-dense.ts's weightAxes). */
-function denseTrials({ model, factoredWeights, groupSize, moments, minBits }: PrecisionInput): Trial[] {
+function denseTrials({ model, factoredWeights, groupSize, moments, minBits, keepInt8 }: PrecisionInput): Trial[] {
   const axes = weightAxes(model.nodes, model.initializers);
   return model.initializers.flatMap((t): Trial[] => {
     const axis = axes.get(t.name);
@@ -180,7 +180,8 @@ function denseTrials({ model, factoredWeights, groupSize, moments, minBits }: Pr
     const [rows, cols] = axis === 1 ? [rest, d0] : [d0, rest];
     const M = Float64Array.from(axis === 1 ? transposeF32(values, d0, rest) : values);
     const H = moments.get(t.name);
-    const levels = widths(minBits).map((bits) => rounded(M, rows, cols, H?.length === cols * cols ? H : undefined, groupSize, bits, (approx) => {
+    // A kernel kept int8 is still measured at int4 (the report says what int4 would cost it), not at int3.
+    const levels = widths(keepInt8.has(t.name) ? 4 : minBits).map((bits) => rounded(M, rows, cols, H?.length === cols * cols ? H : undefined, groupSize, bits, (approx) => {
       const original = axis === 1 ? transposeF32(approx, rows, cols) : approx;
       return (base) => withInitializer(base, t.name, original);
     }));
