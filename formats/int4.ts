@@ -137,12 +137,12 @@ function withLowPlane(bytes: Uint8Array, low: Uint8Array, rows: number, length: 
   return out;
 }
 
-/** The signed 3-bit values of a packed int3 row starting at byte `at` (formats/int4.ts's int3 layout), into `out`. */
-export function unpackInt3Row(bytes: Uint8Array, at: number, length: number, out: Int8Array): void {
+/** The signed 3-bit values of a packed int3 row starting at byte `at` (the layout above), into `out`. */
+function unpackInt3Row(bytes: Uint8Array, at: number, length: number, out: Int8Array): void {
   for (let k = 0; k < length; k++) {
     const bit = 3 * k;
     const i = at + (bit >> 3);
-    // A value may straddle two bytes; the row's last byte has no successor (read as 0).
+    // A value at bit offset 6 or 7 of its byte straddles into the next one (always within the row).
     const v = ((bytes[i] | ((bit & 7) > 5 ? bytes[i + 1] << 8 : 0)) >> (bit & 7)) & 7;
     out[k] = (v ^ 4) - 4;
   }
