@@ -1,10 +1,11 @@
 /**
  * The command line of the benchmark (bench/run.ts calls it; tests call it in-process):
  *
- *   node dist/bench/run.js [--models a,b] [--quick] [--out dir] [--data dir] [--no-fetch]
+ *   node dist/bench/run.js [--models a,b] [--quick] [--skip sections] [--out dir] [--data dir] [--no-fetch]
  *
  * --models  model ids (or .onnx names) to run, default all (see bench/models.ts)
  * --quick   small limits (a few hundred digits, a handful of images): a smoke run, used by the tests
+ * --skip    sections not to run after the compression tables: engines, presets, bundles, adapters (comma-separated)
  * --out     where to write the results (default bench/results in the project)
  * --data    the shared real data folder (default ../shared/data next to the project)
  * --no-fetch do not run bench/fetch-models.mjs for missing npm-registry models (they are then skipped)
@@ -22,7 +23,10 @@ import { projectRoot } from './project-root.js';
 import { writeReport } from './report.js';
 import type { BenchResult } from './types.js';
 
-export const USAGE = 'usage: node dist/bench/run.js [--models a,b] [--quick] [--out dir] [--data dir] [--no-fetch]';
+export const USAGE = 'usage: node dist/bench/run.js [--models a,b] [--quick] [--skip sections] [--out dir] [--data dir] [--no-fetch]';
+
+/** The sections after the compression tables, in the order they run. */
+const SECTIONS = ['engines', 'presets', 'bundles', 'adapters'] as const;
 
 export { projectRoot } from './project-root.js';
 
@@ -40,6 +44,7 @@ export async function main(argv: string[], io: CliIo = STDIO): Promise<BenchResu
     options: {
       models: { type: 'string' },
       quick: { type: 'boolean', default: false },
+      skip: { type: 'string' },
       out: { type: 'string' },
       data: { type: 'string' },
       'no-fetch': { type: 'boolean', default: false },
@@ -55,14 +60,15 @@ export async function main(argv: string[], io: CliIo = STDIO): Promise<BenchResu
   const out = values.out ? resolve(values.out) : join(root, 'bench', 'results');
   const data = values.data ? resolve(values.data) : join(root, '..', 'shared', 'data');
   const models = (values.models ?? '').split(',').map((s) => s.trim()).filter(Boolean);
-  const result = await runBench({ data, root, quick: values.quick ?? false, models, fetch: !values['no-fetch'], log: io.err });
+  const skip = new Set((values.skip ?? '').split(',').map((s) => s.trim()).filter(Boolean));
+  const unknown = [...skip].filter((s) => !(SECTIONS as readonly string[]).includes(s));
+  if (unknown.length) throw new Error(`--skip takes ${SECTIONS.join(', ')}; not ${unknown.join(', ')}`);
+  const quick = values.quick ?? false;
+  const result = await runBench({ data, root, quick, models, fetch: !values['no-fetch'], log: io.err });
   for (const p of await writeReport(result, out)) io.out(p);
-  const latency = await runEngineLatency({ data, quick: values.quick ?? false, models, log: io.err });
-  for (const p of await writeEngineReport(latency, out)) io.out(p);
-  const presets = await runPresetBench({ data, root, quick: values.quick ?? false, models, log: io.err });
-  for (const p of await writePresetReport(presets, out)) io.out(p);
-  for (const p of await writeBundleReport(await measureBundleSizes(root), out)) io.out(p);
-  const adapters = await runAdapterBench({ data, root, quick: values.quick ?? false, models, log: io.err });
-  for (const p of await writeAdapterReport(adapters, out)) io.out(p);
+  if (!skip.has('engines')) for (const p of await writeEngineReport(await runEngineLatency({ data, quick, models, log: io.err }), out)) io.out(p);
+  if (!skip.has('presets')) for (const p of await writePresetReport(await runPresetBench({ data, root, quick, models, log: io.err }), out)) io.out(p);
+  if (!skip.has('bundles')) for (const p of await writeBundleReport(await measureBundleSizes(root), out)) io.out(p);
+  if (!skip.has('adapters')) for (const p of await writeAdapterReport(await runAdapterBench({ data, root, quick, models, log: io.err }), out)) io.out(p);
   return result;
 }
