@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { encodeHalf } from '../formats/float16.js';
 import type { DenseTensor, FactorBlock, FactorDType, FactoredLayer, LayerRefitEntry, ModelHeader, Preset } from '../formats/model.js';
 import type { LayerRefit } from '../runtime/factors.js';
-import { formatVersionFor, usesInt4 } from '../formats/model.js';
+import { formatVersionFor, groupedBits, usesInt4 } from '../formats/model.js';
 import { readHeader } from '../formats/read.js';
 import { PayloadBuilder, writeLrm, type LrmHeaderInput } from '../formats/write.js';
 import { runtimeParams, type TierCut } from './allocate.js';
@@ -77,7 +77,7 @@ export async function assembleLrm({ source, normalised, fileName, model, candida
     const choice = plan?.choices.get(t.name);
     const { bytes, fields } = storeDense(t, axes.get(t.name), dtype, choice);
     initializers.push({ name: t.name, dataType: t.dataType, dims: t.dims, range: payload.append(bytes), ...fields });
-    if (b >= 0 && (fields.storage === 'int4' || fields.storage === 'int3')) lowInts.set(t.name, choice!.int4);
+    if (b >= 0 && groupedBits(fields.storage) !== undefined) lowInts.set(t.name, choice!.int4);
   }
   const denseRange = payload.seal(0);
   const denseParams = model.initializers

@@ -91,10 +91,11 @@ export async function choosePrecision(input: PrecisionInput): Promise<Map<string
   const measure = input.samples.length > 0 ? await networkError(input.source, input.samples) : undefined;
   const runs = trials.reduce((n, t) => n + t.levels.length, 0);
   const errors: number[][] = [];
+  let done = 0;
   for (const t of trials) {
     const measured: number[] = [];
     for (const level of t.levels) {
-      input.onProgress?.(errors.reduce((n, e) => n + e.length, 0) + measured.length, runs, `${t.weight} int${level.bits}`);
+      input.onProgress?.(done++, runs, `${t.weight} int${level.bits}`);
       measured.push(measure ? await measure(level.substitute(base)) : level.layerError);
     }
     errors.push(measured);

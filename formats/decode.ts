@@ -44,6 +44,7 @@ import type {
   TransientSection,
   ValueInfo,
 } from './model.js';
+import { groupedBits } from './model.js';
 import { toHex } from './sha256.js';
 
 const SHA256_BYTES = 32;
@@ -223,7 +224,7 @@ class Decoder {
       tensor.storage = known;
     }
     const int8 = tensor.storage === 'int8';
-    if (int8 || tensor.storage === 'int4' || tensor.storage === 'int3') tensor.scaleAxis = t.scaleAxis();
+    if (int8 || groupedBits(tensor.storage) !== undefined) tensor.scaleAxis = t.scaleAxis();
     const scales = this.scales(t.scalesLength(), int8, `${where} scales`, (j) => t.scales(j));
     if (scales !== undefined) tensor.scales = scales;
     const low = t.low();

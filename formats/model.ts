@@ -13,6 +13,7 @@
  *   A[j][i] = qLeft[i][j]·leftScales[j] (one scale per output j, the same for every rank prefix) and
  *   B[i][c] = qRight[i][c]·rightScales[i − rankBegin] (one scale per component, kept with its block).
  */
+import type { GroupedBits } from './int4.js';
 
 /** ONNX TensorProto.DataType codes: we keep ONNX's numbering so no mapping table can drift. */
 export const DataType = {
@@ -300,7 +301,7 @@ export function formatVersionFor(header: {
   graph: { initializers: ReadonlyArray<Pick<DenseTensor, 'storage'>> };
   tiers?: ReadonlyArray<Pick<Tier, 'bits'>>;
 }): number {
-  if (header.layers.some((l) => l.denseStorage === 'int3') || header.graph.initializers.some((t) => t.storage === 'int3')) return 5;
+  if (usesInt3(header)) return 5;
   if (header.layers.some((l) => l.sigma.length < l.maxRank) || header.tiers?.some((t) => t.bits !== undefined)) return 4;
   if (usesInt4(header)) return 3;
   return header.layers.some((l) => l.denseTier !== undefined) || header.graph.initializers.some((t) => t.storage !== undefined) ? 2 : 1;
@@ -308,7 +309,20 @@ export function formatVersionFor(header: {
 
 /** Whether any matrix of the file is stored grouped (int4, or int3 which only int4 files hold): it has a group size. */
 export function usesInt4(header: { factorDType: FactorDType; graph: { initializers: ReadonlyArray<Pick<DenseTensor, 'storage'>> } }): boolean {
-  return header.factorDType === 'int4' || header.graph.initializers.some((t) => t.storage === 'int4' || t.storage === 'int3');
+  return header.factorDType === 'int4' || header.graph.initializers.some((t) => groupedBits(t.storage) !== undefined);
+}
+
+/** Whether any weight of the file is stored int3 (format version 5). */
+export function usesInt3(header: {
+  layers: ReadonlyArray<Pick<FactoredLayer, 'denseStorage'>>;
+  graph: { initializers: ReadonlyArray<Pick<DenseTensor, 'storage'>> };
+}): boolean {
+  return header.layers.some((l) => l.denseStorage === 'int3') || header.graph.initializers.some((t) => t.storage === 'int3');
+}
+
+/** Bits a value of a grouped storage takes (formats/int4.ts): 4 for 'int4', 3 for 'int3'; undefined for the others. */
+export function groupedBits(storage: DenseTensor['storage'] | FactoredLayer['denseStorage']): GroupedBits | undefined {
+  return storage === 'int4' ? 4 : storage === 'int3' ? 3 : undefined;
 }
 export const FILE_IDENTIFIER = 'LRM1';
 export const PAYLOAD_ALIGNMENT = 64;

@@ -6,7 +6,7 @@ import { storedMatrixBytes } from './codes.js';
 import { int4Bytes, int4LowPlaneBytes } from './int4.js';
 import { formatBytes as fmt, LrmCorruptHeaderError } from './errors.js';
 import type { ByteRange, FactoredLayer, ModelHeader } from './model.js';
-import { DATA_TYPE_SIZE, DataType, PAYLOAD_ALIGNMENT, usesInt4 } from './model.js';
+import { DATA_TYPE_SIZE, DataType, groupedBits, PAYLOAD_ALIGNMENT, usesInt3, usesInt4 } from './model.js';
 
 /** Largest int4 group size a reader accepts: more values per scale than any weight row needs. */
 export const MAX_INT4_GROUP_SIZE = 1 << 16;
@@ -52,8 +52,7 @@ class Validator {
     const int4 = usesInt4(this.h);
     const g = this.h.int4GroupSize;
     if (int4 && this.h.formatVersion < 3) this.fail(`it stores int4 weights (format version 3) but says format version ${this.h.formatVersion}`);
-    const int3 = this.h.graph.initializers.some((t) => t.storage === 'int3') || this.h.layers.some((l) => l.denseStorage === 'int3');
-    if (int3 && this.h.formatVersion < 5) this.fail(`it stores int3 weights (format version 5) but says format version ${this.h.formatVersion}`);
+    if (usesInt3(this.h) && this.h.formatVersion < 5) this.fail(`it stores int3 weights (format version 5) but says format version ${this.h.formatVersion}`);
     if (int4 && (g === undefined || !Number.isSafeInteger(g) || g < 1 || g > MAX_INT4_GROUP_SIZE)) this.fail(`it stores int4 weights with group size ${g ?? 'absent'}; it must be 1 to ${MAX_INT4_GROUP_SIZE}`);
     if (!int4 && g !== undefined) this.fail(`it has an int4 group size (${g}) but no int4 weights`);
   }
@@ -96,7 +95,7 @@ class Validator {
       this.inside(low, section, `${where} low plane`, sectionName);
     };
     graph.initializers.forEach((t, i) => {
-      const int4 = t.storage === 'int4' || t.storage === 'int3';
+      const int4 = groupedBits(t.storage) !== undefined;
       const channels = int4 ? t.dims[t.scaleAxis!]! : 0;
       const rest = channels === 0 ? 0 : t.dims.reduce((a, d) => a * d, 1) / channels;
       plane(t.low, int4 && b >= 0, channels, rest, b, tiers[Math.max(b, 0)]?.range ?? t.range, `initializer ${i} ("${t.name}")`, `tier ${b}`);
@@ -231,7 +230,8 @@ class Validator {
       if (this.denseNames.has(t.name)) this.fail(`${what} is defined twice`);
       this.denseNames.add(t.name);
       if (t.storage !== undefined && t.dataType !== DataType.FLOAT) this.fail(`${what} is stored as ${t.storage}, but only float32 weights can be`);
-      const grouped = t.storage === 'int4' || t.storage === 'int3';
+      const bits = groupedBits(t.storage);
+      const grouped = bits !== undefined;
       const size = t.storage === 'int8' ? 1 : t.storage === 'fp16' ? 2 : grouped ? 0.5 : DATA_TYPE_SIZE[t.dataType];
       if (size === undefined) this.fail(`${what} has data type code ${t.dataType}, which cannot be stored in a .lrm payload`);
       if (grouped) {
@@ -248,7 +248,7 @@ class Validator {
       }
       const elements = this.product(t.dims, what);
       const channels = grouped ? t.dims[t.scaleAxis!] : 0;
-      const bytes = grouped ? int4Bytes(channels, channels === 0 ? 0 : elements / channels, this.h.int4GroupSize!, t.storage === 'int3' ? 3 : 4) : elements * size;
+      const bytes = grouped ? int4Bytes(channels, channels === 0 ? 0 : elements / channels, this.h.int4GroupSize!, bits) : elements * size;
       if (!Number.isSafeInteger(bytes)) this.fail(`${what} has more bytes than can be addressed`);
       if (t.range.length !== bytes) {
         this.fail(`${what} dims [${t.dims.join(', ')}] need ${fmt(bytes)} bytes, but its byte range holds ${fmt(t.range.length)}`);

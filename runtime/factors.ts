@@ -1,8 +1,8 @@
 import { decodeHalf } from '../formats/float16.js';
 import { storedMatrixBytes } from '../formats/codes.js';
-import { dequantizeInt4, int4Bytes } from '../formats/int4.js';
+import { dequantizeInt4, int4Bytes, type GroupedBits } from '../formats/int4.js';
 import { dequantizeInt8, int8View } from '../formats/int8.js';
-import type { ByteRange, FactoredLayer, ModelHeader } from '../formats/model.js';
+import { groupedBits, type ByteRange, type FactoredLayer, type ModelHeader } from '../formats/model.js';
 import type { PayloadBytes } from './payload-view.js';
 
 /** A layer's factors at a chosen rank, as float32: left is r×rows (columns of A as rows), right is r×cols. */
@@ -106,13 +106,8 @@ export function denseWeight(layer: FactoredLayer, payload: PayloadBytes, storage
   if (!layer.dense) throw new RangeError(`layer "${layer.name}" stores no dense weight`);
   const { offset } = layer.dense;
   if (storage.factorDType === 'int8' || layer.denseStorage === 'int8') return dequantizeInt8(int8View(payload.subarray(offset, offset + layer.rows * layer.cols)), layer.rows, layer.cols, layer.denseScales ?? [], 0);
-  if (layer.denseStorage === 'int3') {
-    const low = lowPlane(layer.denseLow, storage, layer);
-    const G = storage.int4GroupSize ?? 0;
-    const bytes = payload.subarray(offset, offset + int4Bytes(layer.rows, layer.cols, G, 3));
-    return dequantizeInt4(bytes, layer.rows, layer.cols, G, low && payload.subarray(low.offset, low.offset + low.length), 3);
-  }
-  return decodeRows(payload, offset, layer.rows, layer.cols, storage, lowPlane(layer.denseLow, storage, layer));
+  // An int4 file's dense M may be int3 (format v5): the same rows and groups at 3 bits.
+  return decodeRows(payload, offset, layer.rows, layer.cols, storage, lowPlane(layer.denseLow, storage, layer), groupedBits(layer.denseStorage));
 }
 
 /** The low plane a matrix is read with at an 8-bit tier (undefined at 4-bit tiers and in other dtypes). */
@@ -138,13 +133,16 @@ export function dequantizeFactors(q: Int8LayerFactors, rows: number, cols: numbe
 
 /**
  * `rows` stored rows of `length` values at `offset`, in an fp32, fp16 or int4 file, as float32 (a copy); an int4
- * matrix with its low plane when `low` is given.
+ * matrix with its low plane when `low` is given, at `bits` 3 an int3 one.
  */
-function decodeRows(payload: PayloadBytes, offset: number, rows: number, length: number, storage: FactorStorage, low?: ByteRange): Float32Array {
+function decodeRows(payload: PayloadBytes, offset: number, rows: number, length: number, storage: FactorStorage, low?: ByteRange, bits: GroupedBits = 4): Float32Array {
   const { factorDType: dtype, int4GroupSize } = storage;
   if (dtype === 'int8') throw new RangeError('int8 factors carry their scales in the header: use dequantizeInt8');
+  if (dtype === 'int4') {
+    const bytes = payload.subarray(offset, offset + int4Bytes(rows, length, int4GroupSize ?? 0, bits));
+    return dequantizeInt4(bytes, rows, length, int4GroupSize ?? 0, low && payload.subarray(low.offset, low.offset + low.length), bits);
+  }
   const bytes = payload.subarray(offset, offset + storedMatrixBytes(dtype, rows, length, int4GroupSize));
-  if (dtype === 'int4') return dequantizeInt4(bytes, rows, length, int4GroupSize ?? 0, low && payload.subarray(low.offset, low.offset + low.length));
   if (dtype === 'fp16') return decodeHalf(bytes);
   // Copy into a fresh buffer: payload offsets are 64-byte aligned but the payload view itself may not be.
   return float32Copy(payload, offset, rows * length);
