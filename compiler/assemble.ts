@@ -16,6 +16,7 @@ import type { PrecisionChoice } from './precision.js';
 import { roundedInt4, roundedLowPlane } from './gptq.js';
 import { int4RowSlice, packInt4, quantizeInt4Nearest, type Int4Matrix } from './quantize-int4.js';
 import { COMPILER_VERSION } from './version.js';
+import type { SequentialReport } from './sequential-rounding.js';
 
 export interface AssembleInput {
   /** The model file as the user gave it: the header records its hash and size. */
@@ -49,10 +50,15 @@ export interface Int4Plan {
    * dense M: int4 (already rounded) or int8. A weight it has no choice for is stored int8.
    */
   choices: ReadonlyMap<string, PrecisionChoice>;
+  /** What sequential rounding (compiler/sequential-rounding.ts) did, when it ran. */
+  sequential?: SequentialReport[];
 }
 
-/** What an int4 file did with each weight: int4 or int8, how it was rounded, and the error measured. */
-export type Int4Report = Array<{ weight: string } & Omit<PrecisionChoice, 'int4'>>;
+/**
+ * What an int4 file did with each weight: int4 or int8, how it was rounded, the error measured, and (when it ran) its
+ * layer's output error before and after sequential rounding.
+ */
+export type Int4Report = Array<{ weight: string; sequential?: Omit<SequentialReport, 'weight'> } & Omit<PrecisionChoice, 'int4'>>;
 
 /**
  * Lay out the payload and write the header: the dense section (weights that are not factored), then each tier's
@@ -258,7 +264,8 @@ export async function assembleLrm({ source, normalised, fileName, model, candida
     ...(usesInt4({ factorDType: dtype, graph: { initializers } }) ? { int4GroupSize: plan!.groupSize } : {}),
   };
   const lrm = await writeLrm(header, payload.finish());
-  const report: Int4Report | undefined = plan && [...plan.choices].map(([weight, { int4: _, ...choice }]) => ({ weight, ...choice }));
+  const sequential = new Map(plan?.sequential?.map(({ weight, ...entry }) => [weight, entry]));
+  const report: Int4Report | undefined = plan && [...plan.choices].map(([weight, { int4: _, ...choice }]) => ({ weight, ...choice, ...(sequential.has(weight) ? { sequential: sequential.get(weight) } : {}) }));
   return { lrm, header: (await readHeader(lrm)).header, ...(report ? { int4: report } : {}) };
 }
 

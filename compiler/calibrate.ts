@@ -162,7 +162,7 @@ export function countImages(model: ImportedModel): (feeds: Feeds) => number {
 // Per-layer accumulation: turn a layer's input tensor into a stream of x vectors.
 
 /** Where a layer's x vectors come from: the tensor, and how to cut it into vectors. */
-interface LayerVectors {
+export interface LayerVectors {
   /** Name of the tensor that holds the x vectors. */
   input: string;
   /** Layers with the same key see the same x vectors and share one G. */
@@ -171,8 +171,11 @@ interface LayerVectors {
   split(data: Float32Array, dims: number[]): { runs: Vectors[]; total: number };
 }
 
-/** `maxPositions`: the most conv output positions per image (an integer ≥ 1, or Infinity). */
-function layerVectors(c: LayerCandidate, maxPositions: number): LayerVectors {
+/**
+ * `maxPositions`: the most conv output positions per image (an integer ≥ 1, or Infinity). Two of these for the same
+ * layer, fed the same images in the same order, pick the same positions (compiler/paired-stats.ts relies on it).
+ */
+export function layerVectors(c: LayerCandidate, maxPositions: number): LayerVectors {
   const input = c.node.inputs[0];
   const layer = c.node.name;
   if (c.kind === 'conv') {

@@ -24,7 +24,7 @@ import type { LayerRefit } from '../runtime/factors.js';
 import { assertOnnxRuntimeLoads } from './validate-source.js';
 
 export interface CompileProgress {
-  phase: 'check' | 'calibrate' | 'factorize' | 'sensitivity' | 'distill' | 'precision' | 'refit' | 'write';
+  phase: 'check' | 'calibrate' | 'factorize' | 'sensitivity' | 'distill' | 'precision' | 'rounding' | 'refit' | 'write';
   done: number;
   total: number;
   detail?: string;
@@ -51,6 +51,12 @@ export interface CompileOptions {
    * saved is among the least (within the same budget); needs calibration. Default 4: int4 or int8.
    */
   int4MinBits?: 3 | 4;
+  /**
+   * int4 with calibration (default on): round every int4/int3 weight again in order of depth, against its inputs
+   * with every weight upstream as stored, and refit its group scales (compiler/sequential-rounding.ts): one more pass
+   * over the calibration data per level. MobileNet v1's int4 file: held-out logit error 0.059 → 0.044, compile 87 → 197 s.
+   */
+  int4Sequential?: boolean;
   /** Layers smaller than this stay dense. */
   minParams?: number;
   /**
@@ -225,6 +231,13 @@ export async function compileOnnx(original: Uint8Array, options: CompileOptions 
     moments: inputMoments([...candidates, ...denseLayers], stats),
     samples: kept,
     onProgress: (done, total, detail) => progress({ phase: 'precision', done, total, detail }),
+    ...(options.calibration && (options.int4Sequential ?? true) ? {
+      sequential: {
+        denseLayers,
+        samples: calibrationPass ?? (() => kept),
+        onProgress: (done: number, total: number, detail: string) => progress({ phase: 'rounding', done, total, detail }),
+      },
+    } : {}),
   }));
   progress({ phase: 'write', done: 0, total: 1 });
   if (!options.refit || !calibrationPass) {

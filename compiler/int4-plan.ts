@@ -1,7 +1,8 @@
 /**
  * The int4 side of a compile, between allocation and assembly: the options checked, the weights whose inputs
  * calibration must also measure, and the plan assembleLrm takes (group size, input moments, the precision pass's
- * choice per weight; compiler/precision.ts).
+ * choice per weight, compiler/precision.ts; then, with calibration, each int4/int3 weight rounded again against its
+ * inputs as stored upstream, compiler/sequential-rounding.ts).
  */
 import { MAX_INT4_GROUP_SIZE } from '../formats/validate.js';
 import { runsFactored } from '../runtime/onnx/build-model.js';
@@ -15,6 +16,7 @@ import { intAttr } from '../formats/attributes.js';
 import type { ImportedModel } from './import/onnx.js';
 import type { OrderedFactors } from './linalg/svd.js';
 import { choosePrecision, type PrecisionInput } from './precision.js';
+import { roundSequentially, type SequentialInput } from './sequential-rounding.js';
 import { DEFAULT_INT4_GROUP_SIZE } from './quantize-int4.js';
 import type { GroupedBits } from '../formats/int4.js';
 
@@ -34,22 +36,38 @@ export function checkInt4Options(options: { int4GroupSize?: number; int4MaxError
   return { groupSize, maxError, minBits };
 }
 
-/** The precision pass (compiler/precision.ts) over the weights kept dense and the factored layers that go dense. */
+/** The precision pass (compiler/precision.ts) over the weights kept dense and the factored layers that go dense, then sequential rounding when asked. */
 export async function planInt4(
   source: Uint8Array,
   model: ImportedModel,
   candidates: readonly LayerCandidate[],
   factors: readonly OrderedFactors[],
   cuts: readonly TierCut[],
-  options: { groupSize: number; maxError: number; minBits: GroupedBits; moments: Map<string, Float64Array>; samples: Feeds[]; onProgress: PrecisionInput['onProgress'] },
+  options: {
+    groupSize: number;
+    maxError: number;
+    minBits: GroupedBits;
+    moments: Map<string, Float64Array>;
+    samples: Feeds[];
+    onProgress: PrecisionInput['onProgress'];
+    /** Round again sequentially (compiler/sequential-rounding.ts) over these layers and samples; absent: no. */
+    sequential?: { denseLayers: readonly LayerCandidate[]; samples: () => Iterable<Feeds> | AsyncIterable<Feeds>; onProgress: SequentialInput['onProgress'] };
+  },
 ): Promise<Int4Plan> {
   const full = cuts[cuts.length - 1].ranks;
   const denseFactored = candidates.flatMap((candidate, i) => (full[i] > 0 && !runsFactored(candidate, full[i]) ? [{ candidate, factors: factors[i], rank: full[i] }] : []));
+  const { sequential, ...precision } = options;
   const choices = await choosePrecision({
     source, model, denseFactored, factoredWeights: new Set(candidates.map((c) => c.weight.name)),
-    keepInt8: groupedConvWeights(model), ...options,
+    keepInt8: groupedConvWeights(model), ...precision,
   });
-  return { groupSize: options.groupSize, moments: options.moments, choices };
+  if (!sequential) return { groupSize: options.groupSize, moments: options.moments, choices };
+  const again = await roundSequentially({
+    source, model, choices, groupSize: options.groupSize, samples: sequential.samples, onProgress: sequential.onProgress,
+    layers: [...denseFactored.map((d) => d.candidate), ...sequential.denseLayers],
+    factored: new Set(denseFactored.map((d) => d.candidate.weight.name)),
+  });
+  return { groupSize: options.groupSize, moments: options.moments, choices: again.choices, sequential: again.report };
 }
 
 /**

@@ -2,7 +2,8 @@
  * The precision pass of an int4 compile: which weights are stored int4 and which stay int8, by measurement.
  *
  * Every weight an int4 file may store as int4 (the weights kept dense, and the dense M of each factored layer at
- * full rank) is rounded once here (GPTQ against its inputs' moment where calibration reached it, else to nearest).
+ * full rank) is rounded once here (GPTQ against its inputs' moment where calibration reached it, else to nearest);
+ * sequential rounding (compiler/sequential-rounding.ts) may round the chosen ones again, at the same precision.
  * With calibration samples, each is then put alone into the original model and the network's outputs on those
  * samples are compared with the original's: relative squared error summed over outputs, as the rank sensitivity
  * (sensitivity.ts) measures it. A layer's own output error says little about accuracy (MobileNet's pointwise
@@ -213,20 +214,33 @@ function rounded(M: Float64Array, rows: number, cols: number, H: Float64Array | 
 
 /** The model with one initializer's values replaced. */
 function withInitializer(base: ModelProto, name: string, values: Float32Array): Uint8Array {
+  return onnx.ModelProto.encode(withInitializerValues(base, name, values)).finish();
+}
+
+/** The model with one float32 initializer's values replaced (same dims). */
+export function withInitializerValues(base: ModelProto, name: string, values: Float32Array): ModelProto {
   const graph = base.graph!;
   const initializer = (graph.initializer ?? []).map((t) =>
     t.name === name ? onnx.TensorProto.create({ name, dataType: DataType.FLOAT, dims: t.dims, rawData: new Uint8Array(values.buffer, values.byteOffset, values.byteLength) }) : t,
   );
-  return onnx.ModelProto.encode(onnx.ModelProto.create({ ...base, graph: onnx.GraphProto.create({ ...graph, initializer }) })).finish();
+  return onnx.ModelProto.create({ ...base, graph: onnx.GraphProto.create({ ...graph, initializer }) });
 }
 
 /** The model with one layer's node reading M (rows×cols) as its weight, as the runtime builds a dense layer. */
 function withDenseLayer(base: ModelProto, c: LayerCandidate, M: Float32Array): Uint8Array {
+  return onnx.ModelProto.encode(withDenseWeight(base, c, M)).finish();
+}
+
+/**
+ * The model with one layer's node reading M (rows×cols, rows = outputs) as its weight, as the runtime builds a dense
+ * layer. The node keeps its index, so several layers can be replaced one after another.
+ */
+export function withDenseWeight(base: ModelProto, c: LayerCandidate, M: Float32Array): ModelProto {
   const graph = base.graph!;
   const layer = { kind: c.kind, rows: c.rows, cols: c.cols, weight: c.weight.name, weightDims: c.weight.dims } as FactoredLayer;
   const { node, tensor } = denseNode(layer, c.node, M);
   const nodes = [...(graph.node ?? [])];
   nodes.splice(c.nodeIndex, 1, node);
   const initializer = [...(graph.initializer ?? []).filter((t) => t.name !== tensor.name), tensor];
-  return onnx.ModelProto.encode(onnx.ModelProto.create({ ...base, graph: onnx.GraphProto.create({ ...graph, node: nodes, initializer }) })).finish();
+  return onnx.ModelProto.create({ ...base, graph: onnx.GraphProto.create({ ...graph, node: nodes, initializer }) });
 }

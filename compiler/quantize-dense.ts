@@ -9,7 +9,7 @@ import { encodeHalf } from '../formats/float16.js';
 import type { DenseTensor, FactorDType, NodeDef } from '../formats/model.js';
 import { DataType } from '../formats/model.js';
 import type { ImportedTensor } from './import/onnx.js';
-import { int8Scales, quantizeInt8, type ScaleAxis } from './quantize.js';
+import { dequantizeInt8, int8Scales, quantizeInt8, type ScaleAxis } from './quantize.js';
 import { packInt4, type Int4Matrix } from './quantize-int4.js';
 
 /** Smallest weight worth a scale vector (a 3×3 depthwise kernel per channel is 9 values per scale). */
@@ -62,6 +62,13 @@ export function storeDense(
   // int4 (or int3): as the precision pass chose (compiler/precision.ts), already rounded with channels as rows.
   if (dtype === 'int4' && int4 && int4.storage !== 'int8') return { bytes: packInt4(int4.int4), fields: { storage: int4.storage, scaleAxis: axis } };
   return int8Dense(values, t.dims, axis);
+}
+
+/** The values a weight stored int8 per channel (`int8Dense`) stands for, as the runtime dequantises them. */
+export function int8RoundTrip(values: Float32Array, dims: readonly number[], axis: number): Float32Array {
+  const [rows, cols] = matrixShape(dims);
+  const scales = int8Scales(values, rows, cols, axis as ScaleAxis);
+  return dequantizeInt8(quantizeInt8(values, rows, cols, scales, axis as ScaleAxis), rows, cols, scales, axis as ScaleAxis);
 }
 
 /** Per-channel int8 of a weight (channels along `axis`). */

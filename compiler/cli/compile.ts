@@ -30,6 +30,8 @@ interface CompileCliOptions {
   groupSize: string;
   int4MaxError: string;
   minBits: string;
+  /** false with --no-sequential. */
+  sequential: boolean;
   minParams: string;
   calib?: string;
   vocab?: string;
@@ -78,7 +80,16 @@ function describeInt4(report: Int4Report, groupSize: number | undefined): string
   const list = kept.map((r) => `${r.weight} ${(100 * r.error).toFixed(2)}%`).join(', ');
   const list3 = int3.map((r) => `${r.weight} ${(100 * (r.int3Error ?? 0)).toFixed(2)}%`).join(', ');
   const threes = report.some((r) => r.int3Error !== undefined) ? `; ${int3.length} int3${int3.length ? ` (${list3})` : ''}` : '';
-  return `int4 (groups of ${groupSize ?? '-'}): factors and ${int4.length} dense weight(s) int4 (${rounding})${threes}; ${kept.length} int8${kept.length ? ` (${list})` : ''}\nprecision chosen by ${measured}, budget --int4-max-error`;
+  return `int4 (groups of ${groupSize ?? '-'}): factors and ${int4.length} dense weight(s) int4 (${rounding})${threes}; ${kept.length} int8${kept.length ? ` (${list})` : ''}\nprecision chosen by ${measured}, budget --int4-max-error${describeSequential(report)}`;
+}
+
+/** Sequential rounding's effect, one line: each layer's output error against the original, first and second rounding. */
+function describeSequential(report: Int4Report): string {
+  const redone = report.filter((r) => r.sequential);
+  if (redone.length === 0) return '';
+  const pct = (v: number) => (100 * v).toFixed(2);
+  const list = redone.map((r) => `${r.weight} ${pct(r.sequential!.before)}→${pct(r.sequential!.after)}%${r.sequential!.kept === 'first' ? ' (kept the first)' : ''}`).join(', ');
+  return `\nsequential rounding, layer output error against the original with every layer upstream as stored: ${list}`;
 }
 
 function parseMaxError(text: string): number {
@@ -185,6 +196,7 @@ export function registerCompile(program: Command): void {
     .option('--group-size <n>', 'int4: values per scale', String(DEFAULT_INT4_GROUP_SIZE))
     .option('--int4-max-error <e>', 'int4: error budget of the precision pass: weights go int4, least network error per byte saved first, while their summed error stays within this; the rest int8 (0: all int8, inf: all int4)', String(DEFAULT_INT4_MAX_ERROR))
     .addOption(new Option('--min-bits <bits>', 'int4: 3 lets the precision pass store a weight int3 too (3 bits a value, same groups), by the same measured error per byte and budget; needs --calib').choices(['3', '4']).default('4'))
+    .option('--no-sequential', 'int4 with --calib: skip sequential rounding (by default each int4/int3 weight is rounded again against its inputs with every layer upstream as stored: one more pass over the calibration data per layer depth)')
     .option('--min-params <n>', 'layers with fewer weights stay dense', '4096');
   withCalibrationOptions(command, 'real inputs for activation-aware factorisation', '256')
     .option('--rank-multiple <n>', 'ranks move in steps of n components', '8')
@@ -236,6 +248,7 @@ export function registerCompile(program: Command): void {
         int4GroupSize: parseWholeNumber('--group-size', opts.groupSize),
         int4MaxError: parseMaxError(opts.int4MaxError),
         int4MinBits: opts.minBits === '3' ? 3 : 4,
+        int4Sequential: opts.sequential !== false,
         minParams,
         calibration: calibration?.feeds,
         rankMultiple: parseWholeNumber('--rank-multiple', opts.rankMultiple),

@@ -109,11 +109,16 @@ describe('lowrank compile', () => {
     expect(cliOk('inspect', out).stdout).toMatch(/factors int4 \(int4 groups of 48\); weights not factored: \d+ int4/);
   });
 
-  it('--dtype int4 --min-bits 3: int3 weights where measured (format v5), said by compile and inspect', () => {
+  it('--dtype int4 --min-bits 3: int3 weights where measured (format v5), said by compile and inspect; --no-sequential', () => {
     const out = join(tmp, 'mnist-int3.lrm');
     const r = cliOk('compile', MNIST_CNN, '-o', out, '--dtype', 'int4', '--min-bits', '3', '--int4-max-error', 'inf', '--tiers', '1', '--calib', `mnist:${MNIST_DIR}`, '--calib-limit', '32', '--mean', '0.5', '--std', '0.5');
     // An unlimited budget takes every weight to the bottom of its ladder: int3.
     expect(r.stdout).toMatch(/; [1-9]\d* int3 \([\w.]+ \d+\.\d\d%/);
+    // Sequential rounding is on by default with --calib: each re-rounded weight's error before → after.
+    expect(r.stdout).toMatch(/^sequential rounding, .*: [\w.]+ \d+\.\d\d→\d+\.\d\d%/m);
+    const off = cliOk('compile', MNIST_CNN, '-o', join(tmp, 'mnist-int3-first.lrm'), '--dtype', 'int4', '--min-bits', '3', '--int4-max-error', 'inf', '--tiers', '1', '--calib', `mnist:${MNIST_DIR}`, '--calib-limit', '32', '--mean', '0.5', '--std', '0.5', '--no-sequential');
+    expect(off.stdout).not.toMatch(/sequential rounding/);
+    expect(off.stdout).toMatch(/; [1-9]\d* int3/);
     const d = cliJson<Omit<InspectJson, 'layers'> & { formatVersion: number; denseStorage: Record<string, number>; layers: Array<{ denseStorage: string | null }> }>('inspect', out, '--json');
     expect(d.formatVersion).toBe(5);
     expect((d.denseStorage.int3 ?? 0) + d.layers.filter((l) => l.denseStorage === 'int3').length).toBeGreaterThan(0);

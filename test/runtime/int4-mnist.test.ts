@@ -13,7 +13,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { compileOnnx, DEFAULT_INT4_MAX_ERROR } from '../../compiler/compile.js';
+import { compileOnnx, DEFAULT_INT4_MAX_ERROR, type CompileOptions } from '../../compiler/compile.js';
 import { CompileOptionError } from '../../compiler/errors.js';
 import { feedBatches, openDataset, type Dataset } from '../../compiler/data/spec.js';
 import { agreement, evaluateClassifier } from '../../compiler/evaluate.js';
@@ -42,6 +42,19 @@ async function fullTier(lrm: Uint8Array, tiers: number): Promise<{ agreement: nu
   const r = await evaluateClassifier(session, test, { inputName: inputs[0].name, batchSize: 250 });
   await session.release();
   return { agreement: agreement(r.predictions, reference), bytes: session.bytesLoaded, resident: session.residentWeightBytes };
+}
+
+/** Σ‖y − ŷ‖² / Σ‖y‖² of the class scores on the held-out digits: the file's full tier against the original. */
+async function outputError(lrm: Uint8Array): Promise<number> {
+  const [session, original] = [await load(lrm), await ortNodeCpu.create(source)];
+  let [err, total] = [0, 0];
+  for await (const batch of test.batches(250)) {
+    const feeds = { [inputs[0].name]: batch.input };
+    const [y, z] = [Object.values(await original.run(feeds))[0].data as Float32Array, Object.values(await session.run(feeds))[0].data as Float32Array];
+    for (let i = 0; i < y.length; i++) [err, total] = [err + (y[i] - z[i]) ** 2, total + y[i] ** 2];
+  }
+  await Promise.all([session.release(), original.release()]);
+  return err / total;
 }
 
 describe('mnist-cnn-pytorch with int4 weights', () => {
@@ -86,6 +99,22 @@ describe('mnist-cnn-pytorch with int4 weights', () => {
     expect(eight.agreement).toBeGreaterThanOrEqual(0.99);
     expect(eight.bytes).toBeGreaterThan(four.bytes);
     await expect(compileOnnx(source, { dtype: 'int4', int4MinBits: 3, tiers: [1] })).rejects.toThrow(CompileOptionError);
+  }, 240_000);
+
+  it('sequential rounding (the default with calibration) re-rounds every GPTQ int4/int3 weight against its inputs as stored, and the held-out outputs move less', async () => {
+    const options: CompileOptions = { dtype: 'int4', int4MinBits: 3, int4MaxError: 0.1, tiers: [1], allocation: 'sigma', calibration: () => feedBatches(calib, inputs, 32) };
+    const [plain, sequential] = [await compileOnnx(source, { ...options, int4Sequential: false }), await compileOnnx(source, options)];
+    expect(plain.int4!.some((r) => r.sequential)).toBe(false);
+    const redone = sequential.int4!.filter((r) => r.sequential);
+    expect(redone.map((r) => r.weight).sort()).toEqual(sequential.int4!.filter((r) => r.storage !== 'int8' && r.rounding === 'gptq').map((r) => r.weight).sort());
+    expect(redone.length).toBeGreaterThanOrEqual(2);
+    for (const r of redone) expect(r.sequential!.kept === 'sequential' ? r.sequential!.after < r.sequential!.before : true).toBe(true);
+    expect(redone.some((r) => r.sequential!.kept === 'sequential' && r.sequential!.level > 0)).toBe(true);
+    // Same precision per weight, so the same bytes; only the rounding differs.
+    expect(sequential.lrm.length).toBe(plain.lrm.length);
+    const [before, after] = [await outputError(plain.lrm), await outputError(sequential.lrm)];
+    expect(after).toBeLessThan(0.8 * before); // measured 0.0091 → 0.0048
+    expect((await fullTier(sequential.lrm, 1)).agreement).toBeGreaterThanOrEqual(0.98);
   }, 240_000);
 
   it('without calibration it rounds to nearest, stores every weight int4, and says the choice was not measured', async () => {
