@@ -8,7 +8,8 @@
  *   file), and that file loads and agrees as well.
  * - Without calibration the compile works, rounds to nearest, and every weight but depthwise kernels is int4.
  * - With 3 bits allowed (format v5) the pass measures int3 too and stores some weights int3 within the same kind of
- *   budget; the file loads and agrees at 4 bits, and at 8 bits with the int3 weights' low planes.
+ *   budget; the file loads and agrees at 4 bits, and at 8 bits with the int3 weights' low planes. Sequential rounding
+ *   (the default with calibration) moves the held-out outputs less than the first rounding alone, at the same bytes.
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -44,9 +45,9 @@ async function fullTier(lrm: Uint8Array, tiers: number): Promise<{ agreement: nu
   return { agreement: agreement(r.predictions, reference), bytes: session.bytesLoaded, resident: session.residentWeightBytes };
 }
 
-/** Σ‖y − ŷ‖² / Σ‖y‖² of the class scores on the held-out digits: the file's full tier against the original. */
+/** Σ‖y − ŷ‖² / Σ‖y‖² of the class scores on the held-out digits: the file's first tier against the original. */
 async function outputError(lrm: Uint8Array): Promise<number> {
-  const [session, original] = [await load(lrm), await ortNodeCpu.create(source)];
+  const [session, original] = [await load(lrm, { tiers: 1 }), await ortNodeCpu.create(source)];
   let [err, total] = [0, 0];
   for await (const batch of test.batches(250)) {
     const feeds = { [inputs[0].name]: batch.input };
@@ -85,7 +86,8 @@ describe('mnist-cnn-pytorch with int4 weights', () => {
 
   it('with 3 bits allowed, the cheapest weights go int3; the file loads and agrees at 4 bits and at 8', async () => {
     const budget = 0.1;
-    const { lrm, header, int4 } = await compileOnnx(source, { dtype: 'int4', int4MinBits: 3, int4MaxError: budget, tiers: [1, { budget: 1, bits: 8 }], allocation: 'sigma', calibration: () => feedBatches(calib, inputs, 32) });
+    const options: CompileOptions = { dtype: 'int4', int4MinBits: 3, int4MaxError: budget, tiers: [1, { budget: 1, bits: 8 }], allocation: 'sigma', calibration: () => feedBatches(calib, inputs, 32) };
+    const { lrm, header, int4 } = await compileOnnx(source, options);
     expect(int4!.every((r) => r.int3Error !== undefined && r.int3Error > r.error)).toBe(true);
     const int3 = int4!.filter((r) => r.storage === 'int3').map((r) => r.weight);
     expect(int3.length).toBeGreaterThan(0);
@@ -99,22 +101,20 @@ describe('mnist-cnn-pytorch with int4 weights', () => {
     expect(eight.agreement).toBeGreaterThanOrEqual(0.99);
     expect(eight.bytes).toBeGreaterThan(four.bytes);
     await expect(compileOnnx(source, { dtype: 'int4', int4MinBits: 3, tiers: [1] })).rejects.toThrow(CompileOptionError);
-  }, 240_000);
 
-  it('sequential rounding (the default with calibration) re-rounds every GPTQ int4/int3 weight against its inputs as stored, and the held-out outputs move less', async () => {
-    const options: CompileOptions = { dtype: 'int4', int4MinBits: 3, int4MaxError: 0.1, tiers: [1], allocation: 'sigma', calibration: () => feedBatches(calib, inputs, 32) };
-    const [plain, sequential] = [await compileOnnx(source, { ...options, int4Sequential: false }), await compileOnnx(source, options)];
+    // Sequential rounding (on by default with calibration) rounded every GPTQ int4/int3 weight again against its
+    // inputs as stored upstream: a second rounding is kept only where it is better, the bytes are those of the first
+    // rounding, and the held-out outputs move less than with the first rounding alone.
+    const plain = await compileOnnx(source, { ...options, int4Sequential: false });
     expect(plain.int4!.some((r) => r.sequential)).toBe(false);
-    const redone = sequential.int4!.filter((r) => r.sequential);
-    expect(redone.map((r) => r.weight).sort()).toEqual(sequential.int4!.filter((r) => r.storage !== 'int8' && r.rounding === 'gptq').map((r) => r.weight).sort());
+    const redone = int4!.filter((r) => r.sequential);
+    expect(redone.map((r) => r.weight).sort()).toEqual(int4!.filter((r) => r.storage !== 'int8' && r.rounding === 'gptq').map((r) => r.weight).sort());
     expect(redone.length).toBeGreaterThanOrEqual(2);
     for (const r of redone) expect(r.sequential!.kept === 'sequential' ? r.sequential!.after < r.sequential!.before : true).toBe(true);
     expect(redone.some((r) => r.sequential!.kept === 'sequential' && r.sequential!.level > 0)).toBe(true);
-    // Same precision per weight, so the same bytes; only the rounding differs.
-    expect(sequential.lrm.length).toBe(plain.lrm.length);
-    const [before, after] = [await outputError(plain.lrm), await outputError(sequential.lrm)];
+    expect(lrm.length).toBe(plain.lrm.length);
+    const [before, after] = [await outputError(plain.lrm), await outputError(lrm)];
     expect(after).toBeLessThan(0.8 * before); // measured 0.0091 → 0.0048
-    expect((await fullTier(sequential.lrm, 1)).agreement).toBeGreaterThanOrEqual(0.98);
   }, 240_000);
 
   it('without calibration it rounds to nearest, stores every weight int4, and says the choice was not measured', async () => {
