@@ -16,18 +16,20 @@
  *
  * Measured (MobileNet v1 0.75, held-out images 250–499, relative squared error of the logits against the original):
  * the int4 file's full tier 0.059 → 0.044, the int3 file (`--min-bits 3`, budget 0.12) 0.115 → 0.088; mnist-cnn's
- * int3 file 0.0091 → 0.0048 (test/runtime/int4-mnist.test.ts). Bytes and precision choices are unchanged.
+ * int3 file 0.0091 → 0.0034 (test/runtime/int4-mnist.test.ts). Bytes and precision choices are unchanged.
  *
  * Depth: a layer's level is the number of re-rounded layers on the longest path to it. One paired pass over the
  * samples per level (compiler/paired-stats.ts) serves all of that level's layers (e.g. Q, K and V of one block).
- * Weights stored int8 are in the rounded network as stored too, so the layers after them compensate their error as well.
+ * The weights it does not round again (int8 ones, int4 ones rounded to nearest) are in the rounded network as stored
+ * too, so the layers after them compensate their error as well.
  * The low plane of an 8-bit tier still refines towards W with the original moment: that tier runs without the 4-bit
  * error upstream that W* compensates.
  */
 import type { Feeds } from '../runtime/tensor.js';
 import { onnx, type ModelProto } from '../runtime/onnx/proto.js';
 import { floatAttr } from '../formats/attributes.js';
-import { float32Values, type LayerCandidate } from './factorize/candidates.js';
+import type { LayerCandidate } from './factorize/candidates.js';
+import { transposeF32 } from '../runtime/factors.js';
 import type { ImportedModel } from './import/onnx.js';
 import { choleskyWithRidge, solveCholesky } from './linalg/cholesky.js';
 import { gptqInt4 } from './gptq.js';
@@ -68,7 +70,7 @@ export async function roundSequentially(input: SequentialInput): Promise<{ choic
   const layers = input.layers.filter((c) => redoable(c, choices.get(c.weight.name)));
   const levels = depthLevels(input.model, new Set(layers.map((c) => c.nodeIndex)));
   const deepest = Math.max(-1, ...layers.map((c) => levels.get(c.nodeIndex)!));
-  let rounded = withInt8Weights(onnx.ModelProto.decode(input.source), input);
+  let rounded = withStoredWeights(onnx.ModelProto.decode(input.source), input, new Set(layers.map((c) => c.weight.name)));
   const report: SequentialReport[] = [];
   for (let level = 0; level <= deepest; level++) {
     input.onProgress?.(level, deepest + 1, `level ${level + 1}/${deepest + 1}`);
@@ -87,22 +89,25 @@ export async function roundSequentially(input: SequentialInput): Promise<{ choic
 }
 
 /**
- * The model with every weight the file stores int8 (depthwise kernels, sensitive layers) as stored: per channel, to
- * nearest. Their error is small, but every layer downstream sees it, and sequential rounding can compensate it.
+ * The model with every weight this pass does not round again as the file stores it: int8 ones (depthwise kernels,
+ * sensitive layers) per channel to nearest, int4 ones rounded to nearest (tables, inputs too wide for GPTQ). Their
+ * error is small or fixed, but every layer downstream sees it, and sequential rounding can compensate it.
  */
-function withInt8Weights(base: ModelProto, { model, layers, factored, choices }: SequentialInput): ModelProto {
+function withStoredWeights(base: ModelProto, { model, layers, factored, choices }: SequentialInput, redone: ReadonlySet<string>): ModelProto {
   const axes = weightAxes(model.nodes, model.initializers);
   let out = base;
   for (const [weight, choice] of choices) {
-    if (choice.storage !== 'int8') continue;
+    if (redone.has(weight)) continue;
+    // As stored, rows = output channels (int8: the same per-channel quantiser the file uses).
+    const m = choice.int4;
+    const values = choice.storage === 'int8' ? int8RoundTrip(Float32Array.from(m.target!), [m.rows, m.length], 0) : Float32Array.from(int4Values(m));
     const layer = factored.has(weight) ? layers.find((c) => c.weight.name === weight) : undefined;
     if (layer) {
-      out = withDenseWeight(out, layer, int8RoundTrip(Float32Array.from(choice.int4.target!), [layer.rows, layer.cols], 0));
+      out = withDenseWeight(out, layer, values);
       continue;
     }
-    const t = model.initializers.find((i) => i.name === weight);
     const axis = axes.get(weight);
-    if (t && axis !== undefined) out = withInitializerValues(out, weight, int8RoundTrip(float32Values(t), t.dims, axis));
+    if (axis !== undefined) out = withInitializerValues(out, weight, axis === 1 ? transposeF32(values, m.rows, m.length) : values);
   }
   return out;
 }

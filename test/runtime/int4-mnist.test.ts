@@ -114,7 +114,7 @@ describe('mnist-cnn-pytorch with int4 weights', () => {
     expect(redone.some((r) => r.sequential!.kept === 'sequential' && r.sequential!.level > 0)).toBe(true);
     expect(lrm.length).toBe(plain.lrm.length);
     const [before, after] = [await outputError(plain.lrm), await outputError(lrm)];
-    expect(after).toBeLessThan(0.8 * before); // measured 0.0091 → 0.0048
+    expect(after).toBeLessThan(0.6 * before); // measured 0.0091 → 0.0034 (fc1, too wide for GPTQ, rounded to nearest and compensated downstream)
   }, 240_000);
 
   it('without calibration it rounds to nearest, stores every weight int4, and says the choice was not measured', async () => {
