@@ -17,6 +17,7 @@
  */
 import * as ort from 'onnxruntime-node';
 import { compilerSessionOptions } from './ort-options.js';
+import { toOrtFeeds } from './ort-feeds.js';
 import type { NodeDef } from '../formats/model.js';
 import { onnx } from '../runtime/onnx/proto.js';
 import type { Feeds } from '../runtime/tensor.js';
@@ -100,8 +101,7 @@ export async function collectLayerStats(
   let batches = 0;
   try {
     for await (const batch of feeds) {
-      const ortFeeds: Record<string, ort.Tensor> = {};
-      for (const [name, t] of Object.entries(batch)) ortFeeds[name] = new ort.Tensor(t.dataType, t.data as never, t.dims);
+      const ortFeeds = toOrtFeeds(batch);
       const results = fetched.length > 0 ? await run(session, ortFeeds, fetched, batches) : {};
       batches++;
       try {

@@ -12,6 +12,7 @@
  */
 import * as ort from 'onnxruntime-node';
 import { compilerSessionOptions } from './ort-options.js';
+import { toOrtFeeds } from './ort-feeds.js';
 import type { Feeds } from '../runtime/tensor.js';
 import { layerVectors, positionCap, withOutputs, type LayerVectors } from './calibrate.js';
 import { CompileError } from './errors.js';
@@ -50,7 +51,7 @@ export async function collectPairedStats(
   const [want, got] = await Promise.all([session(original, fetched, 'the original model'), session(rounded, fetched, 'the rounded model')]);
   try {
     for await (const batch of feeds) {
-      const ortFeeds = Object.fromEntries(Object.entries(batch).map(([k, t]) => [k, new ort.Tensor(t.dataType, t.data as never, t.dims)]));
+      const ortFeeds = toOrtFeeds(batch);
       const [x, xr] = await Promise.all([layerInputs(want, ortFeeds, fetched), layerInputs(got, ortFeeds, fetched)]);
       for (const p of pairs) {
         const name = p.c.node.inputs[0];

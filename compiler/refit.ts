@@ -24,6 +24,7 @@
  */
 import * as ort from 'onnxruntime-node';
 import { compilerSessionOptions } from './ort-options.js';
+import { toOrtFeeds } from './ort-feeds.js';
 import { DataType, type ModelHeader, type NodeDef } from '../formats/model.js';
 import { float32Copy, gatherFactors, type LayerRefit } from '../runtime/factors.js';
 import { buildOnnxModel, middleTensorName } from '../runtime/onnx/build-model.js';
@@ -75,7 +76,7 @@ export async function refitRanks(
       try {
         let images = 0;
         for await (const feeds of calibration()) {
-          const ortFeeds = Object.fromEntries(Object.entries(feeds).map(([k, t]) => [k, new ort.Tensor(t.dataType, t.data as never, t.dims)]));
+          const ortFeeds = toOrtFeeds(feeds);
           const [want, got] = await Promise.all([original.run(ortFeeds), session.run(ortFeeds)]);
           for (const [k, l] of active.entries()) {
             const y = want[l.node.outputs[0]];

@@ -1,5 +1,6 @@
 import * as ort from 'onnxruntime-node';
 import { compilerSessionOptions } from './ort-options.js';
+import { toOrtFeeds } from './ort-feeds.js';
 import { onnx, type ModelProto } from '../runtime/onnx/proto.js';
 import { factoredNodes } from '../runtime/onnx/build-model.js';
 import type { Feeds } from '../runtime/tensor.js';
@@ -130,8 +131,7 @@ async function runAll(model: Uint8Array, samples: Feeds[]): Promise<SampleOutput
   }
   const out: SampleOutputs[] = [];
   for (const feeds of samples) {
-    const ortFeeds = Object.fromEntries(Object.entries(feeds).map(([k, t]) => [k, new ort.Tensor(t.dataType, t.data as Float32Array, t.dims)]));
-    const result = await session.run(ortFeeds);
+    const result = await session.run(toOrtFeeds(feeds));
     const outputs = session.outputNames.map((n) => result[n]);
     out.push({ data: outputs.map((t) => Float32Array.from(t.data as Float32Array)), dims: outputs.map((t) => [...t.dims]) });
   }
