@@ -157,7 +157,8 @@ export function relativeOutputError(M: Float64Array, approx: Float64Array, rows:
   return total > 0 ? err / total : 0;
 }
 
-function quadratic(v: ArrayLike<number>, H: Float64Array, n: number): number {
+/** vᵀ·H·v for an n-vector v and a symmetric n×n H (row-major); zero entries of v are skipped. */
+export function quadratic(v: ArrayLike<number>, H: Float64Array, n: number): number {
   let s = 0;
   for (let i = 0; i < n; i++) {
     if (v[i] === 0) continue;

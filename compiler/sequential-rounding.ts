@@ -32,7 +32,7 @@ import type { LayerCandidate } from './factorize/candidates.js';
 import { transposeF32 } from '../runtime/factors.js';
 import type { ImportedModel } from './import/onnx.js';
 import { choleskyWithRidge, solveCholesky } from './linalg/cholesky.js';
-import { gptqInt4 } from './gptq.js';
+import { gptqInt4, quadratic } from './gptq.js';
 import { fitGroupScales } from './fit-scales.js';
 import { collectPairedStats, type PairedStats } from './paired-stats.js';
 import { withDenseWeight, withInitializerValues, type PrecisionChoice } from './precision.js';
@@ -135,71 +135,63 @@ function reround(c: LayerCandidate, first: Int4Matrix, stats: PairedStats, group
   const W = first.target!;
   const N = Math.max(1, stats.samples);
   const H = stats.stored.map((v) => v / N);
-  const C = stats.cross.map((v) => v / N);
-  const target = asymmetricTarget(W, rows, n, H, C, N);
+  const CtW = crossTimesWeights(W, rows, n, stats.cross.map((v) => v / N));
+  const target = asymmetricTarget(W, rows, n, H, CtW, N);
   const again = fitGroupScales(gptqInt4(target, rows, n, H, groupSize, first.bits ?? 4), target, H);
   // The low plane (8-bit tier) refines towards W against the original inputs, as before.
   const matrix: Int4Matrix = { ...again, target: W, moment: first.moment };
-  const scale = outputEnergy(W, rows, n, first.moment ?? H);
-  const before = objective(W, int4Values(first), rows, n, H, C, scale);
-  const after = objective(W, int4Values(again), rows, n, H, C, scale);
+  let scale = 0;
+  for (let r = 0; r < rows; r++) scale += quadratic(W.subarray(r * n, (r + 1) * n), first.moment ?? H, n);
+  scale ||= 1;
+  const before = objective(int4Values(first), rows, n, H, CtW, scale);
+  const after = objective(int4Values(again), rows, n, H, CtW, scale);
   const kept = after < before ? 'sequential' : 'first';
   return { matrix: kept === 'sequential' ? matrix : first, entry: { weight: c.weight.name, level, before, after, kept } };
 }
 
-/** W* = W·(C + λI)·(H + λI)⁻¹ with λ = tr(H)/N (H, C: moments per vector, N vectors), rows×n. */
-function asymmetricTarget(W: Float64Array, rows: number, n: number, H: Float64Array, C: Float64Array, N: number): Float64Array {
+/**
+ * Row r: Cᵀ·W[r] = E[x̃·(W[r]·x)] (C = E[x·x̃ᵀ], a moment per vector), rows×n: the cross term both the target and the
+ * objective need, computed once.
+ */
+function crossTimesWeights(W: Float64Array, rows: number, n: number, C: Float64Array): Float64Array {
+  const out = new Float64Array(rows * n);
+  for (let r = 0; r < rows; r++) {
+    const [w, o] = [W.subarray(r * n, (r + 1) * n), out.subarray(r * n, (r + 1) * n)];
+    for (let j = 0; j < n; j++) {
+      if (w[j] === 0) continue;
+      for (let i = 0; i < n; i++) o[i] += C[j * n + i] * w[j];
+    }
+  }
+  return out;
+}
+
+/** W* = W·(C + λI)·(H + λI)⁻¹ with λ = tr(H)/N (H, C: moments per vector, N vectors; CtW: row r = Cᵀ·W[r]), rows×n. */
+function asymmetricTarget(W: Float64Array, rows: number, n: number, H: Float64Array, CtW: Float64Array, N: number): Float64Array {
   let trace = 0;
   for (let i = 0; i < n; i++) trace += H[i * n + i];
   const lambda = trace / N;
   const S = Float64Array.from(H);
   for (let i = 0; i < n; i++) S[i * n + i] += lambda;
-  // Right-hand sides n×rows: (C + λI)ᵀ·Wᵀ, column r = (Cᵀ + λI)·W[r].
+  // Right-hand sides n×rows: column r = (Cᵀ + λI)·W[r].
   const R = new Float64Array(n * rows);
-  for (let r = 0; r < rows; r++) {
-    const w = W.subarray(r * n, (r + 1) * n);
-    for (let i = 0; i < n; i++) {
-      let s = lambda * w[i];
-      for (let j = 0; j < n; j++) s += C[j * n + i] * w[j];
-      R[i * rows + r] = s;
-    }
-  }
+  for (let r = 0; r < rows; r++) for (let i = 0; i < n; i++) R[i * rows + r] = CtW[r * n + i] + lambda * W[r * n + i];
   const X = solveCholesky(choleskyWithRidge(S, n).L, n, R, rows);
   const out = new Float64Array(rows * n);
   for (let r = 0; r < rows; r++) for (let i = 0; i < n; i++) out[r * n + i] = X[i * rows + r];
   return out;
 }
 
-/** E‖W·x − Ŵ·x̃‖² / scale, without the E‖W·x‖² term it shares with every Ŵ: tr(Ŵ·H·Ŵᵀ) − 2·tr(W·C·Ŵᵀ) + scale. */
-function objective(W: Float64Array, approx: Float64Array, rows: number, n: number, H: Float64Array, C: Float64Array, scale: number): number {
+/**
+ * E‖W·x − Ŵ·x̃‖² / scale, with scale = E‖W·x‖² standing for the term every Ŵ shares: Σ_r (Ŵ[r]ᵀ·H·Ŵ[r] − 2·Ŵ[r]·Cᵀ·W[r])
+ * plus scale, over scale.
+ */
+function objective(approx: Float64Array, rows: number, n: number, H: Float64Array, CtW: Float64Array, scale: number): number {
   let total = 0;
-  const Hw = new Float64Array(n);
-  const Cw = new Float64Array(n);
   for (let r = 0; r < rows; r++) {
     const a = approx.subarray(r * n, (r + 1) * n);
-    const w = W.subarray(r * n, (r + 1) * n);
-    Hw.fill(0);
-    Cw.fill(0);
-    for (let i = 0; i < n; i++) {
-      if (a[i] !== 0) for (let j = 0; j < n; j++) Hw[j] += H[i * n + j] * a[i];
-      if (w[i] !== 0) for (let j = 0; j < n; j++) Cw[j] += C[i * n + j] * w[i];
-    }
-    for (let j = 0; j < n; j++) total += a[j] * Hw[j] - 2 * a[j] * Cw[j];
+    let cross = 0;
+    for (let i = 0; i < n; i++) cross += a[i] * CtW[r * n + i];
+    total += quadratic(a, H, n) - 2 * cross;
   }
   return (total + scale) / scale;
-}
-
-/** E‖W·x‖² for inputs of moment H: the objective's constant and its unit. */
-function outputEnergy(W: Float64Array, rows: number, n: number, H: Float64Array): number {
-  let total = 0;
-  for (let r = 0; r < rows; r++) {
-    const w = W.subarray(r * n, (r + 1) * n);
-    for (let i = 0; i < n; i++) {
-      if (w[i] === 0) continue;
-      let t = 0;
-      for (let j = 0; j < n; j++) t += H[i * n + j] * w[j];
-      total += w[i] * t;
-    }
-  }
-  return total || 1;
 }
