@@ -21,7 +21,7 @@ import { medianLatency } from '../compiler/evaluate.js';
 import { importOnnx } from '../compiler/import/onnx.js';
 import type { FactorDType } from '../formats/model.js';
 import { readLrm } from '../formats/read.js';
-import { buildOnnxModel, lowPlanesAt } from '../runtime/onnx/build-model.js';
+import { buildOnnxModel, tierBitsAt } from '../runtime/onnx/build-model.js';
 import type { TierBudget } from '../compiler/allocate.js';
 import { load, type EngineId } from '../runtime/node.js';
 import { projectRoot } from './cli.js';
@@ -53,7 +53,7 @@ async function main(): Promise<void> {
       const payload = f.lrm.subarray(f.lrm.length - f.header.payloadLength);
       let t = performance.now();
       const top = f.header.tiers.length;
-      buildOnnxModel(f.header, payload, f.header.tiers[top - 1]!.ranks, { lowPlanes: lowPlanesAt(f.header, top) });
+      buildOnnxModel(f.header, payload, f.header.tiers[top - 1]!.ranks, { bits: tierBitsAt(f.header, top) });
       f.build.push(performance.now() - t);
       t = performance.now();
       const session = await load(f.lrm, { engine: values.engine as EngineId });

@@ -84,25 +84,25 @@ export const CALIBRATED_DISTILL_SHORT: Method = {
 export const CALIBRATED_INT8: Method = { id: 'calibrated-int8', description: 'as calibrated, every weight int8 (per output channel; factors per output and per component)', dtype: 'int8', calibrated: true };
 export const CALIBRATED_INT4: Method = {
   id: 'calibrated-int4',
-  description: 'as calibrated, every weight int4 in groups of 32 (GPTQ on the calibration split) or int8 as the precision pass chose (budget 0.05; depthwise kernels int8); its last tier (budget "1:8") is the full tier at 8 bits, the same file with every int4 matrix\'s low plane',
+  description: 'as calibrated, every weight int4 in groups of 32 (GPTQ on the calibration split) or int8 as the precision pass chose (budget 0.05; depthwise kernels int8; no int3); its last tier (budget "1:8") is the full tier at 8 bits, the same file with every int4 matrix\'s low plane',
   dtype: 'int4',
   calibrated: true,
   eightBitStep: true,
+  int4MinBits: 4,
 };
 /**
- * MobileNet's smallest file: the precision pass may also store int3 (budget 0.12), one tier at full rank (below it
- * this compact network collapses) and its 8-bit upgrade. From the CLI (250 + 250 images, 64 samples measured):
- * budget 0.10 → 0.131× the .onnx at −2.0 points, 0.11 → 0.1300× at −4.8, 0.12 → 0.1296× at −4.0, 0.13 → 0.128× at −6.8.
+ * MobileNet's nested file (`lowrank compile --dtype int4 --calib …` as the CLI does it by default): at full rank only
+ * (below it this compact network collapses), the precision pass stores some int4 weights int3 for the 3-bit tier
+ * (--int3-max-error, default), a 4-bit tier takes them back to 4 bits with their mid planes, and the 8-bit tier.
  */
 export const CALIBRATED_INT3: Method = {
   id: 'calibrated-int3',
-  description: 'as calibrated-int4, one tier at full rank, and the precision pass may also store a weight int3 (3 bits, same groups, GPTQ with a clip search for its scales), budget 0.12; last tier "1:8": the same file at 8 bits',
+  description: 'as calibrated-int4 at full rank, nested 3 → 4 → 8 bits: the precision pass also stores some weights int3 (3 bits, same groups; budget 0.14 for the 3-bit tier), "1:4" takes them to 4 bits with one more bit a value, "1:8" the same file at 8 bits',
   dtype: 'int4',
   calibrated: true,
   tiers: [1],
   eightBitStep: true,
   int4MinBits: 3,
-  int4MaxError: 0.12,
 };
 /** What every bench model is compiled with besides its own methods: our quantised files (bench/baselines.ts adds the baselines). */
 export const QUANTISED_METHODS: readonly Method[] = [CALIBRATED_INT8, CALIBRATED_INT4];

@@ -13,7 +13,7 @@ export interface Row {
   /** The tier's budget (fraction of the factorable layers' dense parameters); null for the original. */
   budget: number | null;
   /** 8 for a tier that runs int4 matrices with their low planes (format v4 nested precision); absent otherwise. */
-  bits?: 8;
+  bits?: 4 | 8;
   /** Weights the model runs with (original: every initializer element). */
   params: number;
   /** params as a percentage of the original's. */

@@ -1,4 +1,5 @@
 import { CompileOptionError } from './errors.js';
+import type { TierBits } from '../formats/model.js';
 
 /** What the allocator needs to know of a factored layer. */
 export interface AllocLayer {
@@ -22,8 +23,8 @@ export interface AllocLayer {
 
 export interface TierCut {
   budget: number;
-  /** 8: the tier runs every int4 matrix with its low plane (format v4); absent: as stored. */
-  bits?: 8;
+  /** 8: the tier runs every int4 matrix with its low plane (format v4); 4: every int3 one with its mid plane (v6); absent: as stored. */
+  bits?: TierBits;
   /** Rank of each layer (same order as the input) once this tier is loaded. */
   ranks: number[];
   /** Cost of the factored layers at these ranks (weights, unless a cost function says otherwise). */
@@ -125,15 +126,16 @@ function validateBudgets(budgets: number[]): void {
 
 /**
  * One step of the tier ladder: a budget, or (int4 files) a budget at 8 bits, `{ budget, bits: 8 }`: the tier runs
- * every int4 matrix with its low plane. Bits never go down the ladder; a budget may repeat once to add bits.
+ * every int4 matrix with its low plane; or at 4 bits, `{ budget, bits: 4 }`: every int3 matrix with its mid plane.
+ * Bits never go down the ladder; a budget may repeat to add bits.
  */
-export type TierBudget = number | { budget: number; bits: 8 };
+export type TierBudget = number | { budget: number; bits: TierBits };
 
 export function budgetOf(t: TierBudget): number {
   return typeof t === 'number' ? t : t.budget;
 }
 
-export function bitsOf(t: TierBudget): 8 | undefined {
+export function bitsOf(t: TierBudget): TierBits | undefined {
   return typeof t === 'number' ? undefined : t.bits;
 }
 
@@ -151,7 +153,7 @@ export function rankBudgets(ladder: readonly TierBudget[]): number[] {
   ladder.forEach((t, i) => {
     if (i === 0) return;
     const [a, b] = [ladder[i - 1], t];
-    if (bitsOf(a) && !bitsOf(b)) throw new CompileOptionError(`--tiers: ${budgetOf(b)} after ${budgetOf(a)}:8 goes down to 4 bits; bits never go down the ladder`, 'tiers');
+    if ((bitsOf(b) ?? 0) < (bitsOf(a) ?? 0)) throw new CompileOptionError(`--tiers: ${bitsOf(b) ? `${budgetOf(b)}:${bitsOf(b)}` : budgetOf(b)} after ${budgetOf(a)}:${bitsOf(a)} goes down in bits; bits never go down the ladder`, 'tiers');
     if (budgetOf(b) === budgetOf(a) && bitsOf(a) !== bitsOf(b)) return;
     if (budgetOf(b) <= budgetOf(a)) throw new CompileOptionError(`--tiers must increase: ${budgetOf(a)} is followed by ${budgetOf(b)}`, 'tiers');
   });
@@ -160,7 +162,7 @@ export function rankBudgets(ladder: readonly TierBudget[]): number[] {
   return budgets;
 }
 
-/** "0.1,0.5,1" or, for int4 files with an 8-bit step, "0.1,0.5,1,1:8" (budget:bits). */
+/** "0.1,0.5,1" or, for int4 files with 4- and 8-bit steps, "0.1,0.5,1,1:4,1:8" (budget:bits). */
 export function parseTierBudgets(text: string): TierBudget[] {
   const parts = text.split(',').map((s) => s.trim()).filter(Boolean);
   const ladder = parts.map((part): TierBudget => {
@@ -168,8 +170,8 @@ export function parseTierBudgets(text: string): TierBudget[] {
     const budget = Number(value);
     if (!Number.isFinite(budget) || value.trim() === '' || rest.length > 0) throw new CompileOptionError(`--tiers: "${part}" is not a number; give fractions like 0.1,0.2,0.35,0.5,1 (int4: add :8 for a tier at 8 bits, e.g. 1:8)`, 'tiers');
     if (bits === undefined) return budget;
-    if (bits.trim() !== '8') throw new CompileOptionError(`--tiers: "${part}" asks for ${bits} bits; a tier is as stored, or 8 bits (budget:8, int4 files)`, 'tiers');
-    return { budget, bits: 8 };
+    if (bits.trim() !== '8' && bits.trim() !== '4') throw new CompileOptionError(`--tiers: "${part}" asks for ${bits} bits; a tier is as stored, 4 bits (budget:4, int3 weights with their mid planes) or 8 bits (budget:8), in int4 files`, 'tiers');
+    return { budget, bits: Number(bits) as TierBits };
   });
   rankBudgets(ladder);
   return ladder;

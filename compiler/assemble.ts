@@ -14,7 +14,7 @@ import { int8Scales, quantizeFactors, quantizeInt8 } from './quantize.js';
 import { storeDense, weightAxes } from './quantize-dense.js';
 import type { PrecisionChoice } from './precision.js';
 import { roundedInt4, roundedLowPlane } from './gptq.js';
-import { int4RowSlice, packInt4, quantizeInt4Nearest, type Int4Matrix } from './quantize-int4.js';
+import { int4RowSlice, packInt4, packMidPlane, quantizeInt4Nearest, type Int4Matrix } from './quantize-int4.js';
 import { COMPILER_VERSION } from './version.js';
 import type { SequentialReport } from './sequential-rounding.js';
 
@@ -77,13 +77,19 @@ export async function assembleLrm({ source, normalised, fileName, model, candida
   // in tier max(b, where its int4 values lie) (formats/lrm.fbs), so a device at a 4-bit tier never fetches one.
   const b = cuts.findIndex((c) => c.bits === 8);
   if (b >= 0 && !plan) throw new RangeError('8-bit tiers refine int4 matrices: they need an int4 file');
+  // 4-bit tiers (format v6): from the first one (m) on, every int3 matrix is read with its mid plane, in tier
+  // max(m, where its int3 values lie); the precision plan set each int3 matrix's mid bits (compiler/int4-plan.ts).
+  const m = cuts.findIndex((c) => c.bits === 4);
+  if (m >= 0 && !plan) throw new RangeError('4-bit tiers refine int3 matrices: they need an int4 file');
   const lowInts = new Map<string, Int4Matrix>();
+  const midInts = new Map<string, Int4Matrix>();
   for (const t of model.initializers) {
     if (factoredWeights.has(t.name)) continue;
     const choice = plan?.choices.get(t.name);
     const { bytes, fields } = storeDense(t, axes.get(t.name), dtype, choice);
     initializers.push({ name: t.name, dataType: t.dataType, dims: t.dims, range: payload.append(bytes), ...fields });
     if (b >= 0 && groupedBits(fields.storage) !== undefined) lowInts.set(t.name, choice!.int4);
+    if (m >= 0 && fields.storage === 'int3') midInts.set(t.name, choice!.int4);
   }
   const denseRange = payload.seal(0);
   const denseParams = model.initializers
@@ -151,6 +157,11 @@ export async function assembleLrm({ source, normalised, fileName, model, candida
     const choice = plan?.choices.get(candidates[li].weight.name);
     if (choice && choice.storage !== 'int8') layers[li].denseLow = payload.append(roundedLowPlane(choice.int4));
   };
+  /** Appends the mid plane of a layer's dense M where it is stored int3 (int4 files with a 4-bit tier). */
+  const appendDenseMid = (li: number): void => {
+    const choice = plan?.choices.get(candidates[li].weight.name);
+    if (choice?.storage === 'int3') layers[li].denseMid = payload.append(midPlaneBytes(choice.int4));
+  };
   /** The dense M of a layer from its full-rank factors, in the file's dtype (int8: one scale per row). */
   const appendDense = (li: number): void => {
     const c = candidates[li];
@@ -175,18 +186,25 @@ export async function assembleLrm({ source, normalised, fileName, model, candida
 
   // Each tier's own section: the dense weights of layers going dense there, then the blocks of layers that never do.
   // An 8-bit tier stores its own matrices with their low planes; the first one also the low planes of everything
-  // stored before it that its ranks still read.
+  // stored before it that its ranks still read. 4-bit tiers do the same with int3 matrices' mid planes.
   const tiers: LrmHeaderInput['tiers'] = cuts.map((cut, t) => {
     const start = payload.length;
     candidates.forEach((_, li) => {
       if (denseTier[li] === t) {
         appendDense(li);
+        if (m >= 0 && t >= m) appendDenseMid(li);
         if (b >= 0 && t >= b) appendDenseLow(li);
       } else if (denseTier[li] < 0) {
         appendBlock(t, li);
         if (b >= 0 && t >= b) appendBlockLow(t, li);
       }
     });
+    if (t === m) {
+      for (const w of initializers) if (midInts.has(w.name)) w.mid = payload.append(midPlaneBytes(midInts.get(w.name)!));
+      candidates.forEach((_, li) => {
+        if (denseTier[li] >= 0 && denseTier[li] < m) appendDenseMid(li);
+      });
+    }
     if (t === b) {
       for (const w of initializers) if (lowInts.has(w.name)) w.low = payload.append(roundedLowPlane(lowInts.get(w.name)!));
       candidates.forEach((_, li) => {
@@ -278,6 +296,12 @@ function int4Factors(f: OrderedFactors, rank: number, rows: number, cols: number
   };
 }
 
+
+/** The packed mid plane of an int3 matrix (formats/int4.ts); the precision plan must have rounded its bits. */
+function midPlaneBytes(matrix: Int4Matrix): Uint8Array {
+  if (!matrix.mid) throw new RangeError('an int3 matrix in a file with a 4-bit tier needs its mid plane rounded (compiler/int4-plan.ts)');
+  return packMidPlane(matrix, matrix.mid);
+}
 
 /** Unmeasured presets by tier count; `lowrank tune` replaces them with measured ones. */
 function defaultPresets(tierCount: number): Preset[] {

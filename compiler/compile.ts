@@ -15,7 +15,7 @@ import { distillFactors, type DistillOptions, type DistillReport } from './disti
 import { orderedFactors, productOfFactors, type OrderedFactors } from './linalg/svd.js';
 import { shrunkSecondMoment, whitenedFactors } from './linalg/whitened.js';
 import { assembleLrm, type Int4Report } from './assemble.js';
-import { checkInt4Options, denseWeightLayers, inputMoments, planInt4 } from './int4-plan.js';
+import { checkInt4Options, denseWeightLayers, inputMoments, int4Ladder, planInt4 } from './int4-plan.js';
 import { measureSensitivity, planSensitivity, type ErrorCurve } from './sensitivity.js';
 import type { OutputMeasure } from './output-error.js';
 import { decideSensitivity, DEFAULT_SENSITIVITY_MAX_MULTIPLY_ADDS, sensitivityCost } from './sensitivity-limit.js';
@@ -33,22 +33,35 @@ export interface CompileProgress {
 export interface CompileOptions {
   /**
    * Cumulative tier budgets as fractions of the factorable layers' dense parameter count; int4 files may add
-   * 8-bit steps, `{ budget, bits: 8 }` (the tier runs int4 matrices with their low planes).
+   * 8-bit steps, `{ budget, bits: 8 }` (the tier runs int4 matrices with their low planes), and 4-bit steps,
+   * `{ budget, bits: 4 }` (int3 matrices with their mid planes; added after the last as-stored tier when int3 is on).
    */
   tiers?: TierBudget[];
   dtype?: FactorDType;
   /** int4 only: values per scale group (default 32; need not divide a row). */
   int4GroupSize?: number;
   /**
-   * int4 only: the error budget of the precision pass (compiler/precision.ts). Each weight's error with only it int4
-   * is measured (the network's relative output error on the calibration samples); the weights with the least error
-   * per byte saved are stored int4 (or, with int4MinBits 3, int3) while the sum stays within this, the others int8.
+   * int4 only: the error budget of the precision pass (compiler/precision.ts) for the 4-bit model. Each weight's error
+   * with only it int4 is measured (the network's relative output error on the calibration samples); the weights with
+   * the least error per byte saved are stored int4 while the sum stays within this, the others int8.
    * Without calibration every weight is int4. Default 0.05; 0: every weight int8; Infinity: every weight int4 (depthwise kernels always stay int8).
    */
   int4MaxError?: number;
   /**
-   * int4 only: 3 lets the precision pass store a weight int3 too (format v5) where its measured error per byte
-   * saved is among the least (within the same budget); needs calibration. Default 4: int4 or int8.
+   * int4 with int3 (int4MinBits 3): the error budget of the 3-bit tiers. Of the weights stored int4, those with the
+   * least error added per byte saved go int3 while the summed error (int4's and int3's) stays within this. Default 0.14.
+   */
+  int3MaxError?: number;
+  /**
+   * int4 with int3 and a 4-bit tier: how much the 4-bit tiers' error counts against the 3-bit tiers' where each int3
+   * weight's values and mid bits are rounded together. 0: the best 3-bit tiers; higher: 4-bit tiers closer to int4
+   * alone. Default 3.
+   */
+  int3MidWeight?: number;
+  /**
+   * int4 only: 3 lets the precision pass store a weight int3 too (format v5), refined to 4 bits by a mid plane at a
+   * 4-bit tier (format v6), so the 3-bit tiers are a prefix of the int4 model. Default 3 with calibration, else 4
+   * (int3 is chosen only by measurement).
    */
   int4MinBits?: 3 | 4;
   /**
@@ -133,12 +146,14 @@ export interface CompileResult {
 /** The whole pipeline: import → check → factorise → global order and tiers → payload → .lrm bytes. */
 export async function compileOnnx(original: Uint8Array, options: CompileOptions = {}): Promise<CompileResult> {
   const fileName = basename(options.fileName ?? 'model.onnx');
-  const ladder = options.tiers ?? DEFAULT_TIER_BUDGETS;
-  const budgets = rankBudgets(ladder);
   const dtype = options.dtype ?? 'fp32';
   if (!['fp32', 'fp16', 'int8', 'int4'].includes(dtype)) throw new CompileOptionError(`--dtype must be fp32, fp16, int8 or int4, not "${dtype}"`, 'dtype');
-  if (dtype !== 'int4' && ladder.some(bitsOf)) throw new CompileOptionError(`--tiers: an 8-bit tier (budget:8) refines int4 matrices; it needs --dtype int4, not ${dtype}`, 'tiers');
+  const asked = options.tiers ?? DEFAULT_TIER_BUDGETS;
+  rankBudgets(asked);
+  if (dtype !== 'int4' && asked.some(bitsOf)) throw new CompileOptionError(`--tiers: a 4- or 8-bit tier (budget:4, budget:8) refines int3 and int4 matrices; it needs --dtype int4, not ${dtype}`, 'tiers');
   const int4Options = dtype === 'int4' ? checkInt4Options(options) : undefined;
+  const ladder = int4Options ? int4Ladder(asked, int4Options.minBits) : asked;
+  const budgets = rankBudgets(ladder);
   const progress = options.onProgress ?? (() => {});
 
   // Layers that are already factored (pairs of thin nodes, factorize/prefactored.ts) become one node each whose
@@ -228,6 +243,7 @@ export async function compileOnnx(original: Uint8Array, options: CompileOptions 
   }
   const int4 = int4Options && (await planInt4(prefactored.mergedSource(source), model, candidates, factors, cuts, {
     ...int4Options,
+    midPlanes: cuts.some((c) => c.bits === 4),
     moments: inputMoments([...candidates, ...denseLayers], stats),
     samples: kept,
     onProgress: (done, total, detail) => progress({ phase: 'precision', done, total, detail }),
@@ -319,7 +335,7 @@ async function sensitivityErrors(
   return { errors, note: decision.note };
 }
 
-export { DEFAULT_INT4_MAX_ERROR } from './int4-plan.js';
+export { DEFAULT_INT3_MAX_ERROR, DEFAULT_INT4_MAX_ERROR, DEFAULT_MID_WEIGHT } from './int4-plan.js';
 
 /** Pass every item through, keeping a copy of the first `count` (sensitivity reuses them after calibration). */
 async function* keepFirst<T>(items: AsyncIterable<T>, count: number, into: T[]): AsyncGenerator<T> {

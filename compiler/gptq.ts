@@ -14,9 +14,9 @@
  * Rows are independent, so a block of a factor's rows (components) is rounded exactly as it would be alone: the
  * nesting of components is untouched. Hand-written: no maintained JS library implements it, and it is one loop.
  */
-import { groupedLimit, int4Groups, LOW_PLANE_STEPS, type GroupedBits } from '../formats/int4.js';
+import { groupedLimit, int4Groups, type GroupedBits } from '../formats/int4.js';
 import { choleskyWithRidge } from './linalg/cholesky.js';
-import { checkGroupSize, groupScale, lowPlaneStep, nearestLowPlane, packLowPlane, quantizeInt4Nearest, roundInt4, targetOf, type Int4Matrix } from './quantize-int4.js';
+import { checkGroupSize, groupScale, lowPlaneRounding, nearestPlane, packLowPlane, quantizeInt4Nearest, roundInt4, targetOf, type Int4Matrix, type PlaneRounding } from './quantize-int4.js';
 
 /**
  * Widest input GPTQ takes here: its n×n factorisation runs in JS in O(n³) (seconds at 2048, a minute at 3136 on a
@@ -25,9 +25,9 @@ import { checkGroupSize, groupScale, lowPlaneStep, nearestLowPlane, packLowPlane
 export const MAX_GPTQ_INPUTS = 2048;
 
 /** GPTQ where the inputs' moment is known and not too wide, else round to nearest; says which it did. */
-export function roundedInt4(M: Float64Array, rows: number, n: number, H: Float64Array | undefined, groupSize: number, bits: GroupedBits = 4): { matrix: Int4Matrix; rounding: 'gptq' | 'nearest' } {
-  if (H && H.length === n * n && n <= MAX_GPTQ_INPUTS) return { matrix: gptqInt4(M, rows, n, H, groupSize, bits), rounding: 'gptq' };
-  return { matrix: quantizeInt4Nearest(M, rows, n, groupSize, bits), rounding: 'nearest' };
+export function roundedInt4(M: Float64Array, rows: number, n: number, H: Float64Array | undefined, groupSize: number, bits: GroupedBits = 4, midWeight?: number): { matrix: Int4Matrix; rounding: 'gptq' | 'nearest' } {
+  if (H && H.length === n * n && n <= MAX_GPTQ_INPUTS) return { matrix: gptqInt4(M, rows, n, H, groupSize, bits, midWeight), rounding: 'gptq' };
+  return { matrix: quantizeInt4Nearest(M, rows, n, groupSize, bits, midWeight), rounding: 'nearest' };
 }
 
 /** The reference implementation's damping: 1% of the mean diagonal keeps H⁻¹ well conditioned. */
@@ -38,7 +38,8 @@ export const GPTQ_DAMPING = 0.01;
  * symmetric positive semi-definite; any positive multiple gives the same result). Inputs that never vary
  * (H[i][i] = 0) cannot be compensated: their weights are rounded as they are.
  */
-export function gptqInt4(M: Float64Array, rows: number, n: number, H: Float64Array, groupSize: number, bits: GroupedBits = 4): Int4Matrix {
+export function gptqInt4(M: Float64Array, rows: number, n: number, H: Float64Array, groupSize: number, bits: GroupedBits = 4, midWeight?: number): Int4Matrix {
+  if (bits === 3 && midWeight !== undefined) return gptqNested({ M, H }, { M, H }, rows, n, groupSize, midWeight);
   checkGroupSize(groupSize);
   if (M.length !== rows * n || H.length !== n * n) throw new RangeError(`GPTQ: expected a ${rows}×${n} matrix and a ${n}×${n} second moment`);
   const U = inverseUpperCholesky(H, n);
@@ -66,40 +67,94 @@ export function gptqInt4(M: Float64Array, rows: number, n: number, H: Float64Arr
 }
 
 /**
- * The low plane of an int4 matrix (formats/int4.ts), packed: by GPTQ against the moment it was rounded with when
- * it has one (gptqLowPlane), else each residual to nearest. Like roundedInt4 for the int4 values.
+ * Int3 with its mid plane in one pass (nested 3 → 4 bits, formats/int4.ts), for two objectives: the int3 values
+ * against target M3 and moment H3 (the 3-bit tiers), the values with their mid plane against M4 and H4 (the 4-bit
+ * tiers; the same as M3, H3 in the precision pass, not in sequential rounding, where each tier's network feeds its
+ * own inputs). Each copy is compensated GPTQ's way with its own U. Each value takes the q and mid bit that minimise
+ * e3²/U3[i][i]² + midWeight·e4²/U4[i][i]² (OBQ's error increase of each objective), q over all seven codes: the
+ * nearest to the 3-bit copy may lie far from the 4-bit copy, which a mid bit (±¼) cannot reach. midWeight 0: the
+ * 3-bit objective alone (plain int3 GPTQ, mid bits after); the larger, the closer the 4-bit tier gets to int4.
  */
-export function roundedLowPlane(m: Int4Matrix): Uint8Array {
-  const H = m.moment;
-  const steps = H && H.length === m.length * m.length ? gptqLowPlane(m, H) : nearestLowPlane(m);
-  return packLowPlane(m, steps);
+export function gptqNested(three: { M: Float64Array; H: Float64Array }, four: { M: Float64Array; H: Float64Array }, rows: number, n: number, groupSize: number, midWeight: number): Int4Matrix {
+  checkGroupSize(groupSize);
+  const [U3, U4] = [inverseUpperCholesky(three.H, n), inverseUpperCholesky(four.H, n)];
+  const [W3, W4] = [Float64Array.from(three.M), Float64Array.from(four.M)];
+  const groups = int4Groups(n, groupSize);
+  const q = new Int8Array(rows * n);
+  const mid = new Uint8Array(rows * n);
+  const scales = new Float32Array(rows * groups);
+  const limit = groupedLimit(3);
+  for (let i = 0; i < n; i++) {
+    if (i % groupSize === 0) for (let r = 0; r < rows; r++) scales[r * groups + i / groupSize] = groupScale(W3, r * n + i, r * n + Math.min(n, i + groupSize), 3, midWeight);
+    const [d3, d4] = [U3[i * n + i], U4[i * n + i]];
+    const weight4 = (midWeight * d3 * d3) / (d4 * d4);
+    for (let r = 0; r < rows; r++) {
+      const at = r * n + i;
+      const [w3, w4, s] = [W3[at], W4[at], scales[r * groups + Math.floor(i / groupSize)]];
+      let [bq, bm, best] = [0, 0, Infinity];
+      for (let c = -limit; c <= limit; c++) {
+        const m = s !== 0 && w4 / s >= c ? 1 : 0;
+        const [e3, e4] = [w3 - c * s, w4 - (c + (m ? 0.25 : -0.25)) * s];
+        const cost = e3 * e3 + weight4 * e4 * e4;
+        if (cost < best) [bq, bm, best] = [c, m, cost];
+      }
+      [q[at], mid[at]] = [bq, bm];
+      const e3 = (w3 - bq * s) / d3;
+      const e4 = (w4 - (bq + (bm ? 0.25 : -0.25)) * s) / d4;
+      const row = r * n;
+      if (e3 !== 0) for (let j = i + 1; j < n; j++) W3[row + j] -= e3 * U3[i * n + j];
+      if (e4 !== 0) for (let j = i + 1; j < n; j++) W4[row + j] -= e4 * U4[i * n + j];
+    }
+  }
+  return { rows, length: n, groupSize, bits: 3, q, scales, mid, target: three.M, moment: three.H };
 }
 
 /**
- * The same loop one level down: the int4 values q and scales stay, and each value's low-plane step l (value
- * (q + l/8)·scale) is rounded from the target as compensated so far, its error moved onto the columns not yet
- * rounded. Residuals GPTQ pushed past the plane's range (±1 scale) clip, and their error is compensated too
- * (MobileNet's classifier: 5% of its values clip, 78% of the plane's error when rounded to nearest).
+ * The low plane of an int4 (or int3) matrix (formats/int4.ts), packed: by GPTQ against the moment it was rounded
+ * with when it has one (gptqPlane), else each residual to nearest. Like roundedInt4 for the int4 values.
  */
-export function gptqLowPlane(m: Int4Matrix, H: Float64Array): Int8Array {
-  const { rows, length: n, groupSize, q, scales } = m;
+export function roundedLowPlane(m: Int4Matrix): Uint8Array {
+  return packLowPlane(m, roundedPlane(m, lowPlaneRounding(m)));
+}
+
+/** A plane's codes: GPTQ where the matrix's moment is known, else to nearest. */
+function roundedPlane(m: Int4Matrix, rounding: PlaneRounding): Int8Array {
+  const H = m.moment;
+  return H && H.length === m.length * m.length ? gptqPlane(m, H, rounding) : nearestPlane(m, rounding);
+}
+
+/**
+ * The same loop one level down: the values q and scales stay, and each value's plane code (a low-plane step, value
+ * (q + l/8)·scale; or a mid-plane bit, (q ± ¼)·scale) is rounded from the target as compensated so far, its error
+ * moved onto the columns not yet rounded. Low-plane residuals GPTQ pushed past the plane's range (±1 scale) clip,
+ * and their error is compensated too (MobileNet's classifier: 5% of its values clip, 78% of the plane's error when
+ * rounded to nearest).
+ */
+export function gptqPlane(m: Int4Matrix, H: Float64Array, rounding: PlaneRounding): Int8Array {
+  const { rows, length: n, groupSize, scales } = m;
   const U = inverseUpperCholesky(H, n);
   const W = Float64Array.from(targetOf(m));
   const groups = int4Groups(n, groupSize);
-  const steps = new Int8Array(rows * n);
+  const codes = new Int8Array(rows * n);
   for (let i = 0; i < n; i++) {
     const d = U[i * n + i];
     for (let r = 0; r < rows; r++) {
       const w = W[r * n + i];
       const s = scales[r * groups + Math.floor(i / groupSize)];
-      const l = (steps[r * n + i] = lowPlaneStep(w, q[r * n + i], s));
-      const e = (w - (q[r * n + i] + l / LOW_PLANE_STEPS) * s) / d;
+      const { code, level } = rounding(w, r * n + i, s);
+      codes[r * n + i] = code;
+      const e = (w - level * s) / d;
       if (e === 0) continue;
       const row = r * n;
       for (let j = i + 1; j < n; j++) W[row + j] -= e * U[i * n + j];
     }
   }
-  return steps;
+  return codes;
+}
+
+/** The low plane by GPTQ (gptqPlane with lowPlaneRounding). */
+export function gptqLowPlane(m: Int4Matrix, H: Float64Array): Int8Array {
+  return gptqPlane(m, H, lowPlaneRounding(m));
 }
 
 /** U per moment: B and the dense weight of one layer share their inputs' moment, and U costs n³/1.5. */

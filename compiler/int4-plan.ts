@@ -15,25 +15,49 @@ import { nodeAsCandidate, type LayerCandidate } from './factorize/candidates.js'
 import { intAttr } from '../formats/attributes.js';
 import type { ImportedModel } from './import/onnx.js';
 import type { OrderedFactors } from './linalg/svd.js';
-import { choosePrecision, type PrecisionInput } from './precision.js';
+import { choosePrecision, type PrecisionChoice, type PrecisionInput } from './precision.js';
+import { bitsOf, budgetOf, type TierBudget } from './allocate.js';
+import { relativeOutputError, relativeWeightError } from './gptq.js';
+import { int4Values, targetOf } from './quantize-int4.js';
 import { roundSequentially, type SequentialInput } from './sequential-rounding.js';
 import { DEFAULT_INT4_GROUP_SIZE } from './quantize-int4.js';
 import type { GroupedBits } from '../formats/int4.js';
 
 /**
- * --dtype int4's group size, error bound and lowest bit width, checked; int4 refits are not written yet, so --refit
- * is refused. 3 bits are chosen only by measurement, so they need calibration.
+ * --dtype int4's group size, error bounds and lowest bit width, checked; int4 refits are not written yet, so --refit
+ * is refused. 3 bits are chosen only by measurement, so they need calibration; with it they are the default.
  */
-export function checkInt4Options(options: { int4GroupSize?: number; int4MaxError?: number; int4MinBits?: number; refit?: boolean; calibration?: unknown }): { groupSize: number; maxError: number; minBits: GroupedBits } {
+export function checkInt4Options(options: { int4GroupSize?: number; int4MaxError?: number; int3MaxError?: number; int3MidWeight?: number; int4MinBits?: number; refit?: boolean; calibration?: unknown }): { groupSize: number; maxError: number; int3MaxError: number; midWeight: number; minBits: GroupedBits } {
   const groupSize = options.int4GroupSize ?? DEFAULT_INT4_GROUP_SIZE;
   if (!Number.isSafeInteger(groupSize) || groupSize < 1 || groupSize > MAX_INT4_GROUP_SIZE) throw new CompileOptionError(`--group-size must be a whole number from 1 to ${MAX_INT4_GROUP_SIZE}, not ${groupSize}`, 'group-size');
   const maxError = options.int4MaxError ?? DEFAULT_INT4_MAX_ERROR;
   if (!(maxError >= 0)) throw new CompileOptionError(`--int4-max-error must be a number ≥ 0, not ${maxError}`, 'int4-max-error');
   if (options.refit) throw new CompileOptionError('--refit does not write int4 files yet: compile int4 without --refit, or refit an int8 file', 'refit');
-  const minBits = options.int4MinBits ?? 4;
+  const int3MaxError = options.int3MaxError ?? DEFAULT_INT3_MAX_ERROR;
+  if (!(int3MaxError >= 0)) throw new CompileOptionError(`--int3-max-error must be a number ≥ 0, not ${int3MaxError}`, 'int3-max-error');
+  const midWeight = options.int3MidWeight ?? DEFAULT_MID_WEIGHT;
+  if (!(midWeight >= 0 && Number.isFinite(midWeight))) throw new CompileOptionError(`--mid-weight must be a finite number ≥ 0, not ${midWeight}`, 'mid-weight');
+  const minBits = options.int4MinBits ?? (options.calibration ? 3 : 4);
   if (minBits !== 3 && minBits !== 4) throw new CompileOptionError(`--min-bits must be 3 or 4, not ${minBits}`, 'min-bits');
   if (minBits === 3 && !options.calibration) throw new CompileOptionError('--min-bits 3 needs --calib: a weight goes int3 only where the network\'s error on real inputs says it can', 'min-bits');
-  return { groupSize, maxError, minBits };
+  return { groupSize, maxError, int3MaxError, midWeight, minBits };
+}
+
+/**
+ * The tier ladder of an int4 file: with int3 weights allowed, a 4-bit tier (int3 matrices with their mid planes)
+ * after the last tier run as stored, unless the ladder has one, so the file always holds its int4 model and the
+ * int3 tiers are a prefix of it. Without int3, a 4-bit tier has nothing to refine: refused.
+ */
+export function int4Ladder(ladder: readonly TierBudget[], minBits: GroupedBits): TierBudget[] {
+  const has4 = ladder.some((t) => bitsOf(t) === 4);
+  if (minBits === 4) {
+    if (has4) throw new CompileOptionError('--tiers: a 4-bit tier (budget:4) takes int3 weights to 4 bits; it needs --min-bits 3 (and --calib)', 'tiers');
+    return [...ladder];
+  }
+  if (has4) return [...ladder];
+  const last = ladder.map((t) => bitsOf(t) === undefined).lastIndexOf(true);
+  if (last < 0) return [...ladder];
+  return [...ladder.slice(0, last + 1), { budget: budgetOf(ladder[last]), bits: 4 }, ...ladder.slice(last + 1)];
 }
 
 /** The precision pass (compiler/precision.ts) over the weights kept dense and the factored layers that go dense, then sequential rounding when asked. */
@@ -50,24 +74,45 @@ export async function planInt4(
     moments: Map<string, Float64Array>;
     samples: Feeds[];
     onProgress: PrecisionInput['onProgress'];
+    int3MaxError: number;
+    /** With mid planes: the 4-bit tiers' error against the 3-bit tiers' in the nested rounding (CompileOptions.int3MidWeight). */
+    midWeight: number;
+    /** The file has a 4-bit tier: every int3 weight is rounded with its mid plane (compiler/gptq.ts's gptqNested). */
+    midPlanes: boolean;
     /** Round again sequentially (compiler/sequential-rounding.ts) over these layers and samples; absent: no. */
     sequential?: { denseLayers: readonly LayerCandidate[]; samples: () => Iterable<Feeds> | AsyncIterable<Feeds>; onProgress: SequentialInput['onProgress'] };
   },
 ): Promise<Int4Plan> {
   const full = cuts[cuts.length - 1].ranks;
   const denseFactored = candidates.flatMap((candidate, i) => (full[i] > 0 && !runsFactored(candidate, full[i]) ? [{ candidate, factors: factors[i], rank: full[i] }] : []));
-  const { sequential, ...precision } = options;
-  const choices = await choosePrecision({
+  const { sequential, midPlanes, midWeight, ...precision } = options;
+  const first = await choosePrecision({
     source, model, denseFactored, factoredWeights: new Set(candidates.map((c) => c.weight.name)),
-    keepInt8: groupedConvWeights(model), ...precision,
+    keepInt8: groupedConvWeights(model), ...precision, ...(midPlanes ? { midWeight } : {}),
   });
-  if (!sequential) return { groupSize: options.groupSize, moments: options.moments, choices };
-  const again = await roundSequentially({
-    source, model, choices, groupSize: options.groupSize, samples: sequential.samples, onProgress: sequential.onProgress,
+  const again = sequential && await roundSequentially({
+    source, model, choices: first, groupSize: options.groupSize, samples: sequential.samples, onProgress: sequential.onProgress,
     layers: [...denseFactored.map((d) => d.candidate), ...sequential.denseLayers],
     factored: new Set(denseFactored.map((d) => d.candidate.weight.name)),
+    ...(midPlanes ? { midWeight } : {}),
   });
-  return { groupSize: options.groupSize, moments: options.moments, choices: again.choices, sequential: again.report };
+  const choices = again ? again.choices : first;
+  return { groupSize: options.groupSize, moments: options.moments, choices: midPlanes ? withMidErrors(choices) : choices, ...(again ? { sequential: again.report } : {}) };
+}
+
+/**
+ * Each int3 choice's layer error at 4 bits, with the mid plane its rounding chose (compiler/gptq.ts's gptqNested, or
+ * to nearest): against its inputs' moment where it has one (what GPTQ rounded against), else the weight's own.
+ */
+function withMidErrors(choices: ReadonlyMap<string, PrecisionChoice>): Map<string, PrecisionChoice> {
+  return new Map([...choices].map(([name, c]) => {
+    if (c.storage !== 'int3') return [name, c];
+    if (!c.int4.mid) throw new RangeError(`int3 weight "${name}" was rounded without its mid plane`);
+    const { rows, length, moment } = c.int4;
+    const [target, approx] = [targetOf(c.int4), int4Values(c.int4, true)];
+    const midError = moment ? relativeOutputError(target, approx, rows, length, moment) : relativeWeightError(target, approx);
+    return [name, { ...c, midError }];
+  }));
 }
 
 /**
@@ -76,6 +121,20 @@ export async function planInt4(
  * top-1, 0.05 → 0.154× at 81.6%, Infinity → 0.150× at 75.2% (original 82.4%).
  */
 export const DEFAULT_INT4_MAX_ERROR = 0.05;
+
+/**
+ * The precision pass's default budget for the 3-bit tiers (see CompileOptions.int3MaxError): the int4 choice's
+ * summed error plus what int3 adds stays within it. Measured on MobileNet v1 0.75 (see docs/measured.md).
+ */
+export const DEFAULT_INT3_MAX_ERROR = 0.14;
+
+/**
+ * How much the 4-bit tiers' error counts against the 3-bit tiers' where int3 values and their mid bits are rounded
+ * together (compiler/gptq.ts's gptqNested, sequential rounding). 0: the best 3-bit tiers, the mid bits chosen after;
+ * higher: 4-bit tiers closer to int4 alone, 3-bit tiers further from int3 alone. Measured on MobileNet v1 0.75 (logit
+ * error on held-out images; docs/measured.md).
+ */
+export const DEFAULT_MID_WEIGHT = 3;
 
 /**
  * The weight layers that stay dense (first/last layers kept, layers too small to factor), read as candidates so

@@ -13,12 +13,11 @@
  * Without samples nothing says what the network loses: every weight is int4, as asked (each weight's own error is
  * still reported: output error with a moment, else weight error). Depthwise and grouped conv kernels always stay int8 (`keepInt8`): a few values per channel, and fragile.
  *
- * With `minBits` 3 (format v5) each weight may also go int3, measured the same way: the choice per weight is then a
- * ladder int8 → int4 → int3, and the pass takes steps (one weight one rung down) in order of error added per byte
- * saved, each weight's steps on the lower convex hull of its (bytes, error) points (when its int3 step costs less
- * error per byte than its int4 step, it goes straight from int8 to int3), while the summed error stays within the
- * budget. On MobileNet v1 the classifier and the last pointwise layer are the cheap int3 bytes: a fifth of the
- * weights each, and an int3 network error under 1.5%.
+ * With `minBits` 3 (format v5) each weight may also go int3, measured the same way, in two stages, one per model the
+ * file nests: first int8 or int4 within `maxError` (the 4-bit model), then, of the weights int4, those with the least
+ * error added per byte saved go int3 while the summed error stays within `int3MaxError` (the 3-bit model; a 4-bit tier
+ * takes them back to 4 bits with their mid planes, formats/int4.ts). On MobileNet v1 the classifier and the last
+ * pointwise layer are the cheap int3 bytes: a fifth of the weights each, and an int3 network error under 1.5%.
  */
 import { onnx, type ModelProto } from '../runtime/onnx/proto.js';
 import { denseNode } from '../runtime/onnx/build-model.js';
@@ -42,6 +41,8 @@ export interface PrecisionChoice {
   error: number;
   /** The same with only this weight int3, when 3 bits were tried (`minBits` 3; not for kernels always kept int8). */
   int3Error?: number;
+  /** Int3 weights of a file with a 4-bit tier: the layer's own output error with the mid plane (compiler/int4-plan.ts). */
+  midError?: number;
   measured: 'network' | 'layer';
   /** The weight rounded as stored (int3 when storage is 'int3', else int4), rows = output channels. */
   int4: Int4Matrix;
@@ -55,8 +56,15 @@ export interface PrecisionInput {
   /** Weights not factored, by name: the candidates set aside (factored weights are not among them). */
   factoredWeights: ReadonlySet<string>;
   groupSize: number;
-  /** Summed error allowed for the weights stored int4 or int3 (see the file comment). */
+  /** Summed error allowed for the weights stored int4 (see the file comment). */
   maxError: number;
+  /** With minBits 3: summed error allowed for the 3-bit model, int4 and int3 weights together (default maxError). */
+  int3MaxError?: number;
+  /**
+   * A 4-bit tier reads the int3 weights' mid planes: int3 levels are rounded with them in one pass (compiler/gptq.ts's
+   * gptqNested), the 4-bit error weighted by this against the 3-bit one. Absent: plain int3.
+   */
+  midWeight?: number;
   /** 3: a weight may also be stored int3 (measured like int4, but for those in keepInt8); 4 (default): int4 or int8 only. */
   minBits?: GroupedBits;
   moments: ReadonlyMap<string, Float64Array>;
@@ -104,7 +112,7 @@ export async function choosePrecision(input: PrecisionInput): Promise<Map<string
   input.onProgress?.(runs, runs, '');
   // Unmeasured (no samples): every weight int4 as asked, but depthwise kernels; the weights' own errors do not say
   // what the network loses (and int3 is only ever chosen by measurement: compile refuses minBits 3 without samples).
-  const steps = chooseSteps(trials.map((t, i) => (input.keepInt8.has(t.weight) ? [] : [{ bytes: t.int8Bytes, error: 0 }, ...t.levels.map((l, k) => ({ bytes: l.bytes, error: errors[i][k] }))])), measure ? input.maxError : Infinity);
+  const steps = nestedSteps(trials.map((t, i) => (input.keepInt8.has(t.weight) ? [] : [{ bytes: t.int8Bytes, error: 0 }, ...t.levels.map((l, k) => ({ bytes: l.bytes, error: errors[i][k] }))])), measure ? input.maxError : Infinity, measure ? (input.int3MaxError ?? input.maxError) : -Infinity);
   return new Map(trials.map((t, i) => {
     const level = steps[i] > 0 ? t.levels[steps[i] - 1] : undefined;
     return [t.weight, {
@@ -116,6 +124,17 @@ export async function choosePrecision(input: PrecisionInput): Promise<Map<string
       int4: (level ?? t.levels[0]).matrix,
     }];
   }));
+}
+
+/**
+ * The two stages of the file comment over ladders [int8, int4] or [int8, int4, int3]: int8 → int4 within `budget4`,
+ * then int4 → int3 within `budget3` for the summed error of both. Returns the rung per weight (0 int8, 1 int4, 2 int3).
+ */
+export function nestedSteps(ladders: ReadonlyArray<ReadonlyArray<{ bytes: number; error: number }>>, budget4: number, budget3: number): number[] {
+  const four = chooseSteps(ladders.map((l) => l.slice(0, 2)), budget4);
+  const spent = four.reduce((s, k, i) => s + (k > 0 ? ladders[i][k].error : 0), 0);
+  const three = chooseSteps(ladders.map((l, i) => (four[i] === 1 && l.length > 2 ? l.slice(1) : [])), budget3 - spent);
+  return four.map((k, i) => k + three[i]);
 }
 
 /**
@@ -172,7 +191,7 @@ function widths(minBits: GroupedBits | undefined): GroupedBits[] {
 }
 
 /** The weights kept dense that have an output-channel axis (compiler/quantize-dense.ts's weightAxes). */
-function denseTrials({ model, factoredWeights, groupSize, moments, minBits, keepInt8 }: PrecisionInput): Trial[] {
+function denseTrials({ model, factoredWeights, groupSize, moments, minBits, keepInt8, midWeight }: PrecisionInput): Trial[] {
   const axes = weightAxes(model.nodes, model.initializers);
   return model.initializers.flatMap((t): Trial[] => {
     const axis = axes.get(t.name);
@@ -183,7 +202,7 @@ function denseTrials({ model, factoredWeights, groupSize, moments, minBits, keep
     const M = Float64Array.from(axis === 1 ? transposeF32(values, d0, rest) : values);
     const H = moments.get(t.name);
     // A kernel kept int8 is still measured at int4 (the report says what int4 would cost it), not at int3.
-    const levels = widths(keepInt8.has(t.name) ? 4 : minBits).map((bits) => rounded(M, rows, cols, H?.length === cols * cols ? H : undefined, groupSize, bits, (approx) => {
+    const levels = widths(keepInt8.has(t.name) ? 4 : minBits).map((bits) => rounded(M, rows, cols, H?.length === cols * cols ? H : undefined, { groupSize, bits, midWeight }, (approx) => {
       const original = axis === 1 ? transposeF32(approx, rows, cols) : approx;
       return (base) => withInitializer(base, t.name, original);
     }));
@@ -192,18 +211,19 @@ function denseTrials({ model, factoredWeights, groupSize, moments, minBits, keep
 }
 
 /** Each factored layer's dense M at full rank, which the file stores from the tier it goes dense. */
-function factoredTrials({ denseFactored, groupSize, moments, minBits }: PrecisionInput): Trial[] {
+function factoredTrials({ denseFactored, groupSize, moments, minBits, midWeight }: PrecisionInput): Trial[] {
   return denseFactored.map(({ candidate: c, factors, rank }) => {
     const M = denseMatrix(factors, rank, c.rows, c.cols);
     const H = moments.get(c.weight.name);
-    const levels = widths(minBits).map((bits) => rounded(M, c.rows, c.cols, H, groupSize, bits, (approx) => (base) => withDenseLayer(base, c, approx)));
+    const levels = widths(minBits).map((bits) => rounded(M, c.rows, c.cols, H, { groupSize, bits, midWeight }, (approx) => (base) => withDenseLayer(base, c, approx)));
     return { weight: c.weight.name, rounding: levels[0].rounding, int8Bytes: int8Bytes(c.rows, c.cols), levels };
   });
 }
 
 /** M (rows×cols, rows = output channels) rounded at `bits`, with its own error and a way to try it in the model. */
-function rounded(M: Float64Array, rows: number, cols: number, H: Float64Array | undefined, groupSize: number, bits: GroupedBits, substitute: (approx: Float32Array) => Rounded['substitute']): Rounded & { rounding: 'gptq' | 'nearest' } {
-  const { matrix, rounding } = roundedInt4(M, rows, cols, H, groupSize, bits);
+function rounded(M: Float64Array, rows: number, cols: number, H: Float64Array | undefined, how: { groupSize: number; bits: GroupedBits; midWeight?: number }, substitute: (approx: Float32Array) => Rounded['substitute']): Rounded & { rounding: 'gptq' | 'nearest' } {
+  const { groupSize, bits } = how;
+  const { matrix, rounding } = roundedInt4(M, rows, cols, H, groupSize, bits, bits === 3 ? how.midWeight : undefined);
   const approx = int4Values(matrix);
   return {
     bits, matrix, rounding, bytes: int4Bytes(rows, cols, groupSize, bits),

@@ -26,6 +26,11 @@ export interface Int4Matrix {
   target?: Float64Array;
   /** The inputs' second moment GPTQ rounded it against (n = length), reused for its low plane. */
   moment?: Float64Array;
+  /**
+   * Int3 matrices of a file with a 4-bit tier: the mid plane's bit per value (same layout as q, 0 or 1; formats/int4.ts):
+   * value (q + (2m − 1)/4)·scale at 4 bits, and the low plane then refines that in sixteenths.
+   */
+  mid?: Uint8Array;
 }
 
 /** The smallest half float s with limit·s ≥ maxAbs (0 for 0), so no value of its group clips (limit 7: int4). */
@@ -54,16 +59,23 @@ export function roundInt4(v: number, scale: number, limit = INT4_LIMIT): number 
  * pointwise layer at int3 gave 57.6% top-1 with the search, 46.0% without; at int4 it changed nothing measurable
  * (75.6% against 75.2%, 250 images), so int4 keeps its scales (and every int4 file its bytes).
  */
-export function groupScale(values: ArrayLike<number>, begin: number, end: number, bits: GroupedBits): number {
+export function groupScale(values: ArrayLike<number>, begin: number, end: number, bits: GroupedBits, midWeight?: number): number {
   let maxAbs = 0;
   for (let i = begin; i < end; i++) maxAbs = Math.max(maxAbs, Math.abs(values[i]));
   const limit = groupedLimit(bits);
   if (bits === 4 || maxAbs === 0) return int4Scale(maxAbs, limit);
   let [best, least] = [0, Infinity];
+  // Nested (an int3 matrix with a mid plane): the search weighs the error at 4 bits too, e3² + midWeight·e4².
+  // Candidates then start at the scale whose mid grid (±3¼ steps) reaches the largest value unclipped.
+  const top = midWeight === undefined ? maxAbs : maxAbs * (13 / 12);
   for (let k = 0; k < CLIP_STEPS; k++) {
-    const s = int4Scale(maxAbs * (1 - 0.05 * k), limit);
+    const s = int4Scale(top * (1 - 0.05 * k), limit);
     let err = 0;
-    for (let i = begin; i < end; i++) err += (values[i] - roundInt4(values[i], s, limit) * s) ** 2;
+    for (let i = begin; i < end; i++) {
+      const q = roundInt4(values[i], s, limit);
+      err += (values[i] - q * s) ** 2;
+      if (midWeight !== undefined) err += midWeight * (values[i] - (q + (values[i] >= q * s ? 0.25 : -0.25)) * s) ** 2;
+    }
     if (err < least) [best, least] = [s, err];
   }
   return best;
@@ -72,8 +84,11 @@ export function groupScale(values: ArrayLike<number>, begin: number, end: number
 /** Candidate scales groupScale tries at 3 bits: down to 70% of the no-clip scale. */
 const CLIP_STEPS = 7;
 
-/** Round-to-nearest int4 (or int3) of a rows×length row-major matrix, one scale per group of each row. */
-export function quantizeInt4Nearest(values: ArrayLike<number>, rows: number, length: number, groupSize: number, bits: GroupedBits = 4): Int4Matrix {
+/**
+ * Round-to-nearest int4 (or int3) of a rows×length row-major matrix, one scale per group of each row; int3 with
+ * `midWeight`: its mid plane too, each value's bit to nearest, the scales searched for both (groupScale).
+ */
+export function quantizeInt4Nearest(values: ArrayLike<number>, rows: number, length: number, groupSize: number, bits: GroupedBits = 4, midWeight?: number): Int4Matrix {
   checkGroupSize(groupSize);
   if (values.length !== rows * length) throw new RangeError(`expected ${rows}×${length} values, got ${values.length}`);
   const groups = int4Groups(length, groupSize);
@@ -83,11 +98,13 @@ export function quantizeInt4Nearest(values: ArrayLike<number>, rows: number, len
   for (let r = 0; r < rows; r++) {
     for (let g = 0; g < groups; g++) {
       const [begin, end] = [r * length + g * groupSize, r * length + Math.min(length, (g + 1) * groupSize)];
-      const s = (scales[r * groups + g] = groupScale(values, begin, end, bits));
+      const s = (scales[r * groups + g] = groupScale(values, begin, end, bits, bits === 3 ? midWeight : undefined));
       for (let i = begin; i < end; i++) q[i] = roundInt4(values[i], s, limit);
     }
   }
-  return { rows, length, groupSize, ...(bits === 3 ? { bits } : {}), q, scales, target: values instanceof Float64Array ? values : Float64Array.from(values) };
+  const target = values instanceof Float64Array ? values : Float64Array.from(values);
+  const m: Int4Matrix = { rows, length, groupSize, ...(bits === 3 ? { bits } : {}), q, scales, target };
+  return bits === 3 && midWeight !== undefined ? { ...m, mid: Uint8Array.from(nearestPlane(m, midPlaneRounding(m))) } : m;
 }
 
 /** The stored bytes of an int4 (or int3) matrix: packed rows, then the half-float scales (formats/int4.ts). */
@@ -112,20 +129,66 @@ export function packInt4(m: Int4Matrix): Uint8Array {
   return out;
 }
 
-/** A value's low-plane step: its residual target − q·scale in 1/LOW_PLANE_STEPS of the scale, to nearest, in [-8, 7]. */
-export function lowPlaneStep(target: number, q: number, scale: number): number {
-  return scale === 0 ? 0 : Math.max(-8, Math.min(7, Math.round((target / scale - q) * LOW_PLANE_STEPS)));
+/**
+ * A plane that refines a grouped matrix value by value (formats/int4.ts): the code of value i given its target w
+ * (as compensated so far) and its scale s, and the level (in scales) the value then stands for.
+ */
+export type PlaneRounding = (w: number, i: number, s: number) => { code: number; level: number };
+
+/** Value i's level before its low plane: q, or with a mid plane q ± ¼. */
+function baseLevel(m: Int4Matrix, i: number): number {
+  return m.q[i] + (m.mid ? (m.mid[i] ? 0.25 : -0.25) : 0);
 }
 
 /**
- * The low plane (formats/int4.ts) of an int4 matrix by rounding each value's residual against `m.target` to
- * nearest; residuals past the plane's range (GPTQ moves values to compensate their neighbours) clip.
- * compiler/gptq.ts's gptqLowPlane compensates instead where the inputs' moment is known.
+ * The low plane's rounding: a value's residual w/s − base level in 1/LOW_PLANE_STEPS of the scale (1/16 over a mid
+ * plane), to nearest, clipped to [-8, 7].
  */
-export function nearestLowPlane(m: Int4Matrix): Int8Array {
+export function lowPlaneRounding(m: Int4Matrix): PlaneRounding {
+  const steps = m.mid ? 2 * LOW_PLANE_STEPS : LOW_PLANE_STEPS;
+  return (w, i, s) => {
+    const base = baseLevel(m, i);
+    const code = s === 0 ? 0 : Math.max(-8, Math.min(7, Math.round((w / s - base) * steps)));
+    return { code, level: base + code / steps };
+  };
+}
+
+/** The mid plane's rounding: q + ¼ (bit 1) where the value lies at or above q·s, else q − ¼ (bit 0). */
+export function midPlaneRounding(m: Int4Matrix): PlaneRounding {
+  return (w, i, s) => {
+    const code = s !== 0 && w / s >= m.q[i] ? 1 : 0;
+    return { code, level: m.q[i] + (code ? 0.25 : -0.25) };
+  };
+}
+
+/** The scale of value i of a grouped matrix. */
+export function scaleAt(m: Int4Matrix, i: number): number {
+  return m.scales[Math.floor(i / m.length) * int4Groups(m.length, m.groupSize) + Math.floor((i % m.length) / m.groupSize)];
+}
+
+/**
+ * A plane (low or mid) of a grouped matrix by rounding each value against `m.target` to nearest; residuals past
+ * a low plane's range (GPTQ moves values to compensate their neighbours) clip. compiler/gptq.ts's gptqPlane
+ * compensates instead where the inputs' moment is known.
+ */
+export function nearestPlane(m: Int4Matrix, rounding: PlaneRounding): Int8Array {
   const target = targetOf(m);
-  const groups = int4Groups(m.length, m.groupSize);
-  return Int8Array.from(target, (t, i) => lowPlaneStep(t, m.q[i], m.scales[Math.floor(i / m.length) * groups + Math.floor((i % m.length) / m.groupSize)]));
+  return Int8Array.from(target, (t, i) => rounding(t, i, scaleAt(m, i)).code);
+}
+
+/** The low plane rounded to nearest (nearestPlane with lowPlaneRounding). */
+export function nearestLowPlane(m: Int4Matrix): Int8Array {
+  return nearestPlane(m, lowPlaneRounding(m));
+}
+
+/** Packs mid-plane bits (one per value, 0 or 1) as formats/int4.ts lays them out: each row a bit stream on a byte. */
+export function packMidPlane(m: Pick<Int4Matrix, 'rows' | 'length'>, bits: ArrayLike<number>): Uint8Array {
+  const rowBytes = Math.ceil(m.length / 8);
+  const out = new Uint8Array(m.rows * rowBytes);
+  for (let r = 0; r < m.rows; r++) {
+    for (let k = 0; k < m.length; k++) if (bits[r * m.length + k]) out[r * rowBytes + (k >> 3)] |= 1 << (k & 7);
+  }
+  return out;
 }
 
 /** Packs low-plane steps like int4 values (two per byte, low nibble first, rows on byte boundaries), no scales. */
@@ -149,15 +212,22 @@ export function int4RowSlice(m: Int4Matrix, begin: number, end: number): Int4Mat
   const groups = int4Groups(m.length, m.groupSize);
   // Rows are independent under GPTQ too: a slice keeps its rows' targets and the shared moment.
   const target = m.target?.subarray(begin * m.length, end * m.length);
-  return { ...m, rows: end - begin, q: m.q.subarray(begin * m.length, end * m.length), scales: m.scales.subarray(begin * groups, end * groups), target };
+  const mid = m.mid?.subarray(begin * m.length, end * m.length);
+  return { ...m, rows: end - begin, q: m.q.subarray(begin * m.length, end * m.length), scales: m.scales.subarray(begin * groups, end * groups), target, mid };
 }
 
-/** The float values an int4 matrix stands for (what the runtime will compute with), in float64. */
-export function int4Values(m: Int4Matrix): Float64Array {
+/**
+ * The float values an int4 matrix stands for as stored (what the runtime will compute with at an as-stored tier),
+ * in float64; `withMid`: an int3 one with its mid plane (a 4-bit tier).
+ */
+export function int4Values(m: Int4Matrix, withMid = false): Float64Array {
   const groups = int4Groups(m.length, m.groupSize);
   const out = new Float64Array(m.rows * m.length);
   for (let r = 0; r < m.rows; r++) {
-    for (let k = 0; k < m.length; k++) out[r * m.length + k] = m.q[r * m.length + k] * m.scales[r * groups + Math.floor(k / m.groupSize)];
+    for (let k = 0; k < m.length; k++) {
+      const i = r * m.length + k;
+      out[i] = (withMid ? baseLevel(m, i) : m.q[i]) * m.scales[r * groups + Math.floor(k / m.groupSize)];
+    }
   }
   return out;
 }

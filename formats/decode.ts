@@ -44,7 +44,7 @@ import type {
   TransientSection,
   ValueInfo,
 } from './model.js';
-import { groupedBits } from './model.js';
+import { groupedBits, type TierBits } from './model.js';
 import { toHex } from './sha256.js';
 
 const SHA256_BYTES = 32;
@@ -229,6 +229,8 @@ class Decoder {
     if (scales !== undefined) tensor.scales = scales;
     const low = t.low();
     if (low !== null) tensor.low = this.range(low, `${where} low plane range`);
+    const mid = t.mid();
+    if (mid !== null) tensor.mid = this.range(mid, `${where} mid plane range`);
     return tensor;
   }
 
@@ -289,7 +291,9 @@ class Decoder {
       if (denseScales !== undefined) layer.denseScales = denseScales;
       const low = l.denseLow();
       if (low !== null) layer.denseLow = this.range(low, `${where} dense low plane range`);
-    } else if (dense !== null || l.denseScalesLength() > 0 || l.denseStorage() !== FbDenseStorage.AsIs || l.denseLow() !== null) {
+      const mid = l.denseMid();
+      if (mid !== null) layer.denseMid = this.range(mid, `${where} dense mid plane range`);
+    } else if (dense !== null || l.denseScalesLength() > 0 || l.denseStorage() !== FbDenseStorage.AsIs || l.denseLow() !== null || l.denseMid() !== null) {
       this.fail(`${where} has a dense weight but no tier it runs dense from`);
     }
     return layer;
@@ -317,10 +321,10 @@ class Decoder {
     };
   }
 
-  private bits(t: FbTier, where: string): { bits?: 8 } {
+  private bits(t: FbTier, where: string): { bits?: TierBits } {
     const bits = t.bits();
     if (bits === 0) return {};
-    if (bits !== 8) this.fail(`${where} runs at ${bits} bits; a tier is 8 (int4 with low planes) or as stored (0)`);
+    if (bits !== 4 && bits !== 8) this.fail(`${where} runs at ${bits} bits; a tier is 8 (with low planes), 4 (int3 with mid planes) or as stored (0)`);
     return { bits };
   }
 

@@ -204,6 +204,7 @@ function denseTensor(b: B, t: DenseTensor): Offset {
   if (t.scaleAxis !== undefined) FbDenseTensor.addScaleAxis(b, t.scaleAxis);
   if (scales !== 0) FbDenseTensor.addScales(b, scales);
   if (t.low) FbDenseTensor.addLow(b, byteRange(b, t.low));
+  if (t.mid) FbDenseTensor.addMid(b, byteRange(b, t.mid));
   return FbDenseTensor.endDenseTensor(b);
 }
 
@@ -251,6 +252,7 @@ function factoredLayer(b: B, l: FactoredLayer): Offset {
   if (denseScales !== 0) FbFactoredLayer.addDenseScales(b, denseScales);
   if (l.denseStorage) FbFactoredLayer.addDenseStorage(b, DENSE_STORAGE_CODE[l.denseStorage]);
   if (l.denseLow) FbFactoredLayer.addDenseLow(b, byteRange(b, l.denseLow));
+  if (l.denseMid) FbFactoredLayer.addDenseMid(b, byteRange(b, l.denseMid));
   return FbFactoredLayer.endFactoredLayer(b);
 }
 

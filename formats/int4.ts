@@ -24,6 +24,15 @@
  * as one little-endian bit stream (value k in bits 3k..3k+2 of the row, bit b in bit b&7 of byte b>>3), each row
  * starting on a byte; then the half-float group scales as above. Its low plane is an int4 one's, same packing and
  * steps: value = (q + l/8)·scale. A file's group size is shared by its int4 and int3 matrices.
+ *
+ * Mid plane (format version 6, nested 3 → 4 bits): one bit m a value of an int3 matrix, each row's bits as a
+ * little-endian bit stream starting on a byte (bit k&7 of byte k>>3), no scales: value = (q + (2m − 1)/4)·scale.
+ * The int3 grid q·scale and the mid grid (q ± ¼)·scale nest: rounding to nearest on the 14-level grid of step
+ * scale/2 picks q ± ¼ with q = the int3 value rounded to nearest, so an int3 matrix and one bit a value is as
+ * fine as int4 with scale/2 steps (the int3 scale is about max/3, so scale/2 ≈ max/6 against int4's max/7).
+ * A 4-bit tier (Tier.bits 4) reads it; its section is the first 4-bit tier's, so a device at a 3-bit tier never
+ * downloads it. With its mid plane, an int3 matrix's low plane counts in sixteenths of its scale (the residual
+ * after the mid plane is half as wide): value = (q + (2m − 1)/4 + l/16)·scale.
  */
 import { decodeHalf } from './float16.js';
 
@@ -57,6 +66,11 @@ export function int4Bytes(rows: number, length: number, groupSize: number, bits:
 /** Steps of one group scale that the low plane's values count in: value = (q + l / LOW_PLANE_STEPS)·scale. */
 export const LOW_PLANE_STEPS = 8;
 
+/** Bytes of the mid plane of a rows×length int3 matrix: one bit a value, each row on a byte boundary. */
+export function midPlaneBytes(rows: number, length: number): number {
+  return rows * Math.ceil(length / 8);
+}
+
 /** Bytes of the low plane of a rows×length int4 matrix (packed values, no scales). */
 export function int4LowPlaneBytes(rows: number, length: number): number {
   return rows * int4RowBytes(length);
@@ -68,15 +82,16 @@ const HIGH = Int8Array.from({ length: 256 }, (_, b) => ((b >> 4) ^ 8) - 8);
 
 /**
  * Dequantise a stored rows×length int4 matrix (bytes as laid out above) to float32, row-major; with its low plane
- * (8-bit tiers), each value refined by it.
+ * (8-bit tiers), each value refined by it; an int3 one (`bits` 3) with its mid plane (4-bit tiers) too.
  */
-export function dequantizeInt4(bytes: Uint8Array, rows: number, length: number, groupSize: number, low?: Uint8Array, bits: GroupedBits = 4): Float32Array {
+export function dequantizeInt4(bytes: Uint8Array, rows: number, length: number, groupSize: number, low?: Uint8Array, bits: GroupedBits = 4, mid?: Uint8Array): Float32Array {
   const expected = int4Bytes(rows, length, groupSize, bits);
   if (bytes.length !== expected) throw new RangeError(`expected ${expected} bytes for ${rows}×${length} int${bits} values in groups of ${groupSize}, got ${bytes.length}`);
   const rowBytes = int4RowBytes(length, bits);
   const groups = int4Groups(length, groupSize);
   const scales = decodeHalf(bytes.subarray(rows * rowBytes));
-  if (bits === 3) return dequantizeInt3(bytes, low, rows, length, groupSize, scales);
+  if (bits === 3) return dequantizeInt3(bytes, { low, mid }, rows, length, groupSize, scales);
+  if (mid) throw new RangeError('only int3 matrices have a mid plane');
   if (low) return withLowPlane(bytes, low, rows, length, groupSize, scales);
   const out = new Float32Array(rows * length);
   for (let r = 0; r < rows; r++) {
@@ -148,11 +163,23 @@ function unpackInt3Row(bytes: Uint8Array, at: number, length: number, out: Int8A
   }
 }
 
-/** Int3 matrices: each row unpacked, then q·scale (with the low plane: (q + l/LOW_PLANE_STEPS)·scale). */
-function dequantizeInt3(bytes: Uint8Array, low: Uint8Array | undefined, rows: number, length: number, groupSize: number, scales: Float32Array): Float32Array {
+/** The bit of value k of a row's mid plane starting at byte `at`, as the offset it adds: +¼ for 1, −¼ for 0. */
+export function midOffset(mid: Uint8Array, at: number, k: number): number {
+  return (mid[at + (k >> 3)] >> (k & 7)) & 1 ? 0.25 : -0.25;
+}
+
+/**
+ * Int3 matrices: each row unpacked, then q·scale; with the mid plane (q + (2m − 1)/4)·scale; with the low plane
+ * (q + l/LOW_PLANE_STEPS)·scale, or with both (q + (2m − 1)/4 + l/(2·LOW_PLANE_STEPS))·scale.
+ */
+function dequantizeInt3(bytes: Uint8Array, planes: { low?: Uint8Array; mid?: Uint8Array }, rows: number, length: number, groupSize: number, scales: Float32Array): Float32Array {
+  const { low, mid } = planes;
   const rowBytes = int4RowBytes(length, 3);
   const lowRowBytes = int4RowBytes(length);
+  const midRowBytes = Math.ceil(length / 8);
   if (low && low.length !== rows * lowRowBytes) throw new RangeError(`expected ${rows * lowRowBytes} low-plane bytes for ${rows}×${length} int3 values, got ${low.length}`);
+  if (mid && mid.length !== midPlaneBytes(rows, length)) throw new RangeError(`expected ${midPlaneBytes(rows, length)} mid-plane bytes for ${rows}×${length} int3 values, got ${mid.length}`);
+  const steps = mid ? 2 * LOW_PLANE_STEPS : LOW_PLANE_STEPS;
   const groups = int4Groups(length, groupSize);
   const q = new Int8Array(length);
   const out = new Float32Array(rows * length);
@@ -160,8 +187,9 @@ function dequantizeInt3(bytes: Uint8Array, low: Uint8Array | undefined, rows: nu
     unpackInt3Row(bytes, r * rowBytes, length, q);
     const at = r * length;
     for (let k = 0; k < length; k++) {
-      const l = low ? (k & 1 ? HIGH : LOW)[low[r * lowRowBytes + (k >> 1)]] / LOW_PLANE_STEPS : 0;
-      out[at + k] = (q[k] + l) * scales[r * groups + Math.floor(k / groupSize)];
+      const l = low ? (k & 1 ? HIGH : LOW)[low[r * lowRowBytes + (k >> 1)]] / steps : 0;
+      const m = mid ? midOffset(mid, r * midRowBytes, k) : 0;
+      out[at + k] = (q[k] + m + l) * scales[r * groups + Math.floor(k / groupSize)];
     }
   }
   return out;

@@ -100,6 +100,8 @@ export interface DenseTensor {
   scales?: number[];
   /** Format v4: the low plane of an int4 weight in a file with an 8-bit tier, in the first 8-bit tier's section. */
   low?: ByteRange;
+  /** Format v6: the mid plane of an int3 weight in a file with a 4-bit tier, in the first 4-bit tier's section. */
+  mid?: ByteRange;
 }
 
 export interface Graph {
@@ -176,6 +178,8 @@ export interface FactoredLayer {
   denseStorage?: 'int8' | 'int3';
   /** Format v4: the low plane of an int4 dense M in a file with an 8-bit tier, in tier max(denseTier, first 8-bit tier). */
   denseLow?: ByteRange;
+  /** Format v6: the mid plane of an int3 dense M in a file with a 4-bit tier, in tier max(denseTier, first 4-bit tier). */
+  denseMid?: ByteRange;
 }
 
 /**
@@ -228,11 +232,15 @@ export interface Tier {
   /** This tier's blocks of layers that go dense later (one section per dense tier, ascending); absent when none. */
   transient?: TransientSection[];
   /**
-   * Format v4, int4 files: 8 when tiers 0..index run every int4 matrix with its low plane (about int8 precision);
-   * absent: as stored (int4). Once 8, every later tier is 8: the ladder goes up in rank and in bits.
+   * Format v4, int4 files: 8 when tiers 0..index run every int4 (and int3) matrix with its low plane (about int8
+   * precision); absent: as stored (int4, int3). Format v6: 4 when they run every int3 matrix with its mid plane
+   * (4 bits; int4 matrices as stored). Never down the ladder: as stored, then 4, then 8; it goes up in rank and bits.
    */
-  bits?: 8;
+  bits?: TierBits;
 }
+
+/** Bits a tier runs its grouped matrices at, beyond as stored (Tier.bits). */
+export type TierBits = 4 | 8;
 
 export interface Preset {
   name: string;
@@ -285,12 +293,13 @@ export interface ModelHeader {
 /**
  * 2: dense weights past break-even (FactoredLayer.denseTier), transient sections, quantised dense weights.
  * 3: int4 factors or dense weights. 4: σ only for the components stored as factors; 8-bit tiers (int4 matrices
- * with their low planes, Tier.bits). 5: int3 dense weights (formats/int4.ts). Readers take 1 to 5.
+ * with their low planes, Tier.bits). 5: int3 dense weights (formats/int4.ts). 6: 4-bit tiers (int3 matrices with
+ * their mid planes). Readers take 1 to 6.
  */
-export const FORMAT_VERSION = 5;
+export const FORMAT_VERSION = 6;
 
 /**
- * The lowest format version that holds what a header uses: 5 with an int3 weight, 4 with a σ list shorter than its
+ * The lowest format version that holds what a header uses: 6 with a 4-bit tier, 5 with an int3 weight, 4 with a σ list shorter than its
  * layer's rank or an 8-bit tier, 3 with
  * anything int4, 2 with dense-from-a-tier layers or quantised dense weights, else 1, so a file without them still
  * loads in an older runtime.
@@ -301,6 +310,7 @@ export function formatVersionFor(header: {
   graph: { initializers: ReadonlyArray<Pick<DenseTensor, 'storage'>> };
   tiers?: ReadonlyArray<Pick<Tier, 'bits'>>;
 }): number {
+  if (header.tiers?.some((t) => t.bits === 4)) return 6;
   if (usesInt3(header)) return 5;
   if (header.layers.some((l) => l.sigma.length < l.maxRank) || header.tiers?.some((t) => t.bits !== undefined)) return 4;
   if (usesInt4(header)) return 3;
@@ -318,6 +328,14 @@ export function usesInt3(header: {
   graph: { initializers: ReadonlyArray<Pick<DenseTensor, 'storage'>> };
 }): boolean {
   return header.layers.some((l) => l.denseStorage === 'int3') || header.graph.initializers.some((t) => t.storage === 'int3');
+}
+
+/**
+ * The bits a tier runs the file's grouped matrices at, for tables: its Tier.bits, or as stored 3 when the file holds
+ * int3 matrices (a mix with int4 and int8 ones), else 4.
+ */
+export function tierBitsLabel(header: Parameters<typeof usesInt3>[0], tier: Pick<Tier, 'bits'>): 3 | 4 | 8 {
+  return tier.bits ?? (usesInt3(header) ? 3 : 4);
 }
 
 /** Bits a value of a grouped storage takes (formats/int4.ts): 4 for 'int4', 3 for 'int3'; undefined for the others. */

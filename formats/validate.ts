@@ -3,7 +3,7 @@
  * so that a bad file fails here with a clear message instead of deep inside an engine.
  */
 import { storedMatrixBytes } from './codes.js';
-import { int4Bytes, int4LowPlaneBytes } from './int4.js';
+import { int4Bytes, int4LowPlaneBytes, midPlaneBytes } from './int4.js';
 import { formatBytes as fmt, LrmCorruptHeaderError } from './errors.js';
 import type { ByteRange, FactoredLayer, ModelHeader } from './model.js';
 import { DATA_TYPE_SIZE, DataType, groupedBits, PAYLOAD_ALIGNMENT, usesInt3, usesInt4 } from './model.js';
@@ -43,6 +43,7 @@ class Validator {
     this.h.layers.forEach((l, i) => this.layer(l, `factored layer ${i} ("${l.name}")`));
     this.tierRanks();
     this.lowPlanes();
+    this.midPlanes();
     this.refits();
     this.presets();
   }
@@ -75,11 +76,11 @@ class Validator {
    */
   private lowPlanes(): void {
     const { tiers, layers, graph, factorDType, formatVersion } = this.h;
-    const b = tiers.findIndex((t) => t.bits !== undefined);
+    const b = tiers.findIndex((t) => t.bits === 8);
+    tiers.forEach((t, k) => {
+      if (k > 0 && (t.bits ?? 0) < (tiers[k - 1].bits ?? 0)) this.fail(`tier ${k} runs ${t.bits === undefined ? 'as stored' : `at ${t.bits} bits`} after tier ${k - 1} ran at ${tiers[k - 1].bits} bits; bits never go down the ladder`);
+    });
     if (b >= 0) {
-      tiers.forEach((t, k) => {
-        if (k > b && t.bits === undefined) this.fail(`tier ${k} runs int4 after tier ${b} ran at 8 bits; bits never go down the ladder`);
-      });
       if (!usesInt4(this.h)) this.fail(`tier ${b} runs at 8 bits, but the file stores nothing as int4`);
       if (formatVersion < 4) this.fail(`it has 8-bit tiers (format version 4) but says format version ${formatVersion}`);
     }
@@ -117,6 +118,42 @@ class Validator {
         plane(blk.leftLow, needed, delta, l.rows, at, section, `${what} block ${j} left factor`, name);
         plane(blk.rightLow, needed, delta, l.cols, at, section, `${what} block ${j} right factor`, name);
       });
+    });
+  }
+
+  /**
+   * 4-bit tiers (format version 6): only int4 files have them, and from the first one (m) on every int3 matrix has
+   * its mid plane where the layout puts it: a dense weight's in tier m, an int3 dense M's in tier max(denseTier, m);
+   * no other matrix has one.
+   */
+  private midPlanes(): void {
+    const { tiers, layers, graph, formatVersion } = this.h;
+    const m = tiers.findIndex((t) => t.bits === 4);
+    if (m >= 0) {
+      if (!usesInt4(this.h)) this.fail(`tier ${m} runs at 4 bits, but the file stores nothing grouped (int4 or int3)`);
+      if (formatVersion < 6) this.fail(`it has 4-bit tiers (format version 6) but says format version ${formatVersion}`);
+    }
+    const plane = (mid: ByteRange | undefined, int3: boolean, rows: number, length: number, at: number, where: string): void => {
+      if (!int3 || m < 0) {
+        if (mid !== undefined) this.fail(`${where} has a mid plane, but ${int3 ? 'no 4-bit tier reads it' : 'is not int3'}`);
+        return;
+      }
+      if (mid === undefined) this.fail(`${where} is int3 without a mid plane, but tier ${m} runs at 4 bits`);
+      const bytes = midPlaneBytes(rows, length);
+      if (mid.length !== bytes) this.fail(`${where} mid plane holds ${fmt(mid.length)} bytes, expected ${fmt(bytes)} for ${rows}×${length} values`);
+      this.inPayload(mid, `${where} mid plane`);
+      this.inside(mid, tiers[at].range, `${where} mid plane`, `tier ${at}`);
+    };
+    graph.initializers.forEach((t, i) => {
+      const int3 = t.storage === 'int3';
+      const channels = int3 ? t.dims[t.scaleAxis!]! : 0;
+      const rest = channels === 0 ? 0 : t.dims.reduce((a, d) => a * d, 1) / channels;
+      plane(t.mid, int3, channels, rest, m, `initializer ${i} ("${t.name}")`);
+    });
+    layers.forEach((l, i) => {
+      const what = `factored layer ${i} ("${l.name}") dense weight`;
+      if (l.denseTier === undefined && l.denseMid !== undefined) this.fail(`${what} has a mid plane but the layer never runs dense`);
+      else if (l.denseTier !== undefined) plane(l.denseMid, l.denseStorage === 'int3', l.rows, l.cols, Math.max(l.denseTier, m), what);
     });
   }
 

@@ -6,21 +6,25 @@
 import { decodeHalf } from '../formats/float16.js';
 import { dequantizeInt4 } from '../formats/int4.js';
 import { dequantizeInt8, int8View } from '../formats/int8.js';
-import { groupedBits, type DenseTensor } from '../formats/model.js';
+import { groupedBits, type ByteRange, type DenseTensor, type TierBits } from '../formats/model.js';
+import { groupedPlanes } from './factors.js';
 import { transposeF32 } from './factors.js';
 import type { PayloadBytes } from './payload-view.js';
 
-/** `lowPlanes`: the tier being built runs at 8 bits, so an int4 (or int3) weight is read with its low plane. */
-export function denseTensorBytes(t: DenseTensor, payload: PayloadBytes, int4GroupSize?: number, lowPlanes = false): Uint8Array {
+/**
+ * `bits`: the tier being built runs at 8 bits, so an int4 (or int3) weight is read with its low plane, or at 4 or
+ * 8 bits, so an int3 weight is read with its mid plane where the file has one (formats/int4.ts).
+ */
+export function denseTensorBytes(t: DenseTensor, payload: PayloadBytes, int4GroupSize?: number, tierBits?: TierBits): Uint8Array {
   const raw = payload.subarray(t.range.offset, t.range.offset + t.range.length);
   const bits = groupedBits(t.storage);
   if (bits !== undefined) {
     // Stored as rows of channels (formats/int4.ts): [dims0, rest], or the transpose of a 2-D weight (axis 1).
     const channels = t.dims[t.scaleAxis ?? 0] ?? 1;
     const rest = t.dims.reduce((a, b) => a * b, 1) / Math.max(channels, 1);
-    if (lowPlanes && !t.low) throw new RangeError(`weight "${t.name}" has no low plane for an 8-bit tier`);
-    const low = lowPlanes ? payload.subarray(t.low!.offset, t.low!.offset + t.low!.length) : undefined;
-    const m = dequantizeInt4(raw, channels, rest, int4GroupSize ?? 0, low, bits);
+    const planes = groupedPlanes(t.name, bits, tierBits, { low: t.low, mid: t.mid });
+    const view = (r: ByteRange | undefined) => r && payload.subarray(r.offset, r.offset + r.length);
+    const m = dequantizeInt4(raw, channels, rest, int4GroupSize ?? 0, view(planes.low), bits, view(planes.mid));
     return new Uint8Array((t.scaleAxis === 1 ? transposeF32(m, channels, rest) : m).buffer);
   }
   if (t.storage === 'fp16') return new Uint8Array(decodeHalf(raw).buffer);

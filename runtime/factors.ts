@@ -2,7 +2,7 @@ import { decodeHalf } from '../formats/float16.js';
 import { storedMatrixBytes } from '../formats/codes.js';
 import { dequantizeInt4, int4Bytes, type GroupedBits } from '../formats/int4.js';
 import { dequantizeInt8, int8View } from '../formats/int8.js';
-import { groupedBits, type ByteRange, type FactoredLayer, type ModelHeader } from '../formats/model.js';
+import { groupedBits, type ByteRange, type FactoredLayer, type ModelHeader, type TierBits } from '../formats/model.js';
 import type { PayloadBytes } from './payload-view.js';
 
 /** A layer's factors at a chosen rank, as float32: left is r×rows (columns of A as rows), right is r×cols. */
@@ -64,10 +64,10 @@ export interface Int8LayerFactors {
 }
 
 /**
- * How a file stores its factors (the header's fields that say it), and whether the tier being built runs at
- * 8 bits: int4 matrices then read their low planes too (formats/int4.ts).
+ * How a file stores its factors (the header's fields that say it), and the bits the tier being built runs at: at 8,
+ * int4 and int3 matrices read their low planes too, at 4 and 8 int3 matrices their mid planes (formats/int4.ts).
  */
-export type FactorStorage = Pick<ModelHeader, 'factorDType' | 'int4GroupSize'> & { lowPlanes?: boolean };
+export type FactorStorage = Pick<ModelHeader, 'factorDType' | 'int4GroupSize'> & { bits?: TierBits };
 
 /** Gather the first `rank` components of a layer from its per-tier blocks in the payload, as float32. */
 export function gatherFactors(layer: FactoredLayer, rank: number, payload: PayloadBytes, storage: FactorStorage): LayerFactors {
@@ -79,8 +79,8 @@ export function gatherFactors(layer: FactoredLayer, rank: number, payload: Paylo
     const take = Math.min(rank, b.rankEnd) - b.rankBegin;
     // An int4 block decodes whole (its scales follow all its rows), then its first `take` components are kept.
     const rows = storage.factorDType === 'int4' ? b.rankEnd - b.rankBegin : take;
-    left.set(decodeRows(payload, b.left.offset, rows, layer.rows, storage, lowPlane(b.leftLow, storage, layer)).subarray(0, take * layer.rows), b.rankBegin * layer.rows);
-    right.set(decodeRows(payload, b.right.offset, rows, layer.cols, storage, lowPlane(b.rightLow, storage, layer)).subarray(0, take * layer.cols), b.rankBegin * layer.cols);
+    left.set(decodeRows(payload, b.left.offset, rows, layer.rows, storage, factorPlanes(b.leftLow, storage, layer)).subarray(0, take * layer.rows), b.rankBegin * layer.rows);
+    right.set(decodeRows(payload, b.right.offset, rows, layer.cols, storage, factorPlanes(b.rightLow, storage, layer)).subarray(0, take * layer.cols), b.rankBegin * layer.cols);
   }
   return { rank, left, right };
 }
@@ -107,14 +107,32 @@ export function denseWeight(layer: FactoredLayer, payload: PayloadBytes, storage
   const { offset } = layer.dense;
   if (storage.factorDType === 'int8' || layer.denseStorage === 'int8') return dequantizeInt8(int8View(payload.subarray(offset, offset + layer.rows * layer.cols)), layer.rows, layer.cols, layer.denseScales ?? [], 0);
   // An int4 file's dense M may be int3 (format v5): the same rows and groups at 3 bits.
-  return decodeRows(payload, offset, layer.rows, layer.cols, storage, lowPlane(layer.denseLow, storage, layer), groupedBits(layer.denseStorage));
+  const bits = groupedBits(layer.denseStorage) ?? 4;
+  const planes = storage.factorDType === 'int4' ? groupedPlanes(layer.name, bits, storage.bits, { low: layer.denseLow, mid: layer.denseMid }) : {};
+  return decodeRows(payload, offset, layer.rows, layer.cols, storage, planes, bits);
 }
 
-/** The low plane a matrix is read with at an 8-bit tier (undefined at 4-bit tiers and in other dtypes). */
-function lowPlane(range: ByteRange | undefined, storage: FactorStorage, layer: FactoredLayer): ByteRange | undefined {
-  if (!storage.lowPlanes || storage.factorDType !== 'int4') return undefined;
-  if (!range) throw new RangeError(`layer "${layer.name}" has no low plane for an 8-bit tier`);
-  return range;
+/** The planes an int4 factor block is read with: its low plane at 8-bit tiers (factors are never int3). */
+function factorPlanes(low: ByteRange | undefined, storage: FactorStorage, layer: FactoredLayer): GroupedPlanes {
+  return storage.factorDType === 'int4' ? groupedPlanes(layer.name, 4, storage.bits, { low }) : {};
+}
+
+/** The plane ranges a grouped matrix is read with at a tier. */
+export interface GroupedPlanes {
+  low?: ByteRange;
+  mid?: ByteRange;
+}
+
+/**
+ * Which of a grouped matrix's planes a tier of `tierBits` reads (formats/int4.ts): the low plane at 8 bits; an int3
+ * matrix's mid plane at 4 and 8 bits where the file has one (a file with 8-bit but no 4-bit tiers has none: its
+ * int3 low planes count in eighths). Loud when the tier needs a plane the file does not hold.
+ */
+export function groupedPlanes(name: string, bits: GroupedBits, tierBits: TierBits | undefined, stored: GroupedPlanes): GroupedPlanes {
+  if (tierBits === undefined) return {};
+  if (tierBits === 8 && !stored.low) throw new RangeError(`weight "${name}" has no low plane for an 8-bit tier`);
+  if (tierBits === 4 && bits === 3 && !stored.mid) throw new RangeError(`int3 weight "${name}" has no mid plane for a 4-bit tier`);
+  return { ...(tierBits === 8 ? { low: stored.low } : {}), ...(bits === 3 && stored.mid ? { mid: stored.mid } : {}) };
 }
 
 /** A layer's M at full rank: the stored dense weight where the file has one, else its factors multiplied out. */
@@ -133,14 +151,15 @@ export function dequantizeFactors(q: Int8LayerFactors, rows: number, cols: numbe
 
 /**
  * `rows` stored rows of `length` values at `offset`, in an fp32, fp16 or int4 file, as float32 (a copy); an int4
- * matrix with its low plane when `low` is given, at `bits` 3 an int3 one.
+ * matrix with the planes given, at `bits` 3 an int3 one.
  */
-function decodeRows(payload: PayloadBytes, offset: number, rows: number, length: number, storage: FactorStorage, low?: ByteRange, bits: GroupedBits = 4): Float32Array {
+function decodeRows(payload: PayloadBytes, offset: number, rows: number, length: number, storage: FactorStorage, planes: GroupedPlanes = {}, bits: GroupedBits = 4): Float32Array {
   const { factorDType: dtype, int4GroupSize } = storage;
   if (dtype === 'int8') throw new RangeError('int8 factors carry their scales in the header: use dequantizeInt8');
   if (dtype === 'int4') {
     const bytes = payload.subarray(offset, offset + int4Bytes(rows, length, int4GroupSize ?? 0, bits));
-    return dequantizeInt4(bytes, rows, length, int4GroupSize ?? 0, low && payload.subarray(low.offset, low.offset + low.length), bits);
+    const view = (r: ByteRange | undefined) => r && payload.subarray(r.offset, r.offset + r.length);
+    return dequantizeInt4(bytes, rows, length, int4GroupSize ?? 0, view(planes.low), bits, view(planes.mid));
   }
   const bytes = payload.subarray(offset, offset + storedMatrixBytes(dtype, rows, length, int4GroupSize));
   if (dtype === 'fp16') return decodeHalf(bytes);

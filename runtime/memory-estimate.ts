@@ -1,6 +1,6 @@
 import { DATA_TYPE_SIZE, type ModelHeader } from '../formats/model.js';
 import { sectionBytes } from '../formats/sections.js';
-import { lowPlanesAt, runsFactored, storedDense } from './onnx/build-model.js';
+import { runsFactored, storedDense, tierBitsAt } from './onnx/build-model.js';
 import { Int4Kernels, matMulNBitsBytes, matMulNBitsFits } from './onnx/int4-kernels.js';
 
 const MB = 1024 * 1024;
@@ -38,7 +38,7 @@ export interface MemoryEstimate {
 export function engineWeightBytes(header: ModelHeader, tiers: number, int4Kernels = false): number {
   const ranks = header.tiers[tiers - 1].ranks;
   const G = header.int4GroupSize;
-  const kernels = int4Kernels && !lowPlanesAt(header, tiers) && matMulNBitsFits(G) ? new Int4Kernels(header) : undefined;
+  const kernels = int4Kernels && tierBitsAt(header, tiers) !== 8 && matMulNBitsFits(G) ? new Int4Kernels(header) : undefined;
   let bytes = 0;
   for (const t of header.graph.initializers) {
     bytes += kernels?.weights.has(t.name) ? matMulNBitsBytes(t.dims[1]!, t.dims[0]!, G!) : t.dims.reduce((a, b) => a * b, 1) * (DATA_TYPE_SIZE[t.dataType] ?? 4);

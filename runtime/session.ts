@@ -19,7 +19,7 @@ import { Retirement } from './engines/retirement.js';
 import type { EngineRegistry } from './engines/registry.js';
 import { engineWeightBytes, estimateMemory } from './memory-estimate.js';
 import { decodeRefits, type LayerRefit } from './factors.js';
-import { buildOnnxModel, lowPlanesAt } from './onnx/build-model.js';
+import { buildOnnxModel, tierBitsAt } from './onnx/build-model.js';
 import { checkGraph } from './onnx/check-graph.js';
 import { payloadConstants } from './onnx/constant-values.js';
 import { checkFeeds, type NonFinitePolicy } from './check-feeds.js';
@@ -177,11 +177,11 @@ export class LrmSession {
     const refit = await loadRefits(loader, header, choice.tiers, options, transfer);
     throwIfAborted(options.signal, source.name);
     const models = new Map<boolean, Uint8Array>();
-    const build: BaseBuild = { payload: bytes, ranks, refits: refit?.refits, lowPlanes: lowPlanesAt(header, choice.tiers) };
+    const build: BaseBuild = { payload: bytes, ranks, refits: refit?.refits, bits: tierBitsAt(header, choice.tiers) };
     /** The model an engine gets: with MatMulNBits where asked for and the engine is onnxruntime's. */
     const modelFor = (engine: Engine): Uint8Array => {
       const kernels = usesInt4Kernels(options, engine.id);
-      if (!models.has(kernels)) models.set(kernels, buildOnnxModel(header, bytes, ranks, { refits: build.refits, lowPlanes: build.lowPlanes, int4Kernels: kernels }));
+      if (!models.has(kernels)) models.set(kernels, buildOnnxModel(header, bytes, ranks, { refits: build.refits, bits: build.bits, int4Kernels: kernels }));
       return models.get(kernels)!;
     };
 
@@ -372,8 +372,8 @@ export class LrmSession {
     const refit = await loadRefits(this.loader, this.header, choice.tiers, this.options, transfer);
     throwIfAborted(transfer.signal, this.loader.sourceName);
     progress?.({ phase: 'build', loaded: 0, total: 1 });
-    const build: BaseBuild = { payload: bytes, ranks, refits: refit?.refits, lowPlanes: lowPlanesAt(this.header, choice.tiers) };
-    const model = buildOnnxModel(this.header, bytes, ranks, { refits: build.refits, lowPlanes: build.lowPlanes, int4Kernels: usesInt4Kernels(this.options, this.engine) });
+    const build: BaseBuild = { payload: bytes, ranks, refits: refit?.refits, bits: tierBitsAt(this.header, choice.tiers) };
+    const model = buildOnnxModel(this.header, bytes, ranks, { refits: build.refits, bits: build.bits, int4Kernels: usesInt4Kernels(this.options, this.engine) });
     const session = await this.engineImpl.create(model, this.context);
     // Loaded adapters move to the new ranks with the base; if their session cannot be built, nothing switches.
     const adoptAdapters = await this.adapterSet.rebuild({ base: build, engine: this.engineImpl, context: this.context }).catch(async (e: unknown) => {

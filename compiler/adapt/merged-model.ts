@@ -1,9 +1,10 @@
 import type { AdapterTarget } from '../../runtime/adapters/targets.js';
 import { decodeRefits, denseWeight, float32Copy, gatherFactors, multiplyOut, transposeF32, type FactorStorage, type LayerRefit } from '../../runtime/factors.js';
 import { denseTensorBytes } from '../../runtime/dense-weights.js';
-import { buildOnnxModel, denseNode, lowPlanesAt, middleTensorName, storedDense } from '../../runtime/onnx/build-model.js';
+import { buildOnnxModel, denseNode, middleTensorName, storedDense, tierBitsAt } from '../../runtime/onnx/build-model.js';
 import { onnx, type NodeProto, type TensorProto } from '../../runtime/onnx/proto.js';
 import type { AdapterBaseFile } from './base.js';
+import type { TierBits } from '../../formats/model.js';
 
 /**
  * The base at one tier (tiers 0..tier loaded, as the runtime builds it: that tier's ranks, its refits when the file
@@ -19,7 +20,7 @@ import type { AdapterBaseFile } from './base.js';
 export function mergedOnnx(base: AdapterBaseFile, tier: number, targets: readonly AdapterTarget[], matrices: readonly Float32Array[]): Uint8Array {
   const { header, payload } = base;
   const build = tierBuild(base, tier);
-  const model = onnx.ModelProto.decode(buildOnnxModel(header, payload, build.ranks, { refits: build.refits, lowPlanes: build.lowPlanes }));
+  const model = onnx.ModelProto.decode(buildOnnxModel(header, payload, build.ranks, { refits: build.refits, bits: build.bits }));
   const graph = model.graph!;
   targets.forEach((t, k) => {
     const source = header.graph.nodes[t.nodeIndex];
@@ -45,7 +46,7 @@ export function mergedOnnx(base: AdapterBaseFile, tier: number, targets: readonl
 export function baseMatrices(base: AdapterBaseFile, tier: number, targets: readonly AdapterTarget[]): Float32Array[] {
   const { header, payload } = base;
   const build = tierBuild(base, tier);
-  const storage: FactorStorage = { factorDType: header.factorDType, int4GroupSize: header.int4GroupSize, lowPlanes: build.lowPlanes };
+  const storage: FactorStorage = { factorDType: header.factorDType, int4GroupSize: header.int4GroupSize, bits: build.bits };
   return targets.map((t) => {
     if (t.storage === 'factored') {
       // As buildOnnxModel builds the layer at this rank (runtime/onnx/build-model.ts).
@@ -57,7 +58,7 @@ export function baseMatrices(base: AdapterBaseFile, tier: number, targets: reado
       return multiplyOut(refit ? { ...stored, left: refit.left } : stored, layer.rows, layer.cols);
     }
     // The inverse of the runtime's dense slot (runtime/adapters/feeds.ts adds ΔW in the stored layout instead).
-    const bytes = denseTensorBytes(t.tensor, payload, header.int4GroupSize, build.lowPlanes);
+    const bytes = denseTensorBytes(t.tensor, payload, header.int4GroupSize, build.bits);
     const values = float32Copy(bytes, 0, bytes.length / 4);
     const m = t.transposed ? transposeF32(values, t.cols, t.rows) : values;
     const alpha = t.gemm?.alpha ?? 1;
@@ -69,12 +70,12 @@ export function baseMatrices(base: AdapterBaseFile, tier: number, targets: reado
 interface TierBuild {
   ranks: number[];
   refits?: Array<LayerRefit | undefined>;
-  lowPlanes: boolean;
+  bits: TierBits | undefined;
 }
 
 function tierBuild(base: AdapterBaseFile, tier: number): TierBuild {
   const { header, bytes, payloadStart } = base;
   const t = header.tiers[tier];
   const refits = t.refit ? decodeRefits(header, tier, bytes.subarray(payloadStart + t.refit.range.offset, payloadStart + t.refit.range.offset + t.refit.range.length)) : undefined;
-  return { ranks: t.ranks, refits, lowPlanes: lowPlanesAt(header, tier + 1) };
+  return { ranks: t.ranks, refits, bits: tierBitsAt(header, tier + 1) };
 }

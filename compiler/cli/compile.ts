@@ -1,14 +1,14 @@
 import { stat } from 'node:fs/promises';
 import { Option, type Command } from 'commander';
 import { parseTierBudgets } from '../allocate.js';
-import { compileOnnx, DEFAULT_INT4_MAX_ERROR, DEFAULT_SENSITIVITY_MAX_MULTIPLY_ADDS, type CompileOptions } from '../compile.js';
+import { compileOnnx, DEFAULT_INT3_MAX_ERROR, DEFAULT_INT4_MAX_ERROR, DEFAULT_MID_WEIGHT, DEFAULT_SENSITIVITY_MAX_MULTIPLY_ADDS, type CompileOptions } from '../compile.js';
 import type { Int4Report } from '../assemble.js';
 import { DEFAULT_INT4_GROUP_SIZE } from '../quantize-int4.js';
 import type { DistillFeatures, DistillReport } from '../distill/distill.js';
 import { parseTrainingEngine, TRAINING_ENGINES } from '../distill/training-backend.js';
 import type { RefitMode } from '../refit.js';
 import { CompileOptionError } from '../errors.js';
-import type { FactorDType } from '../../formats/model.js';
+import { tierBitsLabel, type FactorDType } from '../../formats/model.js';
 import { bytesToLoad } from '../../formats/read.js';
 import { formatBytes, formatCount, table } from './format.js';
 import { ProgressBar } from './progress.js';
@@ -29,7 +29,9 @@ interface CompileCliOptions {
   dtype: string;
   groupSize: string;
   int4MaxError: string;
-  minBits: string;
+  minBits?: string;
+  int3MaxError: string;
+  midWeight: string;
   /** false with --no-sequential. */
   sequential: boolean;
   minParams: string;
@@ -79,8 +81,17 @@ function describeInt4(report: Int4Report, groupSize: number | undefined): string
   const measured = report.some((r) => r.measured === 'network') ? 'network output error on the calibration samples' : 'each weight\'s own error (no calibration)';
   const list = kept.map((r) => `${r.weight} ${(100 * r.error).toFixed(2)}%`).join(', ');
   const list3 = int3.map((r) => `${r.weight} ${(100 * (r.int3Error ?? 0)).toFixed(2)}%`).join(', ');
-  const threes = report.some((r) => r.int3Error !== undefined) ? `; ${int3.length} int3${int3.length ? ` (${list3})` : ''}` : '';
-  return `int4 (groups of ${groupSize ?? '-'}): factors and ${int4.length} dense weight(s) int4 (${rounding})${threes}; ${kept.length} int8${kept.length ? ` (${list})` : ''}\nprecision chosen by ${measured}, budget --int4-max-error${describeSequential(report)}`;
+  const tried3 = report.some((r) => r.int3Error !== undefined);
+  const threes = tried3 ? `; ${int3.length} int3${int3.length ? ` (${list3})` : ''}` : '';
+  const budgets = tried3 ? 'budgets --int4-max-error (4-bit model), --int3-max-error (3-bit)' : 'budget --int4-max-error';
+  return `int4 (groups of ${groupSize ?? '-'}): factors and ${int4.length} dense weight(s) int4 (${rounding})${threes}; ${kept.length} int8${kept.length ? ` (${list})` : ''}\nprecision chosen by ${measured}, ${budgets}${describeMid(int3)}${describeSequential(report)}`;
+}
+
+/** Int3 weights' mid planes (4-bit tiers), one line: each layer's own output error at 3 bits and with its mid plane. */
+function describeMid(int3: Int4Report): string {
+  const refined = int3.filter((r) => r.midError !== undefined);
+  if (refined.length === 0) return '';
+  return `\n4-bit tiers take int3 weights to 4 bits with their mid planes, layer output error: ${refined.map((r) => `${r.weight} ${(100 * r.midError!).toFixed(2)}%`).join(', ')}`;
 }
 
 /** Sequential rounding's effect, one line: each layer's output error against the original, first and second rounding. */
@@ -92,8 +103,9 @@ function describeSequential(report: Int4Report): string {
   return `\nsequential rounding, layer output error against the original with every layer upstream as stored: ${list}`;
 }
 
-function parseMaxError(text: string): number {
-  return text === 'inf' ? Infinity : parseNonNegative('--int4-max-error', text);
+/** An error budget: a number ≥ 0, or inf (no limit). */
+function parseMaxError(flag: string, text: string): number {
+  return text === 'inf' ? Infinity : parseNonNegative(flag, text);
 }
 
 /** Calibration runs the model on batches of this many samples. */
@@ -191,11 +203,13 @@ export function registerCompile(program: Command): void {
     .description('factorise an ONNX model into a nested low-rank .lrm file')
     .argument('<model.onnx>', 'trained model to compile')
     .requiredOption('-o, --output <model.lrm>', 'where to write the .lrm file')
-    .option('--tiers <fractions>', 'cumulative tier budgets, fractions of the factorable layers\' dense parameters; int4: budget:8 adds a tier at 8 bits (each int4 matrix with its low plane), e.g. 0.2,0.5,1,1:8', '0.1,0.2,0.35,0.5,1')
+    .option('--tiers <fractions>', 'cumulative tier budgets, fractions of the factorable layers\' dense parameters; int4: budget:8 adds a tier at 8 bits (each int4 matrix with its low plane), budget:4 one where int3 weights run at 4 bits (with their mid planes; added after the last plain tier when int3 is on), e.g. 0.2,0.5,1,1:4,1:8', '0.1,0.2,0.35,0.5,1')
     .option('--dtype <fp32|fp16|int8|int4>', 'storage of every weight (int8: symmetric, per output channel; int4: groups of --group-size values per scale, GPTQ-rounded against --calib inputs, else to nearest)', 'fp32')
     .option('--group-size <n>', 'int4: values per scale', String(DEFAULT_INT4_GROUP_SIZE))
     .option('--int4-max-error <e>', 'int4: error budget of the precision pass: weights go int4, least network error per byte saved first, while their summed error stays within this; the rest int8 (0: all int8, inf: all int4)', String(DEFAULT_INT4_MAX_ERROR))
-    .addOption(new Option('--min-bits <bits>', 'int4: 3 lets the precision pass store a weight int3 too (3 bits a value, same groups), by the same measured error per byte and budget; needs --calib').choices(['3', '4']).default('4'))
+    .option('--int3-max-error <e>', 'int4 with int3: error budget of the 3-bit tiers: of the int4 weights, those with the least error added per byte saved go int3 while the summed error stays within this (inf: all int3)', String(DEFAULT_INT3_MAX_ERROR))
+    .option('--mid-weight <w>', 'int4 with int3: how much the 4-bit tier\'s error counts against the 3-bit tier\'s where int3 values and their mid bits are rounded together (0: the best 3-bit tier; higher: a 4-bit tier closer to int4 alone)', String(DEFAULT_MID_WEIGHT))
+    .addOption(new Option('--min-bits <bits>', 'int4: 3 lets the precision pass store weights int3 (3 bits a value, same groups) in the tiers run as stored, and a 4-bit tier takes them back to int4 precision with one more bit a value (default with --calib: 3; without: 4)').choices(['3', '4']))
     .option('--no-sequential', 'int4 with --calib: skip sequential rounding (by default each int4/int3 weight is rounded again against its inputs with every layer upstream as stored: one more pass over the calibration data per layer depth)')
     .option('--min-params <n>', 'layers with fewer weights stay dense', '4096');
   withCalibrationOptions(command, 'real inputs for activation-aware factorisation', '256')
@@ -246,8 +260,10 @@ export function registerCompile(program: Command): void {
         tiers,
         dtype: opts.dtype as FactorDType,
         int4GroupSize: parseWholeNumber('--group-size', opts.groupSize),
-        int4MaxError: parseMaxError(opts.int4MaxError),
-        int4MinBits: opts.minBits === '3' ? 3 : 4,
+        int4MaxError: parseMaxError('--int4-max-error', opts.int4MaxError),
+        int4MinBits: opts.minBits === undefined ? undefined : opts.minBits === '3' ? 3 : 4,
+        int3MaxError: parseMaxError('--int3-max-error', opts.int3MaxError),
+        int3MidWeight: parseNonNegative('--mid-weight', opts.midWeight),
         int4Sequential: opts.sequential !== false,
         minParams,
         calibration: calibration?.feeds,
@@ -290,11 +306,11 @@ export function registerCompile(program: Command): void {
         console.log(`note: ${quantised} quantised node(s) are kept as they are`);
       }
       const payloadStart = size - header.payloadLength;
-      const bits = header.tiers.some((t) => t.bits === 8);
+      const bits = new Set(header.tiers.map((t) => tierBitsLabel(header, t))).size > 1;
       console.log(
         table([
           ['tier', 'budget', ...(bits ? ['bits'] : []), 'params', 'bytes to load'],
-          ...header.tiers.map((t) => [t.index, t.budget, ...(bits ? [t.bits ?? 4] : []), formatCount(t.params), formatBytes(bytesToLoad(header, payloadStart, t.index + 1))]),
+          ...header.tiers.map((t) => [t.index, t.budget, ...(bits ? [tierBitsLabel(header, t)] : []), formatCount(t.params), formatBytes(bytesToLoad(header, payloadStart, t.index + 1))]),
         ]),
       );
     });

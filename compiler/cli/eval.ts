@@ -7,7 +7,7 @@ import { openDataset, parseDataSpec } from '../data/spec.js';
 import { loadVocabulary } from '../data/text.js';
 import { evalSentenceEncoder } from './eval-text.js';
 import { checkBefore, requestedTiers, sweepTiers } from './tier-sweep.js';
-import { agreement, evaluateClassifier, type EvalResult, type Runner } from '../evaluate.js';
+import { agreement, evaluateClassifier, scoreError, type EvalResult, type Runner } from '../evaluate.js';
 import { CompileOptionError } from '../errors.js';
 import { normaliseOnnx } from '../import/normalise.js';
 import { importOnnx } from '../import/onnx.js';
@@ -109,20 +109,20 @@ export function registerEval(program: Command): void {
       const bar = new ProgressBar();
       const run = async (label: string, runner: Runner): Promise<EvalResult> => {
         const r = await evaluateClassifier(runner, dataset, {
-          inputName: input.name, outputName: opts.output, batchSize,
+          inputName: input.name, outputName: opts.output, batchSize, keepScores: referencePath !== undefined,
           onBatch: (done, total) => bar.update(label, done, total),
         });
         bar.stop();
         return r;
       };
 
-      let reference: (Row & { predictions: Int32Array }) | null = null;
+      let reference: (Row & { predictions: Int32Array; scores?: Float32Array }) | null = null;
       if (referencePath) {
         const refBytes = referencePath === modelPath ? bytes : await readInputBytes(referencePath);
         const session = await engine.create(refBytes);
         try {
           const r = await run('reference', session);
-          reference = { accuracy: r.accuracy, params: onnxParams(refBytes, referencePath), bytes: refBytes.length, latencyMsP50: r.latencyMsP50, predictions: r.predictions };
+          reference = { accuracy: r.accuracy, params: onnxParams(refBytes, referencePath), bytes: refBytes.length, latencyMsP50: r.latencyMsP50, predictions: r.predictions, scores: r.scores };
         } finally {
           await session.release();
         }
@@ -140,6 +140,8 @@ export function registerEval(program: Command): void {
         bytes: m.bytes,
         accuracy: m.result.accuracy,
         agreement: reference ? agreement(m.result.predictions, reference.predictions) : null,
+        // Σ‖y − ŷ‖² / Σ‖y‖² of the scores against the reference's: finer than agreement on a few hundred samples.
+        scoreError: reference?.scores && m.result.scores ? scoreError(m.result.scores, reference.scores) : null,
         latencyMsP50: m.result.latencyMsP50,
         ...(m.before ? { before: m.before.accuracy } : {}),
         ...(m.beforeRefit ? { beforeRefit: m.beforeRefit.accuracy } : {}),
@@ -164,9 +166,9 @@ export function registerEval(program: Command): void {
       ];
       console.log(
         table([
-          ['model', 'params', 'bytes', 'accuracy', ...(compared ? ['before'] : []), ...(refitted ? ['before refit'] : []), ...(adapter ? ['without'] : []), 'agreement', 'p50 ms'],
-          ...(refOut ? [['original', formatCount(refOut.params), formatBytes(refOut.bytes), pct(refOut.accuracy), ...before(), '-', refOut.latencyMsP50.toFixed(3)]] : []),
-          ...tiers.map((t) => [`tier ${t.tier}`, formatCount(t.params), formatBytes(t.bytes), pct(t.accuracy), ...before(t), pct(t.agreement), t.latencyMsP50.toFixed(3)]),
+          ['model', 'params', 'bytes', 'accuracy', ...(compared ? ['before'] : []), ...(refitted ? ['before refit'] : []), ...(adapter ? ['without'] : []), 'agreement', ...(refOut ? ['score error'] : []), 'p50 ms'],
+          ...(refOut ? [['original', formatCount(refOut.params), formatBytes(refOut.bytes), pct(refOut.accuracy), ...before(), '-', '-', refOut.latencyMsP50.toFixed(3)]] : []),
+          ...tiers.map((t) => [`tier ${t.tier}`, formatCount(t.params), formatBytes(t.bytes), pct(t.accuracy), ...before(t), pct(t.agreement), ...(refOut ? [t.scoreError === null ? '-' : t.scoreError.toFixed(4)] : []), t.latencyMsP50.toFixed(3)]),
         ]),
       );
     });

@@ -3,7 +3,7 @@ import { ADAPTER_FILE_IDENTIFIER } from '../../formats/adapter-model.js';
 import { HEADER_HASH_BYTES, identifierOf } from '../../formats/framing.js';
 import { integrityOf } from '../../formats/integrity.js';
 import { bytesToLoad, headerLength, readLrm } from '../../formats/read.js';
-import { DataType, usesInt4, type ModelHeader } from '../../formats/model.js';
+import { DataType, tierBitsLabel, usesInt4, type ModelHeader } from '../../formats/model.js';
 import { formatBytes, formatCount, table } from './format.js';
 import { checkGraph } from '../../runtime/onnx/check-graph.js';
 import { inspectAdapter } from './inspect-adapter.js';
@@ -45,8 +45,11 @@ export function describeModel(header: ModelHeader, fileBytes: number, integrity:
     tiers: header.tiers.map((t) => ({
       tier: t.index,
       budget: t.budget,
-      /** Bits the tier runs its int4 matrices at: 8 with their low planes (format v4), 4 without; null in other dtypes. */
-      bits: usesInt4(header) ? (t.bits ?? 4) : null,
+      /**
+       * Bits the tier runs its grouped matrices at: 8 with their low planes (format v4), 4 with int3 matrices' mid
+       * planes (v6) or as stored in a file without int3, 3 as stored in a file with int3; null in other dtypes.
+       */
+      bits: usesInt4(header) ? tierBitsLabel(header, t) : null,
       params: t.params,
       /** The tier's own section plus its transient sections (blocks of layers that go dense later). */
       tierBytes: t.range.length + (t.transient ?? []).reduce((sum, x) => sum + x.range.length, 0),
@@ -87,15 +90,16 @@ export function registerInspect(program: Command): void {
         table([
           ['layer', 'kind', 'weight', 'm×n', ...d.tiers.map((t) => `r@t${t.tier}`)],
           // "dense": from this tier on the file holds the layer's dense weight and the device reads no factors of it.
-          // An int4 file says which dense weights are int8 or int3 ("dense int8", "dense int3").
-          ...d.layers.map((l) => [l.name, l.kind, `[${l.weightDims.join(',')}]`, `${l.rows}×${l.cols}`, ...l.rankPerTier.map((r, t) => (l.denseTier !== null && t >= l.denseTier ? (l.denseStorage && d.factorDType === 'int4' ? `dense ${l.denseStorage}` : 'dense') : r))]),
+          // An int4 file says which dense weights are int8 or int3 ("dense int8", "dense int3"; at a 4-bit tier an
+          // int3 one runs with its mid plane: "dense int3+1"; the bits column says when planes refine them all).
+          ...d.layers.map((l) => [l.name, l.kind, `[${l.weightDims.join(',')}]`, `${l.rows}×${l.cols}`, ...l.rankPerTier.map((r, t) => (l.denseTier !== null && t >= l.denseTier ? denseLabel(l.denseStorage, d.factorDType, d.tiers[t]!.bits) : r))]),
         ]),
       );
       console.log();
       // Files compiled with --refit also carry, per tier, a refit section read with that tier only.
       const refit = d.tiers.some((t) => t.refitBytes > 0);
-      // int4 files with an 8-bit tier: the ladder goes up in rank and in bits.
-      const bits = d.tiers.some((t) => t.bits === 8);
+      // int4 files with int3 weights or an 8-bit tier: the ladder goes up in rank and in bits.
+      const bits = new Set(d.tiers.map((t) => t.bits)).size > 1;
       console.log(
         table([
           ['tier', 'budget', ...(bits ? ['bits'] : []), 'params', 'tier bytes', ...(refit ? ['refit bytes'] : []), 'bytes to load'],
@@ -110,4 +114,10 @@ function countBy(values: string[]): Record<string, number> {
   const out: Record<string, number> = {};
   for (const v of values) out[v] = (out[v] ?? 0) + 1;
   return out;
+}
+
+/** A dense layer's cell in the rank table: its storage in an int4 file (an int3 one with its mid plane at a 4-bit tier). */
+function denseLabel(storage: string | null, factorDType: string, bits: number | null): string {
+  if (!storage || factorDType !== 'int4') return 'dense';
+  return storage === 'int3' && bits === 4 ? 'dense int3+1' : `dense ${storage}`;
 }

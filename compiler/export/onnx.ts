@@ -8,7 +8,7 @@
 import type { FactoredLayer, ModelHeader } from '../../formats/model.js';
 import { denseWeight, gatherFactors, type FactorStorage, type LayerFactors } from '../../runtime/factors.js';
 import { orderedFactors } from '../linalg/svd.js';
-import { buildOnnxModel, factoredNodes, lowPlanesAt, storedDense } from '../../runtime/onnx/build-model.js';
+import { buildOnnxModel, factoredNodes, storedDense, tierBitsAt } from '../../runtime/onnx/build-model.js';
 import { onnx, type NodeProto, type TensorProto } from '../../runtime/onnx/proto.js';
 import { CompileOptionError } from '../errors.js';
 
@@ -34,11 +34,11 @@ export function exportFactoredOnnx(header: ModelHeader, payload: Uint8Array, opt
   }
   const ranks = [...header.tiers[tier].ranks];
   // An 8-bit tier exports its int4 matrices with their low planes, as the runtime runs it.
-  const lowPlanes = lowPlanesAt(header, tier + 1);
-  const storage = { factorDType: header.factorDType, int4GroupSize: header.int4GroupSize, lowPlanes };
+  const bits = tierBitsAt(header, tier + 1);
+  const storage = { factorDType: header.factorDType, int4GroupSize: header.int4GroupSize, bits };
   // Every node but the factored ones as the runtime writes them (dense initializers, attributes, opsets), one
   // proto per header node; then each factored layer's node is swapped for its two factor nodes.
-  const base = onnx.ModelProto.decode(buildOnnxModel({ ...header, layers: [] }, payload, [], { lowPlanes }));
+  const base = onnx.ModelProto.decode(buildOnnxModel({ ...header, layers: [] }, payload, [], { bits }));
   const graph = base.graph!;
   const replacement = new Map<number, NodeProto[]>();
   const tensors: TensorProto[] = [];

@@ -672,8 +672,17 @@ low(obj?:lrm_ByteRange):lrm_ByteRange|null {
   return offset ? (obj || new lrm_ByteRange()).__init(this.bb_pos + offset, this.bb!) : null;
 }
 
+/**
+ * Format version 6, int3 weights of a file with a 4-bit tier (Tier.bits): the weight's mid plane, one bit a
+ * value that takes it to 4 bits (formats/int4.ts), read from the first 4-bit tier on, in that tier's section.
+ */
+mid(obj?:lrm_ByteRange):lrm_ByteRange|null {
+  const offset = this.bb!.__offset(this.bb_pos, 20);
+  return offset ? (obj || new lrm_ByteRange()).__init(this.bb_pos + offset, this.bb!) : null;
+}
+
 static startDenseTensor(builder:flatbuffers.Builder) {
-  builder.startObject(8);
+  builder.startObject(9);
 }
 
 static addName(builder:flatbuffers.Builder, nameOffset:flatbuffers.Offset) {
@@ -735,6 +744,10 @@ static startScalesVector(builder:flatbuffers.Builder, numElems:number) {
 
 static addLow(builder:flatbuffers.Builder, lowOffset:flatbuffers.Offset) {
   builder.addFieldStruct(7, lowOffset, 0);
+}
+
+static addMid(builder:flatbuffers.Builder, midOffset:flatbuffers.Offset) {
+  builder.addFieldStruct(8, midOffset, 0);
 }
 
 static endDenseTensor(builder:flatbuffers.Builder):flatbuffers.Offset {
@@ -1198,8 +1211,17 @@ denseLow(obj?:lrm_ByteRange):lrm_ByteRange|null {
   return offset ? (obj || new lrm_ByteRange()).__init(this.bb_pos + offset, this.bb!) : null;
 }
 
+/**
+ * Format version 6, an int3 `dense` in a file with a 4-bit tier: its mid plane, in the section of tier
+ * max(dense_tier, the first 4-bit tier).
+ */
+denseMid(obj?:lrm_ByteRange):lrm_ByteRange|null {
+  const offset = this.bb!.__offset(this.bb_pos, 36);
+  return offset ? (obj || new lrm_ByteRange()).__init(this.bb_pos + offset, this.bb!) : null;
+}
+
 static startFactoredLayer(builder:flatbuffers.Builder) {
-  builder.startObject(16);
+  builder.startObject(17);
 }
 
 static addName(builder:flatbuffers.Builder, nameOffset:flatbuffers.Offset) {
@@ -1339,6 +1361,10 @@ static addDenseStorage(builder:flatbuffers.Builder, denseStorage:lrm_DenseStorag
 
 static addDenseLow(builder:flatbuffers.Builder, denseLowOffset:flatbuffers.Offset) {
   builder.addFieldStruct(15, denseLowOffset, 0);
+}
+
+static addDenseMid(builder:flatbuffers.Builder, denseMidOffset:flatbuffers.Offset) {
+  builder.addFieldStruct(16, denseMidOffset, 0);
 }
 
 static endFactoredLayer(builder:flatbuffers.Builder):flatbuffers.Offset {
@@ -1676,8 +1702,9 @@ transientLength():number {
 
 /**
  * Format version 4, int4 files: 8 when tiers 0..index run every int4 matrix with its low plane (about int8
- * precision), 0 when they run it as int4. Non-decreasing over the tiers: the ladder goes up in rank and bits.
- * The first 8-bit tier's section holds the low planes of everything stored before it.
+ * precision), 0 when they run it as stored. Format version 6: 4 when they run every int3 matrix with its mid
+ * plane (4 bits). Non-decreasing over the tiers: the ladder goes up in rank and bits. The first 4-bit tier's
+ * section holds the mid planes, the first 8-bit tier's the low planes, of everything stored before it.
  */
 bits():number {
   const offset = this.bb!.__offset(this.bb_pos, 20);

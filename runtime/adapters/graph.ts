@@ -10,7 +10,7 @@
  * the exact join [A | ΔW]·[B ; I] would cost (r + min(m, n))·(m + n) multiply-adds per column, always more than the
  * m·n of the dense weight.
  */
-import type { ModelHeader } from '../../formats/model.js';
+import type { ModelHeader, TierBits } from '../../formats/model.js';
 import type { LayerRefit } from '../factors.js';
 import { buildOnnxModel, denseNodeLayout } from '../onnx/build-model.js';
 import { onnx, type TensorProto, type ValueInfoProto } from '../onnx/proto.js';
@@ -23,7 +23,7 @@ export interface BaseBuild {
   payload: PayloadBytes;
   ranks: readonly number[];
   refits?: ReadonlyArray<LayerRefit | undefined>;
-  lowPlanes: boolean;
+  bits: TierBits | undefined;
 }
 
 /** A factored layer run as two nodes whose factors are inputs: `in` is B's side, `out` A's, as factoredNodes lays them out. */
@@ -64,7 +64,7 @@ export interface SlotPlan {
 export function buildAdapterGraph(header: ModelHeader, base: BaseBuild, plan: ReadonlyMap<string, SlotPlan>): AdapterGraph {
   const denseLayers = new Set([...plan.values()].flatMap((p) => (p.site.storage === 'factored' && !p.join ? [p.site.layer] : [])));
   // No int4 kernels here: MatMulNBits takes constant weights only, and the slots are inputs.
-  const built = buildOnnxModel(header, base.payload, [...base.ranks], { refits: base.refits, lowPlanes: base.lowPlanes, denseLayers });
+  const built = buildOnnxModel(header, base.payload, [...base.ranks], { refits: base.refits, bits: base.bits, denseLayers });
   const proto = onnx.ModelProto.decode(built);
   const graph = proto.graph!;
   const initializers = new Map((graph.initializer ?? []).map((t) => [t.name!, t]));

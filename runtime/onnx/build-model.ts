@@ -1,4 +1,4 @@
-import type { Attribute, FactoredLayer, ModelHeader, NodeDef, ValueInfo } from '../../formats/model.js';
+import type { Attribute, FactoredLayer, ModelHeader, NodeDef, TierBits, ValueInfo } from '../../formats/model.js';
 import { DataType } from '../../formats/model.js';
 import { denseWeight, gatherFactors, multiplyOut, transposeF32, type LayerFactors, type LayerRefit } from '../factors.js';
 import type { PayloadBytes } from '../payload-view.js';
@@ -29,8 +29,11 @@ export interface BuildOptions {
   refits?: ReadonlyArray<LayerRefit | undefined>;
   /** Build every layer as two nodes even past break-even (refit needs the middle tensor of every layer). */
   alwaysFactored?: boolean;
-  /** The tier runs at 8 bits (Tier.bits): int4 matrices are read with their low planes (lowPlanesAt). */
-  lowPlanes?: boolean;
+  /**
+   * The tier's bits (Tier.bits, tierBitsAt): at 8 int4 and int3 matrices are read with their low planes, at 4 and 8
+   * int3 matrices with their mid planes; absent: as stored.
+   */
+  bits?: TierBits;
   /**
    * onnxruntime engines: int4 MatMul weights (dense ones, and factored MatMul layers running from their int4 dense
    * M) go to the engine as MatMulNBits blocks instead of float32 (int4-kernels.ts). Ignored at 8-bit tiers, and
@@ -44,9 +47,9 @@ export interface BuildOptions {
   denseLayers?: ReadonlySet<number>;
 }
 
-/** Whether tiers 0..tiers-1 run at 8 bits, i.e. with every int4 matrix's low plane (format v4). */
-export function lowPlanesAt(header: Pick<ModelHeader, 'tiers'>, tiers: number): boolean {
-  return tiers > 0 && header.tiers[tiers - 1]?.bits === 8;
+/** The bits tiers 0..tiers-1 run at: 8 (low planes, format v4), 4 (int3 matrices' mid planes, v6), or as stored. */
+export function tierBitsAt(header: Pick<ModelHeader, 'tiers'>, tiers: number): TierBits | undefined {
+  return tiers > 0 ? header.tiers[tiers - 1]?.bits : undefined;
 }
 
 /** Name of the tensor between a factored layer's two nodes (h = B·x). */
@@ -56,13 +59,13 @@ export function middleTensorName(node: Pick<NodeDef, 'outputs'>, rank: number): 
 
 export function buildOnnxModel(header: ModelHeader, payload: PayloadBytes, ranks: number[], options: BuildOptions = {}): Uint8Array {
   const { graph } = header;
-  const storage = { factorDType: header.factorDType, int4GroupSize: header.int4GroupSize, lowPlanes: options.lowPlanes ?? false };
-  const kernels = options.int4Kernels && !storage.lowPlanes && matMulNBitsFits(header.int4GroupSize) ? new Int4Kernels(header) : undefined;
+  const storage = { factorDType: header.factorDType, int4GroupSize: header.int4GroupSize, bits: options.bits };
+  const kernels = options.int4Kernels && storage.bits !== 8 && matMulNBitsFits(header.int4GroupSize) ? new Int4Kernels(header) : undefined;
   const initializers: TensorProto[] = graph.initializers.filter((t) => !kernels?.weights.has(t.name)).map((t) => ({
     name: t.name,
     dataType: t.dataType,
     dims: t.dims,
-    rawData: denseTensorBytes(t, payload, header.int4GroupSize, storage.lowPlanes),
+    rawData: denseTensorBytes(t, payload, header.int4GroupSize, storage.bits),
   }));
   const replacement = new Map<number, NodeProto[]>();
   header.layers.forEach((layer, i) => {

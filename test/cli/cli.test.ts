@@ -109,23 +109,29 @@ describe('lowrank compile', () => {
     expect(cliOk('inspect', out).stdout).toMatch(/factors int4 \(int4 groups of 48\); weights not factored: \d+ int4/);
   });
 
-  it('--dtype int4 --min-bits 3: int3 weights where measured (format v5), said by compile and inspect; --no-sequential', () => {
+  it('--dtype int4 --calib: int3 weights where measured and a 4-bit tier with their mid planes (format v6), said by compile and inspect; --no-sequential', () => {
     const out = join(tmp, 'mnist-int3.lrm');
-    const r = cliOk('compile', MNIST_CNN, '-o', out, '--dtype', 'int4', '--min-bits', '3', '--int4-max-error', 'inf', '--tiers', '1', '--calib', `mnist:${MNIST_DIR}`, '--calib-limit', '32', '--mean', '0.5', '--std', '0.5');
-    // An unlimited budget takes every weight to the bottom of its ladder: int3.
+    const r = cliOk('compile', MNIST_CNN, '-o', out, '--dtype', 'int4', '--int4-max-error', 'inf', '--int3-max-error', 'inf', '--tiers', '1', '--calib', `mnist:${MNIST_DIR}`, '--calib-limit', '32', '--mean', '0.5', '--std', '0.5');
+    // Unlimited budgets take every weight to the bottom of its ladder: int3 (on by default with --calib).
     expect(r.stdout).toMatch(/; [1-9]\d* int3 \([\w.]+ \d+\.\d\d%/);
+    expect(r.stdout).toMatch(/^4-bit tiers take int3 weights to 4 bits with their mid planes, layer output error: [\w.]+ \d+\.\d\d%/m);
+    expect(r.stdout).toMatch(/^0\s+1\s+3\s/m);
+    expect(r.stdout).toMatch(/^1\s+1\s+4\s/m);
     // Sequential rounding is on by default with --calib: each re-rounded weight's error before → after.
     expect(r.stdout).toMatch(/^sequential rounding, .*: [\w.]+ \d+\.\d\d→\d+\.\d\d%/m);
-    const off = cliOk('compile', MNIST_CNN, '-o', join(tmp, 'mnist-int3-first.lrm'), '--dtype', 'int4', '--min-bits', '3', '--int4-max-error', 'inf', '--tiers', '1', '--calib', `mnist:${MNIST_DIR}`, '--calib-limit', '32', '--mean', '0.5', '--std', '0.5', '--no-sequential');
+    const off = cliOk('compile', MNIST_CNN, '-o', join(tmp, 'mnist-int3-first.lrm'), '--dtype', 'int4', '--min-bits', '3', '--int4-max-error', 'inf', '--int3-max-error', 'inf', '--tiers', '1', '--calib', `mnist:${MNIST_DIR}`, '--calib-limit', '32', '--mean', '0.5', '--std', '0.5', '--no-sequential');
     expect(off.stdout).not.toMatch(/sequential rounding/);
     expect(off.stdout).toMatch(/; [1-9]\d* int3/);
     const d = cliJson<Omit<InspectJson, 'layers'> & { formatVersion: number; denseStorage: Record<string, number>; layers: Array<{ denseStorage: string | null }> }>('inspect', out, '--json');
-    expect(d.formatVersion).toBe(5);
+    expect(d.formatVersion).toBe(6);
+    expect(d.tiers.map((t) => t.bits)).toEqual([3, 4]);
     expect((d.denseStorage.int3 ?? 0) + d.layers.filter((l) => l.denseStorage === 'int3').length).toBeGreaterThan(0);
     expect(cliOk('inspect', out).stdout).toMatch(/weights not factored: .*\d+ int3|dense int3/);
-    // It runs, and 3 bits keep this over-parameterised model's accuracy (original 99%).
-    const e = cliJson<{ tiers: Array<{ accuracy: number }> }>('eval', out, '--data', `mnist:${MNIST_DIR}`, '--offset', '1000', '--limit', '200', '--mean', '0.5', '--std', '0.5', '--json');
+    // It runs, and 3 bits keep this over-parameterised model's accuracy (original 99%); eval compares the scores too.
+    const e = cliJson<{ tiers: Array<{ accuracy: number; scoreError: number }> }>('eval', out, '--data', `mnist:${MNIST_DIR}`, '--offset', '1000', '--limit', '200', '--mean', '0.5', '--std', '0.5', '--reference', MNIST_CNN, '--all-tiers', '--json');
     expect(e.tiers[0].accuracy).toBeGreaterThan(95);
+    expect(e.tiers[1].accuracy).toBeGreaterThan(95);
+    expect(e.tiers[1].scoreError).toBeLessThan(e.tiers[0].scoreError);
   });
 
   it('--dtype int4 --tiers 0.2,1,1:8: a ladder over rank and bits, shown by compile and inspect', () => {
@@ -434,6 +440,8 @@ describe('errors are one line, with no stack trace', () => {
     ['--group-size 0', () => [MNIST_CNN, '--dtype', 'int4', '--group-size', '0'], /--group-size must be a whole number ≥ 1, got "0"/],
     ['--int4-max-error -1', () => [MNIST_CNN, '--dtype', 'int4', '--int4-max-error', '-1'], /--int4-max-error must be a number ≥ 0/],
     ['--min-bits 3 without --calib', () => [MNIST_CNN, '--dtype', 'int4', '--min-bits', '3'], /--min-bits 3 needs --calib/],
+    ['--mid-weight -1', () => [MNIST_CNN, '--dtype', 'int4', '--mid-weight', '-1'], /--mid-weight must be a number ≥ 0/],
+    ['a 4-bit tier without int3', () => [MNIST_CNN, '--dtype', 'int4', '--tiers', '1,1:4'], /a 4-bit tier \(budget:4\) takes int3 weights to 4 bits; it needs --min-bits 3/],
     ['--dtype int4 --refit', () => [MNIST_CNN, '--dtype', 'int4', '--refit', '--calib', `mnist:${MNIST_DIR}`, '--calib-limit', '16'], /--refit does not write int4 files yet/],
     ['--refit without --calib', () => [MNIST_CNN, '--refit'], /--refit needs --calib/],
     ['--refit cubic', () => [MNIST_CNN, '--refit', 'cubic'], /--refit takes nonlinear or linear, got "cubic"/],

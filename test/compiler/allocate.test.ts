@@ -70,13 +70,15 @@ describe('allocateTiers', () => {
     expect(parseTierBudgets('0.1, 0.2,1')).toEqual([0.1, 0.2, 1]);
   });
 
-  it('parses a ladder over rank and bits: budget:8 steps, never back to 4 bits, a budget repeated only to add bits', () => {
+  it('parses a ladder over rank and bits: budget:4 and budget:8 steps, never back down in bits, a budget repeated only to add bits', () => {
     expect(parseTierBudgets('0.2,1,1:8')).toEqual([0.2, 1, { budget: 1, bits: 8 }]);
     expect(parseTierBudgets('0.2,0.2:8,1:8')).toEqual([0.2, { budget: 0.2, bits: 8 }, { budget: 1, bits: 8 }]);
+    expect(parseTierBudgets('1,1:4,1:8')).toEqual([1, { budget: 1, bits: 4 }, { budget: 1, bits: 8 }]);
     expect(() => parseTierBudgets('0.2:8,1')).toThrow(/bits never go down/);
+    expect(() => parseTierBudgets('1:8,1:4')).toThrow(/bits never go down/);
     expect(() => parseTierBudgets('0.5,0.5')).toThrow(/must increase/);
     expect(() => parseTierBudgets('0.5:8,0.5:8')).toThrow(/must increase/);
-    expect(() => parseTierBudgets('1:4')).toThrow(/asks for 4 bits/);
+    expect(() => parseTierBudgets('1:6')).toThrow(/asks for 6 bits/);
     expect(() => parseTierBudgets('1:8:8')).toThrow(/not a number/);
     expect(() => parseTierBudgets(':8')).toThrow(/not a number/);
   });

@@ -6,6 +6,8 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { compileOnnx } from '../../compiler/compile.js';
+import { feedBatches, openDataset } from '../../compiler/data/spec.js';
+import { importOnnx } from '../../compiler/import/onnx.js';
 import { LrmCorruptHeaderError, readLrm } from '../../formats/index.js';
 import type { ModelHeader } from '../../formats/model.js';
 import { writeLrm, type LrmHeaderInput } from '../../formats/write.js';
@@ -20,14 +22,17 @@ beforeAll(async () => {
   payload = compiled.lrm.subarray(compiled.lrm.length - header.payloadLength);
 });
 
-async function rejects(edit: (h: LrmHeaderInput) => void, message: RegExp): Promise<void> {
-  const h = structuredClone(header) as LrmHeaderInput;
-  edit(h);
-  const file = await writeLrm(h, payload, { validate: false });
-  const e = await readLrm(file, { fileName: 'bad.lrm' }).then(() => undefined, (err: unknown) => err);
-  expect(e).toBeInstanceOf(LrmCorruptHeaderError);
-  expect((e as Error).message).toMatch(message);
+/** A check that a file whose header `edit` changes (re-hashed, payload kept) is refused with `message`. */
+function rejecter(file: () => { header: ModelHeader; payload: Uint8Array }): (edit: (h: LrmHeaderInput) => void, message: RegExp) => Promise<void> {
+  return async (edit, message) => {
+    const h = structuredClone(file().header) as LrmHeaderInput;
+    edit(h);
+    const e = await readLrm(await writeLrm(h, file().payload, { validate: false }), { fileName: 'bad.lrm' }).then(() => undefined, (err: unknown) => err);
+    expect(e).toBeInstanceOf(LrmCorruptHeaderError);
+    expect((e as Error).message).toMatch(message);
+  };
 }
+const rejects = rejecter(() => ({ header, payload }));
 
 describe('int4 files (format version 3, 4 with σ trimmed)', () => {
   it('read back with their group size; factors and every weight kept dense are int4', () => {
@@ -70,13 +75,7 @@ describe('8-bit tiers (format version 4): low planes', () => {
     ladder = compiled.header;
     ladderPayload = compiled.lrm.subarray(compiled.lrm.length - ladder.payloadLength);
   });
-  const rejectsLadder = async (edit: (h: LrmHeaderInput) => void, message: RegExp): Promise<void> => {
-    const h = structuredClone(ladder) as LrmHeaderInput;
-    edit(h);
-    const e = await readLrm(await writeLrm(h, ladderPayload, { validate: false }), { fileName: 'bad.lrm' }).then(() => undefined, (err: unknown) => err);
-    expect(e).toBeInstanceOf(LrmCorruptHeaderError);
-    expect((e as Error).message).toMatch(message);
-  };
+  const rejectsLadder = rejecter(() => ({ header: ladder, payload: ladderPayload }));
   const firstBlock = (h: LrmHeaderInput) => h.layers.flatMap((l) => l.blocks).find((b) => b.leftLow)!;
 
   it('read back: bits per tier, a low plane on every int4 matrix a tier reads at 8 bits, in tier 1', () => {
@@ -85,11 +84,49 @@ describe('8-bit tiers (format version 4): low planes', () => {
     for (const t of ladder.graph.initializers.filter((x) => x.storage === 'int4')) expect(t.low).toBeDefined();
     expect(ladder.layers.flatMap((l) => l.blocks).every((b) => b.leftLow && b.rightLow)).toBe(true);
   });
-  it('bits that go down', () => rejectsLadder((h) => delete h.tiers[2]!.bits, /tier 2 runs int4 after tier 1 ran at 8 bits/));
+  it('bits that go down', () => rejectsLadder((h) => delete h.tiers[2]!.bits, /tier 2 runs as stored after tier 1 ran at 8 bits/));
   it('a file that says version 3', () => rejectsLadder((h) => (h.formatVersion = 3), /8-bit tiers \(format version 4\) but says format version 3|format version 4/));
   it('a missing low plane', () => rejectsLadder((h) => delete firstBlock(h).leftLow, /has no low plane, but tier 1 runs at 8 bits/));
   it('a low plane of the wrong length', () => rejectsLadder((h) => (firstBlock(h).rightLow!.length += 64), /low plane holds [\d,]+ bytes, expected/));
   it('a low plane outside its tier', () => rejectsLadder((h) => (firstBlock(h).leftLow = { ...firstBlock(h).leftLow!, offset: 0 }), /low plane .* lies outside tier 1/));
   it('a low plane nobody reads', () => rejectsLadder((h) => h.tiers.forEach((t) => delete t.bits), /has a low plane, but no 8-bit tier reads it/));
   it('an unknown bit count', () => rejectsLadder((h) => ((h.tiers[1] as { bits?: number }).bits = 6), /runs at 6 bits/));
+});
+
+describe('4-bit tiers (format version 6): int3 weights and their mid planes', () => {
+  let nested: ModelHeader;
+  let nestedPayload: Uint8Array;
+  beforeAll(async () => {
+    // Calibrated on 128 real digits: int3 is on by default, and the ladder gets a 4-bit tier after its last plain one.
+    const source = new Uint8Array(readFileSync(MODEL));
+    const calib = await openDataset(`mnist:${join(import.meta.dirname, '../../../shared/data/mnist')}`, { layout: importOnnx(source).inputs[0]!.shape, mean: [0.5], std: [0.5], limit: 128 });
+    const compiled = await compileOnnx(source, { dtype: 'int4', int4GroupSize: 24, int3MaxError: Infinity, int4Sequential: false, tiers: [0.3, 1, { budget: 1, bits: 8 }], calibration: () => feedBatches(calib, importOnnx(source).inputs, 64) });
+    nested = compiled.header;
+    nestedPayload = compiled.lrm.subarray(compiled.lrm.length - nested.payloadLength);
+  });
+  const rejectsNested = rejecter(() => ({ header: nested, payload: nestedPayload }));
+  const int3 = (h: LrmHeaderInput) => h.graph.initializers.find((t) => t.storage === 'int3')!;
+
+  it('read back: a 4-bit tier after the last plain one, a mid plane on every int3 matrix, in the section of the tier that first reads it', () => {
+    expect(nested.formatVersion).toBe(6);
+    expect(nested.tiers.map((t) => t.bits)).toEqual([undefined, undefined, 4, 8]);
+    const stored3 = [...nested.graph.initializers.filter((t) => t.storage === 'int3'), ...nested.layers.filter((l) => l.denseStorage === 'int3')];
+    expect(stored3.length).toBeGreaterThan(0);
+    const inside = (r: { offset: number; length: number }, t: number) => r.offset >= nested.tiers[t]!.range.offset && r.offset + r.length <= nested.tiers[t]!.range.offset + nested.tiers[t]!.range.length;
+    for (const t of nested.graph.initializers) {
+      expect(t.mid !== undefined).toBe(t.storage === 'int3');
+      if (t.mid) expect(inside(t.mid, 2)).toBe(true);
+    }
+    for (const l of nested.layers) {
+      expect(l.denseMid !== undefined).toBe(l.denseStorage === 'int3');
+      if (l.denseMid) expect(inside(l.denseMid, Math.max(2, l.denseTier!))).toBe(true);
+    }
+  });
+  it('a file that says version 5', () => rejectsNested((h) => (h.formatVersion = 5), /4-bit tiers \(format version 6\) but says format version 5/));
+  it('bits that go down from 8 to 4', () => rejectsNested((h) => (h.tiers[3]!.bits = 4) && (h.tiers[2]!.bits = 8), /tier 3 runs at 4 bits after tier 2 ran at 8 bits/));
+  it('a missing mid plane', () => rejectsNested((h) => delete int3(h).mid, /is int3 without a mid plane, but tier 2 runs at 4 bits/));
+  it('a mid plane of the wrong length', () => rejectsNested((h) => (int3(h).mid!.length += 64), /mid plane holds [\d,]+ bytes, expected/));
+  it('a mid plane outside its tier', () => rejectsNested((h) => (int3(h).mid = { ...int3(h).mid!, offset: 0 }), /mid plane .* lies outside tier 2/));
+  it('a mid plane on an int4 weight', () => rejectsNested((h) => (h.graph.initializers.find((t) => t.storage !== 'int3')!.mid = int3(h).mid), /has a mid plane, but is not int3/));
+  it('a mid plane nobody reads', () => rejectsNested((h) => (delete h.tiers[2]!.bits), /has a mid plane, but no 4-bit tier reads it/));
 });

@@ -166,7 +166,7 @@ describe('identity and version', () => {
     const e = await rejection(readLrm(await broken((h) => (h.formatVersion = 99))));
     expect(e).toBeInstanceOf(LrmVersionError);
     expect((e as LrmVersionError).version).toBe(99);
-    expect((e as Error).message).toMatch(/format version 99, this runtime reads version 1 to 5 \(update the runtime\)/);
+    expect((e as Error).message).toMatch(/format version 99, this runtime reads version 1 to 6 \(update the runtime\)/);
   });
 
   it('a future file identifier generation is LrmVersionError', async () => {

@@ -146,7 +146,7 @@ describe('the adapter graph', () => {
   it('takes a factored layer as two factor inputs of symbolic rank at tier 1, as one dense input where the layer runs dense', () => {
     const plan = new Map(['fc1.weight', 'conv1.weight'].map((t) => [t, { site: resolveTarget(header, t, 'a'), join: true }]));
     const inputsOf = (tiers: number) => {
-      const g = buildAdapterGraph(header, { payload, ranks: header.tiers[tiers - 1]!.ranks, lowPlanes: false }, plan);
+      const g = buildAdapterGraph(header, { payload, ranks: header.tiers[tiers - 1]!.ranks, bits: undefined }, plan);
       const inputs = onnx.ModelProto.decode(g.model).graph!.input!.map((i) => `${i.name}[${i.type!.tensorType!.shape!.dim!.map((d) => d.dimParam || d.dimValue).join(',')}]`);
       return { modes: [...g.slots.values()].map((v) => v.mode), inputs };
     };

@@ -38,7 +38,7 @@ async function outputs(session: LrmSession): Promise<{ predictions: Int32Array; 
 /** op types of the model a tier builds to. */
 function opTypes(lrmBytes: Uint8Array, h: ModelHeader, tiers: number, int4Kernels: boolean): string[] {
   const payload = lrmBytes.subarray(lrmBytes.length - h.payloadLength);
-  const model = onnx.ModelProto.decode(buildOnnxModel(h, payload, h.tiers[tiers - 1]!.ranks, { int4Kernels, lowPlanes: h.tiers[tiers - 1]!.bits === 8 }));
+  const model = onnx.ModelProto.decode(buildOnnxModel(h, payload, h.tiers[tiers - 1]!.ranks, { int4Kernels, bits: h.tiers[tiers - 1]!.bits }));
   return model.graph!.node!.map((n) => n.opType!);
 }
 

@@ -6,6 +6,8 @@
  *   section), and the 8-bit model is closer to the original: its logits' error is well under the 4-bit one's.
  * - The 8-bit full tier agrees with the original on ≥ 99.5% of the digits; the low planes refine the dense weights
  *   to within 1/16 of their group scale wherever their residual is in range.
+ * - Nested 3 → 4 bits (format v6, the default with calibration): upgrade() from the 3-bit tier to the 4-bit tier of
+ *   the same ranks downloads exactly the int3 weights' mid planes, and the 4-bit model is closer to the original.
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -29,6 +31,8 @@ let lrm: Uint8Array;
 let header: ModelHeader;
 let payloadStart: number;
 let server: CountingServer;
+/** The nested 3 → 4-bit file (compiled in its describe block). */
+let nested: { lrm: Uint8Array; header: ModelHeader };
 let reference: { predictions: Int32Array; logits: Float32Array[] };
 
 /** Every low plane range in the header. */
@@ -65,11 +69,30 @@ function relativeError(logits: Float32Array[]): number {
   return Math.sqrt(e / n);
 }
 
+/** Bytes of a payload range past what the first (header) read already brought: those are not asked for again. */
+function beyondHead(r: ByteRange, payloadStart: number): number {
+  return Math.max(0, payloadStart + r.offset + r.length - Math.max(payloadStart + r.offset, HEADER_CHUNK_BYTES));
+}
+
+/** Loads `path` from the server at `tiers`, runs it, upgrades by one tier, and hands the session, that run and the bytes sent to `check`. */
+async function upgradeOverHttp(path: string, tiers: number, check: (r: { session: LrmSession; before: Awaited<ReturnType<typeof run>>; sent: number }) => Promise<void>): Promise<void> {
+  const session = await load(`${server.base}${path}`, { tiers });
+  try {
+    const before = await run(session);
+    const from = server.served.length;
+    await session.upgrade(tiers + 1);
+    await check({ session, before, sent: server.sentSince(from) });
+  } finally {
+    await session.release();
+  }
+}
+
 beforeAll(async () => {
   const calib = await digits(0, 256);
   test = await digits(1000, 500);
   ({ lrm, header } = await compileOnnx(source, {
     dtype: 'int4',
+    int4MinBits: 4,
     tiers: [0.1, 0.5, { budget: 0.5, bits: 8 }, { budget: 1, bits: 8 }],
     allocation: 'sigma',
     calibration: () => feedBatches(calib, inputs, 32),
@@ -78,7 +101,10 @@ beforeAll(async () => {
   const original = await ortNodeCpu.create(source);
   reference = await run(original);
   await original.release();
-  server = await CountingServer.start({ '/model.lrm': (req, res, s) => s.sendWithRange(req, res, lrm) });
+  server = await CountingServer.start({
+    '/model.lrm': (req, res, s) => s.sendWithRange(req, res, lrm),
+    '/nested.lrm': (req, res, s) => s.sendWithRange(req, res, nested.lrm),
+  });
 }, 240_000);
 
 afterAll(async () => server?.close());
@@ -102,25 +128,16 @@ describe('int4 tiers with an 8-bit upgrade (low planes)', () => {
   });
 
   it('upgrade() to 8 bits downloads only the low planes, and the 8-bit model is closer to the original', async () => {
-    const session = await load(`${server.base}/model.lrm`, { tiers: 2 });
-    try {
-      const four = await run(session);
-      const from = server.served.length;
-      await session.upgrade(3);
-      const sent = server.sentSince(from);
+    await upgradeOverHttp('/model.lrm', 2, async ({ session, before: four, sent }) => {
       const added = sectionsFor(header, 3).filter((s) => !sectionsFor(header, 2).some((x) => x.name === s.name));
-      // Bytes the first (header) read already brought are not asked for again.
-      const beyondHead = (r: ByteRange) => Math.max(0, payloadStart + r.offset + r.length - Math.max(payloadStart + r.offset, HEADER_CHUNK_BYTES));
-      expect(sent).toBe(added.reduce((sum, s) => sum + beyondHead(s.range), 0));
+      expect(sent).toBe(added.reduce((sum, s) => sum + beyondHead(s.range, payloadStart), 0));
       expect(sent).toBeGreaterThan(0);
       expect(session.bytesLoaded).toBe(payloadStart + sectionsFor(header, 3).reduce((sum, s) => sum + s.range.length, 0));
       const eight = await run(session);
       // Same ranks, finer weights: the 8-bit error is what the rank cut leaves, the 4-bit one adds rounding on top.
       expect(relativeError(eight.logits)).toBeLessThan(relativeError(four.logits));
       expect(agreement(eight.predictions, reference.predictions)).toBeGreaterThanOrEqual(agreement(four.predictions, reference.predictions) - 0.004);
-    } finally {
-      await session.release();
-    }
+    });
   }, 120_000);
 
   it('the 8-bit full tier agrees on ≥ 99.5% and its logits are within 2% of the original', async () => {
@@ -132,5 +149,26 @@ describe('int4 tiers with an 8-bit upgrade (low planes)', () => {
     } finally {
       await session.release();
     }
+  }, 120_000);
+});
+
+describe('int3 tiers with a 4-bit upgrade (mid planes)', () => {
+  beforeAll(async () => {
+    const calib = await digits(0, 256);
+    nested = await compileOnnx(source, { dtype: 'int4', tiers: [1], allocation: 'sigma', calibration: () => feedBatches(calib, inputs, 32) });
+  }, 240_000);
+
+  it('upgrade() to 4 bits downloads only the mid planes, and the 4-bit model is closer to the original', async () => {
+    const h = nested.header;
+    expect(h.tiers.map((t) => t.bits)).toEqual([undefined, 4]);
+    const mids = [...h.graph.initializers.flatMap((t) => (t.mid ? [t.mid] : [])), ...h.layers.flatMap((l) => (l.denseMid ? [l.denseMid] : []))];
+    expect(mids.length).toBeGreaterThan(0);
+    await upgradeOverHttp('/nested.lrm', 1, async ({ session, before: three, sent }) => {
+      expect(sent).toBe(beyondHead(h.tiers[1]!.range, nested.lrm.length - h.payloadLength));
+      const planeBytes = mids.reduce((sum, r) => sum + r.length, 0);
+      expect(h.tiers[1]!.range.length - planeBytes).toBeLessThan(64 * mids.length); // alignment padding only
+      const four = await run(session);
+      expect(relativeError(four.logits)).toBeLessThan(relativeError(three.logits));
+    });
   }, 120_000);
 });
