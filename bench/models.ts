@@ -97,7 +97,7 @@ export const CALIBRATED_INT4: Method = {
  */
 export const CALIBRATED_INT3: Method = {
   id: 'calibrated-int3',
-  description: 'as calibrated-int4 at full rank, nested 3 → 4 → 8 bits: the precision pass also stores some weights int3 (3 bits, same groups; budget 0.14 for the 3-bit tier), "1:4" takes them to 4 bits with one more bit a value, "1:8" the same file at 8 bits',
+  description: 'as calibrated-int4 at full rank, nested 3 → 4 → 8 bits: the precision pass also stores some weights int3 (3 bits, same groups; budget 0.2 for the 3-bit tier), "1:4" takes them to 4 bits with one more bit a value, "1:8" the same file at 8 bits',
   dtype: 'int4',
   calibrated: true,
   tiers: [1],

@@ -49,7 +49,7 @@ export interface CompileOptions {
   int4MaxError?: number;
   /**
    * int4 with int3 (int4MinBits 3): the error budget of the 3-bit tiers. Of the weights stored int4, those with the
-   * least error added per byte saved go int3 while the summed error (int4's and int3's) stays within this. Default 0.14.
+   * least error added per byte saved go int3 while the summed error (int4's and int3's) stays within this. Default 0.2.
    */
   int3MaxError?: number;
   /**

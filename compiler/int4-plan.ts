@@ -126,7 +126,7 @@ export const DEFAULT_INT4_MAX_ERROR = 0.05;
  * The precision pass's default budget for the 3-bit tiers (see CompileOptions.int3MaxError): the int4 choice's
  * summed error plus what int3 adds stays within it. Measured on MobileNet v1 0.75 (see docs/measured.md).
  */
-export const DEFAULT_INT3_MAX_ERROR = 0.14;
+export const DEFAULT_INT3_MAX_ERROR = 0.2;
 
 /**
  * How much the 4-bit tiers' error counts against the 3-bit tiers' where int3 values and their mid bits are rounded
