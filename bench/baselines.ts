@@ -25,6 +25,8 @@ export function quantOnly(dtype: FactorDType): Method {
     calibrated: int4,
     tiers: [1],
     minParams: Infinity,
+    // Plain int4, as calibrated-int4: the nested 3-bit tier is ours, not the baseline's.
+    ...(int4 ? { int4MinBits: 4 as const } : {}),
   };
 }
 
