@@ -124,9 +124,9 @@ function roundedPlane(m: Int4Matrix, rounding: PlaneRounding): Int8Array {
 }
 
 /**
- * The same loop one level down: the values q and scales stay, and each value's plane code (a low-plane step, value
- * (q + l/8)·scale; or a mid-plane bit, (q ± ¼)·scale) is rounded from the target as compensated so far, its error
- * moved onto the columns not yet rounded. Low-plane residuals GPTQ pushed past the plane's range (±1 scale) clip,
+ * The same loop one level down: the values q and scales stay, and each value's plane code (the low plane's step l:
+ * value (q + l/8)·scale) is rounded from the target as compensated so far, its error moved onto the columns not yet
+ * rounded. Low-plane residuals GPTQ pushed past the plane's range (±1 scale) clip,
  * and their error is compensated too (MobileNet's classifier: 5% of its values clip, 78% of the plane's error when
  * rounded to nearest).
  */
