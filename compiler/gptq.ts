@@ -130,7 +130,7 @@ function roundedPlane(m: Int4Matrix, rounding: PlaneRounding): Int8Array {
  * and their error is compensated too (MobileNet's classifier: 5% of its values clip, 78% of the plane's error when
  * rounded to nearest).
  */
-export function gptqPlane(m: Int4Matrix, H: Float64Array, rounding: PlaneRounding): Int8Array {
+function gptqPlane(m: Int4Matrix, H: Float64Array, rounding: PlaneRounding): Int8Array {
   const { rows, length: n, groupSize, scales } = m;
   const U = inverseUpperCholesky(H, n);
   const W = Float64Array.from(targetOf(m));

@@ -154,7 +154,7 @@ export function lowPlaneRounding(m: Int4Matrix): PlaneRounding {
 }
 
 /** The mid plane's rounding: q + ¼ (bit 1) where the value lies at or above q·s, else q − ¼ (bit 0). */
-export function midPlaneRounding(m: Int4Matrix): PlaneRounding {
+function midPlaneRounding(m: Int4Matrix): PlaneRounding {
   return (w, i, s) => {
     const code = s !== 0 && w / s >= m.q[i] ? 1 : 0;
     return { code, level: m.q[i] + (code ? 0.25 : -0.25) };
@@ -162,7 +162,7 @@ export function midPlaneRounding(m: Int4Matrix): PlaneRounding {
 }
 
 /** The scale of value i of a grouped matrix. */
-export function scaleAt(m: Int4Matrix, i: number): number {
+function scaleAt(m: Int4Matrix, i: number): number {
   return m.scales[Math.floor(i / m.length) * int4Groups(m.length, m.groupSize) + Math.floor((i % m.length) / m.groupSize)];
 }
 

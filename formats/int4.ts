@@ -164,7 +164,7 @@ function unpackInt3Row(bytes: Uint8Array, at: number, length: number, out: Int8A
 }
 
 /** The bit of value k of a row's mid plane starting at byte `at`, as the offset it adds: +¼ for 1, −¼ for 0. */
-export function midOffset(mid: Uint8Array, at: number, k: number): number {
+function midOffset(mid: Uint8Array, at: number, k: number): number {
   return (mid[at + (k >> 3)] >> (k & 7)) & 1 ? 0.25 : -0.25;
 }
 

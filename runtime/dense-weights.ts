@@ -7,8 +7,7 @@ import { decodeHalf } from '../formats/float16.js';
 import { dequantizeInt4 } from '../formats/int4.js';
 import { dequantizeInt8, int8View } from '../formats/int8.js';
 import { groupedBits, type ByteRange, type DenseTensor, type TierBits } from '../formats/model.js';
-import { groupedPlanes } from './factors.js';
-import { transposeF32 } from './factors.js';
+import { groupedPlanes, transposeF32 } from './factors.js';
 import type { PayloadBytes } from './payload-view.js';
 
 /**
