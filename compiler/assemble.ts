@@ -160,7 +160,7 @@ export async function assembleLrm({ source, normalised, fileName, model, candida
   /** Appends the mid plane of a layer's dense M where it is stored int3 (int4 files with a 4-bit tier). */
   const appendDenseMid = (li: number): void => {
     const choice = plan?.choices.get(candidates[li].weight.name);
-    if (choice?.storage === 'int3') layers[li].denseMid = payload.append(midPlaneBytes(choice.int4));
+    if (choice?.storage === 'int3') layers[li].denseMid = payload.append(packedMidPlane(choice.int4));
   };
   /** The dense M of a layer from its full-rank factors, in the file's dtype (int8: one scale per row). */
   const appendDense = (li: number): void => {
@@ -200,7 +200,7 @@ export async function assembleLrm({ source, normalised, fileName, model, candida
       }
     });
     if (t === m) {
-      for (const w of initializers) if (midInts.has(w.name)) w.mid = payload.append(midPlaneBytes(midInts.get(w.name)!));
+      for (const w of initializers) if (midInts.has(w.name)) w.mid = payload.append(packedMidPlane(midInts.get(w.name)!));
       candidates.forEach((_, li) => {
         if (denseTier[li] >= 0 && denseTier[li] < m) appendDenseMid(li);
       });
@@ -298,7 +298,7 @@ function int4Factors(f: OrderedFactors, rank: number, rows: number, cols: number
 
 
 /** The packed mid plane of an int3 matrix (formats/int4.ts); the precision plan must have rounded its bits. */
-function midPlaneBytes(matrix: Int4Matrix): Uint8Array {
+function packedMidPlane(matrix: Int4Matrix): Uint8Array {
   if (!matrix.mid) throw new RangeError('an int3 matrix in a file with a 4-bit tier needs its mid plane rounded (compiler/int4-plan.ts)');
   return packMidPlane(matrix, matrix.mid);
 }

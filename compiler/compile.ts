@@ -149,6 +149,7 @@ export async function compileOnnx(original: Uint8Array, options: CompileOptions 
   const dtype = options.dtype ?? 'fp32';
   if (!['fp32', 'fp16', 'int8', 'int4'].includes(dtype)) throw new CompileOptionError(`--dtype must be fp32, fp16, int8 or int4, not "${dtype}"`, 'dtype');
   const asked = options.tiers ?? DEFAULT_TIER_BUDGETS;
+  // Checked as asked first, so an error names the user's tiers, not the steps int4Ladder adds.
   rankBudgets(asked);
   if (dtype !== 'int4' && asked.some(bitsOf)) throw new CompileOptionError(`--tiers: a 4- or 8-bit tier (budget:4, budget:8) refines int3 and int4 matrices; it needs --dtype int4, not ${dtype}`, 'tiers');
   const int4Options = dtype === 'int4' ? checkInt4Options(options) : undefined;

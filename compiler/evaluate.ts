@@ -1,4 +1,5 @@
 import type { Dataset } from './data/spec.js';
+import { outputError } from './output-error.js';
 import { batchItem } from './data/tensor.js';
 import type { Feeds, HostTensor } from '../runtime/tensor.js';
 
@@ -83,9 +84,9 @@ function concatenate(parts: readonly Float32Array[]): Float32Array {
  */
 export function scoreError(scores: Float32Array, reference: Float32Array): number {
   if (scores.length !== reference.length) throw new RangeError(`compared ${scores.length} scores with ${reference.length}`);
-  let [err, total] = [0, 0];
-  for (let i = 0; i < scores.length; i++) [err, total] = [err + (scores[i] - reference[i]) ** 2, total + reference[i] ** 2];
-  return total > 0 ? err / total : 0;
+  // One sample holding every score: the 'squared' measure sensitivity uses, with the same energy normalisation.
+  const asSample = (data: Float32Array) => [{ data: [data], dims: [[data.length]] }];
+  return outputError('squared', asSample(reference))(asSample(scores));
 }
 
 /** Percent of samples whose top-1 equals the reference's. */

@@ -14,9 +14,9 @@
  * Rows are independent, so a block of a factor's rows (components) is rounded exactly as it would be alone: the
  * nesting of components is untouched. Hand-written: no maintained JS library implements it, and it is one loop.
  */
-import { groupedLimit, int4Groups, type GroupedBits } from '../formats/int4.js';
+import { groupedLimit, int4Groups, midLevel, type GroupedBits } from '../formats/int4.js';
 import { choleskyWithRidge } from './linalg/cholesky.js';
-import { checkGroupSize, groupScale, lowPlaneRounding, nearestPlane, packLowPlane, quantizeInt4Nearest, roundInt4, targetOf, type Int4Matrix, type PlaneRounding } from './quantize-int4.js';
+import { checkGroupSize, groupScale, lowPlaneRounding, nearestMidBit, nearestPlane, packLowPlane, quantizeInt4Nearest, roundInt4, targetOf, type Int4Matrix, type PlaneRounding } from './quantize-int4.js';
 
 /**
  * Widest input GPTQ takes here: its n×n factorisation runs in JS in O(n³) (seconds at 2048, a minute at 3136 on a
@@ -93,14 +93,14 @@ export function gptqNested(three: { M: Float64Array; H: Float64Array }, four: { 
       const [w3, w4, s] = [W3[at], W4[at], scales[r * groups + Math.floor(i / groupSize)]];
       let [bq, bm, best] = [0, 0, Infinity];
       for (let c = -limit; c <= limit; c++) {
-        const m = s !== 0 && w4 / s >= c ? 1 : 0;
-        const [e3, e4] = [w3 - c * s, w4 - (c + (m ? 0.25 : -0.25)) * s];
+        const m = nearestMidBit(w4, c, s);
+        const [e3, e4] = [w3 - c * s, w4 - midLevel(c, m) * s];
         const cost = e3 * e3 + weight4 * e4 * e4;
         if (cost < best) [bq, bm, best] = [c, m, cost];
       }
       [q[at], mid[at]] = [bq, bm];
       const e3 = (w3 - bq * s) / d3;
-      const e4 = (w4 - (bq + (bm ? 0.25 : -0.25)) * s) / d4;
+      const e4 = (w4 - midLevel(bq, bm) * s) / d4;
       const row = r * n;
       if (e3 !== 0) for (let j = i + 1; j < n; j++) W3[row + j] -= e3 * U3[i * n + j];
       if (e4 !== 0) for (let j = i + 1; j < n; j++) W4[row + j] -= e4 * U4[i * n + j];

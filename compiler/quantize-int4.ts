@@ -2,9 +2,8 @@
  * Grouped symmetric int4 and int3 (formats/int4.ts has the layout and the dequantiser the runtime shares): scales,
  * packing and round-to-nearest. Error-compensated rounding (GPTQ) is compiler/gptq.ts; both end in `packInt4`.
  */
-import { fromHalfBits, toHalfBits } from '../formats/float16.js';
-import { groupedLimit, INT4_LIMIT, int4Groups, int4RowBytes, LOW_PLANE_STEPS, type GroupedBits } from '../formats/int4.js';
-import { encodeHalf } from '../formats/float16.js';
+import { encodeHalf, fromHalfBits, toHalfBits } from '../formats/float16.js';
+import { groupedLimit, INT4_LIMIT, int4Groups, int4RowBytes, LOW_PLANE_STEPS, midLevel, type GroupedBits } from '../formats/int4.js';
 
 /** Default values per scale: the small end of what GPTQ/AWQ use, since compact CNN layers have short rows. */
 export const DEFAULT_INT4_GROUP_SIZE = 32;
@@ -74,7 +73,7 @@ export function groupScale(values: ArrayLike<number>, begin: number, end: number
     for (let i = begin; i < end; i++) {
       const q = roundInt4(values[i], s, limit);
       err += (values[i] - q * s) ** 2;
-      if (midWeight !== undefined) err += midWeight * (values[i] - (q + (values[i] >= q * s ? 0.25 : -0.25)) * s) ** 2;
+      if (midWeight !== undefined) err += midWeight * (values[i] - midLevel(q, nearestMidBit(values[i], q, s)) * s) ** 2;
     }
     if (err < least) [best, least] = [s, err];
   }
@@ -137,7 +136,12 @@ export type PlaneRounding = (w: number, i: number, s: number) => { code: number;
 
 /** Value i's level before its low plane: q, or with a mid plane q ± ¼. */
 function baseLevel(m: Int4Matrix, i: number): number {
-  return m.q[i] + (m.mid ? (m.mid[i] ? 0.25 : -0.25) : 0);
+  return m.mid ? midLevel(m.q[i], m.mid[i]) : m.q[i];
+}
+
+/** The mid-plane bit nearest to target w for int3 value q at scale s: 1 (q + ¼) where w lies at or above q·s. */
+export function nearestMidBit(w: number, q: number, s: number): number {
+  return s !== 0 && w / s >= q ? 1 : 0;
 }
 
 /**
@@ -156,8 +160,8 @@ export function lowPlaneRounding(m: Int4Matrix): PlaneRounding {
 /** The mid plane's rounding: q + ¼ (bit 1) where the value lies at or above q·s, else q − ¼ (bit 0). */
 function midPlaneRounding(m: Int4Matrix): PlaneRounding {
   return (w, i, s) => {
-    const code = s !== 0 && w / s >= m.q[i] ? 1 : 0;
-    return { code, level: m.q[i] + (code ? 0.25 : -0.25) };
+    const code = nearestMidBit(w, m.q[i], s);
+    return { code, level: midLevel(m.q[i], code) };
   };
 }
 

@@ -163,9 +163,14 @@ function unpackInt3Row(bytes: Uint8Array, at: number, length: number, out: Int8A
   }
 }
 
-/** The bit of value k of a row's mid plane starting at byte `at`, as the offset it adds: +¼ for 1, −¼ for 0. */
-function midOffset(mid: Uint8Array, at: number, k: number): number {
-  return (mid[at + (k >> 3)] >> (k & 7)) & 1 ? 0.25 : -0.25;
+/** The level (in scales) of int3 value q with mid-plane bit `bit`: q + ¼ for 1, q − ¼ for 0 (a grid of step ½). */
+export function midLevel(q: number, bit: number): number {
+  return q + (bit ? 0.25 : -0.25);
+}
+
+/** The bit of value k of a row's mid plane starting at byte `at`. */
+function midBit(mid: Uint8Array, at: number, k: number): number {
+  return (mid[at + (k >> 3)] >> (k & 7)) & 1;
 }
 
 /**
@@ -188,8 +193,8 @@ function dequantizeInt3(bytes: Uint8Array, planes: { low?: Uint8Array; mid?: Uin
     const at = r * length;
     for (let k = 0; k < length; k++) {
       const l = low ? (k & 1 ? HIGH : LOW)[low[r * lowRowBytes + (k >> 1)]] / steps : 0;
-      const m = mid ? midOffset(mid, r * midRowBytes, k) : 0;
-      out[at + k] = (q[k] + m + l) * scales[r * groups + Math.floor(k / groupSize)];
+      const level = mid ? midLevel(q[k], midBit(mid, r * midRowBytes, k)) : q[k];
+      out[at + k] = (level + l) * scales[r * groups + Math.floor(k / groupSize)];
     }
   }
   return out;

@@ -6,7 +6,7 @@
 import { decodeHalf } from '../formats/float16.js';
 import { dequantizeInt4 } from '../formats/int4.js';
 import { dequantizeInt8, int8View } from '../formats/int8.js';
-import { groupedBits, type ByteRange, type DenseTensor, type TierBits } from '../formats/model.js';
+import { groupedBits, type DenseTensor, type TierBits } from '../formats/model.js';
 import { groupedPlanes, transposeF32 } from './factors.js';
 import type { PayloadBytes } from './payload-view.js';
 
@@ -21,9 +21,8 @@ export function denseTensorBytes(t: DenseTensor, payload: PayloadBytes, int4Grou
     // Stored as rows of channels (formats/int4.ts): [dims0, rest], or the transpose of a 2-D weight (axis 1).
     const channels = t.dims[t.scaleAxis ?? 0] ?? 1;
     const rest = t.dims.reduce((a, b) => a * b, 1) / Math.max(channels, 1);
-    const planes = groupedPlanes(t.name, bits, tierBits, { low: t.low, mid: t.mid });
-    const view = (r: ByteRange | undefined) => r && payload.subarray(r.offset, r.offset + r.length);
-    const m = dequantizeInt4(raw, channels, rest, int4GroupSize ?? 0, view(planes.low), bits, view(planes.mid));
+    const planes = groupedPlanes(t.name, bits, tierBits, { low: t.low, mid: t.mid }, payload);
+    const m = dequantizeInt4(raw, channels, rest, int4GroupSize ?? 0, planes.low, bits, planes.mid);
     return new Uint8Array((t.scaleAxis === 1 ? transposeF32(m, channels, rest) : m).buffer);
   }
   if (t.storage === 'fp16') return new Uint8Array(decodeHalf(raw).buffer);

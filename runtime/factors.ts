@@ -79,8 +79,8 @@ export function gatherFactors(layer: FactoredLayer, rank: number, payload: Paylo
     const take = Math.min(rank, b.rankEnd) - b.rankBegin;
     // An int4 block decodes whole (its scales follow all its rows), then its first `take` components are kept.
     const rows = storage.factorDType === 'int4' ? b.rankEnd - b.rankBegin : take;
-    left.set(decodeRows(payload, b.left.offset, rows, layer.rows, storage, factorPlanes(b.leftLow, storage, layer)).subarray(0, take * layer.rows), b.rankBegin * layer.rows);
-    right.set(decodeRows(payload, b.right.offset, rows, layer.cols, storage, factorPlanes(b.rightLow, storage, layer)).subarray(0, take * layer.cols), b.rankBegin * layer.cols);
+    left.set(decodeRows(payload, b.left.offset, rows, layer.rows, storage, factorPlanes(b.leftLow, storage, layer, payload)).subarray(0, take * layer.rows), b.rankBegin * layer.rows);
+    right.set(decodeRows(payload, b.right.offset, rows, layer.cols, storage, factorPlanes(b.rightLow, storage, layer, payload)).subarray(0, take * layer.cols), b.rankBegin * layer.cols);
   }
   return { rank, left, right };
 }
@@ -108,19 +108,25 @@ export function denseWeight(layer: FactoredLayer, payload: PayloadBytes, storage
   if (storage.factorDType === 'int8' || layer.denseStorage === 'int8') return dequantizeInt8(int8View(payload.subarray(offset, offset + layer.rows * layer.cols)), layer.rows, layer.cols, layer.denseScales ?? [], 0);
   // An int4 file's dense M may be int3 (format v5): the same rows and groups at 3 bits.
   const bits = groupedBits(layer.denseStorage) ?? 4;
-  const planes = storage.factorDType === 'int4' ? groupedPlanes(layer.name, bits, storage.bits, { low: layer.denseLow, mid: layer.denseMid }) : {};
+  const planes = storage.factorDType === 'int4' ? groupedPlanes(layer.name, bits, storage.bits, { low: layer.denseLow, mid: layer.denseMid }, payload) : {};
   return decodeRows(payload, offset, layer.rows, layer.cols, storage, planes, bits);
 }
 
 /** The planes an int4 factor block is read with: its low plane at 8-bit tiers (factors are never int3). */
-function factorPlanes(low: ByteRange | undefined, storage: FactorStorage, layer: FactoredLayer): GroupedPlanes {
-  return storage.factorDType === 'int4' ? groupedPlanes(layer.name, 4, storage.bits, { low }) : {};
+function factorPlanes(low: ByteRange | undefined, storage: FactorStorage, layer: FactoredLayer, payload: PayloadBytes): PlaneBytes {
+  return storage.factorDType === 'int4' ? groupedPlanes(layer.name, 4, storage.bits, { low }, payload) : {};
 }
 
-/** The plane ranges a grouped matrix is read with at a tier. */
+/** A grouped matrix's stored plane ranges. */
 export interface GroupedPlanes {
   low?: ByteRange;
   mid?: ByteRange;
+}
+
+/** The plane bytes a grouped matrix is read with at a tier (views into the payload). */
+export interface PlaneBytes {
+  low?: Uint8Array;
+  mid?: Uint8Array;
 }
 
 /**
@@ -128,11 +134,12 @@ export interface GroupedPlanes {
  * matrix's mid plane at 4 and 8 bits where the file has one (a file with 8-bit but no 4-bit tiers has none: its
  * int3 low planes count in eighths). Loud when the tier needs a plane the file does not hold.
  */
-export function groupedPlanes(name: string, bits: GroupedBits, tierBits: TierBits | undefined, stored: GroupedPlanes): GroupedPlanes {
+export function groupedPlanes(name: string, bits: GroupedBits, tierBits: TierBits | undefined, stored: GroupedPlanes, payload: PayloadBytes): PlaneBytes {
   if (tierBits === undefined) return {};
   if (tierBits === 8 && !stored.low) throw new RangeError(`weight "${name}" has no low plane for an 8-bit tier`);
   if (tierBits === 4 && bits === 3 && !stored.mid) throw new RangeError(`int3 weight "${name}" has no mid plane for a 4-bit tier`);
-  return { ...(tierBits === 8 ? { low: stored.low } : {}), ...(bits === 3 && stored.mid ? { mid: stored.mid } : {}) };
+  const view = (r: ByteRange) => payload.subarray(r.offset, r.offset + r.length);
+  return { ...(tierBits === 8 && stored.low ? { low: view(stored.low) } : {}), ...(bits === 3 && stored.mid ? { mid: view(stored.mid) } : {}) };
 }
 
 /** A layer's M at full rank: the stored dense weight where the file has one, else its factors multiplied out. */
@@ -153,13 +160,12 @@ export function dequantizeFactors(q: Int8LayerFactors, rows: number, cols: numbe
  * `rows` stored rows of `length` values at `offset`, in an fp32, fp16 or int4 file, as float32 (a copy); an int4
  * matrix with the planes given, at `bits` 3 an int3 one.
  */
-function decodeRows(payload: PayloadBytes, offset: number, rows: number, length: number, storage: FactorStorage, planes: GroupedPlanes = {}, bits: GroupedBits = 4): Float32Array {
+function decodeRows(payload: PayloadBytes, offset: number, rows: number, length: number, storage: FactorStorage, planes: PlaneBytes = {}, bits: GroupedBits = 4): Float32Array {
   const { factorDType: dtype, int4GroupSize } = storage;
   if (dtype === 'int8') throw new RangeError('int8 factors carry their scales in the header: use dequantizeInt8');
   if (dtype === 'int4') {
     const bytes = payload.subarray(offset, offset + int4Bytes(rows, length, int4GroupSize ?? 0, bits));
-    const view = (r: ByteRange | undefined) => r && payload.subarray(r.offset, r.offset + r.length);
-    return dequantizeInt4(bytes, rows, length, int4GroupSize ?? 0, view(planes.low), bits, view(planes.mid));
+    return dequantizeInt4(bytes, rows, length, int4GroupSize ?? 0, planes.low, bits, planes.mid);
   }
   const bytes = payload.subarray(offset, offset + storedMatrixBytes(dtype, rows, length, int4GroupSize));
   if (dtype === 'fp16') return decodeHalf(bytes);
