@@ -19,7 +19,7 @@ import type { EngineId } from '../runtime/engines/engine.js';
 import { DataType } from '../formats/model.js';
 import { withQuantBaselines } from './baselines.js';
 import { BENCH_MODELS, type BenchContext, type BenchModel, type Method } from './models.js';
-import { pairedLatencyP50, type PairedLatency } from './paired-latency.js';
+import { LATENCY_FILL_MS, pairedLatencyP50, type PairedLatency } from './paired-latency.js';
 import { latencyP50, type Measured, type Score, type Suite } from './suites.js';
 import type { BenchResult, CompileRecord, Environment, ModelResult, Row } from './types.js';
 
@@ -123,7 +123,9 @@ async function benchModel(model: BenchModel, ctx: BenchContext, log: (line: stri
   const rows: Row[] = [];
   const compile: CompileRecord[] = [];
   const openOriginal = () => engine.create(source);
-  const ref = await evaluate(suite, openOriginal, null, say, 'original');
+  // --quick is a smoke run: single-sample latency from 30 runs, without filling 0.3 s for fast models (suites.ts).
+  const fillMs = ctx.quick ? 0 : LATENCY_FILL_MS;
+  const ref = await evaluate(suite, openOriginal, null, say, 'original', fillMs);
   const before = ref.measured.latencyMsP50;
   const originalRow = row(model, suite, 'original', null, null, null, originalParams, originalParams, source.length, source.length, ref.score, null, before, ref.seconds);
   rows.push(originalRow);
@@ -143,7 +145,7 @@ async function benchModel(model: BenchModel, ctx: BenchContext, log: (line: stri
           const s = await load(lrm, { engine: ENGINE, tier: tier.index });
           bytesLoaded = s.bytesLoaded;
           return s;
-        }, ref.measured.outcome, say, `${method.id} tier ${tier.index}`, pairOriginal);
+        }, ref.measured.outcome, say, `${method.id} tier ${tier.index}`, fillMs, pairOriginal);
         const tierRow = row(model, suite, method.id, method.dtype, tier.index, tier.budget, tier.params, originalParams, bytesLoaded, source.length, r.score, originalRow.value, r.paired!.tierMs, r.seconds);
         if (tier.bits) tierRow.bits = tier.bits;
         tierRow.latencyRatio = round(r.paired!.ratio, 3);
@@ -156,7 +158,7 @@ async function benchModel(model: BenchModel, ctx: BenchContext, log: (line: stri
   }
   // The original's own row: timed again after everything else, and the mean of both (tiers' ratios are paired).
   const session = await openOriginal();
-  const after = await latencyP50(session, suite.latencyFeeds).finally(() => session.release());
+  const after = await latencyP50(session, suite.latencyFeeds, fillMs).finally(() => session.release());
   originalRow.latencyMsP50 = round((before + after) / 2, 4);
   originalRow.extra = { ...originalRow.extra, latencyBeforeMs: round(before, 4), latencyAfterMs: round(after, 4) };
   say(`original latency p50 ${before.toFixed(3)} ms before, ${after.toFixed(3)} ms after`);
@@ -219,6 +221,7 @@ async function evaluate(
   reference: unknown,
   say: (line: string) => void,
   label: string,
+  fillMs: number,
   pairWith?: Runner,
 ): Promise<{ measured: Measured; score: Score; seconds: number; paired?: PairedLatency }> {
   const t = performance.now();
@@ -226,8 +229,8 @@ async function evaluate(
   let measured: Measured;
   let paired: PairedLatency | undefined;
   try {
-    measured = await suite.run(runner);
-    if (pairWith) paired = await pairedLatencyP50(pairWith, runner, suite.latencyFeeds);
+    measured = await suite.run(runner, fillMs);
+    if (pairWith) paired = await pairedLatencyP50(pairWith, runner, suite.latencyFeeds, fillMs);
   } finally {
     await runner.release();
   }

@@ -20,16 +20,22 @@ export interface PairedLatency {
   ratio: number;
 }
 
+/** How long the runs of a model too fast for 30 runs to be a steady median should last, ms (LATENCY_NOTE). */
+export const LATENCY_FILL_MS = 300;
+
 /** Blocks per runner: the alternation's period is a sixth of the measurement, well under a minute. */
 const ROUNDS = 6;
 const SETTLE = 2;
 
-/** Runs as LATENCY_NOTE says (30 each after 5 warm-ups; ~0.3 s of each after 20 for fast models), in alternating blocks. */
-export async function pairedLatencyP50(original: Runner, tier: Runner, feeds: Feeds): Promise<PairedLatency> {
+/**
+ * Runs as LATENCY_NOTE says (30 each after 5 warm-ups; ~fillMs of each after 20 for fast models), in alternating
+ * blocks. fillMs 0: the 30 runs alone (bench --quick).
+ */
+export async function pairedLatencyP50(original: Runner, tier: Runner, feeds: Feeds, fillMs = LATENCY_FILL_MS): Promise<PairedLatency> {
   const first = await alternate(original, tier, feeds, 5, 30);
   const slower = Math.max(first.originalMs, first.tierMs);
-  if (slower * 30 >= 300) return first;
-  return alternate(original, tier, feeds, 20, Math.min(2000, Math.ceil(300 / Math.max(slower, 0.01))));
+  if (slower * 30 >= fillMs) return first;
+  return alternate(original, tier, feeds, 20, Math.min(2000, Math.ceil(fillMs / Math.max(slower, 0.01))));
 }
 
 /**

@@ -11,6 +11,7 @@
  *  - sentence encoder: STS pairs; Pearson/Spearman ×100 of cosine vs gold, mean cosine to the original's embeddings.
  *  - vad: sequential chunks with the state carried; mean |Δ probability| and agreement of the >0.5 decision.
  */
+import { LATENCY_FILL_MS } from './paired-latency.js';
 import type { Batch, Dataset } from '../compiler/data/spec.js';
 import { agreement, argmax, evaluateClassifier, medianLatency, type Runner } from '../compiler/evaluate.js';
 import type { Feeds, HostTensor } from '../runtime/tensor.js';
@@ -55,19 +56,23 @@ export interface Suite {
   agreementName: string | null;
   /** The single sample latency is measured on. */
   latencyFeeds: Feeds;
-  run(runner: Runner, onProgress?: (done: number, total: number) => void): Promise<Measured>;
+  /** Evaluates, and times single samples with latencyP50 (fillMs as it says). */
+  run(runner: Runner, fillMs?: number, onProgress?: (done: number, total: number) => void): Promise<Measured>;
   /** Score an outcome; `reference` is the original's outcome, or null when scoring the original itself. */
   score(outcome: unknown, reference: unknown): Score;
 }
 
 /** How latency is measured, for the report. */
-export const LATENCY_NOTE = 'median of single-sample runs: 30 after 5 warm-ups, and for models so fast that 30 runs take under 0.3 s, as many runs as fill about 0.3 s (after 20 warm-ups), since sub-millisecond medians of 30 runs are noisy. Each tier is timed in alternating blocks with the original (6 blocks each, 2 untimed runs at every switch; bench/paired-latency.ts), and its ratio is its median over the original\'s median in those same runs (extra.originalPairedMs in the JSON), so load from elsewhere on a shared machine slows both alike. The original\'s own row is the mean of its runs before and after its model\'s tiers (both are in the JSON)';
+export const LATENCY_NOTE = 'median of single-sample runs: 30 after 5 warm-ups, and for models so fast that 30 runs take under 0.3 s, as many runs as fill about 0.3 s (after 20 warm-ups), since sub-millisecond medians of 30 runs are noisy. Each tier is timed in alternating blocks with the original (6 blocks each, 2 untimed runs at every switch; bench/paired-latency.ts), and its ratio is its median over the original\'s median in those same runs (extra.originalPairedMs in the JSON), so load from elsewhere on a shared machine slows both alike. The original\'s own row is the mean of its runs before and after its model\'s tiers (both are in the JSON). A --quick run (a smoke test) times the 30 runs only';
 
-/** Median single-sample latency as LATENCY_NOTE says (compiler/evaluate.ts medianLatency does the runs). */
-export async function latencyP50(runner: Runner, feeds: Feeds): Promise<number> {
+/**
+ * Median single-sample latency as LATENCY_NOTE says (compiler/evaluate.ts medianLatency does the runs): 30 runs, and
+ * for fast models about fillMs of runs (0: the 30 alone, bench --quick).
+ */
+export async function latencyP50(runner: Runner, feeds: Feeds, fillMs = LATENCY_FILL_MS): Promise<number> {
   const p = await medianLatency(runner, feeds);
-  if (p * 30 >= 300) return p;
-  return medianLatency(runner, feeds, 20, Math.min(2000, Math.ceil(300 / Math.max(p, 0.01))));
+  if (p * 30 >= fillMs) return p;
+  return medianLatency(runner, feeds, 20, Math.min(2000, Math.ceil(fillMs / Math.max(p, 0.01))));
 }
 
 /** Reads a data set slice once, so every model and tier sees the same tensors without decoding images again. */
@@ -103,9 +108,9 @@ export async function classifierSuite(data: Dataset, o: ClassifierSuiteOptions):
     metric: { name: 'top-1 accuracy', short: 'top-1 accuracy', unit: '%', higherIsBetter: true, vsOriginal: false },
     agreementName: 'top-1 agreement with the original',
     latencyFeeds: first,
-    async run(runner, onProgress) {
+    async run(runner, fillMs, onProgress) {
       const r = await evaluateClassifier(runner, data, { inputName: o.inputName, outputName: o.outputName, batchSize: o.batchSize, onBatch: onProgress });
-      return { outcome: r, latencyMsP50: r.latencyMsP50 * 30 >= 300 ? r.latencyMsP50 : await latencyP50(runner, first) };
+      return { outcome: r, latencyMsP50: r.latencyMsP50 * 30 >= (fillMs ?? LATENCY_FILL_MS) ? r.latencyMsP50 : await latencyP50(runner, first, fillMs) };
     },
     score(outcome, reference) {
       const r = outcome as Awaited<ReturnType<typeof evaluateClassifier>>;
@@ -169,10 +174,10 @@ export function detectorSuite(o: DetectorSuiteOptions): Suite {
     metric: { name: 'relative L2 error of the outputs (mean over outputs)', short: 'relative L2 error', unit: '', higherIsBetter: false, vsOriginal: true },
     agreementName: `top detection at the same position as the original's (${o.topName})`,
     latencyFeeds: o.feeds[0]!,
-    async run(runner, onProgress) {
+    async run(runner, fillMs, onProgress) {
       const outcome = await runAll(runner, o.feeds);
       onProgress?.(o.feeds.length, o.feeds.length);
-      return { outcome, latencyMsP50: await latencyP50(runner, o.feeds[0]!) };
+      return { outcome, latencyMsP50: await latencyP50(runner, o.feeds[0]!, fillMs) };
     },
     score(outcome, reference) {
       const got = outcome as Outputs[];
@@ -208,10 +213,10 @@ export function superResolutionSuite(evaluation: string, feeds: Feeds[], outputN
     metric: { name: 'PSNR vs the original output', short: 'PSNR vs the original', unit: 'dB', higherIsBetter: true, vsOriginal: true, chartCap: 60 },
     agreementName: null,
     latencyFeeds: feeds[0]!,
-    async run(runner, onProgress) {
+    async run(runner, fillMs, onProgress) {
       const outcome = await runAll(runner, feeds);
       onProgress?.(feeds.length, feeds.length);
-      return { outcome, latencyMsP50: await latencyP50(runner, feeds[0]!) };
+      return { outcome, latencyMsP50: await latencyP50(runner, feeds[0]!, fillMs) };
     },
     score(outcome, reference) {
       const got = outcome as Outputs[];
@@ -277,10 +282,10 @@ export function vadSuite(o: VadSuiteOptions): Suite {
     metric: { name: 'mean |Δ speech probability| vs the original', short: 'mean |Δ probability|', unit: '', higherIsBetter: false, vsOriginal: true },
     agreementName: 'speech decision (p > 0.5) agrees with the original',
     latencyFeeds: first,
-    async run(runner, onProgress) {
+    async run(runner, fillMs, onProgress) {
       const { probs } = await vadStream(runner, o.samples, o);
       onProgress?.(count, count);
-      return { outcome: probs, latencyMsP50: await latencyP50(runner, first) };
+      return { outcome: probs, latencyMsP50: await latencyP50(runner, first, fillMs) };
     },
     score(outcome, reference) {
       const p = outcome as Float32Array;
@@ -322,9 +327,9 @@ export async function sentenceEncoderSuite(o: SentenceSuiteOptions): Promise<Sui
     metric: { name: 'STS Pearson ×100', short: 'Pearson ×100', unit: '', higherIsBetter: true, vsOriginal: false, decimals: 2 },
     agreementName: null,
     latencyFeeds: first,
-    async run(runner, onProgress) {
+    async run(runner, fillMs, onProgress) {
       const r = await evaluateSentenceEncoder(runner, o.data, { batchSize: o.batchSize, onBatch: onProgress });
-      return { outcome: r, latencyMsP50: await latencyP50(runner, first) };
+      return { outcome: r, latencyMsP50: await latencyP50(runner, first, fillMs) };
     },
     score(outcome, reference) {
       const r = outcome as TextEvalResult;

@@ -1,3 +1,4 @@
+import type { GroupLayout } from '../formats/int4.js';
 import { createHash } from 'node:crypto';
 import { encodeHalf } from '../formats/float16.js';
 import type { DenseTensor, FactorBlock, FactorDType, FactoredLayer, LayerRefitEntry, ModelHeader, Preset } from '../formats/model.js';
@@ -42,7 +43,8 @@ export interface AssembleInput {
 }
 
 export interface Int4Plan {
-  groupSize: number;
+  /** Group size and scale storage of every grouped matrix (formats/int4.ts). */
+  grouping: GroupLayout;
   /** E[x·xᵀ] of each weight's inputs, by weight name, where calibration reached it: GPTQ rounds B against it. */
   moments: ReadonlyMap<string, Float64Array>;
   /**
@@ -83,6 +85,10 @@ export async function assembleLrm({ source, normalised, fileName, model, candida
   if (m >= 0 && !plan) throw new RangeError('4-bit tiers refine int3 matrices: they need an int4 file');
   const lowInts = new Map<string, Int4Matrix>();
   const midInts = new Map<string, Int4Matrix>();
+  // The header says one scale storage for every grouped matrix; sizes alone cannot tell them apart at 2 groups a row.
+  for (const [name, c] of plan?.choices ?? []) {
+    if (c.storage !== 'int8' && !!c.int4.rowScales !== !!plan!.grouping.scaleCodes) throw new Error(`compiler error: "${name}" was rounded with ${c.int4.rowScales ? 'scale codes' : 'half-float scales'}, the file stores the other`);
+  }
   for (const t of model.initializers) {
     if (factoredWeights.has(t.name)) continue;
     const choice = plan?.choices.get(t.name);
@@ -261,8 +267,10 @@ export async function assembleLrm({ source, normalised, fileName, model, candida
     tiers[t].refit = { range: payload.seal(start), layers: entries };
   });
 
+  const grouped = usesInt4({ factorDType: dtype, graph: { initializers } });
+  const int4ScaleCodes = grouped && plan!.grouping.scaleCodes === true;
   const header = {
-    formatVersion: formatVersionFor({ factorDType: dtype, layers, graph: { initializers }, tiers }),
+    formatVersion: formatVersionFor({ factorDType: dtype, layers, graph: { initializers }, tiers, int4ScaleCodes: int4ScaleCodes || undefined }),
     compilerVersion: COMPILER_VERSION,
     source: {
       sha256: createHash('sha256').update(source).digest('hex'),
@@ -279,7 +287,7 @@ export async function assembleLrm({ source, normalised, fileName, model, candida
     dense: { range: denseRange },
     tiers,
     presets: defaultPresets(tiers.length),
-    ...(usesInt4({ factorDType: dtype, graph: { initializers } }) ? { int4GroupSize: plan!.groupSize } : {}),
+    ...(grouped ? { int4GroupSize: plan!.grouping.size, ...(int4ScaleCodes ? { int4ScaleCodes } : {}) } : {}),
   };
   const lrm = await writeLrm(header, payload.finish());
   const sequential = new Map(plan?.sequential?.map(({ weight, ...entry }) => [weight, entry]));
@@ -291,8 +299,8 @@ export async function assembleLrm({ source, normalised, fileName, model, candida
 function int4Factors(f: OrderedFactors, rank: number, rows: number, cols: number, plan: Int4Plan, moment: Float64Array | undefined): { left: Int4Matrix; right: Int4Matrix } {
   const B = f.right.subarray(0, rank * cols);
   return {
-    left: quantizeInt4Nearest(f.left.subarray(0, rank * rows), rank, rows, plan.groupSize),
-    right: roundedInt4(Float64Array.from(B), rank, cols, moment, plan.groupSize).matrix,
+    left: quantizeInt4Nearest(f.left.subarray(0, rank * rows), rank, rows, plan.grouping),
+    right: roundedInt4(Float64Array.from(B), rank, cols, moment, plan.grouping).matrix,
   };
 }
 

@@ -41,6 +41,11 @@ export interface CompileOptions {
   /** int4 only: values per scale group (default 32; need not divide a row). */
   int4GroupSize?: number;
   /**
+   * int4 only: store group scales as byte codes under a half-float row scale (format v7, formats/int4.ts; default
+   * true); false: a half float per group, as format v6 readers expect.
+   */
+  int4ScaleCodes?: boolean;
+  /**
    * int4 only: the error budget of the precision pass (compiler/precision.ts) for the 4-bit model. Each weight's error
    * with only it int4 is measured (the network's relative output error on the calibration samples); the weights with
    * the least error per byte saved are stored int4 while the sum stays within this, the others int8.

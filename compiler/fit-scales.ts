@@ -13,7 +13,7 @@
 import { fromHalfBits, toHalfBits } from '../formats/float16.js';
 import { int4Groups } from '../formats/int4.js';
 import { choleskyWithRidge, solveCholesky } from './linalg/cholesky.js';
-import type { Int4Matrix } from './quantize-int4.js';
+import { nearestCodedScale, type Int4Matrix } from './quantize-int4.js';
 
 /** `m` with each row's scales refitted against `target` (rows×n) and the moment H (n×n); q unchanged. */
 export function fitGroupScales(m: Int4Matrix, target: Float64Array, H: Float64Array): Int4Matrix {
@@ -43,14 +43,17 @@ export function fitGroupScales(m: Int4Matrix, target: Float64Array, H: Float64Ar
       }
     }
     const old = scales.subarray(r * G, (r + 1) * G);
-    const fitted = solveScales(A, b, old, G);
+    const fitted = solveScales(A, b, old, G, m.rowScales?.[r]);
     if (fitted && rowError(fitted, A, b) < rowError(old, A, b)) old.set(fitted);
   }
   return { ...m, scales };
 }
 
-/** A·s = b, pulled slightly towards the old scales (groups whose q are all 0 keep theirs), rounded to half floats. */
-function solveScales(A: Float64Array, b: Float64Array, old: Float32Array, G: number): Float32Array | undefined {
+/**
+ * A·s = b, pulled slightly towards the old scales (groups whose q are all 0 keep theirs), rounded to half floats,
+ * or with scale codes to the nearest code under the row's scale.
+ */
+function solveScales(A: Float64Array, b: Float64Array, old: Float32Array, G: number, rowScale?: number): Float32Array | undefined {
   const S = Float64Array.from(A);
   const rhs = Float64Array.from(b);
   for (let g = 0; g < G; g++) {
@@ -59,7 +62,8 @@ function solveScales(A: Float64Array, b: Float64Array, old: Float32Array, G: num
     rhs[g] += d * old[g];
   }
   const s = solveCholesky(choleskyWithRidge(S, G).L, G, rhs, 1);
-  const out = Float32Array.from(s, (v) => fromHalfBits(toHalfBits(v)));
+  if (!s.every((v) => Number.isFinite(v) && v >= 0)) return undefined;
+  const out = Float32Array.from(s, (v) => (rowScale === undefined ? fromHalfBits(toHalfBits(v)) : nearestCodedScale(v, rowScale)));
   return out.every((v) => Number.isFinite(v) && v >= 0) ? out : undefined;
 }
 

@@ -14,9 +14,9 @@
  * Rows are independent, so a block of a factor's rows (components) is rounded exactly as it would be alone: the
  * nesting of components is untouched. Hand-written: no maintained JS library implements it, and it is one loop.
  */
-import { groupedLimit, int4Groups, midLevel, type GroupedBits } from '../formats/int4.js';
+import { groupedLimit, groupingOf, int4Groups, midLevel, type GroupedBits, type Grouping } from '../formats/int4.js';
 import { choleskyWithRidge } from './linalg/cholesky.js';
-import { checkGroupSize, groupScale, lowPlaneRounding, nearestMidBit, nearestPlane, packLowPlane, quantizeInt4Nearest, roundInt4, targetOf, type Int4Matrix, type PlaneRounding } from './quantize-int4.js';
+import { checkGroupSize, groupScale, lowPlaneRounding, nearestMidBit, nearestPlane, rowScalesFor, packLowPlane, quantizeInt4Nearest, roundInt4, targetOf, type Int4Matrix, type PlaneRounding } from './quantize-int4.js';
 
 /**
  * Widest input GPTQ takes here: its n×n factorisation runs in JS in O(n³) (seconds at 2048, a minute at 3136 on a
@@ -25,9 +25,9 @@ import { checkGroupSize, groupScale, lowPlaneRounding, nearestMidBit, nearestPla
 export const MAX_GPTQ_INPUTS = 2048;
 
 /** GPTQ where the inputs' moment is known and not too wide, else round to nearest; says which it did. */
-export function roundedInt4(M: Float64Array, rows: number, n: number, H: Float64Array | undefined, groupSize: number, bits: GroupedBits = 4, midWeight?: number): { matrix: Int4Matrix; rounding: 'gptq' | 'nearest' } {
-  if (H && H.length === n * n && n <= MAX_GPTQ_INPUTS) return { matrix: gptqInt4(M, rows, n, H, groupSize, bits, midWeight), rounding: 'gptq' };
-  return { matrix: quantizeInt4Nearest(M, rows, n, groupSize, bits, midWeight), rounding: 'nearest' };
+export function roundedInt4(M: Float64Array, rows: number, n: number, H: Float64Array | undefined, grouping: Grouping, bits: GroupedBits = 4, midWeight?: number): { matrix: Int4Matrix; rounding: 'gptq' | 'nearest' } {
+  if (H && H.length === n * n && n <= MAX_GPTQ_INPUTS) return { matrix: gptqInt4(M, rows, n, H, grouping, bits, midWeight), rounding: 'gptq' };
+  return { matrix: quantizeInt4Nearest(M, rows, n, grouping, bits, midWeight), rounding: 'nearest' };
 }
 
 /** The reference implementation's damping: 1% of the mean diagonal keeps H⁻¹ well conditioned. */
@@ -38,8 +38,9 @@ export const GPTQ_DAMPING = 0.01;
  * symmetric positive semi-definite; any positive multiple gives the same result). Inputs that never vary
  * (H[i][i] = 0) cannot be compensated: their weights are rounded as they are.
  */
-export function gptqInt4(M: Float64Array, rows: number, n: number, H: Float64Array, groupSize: number, bits: GroupedBits = 4, midWeight?: number): Int4Matrix {
-  if (bits === 3 && midWeight !== undefined) return gptqNested({ M, H }, { M, H }, rows, n, groupSize, midWeight);
+export function gptqInt4(M: Float64Array, rows: number, n: number, H: Float64Array, grouping: Grouping, bits: GroupedBits = 4, midWeight?: number): Int4Matrix {
+  if (bits === 3 && midWeight !== undefined) return gptqNested({ M, H }, { M, H }, rows, n, grouping, midWeight);
+  const { size: groupSize, scaleCodes } = groupingOf(grouping);
   checkGroupSize(groupSize);
   if (M.length !== rows * n || H.length !== n * n) throw new RangeError(`GPTQ: expected a ${rows}×${n} matrix and a ${n}×${n} second moment`);
   const U = inverseUpperCholesky(H, n);
@@ -48,9 +49,11 @@ export function gptqInt4(M: Float64Array, rows: number, n: number, H: Float64Arr
   const q = new Int8Array(rows * n);
   const scales = new Float32Array(rows * groups);
   const limit = groupedLimit(bits);
+  // Scale codes: row scales from the values before compensation (with headroom for what compensation adds).
+  const rowScales = scaleCodes ? rowScalesFor(M, rows, n, bits, false) : undefined;
   for (let i = 0; i < n; i++) {
     // At the start of each group: each row's scale from its current (already compensated) values.
-    if (i % groupSize === 0) for (let r = 0; r < rows; r++) scales[r * groups + i / groupSize] = groupScale(W, r * n + i, r * n + Math.min(n, i + groupSize), bits);
+    if (i % groupSize === 0) for (let r = 0; r < rows; r++) scales[r * groups + i / groupSize] = groupScale(W, r * n + i, r * n + Math.min(n, i + groupSize), bits, undefined, rowScales?.[r]);
     const d = U[i * n + i];
     for (let r = 0; r < rows; r++) {
       const w = W[r * n + i];
@@ -63,7 +66,7 @@ export function gptqInt4(M: Float64Array, rows: number, n: number, H: Float64Arr
       for (let j = i + 1; j < n; j++) W[row + j] -= e * U[i * n + j];
     }
   }
-  return { rows, length: n, groupSize, ...(bits === 3 ? { bits } : {}), q, scales, target: M, moment: H };
+  return { rows, length: n, groupSize, ...(bits === 3 ? { bits } : {}), q, scales, ...(rowScales ? { rowScales } : {}), target: M, moment: H };
 }
 
 /**
@@ -75,7 +78,8 @@ export function gptqInt4(M: Float64Array, rows: number, n: number, H: Float64Arr
  * nearest to the 3-bit copy may lie far from the 4-bit copy, which a mid bit (±¼) cannot reach. midWeight 0: the
  * 3-bit objective alone (plain int3 GPTQ, mid bits after); the larger, the closer the 4-bit tier gets to int4.
  */
-export function gptqNested(three: { M: Float64Array; H: Float64Array }, four: { M: Float64Array; H: Float64Array }, rows: number, n: number, groupSize: number, midWeight: number): Int4Matrix {
+export function gptqNested(three: { M: Float64Array; H: Float64Array }, four: { M: Float64Array; H: Float64Array }, rows: number, n: number, grouping: Grouping, midWeight: number): Int4Matrix {
+  const { size: groupSize, scaleCodes } = groupingOf(grouping);
   checkGroupSize(groupSize);
   const [U3, U4] = [inverseUpperCholesky(three.H, n), inverseUpperCholesky(four.H, n)];
   const [W3, W4] = [Float64Array.from(three.M), Float64Array.from(four.M)];
@@ -84,8 +88,9 @@ export function gptqNested(three: { M: Float64Array; H: Float64Array }, four: { 
   const mid = new Uint8Array(rows * n);
   const scales = new Float32Array(rows * groups);
   const limit = groupedLimit(3);
+  const rowScales = scaleCodes ? rowScalesFor(three.M, rows, n, 3, true) : undefined;
   for (let i = 0; i < n; i++) {
-    if (i % groupSize === 0) for (let r = 0; r < rows; r++) scales[r * groups + i / groupSize] = groupScale(W3, r * n + i, r * n + Math.min(n, i + groupSize), 3, midWeight);
+    if (i % groupSize === 0) for (let r = 0; r < rows; r++) scales[r * groups + i / groupSize] = groupScale(W3, r * n + i, r * n + Math.min(n, i + groupSize), 3, midWeight, rowScales?.[r]);
     const [d3, d4] = [U3[i * n + i], U4[i * n + i]];
     const weight4 = (midWeight * d3 * d3) / (d4 * d4);
     for (let r = 0; r < rows; r++) {
@@ -106,7 +111,7 @@ export function gptqNested(three: { M: Float64Array; H: Float64Array }, four: { 
       if (e4 !== 0) for (let j = i + 1; j < n; j++) W4[row + j] -= e4 * U4[i * n + j];
     }
   }
-  return { rows, length: n, groupSize, bits: 3, q, scales, mid, target: three.M, moment: three.H };
+  return { rows, length: n, groupSize, bits: 3, q, scales, ...(rowScales ? { rowScales } : {}), mid, target: three.M, moment: three.H };
 }
 
 /**

@@ -21,13 +21,13 @@ import { relativeOutputError, relativeWeightError } from './gptq.js';
 import { int4Values, targetOf } from './quantize-int4.js';
 import { roundSequentially, type SequentialInput } from './sequential-rounding.js';
 import { DEFAULT_INT4_GROUP_SIZE } from './quantize-int4.js';
-import type { GroupedBits } from '../formats/int4.js';
+import type { GroupedBits, GroupLayout } from '../formats/int4.js';
 
 /**
  * --dtype int4's group size, error bounds and lowest bit width, checked; int4 refits are not written yet, so --refit
  * is refused. 3 bits are chosen only by measurement, so they need calibration; with it they are the default.
  */
-export function checkInt4Options(options: { int4GroupSize?: number; int4MaxError?: number; int3MaxError?: number; int3MidWeight?: number; int4MinBits?: number; refit?: boolean; calibration?: unknown }): { groupSize: number; maxError: number; int3MaxError: number; midWeight: number; minBits: GroupedBits } {
+export function checkInt4Options(options: { int4GroupSize?: number; int4ScaleCodes?: boolean; int4MaxError?: number; int3MaxError?: number; int3MidWeight?: number; int4MinBits?: number; refit?: boolean; calibration?: unknown }): { grouping: GroupLayout; maxError: number; int3MaxError: number; midWeight: number; minBits: GroupedBits } {
   const groupSize = options.int4GroupSize ?? DEFAULT_INT4_GROUP_SIZE;
   if (!Number.isSafeInteger(groupSize) || groupSize < 1 || groupSize > MAX_INT4_GROUP_SIZE) throw new CompileOptionError(`--group-size must be a whole number from 1 to ${MAX_INT4_GROUP_SIZE}, not ${groupSize}`, 'group-size');
   const maxError = options.int4MaxError ?? DEFAULT_INT4_MAX_ERROR;
@@ -40,7 +40,7 @@ export function checkInt4Options(options: { int4GroupSize?: number; int4MaxError
   const minBits = options.int4MinBits ?? (options.calibration ? 3 : 4);
   if (minBits !== 3 && minBits !== 4) throw new CompileOptionError(`--min-bits must be 3 or 4, not ${minBits}`, 'min-bits');
   if (minBits === 3 && !options.calibration) throw new CompileOptionError('--min-bits 3 needs --calib: a weight goes int3 only where the network\'s error on real inputs says it can', 'min-bits');
-  return { groupSize, maxError, int3MaxError, midWeight, minBits };
+  return { grouping: { size: groupSize, scaleCodes: options.int4ScaleCodes ?? true }, maxError, int3MaxError, midWeight, minBits };
 }
 
 /**
@@ -68,7 +68,7 @@ export async function planInt4(
   factors: readonly OrderedFactors[],
   cuts: readonly TierCut[],
   options: {
-    groupSize: number;
+    grouping: GroupLayout;
     maxError: number;
     minBits: GroupedBits;
     moments: Map<string, Float64Array>;
@@ -91,13 +91,13 @@ export async function planInt4(
     keepInt8: groupedConvWeights(model), ...precision, ...(midPlanes ? { midWeight } : {}),
   });
   const again = sequential && await roundSequentially({
-    source, model, choices: first, groupSize: options.groupSize, samples: sequential.samples, onProgress: sequential.onProgress,
+    source, model, choices: first, grouping: options.grouping, samples: sequential.samples, onProgress: sequential.onProgress,
     layers: [...denseFactored.map((d) => d.candidate), ...sequential.denseLayers],
     factored: new Set(denseFactored.map((d) => d.candidate.weight.name)),
     ...(midPlanes ? { midWeight } : {}),
   });
   const choices = again ? again.choices : first;
-  return { groupSize: options.groupSize, moments: options.moments, choices: midPlanes ? withMidErrors(choices) : choices, ...(again ? { sequential: again.report } : {}) };
+  return { grouping: options.grouping, moments: options.moments, choices: midPlanes ? withMidErrors(choices) : choices, ...(again ? { sequential: again.report } : {}) };
 }
 
 /**

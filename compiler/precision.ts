@@ -29,7 +29,7 @@ import type { ImportedModel } from './import/onnx.js';
 import { denseMatrix, type OrderedFactors } from './linalg/svd.js';
 import { relativeOutputError, relativeWeightError, roundedInt4 } from './gptq.js';
 import { int4Values, type Int4Matrix } from './quantize-int4.js';
-import { int4Bytes, type GroupedBits } from '../formats/int4.js';
+import { int4Bytes, type GroupedBits, type GroupLayout } from '../formats/int4.js';
 import { matrixShape, weightAxes } from './quantize-dense.js';
 import { networkError } from './sensitivity.js';
 
@@ -55,7 +55,7 @@ export interface PrecisionInput {
   denseFactored: Array<{ candidate: LayerCandidate; factors: OrderedFactors; rank: number }>;
   /** Weights not factored, by name: the candidates set aside (factored weights are not among them). */
   factoredWeights: ReadonlySet<string>;
-  groupSize: number;
+  grouping: GroupLayout;
   /** Summed error allowed for the weights stored int4 (see the file comment). */
   maxError: number;
   /** With minBits 3: summed error allowed for the 3-bit model, int4 and int3 weights together (default maxError). */
@@ -191,7 +191,7 @@ function widths(minBits: GroupedBits | undefined): GroupedBits[] {
 }
 
 /** The weights kept dense that have an output-channel axis (compiler/quantize-dense.ts's weightAxes). */
-function denseTrials({ model, factoredWeights, groupSize, moments, minBits, keepInt8, midWeight }: PrecisionInput): Trial[] {
+function denseTrials({ model, factoredWeights, grouping, moments, minBits, keepInt8, midWeight }: PrecisionInput): Trial[] {
   const axes = weightAxes(model.nodes, model.initializers);
   return model.initializers.flatMap((t): Trial[] => {
     const axis = axes.get(t.name);
@@ -202,7 +202,7 @@ function denseTrials({ model, factoredWeights, groupSize, moments, minBits, keep
     const M = Float64Array.from(axis === 1 ? transposeF32(values, d0, rest) : values);
     const H = moments.get(t.name);
     // A kernel kept int8 is still measured at int4 (the report says what int4 would cost it), not at int3.
-    const levels = widths(keepInt8.has(t.name) ? 4 : minBits).map((bits) => rounded(M, rows, cols, H?.length === cols * cols ? H : undefined, { groupSize, bits, midWeight }, (approx) => {
+    const levels = widths(keepInt8.has(t.name) ? 4 : minBits).map((bits) => rounded(M, rows, cols, H?.length === cols * cols ? H : undefined, { grouping, bits, midWeight }, (approx) => {
       const original = axis === 1 ? transposeF32(approx, rows, cols) : approx;
       return (base) => withInitializer(base, t.name, original);
     }));
@@ -211,22 +211,22 @@ function denseTrials({ model, factoredWeights, groupSize, moments, minBits, keep
 }
 
 /** Each factored layer's dense M at full rank, which the file stores from the tier it goes dense. */
-function factoredTrials({ denseFactored, groupSize, moments, minBits, midWeight }: PrecisionInput): Trial[] {
+function factoredTrials({ denseFactored, grouping, moments, minBits, midWeight }: PrecisionInput): Trial[] {
   return denseFactored.map(({ candidate: c, factors, rank }) => {
     const M = denseMatrix(factors, rank, c.rows, c.cols);
     const H = moments.get(c.weight.name);
-    const levels = widths(minBits).map((bits) => rounded(M, c.rows, c.cols, H, { groupSize, bits, midWeight }, (approx) => (base) => withDenseLayer(base, c, approx)));
+    const levels = widths(minBits).map((bits) => rounded(M, c.rows, c.cols, H, { grouping, bits, midWeight }, (approx) => (base) => withDenseLayer(base, c, approx)));
     return { weight: c.weight.name, rounding: levels[0].rounding, int8Bytes: int8Bytes(c.rows, c.cols), levels };
   });
 }
 
 /** M (rows×cols, rows = output channels) rounded at `bits`, with its own error and a way to try it in the model. */
-function rounded(M: Float64Array, rows: number, cols: number, H: Float64Array | undefined, how: { groupSize: number; bits: GroupedBits; midWeight?: number }, substitute: (approx: Float32Array) => Rounded['substitute']): Rounded & { rounding: 'gptq' | 'nearest' } {
-  const { groupSize, bits } = how;
-  const { matrix, rounding } = roundedInt4(M, rows, cols, H, groupSize, bits, bits === 3 ? how.midWeight : undefined);
+function rounded(M: Float64Array, rows: number, cols: number, H: Float64Array | undefined, how: { grouping: GroupLayout; bits: GroupedBits; midWeight?: number }, substitute: (approx: Float32Array) => Rounded['substitute']): Rounded & { rounding: 'gptq' | 'nearest' } {
+  const { grouping, bits } = how;
+  const { matrix, rounding } = roundedInt4(M, rows, cols, H, grouping, bits, bits === 3 ? how.midWeight : undefined);
   const approx = int4Values(matrix);
   return {
-    bits, matrix, rounding, bytes: int4Bytes(rows, cols, groupSize, bits),
+    bits, matrix, rounding, bytes: int4Bytes(rows, cols, grouping, bits),
     layerError: H ? relativeOutputError(M, approx, rows, cols, H) : relativeWeightError(M, approx),
     substitute: substitute(Float32Array.from(approx)),
   };

@@ -3,7 +3,7 @@
  * packing and round-to-nearest. Error-compensated rounding (GPTQ) is compiler/gptq.ts; both end in `packInt4`.
  */
 import { encodeHalf, fromHalfBits, toHalfBits } from '../formats/float16.js';
-import { groupedLimit, INT4_LIMIT, int4Groups, int4RowBytes, LOW_PLANE_STEPS, midLevel, type GroupedBits } from '../formats/int4.js';
+import { codedScale, groupedLimit, groupingOf, INT4_LIMIT, int4Groups, int4RowBytes, LOW_PLANE_STEPS, midLevel, SCALE_CODE_STEPS, type GroupedBits, type Grouping } from '../formats/int4.js';
 
 /** Default values per scale: the small end of what GPTQ/AWQ use, since compact CNN layers have short rows. */
 export const DEFAULT_INT4_GROUP_SIZE = 32;
@@ -19,8 +19,13 @@ export interface Int4Matrix {
   /** 3: stored as int3 (format v5). Absent: int4. */
   bits?: 3;
   q: Int8Array;
-  /** rows × int4Groups(length, groupSize), row by row; each is exactly representable as a half float. */
+  /**
+   * rows × int4Groups(length, groupSize), row by row; each is exactly representable as a half float, or with
+   * `rowScales` is codedScale(its row's scale, some code).
+   */
   scales: Float32Array;
+  /** Scale codes (format v7): each row's half-float scale R; its groups' scales are R·2^(−c/32) (formats/int4.ts). */
+  rowScales?: Float32Array;
   /** The values it was rounded from (same layout), which its low plane refines towards. */
   target?: Float64Array;
   /** The inputs' second moment GPTQ rounded it against (n = length), reused for its low plane. */
@@ -58,17 +63,16 @@ export function roundInt4(v: number, scale: number, limit = INT4_LIMIT): number 
  * pointwise layer at int3 gave 57.6% top-1 with the search, 46.0% without; at int4 it changed nothing measurable
  * (75.6% against 75.2%, 250 images), so int4 keeps its scales (and every int4 file its bytes).
  */
-export function groupScale(values: ArrayLike<number>, begin: number, end: number, bits: GroupedBits, midWeight?: number): number {
+export function groupScale(values: ArrayLike<number>, begin: number, end: number, bits: GroupedBits, midWeight?: number, rowScale?: number): number {
   let maxAbs = 0;
   for (let i = begin; i < end; i++) maxAbs = Math.max(maxAbs, Math.abs(values[i]));
   const limit = groupedLimit(bits);
-  if (bits === 4 || maxAbs === 0) return int4Scale(maxAbs, limit);
+  if (bits === 4 || maxAbs === 0) return scaleAtLeast(maxAbs, limit, rowScale);
   let [best, least] = [0, Infinity];
   // Nested (an int3 matrix with a mid plane): the search weighs the error at 4 bits too, e3² + midWeight·e4².
   // Candidates then start at the scale whose mid grid (±3¼ steps) reaches the largest value unclipped.
   const top = midWeight === undefined ? maxAbs : maxAbs * (13 / 12);
-  for (let k = 0; k < CLIP_STEPS; k++) {
-    const s = int4Scale(top * (1 - 0.05 * k), limit);
+  for (const s of clipCandidates(top, limit, rowScale)) {
     let err = 0;
     for (let i = begin; i < end; i++) {
       const q = roundInt4(values[i], s, limit);
@@ -80,37 +84,106 @@ export function groupScale(values: ArrayLike<number>, begin: number, end: number
   return best;
 }
 
+/**
+ * The scales groupScale tries at 3 bits, from the no-clip scale (top/limit) down to 70% of it: half floats in
+ * CLIP_STEPS steps of 5%, or with scale codes every code in that range (17 of them at 2^(1/32) a step).
+ */
+function clipCandidates(top: number, limit: number, rowScale: number | undefined): number[] {
+  if (rowScale === undefined) return Array.from({ length: CLIP_STEPS }, (_, k) => int4Scale(top * (1 - 0.05 * k), limit));
+  const first = codeAtLeast(top / limit, rowScale);
+  const last = Math.min(255, first + SCALE_CODE_STEPS / 2);
+  return Array.from({ length: last - first + 1 }, (_, k) => codedScale(rowScale, first + k));
+}
+
 /** Candidate scales groupScale tries at 3 bits: down to 70% of the no-clip scale. */
 const CLIP_STEPS = 7;
+
+/**
+ * The smallest scale on the matrix's grid with limit·s ≥ maxAbs: a half float (int4Scale), or with scale codes
+ * under row scale R the smallest R·2^(−c/32) (codes clip at 0 and 255: past R the values clip, below the last
+ * code the group's grid is coarser than it could be).
+ */
+function scaleAtLeast(maxAbs: number, limit: number, rowScale: number | undefined): number {
+  if (rowScale === undefined) return int4Scale(maxAbs, limit);
+  return codedScale(rowScale, codeAtLeast(maxAbs / limit, rowScale));
+}
+
+/** The largest code whose scale under R is at least s (0 where none is), clipped to [0, 255]. */
+function codeAtLeast(s: number, rowScale: number): number {
+  if (!(rowScale > 0) || s <= 0) return 255;
+  let c = Math.max(0, Math.min(255, Math.floor(SCALE_CODE_STEPS * Math.log2(rowScale / s))));
+  // log2 and float32 rounding may land one code off either way.
+  while (c > 0 && codedScale(rowScale, c) < s) c--;
+  while (c < 255 && codedScale(rowScale, c + 1) >= s) c++;
+  return c;
+}
+
+/** The code of a scale that lies on the grid under R (loud where it does not: a scale the compiler did not snap). */
+export function scaleCode(s: number, rowScale: number): number {
+  const c = rowScale > 0 && s > 0 ? Math.max(0, Math.min(255, Math.round(SCALE_CODE_STEPS * Math.log2(rowScale / s)))) : 255;
+  if (codedScale(rowScale, c) !== s) throw new RangeError(`scale ${s} is not on the code grid under row scale ${rowScale}`);
+  return c;
+}
+
+/** The grid scale under R nearest to s in ratio (a refit scale snapped to the codes). */
+export function nearestCodedScale(s: number, rowScale: number): number {
+  if (!(rowScale > 0) || s <= 0) return codedScale(rowScale, 255);
+  return codedScale(rowScale, Math.max(0, Math.min(255, Math.round(SCALE_CODE_STEPS * Math.log2(rowScale / s)))));
+}
+
+/**
+ * Headroom of a row scale over its row's largest no-clip group scale: GPTQ compensation can grow later groups'
+ * values past the original's, and codes cannot go above R. 10 codes of 255; the rest reach 7.7 octaves below.
+ */
+const ROW_SCALE_HEADROOM = 1.25;
+
+/**
+ * Each row's scale R for scale codes (format v7), from the values before rounding: the half float at or above
+ * ROW_SCALE_HEADROOM × the row's largest magnitude / limit (× 13/12 for int3 with a mid plane, whose scale search
+ * starts there; see groupScale).
+ */
+export function rowScalesFor(values: ArrayLike<number>, rows: number, length: number, bits: GroupedBits, nested: boolean): Float32Array {
+  const out = new Float32Array(rows);
+  for (let r = 0; r < rows; r++) {
+    let maxAbs = 0;
+    for (let i = r * length; i < (r + 1) * length; i++) maxAbs = Math.max(maxAbs, Math.abs(values[i]));
+    out[r] = int4Scale(maxAbs * ROW_SCALE_HEADROOM * (bits === 3 && nested ? 13 / 12 : 1), groupedLimit(bits));
+  }
+  return out;
+}
 
 /**
  * Round-to-nearest int4 (or int3) of a rows×length row-major matrix, one scale per group of each row; int3 with
  * `midWeight`: its mid plane too, each value's bit to nearest, the scales searched for both (groupScale).
  */
-export function quantizeInt4Nearest(values: ArrayLike<number>, rows: number, length: number, groupSize: number, bits: GroupedBits = 4, midWeight?: number): Int4Matrix {
+export function quantizeInt4Nearest(values: ArrayLike<number>, rows: number, length: number, grouping: Grouping, bits: GroupedBits = 4, midWeight?: number): Int4Matrix {
+  const { size: groupSize, scaleCodes } = groupingOf(grouping);
   checkGroupSize(groupSize);
   if (values.length !== rows * length) throw new RangeError(`expected ${rows}×${length} values, got ${values.length}`);
   const groups = int4Groups(length, groupSize);
   const limit = groupedLimit(bits);
   const q = new Int8Array(rows * length);
   const scales = new Float32Array(rows * groups);
+  const nested = bits === 3 && midWeight !== undefined;
+  const rowScales = scaleCodes ? rowScalesFor(values, rows, length, bits, nested) : undefined;
   for (let r = 0; r < rows; r++) {
     for (let g = 0; g < groups; g++) {
       const [begin, end] = [r * length + g * groupSize, r * length + Math.min(length, (g + 1) * groupSize)];
-      const s = (scales[r * groups + g] = groupScale(values, begin, end, bits, bits === 3 ? midWeight : undefined));
+      const s = (scales[r * groups + g] = groupScale(values, begin, end, bits, nested ? midWeight : undefined, rowScales?.[r]));
       for (let i = begin; i < end; i++) q[i] = roundInt4(values[i], s, limit);
     }
   }
   const target = values instanceof Float64Array ? values : Float64Array.from(values);
-  const m: Int4Matrix = { rows, length, groupSize, ...(bits === 3 ? { bits } : {}), q, scales, target };
+  const m: Int4Matrix = { rows, length, groupSize, ...(bits === 3 ? { bits } : {}), q, scales, ...(rowScales ? { rowScales } : {}), target };
   return bits === 3 && midWeight !== undefined ? { ...m, mid: Uint8Array.from(nearestPlane(m, midPlaneRounding(m))) } : m;
 }
 
-/** The stored bytes of an int4 (or int3) matrix: packed rows, then the half-float scales (formats/int4.ts). */
+/** The stored bytes of an int4 (or int3) matrix: packed rows, then the half-float scales or the scale codes (formats/int4.ts). */
 export function packInt4(m: Int4Matrix): Uint8Array {
   const bits = m.bits ?? 4;
   const rowBytes = int4RowBytes(m.length, bits);
-  const out = new Uint8Array(m.rows * rowBytes + m.scales.length * 2);
+  const scaleBytes = m.rowScales ? m.rows * 2 + m.scales.length : m.scales.length * 2;
+  const out = new Uint8Array(m.rows * rowBytes + scaleBytes);
   for (let r = 0; r < m.rows; r++) {
     const [row, at] = [r * rowBytes, r * m.length];
     if (bits === 4) {
@@ -124,7 +197,14 @@ export function packInt4(m: Int4Matrix): Uint8Array {
       if ((bit & 7) > 5) out[row + (bit >> 3) + 1] |= v >> (8 - (bit & 7));
     }
   }
-  out.set(encodeHalf(m.scales), m.rows * rowBytes);
+  if (!m.rowScales) {
+    out.set(encodeHalf(m.scales), m.rows * rowBytes);
+    return out;
+  }
+  const { rowScales } = m;
+  const groups = int4Groups(m.length, m.groupSize);
+  out.set(encodeHalf(rowScales), m.rows * rowBytes);
+  out.set(Uint8Array.from(m.scales, (s, i) => scaleCode(s, rowScales[Math.floor(i / groups)])), m.rows * (rowBytes + 2));
   return out;
 }
 
@@ -217,7 +297,8 @@ export function int4RowSlice(m: Int4Matrix, begin: number, end: number): Int4Mat
   // Rows are independent under GPTQ too: a slice keeps its rows' targets and the shared moment.
   const target = m.target?.subarray(begin * m.length, end * m.length);
   const mid = m.mid?.subarray(begin * m.length, end * m.length);
-  return { ...m, rows: end - begin, q: m.q.subarray(begin * m.length, end * m.length), scales: m.scales.subarray(begin * groups, end * groups), target, mid };
+  const rowScales = m.rowScales?.subarray(begin, end);
+  return { ...m, rows: end - begin, q: m.q.subarray(begin * m.length, end * m.length), scales: m.scales.subarray(begin * groups, end * groups), target, mid, ...(rowScales ? { rowScales } : {}) };
 }
 
 /**

@@ -33,6 +33,7 @@
  * network's W* and x̃; an int4 weight runs in both, and is rounded for the sum of both objectives, which has the same
  * form with the moments summed (the 4-bit one weighted by midWeight). Its before/after are that weighted mean.
  */
+import type { GroupLayout } from '../formats/int4.js';
 import type { Feeds } from '../runtime/tensor.js';
 import { onnx, type ModelProto } from '../runtime/onnx/proto.js';
 import { floatAttr } from '../formats/attributes.js';
@@ -56,7 +57,7 @@ export interface SequentialInput {
   /** Weights of factored layers among `layers`: the file stores their dense M (the node runs it as its weight). */
   factored: ReadonlySet<string>;
   choices: ReadonlyMap<string, PrecisionChoice>;
-  groupSize: number;
+  grouping: GroupLayout;
   /** A fresh pass over the calibration samples, once per level (twice with nested int3). */
   samples: () => Iterable<Feeds> | AsyncIterable<Feeds>;
   /**
@@ -101,7 +102,7 @@ export async function roundSequentially(input: SequentialInput): Promise<{ choic
     for (const c of here) {
       const first = choices.get(c.weight.name)!;
       const tiers = { three: stats.get(c.node.name)!, four: stats4?.get(c.node.name), midWeight: input.midWeight ?? 0 };
-      const { matrix, entry } = reround(c, first.int4, tiers, input.groupSize, level);
+      const { matrix, entry } = reround(c, first.int4, tiers, input.grouping, level);
       report.push(entry);
       if (entry.kept === 'sequential') choices.set(c.weight.name, { ...first, int4: matrix });
       const stored = choices.get(c.weight.name)!.int4;
@@ -187,7 +188,7 @@ function combined(three: PairedStats, four: PairedStats, w: number): PairedStats
  * 4-bit tiers' stats (nested): an int3 weight's values and mid bits are rounded for both networks (gptqNested), an
  * int4 one for their combined objective.
  */
-function reround(c: LayerCandidate, first: Int4Matrix, tiers: { three: PairedStats; four?: PairedStats; midWeight: number }, groupSize: number, level: number): { matrix: Int4Matrix; entry: SequentialReport } {
+function reround(c: LayerCandidate, first: Int4Matrix, tiers: { three: PairedStats; four?: PairedStats; midWeight: number }, grouping: GroupLayout, level: number): { matrix: Int4Matrix; entry: SequentialReport } {
   const { rows, length: n } = first;
   const W = first.target!;
   const { three, four, midWeight: w } = tiers;
@@ -197,11 +198,11 @@ function reround(c: LayerCandidate, first: Int4Matrix, tiers: { three: PairedSta
     const [o3, o4] = [layerObjective(W, rows, n, three, first.moment), layerObjective(W, rows, n, four, first.moment)];
     // No scale refit here: refitted for e₃ + w·e₄, the larger 3-bit error decides the scales and the 4-bit tier lost
     // (mnist-cnn, mid weight 1: its held-out logit error 0.00175 → 0.00202, the 3-bit tier's 0.0038 → 0.0035).
-    again = gptqNested({ M: o3.target, H: o3.H }, { M: o4.target, H: o4.H }, rows, n, groupSize, w);
+    again = gptqNested({ M: o3.target, H: o3.H }, { M: o4.target, H: o4.H }, rows, n, grouping, w);
     error = (m) => (objective(int4Values(m), rows, n, o3) + w * objective(int4Values(m, true), rows, n, o4)) / (1 + w);
   } else {
     const o = layerObjective(W, rows, n, four ? combined(three, four, w) : three, first.moment);
-    again = fitGroupScales(gptqInt4(o.target, rows, n, o.H, groupSize, first.bits ?? 4), o.target, o.H);
+    again = fitGroupScales(gptqInt4(o.target, rows, n, o.H, grouping, first.bits ?? 4), o.target, o.H);
     error = (m) => objective(int4Values(m), rows, n, o);
   }
   // The low plane (8-bit tier) refines towards W against the original inputs, as before.

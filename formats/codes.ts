@@ -2,7 +2,7 @@
  * How model.ts values are stored in the schema: enum codes and sentinels shared by the encoder and decoder.
  */
 import { lrm_DenseStorage as FbDenseStorage, lrm_FactorDType as FbFactorDType, lrm_LayerKind as FbLayerKind } from './generated/lrm_generated.js';
-import { int4Bytes } from './int4.js';
+import { int4Bytes, type Grouping } from './int4.js';
 import type { DenseTensor, FactorDType, LayerKind } from './model.js';
 
 export const FACTOR_DTYPE_CODE: Readonly<Record<FactorDType, FbFactorDType>> = {
@@ -19,8 +19,8 @@ export const FACTOR_ELEMENT_BYTES: Readonly<Record<FactorDType, number>> = { fp3
  * Exact payload bytes of `rows` stored rows of `length` values each in `dtype` (int4: with its group scales; see
  * formats/int4.ts), or NaN when int4 has no valid group size.
  */
-export function storedMatrixBytes(dtype: FactorDType, rows: number, length: number, int4GroupSize: number | undefined): number {
-  return dtype === 'int4' ? int4Bytes(rows, length, int4GroupSize ?? 0) : rows * length * FACTOR_ELEMENT_BYTES[dtype];
+export function storedMatrixBytes(dtype: FactorDType, rows: number, length: number, grouping: Grouping | undefined): number {
+  return dtype === 'int4' ? int4Bytes(rows, length, grouping ?? 0) : rows * length * FACTOR_ELEMENT_BYTES[dtype];
 }
 
 export const DENSE_STORAGE_CODE: Readonly<Record<NonNullable<DenseTensor['storage']>, FbDenseStorage>> = {

@@ -126,6 +126,7 @@ class Decoder {
       presets: this.list(m.presetsLength(), OFFSET_BYTES, 'presets', (i) => this.preset(m.presets(i)!)),
       payloadLength: this.int(m.payloadLength(), 'payload length'),
       ...(m.int4GroupSize() > 0 ? { int4GroupSize: m.int4GroupSize() } : {}),
+      ...(m.int4ScaleCodes() ? { int4ScaleCodes: true } : {}),
     };
   }
 

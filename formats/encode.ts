@@ -100,6 +100,7 @@ export function encodeHeader(header: ModelHeader): Uint8Array {
   FbModel.addPresets(b, presets);
   FbModel.addPayloadLength(b, BigInt(header.payloadLength));
   if (header.int4GroupSize !== undefined) FbModel.addInt4GroupSize(b, header.int4GroupSize);
+  if (header.int4ScaleCodes) FbModel.addInt4ScaleCodes(b, true);
   b.finishSizePrefixed(FbModel.endModel(b), FILE_IDENTIFIER);
   // asUint8Array is a view into the builder's oversized buffer: copy out just the FlatBuffer.
   return b.asUint8Array().slice();

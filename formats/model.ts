@@ -13,7 +13,7 @@
  *   A[j][i] = qLeft[i][j]·leftScales[j] (one scale per output j, the same for every rank prefix) and
  *   B[i][c] = qRight[i][c]·rightScales[i − rankBegin] (one scale per component, kept with its block).
  */
-import type { GroupedBits } from './int4.js';
+import type { GroupedBits, Grouping } from './int4.js';
 
 /** ONNX TensorProto.DataType codes: we keep ONNX's numbering so no mapping table can drift. */
 export const DataType = {
@@ -288,18 +288,25 @@ export interface ModelHeader {
   payloadLength: number;
   /** Format v3: values per scale group of every int4 matrix in the file; absent when nothing is int4. */
   int4GroupSize?: number;
+  /** Format v7: the grouped matrices' scales are byte codes under a half-float row scale (formats/int4.ts); absent: half floats. */
+  int4ScaleCodes?: boolean;
+}
+
+/** How the file's grouped matrices are laid out (formats/int4.ts), or undefined when it has none. */
+export function headerGrouping(header: Pick<ModelHeader, 'int4GroupSize' | 'int4ScaleCodes'>): Grouping | undefined {
+  return header.int4GroupSize === undefined ? undefined : { size: header.int4GroupSize, scaleCodes: header.int4ScaleCodes ?? false };
 }
 
 /**
  * 2: dense weights past break-even (FactoredLayer.denseTier), transient sections, quantised dense weights.
  * 3: int4 factors or dense weights. 4: σ only for the components stored as factors; 8-bit tiers (int4 matrices
  * with their low planes, Tier.bits). 5: int3 dense weights (formats/int4.ts). 6: 4-bit tiers (int3 matrices with
- * their mid planes). Readers take 1 to 6.
+ * their mid planes). 7: grouped scales as byte codes (ModelHeader.int4ScaleCodes). Readers take 1 to 7.
  */
-export const FORMAT_VERSION = 6;
+export const FORMAT_VERSION = 7;
 
 /**
- * The lowest format version that holds what a header uses: 6 with a 4-bit tier, 5 with an int3 weight, 4 with a σ list shorter than its
+ * The lowest format version that holds what a header uses: 7 with scale codes, 6 with a 4-bit tier, 5 with an int3 weight, 4 with a σ list shorter than its
  * layer's rank or an 8-bit tier, 3 with
  * anything int4, 2 with dense-from-a-tier layers or quantised dense weights, else 1, so a file without them still
  * loads in an older runtime.
@@ -309,7 +316,9 @@ export function formatVersionFor(header: {
   layers: ReadonlyArray<Pick<FactoredLayer, 'denseTier' | 'sigma' | 'maxRank' | 'denseStorage'>>;
   graph: { initializers: ReadonlyArray<Pick<DenseTensor, 'storage'>> };
   tiers?: ReadonlyArray<Pick<Tier, 'bits'>>;
+  int4ScaleCodes?: boolean;
 }): number {
+  if (header.int4ScaleCodes) return 7;
   if (header.tiers?.some((t) => t.bits === 4)) return 6;
   if (usesInt3(header)) return 5;
   if (header.layers.some((l) => l.sigma.length < l.maxRank) || header.tiers?.some((t) => t.bits !== undefined)) return 4;

@@ -3,10 +3,10 @@
  * so that a bad file fails here with a clear message instead of deep inside an engine.
  */
 import { storedMatrixBytes } from './codes.js';
-import { int4Bytes, int4LowPlaneBytes, midPlaneBytes } from './int4.js';
+import { int4Bytes, int4LowPlaneBytes, midPlaneBytes, type Grouping } from './int4.js';
 import { formatBytes as fmt, LrmCorruptHeaderError } from './errors.js';
 import type { ByteRange, FactoredLayer, ModelHeader } from './model.js';
-import { DATA_TYPE_SIZE, DataType, groupedBits, PAYLOAD_ALIGNMENT, usesInt3, usesInt4 } from './model.js';
+import { DATA_TYPE_SIZE, DataType, groupedBits, headerGrouping, PAYLOAD_ALIGNMENT, usesInt3, usesInt4 } from './model.js';
 
 /** Largest int4 group size a reader accepts: more values per scale than any weight row needs. */
 export const MAX_INT4_GROUP_SIZE = 1 << 16;
@@ -56,6 +56,8 @@ class Validator {
     if (usesInt3(this.h) && this.h.formatVersion < 5) this.fail(`it stores int3 weights (format version 5) but says format version ${this.h.formatVersion}`);
     if (int4 && (g === undefined || !Number.isSafeInteger(g) || g < 1 || g > MAX_INT4_GROUP_SIZE)) this.fail(`it stores int4 weights with group size ${g ?? 'absent'}; it must be 1 to ${MAX_INT4_GROUP_SIZE}`);
     if (!int4 && g !== undefined) this.fail(`it has an int4 group size (${g}) but no int4 weights`);
+    if (this.h.int4ScaleCodes && !int4) this.fail('it says its int4 scales are codes but has no int4 weights');
+    if (this.h.int4ScaleCodes && this.h.formatVersion < 7) this.fail(`it stores int4 scales as codes (format version 7) but says format version ${this.h.formatVersion}`);
   }
 
   /** σ for every component, or (version 4, a layer that runs dense from some tier) for its stored components. */
@@ -159,7 +161,12 @@ class Validator {
 
   /** Bytes of `rows` stored rows of `length` values in the factor dtype. */
   private matrixBytes(rows: number, length: number): number {
-    return storedMatrixBytes(this.h.factorDType, rows, length, this.h.int4GroupSize);
+    return storedMatrixBytes(this.h.factorDType, rows, length, this.grouping());
+  }
+
+  /** The file's grouping (group size 0 when absent: sizes then come out NaN, and int4() has said why). */
+  private grouping(): Grouping {
+    return headerGrouping(this.h) ?? 0;
   }
 
   /** Each tier's refits: known layers, each at most once, with A of the tier's rank and a bias of `rows` floats. */
@@ -285,7 +292,7 @@ class Validator {
       }
       const elements = this.product(t.dims, what);
       const channels = grouped ? t.dims[t.scaleAxis!] : 0;
-      const bytes = grouped ? int4Bytes(channels, channels === 0 ? 0 : elements / channels, this.h.int4GroupSize!, bits) : elements * size;
+      const bytes = grouped ? int4Bytes(channels, channels === 0 ? 0 : elements / channels, this.grouping(), bits) : elements * size;
       if (!Number.isSafeInteger(bytes)) this.fail(`${what} has more bytes than can be addressed`);
       if (t.range.length !== bytes) {
         this.fail(`${what} dims [${t.dims.join(', ')}] need ${fmt(bytes)} bytes, but its byte range holds ${fmt(t.range.length)}`);
@@ -402,7 +409,7 @@ class Validator {
     if (hasBlocks && lastBlockTier >= d) this.fail(`${what} has a block of tier ${lastBlockTier}, but runs dense from tier ${d}`);
     if (l.denseStorage !== undefined && factorDType !== 'int4') this.fail(`${what} stores its dense weight ${l.denseStorage}, which only int4 files may do (its factors are ${factorDType})`);
     const dtype = l.denseStorage ?? factorDType;
-    const bytes = l.denseStorage === 'int8' ? l.rows * l.cols : l.denseStorage === 'int3' ? int4Bytes(l.rows, l.cols, this.h.int4GroupSize ?? 0, 3) : this.matrixBytes(l.rows, l.cols);
+    const bytes = l.denseStorage === 'int8' ? l.rows * l.cols : l.denseStorage === 'int3' ? int4Bytes(l.rows, l.cols, this.grouping(), 3) : this.matrixBytes(l.rows, l.cols);
     if (l.dense!.length !== bytes) this.fail(`${what} dense weight holds ${fmt(l.dense!.length)} bytes, expected ${fmt(bytes)} for ${l.rows}×${l.cols} of ${dtype}`);
     this.inPayload(l.dense!, `${what} dense weight`);
     this.inside(l.dense!, tiers[d].range, `${what} dense weight`, `tier ${d}`);

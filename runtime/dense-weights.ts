@@ -4,7 +4,7 @@
  * dequantising in JS beats DequantizeLinear nodes on these engines).
  */
 import { decodeHalf } from '../formats/float16.js';
-import { dequantizeInt4 } from '../formats/int4.js';
+import { dequantizeInt4, type Grouping } from '../formats/int4.js';
 import { dequantizeInt8, int8View } from '../formats/int8.js';
 import { groupedBits, type DenseTensor, type TierBits } from '../formats/model.js';
 import { groupedPlanes, transposeF32 } from './factors.js';
@@ -14,7 +14,7 @@ import type { PayloadBytes } from './payload-view.js';
  * `bits`: the tier being built runs at 8 bits, so an int4 (or int3) weight is read with its low plane, or at 4 or
  * 8 bits, so an int3 weight is read with its mid plane where the file has one (formats/int4.ts).
  */
-export function denseTensorBytes(t: DenseTensor, payload: PayloadBytes, int4GroupSize?: number, tierBits?: TierBits): Uint8Array {
+export function denseTensorBytes(t: DenseTensor, payload: PayloadBytes, grouping?: Grouping, tierBits?: TierBits): Uint8Array {
   const raw = payload.subarray(t.range.offset, t.range.offset + t.range.length);
   const bits = groupedBits(t.storage);
   if (bits !== undefined) {
@@ -22,7 +22,7 @@ export function denseTensorBytes(t: DenseTensor, payload: PayloadBytes, int4Grou
     const channels = t.dims[t.scaleAxis ?? 0] ?? 1;
     const rest = t.dims.reduce((a, b) => a * b, 1) / Math.max(channels, 1);
     const planes = groupedPlanes(t.name, bits, tierBits, { low: t.low, mid: t.mid }, payload);
-    const m = dequantizeInt4(raw, channels, rest, int4GroupSize ?? 0, planes.low, bits, planes.mid);
+    const m = dequantizeInt4(raw, channels, rest, grouping ?? 0, planes.low, bits, planes.mid);
     return new Uint8Array((t.scaleAxis === 1 ? transposeF32(m, channels, rest) : m).buffer);
   }
   if (t.storage === 'fp16') return new Uint8Array(decodeHalf(raw).buffer);

@@ -2,7 +2,7 @@ import { decodeHalf } from '../formats/float16.js';
 import { storedMatrixBytes } from '../formats/codes.js';
 import { dequantizeInt4, int4Bytes, type GroupedBits } from '../formats/int4.js';
 import { dequantizeInt8, int8View } from '../formats/int8.js';
-import { groupedBits, type ByteRange, type FactoredLayer, type ModelHeader, type TierBits } from '../formats/model.js';
+import { groupedBits, headerGrouping, type ByteRange, type FactoredLayer, type ModelHeader, type TierBits } from '../formats/model.js';
 import type { PayloadBytes } from './payload-view.js';
 
 /** A layer's factors at a chosen rank, as float32: left is r×rows (columns of A as rows), right is r×cols. */
@@ -67,7 +67,7 @@ export interface Int8LayerFactors {
  * How a file stores its factors (the header's fields that say it), and the bits the tier being built runs at: at 8,
  * int4 and int3 matrices read their low planes too, at 4 and 8 int3 matrices their mid planes (formats/int4.ts).
  */
-export type FactorStorage = Pick<ModelHeader, 'factorDType' | 'int4GroupSize'> & { bits?: TierBits };
+export type FactorStorage = Pick<ModelHeader, 'factorDType' | 'int4GroupSize' | 'int4ScaleCodes'> & { bits?: TierBits };
 
 /** Gather the first `rank` components of a layer from its per-tier blocks in the payload, as float32. */
 export function gatherFactors(layer: FactoredLayer, rank: number, payload: PayloadBytes, storage: FactorStorage): LayerFactors {
@@ -161,13 +161,14 @@ export function dequantizeFactors(q: Int8LayerFactors, rows: number, cols: numbe
  * matrix with the planes given, at `bits` 3 an int3 one.
  */
 function decodeRows(payload: PayloadBytes, offset: number, rows: number, length: number, storage: FactorStorage, planes: PlaneBytes = {}, bits: GroupedBits = 4): Float32Array {
-  const { factorDType: dtype, int4GroupSize } = storage;
+  const dtype = storage.factorDType;
+  const grouping = headerGrouping(storage) ?? 0;
   if (dtype === 'int8') throw new RangeError('int8 factors carry their scales in the header: use dequantizeInt8');
   if (dtype === 'int4') {
-    const bytes = payload.subarray(offset, offset + int4Bytes(rows, length, int4GroupSize ?? 0, bits));
-    return dequantizeInt4(bytes, rows, length, int4GroupSize ?? 0, planes.low, bits, planes.mid);
+    const bytes = payload.subarray(offset, offset + int4Bytes(rows, length, grouping, bits));
+    return dequantizeInt4(bytes, rows, length, grouping, planes.low, bits, planes.mid);
   }
-  const bytes = payload.subarray(offset, offset + storedMatrixBytes(dtype, rows, length, int4GroupSize));
+  const bytes = payload.subarray(offset, offset + storedMatrixBytes(dtype, rows, length, grouping));
   if (dtype === 'fp16') return decodeHalf(bytes);
   // Copy into a fresh buffer: payload offsets are 64-byte aligned but the payload view itself may not be.
   return float32Copy(payload, offset, rows * length);

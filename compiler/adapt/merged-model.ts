@@ -4,7 +4,7 @@ import { denseTensorBytes } from '../../runtime/dense-weights.js';
 import { buildOnnxModel, denseNode, middleTensorName, storedDense, tierBitsAt } from '../../runtime/onnx/build-model.js';
 import { onnx, type NodeProto, type TensorProto } from '../../runtime/onnx/proto.js';
 import type { AdapterBaseFile } from './base.js';
-import type { TierBits } from '../../formats/model.js';
+import { headerGrouping, type TierBits } from '../../formats/model.js';
 
 /**
  * The base at one tier (tiers 0..tier loaded, as the runtime builds it: that tier's ranks, its refits when the file
@@ -46,7 +46,7 @@ export function mergedOnnx(base: AdapterBaseFile, tier: number, targets: readonl
 export function baseMatrices(base: AdapterBaseFile, tier: number, targets: readonly AdapterTarget[]): Float32Array[] {
   const { header, payload } = base;
   const build = tierBuild(base, tier);
-  const storage: FactorStorage = { factorDType: header.factorDType, int4GroupSize: header.int4GroupSize, bits: build.bits };
+  const storage: FactorStorage = { factorDType: header.factorDType, int4GroupSize: header.int4GroupSize, int4ScaleCodes: header.int4ScaleCodes, bits: build.bits };
   return targets.map((t) => {
     if (t.storage === 'factored') {
       // As buildOnnxModel builds the layer at this rank (runtime/onnx/build-model.ts).
@@ -58,7 +58,7 @@ export function baseMatrices(base: AdapterBaseFile, tier: number, targets: reado
       return multiplyOut(refit ? { ...stored, left: refit.left } : stored, layer.rows, layer.cols);
     }
     // The inverse of the runtime's dense slot (runtime/adapters/feeds.ts adds ΔW in the stored layout instead).
-    const bytes = denseTensorBytes(t.tensor, payload, header.int4GroupSize, build.bits);
+    const bytes = denseTensorBytes(t.tensor, payload, headerGrouping(header), build.bits);
     const values = float32Copy(bytes, 0, bytes.length / 4);
     const m = t.transposed ? transposeF32(values, t.cols, t.rows) : values;
     const alpha = t.gemm?.alpha ?? 1;

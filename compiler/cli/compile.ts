@@ -28,6 +28,8 @@ interface CompileCliOptions {
   tiers: string;
   dtype: string;
   groupSize: string;
+  /** false with --no-scale-codes. */
+  scaleCodes: boolean;
   int4MaxError: string;
   minBits?: string;
   int3MaxError: string;
@@ -206,6 +208,7 @@ export function registerCompile(program: Command): void {
     .option('--tiers <fractions>', 'cumulative tier budgets, fractions of the factorable layers\' dense parameters; int4: budget:8 adds a tier at 8 bits (each int4 matrix with its low plane), budget:4 one where int3 weights run at 4 bits (with their mid planes; added after the last plain tier when int3 is on), e.g. 0.2,0.5,1,1:4,1:8', '0.1,0.2,0.35,0.5,1')
     .option('--dtype <fp32|fp16|int8|int4>', 'storage of every weight (int8: symmetric, per output channel; int4: groups of --group-size values per scale, GPTQ-rounded against --calib inputs, else to nearest)', 'fp32')
     .option('--group-size <n>', 'int4: values per scale', String(DEFAULT_INT4_GROUP_SIZE))
+    .option('--no-scale-codes', 'int4: store each group\'s scale as a half float (format 6 and older readers) instead of a byte code under a half-float row scale (format 7: 0.25 bits a value less at groups of 32)')
     .option('--int4-max-error <e>', 'int4: error budget of the precision pass: weights go int4, least network error per byte saved first, while their summed error stays within this; the rest int8 (0: all int8, inf: all int4)', String(DEFAULT_INT4_MAX_ERROR))
     .option('--int3-max-error <e>', 'int4 with int3: error budget of the 3-bit tiers: of the int4 weights, those with the least error added per byte saved go int3 while the summed error stays within this (inf: all int3)', String(DEFAULT_INT3_MAX_ERROR))
     .option('--mid-weight <w>', 'int4 with int3: how much the 4-bit tier\'s error counts against the 3-bit tier\'s where int3 values and their mid bits are rounded together (0: the best 3-bit tier; higher: a 4-bit tier closer to int4 alone)', String(DEFAULT_MID_WEIGHT))
@@ -260,6 +263,7 @@ export function registerCompile(program: Command): void {
         tiers,
         dtype: opts.dtype as FactorDType,
         int4GroupSize: parseWholeNumber('--group-size', opts.groupSize),
+        int4ScaleCodes: opts.scaleCodes !== false,
         int4MaxError: parseMaxError('--int4-max-error', opts.int4MaxError),
         int4MinBits: opts.minBits === undefined ? undefined : opts.minBits === '3' ? 3 : 4,
         int3MaxError: parseMaxError('--int3-max-error', opts.int3MaxError),

@@ -23,6 +23,8 @@ export function describeModel(header: ModelHeader, fileBytes: number, integrity:
     factorDType: header.factorDType,
     /** int4 files: values per scale group. */
     int4GroupSize: header.int4GroupSize ?? null,
+    /** int4 files (format v7): group scales as byte codes under a half-float row scale; false: a half float each. */
+    int4ScaleCodes: header.int4GroupSize === undefined ? null : header.int4ScaleCodes === true,
     /** How the weights that are not factored are stored: count per storage ('fp32' = as the model has them). */
     denseStorage: countBy(header.graph.initializers.filter((t) => t.dataType === DataType.FLOAT && t.dims.length >= 2).map((t) => t.storage ?? 'fp32')),
     fileBytes,
@@ -79,7 +81,7 @@ export function registerInspect(program: Command): void {
         console.log(JSON.stringify(d, null, 2));
         return;
       }
-      const groups = d.int4GroupSize === null ? '' : ` (int4 groups of ${d.int4GroupSize})`;
+      const groups = d.int4GroupSize === null ? '' : ` (int4 groups of ${d.int4GroupSize}${d.int4ScaleCodes ? ', scale codes' : ''})`;
       const dense = Object.entries(d.denseStorage).map(([k, n]) => `${n} ${k}`).join(', ');
       console.log(`${path}: ${formatBytes(d.fileBytes)}, format v${d.formatVersion}, ${d.compilerVersion}, factors ${d.factorDType}${groups}${dense ? `; weights not factored: ${dense}` : ''}`);
       console.log(`source: ${d.source.fileName} (${formatBytes(d.source.bytes)}, sha256 ${d.source.sha256.slice(0, 16)}…)`);

@@ -3,7 +3,7 @@
  * runs factored), timed at a grid of ranks and dense. The result is the table compiler/costs.ts reads
  * (`lowrank compile --cost latency:<table.json>`).
  */
-import type { FactoredLayer, ModelHeader } from '../../formats/model.js';
+import { headerGrouping, type FactoredLayer, type ModelHeader } from '../../formats/model.js';
 import type { Engine } from '../../runtime/engines/engine.js';
 import { fullRankWeight, gatherFactors } from '../../runtime/factors.js';
 import { denseTensorBytes } from '../../runtime/dense-weights.js';
@@ -73,7 +73,7 @@ function singleLayerModel(header: ModelHeader, payload: Uint8Array, layer: Facto
     tensors.push(built.tensor);
   }
   for (const t of header.graph.initializers) {
-    if (node.inputs.includes(t.name)) tensors.push({ name: t.name, dataType: t.dataType, dims: t.dims, rawData: denseTensorBytes(t, payload, header.int4GroupSize) });
+    if (node.inputs.includes(t.name)) tensors.push({ name: t.name, dataType: t.dataType, dims: t.dims, rawData: denseTensorBytes(t, payload, headerGrouping(header)) });
   }
   const graphInputs = node.inputs.filter((n) => inputs.has(n)).map((name) => ({
     name,

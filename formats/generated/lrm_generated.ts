@@ -2239,8 +2239,17 @@ int4GroupSize():number {
   return offset ? this.bb!.readUint32(this.bb_pos + offset) : 0;
 }
 
+/**
+ * Format version 7: every grouped (int4, int3) matrix's scales are one half-float row scale per row and one
+ * byte code per group, scale = row scale · 2^(−code/32) (formats/int4.ts); false: a half float per group.
+ */
+int4ScaleCodes():boolean {
+  const offset = this.bb!.__offset(this.bb_pos, 26);
+  return offset ? !!this.bb!.readInt8(this.bb_pos + offset) : false;
+}
+
 static startModel(builder:flatbuffers.Builder) {
-  builder.startObject(11);
+  builder.startObject(12);
 }
 
 static addFormatVersion(builder:flatbuffers.Builder, formatVersion:number) {
@@ -2321,6 +2330,10 @@ static addPayloadLength(builder:flatbuffers.Builder, payloadLength:bigint) {
 
 static addInt4GroupSize(builder:flatbuffers.Builder, int4GroupSize:number) {
   builder.addFieldInt32(10, int4GroupSize, 0);
+}
+
+static addInt4ScaleCodes(builder:flatbuffers.Builder, int4ScaleCodes:boolean) {
+  builder.addFieldInt8(11, +int4ScaleCodes, +false);
 }
 
 static endModel(builder:flatbuffers.Builder):flatbuffers.Offset {

@@ -10,9 +10,8 @@
  * G/2 bytes of unsigned nibbles (q + 8, low nibble first, zero point 8 by default) and a float scale; a last
  * partial block is padded with the zero point.
  */
-import { decodeHalf } from '../../formats/float16.js';
-import { DataType, type FactoredLayer, type ModelHeader, type NodeDef } from '../../formats/model.js';
-import { int4Groups, int4RowBytes } from '../../formats/int4.js';
+import { DataType, headerGrouping, type FactoredLayer, type ModelHeader, type NodeDef } from '../../formats/model.js';
+import { groupingOf, groupScales, int4Groups, int4RowBytes, type Grouping } from '../../formats/int4.js';
 import type { PayloadBytes } from '../payload-view.js';
 import type { NodeProto, TensorProto } from './proto.js';
 import { onnx } from './proto.js';
@@ -36,11 +35,12 @@ export function matMulNBitsBytes(n: number, k: number, groupSize: number): numbe
  * The MatMulNBits node for y = x·W, W[K, N] given as our stored int4 bytes of its N rows of K values (group size a
  * MatMulNBits block size), and its two initializers.
  */
-export function matMulNBits(name: string, input: string, output: string, weight: string, stored: Uint8Array, n: number, k: number, groupSize: number): { node: NodeProto; tensors: TensorProto[] } {
+export function matMulNBits(name: string, input: string, output: string, weight: string, stored: Uint8Array, n: number, k: number, grouping: Grouping): { node: NodeProto; tensors: TensorProto[] } {
+  const groupSize = groupingOf(grouping).size;
   const blocks = int4Groups(k, groupSize);
   const blob = groupSize / 2;
   const rowBytes = int4RowBytes(k);
-  const scales = decodeHalf(stored.subarray(n * rowBytes));
+  const scales = groupScales(stored, n, k, grouping);
   const packed = new Uint8Array(n * blocks * blob).fill(0x88); // zero point in both nibbles: padding reads as 0
   for (let r = 0; r < n; r++) {
     for (let kk = 0; kk < k; kk += 2) {
@@ -88,7 +88,7 @@ export class Int4Kernels {
     if (layer.kind !== 'matmul' || !layer.dense || layer.denseStorage !== undefined || this.header.factorDType !== 'int4') return undefined;
     this.used = true;
     const stored = payload.subarray(layer.dense.offset, layer.dense.offset + layer.dense.length);
-    return matMulNBits(node.name, node.inputs[0], node.outputs[0], layer.weight, stored, layer.rows, layer.cols, this.header.int4GroupSize!);
+    return matMulNBits(node.name, node.inputs[0], node.outputs[0], layer.weight, stored, layer.rows, layer.cols, headerGrouping(this.header)!);
   }
 
   /** The MatMul nodes that read a replaced dense weight, by node index, as MatMulNBits. */
@@ -101,7 +101,7 @@ export class Int4Kernels {
       if (!t || !this.weights.has(t.name)) return;
       this.used = true;
       const [k, nOut] = t.dims as [number, number];
-      const built = matMulNBits(n.name, n.inputs[0], n.outputs[0], t.name, payload.subarray(t.range.offset, t.range.offset + t.range.length), nOut, k, this.header.int4GroupSize!);
+      const built = matMulNBits(n.name, n.inputs[0], n.outputs[0], t.name, payload.subarray(t.range.offset, t.range.offset + t.range.length), nOut, k, headerGrouping(this.header)!);
       // A weight read by several MatMuls is one set of blobs.
       out.set(i, { node: built.node, tensors: blobs.has(t.name) ? [] : built.tensors });
       blobs.set(t.name, built.tensors);

@@ -102,14 +102,20 @@ describe('lowrank compile', () => {
     const r = cliOk('compile', MNIST_CNN, '-o', out, '--dtype', 'int4', '--group-size', '48');
     expect(r.stdout).toMatch(/int4 \(groups of 48\): factors and \d+ dense weight\(s\) int4 \(rounded to nearest: no calibration reached them\); 0 int8/);
     expect(r.stdout).toMatch(/precision chosen by each weight's own error \(no calibration\)/);
-    const d = cliJson<InspectJson & { int4GroupSize: number; formatVersion: number; denseStorage: Record<string, number> }>('inspect', out, '--json');
-    // Version 4: its layers dense at the full tier keep σ only for their stored components.
-    expect([d.factorDType, d.int4GroupSize, d.formatVersion]).toEqual(['int4', 48, 4]);
+    const d = cliJson<InspectJson & { int4GroupSize: number; int4ScaleCodes: boolean; formatVersion: number; denseStorage: Record<string, number> }>('inspect', out, '--json');
+    // Version 7: scale codes (by default); --no-scale-codes writes version 4, as its layers dense at the full tier
+    // keep σ only for their stored components.
+    expect([d.factorDType, d.int4GroupSize, d.int4ScaleCodes, d.formatVersion]).toEqual(['int4', 48, true, 7]);
     expect(d.denseStorage.int4).toBeGreaterThan(0);
-    expect(cliOk('inspect', out).stdout).toMatch(/factors int4 \(int4 groups of 48\); weights not factored: \d+ int4/);
+    expect(cliOk('inspect', out).stdout).toMatch(/factors int4 \(int4 groups of 48, scale codes\); weights not factored: \d+ int4/);
+    const half = join(tmp, 'mnist-int4-half.lrm');
+    cliOk('compile', MNIST_CNN, '-o', half, '--dtype', 'int4', '--group-size', '48', '--no-scale-codes');
+    const h = cliJson<{ int4ScaleCodes: boolean; formatVersion: number; fileBytes: number }>('inspect', half, '--json');
+    expect([h.int4ScaleCodes, h.formatVersion]).toEqual([false, 4]);
+    expect(cliJson<{ fileBytes: number }>('inspect', out, '--json').fileBytes).toBeLessThan(h.fileBytes);
   });
 
-  it('--dtype int4 --calib: int3 weights where measured and a 4-bit tier with their mid planes (format v6), said by compile and inspect; --no-sequential', () => {
+  it('--dtype int4 --calib: int3 weights where measured and a 4-bit tier with their mid planes (format v6, v7 with scale codes), said by compile and inspect; --no-sequential', () => {
     const out = join(tmp, 'mnist-int3.lrm');
     const r = cliOk('compile', MNIST_CNN, '-o', out, '--dtype', 'int4', '--int4-max-error', 'inf', '--int3-max-error', 'inf', '--tiers', '1', '--calib', `mnist:${MNIST_DIR}`, '--calib-limit', '32', '--mean', '0.5', '--std', '0.5');
     // Unlimited budgets take every weight to the bottom of its ladder: int3 (on by default with --calib).
@@ -123,7 +129,7 @@ describe('lowrank compile', () => {
     expect(off.stdout).not.toMatch(/sequential rounding/);
     expect(off.stdout).toMatch(/; [1-9]\d* int3/);
     const d = cliJson<Omit<InspectJson, 'layers'> & { formatVersion: number; denseStorage: Record<string, number>; layers: Array<{ denseStorage: string | null }> }>('inspect', out, '--json');
-    expect(d.formatVersion).toBe(6);
+    expect(d.formatVersion).toBe(7);
     expect(d.tiers.map((t) => t.bits)).toEqual([3, 4]);
     expect((d.denseStorage.int3 ?? 0) + d.layers.filter((l) => l.denseStorage === 'int3').length).toBeGreaterThan(0);
     expect(cliOk('inspect', out).stdout).toMatch(/weights not factored: .*\d+ int3|dense int3/);

@@ -17,7 +17,8 @@ let header: ModelHeader;
 let payload: Uint8Array;
 
 beforeAll(async () => {
-  const compiled = await compileOnnx(new Uint8Array(readFileSync(MODEL)), { dtype: 'int4', int4GroupSize: 24, tiers: [0.3, 1] });
+  // Half-float scales: the format versions before 7, which the writer still writes without scale codes.
+  const compiled = await compileOnnx(new Uint8Array(readFileSync(MODEL)), { dtype: 'int4', int4GroupSize: 24, int4ScaleCodes: false, tiers: [0.3, 1] });
   header = compiled.header;
   payload = compiled.lrm.subarray(compiled.lrm.length - header.payloadLength);
 });
@@ -71,7 +72,7 @@ describe('8-bit tiers (format version 4): low planes', () => {
   let ladder: ModelHeader;
   let ladderPayload: Uint8Array;
   beforeAll(async () => {
-    const compiled = await compileOnnx(new Uint8Array(readFileSync(MODEL)), { dtype: 'int4', int4GroupSize: 24, tiers: [0.3, { budget: 0.3, bits: 8 }, { budget: 1, bits: 8 }] });
+    const compiled = await compileOnnx(new Uint8Array(readFileSync(MODEL)), { dtype: 'int4', int4GroupSize: 24, int4ScaleCodes: false, tiers: [0.3, { budget: 0.3, bits: 8 }, { budget: 1, bits: 8 }] });
     ladder = compiled.header;
     ladderPayload = compiled.lrm.subarray(compiled.lrm.length - ladder.payloadLength);
   });
@@ -93,16 +94,19 @@ describe('8-bit tiers (format version 4): low planes', () => {
   it('an unknown bit count', () => rejectsLadder((h) => ((h.tiers[1] as { bits?: number }).bits = 6), /runs at 6 bits/));
 });
 
+/** The mlp calibrated on 128 real digits, every weight allowed int3: int3 is on by default, and the ladder gets a 4-bit tier after its last plain one. */
+async function compileNested(int4ScaleCodes: boolean): Promise<{ header: ModelHeader; payload: Uint8Array }> {
+  const source = new Uint8Array(readFileSync(MODEL));
+  const calib = await openDataset(`mnist:${join(import.meta.dirname, '../../../shared/data/mnist')}`, { layout: importOnnx(source).inputs[0]!.shape, mean: [0.5], std: [0.5], limit: 128 });
+  const compiled = await compileOnnx(source, { dtype: 'int4', int4GroupSize: 24, int4ScaleCodes, int3MaxError: Infinity, int4Sequential: false, tiers: [0.3, 1, { budget: 1, bits: 8 }], calibration: () => feedBatches(calib, importOnnx(source).inputs, 64) });
+  return { header: compiled.header, payload: compiled.lrm.subarray(compiled.lrm.length - compiled.header.payloadLength) };
+}
+
 describe('4-bit tiers (format version 6): int3 weights and their mid planes', () => {
   let nested: ModelHeader;
   let nestedPayload: Uint8Array;
   beforeAll(async () => {
-    // Calibrated on 128 real digits: int3 is on by default, and the ladder gets a 4-bit tier after its last plain one.
-    const source = new Uint8Array(readFileSync(MODEL));
-    const calib = await openDataset(`mnist:${join(import.meta.dirname, '../../../shared/data/mnist')}`, { layout: importOnnx(source).inputs[0]!.shape, mean: [0.5], std: [0.5], limit: 128 });
-    const compiled = await compileOnnx(source, { dtype: 'int4', int4GroupSize: 24, int3MaxError: Infinity, int4Sequential: false, tiers: [0.3, 1, { budget: 1, bits: 8 }], calibration: () => feedBatches(calib, importOnnx(source).inputs, 64) });
-    nested = compiled.header;
-    nestedPayload = compiled.lrm.subarray(compiled.lrm.length - nested.payloadLength);
+    ({ header: nested, payload: nestedPayload } = await compileNested(false));
   });
   const rejectsNested = rejecter(() => ({ header: nested, payload: nestedPayload }));
   const int3 = (h: LrmHeaderInput) => h.graph.initializers.find((t) => t.storage === 'int3')!;
@@ -129,4 +133,25 @@ describe('4-bit tiers (format version 6): int3 weights and their mid planes', ()
   it('a mid plane outside its tier', () => rejectsNested((h) => (int3(h).mid = { ...int3(h).mid!, offset: 0 }), /mid plane .* lies outside tier 2/));
   it('a mid plane on an int4 weight', () => rejectsNested((h) => (h.graph.initializers.find((t) => t.storage !== 'int3')!.mid = int3(h).mid), /has a mid plane, but is not int3/));
   it('a mid plane nobody reads', () => rejectsNested((h) => (delete h.tiers[2]!.bits), /has a mid plane, but no 4-bit tier reads it/));
+});
+
+describe('scale codes (format version 7): a half-float row scale and a byte a group', () => {
+  let coded: { header: ModelHeader; payload: Uint8Array };
+  let half: { header: ModelHeader; payload: Uint8Array };
+  beforeAll(async () => {
+    [coded, half] = [await compileNested(true), await compileNested(false)];
+  });
+  const rejectsCoded = rejecter(() => coded);
+
+  it('read back as version 7, every section no larger than with half-float scales', () => {
+    expect([coded.header.formatVersion, coded.header.int4ScaleCodes, half.header.formatVersion, half.header.int4ScaleCodes]).toEqual([7, true, 6, undefined]);
+    expect(coded.header.tiers.map((t) => t.bits)).toEqual(half.header.tiers.map((t) => t.bits));
+    // Tier 0 holds the dense section's int4/int3 weights too: one byte a group less, two bytes a row more.
+    coded.header.tiers.forEach((t, i) => expect(t.range.length).toBeLessThanOrEqual(half.header.tiers[i]!.range.length));
+    expect(coded.payload.length).toBeLessThan(half.payload.length);
+  });
+  it('a file that says version 6', () => rejectsCoded((h) => (h.formatVersion = 6), /stores int4 scales as codes \(format version 7\) but says format version 6/));
+  it('a file that does not say so', () => rejectsCoded((h) => delete h.int4ScaleCodes, /need [\d,]+ bytes, but its byte range holds|holds [\d,]+ bytes, expected/));
+  it('codes without int4', () =>
+    rejectsCoded((h) => Object.assign(h, { factorDType: 'fp32', int4GroupSize: undefined, layers: [], graph: { ...h.graph, initializers: h.graph.initializers.map(({ storage: _, mid: __, scaleAxis: ___, ...t }) => t) } }), /scales are codes but has no int4 weights|bytes/));
 });

@@ -90,7 +90,7 @@ describe('mnist-cnn-pytorch with int4 weights', () => {
     const options: CompileOptions = { dtype: 'int4', int4MaxError: budget4, int3MaxError: budget3, tiers: [1, { budget: 1, bits: 8 }], allocation: 'sigma', calibration: () => feedBatches(calib, inputs, 32) };
     const { lrm, header, int4 } = await compileOnnx(source, options);
     // int3 is on by default with calibration, and the ladder gets its 4-bit tier after the last plain one.
-    expect(header.formatVersion).toBe(6);
+    expect(header.formatVersion).toBe(7);
     expect(header.tiers.map((t) => t.bits)).toEqual([undefined, 4, 8]);
     expect(int4!.every((r) => r.int3Error !== undefined && r.int3Error > r.error)).toBe(true);
     const int3 = int4!.filter((r) => r.storage === 'int3').map((r) => r.weight);

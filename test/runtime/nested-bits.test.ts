@@ -110,8 +110,8 @@ beforeAll(async () => {
 afterAll(async () => server?.close());
 
 describe('int4 tiers with an 8-bit upgrade (low planes)', () => {
-  it('the header says the ladder: bits 4, 4, 8, 8 at format v4, and tier 2 holds only low planes', () => {
-    expect(header.formatVersion).toBe(4);
+  it('the header says the ladder: bits 4, 4, 8, 8 at format v7 (scale codes), and tier 2 holds only low planes', () => {
+    expect(header.formatVersion).toBe(7);
     expect(header.tiers.map((t) => t.bits ?? 4)).toEqual([4, 4, 8, 8]);
     expect(header.tiers[2]!.ranks).toEqual(header.tiers[1]!.ranks);
     const planes = lowPlanes(header);
