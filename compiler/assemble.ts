@@ -1,6 +1,6 @@
-import type { GroupLayout } from '../formats/int4.js';
 import { createHash } from 'node:crypto';
 import { encodeHalf } from '../formats/float16.js';
+import type { GroupLayout } from '../formats/int4.js';
 import type { DenseTensor, FactorBlock, FactorDType, FactoredLayer, LayerRefitEntry, ModelHeader, Preset } from '../formats/model.js';
 import type { LayerRefit } from '../runtime/factors.js';
 import { formatVersionFor, groupedBits, usesInt4 } from '../formats/model.js';
