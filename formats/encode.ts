@@ -168,8 +168,13 @@ function attribute(b: B, a: Attribute): Offset {
   switch (a.kind) {
     case 'int':
       return FbAttribute.createAttribute(b, name, FbAttributeKind.Int, a.value, 0, 0, 0, 0, 0, 0);
-    case 'float':
-      return FbAttribute.createAttribute(b, name, FbAttributeKind.Float, 0n, a.value, 0, 0, 0, 0, 0);
+    case 'float': {
+      // FlatBuffers leaves out a field equal to its default, and -0 == 0: written by force, -0 reads back as -0.
+      if (Object.is(a.value, -0)) b.forceDefaults(true);
+      const offset = FbAttribute.createAttribute(b, name, FbAttributeKind.Float, 0n, a.value, 0, 0, 0, 0, 0);
+      b.forceDefaults(false);
+      return offset;
+    }
     case 'string':
       return FbAttribute.createAttribute(b, name, FbAttributeKind.String, 0n, 0, str(b, a.value), 0, 0, 0, 0);
     case 'ints':

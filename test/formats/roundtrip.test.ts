@@ -4,7 +4,7 @@ import { formatVersionFor, HEADER_PREFIX_BYTES, headerLength, PAYLOAD_ALIGNMENT,
 import { sectionsFor } from '../../formats/sections.js';
 import { completeHeader, PayloadBuilder, writeLrm } from '../../formats/write.js';
 import { LrmChecksumError } from '../../formats/errors.js';
-import { denseFromTierModel, INT64_MAX, smallFile } from './fixture.js';
+import { denseFromTierModel, INT64_MAX, smallFile, smallModel } from './fixture.js';
 import { preInt8File } from './pre-int8-files.js';
 
 describe('lrm round trip', () => {
@@ -119,6 +119,14 @@ describe('lrm round trip', () => {
     expect(header.graph.nodes[2].attributes[0].kind).toBe('onnx');
     expect(header.presets[1]).toEqual({ name: 'zero', deviceClass: 'bench', engine: 'ort-cpu', tiers: 2, latencyMsP50: 0, fidelity: 0 });
     expect('latencyMsP50' in header.presets[2]).toBe(false);
+  });
+
+  it('keeps a float attribute of −0 as −0 (FlatBuffers would leave out a field equal to its default 0)', async () => {
+    const { input, payload } = smallModel();
+    input.graph.nodes[0]!.attributes = [{ name: 'alpha', kind: 'float', value: -0 }, { name: 'beta', kind: 'float', value: 0 }];
+    const { header } = await readLrm(await writeLrm(input, payload));
+    expect(Object.is(header.graph.nodes[0]!.attributes[0]!.value, -0)).toBe(true);
+    expect(Object.is(header.graph.nodes[0]!.attributes[1]!.value, 0)).toBe(true);
   });
 
   it('records section checksums that match the payload', async () => {
