@@ -3,7 +3,7 @@
  * packing and round-to-nearest. Error-compensated rounding (GPTQ) is compiler/gptq.ts; both end in `packInt4`.
  */
 import { encodeHalf, fromHalfBits, toHalfBits } from '../formats/float16.js';
-import { codedScale, groupedLimit, groupingOf, INT4_LIMIT, int4Groups, int4RowBytes, LOW_PLANE_STEPS, midLevel, SCALE_CODE_STEPS, type GroupedBits, type Grouping } from '../formats/int4.js';
+import { codedScale, groupedLimit, groupingOf, INT4_LIMIT, int4Bytes, int4Groups, int4RowBytes, LOW_PLANE_STEPS, midLevel, SCALE_CODE_STEPS, type GroupedBits, type Grouping } from '../formats/int4.js';
 
 /** Default values per scale: the small end of what GPTQ/AWQ use, since compact CNN layers have short rows. */
 export const DEFAULT_INT4_GROUP_SIZE = 32;
@@ -118,17 +118,21 @@ function codeAtLeast(s: number, rowScale: number): number {
   return c;
 }
 
+/** The code under R nearest to s in ratio, clipped to [0, 255] (255 for a zero scale or row). */
+function nearestCode(s: number, rowScale: number): number {
+  return rowScale > 0 && s > 0 ? Math.max(0, Math.min(255, Math.round(SCALE_CODE_STEPS * Math.log2(rowScale / s)))) : 255;
+}
+
 /** The code of a scale that lies on the grid under R (loud where it does not: a scale the compiler did not snap). */
 export function scaleCode(s: number, rowScale: number): number {
-  const c = rowScale > 0 && s > 0 ? Math.max(0, Math.min(255, Math.round(SCALE_CODE_STEPS * Math.log2(rowScale / s)))) : 255;
+  const c = nearestCode(s, rowScale);
   if (codedScale(rowScale, c) !== s) throw new RangeError(`scale ${s} is not on the code grid under row scale ${rowScale}`);
   return c;
 }
 
 /** The grid scale under R nearest to s in ratio (a refit scale snapped to the codes). */
 export function nearestCodedScale(s: number, rowScale: number): number {
-  if (!(rowScale > 0) || s <= 0) return codedScale(rowScale, 255);
-  return codedScale(rowScale, Math.max(0, Math.min(255, Math.round(SCALE_CODE_STEPS * Math.log2(rowScale / s)))));
+  return codedScale(rowScale, nearestCode(s, rowScale));
 }
 
 /**
@@ -182,8 +186,7 @@ export function quantizeInt4Nearest(values: ArrayLike<number>, rows: number, len
 export function packInt4(m: Int4Matrix): Uint8Array {
   const bits = m.bits ?? 4;
   const rowBytes = int4RowBytes(m.length, bits);
-  const scaleBytes = m.rowScales ? m.rows * 2 + m.scales.length : m.scales.length * 2;
-  const out = new Uint8Array(m.rows * rowBytes + scaleBytes);
+  const out = new Uint8Array(int4Bytes(m.rows, m.length, { size: m.groupSize, scaleCodes: m.rowScales !== undefined }, bits));
   for (let r = 0; r < m.rows; r++) {
     const [row, at] = [r * rowBytes, r * m.length];
     if (bits === 4) {

@@ -69,6 +69,11 @@ export interface Int8LayerFactors {
  */
 export type FactorStorage = Pick<ModelHeader, 'factorDType' | 'int4GroupSize' | 'int4ScaleCodes'> & { bits?: TierBits };
 
+/** A file's FactorStorage for a tier run at `bits`. */
+export function factorStorage(header: ModelHeader, bits: TierBits | undefined): FactorStorage {
+  return { factorDType: header.factorDType, int4GroupSize: header.int4GroupSize, int4ScaleCodes: header.int4ScaleCodes, bits };
+}
+
 /** Gather the first `rank` components of a layer from its per-tier blocks in the payload, as float32. */
 export function gatherFactors(layer: FactoredLayer, rank: number, payload: PayloadBytes, storage: FactorStorage): LayerFactors {
   if (storage.factorDType === 'int8') return dequantizeFactors(gatherInt8Factors(layer, rank, payload), layer.rows, layer.cols);

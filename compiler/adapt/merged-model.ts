@@ -1,5 +1,5 @@
 import type { AdapterTarget } from '../../runtime/adapters/targets.js';
-import { decodeRefits, denseWeight, float32Copy, gatherFactors, multiplyOut, transposeF32, type FactorStorage, type LayerRefit } from '../../runtime/factors.js';
+import { decodeRefits, denseWeight, factorStorage, float32Copy, gatherFactors, multiplyOut, transposeF32, type LayerRefit } from '../../runtime/factors.js';
 import { denseTensorBytes } from '../../runtime/dense-weights.js';
 import { buildOnnxModel, denseNode, middleTensorName, storedDense, tierBitsAt } from '../../runtime/onnx/build-model.js';
 import { onnx, type NodeProto, type TensorProto } from '../../runtime/onnx/proto.js';
@@ -46,7 +46,7 @@ export function mergedOnnx(base: AdapterBaseFile, tier: number, targets: readonl
 export function baseMatrices(base: AdapterBaseFile, tier: number, targets: readonly AdapterTarget[]): Float32Array[] {
   const { header, payload } = base;
   const build = tierBuild(base, tier);
-  const storage: FactorStorage = { factorDType: header.factorDType, int4GroupSize: header.int4GroupSize, int4ScaleCodes: header.int4ScaleCodes, bits: build.bits };
+  const storage = factorStorage(header, build.bits);
   return targets.map((t) => {
     if (t.storage === 'factored') {
       // As buildOnnxModel builds the layer at this rank (runtime/onnx/build-model.ts).

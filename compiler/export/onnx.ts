@@ -6,7 +6,7 @@
  * Compiling the export again recognises the pairs (compiler/factorize/prefactored.ts) and decomposes nothing.
  */
 import type { FactoredLayer, ModelHeader } from '../../formats/model.js';
-import { denseWeight, gatherFactors, type FactorStorage, type LayerFactors } from '../../runtime/factors.js';
+import { denseWeight, factorStorage, gatherFactors, type FactorStorage, type LayerFactors } from '../../runtime/factors.js';
 import { orderedFactors } from '../linalg/svd.js';
 import { buildOnnxModel, factoredNodes, storedDense, tierBitsAt } from '../../runtime/onnx/build-model.js';
 import { onnx, type NodeProto, type TensorProto } from '../../runtime/onnx/proto.js';
@@ -35,7 +35,7 @@ export function exportFactoredOnnx(header: ModelHeader, payload: Uint8Array, opt
   const ranks = [...header.tiers[tier].ranks];
   // An 8-bit tier exports its int4 matrices with their low planes, as the runtime runs it.
   const bits = tierBitsAt(header, tier + 1);
-  const storage = { factorDType: header.factorDType, int4GroupSize: header.int4GroupSize, int4ScaleCodes: header.int4ScaleCodes, bits };
+  const storage = factorStorage(header, bits);
   // Every node but the factored ones as the runtime writes them (dense initializers, attributes, opsets), one
   // proto per header node; then each factored layer's node is swapped for its two factor nodes.
   const base = onnx.ModelProto.decode(buildOnnxModel({ ...header, layers: [] }, payload, [], { bits }));

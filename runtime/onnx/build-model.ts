@@ -1,6 +1,6 @@
 import type { Attribute, FactoredLayer, ModelHeader, NodeDef, TierBits, ValueInfo } from '../../formats/model.js';
 import { DataType, headerGrouping } from '../../formats/model.js';
-import { denseWeight, gatherFactors, multiplyOut, transposeF32, type LayerFactors, type LayerRefit } from '../factors.js';
+import { denseWeight, factorStorage, gatherFactors, multiplyOut, transposeF32, type LayerFactors, type LayerRefit } from '../factors.js';
 import type { PayloadBytes } from '../payload-view.js';
 import { denseTensorBytes } from '../dense-weights.js';
 import { Int4Kernels, matMulNBitsFits, MS_DOMAIN } from './int4-kernels.js';
@@ -59,7 +59,7 @@ export function middleTensorName(node: Pick<NodeDef, 'outputs'>, rank: number): 
 
 export function buildOnnxModel(header: ModelHeader, payload: PayloadBytes, ranks: number[], options: BuildOptions = {}): Uint8Array {
   const { graph } = header;
-  const storage = { factorDType: header.factorDType, int4GroupSize: header.int4GroupSize, int4ScaleCodes: header.int4ScaleCodes, bits: options.bits };
+  const storage = factorStorage(header, options.bits);
   const kernels = options.int4Kernels && storage.bits !== 8 && matMulNBitsFits(header.int4GroupSize) ? new Int4Kernels(header) : undefined;
   const initializers: TensorProto[] = graph.initializers.filter((t) => !kernels?.weights.has(t.name)).map((t) => ({
     name: t.name,
