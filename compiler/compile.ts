@@ -48,7 +48,8 @@ export interface CompileOptions {
   /**
    * int4 only: the error budget of the precision pass (compiler/precision.ts) for the 4-bit model. Each weight's error
    * with only it int4 is measured (the network's relative output error on the calibration samples); the weights with
-   * the least error per byte saved are stored int4 while the sum stays within this, the others int8.
+   * the least error per byte saved are stored int4 while the sum stays within this (up to the first that does not
+   * fit), the others int8.
    * Without calibration every weight is int4. Default 0.05; 0: every weight int8; Infinity: every weight int4 (depthwise kernels always stay int8).
    */
   int4MaxError?: number;

@@ -9,7 +9,8 @@
  * (sensitivity.ts) measures it. A layer's own output error says little about accuracy (MobileNet's pointwise
  * layers each lose < 0.3% of their output energy to int4, yet all of them together cost 7 points of top-1), the
  * network's output error says more. Errors of different weights roughly add up, so the pass keeps int4 for the
- * weights with the least error per byte saved while the sum stays within the budget; the rest stay int8.
+ * weights with the least error per byte saved while the sum stays within the budget (up to the first weight that
+ * does not fit, chooseSteps); the rest stay int8.
  * Without samples nothing says what the network loses: every weight is int4, as asked (each weight's own error is
  * still reported: output error with a moment, else weight error). Depthwise and grouped conv kernels always stay int8 (`keepInt8`): a few values per channel, and fragile.
  *
@@ -140,23 +141,21 @@ export function nestedSteps(ladders: ReadonlyArray<ReadonlyArray<{ bytes: number
 /**
  * Greedy descent of every weight's ladder under an error budget. `ladders[i]` lists weight i's options from the
  * most bytes (int8, error 0) down; empty: it stays at its first rung. Each ladder is reduced to its lower convex
- * hull, whose steps have rising error per byte saved; all steps are then taken cheapest first while the summed error
- * fits, a weight's later steps only after its earlier ones (a step that does not fit stops that weight). Returns the
- * index of the option chosen per weight.
+ * hull, whose steps have rising error per byte saved; steps are then taken cheapest first while the summed error
+ * fits, and the first step that does not fit ends the descent. Every later step costs more error per byte saved, so
+ * taking one would spend budget the refused step could not use on a worse trade: MobileNet's first conv (648
+ * values) went int3 that way in every file, 81 bytes saved for 1% of network error, an eighth of the 3-bit model's.
+ * The choice is thus a point on the lower convex hull of the model's bytes-vs-error frontier. Returns the index of
+ * the option chosen per weight.
  */
 export function chooseSteps(ladders: ReadonlyArray<ReadonlyArray<{ bytes: number; error: number }>>, budget: number): number[] {
   const steps = ladders.flatMap((ladder, weight) => hull(ladder).map((s) => ({ weight, ...s })));
   steps.sort((a, b) => a.slope - b.slope);
   const chosen = ladders.map(() => 0);
-  const stopped = new Set<number>();
   let spent = 0;
   for (const s of steps) {
-    if (stopped.has(s.weight)) continue;
     const added = ladders[s.weight][s.to].error - ladders[s.weight][chosen[s.weight]].error;
-    if (spent + added > budget) {
-      stopped.add(s.weight);
-      continue;
-    }
+    if (spent + added > budget) break;
     chosen[s.weight] = s.to;
     spent += added;
   }

@@ -27,7 +27,7 @@ export { memoryCache } from './cache/memory-cache.js';
 export { detectWebDevice } from '../devices/detect-web.js';
 export { deviceClassId } from '../devices/device-class.js';
 export type { DeviceInfo } from '../devices/device-info.js';
-export type { EngineId, EngineWarning } from './engines/engine.js';
+export type { EngineId, EngineWarning, Precision } from './engines/engine.js';
 export type { ByteSource } from './source/source.js';
 export * from './errors.js';
 export * from './tensor.js';

@@ -1,4 +1,4 @@
-import { DATA_TYPE_SIZE, type ModelHeader } from '../formats/model.js';
+import { DATA_TYPE_SIZE, DataType, type ModelHeader } from '../formats/model.js';
 import { sectionBytes } from '../formats/sections.js';
 import { runsFactored, storedDense, tierBitsAt } from './onnx/build-model.js';
 import { Int4Kernels, matMulNBitsBytes, matMulNBitsFits } from './onnx/int4-kernels.js';
@@ -32,21 +32,24 @@ export interface MemoryEstimate {
 }
 
 /**
- * Bytes of the weights the engine runs with tiers 0..tiers-1 loaded: float32, or with `int4Kernels` the int4 MatMul
- * weights as MatMulNBits blocks (runtime/onnx/int4-kernels.ts; not at 8-bit tiers).
+ * Bytes of the weights the engine runs with tiers 0..tiers-1 loaded: float32 (float16 with `half`: every float
+ * weight, runtime/onnx/half-precision.ts), or with `int4Kernels` the int4 MatMul weights as MatMulNBits blocks
+ * (runtime/onnx/int4-kernels.ts; not at 8-bit tiers; a graph with them stays float32).
  */
-export function engineWeightBytes(header: ModelHeader, tiers: number, int4Kernels = false): number {
+export function engineWeightBytes(header: ModelHeader, tiers: number, int4Kernels = false, half = false): number {
   const ranks = header.tiers[tiers - 1].ranks;
   const G = header.int4GroupSize;
   const kernels = int4Kernels && tierBitsAt(header, tiers) !== 8 && matMulNBitsFits(G) ? new Int4Kernels(header) : undefined;
+  const floatBytes = half ? 2 : 4;
   let bytes = 0;
   for (const t of header.graph.initializers) {
-    bytes += kernels?.weights.has(t.name) ? matMulNBitsBytes(t.dims[1]!, t.dims[0]!, G!) : t.dims.reduce((a, b) => a * b, 1) * (DATA_TYPE_SIZE[t.dataType] ?? 4);
+    const size = t.dataType === DataType.FLOAT ? floatBytes : (DATA_TYPE_SIZE[t.dataType] ?? 4);
+    bytes += kernels?.weights.has(t.name) ? matMulNBitsBytes(t.dims[1]!, t.dims[0]!, G!) : t.dims.reduce((a, b) => a * b, 1) * size;
   }
   header.layers.forEach((layer, i) => {
     const r = ranks[i];
     const nbits = kernels && storedDense(layer, r) && layer.kind === 'matmul' && layer.denseStorage === undefined && header.factorDType === 'int4';
-    bytes += nbits ? matMulNBitsBytes(layer.rows, layer.cols, G!) : 4 * (runsFactored(layer, r) ? r * (layer.rows + layer.cols) : layer.rows * layer.cols);
+    bytes += nbits ? matMulNBitsBytes(layer.rows, layer.cols, G!) : floatBytes * (runsFactored(layer, r) ? r * (layer.rows + layer.cols) : layer.rows * layer.cols);
   });
   return bytes;
 }

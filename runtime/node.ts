@@ -72,5 +72,5 @@ export { ENGINE_IDS } from './engines/engine.js';
 export * from './errors.js';
 export * from './tensor.js';
 export * from './text/index.js';
-export type { EngineId, EngineWarning } from './engines/engine.js';
+export type { EngineId, EngineWarning, Precision } from './engines/engine.js';
 export type { ByteSource } from './source/source.js';

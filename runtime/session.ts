@@ -14,7 +14,7 @@ import type { BaseBuild } from './adapters/graph.js';
 import type { ModelCache } from './cache/model-cache.js';
 import { AUTO_PRESET, chooseTiers, type BudgetOptions, type RankChoice, type TierOptions } from './choose.js';
 import { EngineDeviceLostError, EngineUnavailableError, EngineUnsupportedModelError, LoadOptionError, throwIfAborted } from './errors.js';
-import type { Engine, EngineContext, EngineId, EngineSession, EngineWarning } from './engines/engine.js';
+import type { Engine, EngineContext, EngineId, EngineSession, EngineWarning, Precision } from './engines/engine.js';
 import { Retirement } from './engines/retirement.js';
 import type { EngineRegistry } from './engines/registry.js';
 import { engineWeightBytes, estimateMemory } from './memory-estimate.js';
@@ -83,6 +83,12 @@ export interface LoadOptions extends TierOptions, BudgetOptions {
    * (runtime/onnx/int4-kernels.ts): about 6× less weight memory, about 1.1× the latency. Default false.
    */
   int4Kernels?: boolean;
+  /**
+   * The float type the engine computes in (engines/engine.ts's Precision): 'auto' (default) float16 on WebGPU where
+   * the adapter has `shader-f16` and the graph converts (runtime/onnx/half-precision.ts), else float32; 'fp32';
+   * 'fp16' (onnxruntime engines; refused by the others, and by a WebGPU adapter without `shader-f16`).
+   */
+  precision?: Precision;
 }
 
 /** Per-request options of run(). */
@@ -189,6 +195,7 @@ export class LrmSession {
     const fallbacks: FallbackEvent[] = [];
     const warnings: EngineWarning[] = [];
     const context: EngineContext = {
+      precision: options.precision ?? 'auto',
       onWarning: (w) => {
         warnings.push(w);
         options.onWarning?.(w);
@@ -242,12 +249,17 @@ export class LrmSession {
   }
 
   /**
-   * Bytes of weights the engine holds for the current choice: float32 after dequantising int8/int4/fp16 storage,
-   * layers past break-even dense. Against bytesLoaded (what is downloaded) it shows what quantisation saves on the
-   * wire but not in memory (the engines run float32).
+   * Bytes of weights the engine holds for the current choice: float32 after dequantising int8/int4/fp16 storage
+   * (float16 where the engine runs in it, `precision`), layers past break-even dense. Against bytesLoaded (what is
+   * downloaded) it shows what quantisation saves on the wire but not in memory.
    */
   get residentWeightBytes(): number {
-    return engineWeightBytes(this.header, this.active.tiers, usesInt4Kernels(this.options, this.engine));
+    return engineWeightBytes(this.header, this.active.tiers, usesInt4Kernels(this.options, this.engine), this.precision === 'fp16');
+  }
+
+  /** The float type the engine computes in: 'fp16' where load's `precision` and the device gave it, else 'fp32'. */
+  get precision(): 'fp16' | 'fp32' {
+    return this.active.session.precision ?? 'fp32';
   }
 
   /** Bytes received from the source so far (header read, tiers, upgrades); cache hits are not counted. */

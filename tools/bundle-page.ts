@@ -55,7 +55,10 @@ const PAGE = `<!doctype html>
       outputs.push(...out[output].data);
     }
     const msPerDigit = (performance.now() - start) / count;
-    const result = { loadedOn, engine: session.engine, fallbacks: [...session.fallbacks], warnings: [...session.warnings], events, outputs, msPerDigit, crossOriginIsolated };
+    // Whether this browser's adapter computes float16 (precision 'auto' runs ort-webgpu in float16 only then).
+    const adapter = await navigator.gpu?.requestAdapter();
+    const shaderF16 = adapter?.features.has('shader-f16') ?? false;
+    const result = { loadedOn, engine: session.engine, precision: session.precision, shaderF16, fallbacks: [...session.fallbacks], warnings: [...session.warnings], events, outputs, msPerDigit, crossOriginIsolated };
     await session.release();
     return result;
   };

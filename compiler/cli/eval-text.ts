@@ -4,7 +4,7 @@
  * embeddings of the same sentences.
  */
 import type { ModelHeader } from '../../formats/model.js';
-import type { Engine } from '../../runtime/engines/engine.js';
+import type { Engine, Precision } from '../../runtime/engines/engine.js';
 import type { Dataset } from '../data/spec.js';
 import type { Runner } from '../evaluate.js';
 import { evaluateSentenceEncoder, meanCosine, type TextEvalResult } from '../evaluate-text.js';
@@ -21,6 +21,8 @@ export interface TextEvalRequest {
   lrm?: { header: ModelHeader; bytes: Uint8Array; tiers: number[] };
   reference?: { bytes: Uint8Array; params: number };
   before?: Uint8Array;
+  /** The float type the .lrm tiers run in (load option precision). */
+  precision?: Precision;
   json?: boolean;
   label: string;
 }
@@ -59,7 +61,7 @@ export async function evalSentenceEncoder(req: TextEvalRequest): Promise<void> {
       await session.release();
     }
   }
-  const measured = req.lrm ? await sweepTiers(req.lrm, req.lrm.tiers, { engine: req.engine.id, before: req.before }, run) : [];
+  const measured = req.lrm ? await sweepTiers(req.lrm, req.lrm.tiers, { engine: req.engine.id, before: req.before, precision: req.precision }, run) : [];
   const tiers: TierRow[] = measured.map((m) => ({
     tier: m.tier,
     params: m.params,

@@ -1,4 +1,5 @@
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
+import type { Precision } from '../../runtime/engines/engine.js';
 import { readHeader, headerLength } from '../../formats/read.js';
 import { IDENTIFIER_OFFSET } from '../../formats/framing.js';
 import { FILE_IDENTIFIER, type ValueInfo } from '../../formats/model.js';
@@ -26,6 +27,7 @@ interface EvalCliOptions {
   tier?: string;
   preset?: string;
   engine: string;
+  precision?: Precision;
   limit?: string;
   offset?: string;
   batch?: string;
@@ -58,6 +60,7 @@ export function registerEval(program: Command): void {
     .option('--tier <K>', 'evaluate tier K as `inspect` numbers them (default: the last)')
     .option('--preset <name>', 'evaluate the tiers a named preset loads, as `lowrank run --preset` does (auto: the best preset for this device)')
     .option('--engine <id>', 'ort-node-cpu (node-cpu), ort-node-webgpu, ort-wasm (wasm), tfjs-wasm or tfjs-webgpu', 'ort-node-cpu')
+    .addOption(new Option('--precision <type>', 'the float type the .lrm tiers run in (load option precision): auto, fp32, or fp16 (onnxruntime engines; the reference stays float32)').choices(['auto', 'fp32', 'fp16']))
     .option('--limit <N>', 'evaluate at most N samples')
     .option('--offset <N>', 'skip the first N samples (for splits disjoint from calibration)')
     .option('--batch <N>', 'batch size when the model takes any batch size', '64')
@@ -97,7 +100,7 @@ export function registerEval(program: Command): void {
           engine, dataset, batchSize: parseWholeNumber('--batch', opts.batch ?? '64'), output: opts.output, json: opts.json, label: modelPath,
           lrm: header && { header, bytes, tiers: asked },
           reference: refBytes && { bytes: refBytes, params: onnxParams(refBytes, referencePath!) },
-          before,
+          before, precision: opts.precision,
         });
         return;
       }
@@ -133,7 +136,7 @@ export function registerEval(program: Command): void {
       if (beforeBytes && header) await checkBefore(header, beforeBytes, { model: modelPath, before: opts.before! });
       const adapter = opts.adapter === undefined ? undefined : await readInputBytes(opts.adapter);
       if (adapter && !header) throw new CompileOptionError('--adapter applies to .lrm files (the base the adapter was trained for); this is an ONNX model', 'bad-option');
-      const measured = header ? await sweepTiers({ header, bytes }, asked, { engine: engine.id, before: beforeBytes, adapter }, run) : [];
+      const measured = header ? await sweepTiers({ header, bytes }, asked, { engine: engine.id, before: beforeBytes, adapter, precision: opts.precision }, run) : [];
       const tiers = measured.map((m) => ({
         tier: m.tier,
         params: m.params,

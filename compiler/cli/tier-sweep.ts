@@ -6,6 +6,7 @@
 import { headerLength, readHeader } from '../../formats/read.js';
 import type { ModelHeader } from '../../formats/model.js';
 import { load } from '../../runtime/node.js';
+import type { Precision } from '../../runtime/engines/engine.js';
 import type { Runner } from '../evaluate.js';
 import { CompileOptionError } from '../errors.js';
 import { parseWholeNumber } from './options.js';
@@ -60,11 +61,11 @@ export async function checkBefore(header: ModelHeader, before: Uint8Array, names
 export async function sweepTiers<R>(
   lrm: { header: ModelHeader; bytes: Uint8Array },
   tiers: number[],
-  options: { engine: string; before?: Uint8Array; adapter?: Uint8Array },
+  options: { engine: string; before?: Uint8Array; adapter?: Uint8Array; precision?: Precision },
   measure: (label: string, runner: Runner) => Promise<R>,
 ): Promise<Array<TierMeasurement<R>>> {
   const once = async (bytes: Uint8Array, tier: number, label: string, refit?: false): Promise<{ result: R; bytesLoaded: number; withoutAdapter?: R }> => {
-    const session = await load(bytes, { engine: options.engine as never, tier, ...(refit === false ? { refit } : {}) });
+    const session = await load(bytes, { engine: options.engine as never, tier, precision: options.precision, ...(refit === false ? { refit } : {}) });
     try {
       if (!options.adapter || bytes !== lrm.bytes) return { result: await measure(label, session), bytesLoaded: session.bytesLoaded };
       await session.loadAdapter(options.adapter, 'adapter');

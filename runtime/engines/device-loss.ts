@@ -35,6 +35,7 @@ export function watchDeviceLoss(engine: EngineId, session: EngineSession, device
   return {
     inputNames: session.inputNames,
     outputNames: session.outputNames,
+    precision: session.precision,
     async run(feeds: Feeds): Promise<Record<string, HostTensor>> {
       if (lostReason !== undefined) throw lostError();
       let out: Record<string, HostTensor>;

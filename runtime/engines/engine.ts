@@ -14,10 +14,20 @@ export function canonicalEngineId(name: string): string {
   return ENGINE_ALIASES[name] ?? name;
 }
 
+/**
+ * The float type an engine computes in (load option `precision`). 'auto': float16 where the engine runs it natively
+ * (onnxruntime-web on WebGPU with the adapter's `shader-f16`; runtime/onnx/half-precision.ts), else float32.
+ * 'fp32': always float32. 'fp16': float16 on any onnxruntime engine (on a CPU it only halves the model it is given),
+ * refused by an engine that cannot.
+ */
+export type Precision = 'auto' | 'fp32' | 'fp16';
+
 /** A model built for one engine, ready to run. */
 export interface EngineSession {
   readonly inputNames: readonly string[];
   readonly outputNames: readonly string[];
+  /** The float type its weights and activations are in; absent: float32. */
+  readonly precision?: 'fp16' | 'fp32';
   run(feeds: Feeds): Promise<Record<string, HostTensor>>;
   release(): Promise<void>;
 }
@@ -35,6 +45,8 @@ export interface EngineWarning {
 /** What the session hands an engine besides the model: where to report warnings. */
 export interface EngineContext {
   onWarning?: (warning: EngineWarning) => void;
+  /** Which float type to run in (default 'auto'). */
+  precision?: Precision;
 }
 
 /** Turns an ONNX graph into something that runs. Engines see only the graph we built, never the compiler. */

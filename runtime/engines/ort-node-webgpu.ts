@@ -1,6 +1,7 @@
 import { EngineRunError, EngineUnavailableError } from '../errors.js';
 import type { Engine } from './engine.js';
 import { importOrtNode } from './ort-node-module.js';
+import { ortPrecision, withPrecision } from './ort-precision.js';
 import { createOrtSession } from './ort-session.js';
 import { padConvChannels } from '../onnx/pad-conv-channels.js';
 
@@ -11,10 +12,12 @@ import { padConvChannels } from '../onnx/pad-conv-channels.js';
 export const ortNodeWebgpu: Engine = {
   id: 'ort-node-webgpu',
   description: 'onnxruntime-node, WebGPU execution provider (Dawn)',
-  async create(model) {
+  async create(model, context) {
     const ort = await importOrtNode('ort-node-webgpu');
+    // onnxruntime-node does not say which features its Dawn adapter has: 'auto' stays float32 here; 'fp16' is tried.
+    const chosen = ortPrecision('ort-node-webgpu', padConvChannels(model), context?.precision, false);
     try {
-      return await createOrtSession(ort, 'ort-node-webgpu', padConvChannels(model), { executionProviders: ['webgpu'] });
+      return withPrecision(await createOrtSession(ort, 'ort-node-webgpu', chosen.model, { executionProviders: ['webgpu'] }), chosen.precision);
     } catch (e) {
       const message = (e as Error).message;
       if (e instanceof EngineRunError && /adapter|webgpu_context|dawn|vulkan/i.test(message)) {

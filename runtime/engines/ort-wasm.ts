@@ -1,5 +1,6 @@
 import { EngineUnavailableError } from '../errors.js';
 import type { Engine } from './engine.js';
+import { ortPrecision, withPrecision } from './ort-precision.js';
 import { createOrtSession, firstLine, ORT_WEB_RUNS, type OrtWebModule } from './ort-session.js';
 
 const SINGLE_THREAD_WARNING =
@@ -28,7 +29,8 @@ export function ortWasmEngine(importOrt: () => Promise<unknown>, packageName: st
         ort.env.wasm.numThreads = 1;
         context?.onWarning?.({ engine: 'ort-wasm', code: 'wasm-single-thread', message: SINGLE_THREAD_WARNING });
       }
-      return createOrtSession(ort, 'ort-wasm', model, { executionProviders: ['wasm'] }, ORT_WEB_RUNS);
+      const chosen = ortPrecision('ort-wasm', model, context?.precision, false);
+      return withPrecision(await createOrtSession(ort, 'ort-wasm', chosen.model, { executionProviders: ['wasm'] }, ORT_WEB_RUNS), chosen.precision);
     },
   };
 }

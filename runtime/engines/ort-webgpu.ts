@@ -3,6 +3,7 @@ import { watchDeviceLoss, type GpuDeviceLike } from './device-loss.js';
 import type { Engine, EngineSession } from './engine.js';
 import { createOrtSession, firstLine, ORT_WEB_RUNS, type OrtWebModule } from './ort-session.js';
 import { padConvChannels } from '../onnx/pad-conv-channels.js';
+import { ortPrecision, withPrecision } from './ort-precision.js';
 
 /** The few WebGPU objects we touch (TypeScript's DOM library has no WebGPU types yet). */
 interface GpuLike {
@@ -10,6 +11,7 @@ interface GpuLike {
 }
 interface GpuAdapterLike {
   requestDevice(): Promise<GpuDeviceLike>;
+  features?: { has(name: string): boolean };
 }
 
 const NO_WEBGPU =
@@ -18,13 +20,15 @@ const NO_ADAPTER = 'navigator.gpu.requestAdapter() returned no adapter (no usabl
 
 /**
  * onnxruntime-web's WebGPU build (`onnxruntime-web/webgpu`) with the `webgpu` execution provider, for browsers.
- * The graphs we build are float32 (fp16/int8 factors are widened at load), so no `shader-f16` feature is needed.
+ * The graphs we build are float32 (fp16/int8/int4 weights are widened at load); with precision 'auto' (the default)
+ * an adapter with `shader-f16` gets them in float16 instead (runtime/onnx/half-precision.ts: half the weights' GPU
+ * memory; onnxruntime asks for the feature when it creates its device), where the graph converts.
  * No WebGPU, no adapter, or a device ORT cannot create is "unavailable": the priority order moves on.
  */
 export const ortWebgpu: Engine = {
   id: 'ort-webgpu',
   description: 'onnxruntime-web, WebGPU execution provider',
-  async create(model) {
+  async create(model, context) {
     const gpu = (globalThis as { navigator?: { gpu?: GpuLike } }).navigator?.gpu;
     if (!gpu) throw new EngineUnavailableError('ort-webgpu', NO_WEBGPU);
     const adapter = await gpu.requestAdapter().catch(() => null);
@@ -41,9 +45,10 @@ export const ortWebgpu: Engine = {
     } catch (e) {
       throw new EngineUnavailableError('ort-webgpu', `onnxruntime-web/webgpu did not load (${firstLine(e)})`);
     }
+    const chosen = ortPrecision('ort-webgpu', padConvChannels(model), context?.precision, adapter.features?.has('shader-f16') === true, true);
     let session: EngineSession;
     try {
-      session = await createOrtSession(ort, 'ort-webgpu', padConvChannels(model), { executionProviders: ['webgpu'] }, ORT_WEB_RUNS);
+      session = withPrecision(await createOrtSession(ort, 'ort-webgpu', chosen.model, { executionProviders: ['webgpu'] }, ORT_WEB_RUNS), chosen.precision);
     } catch (e) {
       // ORT creates its own adapter and device while building the first session: a failure there is "cannot
       // run here" (matched on ORT's words only, not on our engine id in the message).

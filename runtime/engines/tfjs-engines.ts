@@ -1,4 +1,5 @@
-import type { Engine } from './engine.js';
+import { EngineUnavailableError } from '../errors.js';
+import type { Engine, EngineContext, EngineId } from './engine.js';
 import type { WebGpuSource } from './tfjs/webgpu.js';
 
 export type { WebGpuSource } from './tfjs/webgpu.js';
@@ -13,7 +14,8 @@ export function tfjsWasm(wasmPaths: () => string): Engine {
   return {
     id: 'tfjs-wasm',
     description: 'tfjs-core ops on @tensorflow/tfjs-backend-wasm',
-    async create(model) {
+    async create(model, context) {
+      float32Only('tfjs-wasm', context);
       const { createTfjsWasmSession } = await import('./tfjs/wasm.js');
       return createTfjsWasmSession(model, wasmPaths());
     },
@@ -24,9 +26,15 @@ export function tfjsWebgpu(source: WebGpuSource): Engine {
   return {
     id: 'tfjs-webgpu',
     description: 'tfjs-core ops on @tensorflow/tfjs-backend-webgpu',
-    async create(model) {
+    async create(model, context) {
+      float32Only('tfjs-webgpu', context);
       const { createTfjsWebgpuSession } = await import('./tfjs/webgpu.js');
       return createTfjsWebgpuSession(model, source);
     },
   };
+}
+
+/** The tfjs interpreter computes in float32 only: 'fp16' asked for is refused, so a priority list moves on. */
+function float32Only(engine: EngineId, context: EngineContext | undefined): void {
+  if (context?.precision === 'fp16') throw new EngineUnavailableError(engine, "it computes in float32 only; precision 'fp16' needs an onnxruntime engine");
 }

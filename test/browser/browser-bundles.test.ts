@@ -48,6 +48,9 @@ interface PageEvent {
 interface PageResult {
   loadedOn: string;
   engine: string;
+  /** session.precision, and whether the page's GPU adapter has shader-f16. */
+  precision: 'fp16' | 'fp32';
+  shaderF16: boolean;
   /** session.fallbacks and session.warnings, as the page saw them. */
   fallbacks: Array<Omit<PageEvent, 'type'>>;
   warnings: Array<Omit<PageEvent, 'type'>>;
@@ -90,7 +93,7 @@ interface FeedsResult {
 interface RunRequest {
   entry: 'wasm' | 'webgpu' | 'tfjs';
   model?: ModelFile;
-  options?: { engine?: string; tiers?: number };
+  options?: { engine?: string; tiers?: number; precision?: 'auto' | 'fp32' | 'fp16' };
   count: number;
   batch?: number;
   /** Destroy the GPU device before this batch. */
@@ -187,6 +190,16 @@ describe.runIf(canRunChromium)('browser bundles in headless Chromium', () => {
     expect(worst, label).toBeLessThanOrEqual(1e-3);
   }
 
+  /** Float16 moves scores by more than expectAgreement's 1e-3, not the class: same top-1 on >= 99.5% of the digits. */
+  function expectSameTop1(label: string, result: PageResult, count: number, variant: Variant = {}): void {
+    const want = reference.get(variantKey(variant))!;
+    let same = 0;
+    for (let i = 0; i < count; i++) if (argmax(want.subarray(i * CLASSES, (i + 1) * CLASSES)) === argmax(result.outputs.slice(i * CLASSES, (i + 1) * CLASSES))) same++;
+    console.log(`${label}: ${same}/${count} same top-1`);
+    expect(result.outputs).toHaveLength(count * CLASSES);
+    expect(same / count, label).toBeGreaterThanOrEqual(0.995);
+  }
+
   it('lowrank-edge/wasm runs on ort-wasm, agrees with ort-node-cpu, and warns that it runs on one thread without COOP/COEP', async () => {
     const page = await openPage();
     for (const tiers of [undefined, 2]) {
@@ -217,8 +230,24 @@ describe.runIf(canRunChromium)('browser bundles in headless Chromium', () => {
       expect(result.events).toEqual([]);
       expect(result.fallbacks).toEqual([]);
       expect(result.engine).toBe('ort-webgpu');
-      expectAgreement(`ort-webgpu tiers=${tiers ?? 'all'}`, result, WEBGPU_DIGITS, { tiers });
+      // precision 'auto': float16 only on an adapter with shader-f16 (SwiftShader has none: float32 here).
+      expect(result.precision).toBe(result.shaderF16 ? 'fp16' : 'fp32');
+      if (result.precision === 'fp32') expectAgreement(`ort-webgpu tiers=${tiers ?? 'all'}`, result, WEBGPU_DIGITS, { tiers });
+      else expectSameTop1(`ort-webgpu fp16 tiers=${tiers ?? 'all'}`, result, WEBGPU_DIGITS, { tiers });
     }
+    await page.context().close();
+  }, 300_000);
+
+  it("precision 'fp16' runs ort-webgpu in float16 where the adapter has shader-f16, and otherwise moves on to ort-wasm in float16", async () => {
+    const page = await openPage();
+    const result = await runDigits(page, { entry: 'webgpu', options: { precision: 'fp16' }, count: WEBGPU_DIGITS });
+    expect(result.precision).toBe('fp16');
+    if (result.shaderF16) expect(result.engine).toBe('ort-webgpu');
+    else {
+      expect(result.engine).toBe('ort-wasm');
+      expect(result.fallbacks).toEqual([{ engine: 'ort-webgpu', next: 'ort-wasm', reason: expect.stringMatching(/shader-f16/) }]);
+    }
+    expectSameTop1(`${result.engine} fp16`, result, WEBGPU_DIGITS);
     await page.context().close();
   }, 300_000);
 

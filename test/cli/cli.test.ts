@@ -338,6 +338,18 @@ describe('lowrank eval', () => {
     expect(full.bytes).toBeLessThanOrEqual(1.02 * statSync(MNIST_CNN).size);
   });
 
+  it('--precision fp16 evaluates the tiers as float16 graphs: the same classes, scores a little off', () => {
+    const data = ['--data', `mnist:${MNIST_DIR}`, '--reference', MNIST_CNN, '--mean', '0.5', '--std', '0.5', '--limit', '300', '--json'];
+    const [fp32, fp16] = [cliJson<EvalJson & { tiers: Array<{ scoreError: number }> }>('eval', lrm, ...data), cliJson<EvalJson & { tiers: Array<{ scoreError: number }> }>('eval', lrm, ...data, '--precision', 'fp16')];
+    expect(fp32.tiers[0].scoreError).toBeLessThan(1e-10);
+    expect(fp16.tiers[0].scoreError).toBeGreaterThan(1e-10);
+    expect(fp16.tiers[0].scoreError).toBeLessThan(1e-4);
+    expect(fp16.tiers[0].agreement).toBeGreaterThanOrEqual(99);
+    const bad = cli('eval', lrm, ...data, '--precision', 'fp8');
+    expect(bad.status).not.toBe(0);
+    expect(bad.stderr).toMatch(/fp8.*auto, fp32, fp16/s);
+  });
+
   it('--preset NAME evaluates the tiers the preset loads, as run --preset does', () => {
     const data = ['--data', `mnist:${MNIST_DIR}`, '--mean', '0.5', '--std', '0.5', '--limit', '100'];
     const compact = cliJson<EvalJson & { preset?: string }>('eval', lrm, ...data, '--preset', 'compact', '--json');

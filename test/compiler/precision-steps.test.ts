@@ -1,7 +1,7 @@
 /**
  * The precision pass's choice (compiler/precision.ts, chooseSteps): every weight's ladder int8 → int4 → int3 is
  * descended along its lower convex hull, cheapest error per byte saved first, while the summed error fits the
- * budget; with one rung below int8 it is the int4 pass as it was (error per byte saved, skipping what does not fit).
+ * budget; the first step that does not fit ends the descent (a point on the model's bytes-vs-error hull).
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
@@ -22,7 +22,17 @@ describe('chooseSteps', () => {
     expect(chooseSteps(ladders, 0.035)).toEqual([1, 2, 0, 0]);
   });
 
-  it('with int4 only, keeps what the int4 pass kept: ascending error per byte saved, skipping what does not fit', () => {
+  it('does not spend the budget a refused step leaves on later, costlier steps (a tiny first conv going int3)', () => {
+    const ladders = [
+      [{ bytes: 100_000, error: 0 }, { bytes: 56_000, error: 0.02 }], // the classifier: cheap error per byte
+      [{ bytes: 50_000, error: 0 }, { bytes: 28_000, error: 0.05 }], // does not fit
+      [{ bytes: 744, error: 0 }, { bytes: 344, error: 0.01 }], // fits, but 25e-6 per byte saved against 2.3e-6 refused
+    ];
+    expect(chooseSteps(ladders, 0.04)).toEqual([1, 0, 0]);
+    expect(chooseSteps(ladders, 0.08)).toEqual([1, 1, 1]);
+  });
+
+  it('with int4 only: ascending error per byte saved, up to the first weight that does not fit', () => {
     fc.assert(
       fc.property(fc.array(fc.record({ saved: fc.integer({ min: 1, max: 1000 }), error: fc.double({ min: 0, max: 0.05, noNaN: true }) }), { maxLength: 12 }), fc.double({ min: 0, max: 0.2, noNaN: true }), (weights, budget) => {
         const chosen = chooseSteps(weights.map((w) => [{ bytes: 2000, error: 0 }, { bytes: 2000 - w.saved, error: w.error }]), budget);
@@ -30,7 +40,7 @@ describe('chooseSteps', () => {
         let spent = 0;
         const expected = weights.map(() => 0);
         for (const i of order) {
-          if (spent + weights[i].error > budget) continue;
+          if (spent + weights[i].error > budget) break;
           expected[i] = 1;
           spent += weights[i].error;
         }
