@@ -13,7 +13,7 @@
 import type { ModelHeader, TierBits } from '../../formats/model.js';
 import type { LayerRefit } from '../factors.js';
 import { buildOnnxModel, denseNodeLayout } from '../onnx/build-model.js';
-import { onnx, type TensorProto, type ValueInfoProto } from '../onnx/proto.js';
+import { float32Of, onnx, type ValueInfoProto } from '../onnx/proto.js';
 import type { PayloadBytes } from '../payload-view.js';
 import type { HostTensor } from '../tensor.js';
 import type { AdapterTarget, FactoredTarget } from './targets.js';
@@ -105,14 +105,4 @@ export function buildAdapterGraph(header: ModelHeader, base: BaseBuild, plan: Re
 /** The input names of the slots, for checks and tests. */
 export function slotInputs(slot: Slot): string[] {
   return slot.mode === 'joined' ? [slot.names.in, slot.names.out] : [slot.name];
-}
-
-/** A float initializer's values in a buffer of their own (rawData may be an unaligned view into the model bytes). */
-function float32Of(t: TensorProto): Float32Array {
-  if (t.rawData && t.rawData.length > 0) {
-    const copy = new Uint8Array(t.rawData.length);
-    copy.set(t.rawData);
-    return new Float32Array(copy.buffer);
-  }
-  return Float32Array.from(t.floatData ?? []);
 }

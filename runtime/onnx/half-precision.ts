@@ -12,7 +12,7 @@
  * does, with a block list like this one).
  */
 import { encodeHalf } from '../../formats/float16.js';
-import { onnx, type AttributeProto, type ModelProto, type NodeProto, type TensorProto, type ValueInfoProto } from './proto.js';
+import { float32Of, onnx, type AttributeProto, type ModelProto, type NodeProto, type TensorProto, type ValueInfoProto } from './proto.js';
 
 const FLOAT = onnx.TensorProto.DataType.FLOAT;
 const FLOAT16 = onnx.TensorProto.DataType.FLOAT16;
@@ -94,16 +94,7 @@ function halfInitializers(t: TensorProto, keep: ReadonlyMap<string, { alsoHalf: 
 }
 
 function halfTensor(t: TensorProto): TensorProto {
-  return onnx.TensorProto.create({ name: t.name, dims: t.dims, dataType: FLOAT16, rawData: encodeHalf(float32Values(t)) });
-}
-
-function float32Values(t: TensorProto): Float32Array {
-  if (t.rawData && t.rawData.length > 0) {
-    const copy = new Uint8Array(t.rawData.length);
-    copy.set(t.rawData);
-    return new Float32Array(copy.buffer);
-  }
-  return Float32Array.from(t.floatData ?? []);
+  return onnx.TensorProto.create({ name: t.name, dims: t.dims, dataType: FLOAT16, rawData: encodeHalf(float32Of(t)) });
 }
 
 /** A Constant node whose value is float32 (a tensor, value_float or value_floats) made float16, unless only float32 inputs read it. */
@@ -115,7 +106,7 @@ function halfConstant(n: NodeProto, keep: ReadonlyMap<string, { alsoHalf: boolea
     if (!values) return a;
     if (k && !k.alsoHalf) return a;
     if (k) throw new RangeError(`Constant "${n.output?.[0]}" is read both as Resize scales and as data; cannot split it for float16`);
-    const floats = values.tensor ? float32Values(values.tensor) : Float32Array.from(a.name === 'value_float' ? [a.f ?? 0] : (a.floats ?? []));
+    const floats = values.tensor ? float32Of(values.tensor) : Float32Array.from(a.name === 'value_float' ? [a.f ?? 0] : (a.floats ?? []));
     return { name: 'value', type: onnx.AttributeProto.AttributeType.TENSOR, t: onnx.TensorProto.create({ dims: values.dims, dataType: FLOAT16, rawData: encodeHalf(floats) }) };
   });
   return { ...n, attribute };

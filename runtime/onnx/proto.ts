@@ -16,3 +16,13 @@ export type TensorProto = onnxProto.onnx.ITensorProto;
 export type AttributeProto = onnxProto.onnx.IAttributeProto;
 export type ValueInfoProto = onnxProto.onnx.IValueInfoProto;
 export type GraphProto = onnxProto.onnx.IGraphProto;
+
+/** A float initializer's values in a buffer of their own (rawData may be an unaligned view into the model bytes). */
+export function float32Of(t: TensorProto): Float32Array {
+  if (t.rawData && t.rawData.length > 0) {
+    const copy = new Uint8Array(t.rawData.length);
+    copy.set(t.rawData);
+    return new Float32Array(copy.buffer);
+  }
+  return Float32Array.from(t.floatData ?? []);
+}
