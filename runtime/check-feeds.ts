@@ -62,7 +62,21 @@ function checkLength(data: ArrayLike<number>, dims: number[], where: string, non
   const elements = dims.reduce((a, b) => a * b, 1);
   if (data.length !== elements) throw new RunInputError(`${where} of dims [${dims.join(', ')}] needs ${elements} values, got ${data.length}`);
   if (nonFinite === 'reject' && (data instanceof Float32Array || data instanceof Float64Array)) {
-    const at = data.findIndex((v) => !Number.isFinite(v));
+    const at = firstNonFinite(data);
     if (at >= 0) throw new RunInputError(`${where} has ${data[at]} at index ${at}; inputs must be finite (load option nonFinite: 'allow' passes them on)`);
   }
+}
+
+/**
+ * Index of the first NaN or ±Infinity, or −1. Every run pays this, so it is one plain loop: x·0 is 0 for finite x and
+ * NaN otherwise, so a sum of them says whether there is any, and only then is the index looked for. MobileNet's
+ * 150,528 input values took 2.4 ms with findIndex and a callback (a fifth of a run on 2 busy cores; the bench timed
+ * every tier 1.1–1.5× the original for it), 0.2 ms this way.
+ */
+function firstNonFinite(data: Float32Array | Float64Array): number {
+  let probe = 0;
+  for (let i = 0; i < data.length; i++) probe += data[i] * 0;
+  if (probe === 0) return -1;
+  for (let i = 0; i < data.length; i++) if (!Number.isFinite(data[i])) return i;
+  return -1;
 }

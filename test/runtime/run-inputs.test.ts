@@ -7,6 +7,9 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { compileOnnx } from '../../compiler/compile.js';
+import fc from 'fast-check';
+import { DataType } from '../../formats/model.js';
+import { checkFeeds } from '../../runtime/check-feeds.js';
 import { load, RunInputError, type LrmSession } from '../../runtime/node.js';
 import type { Feeds } from '../../runtime/tensor.js';
 
@@ -35,6 +38,7 @@ describe('run() checks its inputs', () => {
     ['a wrong length', () => ({ input: { ...good().input, data: new Float32Array(700) } }), /^input "input" of dims \[1, 1, 28, 28\] needs 784 values, got 700$/],
     ['negative dims', () => ({ input: { ...good().input, dims: [-1, 1, 28, 28] } }), /^input "input" dims must be whole numbers ≥ 0, got \[-1,1,28,28\]$/],
     ['NaN', () => ({ input: { ...good().input, data: Float32Array.from({ length: 784 }, (_, i) => (i === 5 ? NaN : 0)) } }), /^input "input" has NaN at index 5; inputs must be finite/],
+    ['-Infinity last, after large finite values', () => ({ input: { ...good().input, data: Float32Array.from({ length: 784 }, (_, i) => (i === 783 ? -Infinity : i % 2 ? 3e38 : -3e38)) } }), /^input "input" has -Infinity at index 783; inputs must be finite/],
   ];
   it.each(cases)('%s: RunInputError, one line', async (_, feeds, message) => {
     const e = await session.run(feeds() as Feeds).then(() => undefined, (err: unknown) => err);
@@ -54,4 +58,21 @@ describe('run() checks its inputs', () => {
       await lenient.release();
     }
   });
+
+  it('finds the first non-finite value wherever it is, and passes any finite values (extremes and -0 included)', () => {
+    const inputs = [{ name: 'x', dataType: DataType.FLOAT, shape: [-1] }];
+    const special = fc.constantFrom(NaN, Infinity, -Infinity);
+    const finite = fc.oneof(fc.float({ noNaN: true, noDefaultInfinity: true }), fc.constantFrom(-0, 3.4e38, -3.4e38, 1e-45));
+    fc.assert(
+      fc.property(fc.array(fc.oneof({ arbitrary: finite, weight: 20 }, { arbitrary: special, weight: 1 }), { maxLength: 300 }), (values) => {
+        const data = Float32Array.from(values);
+        const first = data.findIndex((v) => !Number.isFinite(v));
+        const check = () => checkFeeds({ x: { dataType: 'float32', dims: [data.length], data } }, inputs);
+        if (first < 0) expect(check).not.toThrow();
+        else expect(check).toThrow(new RegExp(`has ${data[first]} at index ${first};`));
+      }),
+      { numRuns: 400 },
+    );
+  });
 });
+
