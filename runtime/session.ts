@@ -84,9 +84,10 @@ export interface LoadOptions extends TierOptions, BudgetOptions {
    */
   int4Kernels?: boolean;
   /**
-   * The float type the engine computes in (engines/engine.ts's Precision): 'auto' (default) float16 on WebGPU where
-   * the adapter has `shader-f16` and the graph converts (runtime/onnx/half-precision.ts), else float32; 'fp32';
-   * 'fp16' (onnxruntime engines; refused by the others, and by a WebGPU adapter without `shader-f16`).
+   * The float type the engine computes in (engines/engine.ts's Precision): 'fp32' (default); 'auto': float16 on WebGPU
+   * where the adapter has `shader-f16` and the graph converts (runtime/onnx/half-precision.ts), else float32; 'fp16'
+   * (onnxruntime engines; refused by the others, and by a WebGPU adapter without `shader-f16`). Not the default:
+   * PP-OCR det's float16 graph gives NaN (measured on the CPU provider), and nothing here can check a model first.
    */
   precision?: Precision;
 }
@@ -195,7 +196,7 @@ export class LrmSession {
     const fallbacks: FallbackEvent[] = [];
     const warnings: EngineWarning[] = [];
     const context: EngineContext = {
-      precision: options.precision ?? 'auto',
+      precision: options.precision ?? 'fp32',
       onWarning: (w) => {
         warnings.push(w);
         options.onWarning?.(w);

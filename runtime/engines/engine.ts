@@ -45,7 +45,7 @@ export interface EngineWarning {
 /** What the session hands an engine besides the model: where to report warnings. */
 export interface EngineContext {
   onWarning?: (warning: EngineWarning) => void;
-  /** Which float type to run in (default 'auto'). */
+  /** Which float type to run in (default 'fp32'). */
   precision?: Precision;
 }
 

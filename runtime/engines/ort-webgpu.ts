@@ -20,7 +20,7 @@ const NO_ADAPTER = 'navigator.gpu.requestAdapter() returned no adapter (no usabl
 
 /**
  * onnxruntime-web's WebGPU build (`onnxruntime-web/webgpu`) with the `webgpu` execution provider, for browsers.
- * The graphs we build are float32 (fp16/int8/int4 weights are widened at load); with precision 'auto' (the default)
+ * The graphs we build are float32 (fp16/int8/int4 weights are widened at load); with precision 'auto' (asked for)
  * an adapter with `shader-f16` gets them in float16 instead (runtime/onnx/half-precision.ts: half the weights' GPU
  * memory; onnxruntime asks for the feature when it creates its device), where the graph converts.
  * No WebGPU, no adapter, or a device ORT cannot create is "unavailable": the priority order moves on.

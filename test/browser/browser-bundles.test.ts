@@ -226,7 +226,7 @@ describe.runIf(canRunChromium)('browser bundles in headless Chromium', () => {
   it('lowrank-edge/webgpu runs on ort-webgpu (no fallback) and agrees with ort-node-cpu', async () => {
     const page = await openPage();
     for (const tiers of [undefined, 2]) {
-      const result = await runDigits(page, { entry: 'webgpu', options: { tiers }, count: WEBGPU_DIGITS });
+      const result = await runDigits(page, { entry: 'webgpu', options: { tiers, precision: 'auto' }, count: WEBGPU_DIGITS });
       expect(result.events).toEqual([]);
       expect(result.fallbacks).toEqual([]);
       expect(result.engine).toBe('ort-webgpu');

@@ -92,6 +92,7 @@ describe('ortPrecision', () => {
   it("takes float16 under 'auto' only where the device computes it (WebGPU with shader-f16)", () => {
     expect(ortPrecision('ort-webgpu', mnist, 'auto', true, true).precision).toBe('fp16');
     expect(ortPrecision('ort-webgpu', mnist, 'auto', false, true).precision).toBe('fp32');
+    expect(ortPrecision('ort-webgpu', mnist, undefined, true, true).precision).toBe('fp32'); // the default is float32
     expect(ortPrecision('ort-node-cpu', mnist, undefined, false).precision).toBe('fp32');
     expect(ortPrecision('ort-webgpu', mnist, 'fp32', true, true).precision).toBe('fp32');
     expect(ortPrecision('ort-node-cpu', mnist, 'fp16', false).precision).toBe('fp16');
@@ -110,7 +111,7 @@ describe("load(…, { precision })", () => {
   });
 
   it("runs float16 on the CPU engine when asked, at half the resident weight bytes; 'auto' stays float32 there", async () => {
-    const [fp32, fp16] = [await load(lrm, { engine: 'ort-node-cpu' }), await load(lrm, { engine: 'ort-node-cpu', precision: 'fp16' })];
+    const [fp32, fp16] = [await load(lrm, { engine: 'ort-node-cpu', precision: 'auto' }), await load(lrm, { engine: 'ort-node-cpu', precision: 'fp16' })];
     expect(fp32.precision).toBe('fp32');
     expect(fp16.precision).toBe('fp16');
     expect(fp16.residentWeightBytes).toBe(fp32.residentWeightBytes / 2);
