@@ -4,6 +4,7 @@
  */
 import { EngineUnavailableError } from '../errors.js';
 import { halfPrecisionBlocker, toHalfPrecision } from '../onnx/half-precision.js';
+import { onnx } from '../onnx/proto.js';
 import type { EngineId, EngineSession, Precision } from './engine.js';
 
 export interface PrecisionChoice {
@@ -19,8 +20,9 @@ export interface PrecisionChoice {
 export function ortPrecision(engine: EngineId, model: Uint8Array, precision: Precision = 'fp32', native: boolean, webgpu = false): PrecisionChoice {
   if (precision === 'fp32' || (precision === 'auto' && !native)) return { model, precision: 'fp32' };
   if (precision === 'fp16' && webgpu && !native) throw new EngineUnavailableError(engine, "precision 'fp16' needs a WebGPU adapter with the shader-f16 feature, and this one has none");
-  const blocker = halfPrecisionBlocker(model);
-  if (blocker === undefined) return { model: toHalfPrecision(model), precision: 'fp16' };
+  const decoded = onnx.ModelProto.decode(model);
+  const blocker = halfPrecisionBlocker(decoded);
+  if (blocker === undefined) return { model: toHalfPrecision(decoded), precision: 'fp16' };
   if (precision === 'auto') return { model, precision: 'fp32' };
   throw new EngineUnavailableError(engine, `precision 'fp16': ${blocker}; load with precision 'auto' or 'fp32' to run it in float32`);
 }

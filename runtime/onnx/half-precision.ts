@@ -42,55 +42,62 @@ export function halfPrecisionBlocker(model: Uint8Array | ModelProto): string | u
   return undefined;
 }
 
-/** The model converted as the file comment says; throws RangeError with halfPrecisionBlocker's reason if it cannot be. */
-export function toHalfPrecision(bytes: Uint8Array): Uint8Array {
-  const model = onnx.ModelProto.decode(bytes);
+/**
+ * The model converted as the file comment says; throws RangeError with halfPrecisionBlocker's reason if it cannot be.
+ * Takes a decoded model too, so a caller that checked halfPrecisionBlocker decodes once (it is not changed).
+ */
+export function toHalfPrecision(source: Uint8Array | ModelProto): Uint8Array {
+  const model = source instanceof Uint8Array ? onnx.ModelProto.decode(source) : source;
   const blocker = halfPrecisionBlocker(model);
   if (blocker) throw new RangeError(`this model cannot run in float16: ${blocker}`);
   const graph = model.graph!;
-  const keep = float32Inputs(graph.node ?? []);
-  const initializers = (graph.initializer ?? []).flatMap((t) => halfInitializers(t, keep));
-  const renamed = new Map<string, string>();
-  const nodes = (graph.node ?? []).map((n) => halfConstant(n, keep));
+  const reads = tensorReads(graph.node ?? []);
+  const initializers = (graph.initializer ?? []).map((t) => (t.dataType === FLOAT && !staysFloat32(t.name!, reads) ? halfTensor(t) : t));
   // IR 3 lists initializers among the inputs too: those are declared with their new type, not cast.
   const halved = new Set(initializers.filter((t) => t.dataType === FLOAT16).map((t) => t.name!));
+  const initializerNames = new Set(initializers.map((t) => t.name!));
   const declared = (graph.input ?? []).map((v) => (halved.has(v.name!) ? withElemType(v, FLOAT16) : v));
-  const inputs = declared.filter((v) => elemType(v) === FLOAT && !graph.initializer?.some((t) => t.name === v.name));
-  const outputs = (graph.output ?? []).filter((v) => elemType(v) === FLOAT);
-  for (const v of [...inputs, ...outputs]) renamed.set(v.name!, `${v.name}__fp16`);
-  // Nodes read the cast inputs and write the outputs before their cast; float32 slots keep reading the original.
-  const rewired = nodes.map((n) => ({
-    ...n,
-    input: (n.input ?? []).map((name, i) => (inputs.some((v) => v.name === name) && !keepsFloat32(n, i) ? renamed.get(name)! : name)),
-    output: (n.output ?? []).map((name) => (outputs.some((v) => v.name === name) ? renamed.get(name)! : name)),
+  const inputs = new Set(declared.filter((v) => elemType(v) === FLOAT && !initializerNames.has(v.name!)).map((v) => v.name!));
+  const outputs = new Set((graph.output ?? []).filter((v) => elemType(v) === FLOAT).map((v) => v.name!));
+  // Nodes read the cast inputs, and write (and read) the outputs under their float16 names; float32 slots keep the originals.
+  const nodes = (graph.node ?? []).map((n) => ({
+    ...halfConstant(n, reads),
+    input: (n.input ?? []).map((name, i) => ((inputs.has(name) || outputs.has(name)) && !keepsFloat32(n, i) ? halfName(name) : name)),
+    output: (n.output ?? []).map((name) => (outputs.has(name) ? halfName(name) : name)),
   }));
-  const castIn = inputs.map((v) => cast(v.name!, renamed.get(v.name!)!, FLOAT16));
-  const castOut = outputs.map((v) => cast(renamed.get(v.name!)!, v.name!, FLOAT));
+  const castIn = [...inputs].map((name) => cast(name, halfName(name), FLOAT16));
+  const castOut = [...outputs].map((name) => cast(halfName(name), name, FLOAT));
   // Every float tensor between the casts is float16 now, as the shapes the exporter annotated must say.
   const valueInfo = (graph.valueInfo ?? []).map((v) => (elemType(v) === FLOAT ? withElemType(v, FLOAT16) : v));
-  model.graph = onnx.GraphProto.create({ ...graph, input: declared, valueInfo, node: [...castIn, ...rewired, ...castOut], initializer: initializers });
-  return onnx.ModelProto.encode(model).finish();
+  const converted = onnx.GraphProto.create({ ...graph, input: declared, valueInfo, node: [...castIn, ...nodes, ...castOut], initializer: initializers });
+  return onnx.ModelProto.encode(onnx.ModelProto.create({ ...model, graph: converted })).finish();
 }
 
-/** Tensor names read at a float32-only input somewhere (Resize's scales…), with whether something else reads them too. */
-function float32Inputs(nodes: readonly NodeProto[]): Map<string, { alsoHalf: boolean }> {
-  const onlyFloat32 = new Map<string, { alsoHalf: boolean }>();
-  for (const n of nodes) (n.input ?? []).forEach((name, i) => keepsFloat32(n, i) && name && onlyFloat32.set(name, { alsoHalf: false }));
-  for (const n of nodes) (n.input ?? []).forEach((name, i) => !keepsFloat32(n, i) && onlyFloat32.has(name) && (onlyFloat32.get(name)!.alsoHalf = true));
-  return onlyFloat32;
+function halfName(name: string): string {
+  return `${name}__fp16`;
+}
+
+/** Tensor names by how nodes read them: at a float32-only input (Resize's scales…), and at any other. */
+interface TensorReads {
+  float32: ReadonlySet<string>;
+  other: ReadonlySet<string>;
+}
+
+function tensorReads(nodes: readonly NodeProto[]): TensorReads {
+  const [float32, other] = [new Set<string>(), new Set<string>()];
+  for (const n of nodes) (n.input ?? []).forEach((name, i) => name && (keepsFloat32(n, i) ? float32 : other).add(name));
+  return { float32, other };
+}
+
+/** Whether a float32 constant stays float32: only float32-only inputs read it. Read both ways it cannot be split here. */
+function staysFloat32(name: string, reads: TensorReads): boolean {
+  if (!reads.float32.has(name)) return false;
+  if (reads.other.has(name)) throw new RangeError(`tensor "${name}" is read both as Resize scales and as data; cannot split it for float16`);
+  return true;
 }
 
 function keepsFloat32(n: NodeProto, input: number): boolean {
   return HALF_PRECISION_OPS[n.opType ?? '']?.includes(input) ?? false;
-}
-
-/** A float32 initializer as float16; kept float32 where a float32-only input reads it (and both, named apart, if others read it too). */
-function halfInitializers(t: TensorProto, keep: ReadonlyMap<string, { alsoHalf: boolean }>): TensorProto[] {
-  if (t.dataType !== FLOAT) return [t];
-  const k = keep.get(t.name!);
-  if (k && !k.alsoHalf) return [t];
-  if (k) throw new RangeError(`tensor "${t.name}" is read both as Resize scales and as data; cannot split it for float16`);
-  return [halfTensor(t)];
 }
 
 function halfTensor(t: TensorProto): TensorProto {
@@ -98,16 +105,15 @@ function halfTensor(t: TensorProto): TensorProto {
 }
 
 /** A Constant node whose value is float32 (a tensor, value_float or value_floats) made float16, unless only float32 inputs read it. */
-function halfConstant(n: NodeProto, keep: ReadonlyMap<string, { alsoHalf: boolean }>): NodeProto {
-  if (n.opType !== 'Constant') return n;
-  const k = keep.get(n.output?.[0] ?? '');
+function halfConstant(n: NodeProto, reads: TensorReads): NodeProto {
+  if (n.opType !== 'Constant' || staysFloat32(n.output?.[0] ?? '', reads)) return n;
   const attribute = (n.attribute ?? []).map((a): AttributeProto => {
-    const values = a.name === 'value' && a.t?.dataType === FLOAT ? { tensor: a.t, dims: a.t.dims ?? [] } : a.name === 'value_float' ? { tensor: undefined, dims: [] } : a.name === 'value_floats' ? { tensor: undefined, dims: [a.floats?.length ?? 0] } : undefined;
-    if (!values) return a;
-    if (k && !k.alsoHalf) return a;
-    if (k) throw new RangeError(`Constant "${n.output?.[0]}" is read both as Resize scales and as data; cannot split it for float16`);
-    const floats = values.tensor ? float32Of(values.tensor) : Float32Array.from(a.name === 'value_float' ? [a.f ?? 0] : (a.floats ?? []));
-    return { name: 'value', type: onnx.AttributeProto.AttributeType.TENSOR, t: onnx.TensorProto.create({ dims: values.dims, dataType: FLOAT16, rawData: encodeHalf(floats) }) };
+    const floats = a.name === 'value' && a.t?.dataType === FLOAT ? { values: float32Of(a.t), dims: a.t.dims ?? [] }
+      : a.name === 'value_float' ? { values: Float32Array.of(a.f ?? 0), dims: [] }
+      : a.name === 'value_floats' ? { values: Float32Array.from(a.floats ?? []), dims: [a.floats?.length ?? 0] }
+      : undefined;
+    if (!floats) return a;
+    return { name: 'value', type: onnx.AttributeProto.AttributeType.TENSOR, t: onnx.TensorProto.create({ dims: floats.dims, dataType: FLOAT16, rawData: encodeHalf(floats.values) }) };
   });
   return { ...n, attribute };
 }

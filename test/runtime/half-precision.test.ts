@@ -77,6 +77,24 @@ describe('toHalfPrecision', () => {
     expect(r.error).toBeLessThan(1e-3);
   });
 
+  it('converts a graph whose output is also read by another node (both outputs float32; the reader adds a float16 weight)', async () => {
+    const io = (name: string) => onnx.ValueInfoProto.create({ name, type: { tensorType: { elemType: onnx.TensorProto.DataType.FLOAT, shape: { dim: [{ dimValue: 1 }, { dimValue: 4 }] } } } });
+    const graph = onnx.GraphProto.create({
+      name: 'g',
+      node: [onnx.NodeProto.create({ opType: 'Relu', input: ['x'], output: ['y'] }), onnx.NodeProto.create({ opType: 'Add', input: ['y', 'b'], output: ['z'] })],
+      initializer: [onnx.TensorProto.create({ name: 'b', dims: [1, 4], dataType: onnx.TensorProto.DataType.FLOAT, floatData: [0.25, 0.5, 1, 2] })],
+      input: [io('x')], output: [io('y'), io('z')],
+    });
+    const source = onnx.ModelProto.encode(onnx.ModelProto.create({ irVersion: 8, opsetImport: [{ domain: '', version: 13 }], graph })).finish();
+    const half = toHalfPrecision(source);
+    const session = await ortNodeCpu.create(half);
+    const out = await session.run({ x: { dataType: 'float32', dims: [1, 4], data: Float32Array.of(-1, 0.5, 2, 3) } });
+    await session.release();
+    expect(out.y.dataType).toBe('float32');
+    expect([...(out.y.data as Float32Array)]).toEqual([0, 0.5, 2, 3]);
+    expect([...(out.z.data as Float32Array)]).toEqual([0.25, 1, 3, 5]); // y + b, the float16 weight b exact
+  });
+
   it('names the op a graph cannot be converted at, and leaves such a graph float32 under precision auto', () => {
     const silero = model('silero_vad_16k_op15.onnx');
     expect(halfPrecisionBlocker(silero)).toMatch(/^Cast \(/);
