@@ -16,7 +16,7 @@
  */
 import { groupedLimit, groupingOf, int4Groups, midLevel, type GroupedBits, type Grouping } from '../formats/int4.js';
 import { choleskyWithRidge } from './linalg/cholesky.js';
-import { checkGroupSize, groupScale, lowPlaneRounding, nearestMidBit, nearestPlane, rowScalesFor, packLowPlane, quantizeInt4Nearest, roundInt4, targetOf, type Int4Matrix, type PlaneRounding } from './quantize-int4.js';
+import { checkGroupSize, groupScale, lowPlaneRounding, nearestMidBit, rowScalesFor, quantizeInt4Nearest, roundInt4, targetOf, type Int4Matrix, type PlaneRounding } from './quantize-int4.js';
 
 /**
  * Widest input GPTQ takes here: its n×n factorisation runs in JS in O(n³) (seconds at 2048, a minute at 3136 on a
@@ -115,25 +115,12 @@ export function gptqNested(three: { M: Float64Array; H: Float64Array }, four: { 
 }
 
 /**
- * The low plane of an int4 (or int3) matrix (formats/int4.ts), packed: by GPTQ against the moment it was rounded
- * with when it has one (gptqPlane), else each residual to nearest. Like roundedInt4 for the int4 values.
- */
-export function roundedLowPlane(m: Int4Matrix): Uint8Array {
-  return packLowPlane(m, roundedPlane(m, lowPlaneRounding(m)));
-}
-
-/** A plane's codes: GPTQ where the matrix's moment is known, else to nearest. */
-function roundedPlane(m: Int4Matrix, rounding: PlaneRounding): Int8Array {
-  const H = m.moment;
-  return H && H.length === m.length * m.length ? gptqPlane(m, H, rounding) : nearestPlane(m, rounding);
-}
-
-/**
  * The same loop one level down: the values q and scales stay, and each value's plane code (the low plane's step l:
  * value (q + l/8)·scale) is rounded from the target as compensated so far, its error moved onto the columns not yet
  * rounded. Low-plane residuals GPTQ pushed past the plane's range (±1 scale) clip,
  * and their error is compensated too (MobileNet's classifier: 5% of its values clip, 78% of the plane's error when
- * rounded to nearest).
+ * rounded to nearest). Where the values lie far from the target that compensation can cascade: compiler/low-plane.ts
+ * takes this as one start of its descent.
  */
 function gptqPlane(m: Int4Matrix, H: Float64Array, rounding: PlaneRounding): Int8Array {
   const { rows, length: n, groupSize, scales } = m;

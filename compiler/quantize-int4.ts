@@ -218,8 +218,13 @@ export function packInt4(m: Int4Matrix): Uint8Array {
 export type PlaneRounding = (w: number, i: number, s: number) => { code: number; level: number };
 
 /** Value i's level before its low plane: q, or with a mid plane q ± ¼. */
-function baseLevel(m: Int4Matrix, i: number): number {
+export function baseLevel(m: Int4Matrix, i: number): number {
   return m.mid ? midLevel(m.q[i], m.mid[i]) : m.q[i];
+}
+
+/** Low-plane codes per scale: LOW_PLANE_STEPS, twice that over a mid plane (formats/int4.ts). */
+export function lowPlaneSteps(m: Pick<Int4Matrix, 'mid'>): number {
+  return m.mid ? 2 * LOW_PLANE_STEPS : LOW_PLANE_STEPS;
 }
 
 /** The mid-plane bit nearest to target w for int3 value q at scale s: 1 (q + ¼) where w lies at or above q·s. */
@@ -232,7 +237,7 @@ export function nearestMidBit(w: number, q: number, s: number): number {
  * plane), to nearest, clipped to [-8, 7].
  */
 export function lowPlaneRounding(m: Int4Matrix): PlaneRounding {
-  const steps = m.mid ? 2 * LOW_PLANE_STEPS : LOW_PLANE_STEPS;
+  const steps = lowPlaneSteps(m);
   return (w, i, s) => {
     const base = baseLevel(m, i);
     const code = s === 0 ? 0 : Math.max(-8, Math.min(7, Math.round((w / s - base) * steps)));
@@ -249,14 +254,14 @@ function midPlaneRounding(m: Int4Matrix): PlaneRounding {
 }
 
 /** The scale of value i of a grouped matrix. */
-function scaleAt(m: Int4Matrix, i: number): number {
+export function scaleAt(m: Int4Matrix, i: number): number {
   return m.scales[Math.floor(i / m.length) * int4Groups(m.length, m.groupSize) + Math.floor((i % m.length) / m.groupSize)];
 }
 
 /**
  * A plane (low or mid) of a grouped matrix by rounding each value against `m.target` to nearest; residuals past
- * a low plane's range (GPTQ moves values to compensate their neighbours) clip. compiler/gptq.ts's gptqPlane
- * compensates instead where the inputs' moment is known.
+ * a low plane's range (GPTQ moves values to compensate their neighbours) clip. Where the inputs' moment is known,
+ * compiler/low-plane.ts picks the codes for the layer's output instead.
  */
 export function nearestPlane(m: Int4Matrix, rounding: PlaneRounding): Int8Array {
   const target = targetOf(m);
