@@ -3,7 +3,7 @@
  * a tier of ours (any other method, the original excluded) that loads no more bytes and whose quality is at least
  * as good, within the evaluation split's noise (noise.ts)?
  */
-import { formatBytes } from '../compiler/cli/format.js';
+import { formatBytes, formatCount } from '../compiler/cli/format.js';
 import { isQuantBaseline } from './baselines.js';
 import { qualityTolerance } from './noise.js';
 import type { MetricInfo } from './suites.js';
@@ -15,6 +15,11 @@ export interface Judgement {
   by: Row | null;
   /** When not dominated: our best tier within the baseline's bytes, null when none loads that few. */
   bestWithin: Row | null;
+  /**
+   * When not dominated: our smallest tier that is as good within the tolerance but loads more bytes, null when none
+   * is. The report gives its excess, since a tier holding the baseline's own weights plus the tier table is a tie.
+   */
+  asGoodAbove: Row | null;
 }
 
 /** Whether `a` is at least as good as `b` give or take `tolerance` (in the metric's units). */
@@ -32,11 +37,13 @@ export function judgeDominance(rows: readonly Row[], higherIsBetter: boolean, to
   const ours = ourRows(rows);
   const better = (a: Row, b: Row) => (higherIsBetter ? a.value! > b.value! : a.value! < b.value!);
   return rows.filter((r) => isQuantBaseline(r.method) && r.value !== null).map((baseline) => {
+    const good = (r: Row) => asGood(r.value!, baseline.value!, higherIsBetter, tolerance);
+    const smallest = (rows: Row[]) => rows.reduce<Row | null>((best, r) => (!best || r.bytes < best.bytes || (r.bytes === best.bytes && better(r, best)) ? r : best), null);
     const within = ours.filter((r) => r.bytes <= baseline.bytes);
-    const dominating = within.filter((r) => asGood(r.value!, baseline.value!, higherIsBetter, tolerance));
-    const by = dominating.reduce<Row | null>((best, r) => (!best || r.bytes < best.bytes || (r.bytes === best.bytes && better(r, best)) ? r : best), null);
+    const by = smallest(within.filter(good));
     const bestWithin = by ? null : within.reduce<Row | null>((best, r) => (!best || better(r, best) ? r : best), null);
-    return { baseline, by, bestWithin };
+    const asGoodAbove = by ? null : smallest(ours.filter((r) => r.bytes > baseline.bytes && good(r)));
+    return { baseline, by, bestWithin, asGoodAbove };
   });
 }
 
@@ -53,9 +60,17 @@ function gap(a: number, b: number, m: MetricInfo): string {
 export function describeJudgement(j: Judgement, m: MetricInfo, format: (v: number | null) => string, ours: readonly Row[]): string {
   const base = point(j.baseline, format);
   if (j.by) return `${base} is dominated by ${point(j.by, format)}, our smallest tier with no more bytes and quality as good within the tolerance`;
-  if (j.bestWithin) return `${base} is not dominated: our best tier within its bytes, ${point(j.bestWithin, format)}, is ${gap(j.bestWithin.value!, j.baseline.value!, m)} worse`;
+  const above = j.asGoodAbove ? `our smallest tier as good, ${point(j.asGoodAbove, format)}, loads ${excess(j.asGoodAbove.bytes, j.baseline.bytes)} more` : '';
+  if (j.bestWithin) return `${base} is not dominated: our best tier within its bytes, ${point(j.bestWithin, format)}, is ${gap(j.bestWithin.value!, j.baseline.value!, m)} worse${above ? `; ${above}` : ''}`;
+  if (above) return `${base} is not dominated: no tier of ours loads that few bytes; ${above}`;
   const smallest = ours.reduce<Row | null>((s, r) => (!s || r.bytes < s.bytes ? r : s), null);
   return `${base} is not dominated: no tier of ours loads that few bytes${smallest ? `, the smallest being ${point(smallest, format)}` : ''}`;
+}
+
+/** Bytes over the baseline's, exact (a tie is often a few hundred bytes of tier table) and as a share. */
+function excess(bytes: number, baseline: number): string {
+  const d = bytes - baseline;
+  return `${formatCount(d)} B (${((100 * d) / baseline).toFixed(d / baseline < 0.01 ? 2 : 1)}%)`;
 }
 
 /** The report's dominance line for one model ('- Dominance: …'), or undefined when it has no baseline rows. */

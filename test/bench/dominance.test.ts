@@ -40,7 +40,24 @@ describe('dominance of the quantisation-only baselines', () => {
     const [j] = judgeDominance(m.rows, true, qualityTolerance(m).value);
     expect(j!.by).toBeNull();
     expect([j!.bestWithin?.method, j!.bestWithin?.tier]).toEqual(['calibrated', 0]);
-    expect(dominanceLine(m, fmt)).toContain('quant-int8 (400.0 KiB, 97.90%) is not dominated: our best tier within its bytes, calibrated tier 0 (300.0 KiB, 97.00%), is 0.90 pp worse');
+    expect([j!.asGoodAbove?.method, j!.asGoodAbove?.tier]).toEqual(['calibrated', 2]);
+    expect(dominanceLine(m, fmt)).toContain(
+      'quant-int8 (400.0 KiB, 97.90%) is not dominated: our best tier within its bytes, calibrated tier 0 (300.0 KiB, 97.00%), is 0.90 pp worse; our smallest tier as good, calibrated tier 2 (800.0 KiB, 98.00%), loads 409,600 B (100.0%) more',
+    );
+  });
+
+  it('gives the byte excess of a tie: the same quality a few hundred bytes above the baseline', () => {
+    const m = modelResult([
+      row('original', null, 1600 * KIB, 98.0),
+      row('calibrated', 0, 300 * KIB, 90.0),
+      row('calibrated-int4', 1, 400 * KIB + 212, 97.9), // the baseline's weights and a tier table
+      row('calibrated-int4', 2, 500 * KIB, 98.0),
+      row('quant-int4', 0, 400 * KIB, 97.9),
+    ]);
+    const [j] = judgeDominance(m.rows, true, qualityTolerance(m).value);
+    expect(j!.by).toBeNull();
+    expect([j!.asGoodAbove?.method, j!.asGoodAbove?.tier]).toEqual(['calibrated-int4', 1]);
+    expect(dominanceLine(m, fmt)).toContain('our smallest tier as good, calibrated-int4 tier 1 (400.2 KiB, 97.90%), loads 212 B (0.05%) more');
   });
 
   it('is not dominated when no tier of ours loads that few bytes; the original and other baselines never dominate', () => {
@@ -52,8 +69,10 @@ describe('dominance of the quantisation-only baselines', () => {
     ]);
     const js = judgeDominance(m.rows, true, 0.5);
     expect(js.map((j) => j.baseline.method)).toEqual(['quant-fp16', 'quant-int8']);
-    for (const j of js) expect([j.by, j.bestWithin]).toEqual([null, null]);
-    expect(dominanceLine(m, fmt)).toContain('quant-int8 (200.0 KiB, 98.00%) is not dominated: no tier of ours loads that few bytes, the smallest being calibrated tier 0 (300.0 KiB, 99.00%)');
+    for (const j of js) expect([j.by, j.bestWithin, j.asGoodAbove?.method]).toEqual([null, null, 'calibrated']);
+    expect(dominanceLine(m, fmt)).toContain('quant-int8 (200.0 KiB, 98.00%) is not dominated: no tier of ours loads that few bytes; our smallest tier as good, calibrated tier 0 (300.0 KiB, 99.00%), loads 102,400 B (50.0%) more');
+    m.rows[1]!.value = 90; // worse than both baselines: only the smallest tier is named
+    expect(dominanceLine(m, fmt)).toContain('quant-int8 (200.0 KiB, 98.00%) is not dominated: no tier of ours loads that few bytes, the smallest being calibrated tier 0 (300.0 KiB, 90.00%)');
   });
 
   it('compares lower-is-better metrics without a noise model exactly', () => {
