@@ -113,7 +113,13 @@ export function groupScales(stored: Uint8Array, rows: number, length: number, gr
   const groups = int4Groups(length, size);
   const rowScales = decodeHalf(tail.subarray(0, rows * 2));
   const codes = tail.subarray(rows * 2);
-  return Float32Array.from({ length: rows * groups }, (_, i) => codedScale(rowScales[Math.floor(i / groups)], codes[i]));
+  // A plain loop: Float32Array.from with a callback took a quarter of MobileNet's dequantising.
+  const out = new Float32Array(rows * groups);
+  for (let r = 0, i = 0; r < rows; r++) {
+    const R = rowScales[r];
+    for (let g = 0; g < groups; g++, i++) out[i] = R * CODE_FACTORS[codes[i]];
+  }
+  return out;
 }
 
 /** Steps of one group scale that the low plane's values count in: value = (q + l / LOW_PLANE_STEPS)·scale. */
@@ -147,6 +153,7 @@ export function dequantizeInt4(bytes: Uint8Array, rows: number, length: number, 
   if (bits === 3) return dequantizeInt3(bytes, { low, mid }, rows, length, groupSize, scales);
   if (mid) throw new RangeError('only int3 matrices have a mid plane');
   if (low) return withLowPlane(bytes, low, rows, length, groupSize, scales);
+  if (groupSize % 2 === 0 && length % 2 === 0) return pairedInt4(bytes, rows, length, groupSize, scales);
   const out = new Float32Array(rows * length);
   for (let r = 0; r < rows; r++) {
     const [packed, at] = [r * rowBytes, r * length];
@@ -166,23 +173,28 @@ export function dequantizeInt4(bytes: Uint8Array, rows: number, length: number, 
   return out;
 }
 
+/** Signed nibble values as float32, so the product below is the one dequantizeInt4's general loop computes. */
+const LOW_F = Float32Array.from(LOW);
+const HIGH_F = Float32Array.from(HIGH);
+
 /**
- * q + l/LOW_PLANE_STEPS of the low and of the high nibbles of a value byte and its low-plane byte, indexed by
- * value byte · 256 + plane byte: one lookup per value, as dequantizeInt4 does without planes (256 KiB each,
- * built on first use).
+ * dequantizeInt4 when every group starts on a byte (even group size and row length): one straight pass over the
+ * bytes, two values a byte, about twice as fast as the general loop.
  */
-let nestedTables: { low: Float32Array; high: Float32Array } | undefined;
-function nested(): { low: Float32Array; high: Float32Array } {
-  if (nestedTables) return nestedTables;
-  const low = new Float32Array(65536);
-  const high = new Float32Array(65536);
-  for (let b = 0; b < 256; b++) {
-    for (let p = 0; p < 256; p++) {
-      low[(b << 8) | p] = LOW[b] + LOW[p] / LOW_PLANE_STEPS;
-      high[(b << 8) | p] = HIGH[b] + HIGH[p] / LOW_PLANE_STEPS;
+function pairedInt4(bytes: Uint8Array, rows: number, length: number, groupSize: number, scales: Float32Array): Float32Array {
+  const out = new Float32Array(rows * length);
+  let [p, o, g] = [0, 0, 0];
+  for (let r = 0; r < rows; r++) {
+    for (let k = 0; k < length; k += groupSize) {
+      const s = scales[g++];
+      for (let pairs = Math.min(groupSize, length - k) >> 1; pairs > 0; pairs--) {
+        const b = bytes[p++];
+        out[o++] = LOW_F[b] * s;
+        out[o++] = HIGH_F[b] * s;
+      }
     }
   }
-  return (nestedTables = { low, high });
+  return out;
 }
 
 /** (q + l/LOW_PLANE_STEPS)·scale for every value, group by group as dequantizeInt4 walks them. */
@@ -190,8 +202,24 @@ function withLowPlane(bytes: Uint8Array, low: Uint8Array, rows: number, length: 
   const rowBytes = int4RowBytes(length);
   if (low.length !== rows * rowBytes) throw new RangeError(`expected ${rows * rowBytes} low-plane bytes for ${rows}×${length} int4 values, got ${low.length}`);
   const groups = int4Groups(length, groupSize);
-  const { low: LO, high: HI } = nested();
+  const [lo8, hi8] = lowFractions(LOW_PLANE_STEPS);
   const out = new Float32Array(rows * length);
+  if (groupSize % 2 === 0 && length % 2 === 0) {
+    // As pairedInt4: every group starts on a byte, so one straight pass over value and plane bytes.
+    let [p, o, g] = [0, 0, 0];
+    for (let r = 0; r < rows; r++) {
+      for (let k = 0; k < length; k += groupSize) {
+        const s = scales[g++];
+        for (let pairs = Math.min(groupSize, length - k) >> 1; pairs > 0; pairs--, p++) {
+          // q + l/8 is exact, so a sum of two small tables' entries (no 64K-entry table of sums, no cache misses).
+          const [b, l] = [bytes[p], low[p]];
+          out[o++] = (LOW_F[b] + lo8[l]) * s;
+          out[o++] = (HIGH_F[b] + hi8[l]) * s;
+        }
+      }
+    }
+    return out;
+  }
   for (let r = 0; r < rows; r++) {
     const [packed, at] = [r * rowBytes, r * length];
     for (let g = 0; g < groups; g++) {
@@ -199,21 +227,40 @@ function withLowPlane(bytes: Uint8Array, low: Uint8Array, rows: number, length: 
       const end = Math.min(length, (g + 1) * groupSize);
       for (let k = g * groupSize; k < end; k++) {
         const i = packed + (k >> 1);
-        out[at + k] = (k & 1 ? HI : LO)[(bytes[i] << 8) | low[i]] * s;
+        out[at + k] = (k & 1 ? HIGH_F[bytes[i]] + hi8[low[i]] : LOW_F[bytes[i]] + lo8[low[i]]) * s;
       }
     }
   }
   return out;
 }
 
-/** The signed 3-bit values of a packed int3 row starting at byte `at` (the layout above), into `out`. */
-function unpackInt3Row(bytes: Uint8Array, at: number, length: number, out: Int8Array): void {
-  for (let k = 0; k < length; k++) {
+/** Signed value of each 3-bit code. */
+const INT3 = Float64Array.from({ length: 8 }, (_, v) => (v ^ 4) - 4);
+/** midLevel of each 3-bit code (bits 1..3) and mid bit (bit 0). */
+const INT3_MID = Float64Array.from({ length: 16 }, (_, i) => midLevel(INT3[i >> 1], i & 1));
+
+/**
+ * The levels of a packed int3 row starting at byte `at` (the layout above), into `out`: its signed values, or with
+ * its mid plane (the row's bytes from `midAt`) their midLevel.
+ */
+function int3RowLevels(bytes: Uint8Array, at: number, length: number, out: Float64Array, mid?: Uint8Array, midAt = 0): void {
+  let k = 0;
+  // Eight values in every three bytes and one mid-plane byte: one 24-bit word each, no straddling to test.
+  for (let i = at; k + 8 <= length; i += 3) {
+    const word = bytes[i] | (bytes[i + 1] << 8) | (bytes[i + 2] << 16);
+    if (mid) {
+      const m = mid[midAt + (k >> 3)];
+      for (let j = 0; j < 8; j++) out[k++] = INT3_MID[(((word >> (3 * j)) & 7) << 1) | ((m >> j) & 1)];
+    } else {
+      for (let j = 0; j < 8; j++) out[k++] = INT3[(word >> (3 * j)) & 7];
+    }
+  }
+  for (; k < length; k++) {
     const bit = 3 * k;
     const i = at + (bit >> 3);
     // A value at bit offset 6 or 7 of its byte straddles into the next one (always within the row).
     const v = ((bytes[i] | ((bit & 7) > 5 ? bytes[i + 1] << 8 : 0)) >> (bit & 7)) & 7;
-    out[k] = (v ^ 4) - 4;
+    out[k] = mid ? INT3_MID[(v << 1) | ((mid[midAt + (k >> 3)] >> (k & 7)) & 1)] : INT3[v];
   }
 }
 
@@ -222,9 +269,73 @@ export function midLevel(q: number, bit: number): number {
   return q + (bit ? 0.25 : -0.25);
 }
 
-/** The bit of value k of a row's mid plane starting at byte `at`. */
-function midBit(mid: Uint8Array, at: number, k: number): number {
-  return (mid[at + (k >> 3)] >> (k & 7)) & 1;
+/** Each mid-plane byte's bit j moved to bit 3j, beside value j's code in a 24-bit word. */
+const MID_SPREAD = Int32Array.from({ length: 256 }, (_, b) => {
+  let spread = 0;
+  for (let j = 0; j < 8; j++) spread |= ((b >> j) & 1) << (3 * j);
+  return spread;
+});
+
+/**
+ * wordsInt3 with a mid plane (4-bit tiers, and with the low plane in sixteenths 8-bit tiers): the common cases, each
+ * in its own loop with no test per value, about 1.6 times faster.
+ */
+function midWordsInt3(bytes: Uint8Array, mid: Uint8Array, low: Uint8Array | undefined, rows: number, length: number, groupSize: number, scales: Float32Array): Float32Array {
+  const out = new Float32Array(rows * length);
+  const [lo, hi] = lowFractions(2 * LOW_PLANE_STEPS);
+  let [p, o, g, m, l] = [0, 0, 0, 0, 0];
+  for (let r = 0; r < rows; r++) {
+    for (let k = 0; k < length; k += groupSize) {
+      const s = scales[g++];
+      for (let words = Math.min(groupSize, length - k) >> 3; words > 0; words--, p += 3) {
+        const word = bytes[p] | (bytes[p + 1] << 8) | (bytes[p + 2] << 16);
+        const bits = MID_SPREAD[mid[m++]];
+        if (!low) {
+          for (let j = 0; j < 24; j += 3) out[o++] = INT3_MID[(((word >> j) & 7) << 1) | ((bits >> j) & 1)] * s;
+          continue;
+        }
+        for (let j = 0; j < 24; j += 6, l++) {
+          const b = low[l];
+          out[o++] = (INT3_MID[(((word >> j) & 7) << 1) | ((bits >> j) & 1)] + lo[b]) * s;
+          out[o++] = (INT3_MID[(((word >> (j + 3)) & 7) << 1) | ((bits >> (j + 3)) & 1)] + hi[b]) * s;
+        }
+      }
+    }
+  }
+  return out;
+}
+
+/** l/steps of each low-plane byte's low and high nibble, for 8 and 16 steps (the same quotients as value by value). */
+const FRACTIONS = new Map([LOW_PLANE_STEPS, 2 * LOW_PLANE_STEPS].map((steps) => [steps, [Float64Array.from(LOW, (l) => l / steps), Float64Array.from(HIGH, (l) => l / steps)]]));
+function lowFractions(steps: number): Float64Array[] {
+  return FRACTIONS.get(steps)!;
+}
+
+/**
+ * dequantizeInt3 when groups and rows hold whole 3-byte words (8 values): one straight pass, each word's eight
+ * levels (with the mid plane's byte and the low plane's four bytes of the same eight values) times the group's scale.
+ */
+function wordsInt3(bytes: Uint8Array, planes: { low?: Uint8Array; mid?: Uint8Array }, rows: number, length: number, groupSize: number, scales: Float32Array): Float32Array {
+  const { low, mid } = planes;
+  const out = new Float32Array(rows * length);
+  const levels = mid ? INT3_MID : INT3;
+  const [lo, hi] = lowFractions(mid ? 2 * LOW_PLANE_STEPS : LOW_PLANE_STEPS);
+  let [p, o, g, m, l] = [0, 0, 0, 0, 0];
+  for (let r = 0; r < rows; r++) {
+    for (let k = 0; k < length; k += groupSize) {
+      const s = scales[g++];
+      for (let words = Math.min(groupSize, length - k) >> 3; words > 0; words--, p += 3, l += 4) {
+        const word = bytes[p] | (bytes[p + 1] << 8) | (bytes[p + 2] << 16);
+        const bits = mid ? mid[m++] : 0;
+        for (let j = 0; j < 8; j++) {
+          // INT3_MID is indexed by the 3-bit code then the mid bit, INT3 by the code alone.
+          const level = levels[mid ? (((word >> (3 * j)) & 7) << 1) | ((bits >> j) & 1) : (word >> (3 * j)) & 7];
+          out[o++] = (low ? level + (j & 1 ? hi : lo)[low[l + (j >> 1)]] : level) * s;
+        }
+      }
+    }
+  }
+  return out;
 }
 
 /**
@@ -240,15 +351,31 @@ function dequantizeInt3(bytes: Uint8Array, planes: { low?: Uint8Array; mid?: Uin
   if (mid && mid.length !== midPlaneBytes(rows, length)) throw new RangeError(`expected ${midPlaneBytes(rows, length)} mid-plane bytes for ${rows}×${length} int3 values, got ${mid.length}`);
   const steps = mid ? 2 * LOW_PLANE_STEPS : LOW_PLANE_STEPS;
   const groups = int4Groups(length, groupSize);
-  const q = new Int8Array(length);
+  if (groupSize % 8 === 0 && length % 8 === 0) {
+    // The 4-bit tier (a mid plane, no low plane) is the common case: its own loop, about 1.6 times faster.
+    if (mid) return midWordsInt3(bytes, mid, low, rows, length, groupSize, scales);
+    return wordsInt3(bytes, planes, rows, length, groupSize, scales);
+  }
+  // Each row's levels first (q, then ± ¼ with the mid plane, then + l/steps with the low plane), then scaled group by
+  // group: the same sums as value by value, without a division and three branches per value.
+  const level = new Float64Array(length);
   const out = new Float32Array(rows * length);
   for (let r = 0; r < rows; r++) {
-    unpackInt3Row(bytes, r * rowBytes, length, q);
+    int3RowLevels(bytes, r * rowBytes, length, level, mid, r * midRowBytes);
+    if (low) {
+      const [lo, hi] = lowFractions(steps);
+      const at = r * lowRowBytes;
+      for (let k = 0; k < length; k += 2) {
+        const b = low[at + (k >> 1)];
+        level[k] += lo[b];
+        if (k + 1 < length) level[k + 1] += hi[b];
+      }
+    }
     const at = r * length;
-    for (let k = 0; k < length; k++) {
-      const l = low ? (k & 1 ? HIGH : LOW)[low[r * lowRowBytes + (k >> 1)]] / steps : 0;
-      const level = mid ? midLevel(q[k], midBit(mid, r * midRowBytes, k)) : q[k];
-      out[at + k] = (level + l) * scales[r * groups + Math.floor(k / groupSize)];
+    for (let g = 0; g < groups; g++) {
+      const s = scales[r * groups + g];
+      const end = Math.min(length, (g + 1) * groupSize);
+      for (let k = g * groupSize; k < end; k++) out[at + k] = level[k] * s;
     }
   }
   return out;
