@@ -18,7 +18,7 @@
  * f never rises, so a row is never worse than either start. Hand-written: no library does box-constrained integer
  * descent on a quadratic, and it is two loops.
  */
-import { gptqLowPlane } from './gptq.js';
+import { gptqLowPlane, quadratic } from './gptq.js';
 import { baseLevel, lowPlaneRounding, lowPlaneSteps, nearestPlane, packLowPlane, scaleAt, targetOf, type Int4Matrix } from './quantize-int4.js';
 
 /** Passes of coordinate descent at most; it stops earlier when a pass changes no code. */
@@ -79,9 +79,7 @@ class Row {
 
   /** f = dᵀ·H·d. */
   error(codes: Int8Array): number {
-    const d = this.residual(codes);
-    const g = this.gradient(d);
-    return d.reduce((s, v, k) => s + v * g[k], 0);
+    return quadratic(this.residual(codes), this.H, this.target.length);
   }
 
   /** Coordinate descent on f, in place. */
