@@ -68,15 +68,28 @@ function checkLength(data: ArrayLike<number>, dims: number[], where: string, non
 }
 
 /**
- * Index of the first NaN or ±Infinity, or −1. Every run pays this, so it is one plain loop: x·0 is 0 for finite x and
+ * Index of the first NaN or ±Infinity, or −1. Every run pays this, so it is plain loops: x·0 is 0 for finite x and
  * NaN otherwise, so a sum of them says whether there is any, and only then is the index looked for. MobileNet's
  * 150,528 input values took 2.4 ms with findIndex and a callback (a fifth of a run on 2 busy cores; the bench timed
- * every tier 1.1–1.5× the original for it), 0.2 ms this way.
+ * every tier 1.1–1.5× the original for it). One running sum took 0.36 ms for YOLO-FastestV2's 371,712 values, 15%
+ * of its 2.5 ms run; eight independent sums let the CPU overlap the additions instead of waiting on each: 0.17 ms.
  */
 function firstNonFinite(data: Float32Array | Float64Array): number {
-  let probe = 0;
-  for (let i = 0; i < data.length; i++) probe += data[i] * 0;
-  if (probe === 0) return -1;
-  for (let i = 0; i < data.length; i++) if (!Number.isFinite(data[i])) return i;
+  let p0 = 0, p1 = 0, p2 = 0, p3 = 0, p4 = 0, p5 = 0, p6 = 0, p7 = 0; // not destructured: that ran 3× slower
+  const whole = data.length - (data.length % 8);
+  let i = 0;
+  for (; i < whole; i += 8) {
+    p0 += data[i] * 0;
+    p1 += data[i + 1] * 0;
+    p2 += data[i + 2] * 0;
+    p3 += data[i + 3] * 0;
+    p4 += data[i + 4] * 0;
+    p5 += data[i + 5] * 0;
+    p6 += data[i + 6] * 0;
+    p7 += data[i + 7] * 0;
+  }
+  for (; i < data.length; i++) p0 += data[i] * 0;
+  if (p0 + p1 + p2 + p3 + p4 + p5 + p6 + p7 === 0) return -1;
+  for (let j = 0; j < data.length; j++) if (!Number.isFinite(data[j])) return j;
   return -1;
 }
