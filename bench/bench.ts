@@ -112,6 +112,7 @@ export async function runBench(options: BenchOptions): Promise<BenchResult> {
 
 async function benchModel(model: BenchModel, ctx: BenchContext, log: (line: string) => void): Promise<ModelResult> {
   const t0 = performance.now();
+  const started = { date: new Date().toISOString(), load: loadavg().map((v) => round(v, 2)) };
   const file = basename(model.path);
   const source = new Uint8Array(await readFile(model.path));
   const { params: originalParams, fp16Bytes } = onnxSizes(source, file);
@@ -168,6 +169,7 @@ async function benchModel(model: BenchModel, ctx: BenchContext, log: (line: stri
     id: model.id, file, source: model.fetched ?? '../shared/data/models', task: model.task, tiers: model.tiers, split: model.split(ctx),
     evaluationSamples: suite.samples, metric: suite.metric, agreement: suite.agreementName,
     originalParams, originalBytes: source.length, onnxFp16Bytes: fp16Bytes, compile, rows, seconds: round(seconds, 2),
+    ran: { date: started.date, loadAverage: { start: started.load, end: loadavg().map((v) => round(v, 2)) } },
   };
 }
 

@@ -73,6 +73,11 @@ export interface ModelResult {
   rows: Row[];
   /** Seconds spent on this model in all (data preparation, compiles, evaluations). */
   seconds: number;
+  /**
+   * When this model ran, and the load average (1/5/15 min) then: its own stamp, since `--merge` (bench/merge.ts)
+   * keeps models from an earlier run beside the ones it reruns. Absent in results written before it existed.
+   */
+  ran?: { date: string; loadAverage: { start: number[]; end: number[] } };
 }
 
 export interface Environment {

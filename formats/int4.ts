@@ -197,6 +197,12 @@ function pairedInt4(bytes: Uint8Array, rows: number, length: number, groupSize: 
   return out;
 }
 
+/**
+ * q + l/LOW_PLANE_STEPS for a value's nibble q (bits 4..7) and its low-plane nibble l (bits 0..3): exact sums, so the
+ * same values as adding two tables' entries per value, with one lookup (a 256-entry table, not 64K entries).
+ */
+const NIBBLE_LOW = Float64Array.from({ length: 256 }, (_, i) => LOW[i >> 4] + LOW[i & 15] / LOW_PLANE_STEPS);
+
 /** (q + l/LOW_PLANE_STEPS)·scale for every value, group by group as dequantizeInt4 walks them. */
 function withLowPlane(bytes: Uint8Array, low: Uint8Array, rows: number, length: number, groupSize: number, scales: Float32Array): Float32Array {
   const rowBytes = int4RowBytes(length);
@@ -211,10 +217,10 @@ function withLowPlane(bytes: Uint8Array, low: Uint8Array, rows: number, length: 
       for (let k = 0; k < length; k += groupSize) {
         const s = scales[g++];
         for (let pairs = Math.min(groupSize, length - k) >> 1; pairs > 0; pairs--, p++) {
-          // q + l/8 is exact, so a sum of two small tables' entries (no 64K-entry table of sums, no cache misses).
-          const [b, l] = [bytes[p], low[p]];
-          out[o++] = (LOW_F[b] + lo8[l]) * s;
-          out[o++] = (HIGH_F[b] + hi8[l]) * s;
+          const b = bytes[p];
+          const l = low[p];
+          out[o++] = NIBBLE_LOW[((b & 15) << 4) | (l & 15)] * s;
+          out[o++] = NIBBLE_LOW[(b & 0xf0) | (l >> 4)] * s;
         }
       }
     }
@@ -269,6 +275,12 @@ export function midLevel(q: number, bit: number): number {
   return q + (bit ? 0.25 : -0.25);
 }
 
+/**
+ * midLevel plus the low plane's nibble in sixteenths, for code (bits 5..7), mid bit (bit 4) and nibble (bits 0..3): the
+ * same float64 sums as adding the two tables' values per value, one lookup instead of two (8-bit tiers of int3 files).
+ */
+const MID_LOW = Float64Array.from({ length: 256 }, (_, i) => INT3_MID[i >> 4] + LOW[i & 15] / (2 * LOW_PLANE_STEPS));
+
 /** Each mid-plane byte's bit j moved to bit 3j, beside value j's code in a 24-bit word. */
 const MID_SPREAD = Int32Array.from({ length: 256 }, (_, b) => {
   let spread = 0;
@@ -282,7 +294,6 @@ const MID_SPREAD = Int32Array.from({ length: 256 }, (_, b) => {
  */
 function midWordsInt3(bytes: Uint8Array, mid: Uint8Array, low: Uint8Array | undefined, rows: number, length: number, groupSize: number, scales: Float32Array): Float32Array {
   const out = new Float32Array(rows * length);
-  const [lo, hi] = lowFractions(2 * LOW_PLANE_STEPS);
   let [p, o, g, m, l] = [0, 0, 0, 0, 0];
   for (let r = 0; r < rows; r++) {
     for (let k = 0; k < length; k += groupSize) {
@@ -296,8 +307,8 @@ function midWordsInt3(bytes: Uint8Array, mid: Uint8Array, low: Uint8Array | unde
         }
         for (let j = 0; j < 24; j += 6, l++) {
           const b = low[l];
-          out[o++] = (INT3_MID[(((word >> j) & 7) << 1) | ((bits >> j) & 1)] + lo[b]) * s;
-          out[o++] = (INT3_MID[(((word >> (j + 3)) & 7) << 1) | ((bits >> (j + 3)) & 1)] + hi[b]) * s;
+          out[o++] = MID_LOW[(((word >> j) & 7) << 5) | (((bits >> j) & 1) << 4) | (b & 15)] * s;
+          out[o++] = MID_LOW[(((word >> (j + 3)) & 7) << 5) | (((bits >> (j + 3)) & 1) << 4) | (b >> 4)] * s;
         }
       }
     }
