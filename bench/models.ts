@@ -91,7 +91,8 @@ export const CALIBRATED_INT4: Method = {
   int4MinBits: 4,
 };
 /**
- * MobileNet's nested file (`lowrank compile --dtype int4 --calib …` as the CLI does it by default): at full rank only
+ * MobileNet's nested file (`lowrank compile --dtype int4 --calib …` as the CLI does it by default, but with the model's
+ * 128 sensitivity samples, not the CLI's 64, so the precision pass can choose other weights for int3): at full rank only
  * (below it this compact network collapses), the precision pass stores some int4 weights int3 for the 3-bit tier
  * (--int3-max-error, default), a 4-bit tier takes them back to 4 bits with their mid planes, and the 8-bit tier.
  */
