@@ -1,9 +1,9 @@
 /**
  * Quantisation-only baselines: the original model, nothing factored, every weight our quantiser handles stored
  * as `dtype` by compileOnnx itself (compiler/quantize-dense.ts: Conv/MatMul/Gemm weights and Gather tables;
- * int8 per output channel, round to nearest, no calibration; int4 in groups, GPTQ-rounded on the model's
- * calibration data with the same per-weight precision choice as our int4 files; biases and other tensors stay
- * float32). They answer
+ * int8 per output channel, int4 in groups with the same per-weight precision choice as our int4 files, both
+ * GPTQ-rounded on the model's calibration data as our files are, to nearest where no input was measured (Gather
+ * tables, depthwise kernels); biases and other tensors stay float32). They answer
  * "does the low-rank file beat plain quantisation at the same bytes?" and run on every bench model.
  */
 import type { FactorDType } from '../formats/model.js';
@@ -19,10 +19,10 @@ export function quantOnly(dtype: FactorDType): Method {
     id: `quant-${dtype}`,
     description: int4
       ? 'quantisation only: the original with every Conv/MatMul/Gemm weight and Gather table stored int4 in groups of 32 (GPTQ on the calibration data; depthwise kernels int8), nothing factored'
-      : `quantisation only: the original with every Conv/MatMul/Gemm weight and Gather table stored ${dtype} per output channel (round to nearest, no calibration), nothing factored`,
+      : `quantisation only: the original with every Conv/MatMul/Gemm weight and Gather table stored ${dtype} per output channel${dtype === 'int8' ? ' (GPTQ on the calibration data; to nearest where no input was measured)' : ''}, nothing factored`,
     dtype,
-    // int4 rounds against the calibration inputs (GPTQ), as our int4 files do: the same quantiser, without factors.
-    calibrated: int4,
+    // int8 and int4 round against the calibration inputs (GPTQ), as our files do: the same quantiser, without factors.
+    calibrated: int4 || dtype === 'int8',
     tiers: [1],
     minParams: Infinity,
     // Plain int4, as calibrated-int4: the nested 3-bit tier is ours, not the baseline's.

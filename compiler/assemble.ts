@@ -15,6 +15,7 @@ import { int8Scales, quantizeFactors, quantizeInt8 } from './quantize.js';
 import { storeDense, weightAxes } from './quantize-dense.js';
 import type { PrecisionChoice } from './precision.js';
 import { roundedInt4 } from './gptq.js';
+import { roundedInt8 } from './gptq-int8.js';
 import { roundedLowPlane } from './low-plane.js';
 import { int4RowSlice, packInt4, packMidPlane, quantizeInt4Nearest, type Int4Matrix } from './quantize-int4.js';
 import { COMPILER_VERSION } from './version.js';
@@ -41,6 +42,11 @@ export interface AssembleInput {
   denseStorage?: boolean;
   /** int4 files: how to round (compiler/gptq.ts, compiler/quantize-int4.ts). Required when dtype is 'int4'. */
   int4?: Int4Plan;
+  /**
+   * E[x·xᵀ] of each weight's inputs, by weight name, where calibration measured it: what is stored int8 (in int8
+   * files, and the int8 weights of int4 files) is rounded against it (compiler/gptq-int8.ts), else to nearest.
+   */
+  moments?: ReadonlyMap<string, Float64Array>;
 }
 
 export interface Int4Plan {
@@ -69,7 +75,7 @@ export type Int4Report = Array<{ weight: string; sequential?: Omit<SequentialRep
  * the transient sections (the components of layers that go dense later, needed only below that tier), then the
  * refit sections in tier order; every block 64-byte aligned. Components beyond the last tier's ranks are not stored.
  */
-export async function assembleLrm({ source, normalised, fileName, model, candidates, factors, cuts, dtype, refits, denseStorage, int4: plan }: AssembleInput): Promise<{ lrm: Uint8Array; header: ModelHeader; int4?: Int4Report }> {
+export async function assembleLrm({ source, normalised, fileName, model, candidates, factors, cuts, dtype, refits, denseStorage, int4: plan, moments }: AssembleInput): Promise<{ lrm: Uint8Array; header: ModelHeader; int4?: Int4Report }> {
   if (dtype === 'int4' && !plan) throw new RangeError('an int4 file needs its int4 plan (group size, moments)');
   const factoredWeights = new Set(candidates.map((c) => c.weight.name));
   const payload = new PayloadBuilder();
@@ -93,7 +99,7 @@ export async function assembleLrm({ source, normalised, fileName, model, candida
   for (const t of model.initializers) {
     if (factoredWeights.has(t.name)) continue;
     const choice = plan?.choices.get(t.name);
-    const { bytes, fields } = storeDense(t, axes.get(t.name), dtype, choice);
+    const { bytes, fields } = storeDense(t, axes.get(t.name), dtype, choice, moments?.get(t.name));
     initializers.push({ name: t.name, dataType: t.dataType, dims: t.dims, range: payload.append(bytes), ...fields });
     if (b >= 0 && groupedBits(fields.storage) !== undefined) lowInts.set(t.name, choice!.int4);
     if (m >= 0 && fields.storage === 'int3') midInts.set(t.name, choice!.int4);
@@ -114,7 +120,7 @@ export async function assembleLrm({ source, normalised, fileName, model, candida
 
   // int8: each layer's stored components are quantised once (A per output over all of them, B per component),
   // so every tier's block is a slice with the same scales; see compiler/quantize.ts.
-  const int8 = dtype === 'int8' ? candidates.map((c, i) => quantizeFactors(factors[i].left, factors[i].right, storedRanks[i], c.rows, c.cols)) : [];
+  const int8 = dtype === 'int8' ? candidates.map((c, i) => quantizeFactors(factors[i].left, factors[i].right, storedRanks[i], c.rows, c.cols, moments?.get(c.weight.name))) : [];
   // int4: likewise once per layer; B against the layer's inputs (GPTQ), A (whose inputs B·x are decorrelated by the
   // whitened SVD) to nearest; a block is a slice of rows with their own group scales.
   const int4 = plan ? candidates.map((c, i) => int4Factors(factors[i], storedRanks[i], c.rows, c.cols, plan, plan.moments.get(c.weight.name))) : [];
@@ -183,7 +189,7 @@ export async function assembleLrm({ source, normalised, fileName, model, candida
     const M = denseMatrix(factors[li], fullRanks[li], c.rows, c.cols);
     if (dtype === 'int8' || plan) {
       const scales = int8Scales(M, c.rows, c.cols, 0);
-      layers[li].dense = payload.append(encode(quantizeInt8(M, c.rows, c.cols, scales, 0)));
+      layers[li].dense = payload.append(encode(roundedInt8(M, c.rows, c.cols, scales, moments?.get(c.weight.name))));
       layers[li].denseScales = Array.from(scales);
       if (plan) layers[li].denseStorage = 'int8';
     } else {
@@ -256,7 +262,7 @@ export async function assembleLrm({ source, normalised, fileName, model, candida
         // The layer runs dense here: store the refitted M = A'·B, which is all the device reads of it.
         const M = productOfFactors({ left: Float64Array.from(r.left), right: factors[li].right }, rank, rows, cols);
         const scales = dtype === 'int8' ? int8Scales(M, rows, cols, 0) : undefined;
-        const left = payload.append(scales ? encode(quantizeInt8(M, rows, cols, scales, 0)) : encode(M));
+        const left = payload.append(scales ? encode(roundedInt8(M, rows, cols, scales, moments?.get(candidates[li].weight.name))) : encode(M));
         entries.push({ layer: li, left, dense: true, ...(bias ? { bias } : {}), ...(scales ? { leftScales: Array.from(scales) } : {}) });
         return;
       }

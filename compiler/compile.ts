@@ -191,8 +191,9 @@ export async function compileOnnx(original: Uint8Array, options: CompileOptions 
   }
   let stats: Map<string, LayerStats> | undefined;
   const kept: Feeds[] = [];
-  // int4 rounds the weights that stay dense against their inputs too (GPTQ): their statistics come in the same pass.
-  const denseLayers = int4Options ? denseWeightLayers(model, candidates) : [];
+  // int4 and int8 round the weights that stay dense against their inputs too (GPTQ): their statistics come in the
+  // same pass.
+  const denseLayers = int4Options || dtype === 'int8' ? denseWeightLayers(model, candidates) : [];
   if (options.calibration) {
     // Samples kept for sensitivity: the ranks' (allocation) and int4's (the precision pass).
     const keep = allocation === 'sensitivity' || int4Options ? (options.sensitivityBatches ?? 2) : 0;
@@ -248,10 +249,11 @@ export async function compileOnnx(original: Uint8Array, options: CompileOptions 
     model = withInitializers(model, result.biases);
     distilled = result.report;
   }
+  const moments = inputMoments([...candidates, ...denseLayers], stats);
   const int4 = int4Options && (await planInt4(prefactored.mergedSource(source), model, candidates, factors, cuts, {
     ...int4Options,
     midPlanes: cuts.some((c) => c.bits === 4),
-    moments: inputMoments([...candidates, ...denseLayers], stats),
+    moments,
     samples: kept,
     onProgress: (done, total, detail) => progress({ phase: 'precision', done, total, detail }),
     ...(options.calibration && (options.int4Sequential ?? true) ? {
@@ -264,7 +266,7 @@ export async function compileOnnx(original: Uint8Array, options: CompileOptions 
   }));
   progress({ phase: 'write', done: 0, total: 1 });
   if (!options.refit || !calibrationPass) {
-    const assembled = await assembleLrm({ ...written, fileName, model, candidates, factors, cuts, dtype, int4 });
+    const assembled = await assembleLrm({ ...written, fileName, model, candidates, factors, cuts, dtype, int4, moments });
     progress({ phase: 'write', done: 1, total: 1 });
     return { ...assembled, ...report, allocation: used, distill: distilled };
   }
@@ -272,7 +274,7 @@ export async function compileOnnx(original: Uint8Array, options: CompileOptions 
   // Refit against the factors as they will be stored (fp16/int8 included; every component, since refit fits a left
   // factor at every rank), then write the file with the refits. assembleLrm has already read its header back
   // through every check: no need to hash the file again.
-  const assembled = await assembleLrm({ ...written, fileName, model, candidates, factors, cuts, dtype, denseStorage: false });
+  const assembled = await assembleLrm({ ...written, fileName, model, candidates, factors, cuts, dtype, denseStorage: false, moments });
   const { header } = assembled;
   const payload = assembled.lrm.subarray(assembled.lrm.length - header.payloadLength);
   const sweeps = options.refitSweeps ?? 2;
@@ -286,7 +288,7 @@ export async function compileOnnx(original: Uint8Array, options: CompileOptions 
       }),
     );
   }
-  const refitted = await assembleLrm({ ...written, fileName, model, candidates, factors, cuts, dtype, refits });
+  const refitted = await assembleLrm({ ...written, fileName, model, candidates, factors, cuts, dtype, refits, moments });
   progress({ phase: 'write', done: 1, total: 1 });
   return { ...refitted, ...report, allocation: used, distill: distilled };
 }

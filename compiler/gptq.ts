@@ -157,7 +157,7 @@ const upperCache = new WeakMap<Float64Array, Float64Array>();
  * With P the order-reversing permutation and P·H·P = L·Lᵀ: H⁻¹ = P·L⁻ᵀ·L⁻¹·P = Uᵀ·U for U = P·L⁻¹·P, which is
  * upper triangular. One Cholesky and one triangular inverse, instead of an inverse and a second Cholesky.
  */
-function inverseUpperCholesky(H: Float64Array, n: number): Float64Array {
+export function inverseUpperCholesky(H: Float64Array, n: number): Float64Array {
   const cached = upperCache.get(H);
   if (cached) return cached;
   let mean = 0;

@@ -10,6 +10,8 @@ import type { DenseTensor, FactorDType, NodeDef } from '../formats/model.js';
 import { DataType } from '../formats/model.js';
 import type { ImportedTensor } from './import/onnx.js';
 import { dequantizeInt8, int8Scales, quantizeInt8, type ScaleAxis } from './quantize.js';
+import { transposeF32 } from '../runtime/factors.js';
+import { roundedInt8 } from './gptq-int8.js';
 import { packInt4, type Int4Matrix } from './quantize-int4.js';
 
 /** Smallest weight worth a scale vector (a 3×3 depthwise kernel per channel is 9 values per scale). */
@@ -54,6 +56,8 @@ export function storeDense(
   dtype: FactorDType,
   /** int4 files: the precision pass's choice for this weight (compiler/precision.ts); int8 without one. */
   int4?: { storage: 'int3' | 'int4' | 'int8'; int4: Int4Matrix },
+  /** E[x·xᵀ] of the weight's inputs, where calibration measured it: int8 is then rounded against it (GPTQ). */
+  moment?: Float64Array,
 ): { bytes: Uint8Array; fields: Pick<DenseTensor, 'storage' | 'scaleAxis' | 'scales'> } {
   if (axis === undefined || dtype === 'fp32') return { bytes: t.data, fields: {} };
   const copy = new Uint8Array(t.data); // the imported bytes may sit unaligned in the ONNX file's buffer
@@ -61,23 +65,35 @@ export function storeDense(
   if (dtype === 'fp16') return { bytes: encodeHalf(values), fields: { storage: 'fp16' } };
   // int4 (or int3): as the precision pass chose (compiler/precision.ts), already rounded with channels as rows.
   if (dtype === 'int4' && int4 && int4.storage !== 'int8') return { bytes: packInt4(int4.int4), fields: { storage: int4.storage, scaleAxis: axis } };
-  return int8Dense(values, t.dims, axis);
+  return int8Dense(values, t.dims, axis, moment);
 }
 
-/** The values a weight stored int8 per channel (`int8Dense`) stands for, as the runtime dequantises them. */
-export function int8RoundTrip(values: Float32Array, dims: readonly number[], axis: number): Float32Array {
+/** The values a weight stored int8 per channel (`int8Dense`, with the same moment) stands for, as the runtime dequantises them. */
+export function int8RoundTrip(values: Float32Array, dims: readonly number[], axis: number, moment?: Float64Array): Float32Array {
   const [rows, cols] = matrixShape(dims);
-  const scales = int8Scales(values, rows, cols, axis as ScaleAxis);
-  return dequantizeInt8(quantizeInt8(values, rows, cols, scales, axis as ScaleAxis), rows, cols, scales, axis as ScaleAxis);
+  const { q, scales } = int8Codes(values, rows, cols, axis as ScaleAxis, moment);
+  return dequantizeInt8(q, rows, cols, scales, axis as ScaleAxis);
 }
 
 /** Per-channel int8 of a weight (channels along `axis`). */
-function int8Dense(values: Float32Array, dims: readonly number[], axis: number): { bytes: Uint8Array; fields: Pick<DenseTensor, 'storage' | 'scaleAxis' | 'scales'> } {
+function int8Dense(values: Float32Array, dims: readonly number[], axis: number, moment?: Float64Array): { bytes: Uint8Array; fields: Pick<DenseTensor, 'storage' | 'scaleAxis' | 'scales'> } {
   // As a matrix whose rows (axis 0) or columns (axis 1 of a 2-D weight) are the channels: the factors' quantiser.
   const [rows, cols] = matrixShape(dims);
-  const scales = int8Scales(values, rows, cols, axis as ScaleAxis);
-  const q = quantizeInt8(values, rows, cols, scales, axis as ScaleAxis);
+  const { q, scales } = int8Codes(values, rows, cols, axis as ScaleAxis, moment);
   return { bytes: new Uint8Array(q.buffer), fields: { storage: 'int8', scaleAxis: axis, scales: Array.from(scales) } };
+}
+
+/**
+ * Codes and per-channel scales of a rows×cols weight, rounded against its inputs' moment where there is one
+ * (compiler/gptq-int8.ts): channels on rows (axis 0: Conv, Gemm with transB) are rounded as they lie; channels on
+ * columns (axis 1: MatMul [K, N]) are rounded transposed, so each channel's K inputs are what H describes.
+ */
+function int8Codes(values: Float32Array, rows: number, cols: number, axis: ScaleAxis, moment?: Float64Array): { q: Int8Array; scales: Float32Array } {
+  const scales = int8Scales(values, rows, cols, axis);
+  if (!moment) return { q: quantizeInt8(values, rows, cols, scales, axis), scales };
+  if (axis === 0) return { q: roundedInt8(values, rows, cols, scales, moment), scales };
+  const t = roundedInt8(transposeF32(values, rows, cols), cols, rows, scales, moment);
+  return { q: Int8Array.from({ length: rows * cols }, (_, i) => t[(i % cols) * rows + Math.floor(i / cols)]), scales };
 }
 
 /** A weight as the matrix its channels index: [dims0, rest] (channels on rows, axis 0) or itself when 2-D. */

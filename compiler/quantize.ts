@@ -13,6 +13,7 @@
  * adapter writer (formats/adapter-write.ts) need them too; they are re-exported here.
  */
 import { int8Scales, quantizeInt8 } from '../formats/int8.js';
+import { roundedInt8 } from './gptq-int8.js';
 
 export { dequantizeInt8, INT8_LIMIT, int8Scales, int8View, quantizeInt8, symmetricScale, type ScaleAxis } from '../formats/int8.js';
 
@@ -31,9 +32,11 @@ export interface Int8Factors {
 
 /**
  * Quantise the first `rank` components (the ones the file stores) of a layer's ordered factors.
- * `left` holds at least rank×rows values, `right` at least rank×cols.
+ * `left` holds at least rank×rows values, `right` at least rank×cols. With the moment H (cols×cols) of the layer's
+ * inputs, B is rounded against it (compiler/gptq-int8.ts; its rows are independent, so every rank prefix is rounded
+ * as it would be alone) and A to nearest, as int4 files do (A's inputs B·x are decorrelated by the whitened SVD).
  */
-export function quantizeFactors(left: ArrayLike<number>, right: ArrayLike<number>, rank: number, rows: number, cols: number): Int8Factors {
+export function quantizeFactors(left: ArrayLike<number>, right: ArrayLike<number>, rank: number, rows: number, cols: number, H?: Float64Array): Int8Factors {
   const a = prefix(left, rank * rows);
   const b = prefix(right, rank * cols);
   const leftScales = int8Scales(a, rank, rows, 1);
@@ -41,7 +44,7 @@ export function quantizeFactors(left: ArrayLike<number>, right: ArrayLike<number
   return {
     rank,
     left: quantizeInt8(a, rank, rows, leftScales, 1),
-    right: quantizeInt8(b, rank, cols, rightScales, 0),
+    right: H ? roundedInt8(b, rank, cols, rightScales, H) : quantizeInt8(b, rank, cols, rightScales, 0),
     leftScales,
     rightScales,
   };
