@@ -3,7 +3,8 @@
  * as `dtype` by compileOnnx itself (compiler/quantize-dense.ts: Conv/MatMul/Gemm weights and Gather tables;
  * int8 per output channel, int4 in groups with the same per-weight precision choice as our int4 files, both
  * GPTQ-rounded on the model's calibration data as our files are, to nearest where no input was measured (Gather
- * tables, depthwise kernels); biases and other tensors stay float32). They answer
+ * tables, depthwise kernels) and, as in our int4 files, for the weights an int4 file keeps int8; biases and other
+ * tensors stay float32). They answer
  * "does the low-rank file beat plain quantisation at the same bytes?" and run on every bench model.
  */
 import type { FactorDType } from '../formats/model.js';

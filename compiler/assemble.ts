@@ -43,8 +43,8 @@ export interface AssembleInput {
   /** int4 files: how to round (compiler/gptq.ts, compiler/quantize-int4.ts). Required when dtype is 'int4'. */
   int4?: Int4Plan;
   /**
-   * E[x·xᵀ] of each weight's inputs, by weight name, where calibration measured it: what is stored int8 (in int8
-   * files, and the int8 weights of int4 files) is rounded against it (compiler/gptq-int8.ts), else to nearest.
+   * E[x·xᵀ] of each weight's inputs, by weight name, where calibration measured it: what is stored int8 is rounded
+   * against it (compiler/gptq-int8.ts), else to nearest. compileOnnx gives it to int8 files only (compile.ts says why).
    */
   moments?: ReadonlyMap<string, Float64Array>;
 }

@@ -68,10 +68,10 @@ export function storeDense(
   return int8Dense(values, t.dims, axis, moment);
 }
 
-/** The values a weight stored int8 per channel (`int8Dense`, with the same moment) stands for, as the runtime dequantises them. */
-export function int8RoundTrip(values: Float32Array, dims: readonly number[], axis: number, moment?: Float64Array): Float32Array {
+/** The values a weight stored int8 per channel to nearest (`int8Dense` without a moment) stands for, as the runtime dequantises them. */
+export function int8RoundTrip(values: Float32Array, dims: readonly number[], axis: number): Float32Array {
   const [rows, cols] = matrixShape(dims);
-  const { q, scales } = int8Codes(values, rows, cols, axis as ScaleAxis, moment);
+  const { q, scales } = int8Codes(values, rows, cols, axis as ScaleAxis);
   return dequantizeInt8(q, rows, cols, scales, axis as ScaleAxis);
 }
 

@@ -116,8 +116,7 @@ export async function roundSequentially(input: SequentialInput): Promise<{ choic
 
 /**
  * The model with every weight this pass does not round again as the file stores it: int8 ones (depthwise kernels,
- * sensitive layers) per channel, against their inputs where measured (compiler/gptq-int8.ts) else to nearest, int4
- * ones rounded to nearest (tables, inputs too wide for GPTQ). Their
+ * sensitive layers) per channel to nearest, int4 ones rounded to nearest (tables, inputs too wide for GPTQ). Their
  * error is small or fixed, but every layer downstream sees it, and sequential rounding can compensate it.
  * `withMid`: as the 4-bit tiers run them (int3 weights with their mid planes).
  */
@@ -126,9 +125,9 @@ function withStoredWeights(base: ModelProto, { model, layers, factored, choices 
   let out = base;
   for (const [weight, choice] of choices) {
     if (redone.has(weight)) continue;
-    // As stored, rows = output channels (int8: the same per-channel quantiser and moment the file uses).
+    // As stored, rows = output channels (int8: the same per-channel quantiser the file uses).
     const m = choice.int4;
-    const values = choice.storage === 'int8' ? int8RoundTrip(Float32Array.from(m.target!), [m.rows, m.length], 0, m.moment) : Float32Array.from(int4Values(m, withMid));
+    const values = choice.storage === 'int8' ? int8RoundTrip(Float32Array.from(m.target!), [m.rows, m.length], 0) : Float32Array.from(int4Values(m, withMid));
     const layer = factored.has(weight) ? layers.find((c) => c.weight.name === weight) : undefined;
     if (layer) {
       out = withDenseWeight(out, layer, values);
