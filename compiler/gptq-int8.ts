@@ -11,7 +11,7 @@
  * Compensation can push a value past 127·s; it is clamped and the clipped part is passed on like any other error.
  * Measured on real inputs in test/compiler/gptq-int8.test.ts. Hand-written for the reason gptq.ts gives.
  */
-import { INT8_LIMIT } from '../formats/int8.js';
+import { int8Code, quantizeInt8 } from '../formats/int8.js';
 import { inverseUpperCholesky, MAX_GPTQ_INPUTS } from './gptq.js';
 
 /**
@@ -20,11 +20,8 @@ import { inverseUpperCholesky, MAX_GPTQ_INPUTS } from './gptq.js';
  */
 export function roundedInt8(M: ArrayLike<number>, rows: number, n: number, scales: ArrayLike<number>, H: Float64Array | undefined): Int8Array {
   if (M.length !== rows * n || scales.length !== rows) throw new RangeError(`int8 rounding: expected a ${rows}×${n} matrix and ${rows} scales`);
+  if (!H || H.length !== n * n || n > MAX_GPTQ_INPUTS) return quantizeInt8(M, rows, n, scales, 0);
   const q = new Int8Array(rows * n);
-  if (!H || H.length !== n * n || n > MAX_GPTQ_INPUTS) {
-    for (let i = 0; i < M.length; i++) q[i] = code(M[i], scales[Math.floor(i / n)]);
-    return q;
-  }
   const U = inverseUpperCholesky(H, n);
   const W = Float64Array.from(M);
   for (let i = 0; i < n; i++) {
@@ -32,7 +29,7 @@ export function roundedInt8(M: ArrayLike<number>, rows: number, n: number, scale
     for (let r = 0; r < rows; r++) {
       const s = scales[r];
       const at = r * n + i;
-      const v = code(W[at], s);
+      const v = int8Code(W[at], s);
       q[at] = v;
       const e = (W[at] - v * s) / d;
       if (e === 0) continue;
@@ -40,10 +37,4 @@ export function roundedInt8(M: ArrayLike<number>, rows: number, n: number, scale
     }
   }
   return q;
-}
-
-/** Round to nearest (half away from zero, as formats/int8.ts's quantizeInt8), clamped to ±127; scale 0 gives 0. */
-function code(w: number, s: number): number {
-  if (s === 0) return 0;
-  return Math.sign(w) * Math.min(Math.round(Math.abs(w) / s), INT8_LIMIT);
 }

@@ -44,7 +44,7 @@ export function quantizeFactors(left: ArrayLike<number>, right: ArrayLike<number
   return {
     rank,
     left: quantizeInt8(a, rank, rows, leftScales, 1),
-    right: H ? roundedInt8(b, rank, cols, rightScales, H) : quantizeInt8(b, rank, cols, rightScales, 0),
+    right: roundedInt8(b, rank, cols, rightScales, H),
     leftScales,
     rightScales,
   };

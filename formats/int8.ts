@@ -86,14 +86,20 @@ export function quantizeInt8(values: ArrayLike<number>, rows: number, cols: numb
       const i = r * cols + c;
       const v = values[i];
       if (!Number.isFinite(v)) throw new RangeError(`cannot quantise ${v} (row ${r}, column ${c})`);
-      const s = scales[axis === 0 ? r : c];
-      if (s === 0) continue;
-      const t = Math.round(Math.abs(v) / s);
-      // Never above 127 with scales from int8Scales; the clamp only guards scales chosen by the caller.
-      q[i] = Math.sign(v) * Math.min(t, INT8_LIMIT);
+      q[i] = int8Code(v, scales[axis === 0 ? r : c]);
     }
   }
   return q;
+}
+
+/**
+ * One value's code: round(|v| / scale) with its sign (ties away from zero), clamped to ±127; 0 where the scale is 0.
+ * Never above 127 with scales from int8Scales; the clamp guards scales chosen by the caller, and the values
+ * error-compensated rounding (compiler/gptq-int8.ts) has pushed past them.
+ */
+export function int8Code(v: number, scale: number): number {
+  if (scale === 0) return 0;
+  return Math.sign(v) * Math.min(Math.round(Math.abs(v) / scale), INT8_LIMIT);
 }
 
 function checkShape(values: ArrayLike<number>, rows: number, cols: number): void {
