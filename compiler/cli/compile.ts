@@ -206,7 +206,7 @@ export function registerCompile(program: Command): void {
     .argument('<model.onnx>', 'trained model to compile')
     .requiredOption('-o, --output <model.lrm>', 'where to write the .lrm file')
     .option('--tiers <fractions>', 'cumulative tier budgets, fractions of the factorable layers\' dense parameters; int4: budget:8 adds a tier at 8 bits (each int4 matrix with its low plane), budget:4 one where int3 weights run at 4 bits (with their mid planes; added after the last plain tier when int3 is on), e.g. 0.2,0.5,1,1:4,1:8', '0.1,0.2,0.35,0.5,1')
-    .option('--dtype <fp32|fp16|int8|int4>', 'storage of every weight (int8: symmetric, per output channel; int4: groups of --group-size values per scale, GPTQ-rounded against --calib inputs, else to nearest)', 'fp32')
+    .option('--dtype <fp32|fp16|int8|int4>', 'storage of every weight (int8: symmetric, per output channel; int4: groups of --group-size values per scale; both GPTQ-rounded against --calib inputs, else to nearest)', 'fp32')
     .option('--group-size <n>', 'int4: values per scale', String(DEFAULT_INT4_GROUP_SIZE))
     .option('--no-scale-codes', 'int4: store each group\'s scale as a half float (format 6 and older readers) instead of a byte code under a half-float row scale (format 7: 0.25 bits a value less at groups of 32)')
     .option('--int4-max-error <e>', 'int4: error budget of the precision pass: weights go int4, least network error per byte saved first, while their summed error stays within this (up to the first that does not fit); the rest int8 (0: all int8, inf: all int4)', String(DEFAULT_INT4_MAX_ERROR))
