@@ -94,4 +94,38 @@ describe('GPTQ int8', () => {
     }
     expect(closer).toBe(3); // conv1, conv2 (dense at full rank), fc2
   });
+
+  it('int8 files compiled with calibration store GPTQ codes for the B factors of factored layers too', async () => {
+    const source = new Uint8Array(readFileSync(MODEL));
+    const { model, data } = await digits(64);
+    const calibration = () => feedBatches(data, model.inputs, 32);
+    const options = { tiers: [0.5, 1], allocation: 'sigma' as const, calibration };
+    // The fp32 file of the same compile holds the B factors before rounding (same calibration, same ranks).
+    const fp32 = await readLrm((await compileOnnx(source, { ...options, dtype: 'fp32' })).lrm);
+    const int8 = await readLrm((await compileOnnx(source, { ...options, dtype: 'int8' })).lrm);
+    const stats = await collectLayerStats(source, model, findCandidates(model), calibration());
+    let checked = 0;
+    for (const layer of int8.header.layers) {
+      const cols = Number(layer.cols);
+      const twin = fp32.header.layers.find((l) => l.name === layer.name)!;
+      const s = stats.get(layer.name)!;
+      const H = s.gram.map((v) => v / s.samples);
+      layer.blocks.forEach((block, b) => {
+        const rank = block.rankEnd - block.rankBegin;
+        const right = twin.blocks[b].right;
+        const B = Float64Array.from(new Float32Array(fp32.payload.slice(Number(right.offset), Number(right.offset) + Number(right.length)).buffer));
+        const scales = Float32Array.from(block.rightScales!);
+        // Same B (to float32 rounding): the int8 file's scales are the fp32 B's row maxima over 127.
+        int8Scales(B, rank, cols, 0).forEach((scale, i) => expect(scale).toBeCloseTo(scales[i], 9));
+        const codes = new Int8Array(int8.payload.slice(Number(block.right.offset), Number(block.right.offset) + Number(block.right.length)).buffer);
+        const value = (q: Int8Array) => Float64Array.from(dequantizeInt8(q, rank, cols, scales, 0));
+        const ours = relativeOutputError(B, value(codes), rank, cols, H);
+        const nearest = relativeOutputError(B, value(quantizeInt8(B, rank, cols, scales, 0)), rank, cols, H);
+        if (cols > MAX_GPTQ_INPUTS) return void expect(ours, `${layer.name} block ${b}`).toBe(nearest);
+        expect(ours, `${layer.name} block ${b}`).toBeLessThan(nearest);
+        checked++;
+      });
+    }
+    expect(checked).toBeGreaterThan(0);
+  });
 });
