@@ -18,7 +18,7 @@
  * f never rises, so a row is never worse than either start. Hand-written: no library does box-constrained integer
  * descent on a quadratic, and it is two loops.
  */
-import { gptqLowPlane, quadratic } from './gptq.js';
+import { gptqLowPlane } from './gptq.js';
 import { baseLevel, lowPlaneRounding, lowPlaneSteps, nearestPlane, packLowPlane, scaleAt, targetOf, type Int4Matrix } from './quantize-int4.js';
 
 /** Passes of coordinate descent at most; it stops earlier when a pass changes no code. */
@@ -38,10 +38,11 @@ export function lowPlaneCodes(m: Int4Matrix): Int8Array {
   const codes = new Int8Array(m.rows * n);
   for (let r = 0; r < m.rows; r++) {
     const row = new Row(m, H, r);
-    const fromGptq = row.error(gptq.subarray(r * n, (r + 1) * n));
-    const unrefined = row.error(codes.subarray(r * n, (r + 1) * n));
-    if (fromGptq < unrefined) codes.set(gptq.subarray(r * n, (r + 1) * n), r * n);
-    row.descend(codes.subarray(r * n, (r + 1) * n));
+    const fromGptq = row.at(gptq.subarray(r * n, (r + 1) * n));
+    const unrefined = row.at(codes.subarray(r * n, (r + 1) * n));
+    const start = fromGptq.error < unrefined.error ? fromGptq : unrefined;
+    codes.set(start.codes, r * n);
+    row.descend(codes.subarray(r * n, (r + 1) * n), start.gradient);
   }
   return codes;
 }
@@ -61,32 +62,24 @@ class Row {
     this.step = Float64Array.from({ length: n }, (_, k) => scaleAt(m, r * n + k) / steps);
   }
 
-  /** d = target − value for these codes. */
-  residual(codes: Int8Array): Float64Array {
-    return Float64Array.from(this.target, (t, k) => t - this.base[k] - codes[k] * this.step[k]);
-  }
-
-  /** g = H·d. */
-  gradient(d: Float64Array): Float64Array {
-    const n = d.length;
+  /** For these codes: d = target − value, g = H·d and f = dᵀ·H·d = dᵀ·g (one pass over H, which descend reuses). */
+  at(codes: Int8Array): { codes: Int8Array; gradient: Float64Array; error: number } {
+    const n = codes.length;
+    const d = Float64Array.from(this.target, (t, k) => t - this.base[k] - codes[k] * this.step[k]);
     const g = new Float64Array(n);
+    let error = 0;
     for (let k = 0; k < n; k++) {
       if (d[k] === 0) continue;
       for (let j = 0; j < n; j++) g[j] += this.H[k * n + j] * d[k];
     }
-    return g;
+    for (let k = 0; k < n; k++) error += d[k] * g[k];
+    return { codes, gradient: g, error };
   }
 
-  /** f = dᵀ·H·d. */
-  error(codes: Int8Array): number {
-    return quadratic(this.residual(codes), this.H, this.target.length);
-  }
-
-  /** Coordinate descent on f, in place. */
-  descend(codes: Int8Array): void {
+  /** Coordinate descent on f, in place, from these codes and their gradient g (updated in place too). */
+  descend(codes: Int8Array, g: Float64Array): void {
     const n = codes.length;
     const H = this.H;
-    const g = this.gradient(this.residual(codes));
     for (let sweep = 0; sweep < MAX_SWEEPS; sweep++) {
       let changed = false;
       for (let k = 0; k < n; k++) {

@@ -14,7 +14,7 @@ import type { BaseBuild } from './adapters/graph.js';
 import type { ModelCache } from './cache/model-cache.js';
 import { AUTO_PRESET, chooseTiers, type BudgetOptions, type RankChoice, type TierOptions } from './choose.js';
 import { EngineDeviceLostError, EngineUnavailableError, EngineUnsupportedModelError, LoadOptionError, throwIfAborted } from './errors.js';
-import type { Engine, EngineContext, EngineId, EngineSession, EngineWarning, Precision } from './engines/engine.js';
+import { DEFAULT_PRECISION, type Engine, type EngineContext, type EngineId, type EngineSession, type EngineWarning, type Precision } from './engines/engine.js';
 import { Retirement } from './engines/retirement.js';
 import type { EngineRegistry } from './engines/registry.js';
 import { engineWeightBytes, estimateMemory } from './memory-estimate.js';
@@ -196,7 +196,7 @@ export class LrmSession {
     const fallbacks: FallbackEvent[] = [];
     const warnings: EngineWarning[] = [];
     const context: EngineContext = {
-      precision: options.precision ?? 'fp32',
+      precision: options.precision ?? DEFAULT_PRECISION,
       onWarning: (w) => {
         warnings.push(w);
         options.onWarning?.(w);

@@ -22,6 +22,9 @@ export function canonicalEngineId(name: string): string {
  */
 export type Precision = 'auto' | 'fp32' | 'fp16';
 
+/** What an engine computes in when load() is given no `precision`: float32, the weights' own type. */
+export const DEFAULT_PRECISION: Precision = 'fp32';
+
 /** A model built for one engine, ready to run. */
 export interface EngineSession {
   readonly inputNames: readonly string[];

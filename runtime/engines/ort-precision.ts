@@ -5,7 +5,7 @@
 import { EngineUnavailableError } from '../errors.js';
 import { halfPrecisionBlocker, toHalfPrecision } from '../onnx/half-precision.js';
 import { onnx } from '../onnx/proto.js';
-import type { EngineId, EngineSession, Precision } from './engine.js';
+import { DEFAULT_PRECISION, type EngineId, type EngineSession, type Precision } from './engine.js';
 
 export interface PrecisionChoice {
   model: Uint8Array;
@@ -17,7 +17,7 @@ export interface PrecisionChoice {
  * for a graph half-precision.ts converts; 'fp16' takes it on any device and refuses (EngineUnavailableError, so a
  * priority list moves on) a graph it cannot convert, or a WebGPU adapter without `shader-f16`.
  */
-export function ortPrecision(engine: EngineId, model: Uint8Array, precision: Precision = 'fp32', native: boolean, webgpu = false): PrecisionChoice {
+export function ortPrecision(engine: EngineId, model: Uint8Array, precision: Precision = DEFAULT_PRECISION, native: boolean, webgpu = false): PrecisionChoice {
   if (precision === 'fp32' || (precision === 'auto' && !native)) return { model, precision: 'fp32' };
   if (precision === 'fp16' && webgpu && !native) throw new EngineUnavailableError(engine, "precision 'fp16' needs a WebGPU adapter with the shader-f16 feature, and this one has none");
   const decoded = onnx.ModelProto.decode(model);
