@@ -12,7 +12,7 @@ import { notFactoredReasons } from './factorize/not-factored.js';
 import { importOnnx, type ImportedModel } from './import/onnx.js';
 import { normaliseOnnx } from './import/normalise.js';
 import { distillFactors, type DistillOptions, type DistillReport } from './distill/distill.js';
-import { orderedFactors, productOfFactors, type OrderedFactors } from './linalg/svd.js';
+import { denseMatrix, orderedFactors, type OrderedFactors } from './linalg/svd.js';
 import { shrunkSecondMoment, whitenedFactors } from './linalg/whitened.js';
 import { assembleLrm, type Int4Report } from './assemble.js';
 import { checkInt4Options, denseWeightLayers, inputMoments, int4Ladder, planInt4 } from './int4-plan.js';
@@ -208,7 +208,16 @@ export async function compileOnnx(original: Uint8Array, options: CompileOptions 
     progress({ phase: 'factorize', done: i, total: candidates.length, detail: c.node.name });
     const s = stats?.get(c.node.name);
     const k = known.get(c.node.name); // prefactored: its own factors (whitened inside their subspace when calibrating)
-    factors.push(k ? await knownFactors(k, s && shrunkSecondMoment(s.gram, c.cols, s.samples)) : s ? await whitenedFactors(c.matrix(), c.rows, c.cols, shrunkSecondMoment(s.gram, c.cols, s.samples)) : orderedFactors(c.matrix(), c.rows, c.cols));
+    if (k) {
+      factors.push(await knownFactors(k, s && shrunkSecondMoment(s.gram, c.cols, s.samples)));
+    } else {
+      const W = c.matrix();
+      const f = s ? await whitenedFactors(W, c.rows, c.cols, shrunkSecondMoment(s.gram, c.cols, s.samples)) : orderedFactors(W, c.rows, c.cols);
+      // With every component the layer is the original: a tier that runs it dense there stores W itself, not the
+      // product of its factors (equal only to rounding, and, for whitened factors, only on the inputs' span), so the
+      // full tier runs the original weights exactly and a quantised file rounds the very matrix quantisation alone does.
+      factors.push({ ...f, dense: { rank: f.rank, values: W } });
+    }
     // Let the event loop breathe so a progress bar can redraw between large layers.
     await new Promise((r) => setImmediate(r));
   }
@@ -301,14 +310,15 @@ export async function compileOnnx(original: Uint8Array, options: CompileOptions 
 /**
  * Distilled factors, with the undistilled dense matrix kept for every layer whose last-tier rank no trained tier
  * has: trained components are shared with that rank, so without this, distilling the small tiers alone would move
- * the full tier too (whose dense M is the product of every component). Biases are shared by every tier and still move.
+ * the full tier too (whose dense M would be the product of the trained components). Biases are shared by every tier and
+ * still move.
  */
 function keepUntrainedDense(candidates: LayerCandidate[], before: OrderedFactors[], after: OrderedFactors[], cuts: ReadonlyArray<{ ranks: number[] }>, trainedTiers: number[]): OrderedFactors[] {
   const last = cuts[cuts.length - 1].ranks;
   return after.map((f, li) => {
     const rank = last[li];
     if (rank === 0 || trainedTiers.some((t) => cuts[t].ranks[li] === rank)) return f;
-    return { ...f, dense: { rank, values: productOfFactors(before[li], rank, candidates[li].rows, candidates[li].cols) } };
+    return { ...f, dense: { rank, values: denseMatrix(before[li], rank, candidates[li].rows, candidates[li].cols) } };
   });
 }
 

@@ -12,8 +12,9 @@ export interface OrderedFactors {
   left: Float64Array;
   right: Float64Array;
   /**
-   * The matrix the layer stores where it runs dense at `rank` components, when that is not their product:
-   * distillation that trained no tier at that rank keeps the undistilled M there (compiler/compile.ts).
+   * The matrix the layer stores where it runs dense at `rank` components, when that is not their product: the
+   * original weight at every component (compiler/compile.ts), and where distillation trained no tier at that rank,
+   * the undistilled matrix.
    */
   dense?: { rank: number; values: Float64Array };
 }
