@@ -35,7 +35,7 @@ describe('full tier', () => {
 
   it('of an fp32 file holds the original weights bit for bit', async () => {
     const { header, payload } = await readLrm((await compileOnnx(source, { tiers: [0.3, 1], allocation: 'sigma' })).lrm);
-    const dense = header.layers.filter((l) => l.denseTier >= 0);
+    const dense = header.layers.filter((l) => (l.denseTier ?? -1) >= 0);
     expect(dense.length).toBeGreaterThan(0);
     for (const layer of dense) {
       const c = candidates.find((x) => x.weight.name === layer.weight)!;
@@ -46,7 +46,7 @@ describe('full tier', () => {
   it('of an int8 file holds the codes and scales of quantisation alone', async () => {
     const ours = await readLrm((await compileOnnx(source, { dtype: 'int8', tiers: [0.3, 1], allocation: 'sigma' })).lrm);
     const alone = await readLrm((await compileOnnx(source, { dtype: 'int8', tiers: [1], minParams: Infinity })).lrm);
-    const dense = ours.header.layers.filter((l) => l.denseTier >= 0);
+    const dense = ours.header.layers.filter((l) => (l.denseTier ?? -1) >= 0);
     expect(dense.length).toBeGreaterThan(0);
     for (const layer of dense) {
       const t = alone.header.graph.initializers.find((x) => x.name === layer.weight)!;
