@@ -2,19 +2,19 @@ import { basename } from 'node:path';
 import { FACTOR_ELEMENT_BYTES } from '../formats/codes.js';
 import type { FactorDType, ModelHeader } from '../formats/model.js';
 import type { Feeds } from '../runtime/tensor.js';
-import { allocateTiers, bitsOf, DEFAULT_RANK_MULTIPLE, DEFAULT_TIER_BUDGETS, ladderCuts, rankBudgets, type TierBudget } from './allocate.js';
+import { allocateTiers, bitsOf, DEFAULT_RANK_MULTIPLE, DEFAULT_TIER_BUDGETS, ladderCuts, rankBudgets, type TierBudget, type TierCut } from './allocate.js';
 import { collectLayerStats, countImages, type LayerStats } from './calibrate.js';
 import { layerCosts, type CostModel } from './costs.js';
 import { CompileOptionError } from './errors.js';
 import { DEFAULT_MIN_PARAMS, endLayerNames, findCandidates, isConvClassifier, withKnownCandidates, type LayerCandidate } from './factorize/candidates.js';
-import { knownFactors, mergePrefactoredPairs } from './factorize/prefactored.js';
+import { knownFactors, mergePrefactoredPairs, type KnownFactors } from './factorize/prefactored.js';
 import { notFactoredReasons } from './factorize/not-factored.js';
 import { importOnnx, type ImportedModel } from './import/onnx.js';
 import { normaliseOnnx } from './import/normalise.js';
 import { distillFactors, type DistillOptions, type DistillReport } from './distill/distill.js';
 import { denseMatrix, orderedFactors, type OrderedFactors } from './linalg/svd.js';
 import { shrunkSecondMoment, whitenedFactors } from './linalg/whitened.js';
-import { assembleLrm, type Int4Report } from './assemble.js';
+import { assembleLrm, type AssembleInput, type Int4Plan, type Int4Report } from './assemble.js';
 import { checkInt4Options, denseWeightLayers, inputMoments, int4Ladder, planInt4 } from './int4-plan.js';
 import { measureSensitivity, planSensitivity, type ErrorCurve } from './sensitivity.js';
 import type { OutputMeasure } from './output-error.js';
@@ -149,38 +149,61 @@ export interface CompileResult {
   notFactored: string[];
 }
 
-/** The whole pipeline: import → check → factorise → global order and tiers → payload → .lrm bytes. */
+/** The whole pipeline: check options → import → calibrate → factorise → allocate → (distill) → quantise → assemble (→ refit). */
 export async function compileOnnx(original: Uint8Array, options: CompileOptions = {}): Promise<CompileResult> {
-  const fileName = basename(options.fileName ?? 'model.onnx');
+  const plan = planCompile(options);
+  const imported = await importSource(original, plan, options);
+  const calibrated = await calibrate(imported, plan, options);
+  const factors = await factorize(imported, calibrated, plan.progress);
+  const allocated = await allocate(imported, plan, calibrated, factors, options);
+  const recovered = options.distill ? await distill(imported, plan, factors, allocated.cuts, options.distill) : { model: imported.model, factors };
+  const moments = inputMoments([...imported.candidates, ...calibrated.denseLayers], calibrated.stats);
+  const int4 = await planPrecision(imported, plan, calibrated, recovered, allocated.cuts, moments, options);
+  const input: AssembleInput = {
+    ...imported.written,
+    fileName: plan.fileName,
+    model: recovered.model,
+    candidates: imported.candidates,
+    factors: recovered.factors,
+    cuts: allocated.cuts,
+    dtype: plan.dtype,
+    int4,
+    // What int8 files round against (compiler/gptq-int8.ts). The int8 weights of int4 files stay rounded to nearest:
+    // with them GPTQ-rounded too, MobileNet's int4 file came closer to the original at both bit widths (score error
+    // 0.089 → 0.086 at 3 bits, 0.043 → 0.041 at 4) while top-1 on the 250 held-out images moved 79.2 → 76.4% and
+    // 81.2 → 82.8%: mixed within the noise, and its precision choices were made with round-to-nearest int8.
+    moments: plan.dtype === 'int8' ? moments : undefined,
+  };
+  plan.progress({ phase: 'write', done: 0, total: 1 });
+  const assembled = options.refit && plan.calibrationPass ? await withRefits(input, imported.source, plan.calibrationPass, options) : await assembleLrm(input);
+  plan.progress({ phase: 'write', done: 1, total: 1 });
+  return { ...assembled, ...imported.report, allocation: allocated.used, distill: recovered.report };
+}
+
+/** compileOnnx's options as checked before any work, and what every pass reads of them. */
+interface CompilePlan {
+  fileName: string;
+  dtype: FactorDType;
+  /** int4 files: group layout, error budgets and lowest bit width (int4-plan.ts). */
+  int4?: ReturnType<typeof checkInt4Options>;
+  /** The tiers as asked, with the 4- and 8-bit steps int4 adds; `budgets` are their rank budgets. */
+  ladder: TierBudget[];
+  budgets: number[];
+  allocation: 'sigma' | 'sensitivity';
+  /** Calibration as a function that starts a new pass (refit and int4's sequential rounding need several). */
+  calibrationPass?: () => AsyncIterable<Feeds>;
+  progress: (p: CompileProgress) => void;
+}
+
+function planCompile(options: CompileOptions): CompilePlan {
   const dtype = options.dtype ?? 'fp32';
   if (!['fp32', 'fp16', 'int8', 'int4'].includes(dtype)) throw new CompileOptionError(`--dtype must be fp32, fp16, int8 or int4, not "${dtype}"`, 'dtype');
   const asked = options.tiers ?? DEFAULT_TIER_BUDGETS;
   // Checked as asked first, so an error names the user's tiers, not the steps int4Ladder adds.
   rankBudgets(asked);
   if (dtype !== 'int4' && asked.some(bitsOf)) throw new CompileOptionError(`--tiers: a 4- or 8-bit tier (budget:4, budget:8) refines int3 and int4 matrices; it needs --dtype int4, not ${dtype}`, 'tiers');
-  const int4Options = dtype === 'int4' ? checkInt4Options(options) : undefined;
-  const ladder = int4Options ? int4Ladder(asked, int4Options.minBits) : asked;
-  const budgets = rankBudgets(ladder);
-  const progress = options.onProgress ?? (() => {});
-
-  // Layers that are already factored (pairs of thin nodes, factorize/prefactored.ts) become one node each whose
-  // factors are known: no SVD runs for them. Sensitivity runs `prefactored.mergedSource`, whose nodes match `model`.
-  // Exporters' quirks (Constant weights, unsorted nodes, dead code, fp16 weights) are rewritten first; from here on
-  // `source` is the normalised model, which every onnxruntime pass runs. The header still names `original`.
-  const normalised = normaliseOnnx(original, fileName, { minParams: options.minParams });
-  const source = normalised.bytes;
-  const written = { source: original, normalised: normalised.notes };
-  const prefactored = mergePrefactoredPairs(importOnnx(source, fileName), { minParams: options.minParams, keepEnds: options.keepEnds });
-  const { known } = prefactored;
-  let model = prefactored.model;
-  progress({ phase: 'check', done: 0, total: 1 });
-  await assertOnnxRuntimeLoads(source, fileName);
-  progress({ phase: 'check', done: 1, total: 1 });
-
-  const ends = (options.keepEnds ?? isConvClassifier(model)) ? endLayerNames(model) : new Set<string>();
-  const candidates = withKnownCandidates(findCandidates(model, { minParams: options.minParams ?? DEFAULT_MIN_PARAMS }), model, known).filter((c) => !ends.has(c.node.name));
-  const report = { normalised: normalised.notes, notFactored: notFactoredReasons(model, candidates, ends, options.minParams ?? DEFAULT_MIN_PARAMS) };
-
+  const int4 = dtype === 'int4' ? checkInt4Options(options) : undefined;
+  const ladder = int4 ? int4Ladder(asked, int4.minBits) : asked;
   const calibrationPass = typeof options.calibration === 'function' ? options.calibration : undefined;
   if (options.refit && !calibrationPass) {
     throw new CompileOptionError('--refit needs --calib: refit is fitted on real inputs (and the API needs calibration as a function that starts a new pass)', 'refit');
@@ -189,24 +212,89 @@ export async function compileOnnx(original: Uint8Array, options: CompileOptions 
   if (allocation === 'sensitivity' && !options.calibration) {
     throw new CompileOptionError('--allocate sensitivity needs --calib: sensitivity is measured on real inputs', 'allocate');
   }
-  let stats: Map<string, LayerStats> | undefined;
+  return {
+    fileName: basename(options.fileName ?? 'model.onnx'),
+    dtype,
+    int4,
+    ladder,
+    budgets: rankBudgets(ladder),
+    allocation,
+    calibrationPass,
+    progress: options.onProgress ?? (() => {}),
+  };
+}
+
+/** The source as every later pass sees it, and the layers to factorise. */
+interface ImportedSource {
+  /** The normalised model (exporters' quirks rewritten): what calibration runs. */
+  source: Uint8Array;
+  /** The same with prefactored pairs merged into one node each, whose nodes match `model`: what sensitivity and the precision pass run. */
+  merged: Uint8Array;
+  /** What the header records: the file as the user gave it, and what normalisation changed. */
+  written: { source: Uint8Array; normalised: string[] };
+  model: ImportedModel;
+  /** Prefactored layers (pairs of thin nodes, factorize/prefactored.ts) and their factors: no SVD runs for them. */
+  known: Map<string, KnownFactors>;
+  candidates: LayerCandidate[];
+  report: Pick<CompileResult, 'normalised' | 'notFactored'>;
+}
+
+/** Import → normalise → merge prefactored pairs → check that onnxruntime loads it → find the layers to factorise. */
+async function importSource(original: Uint8Array, plan: CompilePlan, options: CompileOptions): Promise<ImportedSource> {
+  // Exporters' quirks (Constant weights, unsorted nodes, dead code, fp16 weights) are rewritten first; from here on
+  // `source` is the normalised model, which every onnxruntime pass runs. The header still names `original`.
+  const normalised = normaliseOnnx(original, plan.fileName, { minParams: options.minParams });
+  const source = normalised.bytes;
+  const prefactored = mergePrefactoredPairs(importOnnx(source, plan.fileName), { minParams: options.minParams, keepEnds: options.keepEnds });
+  const { model, known } = prefactored;
+  plan.progress({ phase: 'check', done: 0, total: 1 });
+  await assertOnnxRuntimeLoads(source, plan.fileName);
+  plan.progress({ phase: 'check', done: 1, total: 1 });
+  const minParams = options.minParams ?? DEFAULT_MIN_PARAMS;
+  const ends = (options.keepEnds ?? isConvClassifier(model)) ? endLayerNames(model) : new Set<string>();
+  const candidates = withKnownCandidates(findCandidates(model, { minParams }), model, known).filter((c) => !ends.has(c.node.name));
+  return {
+    source,
+    merged: prefactored.mergedSource(source),
+    written: { source: original, normalised: normalised.notes },
+    model,
+    known,
+    candidates,
+    report: { normalised: normalised.notes, notFactored: notFactoredReasons(model, candidates, ends, minParams) },
+  };
+}
+
+/** What one pass over the calibration data measured. */
+interface Calibrated {
+  /** Each measured layer's input statistics; absent without calibration. */
+  stats?: Map<string, LayerStats>;
+  /** The first batches, kept for sensitivity (the ranks' allocation) and int4's precision pass. */
+  kept: Feeds[];
+  /** Weights that stay dense but are rounded against their inputs too (int8 and int4 files: GPTQ). */
+  denseLayers: LayerCandidate[];
+}
+
+async function calibrate(imported: ImportedSource, plan: CompilePlan, options: CompileOptions): Promise<Calibrated> {
+  const { source, model, candidates } = imported;
+  const denseLayers = plan.int4 || plan.dtype === 'int8' ? denseWeightLayers(model, candidates) : [];
   const kept: Feeds[] = [];
-  // int4 and int8 files round the weights that stay dense against their inputs too (GPTQ): their statistics come in
-  // the same pass.
-  const denseLayers = int4Options || dtype === 'int8' ? denseWeightLayers(model, candidates) : [];
-  if (options.calibration) {
-    // Samples kept for sensitivity: the ranks' (allocation) and int4's (the precision pass).
-    const keep = allocation === 'sensitivity' || int4Options ? (options.sensitivityBatches ?? 2) : 0;
-    const feeds = calibrationPass ? calibrationPass() : (options.calibration as AsyncIterable<Feeds>);
-    stats = await collectLayerStats(source, model, [...candidates, ...denseLayers], keepFirst(feeds, keep, kept), {
-      total: options.calibrationSize,
-      onProgress: (done, total) => progress({ phase: 'calibrate', done, total: total ?? done }),
-    });
-  }
+  if (!options.calibration) return { kept, denseLayers };
+  const keep = plan.allocation === 'sensitivity' || plan.int4 ? (options.sensitivityBatches ?? 2) : 0;
+  const feeds = plan.calibrationPass ? plan.calibrationPass() : (options.calibration as AsyncIterable<Feeds>);
+  const stats = await collectLayerStats(source, model, [...candidates, ...denseLayers], keepFirst(feeds, keep, kept), {
+    total: options.calibrationSize,
+    onProgress: (done, total) => plan.progress({ phase: 'calibrate', done, total: total ?? done }),
+  });
+  return { stats, kept, denseLayers };
+}
+
+/** Every candidate's ordered factors: activation-aware (whitened) where calibration measured its inputs, else plain SVD. */
+async function factorize(imported: ImportedSource, calibrated: Calibrated, progress: CompilePlan['progress']): Promise<OrderedFactors[]> {
+  const { candidates, known } = imported;
   const factors: OrderedFactors[] = [];
   for (const [i, c] of candidates.entries()) {
     progress({ phase: 'factorize', done: i, total: candidates.length, detail: c.node.name });
-    const s = stats?.get(c.node.name);
+    const s = calibrated.stats?.get(c.node.name);
     const k = known.get(c.node.name); // prefactored: its own factors (whitened inside their subspace when calibrating)
     if (k) {
       factors.push(await knownFactors(k, s && shrunkSecondMoment(s.gram, c.cols, s.samples)));
@@ -222,13 +310,24 @@ export async function compileOnnx(original: Uint8Array, options: CompileOptions 
     await new Promise((r) => setImmediate(r));
   }
   progress({ phase: 'factorize', done: candidates.length, total: candidates.length });
+  return factors;
+}
 
+/** The tiers' ranks, and how the global order was made. */
+interface Allocated {
+  cuts: TierCut[];
+  used: CompileResult['allocation'];
+}
+
+async function allocate(imported: ImportedSource, plan: CompilePlan, calibrated: Calibrated, factors: OrderedFactors[], options: CompileOptions): Promise<Allocated> {
+  const { candidates, model } = imported;
+  const { stats } = calibrated;
   const positions = stats && candidates.map((c) => {
     const s = stats.get(c.node.name);
     return s && s.images > 0 ? s.samples / s.images : 1;
   });
-  const costs = layerCosts(options.cost ?? 'params', candidates, FACTOR_ELEMENT_BYTES[dtype], positions);
-  const sensitivity = allocation === 'sensitivity' ? await sensitivityErrors(prefactored.mergedSource(source), candidates, factors, kept, stats!, model, options) : undefined;
+  const costs = layerCosts(options.cost ?? 'params', candidates, FACTOR_ELEMENT_BYTES[plan.dtype], positions);
+  const sensitivity = plan.allocation === 'sensitivity' ? await sensitivityErrors(imported.merged, candidates, factors, calibrated.kept, stats!, model, options) : undefined;
   const errors = sensitivity?.errors;
   const used: CompileResult['allocation'] = {
     method: errors ? 'sensitivity' : 'sigma',
@@ -236,62 +335,71 @@ export async function compileOnnx(original: Uint8Array, options: CompileOptions 
     ...(sensitivity?.note ? { note: sensitivity.note } : {}),
   };
   const cuts = ladderCuts(
-    ladder,
+    plan.ladder,
     allocateTiers(
       candidates.map((c, i) => ({ rows: c.rows, cols: c.cols, sigma: factors[i].sigma, ...costs[i], error: errors?.[i] })),
-      budgets,
+      plan.budgets,
       { rankMultiple: options.rankMultiple ?? DEFAULT_RANK_MULTIPLE },
     ),
   );
-  let distilled: DistillReport | undefined;
-  if (options.distill) {
-    // Trained in fp32 against an fp32 file of these factors; quantised (if asked) when written below.
-    const base = await assembleLrm({ ...written, fileName, model, candidates, factors, cuts: cuts.map(({ bits: _, ...cut }) => cut), dtype: 'fp32', denseStorage: false });
-    const result = await distillFactors(source, base.header, base.lrm.subarray(base.lrm.length - base.header.payloadLength), factors, options.distill.samples, {
-      ...options.distill,
-      onProgress: (done, total, detail) => {
-        options.distill?.onProgress?.(done, total, detail);
-        progress({ phase: 'distill', done, total, detail });
-      },
-    });
-    factors.splice(0, factors.length, ...keepUntrainedDense(candidates, factors, result.factors, cuts, result.report.trainedTiers));
-    model = withInitializers(model, result.biases);
-    distilled = result.report;
-  }
-  const moments = inputMoments([...candidates, ...denseLayers], stats);
-  // What int8 files round against (compiler/gptq-int8.ts). The int8 weights of int4 files stay rounded to nearest:
-  // with them GPTQ-rounded too, MobileNet's int4 file came closer to the original at both bit widths (score error
-  // 0.089 → 0.086 at 3 bits, 0.043 → 0.041 at 4) while top-1 on the 250 held-out images moved 79.2 → 76.4% and
-  // 81.2 → 82.8%: mixed within the noise, and its precision choices were made with round-to-nearest int8.
-  const int8Moments = dtype === 'int8' ? moments : undefined;
-  const int4 = int4Options && (await planInt4(prefactored.mergedSource(source), model, candidates, factors, cuts, {
-    ...int4Options,
+  return { cuts, used };
+}
+
+/** The factors (and biases, in the model) after recovery; distillation's report when it ran. */
+interface Recovered {
+  model: ImportedModel;
+  factors: OrderedFactors[];
+  report?: DistillReport;
+}
+
+/** Distillation: trained in fp32 against an fp32 file of these factors; quantised (if asked) when written. */
+async function distill(imported: ImportedSource, plan: CompilePlan, factors: OrderedFactors[], cuts: TierCut[], options: NonNullable<CompileOptions['distill']>): Promise<Recovered> {
+  const { candidates } = imported;
+  const base = await assembleLrm({ ...imported.written, fileName: plan.fileName, model: imported.model, candidates, factors, cuts: cuts.map(({ bits: _, ...cut }) => cut), dtype: 'fp32', denseStorage: false });
+  const result = await distillFactors(imported.source, base.header, base.lrm.subarray(base.lrm.length - base.header.payloadLength), factors, options.samples, {
+    ...options,
+    onProgress: (done, total, detail) => {
+      options.onProgress?.(done, total, detail);
+      plan.progress({ phase: 'distill', done, total, detail });
+    },
+  });
+  return {
+    model: withInitializers(imported.model, result.biases),
+    factors: keepUntrainedDense(candidates, factors, result.factors, cuts, result.report.trainedTiers),
+    report: result.report,
+  };
+}
+
+/** int4 files: the precision pass's per-weight choice of int4, int3 or int8, and how each was rounded. */
+async function planPrecision(imported: ImportedSource, plan: CompilePlan, calibrated: Calibrated, recovered: Recovered, cuts: TierCut[], moments: Map<string, Float64Array>, options: CompileOptions): Promise<Int4Plan | undefined> {
+  if (!plan.int4) return undefined;
+  return planInt4(imported.merged, recovered.model, imported.candidates, recovered.factors, cuts, {
+    ...plan.int4,
     midPlanes: cuts.some((c) => c.bits === 4),
     moments,
-    samples: kept,
-    onProgress: (done, total, detail) => progress({ phase: 'precision', done, total, detail }),
+    samples: calibrated.kept,
+    onProgress: (done, total, detail) => plan.progress({ phase: 'precision', done, total, detail }),
     ...(options.calibration && (options.int4Sequential ?? true) ? {
       sequential: {
-        denseLayers,
-        samples: calibrationPass ?? (() => kept),
-        onProgress: (done: number, total: number, detail: string) => progress({ phase: 'rounding', done, total, detail }),
+        denseLayers: calibrated.denseLayers,
+        samples: plan.calibrationPass ?? (() => calibrated.kept),
+        onProgress: (done: number, total: number, detail: string) => plan.progress({ phase: 'rounding', done, total, detail }),
       },
     } : {}),
-  }));
-  progress({ phase: 'write', done: 0, total: 1 });
-  if (!options.refit || !calibrationPass) {
-    const assembled = await assembleLrm({ ...written, fileName, model, candidates, factors, cuts, dtype, int4, moments: int8Moments });
-    progress({ phase: 'write', done: 1, total: 1 });
-    return { ...assembled, ...report, allocation: used, distill: distilled };
-  }
+  });
+}
 
-  // Refit against the factors as they will be stored (fp16/int8 included; every component, since refit fits a left
-  // factor at every rank), then write the file with the refits. assembleLrm has already read its header back
-  // through every check: no need to hash the file again.
-  const assembled = await assembleLrm({ ...written, fileName, model, candidates, factors, cuts, dtype, denseStorage: false, moments: int8Moments });
+/**
+ * The file with every tier's left factors and biases refitted (compiler/refit.ts, on the normalised `source`) against
+ * the factors as they will be stored (fp16/int8 included; every component, since refit fits a left factor at every rank). assembleLrm has already
+ * read its header back through every check: no need to hash the file again.
+ */
+async function withRefits(input: AssembleInput, source: Uint8Array, calibrationPass: () => AsyncIterable<Feeds>, options: CompileOptions): Promise<Awaited<ReturnType<typeof assembleLrm>>> {
+  const assembled = await assembleLrm({ ...input, denseStorage: false });
   const { header } = assembled;
   const payload = assembled.lrm.subarray(assembled.lrm.length - header.payloadLength);
   const sweeps = options.refitSweeps ?? 2;
+  const progress = options.onProgress ?? (() => {});
   const refits: Array<Array<LayerRefit | undefined>> = [];
   for (const tier of header.tiers) {
     refits.push(
@@ -302,9 +410,7 @@ export async function compileOnnx(original: Uint8Array, options: CompileOptions 
       }),
     );
   }
-  const refitted = await assembleLrm({ ...written, fileName, model, candidates, factors, cuts, dtype, refits, moments: int8Moments });
-  progress({ phase: 'write', done: 1, total: 1 });
-  return { ...refitted, ...report, allocation: used, distill: distilled };
+  return assembleLrm({ ...input, refits });
 }
 
 /**
