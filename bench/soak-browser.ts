@@ -13,19 +13,8 @@ import type { EngineId } from '../runtime/node.js';
 import type { Feeds } from '../runtime/tensor.js';
 import { callPage, openBundlePage, startPageServer, type OpenedSession, type SequentialAndConcurrent } from '../tools/bundle-page.js';
 import { launchTrackedChromium } from '../tools/chromium.js';
-import type { SoakRow } from './soak.js';
+import type { PageMemory, SoakRow } from './soak-row.js';
 
-/** Memory of the browser at one moment. */
-export interface PageMemory {
-  /** VmRSS summed per Chromium process type (browser, gpu-process, renderer, utility:…, zygote). */
-  rssByProcessMb: Record<string, number>;
-  processes: number;
-  /** PSS summed over the same processes (/proc/<pid>/smaps_rollup): shared pages split between their processes, not counted in each. */
-  pssMb: number;
-  /** CDP Runtime.getHeapUsage of the page (V8's heap: not WebAssembly memory). */
-  jsHeapUsedMb: number;
-  jsHeapTotalMb: number;
-}
 
 /** Which bundle of the page runs each engine. */
 const ENTRY: Readonly<Record<string, 'wasm' | 'webgpu' | 'tfjs'>> = { 'ort-webgpu': 'webgpu', 'ort-wasm': 'wasm', 'tfjs-wasm': 'tfjs', 'tfjs-webgpu': 'tfjs' };

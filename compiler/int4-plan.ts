@@ -8,7 +8,6 @@ import { MAX_INT4_GROUP_SIZE } from '../formats/validate.js';
 import { runsFactored } from '../runtime/onnx/build-model.js';
 import type { Feeds } from '../runtime/tensor.js';
 import type { TierCut } from './allocate.js';
-import type { Int4Plan } from './assemble.js';
 import type { LayerStats } from './calibrate.js';
 import { CompileOptionError } from './errors.js';
 import { nodeAsCandidate, type LayerCandidate } from './factorize/candidates.js';
@@ -19,9 +18,24 @@ import { choosePrecision, type PrecisionChoice, type PrecisionInput } from './pr
 import { bitsOf, budgetOf, type TierBudget } from './allocate.js';
 import { relativeOutputError, relativeWeightError } from './gptq.js';
 import { int4Values, targetOf } from './quantize-int4.js';
-import { roundSequentially, type SequentialInput } from './sequential-rounding.js';
+import { roundSequentially, type SequentialInput, type SequentialReport } from './sequential-rounding.js';
 import { DEFAULT_INT4_GROUP_SIZE } from './quantize-int4.js';
 import type { GroupedBits, GroupLayout } from '../formats/int4.js';
+
+
+export interface Int4Plan {
+  /** Group size and scale storage of every grouped matrix (formats/int4.ts). */
+  grouping: GroupLayout;
+  /** E[x·xᵀ] of each weight's inputs, by weight name, where calibration reached it: GPTQ rounds B against it. */
+  moments: ReadonlyMap<string, Float64Array>;
+  /**
+   * The precision pass's choice (compiler/precision.ts) for every weight kept dense and every factored layer's
+   * dense M: int4 (already rounded) or int8. A weight it has no choice for is stored int8.
+   */
+  choices: ReadonlyMap<string, PrecisionChoice>;
+  /** What sequential rounding (compiler/sequential-rounding.ts) did, when it ran. */
+  sequential?: SequentialReport[];
+}
 
 /**
  * --dtype int4's group size, error bounds and lowest bit width, checked; int4 refits are not written yet, so --refit

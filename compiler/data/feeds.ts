@@ -7,7 +7,7 @@
  *    symbolic batch dim (see tensors.ts).
  */
 import { DataSpecError } from './errors.js';
-import type { Dataset } from './spec.js';
+import type { Dataset } from './dataset.js';
 import type { ModelInput } from './tensor-file.js';
 import type { HostTensor } from './tensor.js';
 import { tensorBatches } from './tensors.js';

@@ -1,18 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { Attributes } from './attributes.js';
-import type { GraphNode, InterpretedGraph } from './graph.js';
+import type { FusedActivation, FusedNode, GraphNode, InterpretedGraph } from './graph.js';
 import type { OpKernel } from './kernel.js';
-
-/** An activation tfjs can apply inside its fused conv and matMul kernels. */
-export interface FusedActivation {
-  activation: 'relu' | 'relu6' | 'leakyrelu';
-  leakyreluAlpha?: number;
-}
-
-/** A node with the activation that followed it folded in (its output is then the activation's output). */
-export interface FusedNode extends GraphNode {
-  readonly fused?: FusedActivation;
-}
 
 /** One node to run, with its kernel and attributes. */
 export interface Step {

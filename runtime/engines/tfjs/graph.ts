@@ -93,3 +93,14 @@ export function trainingGraph(graph: InterpretedGraph, options: { weights: reado
     outputs: options.outputs.map((name) => ({ name, dataType: float })),
   };
 }
+
+/** An activation tfjs can apply inside its fused conv and matMul kernels. */
+export interface FusedActivation {
+  activation: 'relu' | 'relu6' | 'leakyrelu';
+  leakyreluAlpha?: number;
+}
+
+/** A node with the activation that followed it folded in (its output is then the activation's output). */
+export interface FusedNode extends GraphNode {
+  readonly fused?: FusedActivation;
+}

@@ -1,7 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { Attributes } from './attributes.js';
-import type { FusedNode } from './fuse-activations.js';
-import type { GraphNode } from './graph.js';
+import type { FusedNode, GraphNode } from './graph.js';
 import type { HostValue } from './host-value.js';
 import { nchwToNhwc, nhwcToNchw, onnxDims, type Layout } from './layout.js';
 
