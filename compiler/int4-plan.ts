@@ -22,7 +22,7 @@ import { roundSequentially, type SequentialInput, type SequentialReport } from '
 import { DEFAULT_INT4_GROUP_SIZE } from './quantize-int4.js';
 import type { GroupedBits, GroupLayout } from '../formats/int4.js';
 
-
+/** How an int4 file is rounded: what planInt4 decides and assembleLrm (compiler/payload-layout.ts) stores. */
 export interface Int4Plan {
   /** Group size and scale storage of every grouped matrix (formats/int4.ts). */
   grouping: GroupLayout;
