@@ -68,7 +68,10 @@ export class PayloadLayout {
   private readonly denseTier: number[];
   private readonly int8: Int8Factors[];
   private readonly int4: Array<{ left: Int4Matrix; right: Int4Matrix }>;
-  private denseParams = 0;
+  /** Weights the factors replace: not stored in the dense section. */
+  private readonly factoredWeights: Set<string>;
+  /** Elements of the weights that are not factored: every tier's parameter count starts from them. */
+  private readonly denseParams: number;
 
   constructor(input: LayoutInput) {
     const { candidates, factors, cuts, dtype, denseStorage, int4: plan, moments } = input;
@@ -87,6 +90,8 @@ export class PayloadLayout {
     for (const [name, c] of plan?.choices ?? []) {
       if (c.storage !== 'int8' && !!c.int4.rowScales !== !!plan!.grouping.scaleCodes) throw new Error(`compiler error: "${name}" was rounded with ${c.int4.rowScales ? 'scale codes' : 'half-float scales'}, the file stores the other`);
     }
+    this.factoredWeights = new Set(candidates.map((c) => c.weight.name));
+    this.denseParams = input.model.initializers.filter((t) => !this.factoredWeights.has(t.name)).reduce((sum, t) => sum + t.dims.reduce((a, b) => a * b, 1), 0);
     this.fullRanks = cuts[cuts.length - 1].ranks;
     const full = this.fullRanks;
     // From a layer's dense tier on the file stores the dense weight and the device reads it instead of the factors,
@@ -123,17 +128,15 @@ export class PayloadLayout {
    * quantise them too, compiler/quantize-dense.ts). Laid out first.
    */
   denseSection(): ByteRange {
-    const { model, candidates, dtype, moments } = this.input;
-    const factoredWeights = new Set(candidates.map((c) => c.weight.name));
+    const { model, dtype, moments } = this.input;
     const axes = dtype === 'fp32' ? new Map<string, number>() : weightAxes(model.nodes, model.initializers);
     for (const t of model.initializers) {
-      if (factoredWeights.has(t.name)) continue;
+      if (this.factoredWeights.has(t.name)) continue;
       const choice = this.plan?.choices.get(t.name);
       const { bytes, fields } = storeDense(t, axes.get(t.name), dtype, choice, moments?.get(t.name));
       this.initializers.push({ name: t.name, dataType: t.dataType, dims: t.dims, range: this.payload.append(bytes), ...fields });
       if (this.firstEightBit >= 0 && groupedBits(fields.storage) !== undefined) this.lowInts.set(t.name, choice!.int4);
       if (this.firstFourBit >= 0 && fields.storage === 'int3') this.midInts.set(t.name, choice!.int4);
-      this.denseParams += t.dims.reduce((a, b) => a * b, 1);
     }
     return this.payload.seal(0);
   }

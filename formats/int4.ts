@@ -211,7 +211,8 @@ function withLowPlane(bytes: Uint8Array, low: Uint8Array, rows: number, length: 
   const out = new Float32Array(rows * length);
   if (groupSize % 2 === 0 && length % 2 === 0) {
     // As pairedInt4, in a loop of its own: a plane test per value there made plain int4 about 20% slower (measured).
-    let [p, o, g] = [0, 0, 0];
+    // Plain lets, not `let [p, o, g] = [0, 0, 0]`: the destructured counters ran about 5% slower (one-off timing).
+    let p = 0, o = 0, g = 0;
     for (let r = 0; r < rows; r++) {
       for (let k = 0; k < length; k += groupSize) {
         const s = scales[g++];
@@ -226,12 +227,13 @@ function withLowPlane(bytes: Uint8Array, low: Uint8Array, rows: number, length: 
     return out;
   }
   for (let r = 0; r < rows; r++) {
-    const [packed, at] = [r * rowBytes, r * length];
+    const packed = r * rowBytes, at = r * length;
     for (let g = 0; g < groups; g++) {
       const s = scales[r * groups + g];
       const end = Math.min(length, (g + 1) * groupSize);
       for (let k = g * groupSize; k < end; k++) {
-        const [b, l] = [bytes[packed + (k >> 1)], low[packed + (k >> 1)]];
+        const i = packed + (k >> 1);
+        const b = bytes[i], l = low[i];
         out[at + k] = NIBBLE_LOW[k & 1 ? (b & 0xf0) | (l >> 4) : ((b & 15) << 4) | (l & 15)] * s;
       }
     }
