@@ -1,7 +1,7 @@
 import { stat } from 'node:fs/promises';
 import { Option, type Command } from 'commander';
 import { parseTierBudgets } from '../allocate.js';
-import { compileOnnx, DEFAULT_INT3_MAX_ERROR, DEFAULT_INT4_MAX_ERROR, DEFAULT_MID_WEIGHT, DEFAULT_SENSITIVITY_MAX_MULTIPLY_ADDS, type CompileOptions } from '../compile.js';
+import { compileOnnx, DEFAULT_INT3_MAX_ERROR, DEFAULT_INT4_MAX_ERROR, DEFAULT_MID_WEIGHT, DEFAULT_SENSITIVITY_MAX_MULTIPLY_ADDS, type CompileOptions, type CompileResult } from '../compile.js';
 import type { Int4Report } from '../assemble.js';
 import { DEFAULT_INT4_GROUP_SIZE } from '../quantize-int4.js';
 import type { DistillFeatures, DistillReport } from '../distill/distill.js';
@@ -241,83 +241,100 @@ export function registerCompile(program: Command): void {
     .option('--engine <id>', `distillation: tfjs backend that trains (${TRAINING_ENGINES.join(', ')})`, 'tfjs-wasm')
     .option('--keep-ends', 'keep the first and last weight layers dense (default for convolutional classifiers)')
     .option('--no-keep-ends', 'factor the first and last weight layers too')
-    .action(async (input: string, opts: CompileCliOptions) => {
-      const tiers = parseTierBudgets(opts.tiers);
-      const minParams = parseWholeNumber('--min-params', opts.minParams);
-      const source = await readInputBytes(input);
-      const cost = parseCostModel(opts.cost, opts.cost.startsWith('latency:') ? await readJson(opts.cost.slice('latency:'.length)) : undefined);
-      const calibration = opts.calib === undefined ? undefined : await calibrationFeeds(source, input, opts);
-      // First Ctrl-C: distillation stops after its current step and the compile finishes with the best
-      // checkpoint; a second one quits.
-      const stop = new AbortController();
-      const onInterrupt = (): void => {
-        if (stop.signal.aborted) process.exit(130);
-        stop.abort();
-        console.error('\nstopping distillation after this step; the best checkpoint so far is kept (Ctrl-C again to quit)');
-      };
-      const distill = await distillOptions(source, input, opts, stop.signal);
-      if (distill) process.on('SIGINT', onInterrupt);
-      const bar = new ProgressBar();
-      const started = performance.now();
-      const { lrm, header, allocation, distill: distilled, int4, normalised, notFactored } = await compileOnnx(source, {
-        tiers,
-        dtype: opts.dtype as FactorDType,
-        int4GroupSize: parseWholeNumber('--group-size', opts.groupSize),
-        int4ScaleCodes: opts.scaleCodes !== false,
-        int4MaxError: parseMaxError('--int4-max-error', opts.int4MaxError),
-        int4MinBits: opts.minBits === undefined ? undefined : opts.minBits === '3' ? 3 : 4,
-        int3MaxError: parseMaxError('--int3-max-error', opts.int3MaxError),
-        int3MidWeight: parseNonNegative('--mid-weight', opts.midWeight),
-        int4Sequential: opts.sequential !== false,
-        minParams,
-        calibration: calibration?.feeds,
-        rankMultiple: parseWholeNumber('--rank-multiple', opts.rankMultiple),
-        keepEnds: opts.keepEnds,
-        allocation: parseAllocation(opts.allocate),
-        calibrationSize: calibration?.size,
-        refit: opts.refit !== undefined,
-        refitMode: parseRefitMode(opts.refit),
-        refitSweeps: parseWholeNumber('--refit-sweeps', opts.refitSweeps),
-        sensitivityBatches: Math.ceil(parseWholeNumber('--sensitivity-limit', opts.sensitivityLimit) / CALIBRATION_BATCH),
-        // Sentences in, embeddings out: what their users compare is cosines (compiler/output-error.ts).
-        sensitivityMeasure: opts.sensitivityMeasure ?? (opts.calib !== undefined && isTextSpec(opts.calib) ? 'similarity' : 'squared'),
-        sensitivityMaxMultiplyAdds: parseNonNegative('--sensitivity-max-gmac', opts.sensitivityMaxGmac) * 1e9,
-        cost,
-        distill,
-        fileName: input,
-        onProgress: (p) => bar.update(p.phase, p.done, p.total, p.detail),
-        // Up front, on stderr: the summary on stdout repeats it when the compile is done.
-        onNote: (note) => {
-          bar.stop();
-          console.error(`note: ${note}`);
-        },
-      }).finally(() => process.off('SIGINT', onInterrupt));
+    .action(compileCommand);
+}
+
+async function compileCommand(input: string, opts: CompileCliOptions): Promise<void> {
+  // Option errors before the model is read.
+  const tiers = parseTierBudgets(opts.tiers);
+  const minParams = parseWholeNumber('--min-params', opts.minParams);
+  const source = await readInputBytes(input);
+  // First Ctrl-C: distillation stops after its current step and the compile finishes with the best checkpoint;
+  // a second one quits.
+  const stop = new AbortController();
+  const onInterrupt = (): void => {
+    if (stop.signal.aborted) process.exit(130);
+    stop.abort();
+    console.error('\nstopping distillation after this step; the best checkpoint so far is kept (Ctrl-C again to quit)');
+  };
+  const options = await compileOptionsFrom(source, input, opts, { tiers, minParams }, stop.signal);
+  if (options.distill) process.on('SIGINT', onInterrupt);
+  const bar = new ProgressBar();
+  const started = performance.now();
+  const result = await compileOnnx(source, {
+    ...options,
+    onProgress: (p) => bar.update(p.phase, p.done, p.total, p.detail),
+    // Up front, on stderr: the summary on stdout repeats it when the compile is done.
+    onNote: (note) => {
       bar.stop();
-      // Write next to the target and rename, so an interrupted compile never leaves a half-written .lrm.
-      await writeAtomically(opts.output, lrm);
-      const seconds = ((performance.now() - started) / 1000).toFixed(1);
-      const size = (await stat(opts.output)).size;
-      console.log(`compiled ${input} (${formatBytes(source.length)}) → ${opts.output} (${formatBytes(size)}) in ${seconds} s`);
-      if (normalised.length > 0) console.log(`normalised: ${normalised.join('; ')}`);
-      console.log(`${header.layers.length} factored layer(s), ${header.tiers.length} tier(s), factors ${header.factorDType}, ranks ordered by ${allocation.method === 'sigma' ? 'σ² share' : `measured sensitivity (${allocation.measure === 'similarity' ? 'pairwise cosines of the embeddings' : 'squared output error'})`}`);
-      if (allocation.note) console.log(`note: ${allocation.note}`);
-      if (distilled) console.log(describeDistillation(distilled));
-      if (int4) console.log(describeInt4(int4, header.int4GroupSize));
-      const quantised = header.graph.nodes.filter((n) => QUANTISED_OPS.has(n.opType)).length;
-      if (header.layers.length === 0) {
-        console.log(`note: ${noLayerNote(minParams, notFactored, quantised)}`);
-      } else if (quantised > 0) {
-        console.log(`note: ${quantised} quantised node(s) are kept as they are`);
-      }
-      const payloadStart = size - header.payloadLength;
-      const bits = new Set(header.tiers.map((t) => tierBitsLabel(header, t))).size > 1;
-      console.log(
-        table([
-          ['tier', 'budget', ...(bits ? ['bits'] : []), 'params', 'bytes to load'],
-          ...header.tiers.map((t) => [t.index, t.budget, ...(bits ? [tierBitsLabel(header, t)] : []), formatCount(t.params), formatBytes(bytesToLoad(header, payloadStart, t.index + 1))]),
-        ]),
-      );
-    });
+      console.error(`note: ${note}`);
+    },
+  }).finally(() => process.off('SIGINT', onInterrupt));
+  bar.stop();
+  // Write next to the target and rename, so an interrupted compile never leaves a half-written .lrm.
+  await writeAtomically(opts.output, result.lrm);
+  const seconds = ((performance.now() - started) / 1000).toFixed(1);
+  const size = (await stat(opts.output)).size;
+  console.log(`compiled ${input} (${formatBytes(source.length)}) → ${opts.output} (${formatBytes(size)}) in ${seconds} s`);
+  printCompileSummary(result, size, minParams);
+}
+
+/** The command line's options as compileOnnx takes them (calibration and distillation samples opened). */
+async function compileOptionsFrom(
+  source: Uint8Array, input: string, opts: CompileCliOptions, parsed: Pick<CompileOptions, 'tiers' | 'minParams'>, signal: AbortSignal,
+): Promise<CompileOptions> {
+  const cost = parseCostModel(opts.cost, opts.cost.startsWith('latency:') ? await readJson(opts.cost.slice('latency:'.length)) : undefined);
+  const calibration = opts.calib === undefined ? undefined : await calibrationFeeds(source, input, opts);
+  return {
+    ...parsed,
+    dtype: opts.dtype as FactorDType,
+    int4GroupSize: parseWholeNumber('--group-size', opts.groupSize),
+    int4ScaleCodes: opts.scaleCodes !== false,
+    int4MaxError: parseMaxError('--int4-max-error', opts.int4MaxError),
+    int4MinBits: opts.minBits === undefined ? undefined : opts.minBits === '3' ? 3 : 4,
+    int3MaxError: parseMaxError('--int3-max-error', opts.int3MaxError),
+    int3MidWeight: parseNonNegative('--mid-weight', opts.midWeight),
+    int4Sequential: opts.sequential !== false,
+    calibration: calibration?.feeds,
+    rankMultiple: parseWholeNumber('--rank-multiple', opts.rankMultiple),
+    keepEnds: opts.keepEnds,
+    allocation: parseAllocation(opts.allocate),
+    calibrationSize: calibration?.size,
+    refit: opts.refit !== undefined,
+    refitMode: parseRefitMode(opts.refit),
+    refitSweeps: parseWholeNumber('--refit-sweeps', opts.refitSweeps),
+    sensitivityBatches: Math.ceil(parseWholeNumber('--sensitivity-limit', opts.sensitivityLimit) / CALIBRATION_BATCH),
+    // Sentences in, embeddings out: what their users compare is cosines (compiler/output-error.ts).
+    sensitivityMeasure: opts.sensitivityMeasure ?? (opts.calib !== undefined && isTextSpec(opts.calib) ? 'similarity' : 'squared'),
+    sensitivityMaxMultiplyAdds: parseNonNegative('--sensitivity-max-gmac', opts.sensitivityMaxGmac) * 1e9,
+    cost,
+    distill: await distillOptions(source, input, opts, signal),
+    fileName: input,
+  };
+}
+
+/** What was compiled: layers, allocation, distillation and precision notes, and the tier table. */
+function printCompileSummary(result: CompileResult, size: number, minParams: number): void {
+  const { header, allocation, distill: distilled, int4, normalised, notFactored } = result;
+  if (normalised.length > 0) console.log(`normalised: ${normalised.join('; ')}`);
+  console.log(`${header.layers.length} factored layer(s), ${header.tiers.length} tier(s), factors ${header.factorDType}, ranks ordered by ${allocation.method === 'sigma' ? 'σ² share' : `measured sensitivity (${allocation.measure === 'similarity' ? 'pairwise cosines of the embeddings' : 'squared output error'})`}`);
+  if (allocation.note) console.log(`note: ${allocation.note}`);
+  if (distilled) console.log(describeDistillation(distilled));
+  if (int4) console.log(describeInt4(int4, header.int4GroupSize));
+  const quantised = header.graph.nodes.filter((n) => QUANTISED_OPS.has(n.opType)).length;
+  if (header.layers.length === 0) {
+    console.log(`note: ${noLayerNote(minParams, notFactored, quantised)}`);
+  } else if (quantised > 0) {
+    console.log(`note: ${quantised} quantised node(s) are kept as they are`);
+  }
+  const payloadStart = size - header.payloadLength;
+  const bits = new Set(header.tiers.map((t) => tierBitsLabel(header, t))).size > 1;
+  console.log(
+    table([
+      ['tier', 'budget', ...(bits ? ['bits'] : []), 'params', 'bytes to load'],
+      ...header.tiers.map((t) => [t.index, t.budget, ...(bits ? [tierBitsLabel(header, t)] : []), formatCount(t.params), formatBytes(bytesToLoad(header, payloadStart, t.index + 1))]),
+    ]),
+  );
 }
 
 /** Why nothing was factored: what qualifies, then what the model has instead. */

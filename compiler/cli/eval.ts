@@ -2,7 +2,8 @@ import { Option, type Command } from 'commander';
 import type { Precision } from '../../runtime/engines/engine.js';
 import { readHeader, headerLength } from '../../formats/read.js';
 import { IDENTIFIER_OFFSET } from '../../formats/framing.js';
-import { FILE_IDENTIFIER, type ValueInfo } from '../../formats/model.js';
+import { FILE_IDENTIFIER, type ModelHeader, type ValueInfo } from '../../formats/model.js';
+import type { Engine } from '../../runtime/engines/engine.js';
 import { engines } from '../../runtime/node.js';
 import { openDataset, parseDataSpec } from '../data/spec.js';
 import { loadVocabulary } from '../data/text.js';
@@ -71,110 +72,155 @@ export function registerEval(program: Command): void {
     .option('--output <name>', 'which model output holds the class scores or embeddings (default: the first)')
     .option('--vocab <vocab.json>', 'sts:/text: the SentencePiece vocabulary (default: vocab.json beside the model or the reference)')
     .option('--json', 'print one JSON object')
-    .action(async (modelPath: string, opts: EvalCliOptions) => {
-      const engine = engines.get(opts.engine);
-      const bytes = await readInputBytes(modelPath);
-      const isOnnx = !isLrm(bytes);
-      const referencePath = isOnnx ? modelPath : opts.reference;
-      if (isOnnx && (opts.allTiers || opts.tier !== undefined || opts.preset !== undefined)) throw new CompileOptionError('--all-tiers, --tier and --preset apply to .lrm files; this is an ONNX model', 'bad-option');
+    .action(evalCommand);
+}
 
-      // Read and verify the header once: it gives the input layout and, below, each tier's parameters.
-      const header = isOnnx ? undefined : (await readHeader(bytes.subarray(0, headerLength(bytes)), { fileName: modelPath, totalLength: bytes.length })).header;
-      const inputs = header ? header.graph.inputs : importOnnx(bytes, modelPath).inputs;
-      // Before any data is read: a bad --tier or --preset fails at once.
-      const { tiers: asked, preset } = header ? await requestedTiers({ header, bytes }, opts, engine.id) : { tiers: [], preset: undefined };
-      const slice = {
-        limit: opts.limit === undefined ? undefined : parseWholeNumber('--limit', opts.limit),
-        offset: opts.offset === undefined ? undefined : parseWholeNumber('--offset', opts.offset, 0),
-      };
-      const scheme = parseDataSpec(opts.data).scheme;
-      if (scheme === 'sts' || scheme === 'text') {
-        if (opts.adapter !== undefined) throw new CompileOptionError('--adapter is evaluated on labelled classification data (mnist:, imagenet:, images:); sentence data with an adapter is not supported yet', 'bad-option');
-        const tokenizer = await loadVocabulary(opts.vocab, [modelPath, opts.reference]);
-        const dataset = await openDataset(opts.data, { ...slice, layout: [], inputs, tokenizer });
-        const refBytes = referencePath === undefined ? undefined : referencePath === modelPath ? bytes : await readInputBytes(referencePath);
-        const before = opts.before === undefined ? undefined : await readInputBytes(opts.before);
-        if (before && !header) throw new CompileOptionError('--before compares two .lrm files; this is an ONNX model', 'bad-option');
-        if (before && header) await checkBefore(header, before, { model: modelPath, before: opts.before! });
-        await evalSentenceEncoder({
-          engine, dataset, batchSize: parseWholeNumber('--batch', opts.batch ?? '64'), output: opts.output, json: opts.json, label: modelPath,
-          lrm: header && { header, bytes, tiers: asked },
-          reference: refBytes && { bytes: refBytes, params: onnxParams(refBytes, referencePath!) },
-          before, precision: opts.precision,
-        });
-        return;
-      }
-      const input = singleInput(inputs, modelPath);
-      const { mean, std, size } = parseNormalisation(opts.mean, opts.std, opts.size);
-      const dataset = await openDataset(opts.data, { mean, std, size, labels: opts.labels, ...slice, layout: input.shape, inputs: [input] });
-      const fixedBatch = typeof input.shape[0] === 'number' ? input.shape[0] : undefined;
-      const batchSize = fixedBatch ?? parseWholeNumber('--batch', opts.batch ?? '64');
-      const bar = new ProgressBar();
-      const run = async (label: string, runner: Runner): Promise<EvalResult> => {
-        const r = await evaluateClassifier(runner, dataset, {
-          inputName: input.name, outputName: opts.output, batchSize, keepScores: referencePath !== undefined,
-          onBatch: (done, total) => bar.update(label, done, total),
-        });
-        bar.stop();
-        return r;
-      };
+/** What both kinds of evaluation share: the model, its header when it is an .lrm, and what to evaluate. */
+interface EvalTarget {
+  modelPath: string;
+  bytes: Uint8Array;
+  header: ModelHeader | undefined;
+  inputs: ValueInfo[];
+  /** The original to compare with: the model itself when it is an ONNX file. */
+  referencePath: string | undefined;
+  asked: number[];
+  preset: string | undefined;
+  slice: { limit?: number; offset?: number };
+  engine: Engine;
+}
 
-      let reference: (Row & { predictions: Int32Array; scores?: Float32Array }) | null = null;
-      if (referencePath) {
-        const refBytes = referencePath === modelPath ? bytes : await readInputBytes(referencePath);
-        const session = await engine.create(refBytes);
-        try {
-          const r = await run('reference', session);
-          reference = { accuracy: r.accuracy, params: onnxParams(refBytes, referencePath), bytes: refBytes.length, latencyMsP50: r.latencyMsP50, predictions: r.predictions, scores: r.scores };
-        } finally {
-          await session.release();
-        }
-      }
+async function evalCommand(modelPath: string, opts: EvalCliOptions): Promise<void> {
+  const engine = engines.get(opts.engine);
+  const bytes = await readInputBytes(modelPath);
+  const isOnnx = !isLrm(bytes);
+  if (isOnnx && (opts.allTiers || opts.tier !== undefined || opts.preset !== undefined)) throw new CompileOptionError('--all-tiers, --tier and --preset apply to .lrm files; this is an ONNX model', 'bad-option');
+  // Read and verify the header once: it gives the input layout and, later, each tier's parameters.
+  const header = isOnnx ? undefined : (await readHeader(bytes.subarray(0, headerLength(bytes)), { fileName: modelPath, totalLength: bytes.length })).header;
+  const inputs = header ? header.graph.inputs : importOnnx(bytes, modelPath).inputs;
+  // Before any data is read: a bad --tier or --preset fails at once.
+  const { tiers: asked, preset } = header ? await requestedTiers({ header, bytes }, opts, engine.id) : { tiers: [], preset: undefined };
+  const slice = {
+    limit: opts.limit === undefined ? undefined : parseWholeNumber('--limit', opts.limit),
+    offset: opts.offset === undefined ? undefined : parseWholeNumber('--offset', opts.offset, 0),
+  };
+  const target: EvalTarget = { modelPath, bytes, header, inputs, referencePath: isOnnx ? modelPath : opts.reference, asked, preset, slice, engine };
+  const scheme = parseDataSpec(opts.data).scheme;
+  if (scheme === 'sts' || scheme === 'text') await evalSentences(target, opts);
+  else await evalClassifierTiers(target, opts);
+}
 
-      const beforeBytes = opts.before === undefined ? undefined : await readInputBytes(opts.before);
-      if (beforeBytes && !header) throw new CompileOptionError('--before compares two .lrm files; this is an ONNX model', 'bad-option');
-      if (beforeBytes && header) await checkBefore(header, beforeBytes, { model: modelPath, before: opts.before! });
-      const adapter = opts.adapter === undefined ? undefined : await readInputBytes(opts.adapter);
-      if (adapter && !header) throw new CompileOptionError('--adapter applies to .lrm files (the base the adapter was trained for); this is an ONNX model', 'bad-option');
-      const measured = header ? await sweepTiers({ header, bytes }, asked, { engine: engine.id, before: beforeBytes, adapter, precision: opts.precision }, run) : [];
-      const tiers = measured.map((m) => ({
-        tier: m.tier,
-        params: m.params,
-        bytes: m.bytes,
-        accuracy: m.result.accuracy,
-        agreement: reference ? agreement(m.result.predictions, reference.predictions) : null,
-        // Σ‖y − ŷ‖² / Σ‖y‖² of the scores against the reference's: finer than agreement on a few hundred samples.
-        scoreError: reference?.scores && m.result.scores ? scoreError(m.result.scores, reference.scores) : null,
-        latencyMsP50: m.result.latencyMsP50,
-        ...(m.before ? { before: m.before.accuracy } : {}),
-        ...(m.beforeRefit ? { beforeRefit: m.beforeRefit.accuracy } : {}),
-        ...(m.withoutAdapter ? { withoutAdapter: m.withoutAdapter.accuracy } : {}),
-      }));
+/** The reference's bytes, read once (the model's own when it is the ONNX file evaluated). */
+async function referenceBytes(t: EvalTarget): Promise<Uint8Array | undefined> {
+  if (t.referencePath === undefined) return undefined;
+  return t.referencePath === t.modelPath ? t.bytes : readInputBytes(t.referencePath);
+}
 
-      const refOut = reference && { accuracy: reference.accuracy, params: reference.params, bytes: reference.bytes, latencyMsP50: reference.latencyMsP50 };
-      if (opts.json) {
-        const adapterOut = adapter && { file: opts.adapter, bytes: adapter.length };
-        console.log(JSON.stringify({ engine: engine.id, samples: dataset.size, ...(preset !== undefined ? { preset } : {}), ...(adapterOut ? { adapter: adapterOut } : {}), reference: refOut, tiers }));
-        return;
-      }
-      const pct = (v: number | null) => (v === null ? '-' : `${v.toFixed(2)}%`);
-      console.log(`${modelPath}${adapter ? ` with adapter ${opts.adapter} (${formatBytes(adapter.length)})` : ''} on ${opts.data}: ${dataset.size} samples, engine ${engine.id}${preset !== undefined ? `, preset ${preset} (tier ${asked[0]})` : ''}`);
-      const refitted = tiers.some((t) => t.beforeRefit !== undefined);
-      const compared = tiers.some((t) => t.before !== undefined);
-      const cell = (v: number | null | undefined) => (v === undefined ? '-' : pct(v));
-      const before = (t?: { before?: number | null; beforeRefit?: number | null; withoutAdapter?: number | null }) => [
-        ...(compared ? [cell(t?.before)] : []),
-        ...(refitted ? [cell(t?.beforeRefit)] : []),
-        ...(adapter ? [cell(t?.withoutAdapter)] : []),
-      ];
-      console.log(
-        table([
-          ['model', 'params', 'bytes', 'accuracy', ...(compared ? ['before'] : []), ...(refitted ? ['before refit'] : []), ...(adapter ? ['without'] : []), 'agreement', ...(refOut ? ['score error'] : []), 'p50 ms'],
-          ...(refOut ? [['original', formatCount(refOut.params), formatBytes(refOut.bytes), pct(refOut.accuracy), ...before(), '-', '-', refOut.latencyMsP50.toFixed(3)]] : []),
-          ...tiers.map((t) => [`tier ${t.tier}`, formatCount(t.params), formatBytes(t.bytes), pct(t.accuracy), ...before(t), pct(t.agreement), ...(refOut ? [t.scoreError === null ? '-' : t.scoreError.toFixed(4)] : []), t.latencyMsP50.toFixed(3)]),
-        ]),
-      );
+/** --before: the same model compiled without recovery, checked to have the same layers and tiers. */
+async function beforeBytes(t: EvalTarget, opts: EvalCliOptions): Promise<Uint8Array | undefined> {
+  if (opts.before === undefined) return undefined;
+  if (!t.header) throw new CompileOptionError('--before compares two .lrm files; this is an ONNX model', 'bad-option');
+  const before = await readInputBytes(opts.before);
+  await checkBefore(t.header, before, { model: t.modelPath, before: opts.before });
+  return before;
+}
+
+async function evalSentences(t: EvalTarget, opts: EvalCliOptions): Promise<void> {
+  if (opts.adapter !== undefined) throw new CompileOptionError('--adapter is evaluated on labelled classification data (mnist:, imagenet:, images:); sentence data with an adapter is not supported yet', 'bad-option');
+  const tokenizer = await loadVocabulary(opts.vocab, [t.modelPath, opts.reference]);
+  const dataset = await openDataset(opts.data, { ...t.slice, layout: [], inputs: t.inputs, tokenizer });
+  const refBytes = await referenceBytes(t);
+  const before = await beforeBytes(t, opts);
+  await evalSentenceEncoder({
+    engine: t.engine, dataset, batchSize: parseWholeNumber('--batch', opts.batch ?? '64'), output: opts.output, json: opts.json, label: t.modelPath,
+    lrm: t.header && { header: t.header, bytes: t.bytes, tiers: t.asked },
+    reference: refBytes && { bytes: refBytes, params: onnxParams(refBytes, t.referencePath!) },
+    before, precision: opts.precision,
+  });
+}
+
+interface ClassifierTierRow extends Row {
+  tier: number;
+  agreement: number | null;
+  scoreError: number | null;
+  before?: number | null;
+  beforeRefit?: number | null;
+  withoutAdapter?: number | null;
+}
+
+type ReferenceRow = Row & { predictions: Int32Array; scores?: Float32Array };
+
+async function evalClassifierTiers(t: EvalTarget, opts: EvalCliOptions): Promise<void> {
+  const input = singleInput(t.inputs, t.modelPath);
+  const { mean, std, size } = parseNormalisation(opts.mean, opts.std, opts.size);
+  const dataset = await openDataset(opts.data, { mean, std, size, labels: opts.labels, ...t.slice, layout: input.shape, inputs: [input] });
+  const fixedBatch = typeof input.shape[0] === 'number' ? input.shape[0] : undefined;
+  const batchSize = fixedBatch ?? parseWholeNumber('--batch', opts.batch ?? '64');
+  const bar = new ProgressBar();
+  const run = async (label: string, runner: Runner): Promise<EvalResult> => {
+    const r = await evaluateClassifier(runner, dataset, {
+      inputName: input.name, outputName: opts.output, batchSize, keepScores: t.referencePath !== undefined,
+      onBatch: (done, total) => bar.update(label, done, total),
     });
+    bar.stop();
+    return r;
+  };
+
+  let reference: ReferenceRow | null = null;
+  const refBytes = await referenceBytes(t);
+  if (refBytes) {
+    const session = await t.engine.create(refBytes);
+    try {
+      const r = await run('reference', session);
+      reference = { accuracy: r.accuracy, params: onnxParams(refBytes, t.referencePath!), bytes: refBytes.length, latencyMsP50: r.latencyMsP50, predictions: r.predictions, scores: r.scores };
+    } finally {
+      await session.release();
+    }
+  }
+
+  const before = await beforeBytes(t, opts);
+  const adapter = opts.adapter === undefined ? undefined : await readInputBytes(opts.adapter);
+  if (adapter && !t.header) throw new CompileOptionError('--adapter applies to .lrm files (the base the adapter was trained for); this is an ONNX model', 'bad-option');
+  const measured = t.header ? await sweepTiers({ header: t.header, bytes: t.bytes }, t.asked, { engine: t.engine.id, before, adapter, precision: opts.precision }, run) : [];
+  const tiers: ClassifierTierRow[] = measured.map((m) => ({
+    tier: m.tier,
+    params: m.params,
+    bytes: m.bytes,
+    accuracy: m.result.accuracy,
+    agreement: reference ? agreement(m.result.predictions, reference.predictions) : null,
+    // Σ‖y − ŷ‖² / Σ‖y‖² of the scores against the reference's: finer than agreement on a few hundred samples.
+    scoreError: reference?.scores && m.result.scores ? scoreError(m.result.scores, reference.scores) : null,
+    latencyMsP50: m.result.latencyMsP50,
+    ...(m.before ? { before: m.before.accuracy } : {}),
+    ...(m.beforeRefit ? { beforeRefit: m.beforeRefit.accuracy } : {}),
+    ...(m.withoutAdapter ? { withoutAdapter: m.withoutAdapter.accuracy } : {}),
+  }));
+  const refOut = reference && { accuracy: reference.accuracy, params: reference.params, bytes: reference.bytes, latencyMsP50: reference.latencyMsP50 };
+  if (opts.json) {
+    const adapterOut = adapter && { file: opts.adapter, bytes: adapter.length };
+    console.log(JSON.stringify({ engine: t.engine.id, samples: dataset.size, ...(t.preset !== undefined ? { preset: t.preset } : {}), ...(adapterOut ? { adapter: adapterOut } : {}), reference: refOut, tiers }));
+    return;
+  }
+  const adapterText = adapter ? ` with adapter ${opts.adapter} (${formatBytes(adapter.length)})` : '';
+  console.log(`${t.modelPath}${adapterText} on ${opts.data}: ${dataset.size} samples, engine ${t.engine.id}${t.preset !== undefined ? `, preset ${t.preset} (tier ${t.asked[0]})` : ''}`);
+  console.log(classifierTable(refOut, tiers, adapter !== undefined));
+}
+
+/** The text table: the original's row, then one per tier, with the before/without columns that apply. */
+function classifierTable(refOut: Row | null, tiers: ClassifierTierRow[], adapter: boolean): string {
+  const pct = (v: number | null) => (v === null ? '-' : `${v.toFixed(2)}%`);
+  const refitted = tiers.some((t) => t.beforeRefit !== undefined);
+  const compared = tiers.some((t) => t.before !== undefined);
+  const cell = (v: number | null | undefined) => (v === undefined ? '-' : pct(v));
+  const before = (t?: ClassifierTierRow) => [
+    ...(compared ? [cell(t?.before)] : []),
+    ...(refitted ? [cell(t?.beforeRefit)] : []),
+    ...(adapter ? [cell(t?.withoutAdapter)] : []),
+  ];
+  return table([
+    ['model', 'params', 'bytes', 'accuracy', ...(compared ? ['before'] : []), ...(refitted ? ['before refit'] : []), ...(adapter ? ['without'] : []), 'agreement', ...(refOut ? ['score error'] : []), 'p50 ms'],
+    ...(refOut ? [['original', formatCount(refOut.params), formatBytes(refOut.bytes), pct(refOut.accuracy), ...before(), '-', '-', refOut.latencyMsP50.toFixed(3)]] : []),
+    ...tiers.map((t) => [`tier ${t.tier}`, formatCount(t.params), formatBytes(t.bytes), pct(t.accuracy), ...before(t), pct(t.agreement), ...(refOut ? [t.scoreError === null ? '-' : t.scoreError.toFixed(4)] : []), t.latencyMsP50.toFixed(3)]),
+  ]);
 }
 
 /** An .lrm starts with a size prefix, a root offset, then the file identifier. */
@@ -190,7 +236,6 @@ function singleInput(inputs: ValueInfo[], path: string): ValueInfo {
   return inputs[0];
 }
 
-/** Weights in an ONNX model: every initializer element. */
 /** The model's weights, counted as the compiler sees them (Constant-node weights included: normaliseOnnx). */
 function onnxParams(bytes: Uint8Array, path: string): number {
   return importOnnx(normaliseOnnx(bytes, path).bytes, path).initializers.reduce((s, t) => s + t.dims.reduce((a, b) => a * b, 1), 0);

@@ -69,100 +69,19 @@ export function mergePrefactoredPairs(model: ImportedModel, options: PrefactorOp
   const minParams = options.minParams ?? DEFAULT_MIN_PARAMS;
   // Same default as compileOnnx: with keep-ends the end layers stay dense, so their pairs stay as they are.
   const ends = (options.keepEnds ?? isConvClassifier(model)) ? endLayerNames(model) : new Set<string>();
-  const consts = new Map(model.initializers.map((t) => [t.name, t]));
-  const uses = new Map<string, number>();
-  const consumers = new Map<string, number[]>();
-  model.nodes.forEach((n, i) => {
-    for (const name of n.inputs) {
-      if (!name) continue;
-      uses.set(name, (uses.get(name) ?? 0) + 1);
-      const list = consumers.get(name);
-      if (list) list.push(i);
-      else consumers.set(name, [i]);
-    }
-  });
-  const graphOutputs = new Set(model.outputs.map((o) => o.name));
-  // Subgraphs (If/Loop bodies) may read outer values by name; they travel as bytes, so look for the name there.
-  const subgraphs = model.nodes.flatMap((n) => n.attributes.flatMap((a) => (a.kind === 'onnx' ? [a.value] : [])));
-  const utf8 = new TextEncoder();
-  const private_ = (name: string) => uses.get(name) === 1 && !graphOutputs.has(name) && !subgraphs.some((b) => contains(b, utf8.encode(name)));
-  const nodeNames = new Set(model.nodes.map((n) => n.name));
-  const valueNames = new Set([...model.initializers.map((t) => t.name), ...model.inputs.map((v) => v.name), ...model.nodes.flatMap((n) => n.outputs)]);
-  const fresh = (base: string): string => {
-    let name = base;
-    for (let k = 1; valueNames.has(name); k++) name = `${base}_${k}`;
-    valueNames.add(name);
-    return name;
-  };
-
+  const index = new PairIndex(model);
   const taken = new Set<number>();
   const pairs: MergedPair[] = [];
   model.nodes.forEach((first, i) => {
     if (taken.has(i) || ends.has(first.name) || first.outputs.length !== 1) return;
     const h = first.outputs[0];
-    if (!private_(h)) return;
-    const j = consumers.get(h)![0];
+    if (!index.isPrivate(h)) return;
+    const j = index.consumers.get(h)![0];
     const second = model.nodes[j];
     if (taken.has(j) || ends.has(second.name) || second.inputs[0] !== h) return;
-    const c1 = nodeAsCandidate(model, i);
-    const c2 = nodeAsCandidate(model, j);
-    if (!c1 || !c2 || !private_(c1.weight.name) || !private_(c2.weight.name)) return;
-    const [m, r, n] = [c2.rows, c1.rows, c1.cols];
-    if (c2.cols !== r || r < 1 || r > Math.min(m, n)) return;
-    // Only pairs that become candidates: anything else must keep its stored weights.
-    if (m * n < minParams || m + n >= m * n) return;
-
-    let kind: LayerKind;
-    if (c1.kind === 'conv' || c2.kind === 'conv') {
-      if (c1.kind !== 'conv' || c2.kind !== 'conv' || !isPointwise(second, c2.weight.dims, c1.weight.dims.length)) return;
-      kind = 'conv';
-    } else {
-      if (c2.kind === 'gemm' && intAttr(second, 'transA', 0) !== 0) return;
-      kind = c1.kind === 'gemm' || c2.kind === 'gemm' ? 'gemm' : 'matmul';
-    }
-    const b1 = readBias(first, c1, consts, r);
-    const b2 = readBias(second, c2, consts, m);
-    if (b1 === null || b2 === null || (b1 && !b1.vector)) return;
-    const b1v = b1?.vector;
-    const fold = b1v !== undefined && b1v.some((v) => v !== 0);
-    if (fold && b2 && !b2.vector) return;
-
-    const A = c2.matrix();
-    const f = pairFactors(A, c1.matrix(), m, r, n);
-    const name = stem(first.name, second.name, '/in', '/out');
-    const nodeName = name !== undefined && !nodeNames.has(name) ? name : second.name;
-    nodeNames.add(nodeName);
-    const weight = fresh(stem(c1.weight.name, c2.weight.name, '__lowrank_in', '__lowrank_out') ?? `${nodeName}__prefactored`);
-    const removed = [c1.weight.name, c2.weight.name];
-    if (b1 && private_(b1.name)) removed.push(b1.name);
-
-    const inputs = [first.inputs[0], weight];
-    const attributes: Attribute[] = kind === 'conv' ? [...first.attributes] : [];
-    if (kind === 'gemm') {
-      if (c1.kind === 'gemm' && intAttr(first, 'transA', 0) === 1) attributes.push({ name: 'transA', kind: 'int', value: 1n });
-      attributes.push({ name: 'transB', kind: 'int', value: 1n });
-    }
-    let bias: ImportedTensor | undefined;
-    if (fold) {
-      // y = M₂·M₁·x + (M₂·b₁ + b₂): the bias of the merged node, beta 1.
-      const values = new Float32Array(m);
-      for (let o = 0; o < m; o++) {
-        let s = b2?.vector?.[o] ?? 0;
-        for (let k = 0; k < r; k++) s += A[o * r + k] * b1v[k];
-        values[o] = s;
-      }
-      bias = { name: fresh(`${weight}__bias`), dataType: DataType.FLOAT, dims: [m], data: new Uint8Array(values.buffer) };
-      inputs.push(bias.name);
-      if (b2 && private_(b2.name)) removed.push(b2.name);
-    } else if (b2) {
-      inputs.push(b2.name);
-      const beta = second.attributes.find((a) => a.name === 'beta');
-      if (kind === 'gemm' && beta) attributes.push(beta);
-    }
-    const weightDims = kind === 'matmul' ? [n, m] : kind === 'gemm' ? [m, n] : [m, ...c1.weight.dims.slice(1)];
-    const node: NodeDef = { name: nodeName, opType: kind === 'matmul' ? 'MatMul' : kind === 'gemm' ? 'Gemm' : 'Conv', domain: '', inputs, outputs: second.outputs, attributes };
-    const known: KnownFactors = { ...f, kind, rows: m, cols: n, weight, weightDims, pair: [first.name, second.name] };
-    pairs.push({ first: i, second: j, node, known, removed, bias });
+    const pair = mergePair(model, i, j, index, minParams);
+    if (!pair) return;
+    pairs.push(pair);
     taken.add(i).add(j);
   });
 
@@ -179,6 +98,117 @@ export function mergePrefactoredPairs(model: ImportedModel, options: PrefactorOp
     known: new Map(pairs.map((p) => [p.node.name, p.known])),
     mergedSource: (source) => (pairs.length === 0 ? source : mergedOnnx(source, pairs, removed)),
   };
+}
+
+/** Who reads each value of a model, whether a value may be removed, and fresh names for what merging adds. */
+class PairIndex {
+  readonly consts: Map<string, ImportedTensor>;
+  /** Node indices reading each value. */
+  readonly consumers = new Map<string, number[]>();
+  readonly nodeNames: Set<string>;
+  private readonly uses = new Map<string, number>();
+  private readonly graphOutputs: Set<string>;
+  private readonly subgraphs: Uint8Array[];
+  private readonly valueNames: Set<string>;
+  private readonly utf8 = new TextEncoder();
+
+  constructor(model: ImportedModel) {
+    this.consts = new Map(model.initializers.map((t) => [t.name, t]));
+    model.nodes.forEach((n, i) => {
+      for (const name of n.inputs) {
+        if (!name) continue;
+        this.uses.set(name, (this.uses.get(name) ?? 0) + 1);
+        const list = this.consumers.get(name);
+        if (list) list.push(i);
+        else this.consumers.set(name, [i]);
+      }
+    });
+    this.graphOutputs = new Set(model.outputs.map((o) => o.name));
+    // Subgraphs (If/Loop bodies) may read outer values by name; they travel as bytes, so look for the name there.
+    this.subgraphs = model.nodes.flatMap((n) => n.attributes.flatMap((a) => (a.kind === 'onnx' ? [a.value] : [])));
+    this.nodeNames = new Set(model.nodes.map((n) => n.name));
+    this.valueNames = new Set([...model.initializers.map((t) => t.name), ...model.inputs.map((v) => v.name), ...model.nodes.flatMap((n) => n.outputs)]);
+  }
+
+  /** Read by one node only, and neither a graph output nor named in a subgraph: the pair may consume it. */
+  isPrivate(name: string): boolean {
+    return this.uses.get(name) === 1 && !this.graphOutputs.has(name) && !this.subgraphs.some((b) => contains(b, this.utf8.encode(name)));
+  }
+
+  /** `base`, or `base_k` for the first k that names no value yet; reserved. */
+  fresh(base: string): string {
+    let name = base;
+    for (let k = 1; this.valueNames.has(name); k++) name = `${base}_${k}`;
+    this.valueNames.add(name);
+    return name;
+  }
+}
+
+/**
+ * Nodes i → j (j the only reader of i's output) as one node with known factors M₂·M₁, when both are weight layers
+ * of one kind with private weights, the product is a factorisation candidate, and the biases fold; else undefined.
+ */
+function mergePair(model: ImportedModel, i: number, j: number, index: PairIndex, minParams: number): MergedPair | undefined {
+  const [first, second] = [model.nodes[i], model.nodes[j]];
+  const c1 = nodeAsCandidate(model, i);
+  const c2 = nodeAsCandidate(model, j);
+  if (!c1 || !c2 || !index.isPrivate(c1.weight.name) || !index.isPrivate(c2.weight.name)) return undefined;
+  const [m, r, n] = [c2.rows, c1.rows, c1.cols];
+  if (c2.cols !== r || r < 1 || r > Math.min(m, n)) return undefined;
+  // Only pairs that become candidates: anything else must keep its stored weights.
+  if (m * n < minParams || m + n >= m * n) return undefined;
+
+  let kind: LayerKind;
+  if (c1.kind === 'conv' || c2.kind === 'conv') {
+    if (c1.kind !== 'conv' || c2.kind !== 'conv' || !isPointwise(second, c2.weight.dims, c1.weight.dims.length)) return undefined;
+    kind = 'conv';
+  } else {
+    if (c2.kind === 'gemm' && intAttr(second, 'transA', 0) !== 0) return undefined;
+    kind = c1.kind === 'gemm' || c2.kind === 'gemm' ? 'gemm' : 'matmul';
+  }
+  const b1 = readBias(first, c1, index.consts, r);
+  const b2 = readBias(second, c2, index.consts, m);
+  if (b1 === null || b2 === null || (b1 && !b1.vector)) return undefined;
+  const b1v = b1?.vector;
+  const fold = b1v !== undefined && b1v.some((v) => v !== 0);
+  if (fold && b2 && !b2.vector) return undefined;
+
+  const A = c2.matrix();
+  const f = pairFactors(A, c1.matrix(), m, r, n);
+  const name = stem(first.name, second.name, '/in', '/out');
+  const nodeName = name !== undefined && !index.nodeNames.has(name) ? name : second.name;
+  index.nodeNames.add(nodeName);
+  const weight = index.fresh(stem(c1.weight.name, c2.weight.name, '__lowrank_in', '__lowrank_out') ?? `${nodeName}__prefactored`);
+  const removed = [c1.weight.name, c2.weight.name];
+  if (b1 && index.isPrivate(b1.name)) removed.push(b1.name);
+
+  const inputs = [first.inputs[0], weight];
+  const attributes: Attribute[] = kind === 'conv' ? [...first.attributes] : [];
+  if (kind === 'gemm') {
+    if (c1.kind === 'gemm' && intAttr(first, 'transA', 0) === 1) attributes.push({ name: 'transA', kind: 'int', value: 1n });
+    attributes.push({ name: 'transB', kind: 'int', value: 1n });
+  }
+  let bias: ImportedTensor | undefined;
+  if (fold) {
+    // y = M₂·M₁·x + (M₂·b₁ + b₂): the bias of the merged node, beta 1.
+    const values = new Float32Array(m);
+    for (let o = 0; o < m; o++) {
+      let s = b2?.vector?.[o] ?? 0;
+      for (let k = 0; k < r; k++) s += A[o * r + k] * b1v[k];
+      values[o] = s;
+    }
+    bias = { name: index.fresh(`${weight}__bias`), dataType: DataType.FLOAT, dims: [m], data: new Uint8Array(values.buffer) };
+    inputs.push(bias.name);
+    if (b2 && index.isPrivate(b2.name)) removed.push(b2.name);
+  } else if (b2) {
+    inputs.push(b2.name);
+    const beta = second.attributes.find((a) => a.name === 'beta');
+    if (kind === 'gemm' && beta) attributes.push(beta);
+  }
+  const weightDims = kind === 'matmul' ? [n, m] : kind === 'gemm' ? [m, n] : [m, ...c1.weight.dims.slice(1)];
+  const node: NodeDef = { name: nodeName, opType: kind === 'matmul' ? 'MatMul' : kind === 'gemm' ? 'Gemm' : 'Conv', domain: '', inputs, outputs: second.outputs, attributes };
+  const known: KnownFactors = { ...f, kind, rows: m, cols: n, weight, weightDims, pair: [first.name, second.name] };
+  return { first: i, second: j, node, known, removed, bias };
 }
 
 /**
