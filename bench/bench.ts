@@ -274,6 +274,7 @@ function row(
     latencyRatio: 1, // a tier's is its paired ratio (benchModel)
 
     evalSeconds: round(seconds, 2),
+    ...(score.interval95 === undefined ? {} : { interval95: score.interval95 }),
     extra: score.extra,
   };
 }

@@ -32,12 +32,12 @@ export function ourRows(rows: readonly Row[]): Row[] {
   return rows.filter((r) => r.method !== 'original' && !isQuantBaseline(r.method) && r.value !== null);
 }
 
-/** One judgement per baseline row that has a quality figure. */
-export function judgeDominance(rows: readonly Row[], higherIsBetter: boolean, tolerance: number): Judgement[] {
+/** One judgement per baseline row that has a quality figure; `tolerance` is a baseline's (noise.ts qualityTolerance). */
+export function judgeDominance(rows: readonly Row[], higherIsBetter: boolean, tolerance: (baseline: Row) => number): Judgement[] {
   const ours = ourRows(rows);
   const better = (a: Row, b: Row) => (higherIsBetter ? a.value! > b.value! : a.value! < b.value!);
   return rows.filter((r) => isQuantBaseline(r.method) && r.value !== null).map((baseline) => {
-    const good = (r: Row) => asGood(r.value!, baseline.value!, higherIsBetter, tolerance);
+    const good = (r: Row) => asGood(r.value!, baseline.value!, higherIsBetter, tolerance(baseline));
     const smallest = (rows: Row[]) => rows.reduce<Row | null>((best, r) => (!best || r.bytes < best.bytes || (r.bytes === best.bytes && better(r, best)) ? r : best), null);
     const within = ours.filter((r) => r.bytes <= baseline.bytes);
     const by = smallest(within.filter(good));
@@ -75,8 +75,8 @@ function excess(bytes: number, baseline: number): string {
 
 /** The report's dominance line for one model ('- Dominance: …'), or undefined when it has no baseline rows. */
 export function dominanceLine(m: ModelResult, format: (v: number | null) => string): string | undefined {
-  const tolerance = qualityTolerance(m);
-  const judgements = judgeDominance(m.rows, m.metric.higherIsBetter, tolerance.value);
+  const tolerance = qualityTolerance(m, (v) => format(v));
+  const judgements = judgeDominance(m.rows, m.metric.higherIsBetter, tolerance.of);
   if (judgements.length === 0) return undefined;
   const text = judgements.map((j) => describeJudgement(j, m.metric, format, ourRows(m.rows))).join('; ');
   return `- Dominance of the quantisation-only baselines (tolerance ${tolerance.text}): ${text}`;

@@ -10,6 +10,7 @@ import type { DistillOptions } from '../compiler/distill/distill.js';
 import { feedBatches, openDataset, type DataOptions } from '../compiler/data/spec.js';
 import { preprocessImage, readImageFile, type Preprocess } from '../compiler/data/image.js';
 import { readWav } from '../compiler/data/wav.js';
+import { listDirectory } from '../compiler/data/files.js';
 import { importOnnx } from '../compiler/import/onnx.js';
 import { engines } from '../runtime/node.js';
 import type { Feeds, HostTensor } from '../runtime/tensor.js';
@@ -211,6 +212,11 @@ const mobilenet = (ctx: BenchContext): BenchModel => {
 
 const PHOTOS = ['bus.jpg', 'zidane.jpg', 'dog.jpg'];
 const UNLABELLED_CALIBRATION = 64;
+/**
+ * The image models' evaluation images besides the photos: imagenet-sample images 400–449, disjoint from their
+ * calibration images (the first 64). Three photos alone gave no usable noise figure; 53 give one (bench/bootstrap.ts).
+ */
+const EVALUATION_IMAGES = { offset: 400, limit: 50 };
 
 interface ImageModelSpec {
   id: string;
@@ -226,13 +232,24 @@ interface ImageModelSpec {
   sensitivityBatches: number;
   /** Calibration images (default UNLABELLED_CALIBRATION). */
   calibrationImages?: number;
+  /** Imagenet-sample images evaluated besides the photos (default EVALUATION_IMAGES.limit). */
+  evaluationImages?: number;
   /** detection: the scores whose argmax is the top detection, and what they are. */
   top?: { name: string; scores: (out: Record<string, HostTensor>) => ArrayLike<number> };
   /** detection: further fidelity numbers per image (see detectorSuite). */
   extra?: (got: Record<string, HostTensor>, want: Record<string, HostTensor>) => Record<string, number>;
 }
 
-/** Models without labels: calibrated on the first imagenet-sample images, evaluated for fidelity on the three photos. */
+/** Imagenet-sample images in an image model's evaluation (a --quick run takes at most 2). */
+function evaluationImages(ctx: BenchContext, s: ImageModelSpec): number {
+  const n = s.evaluationImages ?? EVALUATION_IMAGES.limit;
+  return ctx.quick ? Math.min(2, n) : n;
+}
+
+/**
+ * Models without labels: calibrated on the first imagenet-sample images, evaluated for fidelity on the three photos
+ * and (but for the text detector) imagenet-sample images 400–449.
+ */
 function imageModel(s: ImageModelSpec): (ctx: BenchContext) => BenchModel {
   return (ctx) => {
     const limit = ctx.quick ? 4 : (s.calibrationImages ?? UNLABELLED_CALIBRATION);
@@ -246,14 +263,20 @@ function imageModel(s: ImageModelSpec): (ctx: BenchContext) => BenchModel {
       sensitivityBatches: ctx.quick ? 1 : s.sensitivityBatches,
       split: () => ({
         calibration: `imagenet-sample images 0–${limit - 1} (${limit}, labels unused), ${s.preText}`,
-        evaluation: `../shared/data/images: ${PHOTOS.join(', ')}, ${s.preText}`,
+        evaluation: `../shared/data/images: ${PHOTOS.join(', ')}${evaluationImages(ctx, s) > 0 ? ` and imagenet-sample images ${EVALUATION_IMAGES.offset}–${EVALUATION_IMAGES.offset + evaluationImages(ctx, s) - 1}` : ''}, ${s.preText}`,
       }),
       calibration: (source) => datasetCalibration(source, s.file, `imagenet:${join(ctx.data, 'imagenet-sample')}`, { ...s.pre, offset: 0, limit }, [1, s.channels, s.height, s.width]),
       async suite(source) {
         const { input } = firstInput(source, s.file);
+        const sample = join(ctx.data, 'imagenet-sample');
+        const names = (await listDirectory(sample)).filter((e) => e.isFile).map((e) => e.name);
+        const files = [
+          ...PHOTOS.map((f) => join(ctx.data, 'images', f)),
+          ...names.slice(EVALUATION_IMAGES.offset, EVALUATION_IMAGES.offset + evaluationImages(ctx, s)).map((f) => join(sample, f)),
+        ];
         const feeds: Feeds[] = [];
-        for (const f of PHOTOS) {
-          const data = preprocessImage(await readImageFile(join(ctx.data, 'images', f)), { channels: s.channels, height: s.height, width: s.width }, s.pre);
+        for (const f of files) {
+          const data = preprocessImage(await readImageFile(f), { channels: s.channels, height: s.height, width: s.width }, s.pre);
           feeds.push({ [input.name]: { dataType: 'float32', dims: [1, s.channels, s.height, s.width], data } });
         }
         const evaluation = this.split(ctx).evaluation;
@@ -330,6 +353,9 @@ const ppocrDet = imageModel({
   // Calibration gathers every output position's im2col patch; the head's 3×3 convs on 96 channels at 80×80 make
   // that ~4 s per image on 2 cores, so 16 images rather than 64 keep the bench inside its time budget.
   calibrationImages: 16,
+  // ImageNet photos hold almost no text, so the text map is near empty and a relative error on it is mostly noise
+  // (measured on images 400–449: int8 alone 0.24 ± 0.32): the photos alone, compared exactly.
+  evaluationImages: 0,
   sensitivityBatches: 1,
   top: { name: "text probability map 'sigmoid_0.tmp_0'", scores: (o) => f32(o['sigmoid_0.tmp_0'], 'sigmoid_0.tmp_0') },
   extra: (got, want) => ({ textPixelIoU: maskIoU(f32(got['sigmoid_0.tmp_0'], 'map'), f32(want['sigmoid_0.tmp_0'], 'map'), 0.3) }),

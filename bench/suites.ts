@@ -4,9 +4,10 @@
  * against the original's.
  *
  *  - classifier: top-1 accuracy on labelled data and top-1 agreement with the original (compiler/evaluate.ts).
- *  - detector: output fidelity on a few photos: relative L2 error of every raw output vs the original's (photos
- *    stacked), averaged over the outputs,
- *    and whether the argmax position of a score output matches the original's.
+ *  - detector: output fidelity on images: relative L2 error of every raw output vs the original's (images
+ *    stacked), averaged over the outputs, and whether the argmax position of a score output matches the original's.
+ * Figures measured against the original's outputs (detector, super-resolution, vad) carry a bootstrap interval
+ * (Score.interval95, bench/bootstrap.ts).
  *  - super-resolution: PSNR of the output vs the original's output (peak 1: the model works on Y/255).
  *  - sentence encoder: STS pairs; Pearson/Spearman ×100 of cosine vs gold, mean cosine to the original's embeddings.
  *  - vad: sequential chunks with the state carried; mean |Δ probability| and agreement of the >0.5 decision.
@@ -16,6 +17,7 @@ import type { Batch, Dataset } from '../compiler/data/spec.js';
 import { agreement, argmax, evaluateClassifier, medianLatency, type Runner } from '../compiler/evaluate.js';
 import type { Feeds, HostTensor } from '../runtime/tensor.js';
 import { batchItem } from '../compiler/data/tensor.js';
+import { bootstrapHalfWidth } from './bootstrap.js';
 import { evaluateSentenceEncoder, meanCosine, sentenceOf, type TextEvalResult } from '../compiler/evaluate-text.js';
 
 export interface MetricInfo {
@@ -31,6 +33,8 @@ export interface MetricInfo {
   decimals?: number;
   /** Charts draw values beyond this (e.g. an infinite PSNR) at the cap. */
   chartCap?: number;
+  /** What the noise bootstrap resamples ("53 images"), for metrics whose Score has interval95. */
+  resampled?: string;
 }
 
 export interface Score {
@@ -40,6 +44,11 @@ export interface Score {
   agreement: number | null;
   /** Further per-suite numbers, recorded in the JSON. */
   extra: Record<string, number | null>;
+  /**
+   * Half-width of the 95% interval of `value` when the evaluation samples are drawn again (bench/bootstrap.ts), for
+   * metrics without a closed-form interval; absent otherwise (accuracies and correlations: noise.ts).
+   */
+  interval95?: number;
 }
 
 export interface Measured {
@@ -138,23 +147,36 @@ function floats(t: HostTensor): Float32Array {
  * stacked), per output name and their mean. Pooling keeps a near-empty map on one image (a text detector on a
  * photo without text) from dividing by almost nothing.
  */
-function outputErrors(got: Outputs[], want: Outputs[]): { mean: number; perOutput: Record<string, number> } {
-  const perOutput: Record<string, number> = {};
-  for (const name of Object.keys(want[0] ?? {})) {
-    let num = 0;
-    let den = 0;
-    want.forEach((w, i) => {
+function outputErrors(got: Outputs[], want: Outputs[]): { mean: number; perOutput: Record<string, number>; interval95?: number } {
+  const names = Object.keys(want[0] ?? {});
+  // Squared error and squared reference per image and output: the pooled error, and its resamples, are sums of them.
+  const sums = names.map((name) =>
+    want.map((w, i) => {
       const a = floats(got[i]![name]!);
       const b = floats(w[name]!);
+      let num = 0;
+      let den = 0;
       for (let k = 0; k < b.length; k++) {
         num += (a[k]! - b[k]!) ** 2;
         den += b[k]! ** 2;
       }
+      return { num, den };
+    }),
+  );
+  const pooled = (weights: ArrayLike<number>) =>
+    sums.map((images) => {
+      let num = 0;
+      let den = 0;
+      images.forEach((s, i) => {
+        num += weights[i]! * s.num;
+        den += weights[i]! * s.den;
+      });
+      return den === 0 ? (num === 0 ? 0 : Infinity) : Math.sqrt(num / den);
     });
-    perOutput[name] = den === 0 ? (num === 0 ? 0 : Infinity) : Math.sqrt(num / den);
-  }
-  const values = Object.values(perOutput);
-  return { mean: values.reduce((a, b) => a + b, 0) / (values.length || 1), perOutput };
+  const errors = pooled(new Float64Array(want.length).fill(1));
+  const perOutput: Record<string, number> = {};
+  names.forEach((name, o) => (perOutput[name] = errors[o]!));
+  return { mean: mean(errors), perOutput, interval95: bootstrapHalfWidth(want.length, (w) => mean(pooled(w))) };
 }
 
 export interface DetectorSuiteOptions {
@@ -171,7 +193,7 @@ export function detectorSuite(o: DetectorSuiteOptions): Suite {
   return {
     evaluation: o.evaluation,
     samples: o.feeds.length,
-    metric: { name: 'relative L2 error of the outputs (mean over outputs)', short: 'relative L2 error', unit: '', higherIsBetter: false, vsOriginal: true },
+    metric: { name: 'relative L2 error of the outputs (mean over outputs)', short: 'relative L2 error', unit: '', higherIsBetter: false, vsOriginal: true, resampled: `${o.feeds.length} images` },
     agreementName: `top detection at the same position as the original's (${o.topName})`,
     latencyFeeds: o.feeds[0]!,
     async run(runner, fillMs, onProgress) {
@@ -182,7 +204,7 @@ export function detectorSuite(o: DetectorSuiteOptions): Suite {
     score(outcome, reference) {
       const got = outcome as Outputs[];
       const want = (reference as Outputs[] | null) ?? got;
-      const { mean, perOutput } = outputErrors(got, want);
+      const { mean: value, perOutput, interval95 } = outputErrors(got, want);
       let same = 0;
       got.forEach((g, i) => (same += argmax(o.topScores(g)) === argmax(o.topScores(want[i]!)) ? 1 : 0));
       const extra: Record<string, number> = {};
@@ -192,7 +214,7 @@ export function detectorSuite(o: DetectorSuiteOptions): Suite {
           for (const [k, v] of Object.entries(o.extra!(g, want[i]!))) extra[k] = (extra[k] ?? 0) + v / got.length;
         });
       }
-      return { value: mean, agreement: reference ? (100 * same) / got.length : null, extra };
+      return { value, agreement: reference ? (100 * same) / got.length : null, extra, interval95 };
     },
   };
 }
@@ -210,7 +232,7 @@ export function superResolutionSuite(evaluation: string, feeds: Feeds[], outputN
     evaluation,
     samples: feeds.length,
     // Full-rank tiers reproduce the original to ~1e-6, i.e. PSNR > 100 dB: charts cap it so lower tiers stay readable.
-    metric: { name: 'PSNR vs the original output', short: 'PSNR vs the original', unit: 'dB', higherIsBetter: true, vsOriginal: true, chartCap: 60 },
+    metric: { name: 'PSNR vs the original output', short: 'PSNR vs the original', unit: 'dB', higherIsBetter: true, vsOriginal: true, chartCap: 60, resampled: `${feeds.length} images` },
     agreementName: null,
     latencyFeeds: feeds[0]!,
     async run(runner, fillMs, onProgress) {
@@ -222,9 +244,19 @@ export function superResolutionSuite(evaluation: string, feeds: Feeds[], outputN
       const got = outcome as Outputs[];
       const want = (reference as Outputs[] | null) ?? got;
       // Mean of the per-image PSNRs; Infinity only when every image is reproduced exactly.
-      const values = got.map((g, i) => psnr(floats(g[outputName]!), floats(want[i]![outputName]!))).filter(Number.isFinite);
-      const value = values.length === 0 ? Infinity : mean(values);
-      return { value, agreement: null, extra: { relL2: outputErrors(got, want).mean } };
+      const values = got.map((g, i) => psnr(floats(g[outputName]!), floats(want[i]![outputName]!)));
+      const finiteMean = (weights: ArrayLike<number>) => {
+        let sum = 0;
+        let count = 0;
+        values.forEach((v, i) => {
+          if (!Number.isFinite(v)) return;
+          sum += weights[i]! * v;
+          count += weights[i]!;
+        });
+        return count === 0 ? Infinity : sum / count;
+      };
+      const value = finiteMean(new Float64Array(values.length).fill(1));
+      return { value, agreement: null, extra: { relL2: outputErrors(got, want).mean }, interval95: bootstrapHalfWidth(values.length, finiteMean) };
     },
   };
 }
@@ -245,6 +277,8 @@ export interface VadSuiteOptions {
 /** Silero-style streaming: 512 new samples per run, the previous 64 as context, the state carried run to run. */
 export const VAD_CHUNK = 512;
 export const VAD_CONTEXT = 64;
+/** Chunks per block when the noise of a stream's figure is estimated (bench/bootstrap.ts): 32 chunks, about 1 s. */
+export const VAD_NOISE_BLOCK = 32;
 
 export function vadChunkInput(samples: Float32Array, start: number, streamStart: number): Float32Array {
   const x = new Float32Array(VAD_CONTEXT + VAD_CHUNK);
@@ -279,7 +313,7 @@ export function vadSuite(o: VadSuiteOptions): Suite {
   return {
     evaluation: o.evaluation,
     samples: count,
-    metric: { name: 'mean |Δ speech probability| vs the original', short: 'mean |Δ probability|', unit: '', higherIsBetter: false, vsOriginal: true },
+    metric: { name: 'mean |Δ speech probability| vs the original', short: 'mean |Δ probability|', unit: '', higherIsBetter: false, vsOriginal: true, resampled: `${Math.ceil(count / VAD_NOISE_BLOCK)} blocks of ${VAD_NOISE_BLOCK} chunks (about 1 s; the state carries errors from chunk to chunk)` },
     agreementName: 'speech decision (p > 0.5) agrees with the original',
     latencyFeeds: first,
     async run(runner, fillMs, onProgress) {
@@ -290,15 +324,31 @@ export function vadSuite(o: VadSuiteOptions): Suite {
     score(outcome, reference) {
       const p = outcome as Float32Array;
       const ref = (reference as Float32Array | null) ?? p;
-      let diff = 0;
+      // The state carries one chunk's error into the next, so the bootstrap resamples blocks of chunks, not chunks.
+      const blocks = new Float64Array(Math.ceil(p.length / VAD_NOISE_BLOCK));
       let same = 0;
       let speech = 0;
       for (let i = 0; i < p.length; i++) {
-        diff += Math.abs(p[i]! - ref[i]!);
+        blocks[Math.floor(i / VAD_NOISE_BLOCK)]! += Math.abs(p[i]! - ref[i]!);
         if (p[i]! > 0.5 === ref[i]! > 0.5) same++;
         if (p[i]! > 0.5) speech++;
       }
-      return { value: diff / p.length, agreement: reference ? (100 * same) / p.length : null, extra: { speechChunksPct: (100 * speech) / p.length } };
+      const blockSize = (b: number) => Math.min(VAD_NOISE_BLOCK, p.length - b * VAD_NOISE_BLOCK);
+      const meanDiff = (weights: ArrayLike<number>) => {
+        let sum = 0;
+        let chunks = 0;
+        blocks.forEach((d, b) => {
+          sum += weights[b]! * d;
+          chunks += weights[b]! * blockSize(b);
+        });
+        return sum / chunks;
+      };
+      return {
+        value: meanDiff(new Float64Array(blocks.length).fill(1)),
+        agreement: reference ? (100 * same) / p.length : null,
+        extra: { speechChunksPct: (100 * speech) / p.length },
+        interval95: bootstrapHalfWidth(blocks.length, meanDiff),
+      };
     },
   };
 }

@@ -28,6 +28,11 @@ export interface Row {
   delta: number | null;
   /** Percent agreement with the original's decisions (see the model's agreementName). */
   agreement: number | null;
+  /**
+   * Half-width of the 95% interval of `value` were the evaluation samples drawn again (bootstrap, bench/bootstrap.ts),
+   * for metrics without a closed-form interval; absent for accuracies and correlations and in older results.
+   */
+  interval95?: number;
   /** Median single-sample latency in ms on the bench engine (suites.ts LATENCY_NOTE). */
   latencyMsP50: number;
   /** A tier's latency over the original's, timed in alternation with it (bench/paired-latency.ts); 1 for the original. */

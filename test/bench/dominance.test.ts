@@ -1,7 +1,8 @@
 /** The report's dominance judgement (bench/dominance.ts) on hand-made rows, with the noise tolerance of bench/noise.ts. */
 import { describe, expect, it } from 'vitest';
 import { asGood, dominanceLine, judgeDominance } from '../../bench/dominance.js';
-import { qualityTolerance } from '../../bench/noise.js';
+import { noiseText, qualityTolerance } from '../../bench/noise.js';
+import type { Row } from '../../bench/types.js';
 import { ACCURACY, modelResult, REL_ERROR, row } from './hand-made.js';
 
 const KIB = 1024;
@@ -19,8 +20,8 @@ describe('dominance of the quantisation-only baselines', () => {
       row('quant-int8', 0, 400 * KIB, 97.9),
     ]);
     const tol = qualityTolerance(m);
-    expect(tol.value).toBeCloseTo(196 * Math.sqrt((0.98 * 0.02) / 10000), 10);
-    const [j, ...rest] = judgeDominance(m.rows, true, tol.value);
+    expect(tol.of(m.rows[5]!)).toBeCloseTo(196 * Math.sqrt((0.98 * 0.02) / 10000), 10);
+    const [j, ...rest] = judgeDominance(m.rows, true, tol.of);
     expect(rest).toHaveLength(0);
     expect(j!.baseline.method).toBe('quant-int8');
     expect([j!.by?.method, j!.by?.tier]).toEqual(['plain-svd', 1]);
@@ -37,7 +38,7 @@ describe('dominance of the quantisation-only baselines', () => {
       row('calibrated', 2, 800 * KIB, 98.0), // as good, but twice the bytes
       row('quant-int8', 0, 400 * KIB, 97.9),
     ]);
-    const [j] = judgeDominance(m.rows, true, qualityTolerance(m).value);
+    const [j] = judgeDominance(m.rows, true, qualityTolerance(m).of);
     expect(j!.by).toBeNull();
     expect([j!.bestWithin?.method, j!.bestWithin?.tier]).toEqual(['calibrated', 0]);
     expect([j!.asGoodAbove?.method, j!.asGoodAbove?.tier]).toEqual(['calibrated', 2]);
@@ -54,7 +55,7 @@ describe('dominance of the quantisation-only baselines', () => {
       row('calibrated-int4', 2, 500 * KIB, 98.0),
       row('quant-int4', 0, 400 * KIB, 97.9),
     ]);
-    const [j] = judgeDominance(m.rows, true, qualityTolerance(m).value);
+    const [j] = judgeDominance(m.rows, true, qualityTolerance(m).of);
     expect(j!.by).toBeNull();
     expect([j!.asGoodAbove?.method, j!.asGoodAbove?.tier]).toEqual(['calibrated-int4', 1]);
     expect(dominanceLine(m, fmt)).toContain('our smallest tier as good, calibrated-int4 tier 1 (400.2 KiB, 97.90%), loads 212 B (0.05%) more');
@@ -67,7 +68,7 @@ describe('dominance of the quantisation-only baselines', () => {
       row('quant-fp16', 0, 150 * KIB, 99.0),
       row('quant-int8', 0, 200 * KIB, 98.0),
     ]);
-    const js = judgeDominance(m.rows, true, 0.5);
+    const js = judgeDominance(m.rows, true, () => 0.5);
     expect(js.map((j) => j.baseline.method)).toEqual(['quant-fp16', 'quant-int8']);
     for (const j of js) expect([j.by, j.bestWithin, j.asGoodAbove?.method]).toEqual([null, null, 'calibrated']);
     expect(dominanceLine(m, fmt)).toContain('quant-int8 (200.0 KiB, 98.00%) is not dominated: no tier of ours loads that few bytes; our smallest tier as good, calibrated tier 0 (300.0 KiB, 99.00%), loads 102,400 B (50.0%) more');
@@ -78,12 +79,39 @@ describe('dominance of the quantisation-only baselines', () => {
   it('compares lower-is-better metrics without a noise model exactly', () => {
     const rows = [row('original', null, 1000, 0), row('plain-svd', 0, 400, 0.0101), row('quant-int8', 0, 500, 0.01)];
     const m = modelResult(rows, REL_ERROR, 3);
-    expect(qualityTolerance(m)).toEqual({ value: 0, text: '0: no noise model for this metric, compared exactly' });
-    expect(judgeDominance(rows, false, 0)[0]!.by).toBeNull();
+    const tol = qualityTolerance(m);
+    expect([tol.of(rows[2]!), tol.text]).toEqual([0, '0: no noise model for this metric, compared exactly']);
+    expect(judgeDominance(rows, false, tol.of)[0]!.by).toBeNull();
     rows[1]!.value = 0.01; // equal error at fewer bytes dominates
-    expect(judgeDominance(rows, false, 0)[0]!.by?.method).toBe('plain-svd');
+    expect(judgeDominance(rows, false, tol.of)[0]!.by?.method).toBe('plain-svd');
     expect(asGood(0.0101, 0.01, false, 0.001)).toBe(true);
     expect(asGood(97.0, 98.0, ACCURACY.higherIsBetter, 0.5)).toBe(false);
+  });
+
+  it("compares metrics measured against the original within each baseline's own bootstrap interval", () => {
+    const withInterval = (r: Row, interval95: number) => ({ ...r, interval95 });
+    const rows = [
+      row('original', null, 1000, 0),
+      withInterval(row('calibrated-int8', 2, 450, 0.0105), 0.0004), // 0.0005 worse: beyond quant-int8's ±0.0003
+      withInterval(row('calibrated-int8', 3, 520, 0.01), 0.0003),
+      withInterval(row('quant-int8', 0, 500, 0.01), 0.0003),
+      withInterval(row('quant-int4', 0, 400, 0.03), 0.002),
+      withInterval(row('calibrated-int4', 2, 390, 0.0315), 0.002), // 0.0015 worse: within quant-int4's ±0.002
+    ];
+    const m = modelResult(rows, { ...REL_ERROR, resampled: '53 images' }, 53);
+    const tol = qualityTolerance(m, (v) => v.toFixed(4));
+    expect(rows.slice(3, 5).map((r) => tol.of(r))).toEqual([0.0003, 0.002]);
+    expect(tol.text).toBe("each baseline's own 95% bootstrap interval over the 53 images: quant-int8 ±0.0003, quant-int4 ±0.0020");
+    const [int8, int4] = judgeDominance(rows, false, tol.of);
+    expect([int8!.by, int8!.bestWithin?.tier, int8!.asGoodAbove?.tier]).toEqual([null, 2, 3]);
+    expect([int4!.by?.method, int4!.by?.tier]).toEqual(['calibrated-int4', 2]);
+    expect(noiseText(m)).toMatch(/95% bootstrap interval: 1\.96 × the standard deviation of the figure recomputed on 1,000 resamples, with replacement, of the 53 images$/);
+    rows[1]!.value = 0.0102; // now within ±0.0003 of quant-int8's 0.01
+    expect(judgeDominance(rows, false, tol.of)[0]!.by?.tier).toBe(2);
+    // Too few images for a bootstrap: no row has an interval, and figures are compared exactly.
+    const few = modelResult(rows.map(({ interval95: _, ...r }) => r), { ...REL_ERROR, resampled: '3 images' }, 3);
+    expect(qualityTolerance(few).text).toBe('0: 3 images are too few for a noise figure (a bootstrap needs 20), compared exactly');
+    expect(noiseText(few)).toBeUndefined();
   });
 
   it('has no line for a model without baseline rows', () => {
