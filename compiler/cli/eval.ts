@@ -1,9 +1,8 @@
 import { Option, type Command } from 'commander';
-import type { Precision } from '../../runtime/engines/engine.js';
+import type { Engine, Precision } from '../../runtime/engines/engine.js';
 import { readHeader, headerLength } from '../../formats/read.js';
 import { IDENTIFIER_OFFSET } from '../../formats/framing.js';
 import { FILE_IDENTIFIER, type ModelHeader, type ValueInfo } from '../../formats/model.js';
-import type { Engine } from '../../runtime/engines/engine.js';
 import { engines } from '../../runtime/node.js';
 import { openDataset, parseDataSpec } from '../data/spec.js';
 import { loadVocabulary } from '../data/text.js';
