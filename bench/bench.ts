@@ -275,6 +275,7 @@ function row(
 
     evalSeconds: round(seconds, 2),
     ...(score.interval95 === undefined ? {} : { interval95: score.interval95 }),
+    ...(score.units === undefined || method === 'original' ? {} : { units: score.units }),
     extra: score.extra,
   };
 }

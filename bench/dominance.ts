@@ -5,6 +5,7 @@
  */
 import { formatBytes, formatCount } from '../compiler/cli/format.js';
 import { isQuantBaseline } from './baselines.js';
+import { pairedDifference } from './bootstrap.js';
 import { qualityTolerance } from './noise.js';
 import type { MetricInfo } from './suites.js';
 import type { ModelResult, Row } from './types.js';
@@ -56,10 +57,21 @@ function gap(a: number, b: number, m: MetricInfo): string {
   return m.unit === '%' ? `${d.toFixed(2)} pp` : m.unit === 'dB' ? `${d.toFixed(2)} dB` : Number(d.toPrecision(3)).toString();
 }
 
+/**
+ * "; paired on the same units, …": the dominating tier's figure minus the baseline's, resampled together, when both
+ * rows carry their units. Stricter than the tolerance (the baseline's own spread): it says whether the two differ.
+ */
+function pairedText(a: Row, b: Row, format: (v: number | null) => string): string {
+  const p = a.units && b.units ? pairedDifference(a.units, b.units) : undefined;
+  if (!p) return '';
+  const sign = p.difference < 0 ? '−' : '+';
+  return ` (paired on the same evaluation units, its figure minus the baseline's is ${sign}${format(Math.abs(p.difference))} ± ${format(p.halfWidth)})`;
+}
+
 /** One sentence per judgement: who dominates the baseline, or "not dominated" with the closest figures. */
 export function describeJudgement(j: Judgement, m: MetricInfo, format: (v: number | null) => string, ours: readonly Row[]): string {
   const base = point(j.baseline, format);
-  if (j.by) return `${base} is dominated by ${point(j.by, format)}, our smallest tier with no more bytes and quality as good within the tolerance`;
+  if (j.by) return `${base} is dominated by ${point(j.by, format)}, our smallest tier with no more bytes and quality as good within the tolerance${pairedText(j.by, j.baseline, format)}`;
   const above = j.asGoodAbove ? `our smallest tier as good, ${point(j.asGoodAbove, format)}, loads ${excess(j.asGoodAbove.bytes, j.baseline.bytes)} more` : '';
   if (j.bestWithin) return `${base} is not dominated: our best tier within its bytes, ${point(j.bestWithin, format)}, is ${gap(j.bestWithin.value!, j.baseline.value!, m)} worse${above ? `; ${above}` : ''}`;
   if (above) return `${base} is not dominated: no tier of ours loads that few bytes; ${above}`;

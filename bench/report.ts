@@ -216,9 +216,16 @@ export function html(result: BenchResult, charts: Map<string, string[]>): string
   return parts.join('\n');
 }
 
-/** JSON with non-finite numbers (an exact PSNR) as null. */
+/** A JSON array of numbers (or nulls) that JSON.stringify spread over one line per element. */
+const NUMBER_ARRAY = /\[\n\s*((?:-?\d[\d.eE+-]*|null)(?:,\n\s*(?:-?\d[\d.eE+-]*|null))*)\n\s*\]/g;
+
+/**
+ * JSON with non-finite numbers (an exact PSNR) as null, and every array of numbers on one line: rows' per-image units
+ * would otherwise take one line a number.
+ */
 export function json(result: BenchResult): string {
-  return JSON.stringify(result, (_k, v: unknown) => (typeof v === 'number' && !Number.isFinite(v) ? null : v), 2) + '\n';
+  const text = JSON.stringify(result, (_k, v: unknown) => (typeof v === 'number' && !Number.isFinite(v) ? null : v), 2);
+  return text.replace(NUMBER_ARRAY, (_m, items: string) => `[${items.split(/,\n\s*/).join(', ')}]`) + '\n';
 }
 
 /** Writes every output file into `dir`; returns their paths. */

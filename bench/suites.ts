@@ -17,7 +17,7 @@ import type { Batch, Dataset } from '../compiler/data/spec.js';
 import { agreement, argmax, evaluateClassifier, medianLatency, type Runner } from '../compiler/evaluate.js';
 import type { Feeds, HostTensor } from '../runtime/tensor.js';
 import { batchItem } from '../compiler/data/tensor.js';
-import { bootstrapHalfWidth } from './bootstrap.js';
+import { fullValue, resampledHalfWidth, type Resamplable } from './bootstrap.js';
 import { evaluateSentenceEncoder, meanCosine, sentenceOf, type TextEvalResult } from '../compiler/evaluate-text.js';
 
 export interface MetricInfo {
@@ -49,6 +49,8 @@ export interface Score {
    * metrics without a closed-form interval; absent otherwise (accuracies and correlations: noise.ts).
    */
   interval95?: number;
+  /** What `value` is made of per evaluation unit, for those metrics (paired comparisons in the report). */
+  units?: Resamplable;
 }
 
 export interface Measured {
@@ -137,6 +139,14 @@ async function runAll(runner: Runner, feeds: Feeds[]): Promise<Outputs[]> {
   return out;
 }
 
+/**
+ * Per-unit sums kept to 7 significant digits (float32 outputs have about that many): the JSON holds them for every
+ * row, and the figures are computed from the same rounded sums.
+ */
+function significant(v: number): number {
+  return Number(v.toPrecision(7));
+}
+
 function floats(t: HostTensor): Float32Array {
   if (!(t.data instanceof Float32Array)) throw new Error(`expected a float32 output, got ${t.dataType}`);
   return t.data;
@@ -147,11 +157,14 @@ function floats(t: HostTensor): Float32Array {
  * stacked), per output name and their mean. Pooling keeps a near-empty map on one image (a text detector on a
  * photo without text) from dividing by almost nothing.
  */
-function outputErrors(got: Outputs[], want: Outputs[]): { mean: number; perOutput: Record<string, number>; interval95?: number } {
+function outputErrors(got: Outputs[], want: Outputs[]): { mean: number; perOutput: Record<string, number>; units: Resamplable } {
   const names = Object.keys(want[0] ?? {});
-  // Squared error and squared reference per image and output: the pooled error, and its resamples, are sums of them.
-  const sums = names.map((name) =>
-    want.map((w, i) => {
+  // Squared error and squared reference per output and image: the pooled error, and its resamples, are sums of them.
+  const units: Resamplable = { kind: 'pooled-relative-l2', num: [], den: [] };
+  for (const name of names) {
+    const nums: number[] = [];
+    const dens: number[] = [];
+    want.forEach((w, i) => {
       const a = floats(got[i]![name]!);
       const b = floats(w[name]!);
       let num = 0;
@@ -160,23 +173,15 @@ function outputErrors(got: Outputs[], want: Outputs[]): { mean: number; perOutpu
         num += (a[k]! - b[k]!) ** 2;
         den += b[k]! ** 2;
       }
-      return { num, den };
-    }),
-  );
-  const pooled = (weights: ArrayLike<number>) =>
-    sums.map((images) => {
-      let num = 0;
-      let den = 0;
-      images.forEach((s, i) => {
-        num += weights[i]! * s.num;
-        den += weights[i]! * s.den;
-      });
-      return den === 0 ? (num === 0 ? 0 : Infinity) : Math.sqrt(num / den);
+      nums.push(significant(num));
+      dens.push(significant(den));
     });
-  const errors = pooled(new Float64Array(want.length).fill(1));
+    units.num.push(nums);
+    units.den.push(dens);
+  }
   const perOutput: Record<string, number> = {};
-  names.forEach((name, o) => (perOutput[name] = errors[o]!));
-  return { mean: mean(errors), perOutput, interval95: bootstrapHalfWidth(want.length, (w) => mean(pooled(w))) };
+  names.forEach((name, o) => (perOutput[name] = fullValue({ kind: 'pooled-relative-l2', num: [units.num[o]!], den: [units.den[o]!] })));
+  return { mean: fullValue(units), perOutput, units };
 }
 
 export interface DetectorSuiteOptions {
@@ -204,7 +209,7 @@ export function detectorSuite(o: DetectorSuiteOptions): Suite {
     score(outcome, reference) {
       const got = outcome as Outputs[];
       const want = (reference as Outputs[] | null) ?? got;
-      const { mean: value, perOutput, interval95 } = outputErrors(got, want);
+      const { mean: value, perOutput, units } = outputErrors(got, want);
       let same = 0;
       got.forEach((g, i) => (same += argmax(o.topScores(g)) === argmax(o.topScores(want[i]!)) ? 1 : 0));
       const extra: Record<string, number> = {};
@@ -214,7 +219,7 @@ export function detectorSuite(o: DetectorSuiteOptions): Suite {
           for (const [k, v] of Object.entries(o.extra!(g, want[i]!))) extra[k] = (extra[k] ?? 0) + v / got.length;
         });
       }
-      return { value, agreement: reference ? (100 * same) / got.length : null, extra, interval95 };
+      return { value, agreement: reference ? (100 * same) / got.length : null, extra, units, interval95: resampledHalfWidth(units) };
     },
   };
 }
@@ -243,26 +248,13 @@ export function superResolutionSuite(evaluation: string, feeds: Feeds[], outputN
     score(outcome, reference) {
       const got = outcome as Outputs[];
       const want = (reference as Outputs[] | null) ?? got;
-      // Mean of the per-image PSNRs; Infinity only when every image is reproduced exactly.
+      // Mean of the per-image PSNRs; Infinity only when every image is reproduced exactly (which counts 0).
       const values = got.map((g, i) => psnr(floats(g[outputName]!), floats(want[i]![outputName]!)));
-      const finiteMean = (weights: ArrayLike<number>) => {
-        let sum = 0;
-        let count = 0;
-        values.forEach((v, i) => {
-          if (!Number.isFinite(v)) return;
-          sum += weights[i]! * v;
-          count += weights[i]!;
-        });
-        return count === 0 ? Infinity : sum / count;
-      };
-      const value = finiteMean(new Float64Array(values.length).fill(1));
-      return { value, agreement: null, extra: { relL2: outputErrors(got, want).mean }, interval95: bootstrapHalfWidth(values.length, finiteMean) };
+      const units: Resamplable = { kind: 'mean', sums: values.map((v) => (Number.isFinite(v) ? significant(v) : 0)), counts: values.map((v) => (Number.isFinite(v) ? 1 : 0)) };
+      const value = fullValue(units);
+      return { value, agreement: null, extra: { relL2: outputErrors(got, want).mean }, units, interval95: resampledHalfWidth(units) };
     },
   };
-}
-
-function mean(v: number[]): number {
-  return v.reduce((a, b) => a + b, 0) / (v.length || 1);
 }
 
 export interface VadSuiteOptions {
@@ -325,29 +317,24 @@ export function vadSuite(o: VadSuiteOptions): Suite {
       const p = outcome as Float32Array;
       const ref = (reference as Float32Array | null) ?? p;
       // The state carries one chunk's error into the next, so the bootstrap resamples blocks of chunks, not chunks.
-      const blocks = new Float64Array(Math.ceil(p.length / VAD_NOISE_BLOCK));
+      const blocks = Math.ceil(p.length / VAD_NOISE_BLOCK);
+      const units: Resamplable = { kind: 'mean', sums: new Array<number>(blocks).fill(0), counts: new Array<number>(blocks).fill(0) };
       let same = 0;
       let speech = 0;
       for (let i = 0; i < p.length; i++) {
-        blocks[Math.floor(i / VAD_NOISE_BLOCK)]! += Math.abs(p[i]! - ref[i]!);
+        const b = Math.floor(i / VAD_NOISE_BLOCK);
+        units.sums[b]! += Math.abs(p[i]! - ref[i]!);
+        units.counts[b]! += 1;
         if (p[i]! > 0.5 === ref[i]! > 0.5) same++;
         if (p[i]! > 0.5) speech++;
       }
-      const blockSize = (b: number) => Math.min(VAD_NOISE_BLOCK, p.length - b * VAD_NOISE_BLOCK);
-      const meanDiff = (weights: ArrayLike<number>) => {
-        let sum = 0;
-        let chunks = 0;
-        blocks.forEach((d, b) => {
-          sum += weights[b]! * d;
-          chunks += weights[b]! * blockSize(b);
-        });
-        return sum / chunks;
-      };
+      units.sums = units.sums.map(significant);
       return {
-        value: meanDiff(new Float64Array(blocks.length).fill(1)),
+        value: fullValue(units),
         agreement: reference ? (100 * same) / p.length : null,
         extra: { speechChunksPct: (100 * speech) / p.length },
-        interval95: bootstrapHalfWidth(blocks.length, meanDiff),
+        units,
+        interval95: resampledHalfWidth(units),
       };
     },
   };

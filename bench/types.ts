@@ -2,6 +2,7 @@
 import type { FactorDType } from '../formats/model.js';
 import type { MethodId } from './models.js';
 import type { MetricInfo } from './suites.js';
+import type { Resamplable } from './bootstrap.js';
 
 export interface Row {
   model: string;
@@ -33,6 +34,8 @@ export interface Row {
    * for metrics without a closed-form interval; absent for accuracies and correlations and in older results.
    */
   interval95?: number;
+  /** What `value` is made of per evaluation unit (image, stream block), with interval95: the report pairs rows on it. */
+  units?: Resamplable;
   /** Median single-sample latency in ms on the bench engine (suites.ts LATENCY_NOTE). */
   latencyMsP50: number;
   /** A tier's latency over the original's, timed in alternation with it (bench/paired-latency.ts); 1 for the original. */

@@ -1,8 +1,10 @@
 /** The bench's bootstrap noise (bench/bootstrap.ts) against the closed form it must agree with: a mean's 1.96·s/√n. */
 import { describe, expect, it } from 'vitest';
-import { bootstrapHalfWidth } from '../../bench/bootstrap.js';
+import { bootstrapHalfWidth, fullValue, pairedDifference, resampledValue, type Resamplable } from '../../bench/bootstrap.js';
 import { SeededRandom } from '../../compiler/adapt/random.js';
 import { detectorSuite, VAD_CHUNK, VAD_NOISE_BLOCK, vadSuite } from '../../bench/suites.js';
+import { json } from '../../bench/report.js';
+import type { BenchResult } from '../../bench/types.js';
 
 describe('bootstrapHalfWidth', () => {
   it("gives a sample mean about the normal interval's half-width 1.96·s/√n, and is reproducible", () => {
@@ -64,7 +66,43 @@ describe('the suites give their figures a bootstrap interval', () => {
       return { sum: chunks.reduce((a, i) => a + Math.abs(p[i]! - ref[i]!), 0), count: chunks.length };
     });
     const mean = (w: ArrayLike<number>) => blocks.reduce((a, b, i) => a + w[i]! * b.sum, 0) / blocks.reduce((a, b, i) => a + w[i]! * b.count, 0);
-    expect(s.interval95).toBeCloseTo(bootstrapHalfWidth(22, mean)!, 12);
+    expect(s.interval95).toBeCloseTo(bootstrapHalfWidth(22, mean)!, 9); // the suite keeps 7 significant digits a block
     expect(suite.metric.resampled).toMatch(/^22 blocks of 32 chunks/);
+  });
+});
+
+describe('pairedDifference', () => {
+  const units = (sums: number[]): Resamplable => ({ kind: 'mean', sums, counts: sums.map(() => 1) });
+
+  it('resamples two rows with the same weights: a constant shift per unit has no spread, an unrelated one has', () => {
+    const base = Array.from({ length: 30 }, (_, i) => 1 + (i % 5));
+    const shifted = pairedDifference(units(base.map((v) => v + 0.1)), units(base))!;
+    expect(shifted.difference).toBeCloseTo(0.1, 12);
+    expect(shifted.halfWidth).toBeLessThan(1e-12); // every resample moves both alike
+    // Unpaired, the same shift is buried in the units' own spread (±0.5 or so here).
+    expect(bootstrapHalfWidth(30, (w) => resampledValue(units(base), w))!).toBeGreaterThan(0.3);
+    const noisy = pairedDifference(units(base.map((v, i) => v + (i % 2 ? 0.3 : -0.1))), units(base))!;
+    expect(noisy.difference).toBeCloseTo(0.1, 12);
+    expect(noisy.halfWidth).toBeGreaterThan(0.05);
+    expect(pairedDifference(units(base), units(base.slice(1)))).toBeUndefined(); // other units
+  });
+
+  it('pools relative L2 errors per output, as the detector suite does', () => {
+    const r: Resamplable = { kind: 'pooled-relative-l2', num: [[1, 3], [0, 0]], den: [[4, 12], [1, 1]] };
+    expect(fullValue(r)).toBeCloseTo((Math.sqrt(4 / 16) + 0) / 2, 12);
+    expect(resampledValue(r, [2, 0])).toBeCloseTo(Math.sqrt(2 / 8) / 2, 12);
+  });
+});
+
+describe('compression.json', () => {
+  it('writes arrays of numbers on one line and reads back the same (non-finite numbers as null)', () => {
+    const units: Resamplable = { kind: 'pooled-relative-l2', num: [[1.5, 2e-7, 3]], den: [[4, -5, 6]] };
+    const result = { models: [{ tiers: [0.25, 1], rows: [{ value: Infinity, units }, { value: 0.5, list: [Infinity, 2] }] }] };
+    const text = json(result as unknown as BenchResult);
+    expect(text).toContain('"num": [\n');
+    expect(text).toContain('[1.5, 2e-7, 3]');
+    expect(text).toContain('"tiers": [0.25, 1]');
+    expect(text).toContain('"list": [null, 2]');
+    expect(JSON.parse(text)).toEqual({ models: [{ tiers: [0.25, 1], rows: [{ value: null, units }, { value: 0.5, list: [null, 2] }] }] });
   });
 });

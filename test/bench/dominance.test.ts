@@ -106,6 +106,13 @@ describe('dominance of the quantisation-only baselines', () => {
     expect([int8!.by, int8!.bestWithin?.tier, int8!.asGoodAbove?.tier]).toEqual([null, 2, 3]);
     expect([int4!.by?.method, int4!.by?.tier]).toEqual(['calibrated-int4', 2]);
     expect(noiseText(m)).toMatch(/95% bootstrap interval: 1\.96 × the standard deviation of the figure recomputed on 1,000 resamples, with replacement, of the 53 images$/);
+    // With their units, the dominating tier is compared on the same images too: 20 images, ours 0.0015 further each.
+    const perImage = (v: number) => ({ kind: 'mean' as const, sums: Array.from({ length: 20 }, (_, i) => v + (i % 4) * 1e-3), counts: new Array<number>(20).fill(1) });
+    rows[5]!.units = perImage(0.0315);
+    rows[4]!.units = perImage(0.03);
+    expect(dominanceLine(m, (v) => (v === null ? '-' : v.toFixed(4)))).toContain(
+      'quant-int4 (400 B, 0.0300) is dominated by calibrated-int4 tier 2 (390 B, 0.0315), our smallest tier with no more bytes and quality as good within the tolerance (paired on the same evaluation units, its figure minus the baseline\'s is +0.0015 ± 0.0000)',
+    );
     rows[1]!.value = 0.0102; // now within ±0.0003 of quant-int8's 0.01
     expect(judgeDominance(rows, false, tol.of)[0]!.by?.tier).toBe(2);
     // Too few images for a bootstrap: no row has an interval, and figures are compared exactly.
