@@ -3,8 +3,8 @@
  * PSNR, a mean |Δ probability| over a stream): how much it would move if the evaluation samples were drawn again.
  * The figure is recomputed on resamples of its independent units (images, or blocks of a stream's chunks) drawn with
  * replacement, and its 95% half-width is 1.96 × the standard deviation of those recomputations, the bootstrap
- * analogue of the binomial interval the accuracies get (noise.ts). Hand-written because it is twenty lines; the
- * generator is seeded so a report is reproducible.
+ * analogue of the binomial interval the accuracies get (noise.ts). Hand-written: a bootstrap is one loop over
+ * weights, smaller than any statistics package's; the generator is seeded so a report is reproducible.
  */
 import { SeededRandom } from '../compiler/adapt/random.js';
 

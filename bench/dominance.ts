@@ -58,8 +58,9 @@ function gap(a: number, b: number, m: MetricInfo): string {
 }
 
 /**
- * "; paired on the same units, …": the dominating tier's figure minus the baseline's, resampled together, when both
- * rows carry their units. Stricter than the tolerance (the baseline's own spread): it says whether the two differ.
+ * " (paired on the same evaluation units, …)": the dominating tier's figure minus the baseline's, both resampled
+ * together, when both rows carry their units. Stricter than the tolerance (the baseline's own spread): it says
+ * whether the two differ at all.
  */
 function pairedText(a: Row, b: Row, format: (v: number | null) => string): string {
   const p = a.units && b.units ? pairedDifference(a.units, b.units) : undefined;
