@@ -18,6 +18,7 @@ import { engines, load } from '../runtime/node.js';
 import type { EngineId } from '../runtime/engines/engine.js';
 import { DataType } from '../formats/model.js';
 import { withQuantBaselines } from './baselines.js';
+import { resampledHalfWidth, type Resamplable } from './bootstrap.js';
 import { BENCH_MODELS, type BenchContext, type BenchModel, type Method } from './models.js';
 import { LATENCY_FILL_MS, pairedLatencyP50, type PairedLatency } from './paired-latency.js';
 import { latencyP50, type Measured, type Score, type Suite } from './suites.js';
@@ -245,6 +246,13 @@ async function evaluate(
   return { measured, score, seconds, paired };
 }
 
+/** A row's bootstrap interval (the original's too: 0), and its units for paired comparisons (ours and baselines'). */
+function withNoise(units: Resamplable | undefined, method: Row['method']): Pick<Row, 'interval95' | 'units'> {
+  if (!units) return {};
+  const interval95 = resampledHalfWidth(units);
+  return { ...(interval95 === undefined ? {} : { interval95 }), ...(method === 'original' ? {} : { units }) };
+}
+
 function round(v: number, digits: number): number {
   const k = 10 ** digits;
   return Math.round(v * k) / k;
@@ -274,8 +282,7 @@ function row(
     latencyRatio: 1, // a tier's is its paired ratio (benchModel)
 
     evalSeconds: round(seconds, 2),
-    ...(score.interval95 === undefined ? {} : { interval95: score.interval95 }),
-    ...(score.units === undefined || method === 'original' ? {} : { units: score.units }),
+    ...withNoise(score.units, method),
     extra: score.extra,
   };
 }

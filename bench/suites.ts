@@ -7,7 +7,7 @@
  *  - detector: output fidelity on images: relative L2 error of every raw output vs the original's (images
  *    stacked), averaged over the outputs, and whether the argmax position of a score output matches the original's.
  * Figures measured against the original's outputs (detector, super-resolution, vad) carry a bootstrap interval
- * (Score.interval95, bench/bootstrap.ts).
+ * (from Score.units, bench/bootstrap.ts).
  *  - super-resolution: PSNR of the output vs the original's output (peak 1: the model works on Y/255).
  *  - sentence encoder: STS pairs; Pearson/Spearman ×100 of cosine vs gold, mean cosine to the original's embeddings.
  *  - vad: sequential chunks with the state carried; mean |Δ probability| and agreement of the >0.5 decision.
@@ -17,7 +17,7 @@ import type { Batch, Dataset } from '../compiler/data/spec.js';
 import { agreement, argmax, evaluateClassifier, medianLatency, type Runner } from '../compiler/evaluate.js';
 import type { Feeds, HostTensor } from '../runtime/tensor.js';
 import { batchItem } from '../compiler/data/tensor.js';
-import { fullValue, resampledHalfWidth, type Resamplable } from './bootstrap.js';
+import { fullValue, type Resamplable } from './bootstrap.js';
 import { evaluateSentenceEncoder, meanCosine, sentenceOf, type TextEvalResult } from '../compiler/evaluate-text.js';
 
 export interface MetricInfo {
@@ -33,7 +33,7 @@ export interface MetricInfo {
   decimals?: number;
   /** Charts draw values beyond this (e.g. an infinite PSNR) at the cap. */
   chartCap?: number;
-  /** What the noise bootstrap resamples ("53 images"), for metrics whose Score has interval95. */
+  /** What the noise bootstrap resamples ("53 images"), for metrics whose Score has units. */
   resampled?: string;
 }
 
@@ -45,11 +45,9 @@ export interface Score {
   /** Further per-suite numbers, recorded in the JSON. */
   extra: Record<string, number | null>;
   /**
-   * Half-width of the 95% interval of `value` when the evaluation samples are drawn again (bench/bootstrap.ts), for
-   * metrics without a closed-form interval; absent otherwise (accuracies and correlations: noise.ts).
+   * What `value` is made of per evaluation unit, for metrics without a closed-form interval: their noise and paired
+   * comparisons are resampled from it (bench/bootstrap.ts); absent otherwise (accuracies and correlations: noise.ts).
    */
-  interval95?: number;
-  /** What `value` is made of per evaluation unit, for those metrics (paired comparisons in the report). */
   units?: Resamplable;
 }
 
@@ -219,7 +217,7 @@ export function detectorSuite(o: DetectorSuiteOptions): Suite {
           for (const [k, v] of Object.entries(o.extra!(g, want[i]!))) extra[k] = (extra[k] ?? 0) + v / got.length;
         });
       }
-      return { value, agreement: reference ? (100 * same) / got.length : null, extra, units, interval95: resampledHalfWidth(units) };
+      return { value, agreement: reference ? (100 * same) / got.length : null, extra, units };
     },
   };
 }
@@ -252,7 +250,7 @@ export function superResolutionSuite(evaluation: string, feeds: Feeds[], outputN
       const values = got.map((g, i) => psnr(floats(g[outputName]!), floats(want[i]![outputName]!)));
       const units: Resamplable = { kind: 'mean', sums: values.map((v) => (Number.isFinite(v) ? significant(v) : 0)), counts: values.map((v) => (Number.isFinite(v) ? 1 : 0)) };
       const value = fullValue(units);
-      return { value, agreement: null, extra: { relL2: outputErrors(got, want).mean }, units, interval95: resampledHalfWidth(units) };
+      return { value, agreement: null, extra: { relL2: outputErrors(got, want).mean }, units };
     },
   };
 }
@@ -334,7 +332,6 @@ export function vadSuite(o: VadSuiteOptions): Suite {
         agreement: reference ? (100 * same) / p.length : null,
         extra: { speechChunksPct: (100 * speech) / p.length },
         units,
-        interval95: resampledHalfWidth(units),
       };
     },
   };

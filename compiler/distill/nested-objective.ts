@@ -52,15 +52,15 @@ interface Student {
   tier: number;
   ranks: number[];
   interpreter: GraphInterpreter;
-  /** The `__lowrank_out` and `__lowrank_in` input names of each layer in the student graph. */
-  weights: string[];
-  inputs: string[];
 }
 
 export class NestedObjective {
   readonly variables: tf.Variable[];
   private readonly teacher: GraphInterpreter;
   private readonly students: Student[];
+  /** Each layer's `__lowrank_out` and `__lowrank_in` input in every student graph (build-model.ts names them). */
+  private readonly outputWeightNames: string[];
+  private readonly inputWeightNames: string[];
   /** Weight of each trained tier's loss in the nested loss (relativeTo sets them before training). */
   private tierWeights: number[];
 
@@ -69,15 +69,19 @@ export class NestedObjective {
     const outputs = compared.map((c) => c.name);
     this.variables = layers.flatMap((l) => l.cores.variables);
     this.teacher = interpreterFor(trainingGraph(spec.original, { weights: [], outputs }), 'the original model');
+    this.outputWeightNames = header.layers.map((l) => `${l.weight}__lowrank_out`);
+    this.inputWeightNames = header.layers.map((l) => `${l.weight}__lowrank_in`);
+    const trained = [
+      ...this.outputWeightNames,
+      ...this.inputWeightNames.filter((_, i) => layers[i].cores.trainsInput),
+      ...layers.flatMap((l) => (l.biasName ? [l.biasName] : [])),
+    ];
     this.students = [];
     try {
       for (const tier of spec.trainedTiers) {
         const ranks = header.tiers[tier].ranks;
         const model = buildOnnxModel(header, payload, ranks, { alwaysFactored: true });
-        const weights = header.layers.map((l) => `${l.weight}__lowrank_out`);
-        const inputs = header.layers.map((l) => `${l.weight}__lowrank_in`);
-        const trained = [...weights, ...inputs.filter((_, i) => layers[i].cores.trainsInput), ...layers.flatMap((l) => (l.biasName ? [l.biasName] : []))];
-        this.students.push({ tier, ranks, interpreter: interpreterFor(trainingGraph(decodeGraph(model), { weights: trained, outputs }), `tier ${tier}`), weights, inputs });
+        this.students.push({ tier, ranks, interpreter: interpreterFor(trainingGraph(decodeGraph(model), { weights: trained, outputs }), `tier ${tier}`) });
       }
     } catch (err) {
       this.dispose(); // a tier tfjs cannot run: what was built so far
@@ -157,8 +161,8 @@ export class NestedObjective {
   private studentWeights(student: Student, prepared: tf.Tensor2D[]): Record<string, tf.Tensor> {
     const feeds: Record<string, tf.Tensor> = {};
     this.spec.layers.forEach((l, i) => {
-      feeds[student.weights[i]] = l.cores.outputWeight(prepared[i], student.ranks[i]);
-      if (l.cores.trainsInput) feeds[student.inputs[i]] = l.cores.inputWeight(student.ranks[i]);
+      feeds[this.outputWeightNames[i]] = l.cores.outputWeight(prepared[i], student.ranks[i]);
+      if (l.cores.trainsInput) feeds[this.inputWeightNames[i]] = l.cores.inputWeight(student.ranks[i]);
       if (l.biasName && l.cores.bias) feeds[l.biasName] = l.cores.bias;
     });
     return feeds;

@@ -103,10 +103,9 @@ export function mergePrefactoredPairs(model: ImportedModel, options: PrefactorOp
 /** Who reads each value of a model, whether a value may be removed, and fresh names for what merging adds. */
 class PairIndex {
   readonly consts: Map<string, ImportedTensor>;
-  /** Node indices reading each value. */
+  /** Node indices reading each value, once per input that names it. */
   readonly consumers = new Map<string, number[]>();
   readonly nodeNames: Set<string>;
-  private readonly uses = new Map<string, number>();
   private readonly graphOutputs: Set<string>;
   private readonly subgraphs: Uint8Array[];
   private readonly valueNames: Set<string>;
@@ -117,7 +116,6 @@ class PairIndex {
     model.nodes.forEach((n, i) => {
       for (const name of n.inputs) {
         if (!name) continue;
-        this.uses.set(name, (this.uses.get(name) ?? 0) + 1);
         const list = this.consumers.get(name);
         if (list) list.push(i);
         else this.consumers.set(name, [i]);
@@ -132,7 +130,7 @@ class PairIndex {
 
   /** Read by one node only, and neither a graph output nor named in a subgraph: the pair may consume it. */
   isPrivate(name: string): boolean {
-    return this.uses.get(name) === 1 && !this.graphOutputs.has(name) && !this.subgraphs.some((b) => contains(b, this.utf8.encode(name)));
+    return this.consumers.get(name)?.length === 1 && !this.graphOutputs.has(name) && !this.subgraphs.some((b) => contains(b, this.utf8.encode(name)));
   }
 
   /** `base`, or `base_k` for the first k that names no value yet; reserved. */

@@ -1,6 +1,6 @@
 /** The bench's bootstrap noise (bench/bootstrap.ts) against the closed form it must agree with: a mean's 1.96·s/√n. */
 import { describe, expect, it } from 'vitest';
-import { bootstrapHalfWidth, fullValue, pairedDifference, resampledValue, type Resamplable } from '../../bench/bootstrap.js';
+import { bootstrapHalfWidth, fullValue, pairedDifference, resampledHalfWidth, resampledValue, type Resamplable } from '../../bench/bootstrap.js';
 import { SeededRandom } from '../../compiler/adapt/random.js';
 import { detectorSuite, VAD_CHUNK, VAD_NOISE_BLOCK, vadSuite } from '../../bench/suites.js';
 import { json } from '../../bench/report.js';
@@ -47,11 +47,11 @@ describe('the suites give their figures a bootstrap interval', () => {
     const num = want.reduce((a, w, i) => a + [...w.boxes.data].reduce((b, v) => b + (v * 0.005 * i) ** 2, 0), 0);
     const den = want.reduce((a, w) => a + [...w.boxes.data].reduce((b, v) => b + v * v, 0), 0);
     expect(s.value).toBeCloseTo(Math.sqrt(num / den) / 2, 7); // got is float32
-    expect(s.interval95).toBeGreaterThan(0);
+    expect(resampledHalfWidth(s.units!)).toBeGreaterThan(0);
     expect(suite.metric.resampled).toBe('20 images');
-    expect(suite.score(want, null).interval95).toBe(0);
+    expect(resampledHalfWidth(suite.score(want, null).units!)).toBe(0);
     const three = detectorSuite({ evaluation: 'e', feeds: want.slice(0, 3).map(() => ({})), topScores: (o) => o.scores!.data as Float32Array, topName: 'top' });
-    expect(three.score(got.slice(0, 3), want.slice(0, 3)).interval95).toBeUndefined(); // too few images
+    expect(resampledHalfWidth(three.score(got.slice(0, 3), want.slice(0, 3)).units!)).toBeUndefined(); // too few images
   });
 
   it('VAD: the mean |Δ probability|, resampled in blocks of 32 chunks', () => {
@@ -66,7 +66,7 @@ describe('the suites give their figures a bootstrap interval', () => {
       return { sum: chunks.reduce((a, i) => a + Math.abs(p[i]! - ref[i]!), 0), count: chunks.length };
     });
     const mean = (w: ArrayLike<number>) => blocks.reduce((a, b, i) => a + w[i]! * b.sum, 0) / blocks.reduce((a, b, i) => a + w[i]! * b.count, 0);
-    expect(s.interval95).toBeCloseTo(bootstrapHalfWidth(22, mean)!, 9); // the suite keeps 7 significant digits a block
+    expect(resampledHalfWidth(s.units!)).toBeCloseTo(bootstrapHalfWidth(22, mean)!, 9); // the suite keeps 7 significant digits a block
     expect(suite.metric.resampled).toMatch(/^22 blocks of 32 chunks/);
   });
 });
