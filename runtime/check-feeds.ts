@@ -21,49 +21,62 @@ const TYPES: ReadonlyMap<number, { name: TensorDataType; array: string }> = new 
   [DataType.BOOL, { name: 'bool', array: 'Uint8Array' }],
 ]);
 
-/** Throws RunInputError for the first input that does not fit `inputs`; returns the feeds, typed. */
+/**
+ * Throws RunInputError for the first input that does not fit `inputs`; returns the feeds, typed. Every run pays for
+ * this, so a good feed costs one pass over the inputs and no string is built unless there is something to report
+ * (formatting the names and shapes up front took 2 µs of a 20 µs MNIST-MLP run).
+ */
 export function checkFeeds(feeds: unknown, inputs: readonly ValueInfo[], nonFinite: NonFinitePolicy = 'reject'): Feeds {
-  const names = inputs.map((i) => i.name).join(', ');
   if (feeds === null || typeof feeds !== 'object' || Array.isArray(feeds)) {
     throw new RunInputError(`run() takes an object of named tensors, e.g. { ${inputs[0]?.name ?? 'input'}: { dataType, dims, data } }; got ${feeds === null ? 'null' : Array.isArray(feeds) ? 'an array' : typeof feeds}`);
   }
   const given = feeds as Record<string, unknown>;
-  const unknown = Object.keys(given).filter((k) => !inputs.some((i) => i.name === k));
-  if (unknown.length > 0) throw new RunInputError(`unknown model input(s): ${unknown.join(', ')} (the model takes ${names})`);
-  const missing = inputs.filter((i) => !(i.name in given)).map((i) => i.name);
-  if (missing.length > 0) throw new RunInputError(`missing model input(s): ${missing.join(', ')} (the model takes ${names})`);
+  // As many names as inputs and every input there: then no name is unknown either (input names are unique).
+  if (Object.keys(given).length !== inputs.length || !inputs.every((i) => i.name in given)) throw namesError(given, inputs);
   for (const input of inputs) checkTensor(given[input.name], input, nonFinite);
   return feeds as Feeds;
 }
 
+function namesError(given: Record<string, unknown>, inputs: readonly ValueInfo[]): RunInputError {
+  const names = inputs.map((i) => i.name).join(', ');
+  const unknown = Object.keys(given).filter((k) => !inputs.some((i) => i.name === k));
+  if (unknown.length > 0) return new RunInputError(`unknown model input(s): ${unknown.join(', ')} (the model takes ${names})`);
+  const missing = inputs.filter((i) => !(i.name in given)).map((i) => i.name);
+  return new RunInputError(`missing model input(s): ${missing.join(', ')} (the model takes ${names})`);
+}
+
 function checkTensor(value: unknown, input: ValueInfo, nonFinite: NonFinitePolicy): void {
-  const where = `input "${input.name}"`;
+  const where = () => `input "${input.name}"`;
   const type = TYPES.get(input.dataType);
-  if (!value || typeof value !== 'object') throw new RunInputError(`${where} must be { dataType, dims, data }, got ${value === null ? 'null' : typeof value}`);
+  if (!value || typeof value !== 'object') throw new RunInputError(`${where()} must be { dataType, dims, data }, got ${value === null ? 'null' : typeof value}`);
   const t = value as { dataType?: unknown; dims?: unknown; data?: unknown };
-  if (type && t.dataType !== type.name) throw new RunInputError(`${where} is ${type.name}, got dataType ${JSON.stringify(t.dataType)}`);
+  if (type && t.dataType !== type.name) throw new RunInputError(`${where()} is ${type.name}, got dataType ${JSON.stringify(t.dataType)}`);
   const arrayName = (t.data as object | null | undefined)?.constructor?.name ?? typeof t.data;
-  if (type && arrayName !== type.array) throw new RunInputError(`${where} (${type.name}) needs its data in a ${type.array}, got ${arrayName}`);
-  if (!Array.isArray(t.dims) || !t.dims.every((d) => Number.isSafeInteger(d) && d >= 0)) throw new RunInputError(`${where} dims must be whole numbers ≥ 0, got ${JSON.stringify(t.dims)}`);
+  if (type && arrayName !== type.array) throw new RunInputError(`${where()} (${type.name}) needs its data in a ${type.array}, got ${arrayName}`);
+  if (!Array.isArray(t.dims) || !t.dims.every((d) => Number.isSafeInteger(d) && d >= 0)) throw new RunInputError(`${where()} dims must be whole numbers ≥ 0, got ${JSON.stringify(t.dims)}`);
   const dims = t.dims as number[];
-  const expected = `[${input.shape.join(', ')}]`;
   // A model input declared without a shape says nothing to check against.
-  if (input.shape.length === 0) return checkLength(t.data as ArrayLike<number>, dims, where, nonFinite);
-  if (dims.length !== input.shape.length) throw new RunInputError(`${where} has shape ${expected}, got ${dims.length} dims [${dims.join(', ')}]`);
-  dims.forEach((d, i) => {
-    const want = input.shape[i];
-    if (typeof want === 'number' && want >= 0 && d !== want) throw new RunInputError(`${where} has shape ${expected}, got [${dims.join(', ')}] (dim ${i} must be ${want})`);
-  });
+  if (input.shape.length > 0) checkShape(dims, input, where);
   checkLength(t.data as ArrayLike<number>, dims, where, nonFinite);
 }
 
+function checkShape(dims: readonly number[], input: ValueInfo, where: () => string): void {
+  const expected = () => `[${input.shape.join(', ')}]`;
+  if (dims.length !== input.shape.length) throw new RunInputError(`${where()} has shape ${expected()}, got ${dims.length} dims [${dims.join(', ')}]`);
+  for (let i = 0; i < dims.length; i++) {
+    const want = input.shape[i];
+    if (typeof want === 'number' && want >= 0 && dims[i] !== want) throw new RunInputError(`${where()} has shape ${expected()}, got [${dims.join(', ')}] (dim ${i} must be ${want})`);
+  }
+}
+
 /** The data holds exactly the dims' elements, finite where the policy asks for it. */
-function checkLength(data: ArrayLike<number>, dims: number[], where: string, nonFinite: NonFinitePolicy): void {
-  const elements = dims.reduce((a, b) => a * b, 1);
-  if (data.length !== elements) throw new RunInputError(`${where} of dims [${dims.join(', ')}] needs ${elements} values, got ${data.length}`);
+function checkLength(data: ArrayLike<number>, dims: number[], where: () => string, nonFinite: NonFinitePolicy): void {
+  let elements = 1;
+  for (const d of dims) elements *= d;
+  if (data.length !== elements) throw new RunInputError(`${where()} of dims [${dims.join(', ')}] needs ${elements} values, got ${data.length}`);
   if (nonFinite === 'reject' && (data instanceof Float32Array || data instanceof Float64Array)) {
     const at = firstNonFinite(data);
-    if (at >= 0) throw new RunInputError(`${where} has ${data[at]} at index ${at}; inputs must be finite (load option nonFinite: 'allow' passes them on)`);
+    if (at >= 0) throw new RunInputError(`${where()} has ${data[at]} at index ${at}; inputs must be finite (load option nonFinite: 'allow' passes them on)`);
   }
 }
 

@@ -30,6 +30,7 @@ describe('run() checks its inputs', () => {
   const cases: Array<[string, () => unknown, RegExp]> = [
     ['null', () => null, /^run\(\) takes an object of named tensors, e\.g\. \{ input: \{ dataType, dims, data \} \}; got null$/],
     ['an unknown name', () => ({ ...good(), extra: good().input }), /^unknown model input\(s\): extra \(the model takes input\)$/],
+    ['a wrong name in place of the input', () => ({ image: good().input }), /^unknown model input\(s\): image \(the model takes input\)$/],
     ['a missing input', () => ({}), /^missing model input\(s\): input \(the model takes input\)$/],
     ['a wrong dataType', () => ({ input: { ...good().input, dataType: 'int32' } }), /^input "input" is float32, got dataType "int32"$/],
     ['a Float64Array for float32', () => ({ input: { ...good().input, data: new Float64Array(784) } }), /^input "input" \(float32\) needs its data in a Float32Array, got Float64Array$/],
