@@ -151,6 +151,7 @@ async function benchModel(model: BenchModel, ctx: BenchContext, log: (line: stri
         const tierRow = row(model, suite, method.id, method.dtype, tier.index, tier.budget, tier.params, originalParams, bytesLoaded, source.length, r.score, originalRow.value, r.paired!.tierMs, r.seconds);
         if (tier.bits) tierRow.bits = tier.bits;
         tierRow.latencyRatio = round(r.paired!.ratio, 3);
+        tierRow.latencyRoundRatios = r.paired!.roundRatios.map((x) => round(x, 3));
         tierRow.extra = { ...tierRow.extra, originalPairedMs: round(r.paired!.originalMs, 4) };
         rows.push(tierRow);
       }

@@ -66,12 +66,20 @@ function compileLine(m: ModelResult): string {
     .join('; ');
 }
 
+/** A section kept from a run before ratios were paired round by round says that its ratios are of medians. */
+function pairedRatioNote(m: ModelResult): string {
+  const tiers = m.rows.filter((r) => r.method !== 'original');
+  return tiers.length > 0 && tiers.every((r) => r.latencyRoundRatios === undefined)
+    ? '; its latency ratios are from before ratios were taken round by round: each is the tier\'s median over the original\'s median in the same alternation'
+    : '';
+}
+
 function notes(m: ModelResult): string[] {
   const lines = [
     `- Calibration split: ${m.split.calibration}`,
     ...(m.split.distillation ? [`- Distillation split: ${m.split.distillation}`] : []),
     `- Evaluation split: ${m.split.evaluation}; ${m.evaluationSamples} ${m.task === 'voice activity' ? 'chunks' : m.task === 'classification' ? 'samples' : m.task === SENTENCE_TASK ? 'sentence pairs' : 'images'}`,
-    ...(m.ran ? [`- Run: ${m.ran.date}, load average ${m.ran.loadAverage.start.join('/')} at the start, ${m.ran.loadAverage.end.join('/')} at the end`] : []),
+    ...(m.ran ? [`- Run: ${m.ran.date}, load average ${m.ran.loadAverage.start.join('/')} at the start, ${m.ran.loadAverage.end.join('/')} at the end${pairedRatioNote(m)}`] : []),
     `- Original: ${m.file} (${m.source}), ${formatCount(m.originalParams)} params, ${formatBytes(m.originalBytes)}`,
     `- Compile time: ${compileLine(m)}`,
     `- Quality: ${m.metric.name}${m.metric.higherIsBetter ? ' (higher is better)' : ' (lower is better)'}${m.metric.vsOriginal ? '; measured against the original\'s outputs, so no Δ column' : ''}`,

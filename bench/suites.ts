@@ -72,7 +72,7 @@ export interface Suite {
 }
 
 /** How latency is measured, for the report. */
-export const LATENCY_NOTE = 'median of single-sample runs: 30 after 5 warm-ups, and for models so fast that 30 runs take under 0.3 s, as many runs as fill about 0.3 s (after 20 warm-ups), since sub-millisecond medians of 30 runs are noisy. Each tier is timed in alternating blocks with the original (6 blocks each, 2 untimed runs at every switch; bench/paired-latency.ts), and its ratio is its median over the original\'s median in those same runs (extra.originalPairedMs in the JSON), so load from elsewhere on a shared machine slows both alike. The original\'s own row is the mean of its runs before and after its model\'s tiers (both are in the JSON). A --quick run (a smoke test) times the 30 runs only';
+export const LATENCY_NOTE = 'median of single-sample runs: 30 after 5 warm-ups, and for models so fast that 30 runs take under 0.3 s, as many runs as fill about 0.3 s (after 20 warm-ups), since sub-millisecond medians of 30 runs are noisy. Each tier is timed in alternating blocks with the original (6 blocks each, 2 untimed runs at every switch; bench/paired-latency.ts), and its ratio is the median over the six rounds of its block\'s median over the original\'s in the same round (latencyRoundRatios in the JSON; extra.originalPairedMs is the original\'s median over all its blocks), so load from elsewhere, and this machine\'s switches of speed for seconds at a time, slow both alike. The original\'s own row is the mean of its runs before and after its model\'s tiers (both are in the JSON). A --quick run (a smoke test) times the 30 runs only';
 
 /**
  * Median single-sample latency as LATENCY_NOTE says (compiler/evaluate.ts medianLatency does the runs): 30 runs, and

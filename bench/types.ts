@@ -38,8 +38,13 @@ export interface Row {
   units?: Resamplable;
   /** Median single-sample latency in ms on the bench engine (suites.ts LATENCY_NOTE). */
   latencyMsP50: number;
-  /** A tier's latency over the original's, timed in alternation with it (bench/paired-latency.ts); 1 for the original. */
+  /**
+   * A tier's latency over the original's, timed in alternation with it: the median of latencyRoundRatios
+   * (bench/paired-latency.ts); 1 for the original.
+   */
   latencyRatio: number;
+  /** Per round of the alternation, the tier's block median over the original's; absent for the original. */
+  latencyRoundRatios?: number[];
   /** Seconds this row's evaluation took (load + all samples + latency runs). */
   evalSeconds: number;
   extra: Record<string, number | null>;
