@@ -3,6 +3,8 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
+    // dist/ built once before every file (only if a source changed since `npm run build`): test/build-once.ts.
+    globalSetup: ['test/build-once.ts'],
     testTimeout: 120_000,
     hookTimeout: 300_000,
     pool: 'forks',

@@ -3,7 +3,7 @@
 // import map, with its .wasm files. lowrank-tfjs.js: tfjs-core and its backends are bundled in (the engines register
 // their backends on that copy of tfjs-core), and tfjs-backend-wasm's .wasm files are copied beside it, where the
 // entry looks for them by default.
-import { copyFileSync, readdirSync } from 'node:fs';
+import { copyFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { build } from 'esbuild';
@@ -37,3 +37,6 @@ await build({
   entryPoints: { 'tfjs-gradients': createRequire(import.meta.url).resolve('@tensorflow/tfjs-core/dist/register_all_gradients.js') },
   bundle: true, format: 'esm', platform: 'node', target: 'es2022', outdir: 'dist/vendor', minify: true, logLevel: 'warning',
 });
+
+// Last: the build is complete. test/build-once.ts rebuilds before the tests only when a source is newer than this.
+writeFileSync('dist/.build-stamp', `${new Date().toISOString()}\n`);

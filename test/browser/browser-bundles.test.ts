@@ -5,7 +5,6 @@
  * ort-webgpu; USE-lite (a transformer) on real text, tokenised in the page, against the original model. Every test
  * asserts which engine ran, so a silent fallback to WASM fails.
  */
-import { execFileSync } from 'node:child_process';
 import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -25,7 +24,6 @@ import { canRunChromium, launchChromium } from '../../tools/chromium.js';
 import { packFeeds } from '../../bench/soak-browser.js';
 import { openBundlePage, startPageServer, type PageServer } from '../../tools/bundle-page.js';
 
-const ROOT = join(import.meta.dirname, '../..');
 // All 10,000 MNIST test digits on WASM. SwiftShader runs WebGPU on the CPU, ~65 ms a digit here: 50 digits there (at two tiers).
 const ALL_DIGITS = 10_000;
 const WEBGPU_DIGITS = 50;
@@ -120,8 +118,7 @@ describe.runIf(canRunChromium)('browser bundles in headless Chromium', () => {
   }
 
   beforeAll(async () => {
-    // The page loads dist/browser: rebuild it from the sources under test.
-    execFileSync(process.execPath, [join(ROOT, 'scripts/bundle.mjs')], { cwd: ROOT, stdio: 'pipe' });
+    // The page loads dist/browser, built from the sources under test before any file runs (test/build-once.ts).
     const onnx = new Uint8Array(readFileSync(join(MODELS, 'mnist-cnn-pytorch.onnx')));
     const files: Record<ModelFile, Uint8Array> = {
       'model.lrm': (await compileOnnx(onnx)).lrm,

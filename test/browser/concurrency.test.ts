@@ -5,7 +5,6 @@
  * bench/soak.ts compiles it. The outputs must be bitwise equal; they must also differ from digit to digit (else a
  * mix-up could not show) and agree with ort-node-cpu (else the engine could be consistently wrong).
  */
-import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -41,8 +40,7 @@ describe.runIf(canRunChromium)('64 concurrent runs on one session in Chromium', 
   const reference: Float32Array[] = [];
 
   beforeAll(async () => {
-    // The page loads dist/browser: rebuild it from the sources under test.
-    execFileSync(process.execPath, [join(ROOT, 'scripts/bundle.mjs')], { cwd: ROOT, stdio: 'pipe' });
+    // The page loads dist/browser, built from the sources under test before any file runs (test/build-once.ts).
     const { lrm, feeds } = await soakCase(DATA, 'mnist-8.onnx');
     expect(feeds).toHaveLength(DIGITS);
     const packed = packFeeds(feeds);

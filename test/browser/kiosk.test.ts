@@ -15,7 +15,6 @@
  * The search panel (USE-lite compiled to int4, compiled once, ~1-2 min here) must rank first the phrase that the
  * original USE-lite ONNX ranks first on onnxruntime-node, online and offline after a reload.
  */
-import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -60,7 +59,6 @@ describe.runIf(canRunChromium)('kiosk example in headless Chromium', () => {
   let cameraFrame: string | undefined;
 
   beforeAll(async () => {
-    execFileSync(process.execPath, [join(ROOT, 'scripts/bundle.mjs')], { cwd: ROOT, stdio: 'pipe' });
     const compileStart = performance.now();
     let compiled = false;
     const searchLrm = ensureSearchModel(paths, () => (compiled = true));

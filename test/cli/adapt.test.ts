@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SeededRandom } from '../../compiler/adapt/random.js';
 import { safetensors } from '../compiler/safetensors-fixture.js';
-import { buildDist, cli, cliJson, cliOk, DATA, MNIST_CNN, ROOT } from './helpers.js';
+import { cli, cliJson, cliOk, DATA, MNIST_CNN, ROOT } from './helpers.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'lowrank-adapt-'));
 const model = join(dir, 'm.lrm');
@@ -20,7 +20,6 @@ const inverted = join(dir, 'inverted');
 const norm = ['--mean', '0.5', '--std', '0.5'];
 
 beforeAll(() => {
-  buildDist();
   execFileSync(process.execPath, [join(ROOT, 'scripts/invert-mnist.mjs'), join(DATA, 'mnist'), inverted], { stdio: 'pipe' });
   cliOk('compile', MNIST_CNN, '-o', model, '--tiers', '0.2,1');
 }, 120_000);

@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sampleAdapter } from '../../bench/sample-adapter.js';
 import { compileOnnx } from '../../compiler/compile.js';
 import { adapterBaseOf, AdapterBaseMismatchError, checkAdapterBase, readAdapter, writeAdapter } from '../../formats/index.js';
-import { buildDist, cli, cliJson, cliOk, MNIST_CNN } from './helpers.js';
+import { cli, cliJson, cliOk, MNIST_CNN } from './helpers.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'lowrank-lra-'));
 const lokr = join(dir, 'style-lokr.lra');
@@ -21,7 +21,6 @@ let base: Uint8Array;
 let other: Uint8Array;
 
 beforeAll(async () => {
-  buildDist();
   const onnx = new Uint8Array(readFileSync(MNIST_CNN));
   base = (await compileOnnx(onnx, {})).lrm;
   other = (await compileOnnx(onnx, { dtype: 'int8' })).lrm;

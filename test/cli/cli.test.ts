@@ -11,7 +11,7 @@ import { readMnist } from '../../compiler/data/mnist.js';
 import { writeNpy } from '../../compiler/data/npy.js';
 import { onnx } from '../../runtime/onnx/proto.js';
 import { readLrm, writeLrm } from '../../formats/index.js';
-import { buildDist, cli, cliJson, cliOk, DATA, MNIST_CNN, MODELS, ROOT, type CliResult } from './helpers.js';
+import { cli, cliJson, cliOk, DATA, MNIST_CNN, MODELS, ROOT, type CliResult } from './helpers.js';
 
 const MNIST_DIR = join(DATA, 'mnist');
 const IMAGENET_DIR = join(DATA, 'imagenet-sample');
@@ -57,7 +57,6 @@ let digit: string;
 let digitLabel: number;
 
 beforeAll(async () => {
-  buildDist();
   tmp = mkdtempSync(join(tmpdir(), 'lowrank-cli-'));
   const mnist = await readMnist(MNIST_DIR);
   digitLabel = mnist.labels[0];

@@ -1,5 +1,5 @@
 /** Spawning the built CLI (`node bin/lowrank.js`) from tests. */
-import { execFileSync, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 
 export const ROOT = join(import.meta.dirname, '../..');
@@ -11,11 +11,6 @@ export interface CliResult {
   status: number | null;
   stdout: string;
   stderr: string;
-}
-
-/** Compile the TypeScript into dist/, which bin/lowrank.js imports. */
-export function buildDist(): void {
-  execFileSync(process.execPath, [join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.json'], { cwd: ROOT, stdio: 'pipe' });
 }
 
 export function cli(...args: string[]): CliResult {

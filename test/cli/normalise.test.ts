@@ -8,12 +8,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { reversedWithDeadCode, withCycle } from '../compiler/mnist-variants.js';
-import { buildDist, cli, cliJson, cliOk, MNIST_CNN, MODELS } from './helpers.js';
+import { cli, cliJson, cliOk, MNIST_CNN, MODELS } from './helpers.js';
 
 let tmp: string;
 
 beforeAll(() => {
-  buildDist();
   tmp = mkdtempSync(join(tmpdir(), 'lowrank-normalise-'));
 });
 

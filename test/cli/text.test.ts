@@ -10,7 +10,7 @@ import { readHeader } from '../../formats/read.js';
 import { feedBatches, openDataset } from '../../compiler/data/spec.js';
 import { loadVocabulary } from '../../compiler/data/text.js';
 import { measureFidelity } from '../../compiler/tune/fidelity.js';
-import { buildDist, cli, cliJson, cliOk, DATA, MODELS } from './helpers.js';
+import { cli, cliJson, cliOk, DATA, MODELS } from './helpers.js';
 
 const USE = join(MODELS, 'use-lite/use_lite.onnx');
 const VOCAB = join(MODELS, 'use-lite/vocab.json');
@@ -34,7 +34,6 @@ describe('lowrank on USE-lite with sts: and text: data', () => {
   let lrm: string;
   let compileOutput: string;
   beforeAll(() => {
-    buildDist();
     dir = mkdtempSync(join(tmpdir(), 'lowrank-text-cli-'));
     lrm = join(dir, 'use.lrm');
     // 48 train pairs (96 sentences) keep this fast; the bench calibrates on 256.

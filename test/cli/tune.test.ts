@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readHeader } from '../../formats/read.js';
 import { load } from '../../runtime/node.js';
-import { buildDist, cli, cliJson, cliOk, DATA, MNIST_CNN } from './helpers.js';
+import { cli, cliJson, cliOk, DATA, MNIST_CNN } from './helpers.js';
 
 interface TuneJson {
   output: string;
@@ -33,7 +33,6 @@ const sha = (path: string) => createHash('sha256').update(readFileSync(path)).di
 const leftovers = () => readdirSync(dir).filter((f) => f.endsWith('.tmp'));
 
 beforeAll(() => {
-  buildDist();
   dir = mkdtempSync(join(tmpdir(), 'lowrank-tune-'));
   lrm = join(dir, 'cnn.lrm');
   cliOk('compile', MNIST_CNN, '-o', lrm);

@@ -3,12 +3,12 @@
  * WebGPU adapter, isolation off), plus `lowrank devices`.
  */
 import { availableParallelism, totalmem } from 'node:os';
-import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { deviceClassId } from '../../devices/device-class.js';
 import { detectNodeDevice } from '../../devices/detect-node.js';
 import { detectWebDevice } from '../../devices/detect-web.js';
 import { deviceSummary } from '../../devices/summary.js';
-import { buildDist, cliJson, cliOk } from '../cli/helpers.js';
+import { cliJson, cliOk } from '../cli/helpers.js';
 
 describe('Node', () => {
   it('cores, memory and onnxruntime-node providers; the class id does not change between detections', async () => {
@@ -61,7 +61,6 @@ describe('browser (stand-in globals)', () => {
 });
 
 describe('lowrank devices', () => {
-  beforeAll(() => buildDist());
 
   it('--json gives the same class id as the library; the text form leads with it', async () => {
     const json = cliJson('devices', '--no-gpu', '--json');

@@ -7,12 +7,11 @@
  */
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { fuzzAdapters } from '../../bench/fuzz-adapters.js';
-import { buildDist, ROOT } from '../cli/helpers.js';
+import { ROOT } from '../cli/helpers.js';
 
 describe('fuzzing .lrm files', () => {
-  beforeAll(() => buildDist(), 300_000);
 
   it('3,000 raw and re-hashed mutations: no abort, no hang, no untyped error', () => {
     const r = spawnSync(process.execPath, [join(ROOT, 'dist/bench/fuzz.js'), '--cases', '3000', '--seed', '11'], { cwd: ROOT, encoding: 'utf8', timeout: 240_000 });
