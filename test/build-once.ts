@@ -7,14 +7,18 @@
  * provide an export named 'engineWeightBytes'": a CI run of 2026-12-07 failed two adapt tests on it).
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { ROOT } from './cli/helpers.js';
 
-const ROOT = join(import.meta.dirname, '..');
 /** Written last by `npm run build` (scripts/bundle.mjs). */
 const BUILD_STAMP = 'dist/.build-stamp';
-/** What `npm run build` reads: tsconfig.json's folders, the bundler script and the configs. */
-const SOURCES = ['formats', 'compiler', 'runtime', 'devices', 'bench', 'tools', 'examples', 'scripts', 'tsconfig.json', 'package.json'];
+
+/** What `npm run build` reads: the folders tsconfig.json's include patterns start with, the bundler script and the configs. */
+function sources(): string[] {
+  const include = (JSON.parse(readFileSync(join(ROOT, 'tsconfig.json'), 'utf8')) as { include: string[] }).include;
+  return [...new Set(include.map((pattern) => pattern.split('/')[0]!)), 'scripts', 'tsconfig.json', 'package.json'];
+}
 
 function newestSource(path: string): number {
   const stat = statSync(path);
@@ -31,7 +35,7 @@ function newestSource(path: string): number {
 
 export default function setup(): void {
   const stamp = join(ROOT, BUILD_STAMP);
-  const sources = Math.max(...SOURCES.map((s) => join(ROOT, s)).filter(existsSync).map(newestSource));
-  if (existsSync(stamp) && statSync(stamp).mtimeMs >= sources) return;
+  const newest = Math.max(...sources().map((s) => join(ROOT, s)).filter(existsSync).map(newestSource));
+  if (existsSync(stamp) && statSync(stamp).mtimeMs >= newest) return;
   execFileSync('npm', ['run', 'build'], { cwd: ROOT, stdio: 'pipe' });
 }
